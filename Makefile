@@ -1,0 +1,128 @@
+# natlab: one plain Makefile (see shared STYLE: wireguard-tools' is the model).
+#
+#   make            build the programs that exist into bin/
+#   make check      build and run every test; non-zero exit on any failure
+#   make SAN=1 check   the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
+#   make lint       clang-format --dry-run and cppcheck
+#   make deps       install missing Debian packages (idempotent; NODEPS=1 skips it)
+#   WERROR=1        turn warnings into errors (CI sets it);  V=1  show full commands
+
+CC      ?= cc
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+
+WARNINGS := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wold-style-definition -Wwrite-strings -Wcast-qual \
+            -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib
+LDLIBS  := -lnettle -lz
+
+ifeq ($(WERROR),1)
+CFLAGS  += -Werror
+endif
+
+ifeq ($(SAN),1)
+VARIANT := san
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+BINDIR  := build/san/bin
+else
+VARIANT := release
+CFLAGS  += -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDFLAGS += -Wl,-z,relro,-z,now
+BINDIR  := bin
+endif
+
+BUILD := build/$(VARIANT)
+
+ifneq ($(V),1)
+Q := @
+quiet = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+# The shared library: codec, address helpers, timers. Everything links it.
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB      := $(BUILD)/libnatlab.a
+
+# One entry per program that works; each is built from its folder's sources.
+PROGRAMS :=
+stundecode_SRC := $(wildcard tools/stundecode*.c)
+
+TEST_SRC := $(wildcard tests/*.c)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(BUILD)/tests/run_tests
+
+FUZZERS  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
+
+.PHONY: all check deps fuzz lint clean format
+.DEFAULT_GOAL := all
+
+all: deps $(PROGRAMS:%=$(BINDIR)/%)
+
+deps:
+ifneq ($(NODEPS),1)
+	$(Q)scripts/deps
+endif
+
+$(BUILD)/%.o: %.c
+	$(call quiet,CC,$<)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(LIB_OBJ)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+.SECONDEXPANSION:
+$(BINDIR)/%: $$(patsubst %.c,$(BUILD)/%.o,$$($$*_SRC)) $(LIB)
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(TEST_BIN): $(TEST_OBJ) $(LIB)
+	$(call quiet,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+
+check: all $(TEST_BIN)
+	$(Q)$(TEST_BIN)
+	$(Q)tests/cli.sh $(BINDIR)
+
+# libFuzzer needs clang; these objects are separate from the normal build.
+FUZZ_BUILD  := build/fuzz
+FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilib \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+
+fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
+	$(Q)for f in $(FUZZERS); do \
+	    name=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+	    echo "  FUZZ    $$f for $(FUZZ_SECONDS)s"; \
+	    $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -dict=fuzz/$$name.dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
+	        $(FUZZ_BUILD)/corpus-$$name fuzz/corpus/$$name 2>$(FUZZ_BUILD)/$$f.log \
+	      || { tail -n 40 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
+	    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log; \
+	done
+
+C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch])
+
+lint: deps
+	$(Q)clang-format --dry-run --Werror $(C_FILES)
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Ilib $(C_FILES)
+
+format:
+	$(Q)clang-format -i $(C_FILES)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,187 @@
+#include "addr.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len,
+							const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Decimal 1..65535, nothing else: no sign, no spaces, no hex. */
+static bool parse_port(const char *s, uint16_t *port)
+{
+	unsigned long v = 0;
+
+	if (*s == '\0' || strlen(s) > 5)
+		return false;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v == 0 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+static bool parse_ip(const char *s, bool v6_only, struct sockaddr_storage *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)out;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)out;
+
+	memset(out, 0, sizeof(*out));
+	if (!v6_only && inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+/* Split text into host and port strings: "[v6]:p", "[v6]", "v4:p", "v4", "v6". */
+static int split(const char *text, char *host, size_t host_len, const char **port, char *err,
+		 size_t err_len)
+{
+	const char *colon, *end;
+	size_t n;
+
+	*port = NULL;
+	if (text[0] == '[') {
+		end = strchr(text, ']');
+		if (!end)
+			return fail(err, err_len, "missing ']' in '%s'", text);
+		if (end[1] == ':')
+			*port = end + 2;
+		else if (end[1] != '\0')
+			return fail(err, err_len, "unexpected '%s' after ']' in '%s'", end + 1,
+				    text);
+		text++;
+		n = (size_t)(end - text);
+	} else {
+		colon = strchr(text, ':');
+		if (colon && strchr(colon + 1, ':'))
+			colon = NULL; /* two colons: a bare IPv6 address, no port */
+		if (colon)
+			*port = colon + 1;
+		n = colon ? (size_t)(colon - text) : strlen(text);
+	}
+	if (n >= host_len)
+		return fail(err, err_len, "address too long in '%s'", text);
+	memcpy(host, text, n);
+	host[n] = '\0';
+	return 0;
+}
+
+int addr_parse(const char *text, enum addr_port_rule rule, uint16_t default_port,
+	       struct sockaddr_storage *out, char *err, size_t err_len)
+{
+	char host[ADDR_STRLEN];
+	const char *port_text;
+	uint16_t port = default_port;
+
+	if (!text || !*text)
+		return fail(err, err_len, "empty address");
+	if (split(text, host, sizeof(host), &port_text, err, err_len))
+		return -1;
+	/* Brackets are for IPv6 only (RFC 3986 3.2.2). */
+	if (!parse_ip(host, text[0] == '[', out))
+		return fail(err, err_len, "bad %s address '%s' in '%s'",
+			    text[0] == '[' ? "IPv6" : "IP", host, text);
+	if (port_text && rule == ADDR_PORT_NONE)
+		return fail(err, err_len, "unexpected port '%s' in '%s' (want an IP address)",
+			    port_text, text);
+	if (!port_text && rule == ADDR_PORT_REQUIRED)
+		return fail(err, err_len, "missing port in '%s' (want IP:PORT)", text);
+	if (port_text && !parse_port(port_text, &port))
+		return fail(err, err_len, "bad port '%s' in '%s'", port_text, text);
+	addr_set_port((struct sockaddr *)out, rule == ADDR_PORT_NONE ? 0 : port);
+	return 0;
+}
+
+const char *addr_format_ip(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *ip;
+
+	if (sa->sa_family == AF_INET)
+		ip = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	else if (sa->sa_family == AF_INET6)
+		ip = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+	else
+		ip = NULL;
+	if (!ip || !inet_ntop(sa->sa_family, ip, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+const char *addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char ip[ADDR_STRLEN];
+
+	addr_format_ip(sa, ip, sizeof(ip));
+	if (sa->sa_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", ip, addr_port(sa));
+	else if (sa->sa_family == AF_INET)
+		snprintf(buf, len, "%s:%u", ip, addr_port(sa));
+	else
+		snprintf(buf, len, "?");
+	return buf;
+}
+
+uint16_t addr_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)(const void *)sa)->sin_port);
+	if (sa->sa_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)(const void *)sa)->sin6_port);
+	return 0;
+}
+
+void addr_set_port(struct sockaddr *sa, uint16_t port)
+{
+	if (sa->sa_family == AF_INET)
+		((struct sockaddr_in *)(void *)sa)->sin_port = htons(port);
+	else if (sa->sa_family == AF_INET6)
+		((struct sockaddr_in6 *)(void *)sa)->sin6_port = htons(port);
+}
+
+socklen_t addr_len(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return sizeof(struct sockaddr_in);
+	if (sa->sa_family == AF_INET6)
+		return sizeof(struct sockaddr_in6);
+	return 0;
+}
+
+bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return false;
+	if (a->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+			      &((const struct sockaddr_in *)(const void *)b)->sin_addr, 4) == 0;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
+	return false;
+}
+
+bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+	return addr_same_ip(a, b) && addr_port(a) == addr_port(b);
+}

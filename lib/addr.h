@@ -1,0 +1,40 @@
+/*
+ * Addresses as users type them and as natlab prints them: "IP", "IP:PORT",
+ * "[IPv6]:PORT". Parsers of user input say what was wrong and where.
+ */
+#ifndef NATLAB_ADDR_H
+#define NATLAB_ADDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Long enough for "[ffff:...:255.255.255.255]:65535". */
+#define ADDR_STRLEN 56
+
+enum addr_port_rule {
+	ADDR_PORT_NONE,	    /* "IP" only */
+	ADDR_PORT_OPTIONAL, /* "IP" takes the default port */
+	ADDR_PORT_REQUIRED, /* "IP:PORT" only */
+};
+
+/*
+ * Parse text into out. On failure returns -1 and writes a message naming the
+ * offending part into err, e.g. "bad port '70000' in '203.0.113.5:70000'".
+ */
+int addr_parse(const char *text, enum addr_port_rule rule, uint16_t default_port,
+	       struct sockaddr_storage *out, char *err, size_t err_len);
+
+/* "203.0.113.5:3478", "[2001:db8::1]:3478"; "?" for an unknown family. */
+const char *addr_format(const struct sockaddr *sa, char *buf, size_t len);
+/* The address alone: "203.0.113.5", "2001:db8::1". */
+const char *addr_format_ip(const struct sockaddr *sa, char *buf, size_t len);
+
+uint16_t addr_port(const struct sockaddr *sa);
+void addr_set_port(struct sockaddr *sa, uint16_t port);
+socklen_t addr_len(const struct sockaddr *sa);
+bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+#endif

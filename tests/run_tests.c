@@ -1,0 +1,26 @@
+/* The CUnit runner for `make check`: every suite, verbose, non-zero on failure. */
+#include <stdio.h>
+
+#include <CUnit/Basic.h>
+
+#include "testlib.h"
+
+int main(void)
+{
+	unsigned failures;
+
+	if (CU_initialize_registry() != CUE_SUCCESS) {
+		fprintf(stderr, "run_tests: %s\n", CU_get_error_msg());
+		return 2;
+	}
+	if (test_stun_register() || test_addr_register()) {
+		fprintf(stderr, "run_tests: cannot register suites: %s\n", CU_get_error_msg());
+		CU_cleanup_registry();
+		return 2;
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+	CU_cleanup_registry();
+	return failures ? 1 : 0;
+}

@@ -1,0 +1,19 @@
+/* Helpers shared by the CUnit suites. */
+#ifndef NATLAB_TESTLIB_H
+#define NATLAB_TESTLIB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Each suite file defines one of these; run_tests.c calls them all. */
+int test_stun_register(void);
+int test_addr_register(void);
+
+/*
+ * Read a hex file from tests/vectors ('#' starts a comment, white space is
+ * ignored) into buf. Returns the byte count, or 0 after printing why.
+ * NATLAB_TESTDATA overrides the folder.
+ */
+size_t test_load_hex(const char *name, uint8_t *buf, size_t cap);
+
+#endif

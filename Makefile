@@ -48,7 +48,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libnatlab.a
 
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS :=
+PROGRAMS := stundecode
 stundecode_SRC := $(wildcard tools/stundecode*.c)
 
 TEST_SRC := $(wildcard tests/*.c)
@@ -76,11 +76,13 @@ $(LIB): $(LIB_OBJ)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-.SECONDEXPANSION:
-$(BINDIR)/%: $$(patsubst %.c,$(BUILD)/%.o,$$($$*_SRC)) $(LIB)
-	$(call quiet,LD,$@)
-	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+define program_rule
+$(BINDIR)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIB)
+	$$(call quiet,LD,$$@)
+	$(Q)mkdir -p $$(@D)
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
 $(TEST_BIN): $(TEST_OBJ) $(LIB)
 	$(call quiet,LD,$@)

@@ -7,8 +7,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len,
-							const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len, const char *fmt,
+						      ...)
 {
 	va_list ap;
 

@@ -14,7 +14,7 @@
 #define ADDR_STRLEN 56
 
 enum addr_port_rule {
-	ADDR_PORT_NONE,	    /* "IP" only */
+	ADDR_PORT_NONE,     /* "IP" only */
 	ADDR_PORT_OPTIONAL, /* "IP" takes the default port */
 	ADDR_PORT_REQUIRED, /* "IP:PORT" only */
 };

@@ -42,41 +42,38 @@
 
 #include "wire.h"
 
-#define PAD4(n) (((n) + 3u) & ~(size_t)3u)
+#define PAD4(n)  (((n) + 3u) & ~(size_t)3u)
 #define MAX_BODY 0xFFFCu /* largest header length that is a multiple of 4 */
 
 static const struct {
 	const char *name;
 	const char *text;
 } err_table[STUN_ERR_COUNT] = {
-	[STUN_OK] = {"ok", "no error"},
-	[STUN_ERR_SHORT_HEADER] = {"short-header", "fewer than 20 bytes: no STUN header"},
-	[STUN_ERR_NOT_STUN] = {"not-stun", "the two top bits of the message type are not zero"},
-	[STUN_ERR_BAD_COOKIE] = {"bad-cookie", "the magic cookie is not 0x2112A442"},
-	[STUN_ERR_BAD_LENGTH] = {"bad-length", "the header length is not a multiple of 4"},
-	[STUN_ERR_TRUNCATED] = {"truncated", "the message is shorter than its header length says"},
-	[STUN_ERR_TRAILING_DATA] = {"trailing-data",
-				    "bytes follow the end that the header length gives"},
-	[STUN_ERR_ATTR_OVERRUN] = {"attr-overrun",
-				   "an attribute's value runs past the end of the message"},
-	[STUN_ERR_BAD_PADDING] = {"bad-padding",
-				  "an attribute ends the message without its padding"},
-	[STUN_ERR_TOO_MANY_ATTRS] = {"too-many-attrs", "more attributes than natlab accepts"},
-	[STUN_ERR_UNKNOWN_REQUIRED] = {"unknown-required",
-				       "an unknown comprehension-required attribute"},
-	[STUN_ERR_BAD_ATTR_LENGTH] = {"bad-attr-length",
-				      "an attribute's length is wrong for its type"},
-	[STUN_ERR_BAD_FAMILY] = {"bad-family", "an address family that is neither 1 nor 2"},
-	[STUN_ERR_BAD_VALUE] = {"bad-value", "an attribute value outside its range"},
-	[STUN_ERR_FINGERPRINT_NOT_LAST] = {"fingerprint-not-last",
-					   "an attribute follows FINGERPRINT"},
-	[STUN_ERR_NOT_FOUND] = {"not-found", "the attribute is not in the message"},
-	[STUN_ERR_FINGERPRINT_MISMATCH] = {"fingerprint-mismatch",
-					   "FINGERPRINT does not match the message"},
-	[STUN_ERR_INTEGRITY_MISMATCH] = {"integrity-mismatch",
-					 "MESSAGE-INTEGRITY does not match the message and key"},
-	[STUN_ERR_NO_SPACE] = {"no-space", "the message does not fit in the buffer"},
-	[STUN_ERR_BAD_ARGUMENT] = {"bad-argument", "a value the STUN wire format cannot carry"},
+    [STUN_OK] = {"ok", "no error"},
+    [STUN_ERR_SHORT_HEADER] = {"short-header", "fewer than 20 bytes: no STUN header"},
+    [STUN_ERR_NOT_STUN] = {"not-stun", "the two top bits of the message type are not zero"},
+    [STUN_ERR_BAD_COOKIE] = {"bad-cookie", "the magic cookie is not 0x2112A442"},
+    [STUN_ERR_BAD_LENGTH] = {"bad-length", "the header length is not a multiple of 4"},
+    [STUN_ERR_TRUNCATED] = {"truncated", "the message is shorter than its header length says"},
+    [STUN_ERR_TRAILING_DATA] = {"trailing-data",
+				"bytes follow the end that the header length gives"},
+    [STUN_ERR_ATTR_OVERRUN] = {"attr-overrun",
+			       "an attribute's value runs past the end of the message"},
+    [STUN_ERR_BAD_PADDING] = {"bad-padding", "an attribute ends the message without its padding"},
+    [STUN_ERR_TOO_MANY_ATTRS] = {"too-many-attrs", "more attributes than natlab accepts"},
+    [STUN_ERR_UNKNOWN_REQUIRED] = {"unknown-required",
+				   "an unknown comprehension-required attribute"},
+    [STUN_ERR_BAD_ATTR_LENGTH] = {"bad-attr-length", "an attribute's length is wrong for its type"},
+    [STUN_ERR_BAD_FAMILY] = {"bad-family", "an address family that is neither 1 nor 2"},
+    [STUN_ERR_BAD_VALUE] = {"bad-value", "an attribute value outside its range"},
+    [STUN_ERR_FINGERPRINT_NOT_LAST] = {"fingerprint-not-last", "an attribute follows FINGERPRINT"},
+    [STUN_ERR_NOT_FOUND] = {"not-found", "the attribute is not in the message"},
+    [STUN_ERR_FINGERPRINT_MISMATCH] = {"fingerprint-mismatch",
+				       "FINGERPRINT does not match the message"},
+    [STUN_ERR_INTEGRITY_MISMATCH] = {"integrity-mismatch",
+				     "MESSAGE-INTEGRITY does not match the message and key"},
+    [STUN_ERR_NO_SPACE] = {"no-space", "the message does not fit in the buffer"},
+    [STUN_ERR_BAD_ARGUMENT] = {"bad-argument", "a value the STUN wire format cannot carry"},
 };
 
 const char *stun_err_name(enum stun_err err)
@@ -93,38 +90,38 @@ static const struct {
 	uint16_t type;
 	const char *name;
 } attr_table[] = {
-	{STUN_ATTR_MAPPED_ADDRESS, "MAPPED-ADDRESS"},
-	{STUN_ATTR_RESPONSE_ADDRESS, "RESPONSE-ADDRESS"},
-	{STUN_ATTR_CHANGE_REQUEST, "CHANGE-REQUEST"},
-	{STUN_ATTR_SOURCE_ADDRESS, "SOURCE-ADDRESS"},
-	{STUN_ATTR_CHANGED_ADDRESS, "CHANGED-ADDRESS"},
-	{STUN_ATTR_USERNAME, "USERNAME"},
-	{STUN_ATTR_PASSWORD, "PASSWORD"},
-	{STUN_ATTR_MESSAGE_INTEGRITY, "MESSAGE-INTEGRITY"},
-	{STUN_ATTR_ERROR_CODE, "ERROR-CODE"},
-	{STUN_ATTR_UNKNOWN_ATTRIBUTES, "UNKNOWN-ATTRIBUTES"},
-	{STUN_ATTR_REFLECTED_FROM, "REFLECTED-FROM"},
-	{STUN_ATTR_REALM, "REALM"},
-	{STUN_ATTR_NONCE, "NONCE"},
-	{STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "MESSAGE-INTEGRITY-SHA256"},
-	{STUN_ATTR_PASSWORD_ALGORITHM, "PASSWORD-ALGORITHM"},
-	{STUN_ATTR_USERHASH, "USERHASH"},
-	{STUN_ATTR_XOR_MAPPED_ADDRESS, "XOR-MAPPED-ADDRESS"},
-	{STUN_ATTR_PRIORITY, "PRIORITY"},
-	{STUN_ATTR_USE_CANDIDATE, "USE-CANDIDATE"},
-	{STUN_ATTR_PADDING, "PADDING"},
-	{STUN_ATTR_RESPONSE_PORT, "RESPONSE-PORT"},
-	{STUN_ATTR_PASSWORD_ALGORITHMS, "PASSWORD-ALGORITHMS"},
-	{STUN_ATTR_ALTERNATE_DOMAIN, "ALTERNATE-DOMAIN"},
-	{STUN_ATTR_XOR_MAPPED_ADDRESS_OLD, "XOR-MAPPED-ADDRESS-OLD"},
-	{STUN_ATTR_SOFTWARE, "SOFTWARE"},
-	{STUN_ATTR_ALTERNATE_SERVER, "ALTERNATE-SERVER"},
-	{STUN_ATTR_CACHE_TIMEOUT, "CACHE-TIMEOUT"},
-	{STUN_ATTR_FINGERPRINT, "FINGERPRINT"},
-	{STUN_ATTR_ICE_CONTROLLED, "ICE-CONTROLLED"},
-	{STUN_ATTR_ICE_CONTROLLING, "ICE-CONTROLLING"},
-	{STUN_ATTR_RESPONSE_ORIGIN, "RESPONSE-ORIGIN"},
-	{STUN_ATTR_OTHER_ADDRESS, "OTHER-ADDRESS"},
+    {STUN_ATTR_MAPPED_ADDRESS, "MAPPED-ADDRESS"},
+    {STUN_ATTR_RESPONSE_ADDRESS, "RESPONSE-ADDRESS"},
+    {STUN_ATTR_CHANGE_REQUEST, "CHANGE-REQUEST"},
+    {STUN_ATTR_SOURCE_ADDRESS, "SOURCE-ADDRESS"},
+    {STUN_ATTR_CHANGED_ADDRESS, "CHANGED-ADDRESS"},
+    {STUN_ATTR_USERNAME, "USERNAME"},
+    {STUN_ATTR_PASSWORD, "PASSWORD"},
+    {STUN_ATTR_MESSAGE_INTEGRITY, "MESSAGE-INTEGRITY"},
+    {STUN_ATTR_ERROR_CODE, "ERROR-CODE"},
+    {STUN_ATTR_UNKNOWN_ATTRIBUTES, "UNKNOWN-ATTRIBUTES"},
+    {STUN_ATTR_REFLECTED_FROM, "REFLECTED-FROM"},
+    {STUN_ATTR_REALM, "REALM"},
+    {STUN_ATTR_NONCE, "NONCE"},
+    {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "MESSAGE-INTEGRITY-SHA256"},
+    {STUN_ATTR_PASSWORD_ALGORITHM, "PASSWORD-ALGORITHM"},
+    {STUN_ATTR_USERHASH, "USERHASH"},
+    {STUN_ATTR_XOR_MAPPED_ADDRESS, "XOR-MAPPED-ADDRESS"},
+    {STUN_ATTR_PRIORITY, "PRIORITY"},
+    {STUN_ATTR_USE_CANDIDATE, "USE-CANDIDATE"},
+    {STUN_ATTR_PADDING, "PADDING"},
+    {STUN_ATTR_RESPONSE_PORT, "RESPONSE-PORT"},
+    {STUN_ATTR_PASSWORD_ALGORITHMS, "PASSWORD-ALGORITHMS"},
+    {STUN_ATTR_ALTERNATE_DOMAIN, "ALTERNATE-DOMAIN"},
+    {STUN_ATTR_XOR_MAPPED_ADDRESS_OLD, "XOR-MAPPED-ADDRESS-OLD"},
+    {STUN_ATTR_SOFTWARE, "SOFTWARE"},
+    {STUN_ATTR_ALTERNATE_SERVER, "ALTERNATE-SERVER"},
+    {STUN_ATTR_CACHE_TIMEOUT, "CACHE-TIMEOUT"},
+    {STUN_ATTR_FINGERPRINT, "FINGERPRINT"},
+    {STUN_ATTR_ICE_CONTROLLED, "ICE-CONTROLLED"},
+    {STUN_ATTR_ICE_CONTROLLING, "ICE-CONTROLLING"},
+    {STUN_ATTR_RESPONSE_ORIGIN, "RESPONSE-ORIGIN"},
+    {STUN_ATTR_OTHER_ADDRESS, "OTHER-ADDRESS"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -255,8 +252,8 @@ static enum stun_err parse_header(struct stun_msg *m, const uint8_t *buf, size_t
 		return STUN_ERR_TRAILING_DATA;
 
 	m->cls = (enum stun_class)((m->type >> 7 & 2) | (m->type >> 4 & 1));
-	m->method = (uint16_t)((m->type & 0x000F) | (m->type >> 1 & 0x0070) |
-			       (m->type >> 2 & 0x0F80));
+	m->method =
+	    (uint16_t)((m->type & 0x000F) | (m->type >> 1 & 0x0070) | (m->type >> 2 & 0x0F80));
 	m->raw = buf;
 	m->len = STUN_HEADER_LEN + (size_t)*body_len;
 	return STUN_OK;
@@ -526,7 +523,7 @@ enum stun_err stun_check_integrity(const struct stun_msg *m, const uint8_t *key,
 	body = a->offset - 4u - STUN_HEADER_LEN;
 	hmac_sha1_2(key, key_len, hdr, sizeof(hdr), m->raw + STUN_HEADER_LEN, body, mac);
 	return memeql_sec(mac, stun_attr_value(m, a), sizeof(mac)) ? STUN_OK
-								  : STUN_ERR_INTEGRITY_MISMATCH;
+								   : STUN_ERR_INTEGRITY_MISMATCH;
 }
 
 enum stun_err stun_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key,
@@ -545,7 +542,7 @@ enum stun_err stun_check_integrity_sha256(const struct stun_msg *m, const uint8_
 	hmac_sha256_2(key, key_len, hdr, sizeof(hdr), m->raw + STUN_HEADER_LEN, body, mac);
 	/* RFC 8489 14.6: a truncated HMAC compares its leftmost bytes. */
 	return memeql_sec(mac, stun_attr_value(m, a), a->len) ? STUN_OK
-							     : STUN_ERR_INTEGRITY_MISMATCH;
+							      : STUN_ERR_INTEGRITY_MISMATCH;
 }
 
 /* RFC 8489 14.7: CRC-32 (ISO 3309, zlib's) of the message up to FINGERPRINT,
@@ -567,8 +564,8 @@ enum stun_err stun_check_fingerprint(const struct stun_msg *m)
 	if (a->len != 4)
 		return STUN_ERR_BAD_ATTR_LENGTH;
 	return fingerprint_of(m->raw, a->offset - 4u) == wire_get32(stun_attr_value(m, a))
-		       ? STUN_OK
-		       : STUN_ERR_FINGERPRINT_MISMATCH;
+		   ? STUN_OK
+		   : STUN_ERR_FINGERPRINT_MISMATCH;
 }
 
 enum stun_err stun_long_term_key(const char *username, const char *realm, const char *password,

@@ -19,14 +19,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define STUN_HEADER_LEN 20
-#define STUN_MAGIC_COOKIE 0x2112A442u
-#define STUN_TID_LEN 12
-#define STUN_MAX_ATTRS 48	/* per message; more is STUN_ERR_TOO_MANY_ATTRS */
-#define STUN_MAX_UNKNOWN 16	/* unknown required types remembered for a 420 */
-#define STUN_FINGERPRINT_XOR 0x5354554Eu
-#define STUN_HMAC_SHA1_LEN 20
-#define STUN_HMAC_SHA256_LEN 32
+#define STUN_HEADER_LEN        20
+#define STUN_MAGIC_COOKIE      0x2112A442u
+#define STUN_TID_LEN           12
+#define STUN_MAX_ATTRS         48 /* per message; more is STUN_ERR_TOO_MANY_ATTRS */
+#define STUN_MAX_UNKNOWN       16 /* unknown required types remembered for a 420 */
+#define STUN_FINGERPRINT_XOR   0x5354554Eu
+#define STUN_HMAC_SHA1_LEN     20
+#define STUN_HMAC_SHA256_LEN   32
 #define STUN_LONG_TERM_KEY_LEN 16
 
 enum stun_class {
@@ -60,9 +60,9 @@ enum stun_attr_type {
 	STUN_ATTR_PASSWORD_ALGORITHM = 0x001D,
 	STUN_ATTR_USERHASH = 0x001E,
 	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
-	STUN_ATTR_PRIORITY = 0x0024,	  /* RFC 8445 */
+	STUN_ATTR_PRIORITY = 0x0024,      /* RFC 8445 */
 	STUN_ATTR_USE_CANDIDATE = 0x0025, /* RFC 8445 */
-	STUN_ATTR_PADDING = 0x0026,	  /* RFC 5780 */
+	STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 */
 	STUN_ATTR_RESPONSE_PORT = 0x0027, /* RFC 5780 */
 	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002,
 	STUN_ATTR_ALTERNATE_DOMAIN = 0x8003,
@@ -78,36 +78,36 @@ enum stun_attr_type {
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */
-#define STUN_CHANGE_IP 0x4u
+#define STUN_CHANGE_IP   0x4u
 #define STUN_CHANGE_PORT 0x2u
 
 enum stun_err {
 	STUN_OK = 0,
-	STUN_ERR_SHORT_HEADER,	       /* fewer than 20 bytes */
-	STUN_ERR_NOT_STUN,	       /* the two top bits of the type are not zero */
-	STUN_ERR_BAD_COOKIE,	       /* no magic cookie, and RFC 3489 messages not allowed */
-	STUN_ERR_BAD_LENGTH,	       /* header length not a multiple of 4 */
-	STUN_ERR_TRUNCATED,	       /* fewer bytes than the header length says */
-	STUN_ERR_TRAILING_DATA,	       /* more bytes than the header length says */
-	STUN_ERR_ATTR_OVERRUN,	       /* an attribute's value runs past the message */
-	STUN_ERR_BAD_PADDING,	       /* the last attribute lacks its padding to 4 bytes */
+	STUN_ERR_SHORT_HEADER,         /* fewer than 20 bytes */
+	STUN_ERR_NOT_STUN,             /* the two top bits of the type are not zero */
+	STUN_ERR_BAD_COOKIE,           /* no magic cookie, and RFC 3489 messages not allowed */
+	STUN_ERR_BAD_LENGTH,           /* header length not a multiple of 4 */
+	STUN_ERR_TRUNCATED,            /* fewer bytes than the header length says */
+	STUN_ERR_TRAILING_DATA,        /* more bytes than the header length says */
+	STUN_ERR_ATTR_OVERRUN,         /* an attribute's value runs past the message */
+	STUN_ERR_BAD_PADDING,          /* the last attribute lacks its padding to 4 bytes */
 	STUN_ERR_TOO_MANY_ATTRS,       /* more than STUN_MAX_ATTRS */
 	STUN_ERR_UNKNOWN_REQUIRED,     /* unknown comprehension-required attribute */
 	STUN_ERR_BAD_ATTR_LENGTH,      /* a known attribute with a length it cannot have */
-	STUN_ERR_BAD_FAMILY,	       /* an address attribute whose family is not 1 or 2 */
-	STUN_ERR_BAD_VALUE,	       /* a value outside its attribute's range */
+	STUN_ERR_BAD_FAMILY,           /* an address attribute whose family is not 1 or 2 */
+	STUN_ERR_BAD_VALUE,            /* a value outside its attribute's range */
 	STUN_ERR_FINGERPRINT_NOT_LAST, /* an attribute follows FINGERPRINT */
-	STUN_ERR_NOT_FOUND,	       /* accessor: the attribute is absent */
+	STUN_ERR_NOT_FOUND,            /* accessor: the attribute is absent */
 	STUN_ERR_FINGERPRINT_MISMATCH,
 	STUN_ERR_INTEGRITY_MISMATCH,
 	STUN_ERR_NO_SPACE,     /* builder: the buffer is too small */
 	STUN_ERR_BAD_ARGUMENT, /* builder: a value the wire format cannot carry */
-		STUN_ERR_COUNT
+	STUN_ERR_COUNT
 };
 
 struct stun_attr {
 	uint16_t type;
-	uint16_t len;	 /* value length, without padding */
+	uint16_t len;    /* value length, without padding */
 	uint16_t offset; /* of the value, from the start of the message */
 };
 
@@ -117,14 +117,14 @@ struct stun_msg {
 	uint16_t type;
 	uint16_t method;
 	enum stun_class cls;
-	uint32_t cookie;	     /* STUN_MAGIC_COOKIE unless legacy */
+	uint32_t cookie; /* STUN_MAGIC_COOKIE unless legacy */
 	uint8_t tid[STUN_TID_LEN];
-	bool legacy;		     /* RFC 3489: no magic cookie */
+	bool legacy; /* RFC 3489: no magic cookie */
 	size_t nattrs;
 	struct stun_attr attrs[STUN_MAX_ATTRS];
-	size_t nunknown;	     /* comprehension-required types not understood */
+	size_t nunknown; /* comprehension-required types not understood */
 	uint16_t unknown[STUN_MAX_UNKNOWN];
-	size_t ignored;		     /* attributes after MESSAGE-INTEGRITY, ignored (RFC 8489 14.5) */
+	size_t ignored; /* attributes after MESSAGE-INTEGRITY, ignored (RFC 8489 14.5) */
 };
 
 /* stun_parse flags */

@@ -1,3 +1,66 @@
 #!/bin/sh
-# Placeholder replaced below.
-exit 0
+# Command-line tests for the programs in BINDIR ($1): exit statuses, the
+# lines users read, and errors that say what was wrong and where.
+set -u
+BIN=${1:-bin}
+V=tests/vectors
+PW=VOkJxbRl1RmTxUk/WvJxBt
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# expect NAME STATUS PATTERN -- COMMAND...: COMMAND exits STATUS and its
+# stdout+stderr has a line matching the grep -E PATTERN.
+expect() {
+    name=$1 want=$2 pattern=$3
+    shift 4
+    "$@" >"$tmp/out" 2>&1
+    got=$?
+    if [ "$got" -eq "$want" ] && grep -Eq -- "$pattern" "$tmp/out"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1))
+        echo "FAIL: $name: exit $got (want $want), output:" >&2
+        sed 's/^/    /' "$tmp/out" >&2
+    fi
+}
+
+D=$BIN/stundecode
+expect "vector 2.2 decodes its mapped address" 0 'XOR-MAPPED-ADDRESS +0x0020 +8  192\.0\.2\.1:32853$' -- \
+    "$D" --password "$PW" "$V/rfc5769-response-ipv4.hex"
+expect "vector 2.1 integrity verifies" 0 'MESSAGE-INTEGRITY .* ok$' -- \
+    "$D" --password "$PW" "$V/rfc5769-request.hex"
+expect "wrong password fails integrity" 1 'MESSAGE-INTEGRITY .* integrity-mismatch$' -- \
+    "$D" --password wrong "$V/rfc5769-request.hex"
+expect "no key: integrity not checked" 0 'not checked: no --password' -- \
+    "$D" "$V/rfc5769-request.hex"
+expect "long-term key verifies vector 2.4" 0 'MESSAGE-INTEGRITY .* ok$' -- \
+    "$D" --long-term "$(printf '\343\203\236\343\203\210\343\203\252\343\203\203\343\202\257\343\202\271'):example.org:TheMatrIX" \
+    "$V/rfc5769-request-long-term.hex"
+expect "bad --long-term syntax" 2 "wants USER:REALM:PASS, not 'nocolons'" -- \
+    "$D" --long-term nocolons "$V/rfc5769-request.hex"
+
+sed 's/80 28 00 04 c0 7d 4c 96/80 28 00 04 c0 7d 4c 97/' "$V/rfc5769-response-ipv4.hex" >"$tmp/badfp.hex"
+expect "changed FINGERPRINT is reported" 1 'FINGERPRINT .* fingerprint-mismatch$' -- "$D" "$tmp/badfp.hex"
+
+printf '00 01 00 08 21 12 a4 42 000102030405060708090a0b 0001 0008 00000000' >"$tmp/overrun.hex"
+expect "attribute overrun is named" 1 'malformed: attr-overrun' -- "$D" "$tmp/overrun.hex"
+printf '0001 0000 deadbeef 000102030405060708090a0b' >"$tmp/legacy.hex"
+expect "no cookie without --legacy" 1 'bad-cookie .*--legacy accepts' -- "$D" "$tmp/legacy.hex"
+expect "no cookie with --legacy" 0 'RFC 3489 \(no magic cookie\)' -- "$D" --legacy "$tmp/legacy.hex"
+printf '0001 0004 2112a442 000102030405060708090a0b 0030 0000' >"$tmp/unknown.hex"
+expect "unknown required attribute" 1 '420' -- "$D" "$tmp/unknown.hex"
+
+printf '00 01\n00 0g' >"$tmp/badhex.hex"
+expect "bad hex says line and column" 2 "badhex.hex: line 2, column 5: 'g' is not a hex digit" -- \
+    "$D" "$tmp/badhex.hex"
+expect "missing file" 2 'nosuch: No such file or directory' -- "$D" "$tmp/nosuch"
+expect "raw input" 0 'Binding success, 80 bytes' -- "$D" --raw fuzz/corpus/stun/rfc5769-response-ipv4.bin
+expect "stdin input" 0 'stdin: Binding request' -- sh -c "\"$D\" <$V/rfc5769-request.hex"
+expect "worst status wins" 1 'fingerprint-mismatch' -- \
+    "$D" --password "$PW" "$V/rfc5769-request.hex" "$tmp/badfp.hex"
+expect "--help" 0 '^usage: stundecode' -- "$D" --help
+expect "unknown option" 2 '^usage: stundecode' -- "$D" --bogus
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -49,7 +49,8 @@ static void test_parse_errors(void)
 		     "bad port '0x50' in '203.0.113.5:0x50'");
 	expect_error("203.0.113.5:000080", ADDR_PORT_REQUIRED,
 		     "bad port '000080' in '203.0.113.5:000080'");
-	expect_error("203.0.113.5", ADDR_PORT_REQUIRED, "missing port in '203.0.113.5' (want IP:PORT)");
+	expect_error("203.0.113.5", ADDR_PORT_REQUIRED,
+		     "missing port in '203.0.113.5' (want IP:PORT)");
 	expect_error("203.0.113.5:80", ADDR_PORT_NONE,
 		     "unexpected port '80' in '203.0.113.5:80' (want an IP address)");
 	expect_error("203.0.113.256:80", ADDR_PORT_REQUIRED,
@@ -69,19 +70,16 @@ static void test_compare(void)
 	struct sockaddr_storage a, b;
 	char err[128];
 
-	CU_ASSERT_EQUAL_FATAL(addr_parse("203.0.113.5:1000", ADDR_PORT_REQUIRED, 0, &a, err,
-					 sizeof(err)),
-			      0);
-	CU_ASSERT_EQUAL_FATAL(addr_parse("203.0.113.5:1001", ADDR_PORT_REQUIRED, 0, &b, err,
-					 sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse("203.0.113.5:1000", ADDR_PORT_REQUIRED, 0, &a, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse("203.0.113.5:1001", ADDR_PORT_REQUIRED, 0, &b, err, sizeof(err)), 0);
 	CU_ASSERT_TRUE(addr_same_ip((struct sockaddr *)&a, (struct sockaddr *)&b));
 	CU_ASSERT_FALSE(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
 	addr_set_port((struct sockaddr *)&b, 1000);
 	CU_ASSERT_TRUE(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
-	CU_ASSERT_EQUAL_FATAL(addr_parse("::ffff:203.0.113.5", ADDR_PORT_OPTIONAL, 1000, &b, err,
-					 sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse("::ffff:203.0.113.5", ADDR_PORT_OPTIONAL, 1000, &b, err, sizeof(err)), 0);
 	/* A mapped IPv6 address is another family, not the same endpoint. */
 	CU_ASSERT_FALSE(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
 	CU_ASSERT_EQUAL(addr_len((struct sockaddr *)&a), sizeof(struct sockaddr_in));

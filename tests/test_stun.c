@@ -14,23 +14,23 @@
 #include "wire.h"
 
 #define SHORT_TERM_PASSWORD "VOkJxbRl1RmTxUk/WvJxBt"
-#define LT_USERNAME "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9"
+#define LT_USERNAME         "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9"
 
 struct vector {
 	const char *file;
 	enum stun_class cls;
-	bool long_term;	  /* key is MD5(user:realm:pass), else the short-term password */
-	bool fingerprint; /* ends with FINGERPRINT */
-	uint8_t pad;	  /* the padding byte the RFC used */
+	bool long_term;     /* key is MD5(user:realm:pass), else the short-term password */
+	bool fingerprint;   /* ends with FINGERPRINT */
+	uint8_t pad;        /* the padding byte the RFC used */
 	const char *mapped; /* XOR-MAPPED-ADDRESS, or NULL */
 };
 
 static const struct vector vectors[] = {
-	{"rfc5769-request.hex", STUN_REQUEST, false, true, 0x20, NULL},
-	{"rfc5769-response-ipv4.hex", STUN_SUCCESS, false, true, 0x20, "192.0.2.1:32853"},
-	{"rfc5769-response-ipv6.hex", STUN_SUCCESS, false, true, 0x20,
-	 "[2001:db8:1234:5678:11:2233:4455:6677]:32853"},
-	{"rfc5769-request-long-term.hex", STUN_REQUEST, true, false, 0x00, NULL},
+    {"rfc5769-request.hex", STUN_REQUEST, false, true, 0x20, NULL},
+    {"rfc5769-response-ipv4.hex", STUN_SUCCESS, false, true, 0x20, "192.0.2.1:32853"},
+    {"rfc5769-response-ipv6.hex", STUN_SUCCESS, false, true, 0x20,
+     "[2001:db8:1234:5678:11:2233:4455:6677]:32853"},
+    {"rfc5769-request-long-term.hex", STUN_REQUEST, true, false, 0x00, NULL},
 };
 #define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))
 
@@ -114,8 +114,7 @@ static void test_vector_values(void)
 	const struct stun_attr *a;
 	static const uint8_t ice[8] = {0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36};
 
-	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[0], buf, sizeof(buf)), 0),
-			      STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[0], buf, sizeof(buf)), 0), STUN_OK);
 	expect_string(&m, STUN_ATTR_SOFTWARE, "STUN test client");
 	expect_string(&m, STUN_ATTR_USERNAME, "evtj:h6vY");
 	CU_ASSERT_EQUAL(stun_get_u32(&m, STUN_ATTR_PRIORITY, &prio), STUN_OK);
@@ -126,8 +125,8 @@ static void test_vector_values(void)
 	CU_ASSERT_EQUAL(stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &ss), STUN_ERR_NOT_FOUND);
 
 	for (size_t i = 1; i <= 2; i++) {
-		CU_ASSERT_EQUAL_FATAL(
-			stun_parse(&m, buf, load(&vectors[i], buf, sizeof(buf)), 0), STUN_OK);
+		CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[i], buf, sizeof(buf)), 0),
+				      STUN_OK);
 		expect_string(&m, STUN_ATTR_SOFTWARE, "test vector");
 		CU_ASSERT_EQUAL_FATAL(stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &ss),
 				      STUN_OK);
@@ -135,8 +134,7 @@ static void test_vector_values(void)
 				       vectors[i].mapped);
 	}
 
-	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[3], buf, sizeof(buf)), 0),
-			      STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[3], buf, sizeof(buf)), 0), STUN_OK);
 	expect_string(&m, STUN_ATTR_USERNAME, LT_USERNAME);
 	expect_string(&m, STUN_ATTR_NONCE, "f//499k954d6OL34oL9FSTvy64sA");
 	expect_string(&m, STUN_ATTR_REALM, "example.org");
@@ -195,11 +193,9 @@ static void test_xor_address_build(void)
 	struct sockaddr_storage want, got;
 	char err[128];
 
-	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[2], buf, sizeof(buf)), 0),
-			      STUN_OK);
-	CU_ASSERT_EQUAL_FATAL(addr_parse(vectors[2].mapped, ADDR_PORT_REQUIRED, 0, &want, err,
-					 sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, load(&vectors[2], buf, sizeof(buf)), 0), STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse(vectors[2].mapped, ADDR_PORT_REQUIRED, 0, &want, err, sizeof(err)), 0);
 	stun_build_response(&b, out, sizeof(out), &m, STUN_SUCCESS);
 	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (struct sockaddr *)&want);
 	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &out_len), STUN_OK);
@@ -238,8 +234,8 @@ static void test_vectors_every_truncation(void)
 		struct stun_msg m;
 
 		for (size_t n = 0; n < len; n++) {
-			enum stun_err want = n < STUN_HEADER_LEN ? STUN_ERR_SHORT_HEADER
-								 : STUN_ERR_TRUNCATED;
+			enum stun_err want =
+			    n < STUN_HEADER_LEN ? STUN_ERR_SHORT_HEADER : STUN_ERR_TRUNCATED;
 
 			CU_ASSERT_EQUAL(stun_parse(&m, buf, n, 0), want);
 		}
@@ -372,7 +368,11 @@ static void test_unknown_attributes(void)
 	/* The rest of the message was parsed, so a server can still answer 420. */
 	CU_ASSERT_EQUAL(stun_check_fingerprint(&m), STUN_OK);
 
-	len = build_with(buf, sizeof(buf), 0x8030, 4, true);
+	/* The boundary: 0x7FFF is still comprehension-required, 0x8000 is not. */
+	len = build_with(buf, sizeof(buf), 0x7FFF, 4, true);
+	CU_ASSERT_EQUAL(stun_parse(&m, buf, len, 0), STUN_ERR_UNKNOWN_REQUIRED);
+	CU_ASSERT_EQUAL(m.unknown[0], 0x7FFF);
+	len = build_with(buf, sizeof(buf), 0x8000, 4, true);
 	CU_ASSERT_EQUAL(stun_parse(&m, buf, len, 0), STUN_OK);
 	CU_ASSERT_EQUAL(m.nunknown, 0);
 }
@@ -428,10 +428,10 @@ static void test_after_integrity_ignored(void)
 static void test_integrity_sha256(void)
 {
 	static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-	static const uint8_t want_mac[32] = {
-		0xf6, 0x50, 0xee, 0x27, 0xb0, 0x34, 0x1b, 0x64, 0xd7, 0x37, 0x1d,
-		0xa8, 0xc7, 0xe3, 0xe3, 0x5b, 0x3f, 0xec, 0xb9, 0x2f, 0x89, 0x19,
-		0x8f, 0x35, 0x8f, 0x34, 0x7f, 0x85, 0x87, 0xb4, 0x93, 0x8e};
+	static const uint8_t want_mac[32] = {0xf6, 0x50, 0xee, 0x27, 0xb0, 0x34, 0x1b, 0x64,
+					     0xd7, 0x37, 0x1d, 0xa8, 0xc7, 0xe3, 0xe3, 0x5b,
+					     0x3f, 0xec, 0xb9, 0x2f, 0x89, 0x19, 0x8f, 0x35,
+					     0x8f, 0x34, 0x7f, 0x85, 0x87, 0xb4, 0x93, 0x8e};
 	static const uint8_t key[] = "natlab-key";
 	uint8_t buf[128];
 	struct stun_builder b;
@@ -492,9 +492,8 @@ static void test_build_roundtrip(void)
 	uint16_t types[8], port;
 	uint32_t change;
 
-	CU_ASSERT_EQUAL_FATAL(addr_parse("203.0.113.11:3479", ADDR_PORT_REQUIRED, 0, &in, err,
-					 sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse("203.0.113.11:3479", ADDR_PORT_REQUIRED, 0, &in, err, sizeof(err)), 0);
 	stun_build_start(&b, buf, sizeof(buf), stun_type(STUN_BINDING, STUN_ERROR),
 			 STUN_MAGIC_COOKIE, tid);
 	stun_build_addr(&b, STUN_ATTR_OTHER_ADDRESS, (struct sockaddr *)&in);
@@ -593,9 +592,8 @@ static void test_builder_errors(void)
 static void test_legacy_rfc3489(void)
 {
 	static const uint8_t req[] = {
-		0x00, 0x01, 0x00, 0x08, 0xDE, 0xAD, 0xBE, 0xEF, 0x01, 0x02, 0x03, 0x04,
-		0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x03, 0x00, 0x04,
-		0x00, 0x00, 0x00, 0x06,
+	    0x00, 0x01, 0x00, 0x08, 0xDE, 0xAD, 0xBE, 0xEF, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+	    0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0C, 0x00, 0x03, 0x00, 0x04, 0x00, 0x00, 0x00, 0x06,
 	};
 	uint8_t buf[128];
 	struct stun_msg m, r;
@@ -611,9 +609,8 @@ static void test_legacy_rfc3489(void)
 	CU_ASSERT_EQUAL(stun_get_u32(&m, STUN_ATTR_CHANGE_REQUEST, &change), STUN_OK);
 	CU_ASSERT_EQUAL(change, STUN_CHANGE_IP | STUN_CHANGE_PORT);
 
-	CU_ASSERT_EQUAL_FATAL(addr_parse("198.51.100.7:4000", ADDR_PORT_REQUIRED, 0, &src, err,
-					 sizeof(err)),
-			      0);
+	CU_ASSERT_EQUAL_FATAL(
+	    addr_parse("198.51.100.7:4000", ADDR_PORT_REQUIRED, 0, &src, err, sizeof(err)), 0);
 	stun_build_response(&b, buf, sizeof(buf), &m, STUN_SUCCESS);
 	stun_build_addr(&b, STUN_ATTR_MAPPED_ADDRESS, (struct sockaddr *)&src);
 	stun_build_addr(&b, STUN_ATTR_SOURCE_ADDRESS, (struct sockaddr *)&src);
@@ -664,27 +661,27 @@ int test_stun_register(void)
 		const char *name;
 		CU_TestFunc fn;
 	} tests[] = {
-		{"RFC 5769 vectors parse and verify", test_vectors_parse_and_verify},
-		{"RFC 5769 vector attribute values", test_vector_values},
-		{"RFC 5769 long-term key (MD5)", test_long_term_key},
-		{"RFC 5769 vectors re-encode byte for byte", test_vectors_reencode},
-		{"XOR-MAPPED-ADDRESS built as in RFC 5769", test_xor_address_build},
-		{"any one-bit change fails verification", test_vectors_every_bit_flip},
-		{"every truncation is an error", test_vectors_every_truncation},
-		{"truncation with matching length", test_vectors_consistent_truncation},
-		{"header errors: not STUN, trailing data, cookie", test_header_errors},
-		{"attribute overrun, bad family, bad length", test_attribute_errors},
-		{"unknown comprehension-required attribute", test_unknown_attributes},
-		{"FINGERPRINT must be last", test_fingerprint_must_be_last},
-		{"attributes after MESSAGE-INTEGRITY ignored", test_after_integrity_ignored},
-		{"MESSAGE-INTEGRITY-SHA256", test_integrity_sha256},
-		{"too many attributes", test_too_many_attributes},
-		{"RFC 5780 and error attributes round trip", test_build_roundtrip},
-		{"method and class bits", test_type_bits},
-		{"builder errors", test_builder_errors},
-		{"RFC 3489 message without cookie", test_legacy_rfc3489},
-		{"stream framing", test_frame_length},
-		{"error names", test_error_names},
+	    {"RFC 5769 vectors parse and verify", test_vectors_parse_and_verify},
+	    {"RFC 5769 vector attribute values", test_vector_values},
+	    {"RFC 5769 long-term key (MD5)", test_long_term_key},
+	    {"RFC 5769 vectors re-encode byte for byte", test_vectors_reencode},
+	    {"XOR-MAPPED-ADDRESS built as in RFC 5769", test_xor_address_build},
+	    {"any one-bit change fails verification", test_vectors_every_bit_flip},
+	    {"every truncation is an error", test_vectors_every_truncation},
+	    {"truncation with matching length", test_vectors_consistent_truncation},
+	    {"header errors: not STUN, trailing data, cookie", test_header_errors},
+	    {"attribute overrun, bad family, bad length", test_attribute_errors},
+	    {"unknown comprehension-required attribute", test_unknown_attributes},
+	    {"FINGERPRINT must be last", test_fingerprint_must_be_last},
+	    {"attributes after MESSAGE-INTEGRITY ignored", test_after_integrity_ignored},
+	    {"MESSAGE-INTEGRITY-SHA256", test_integrity_sha256},
+	    {"too many attributes", test_too_many_attributes},
+	    {"RFC 5780 and error attributes round trip", test_build_roundtrip},
+	    {"method and class bits", test_type_bits},
+	    {"builder errors", test_builder_errors},
+	    {"RFC 3489 message without cookie", test_legacy_rfc3489},
+	    {"stream framing", test_frame_length},
+	    {"error names", test_error_names},
 	};
 	CU_pSuite suite = CU_add_suite("stun codec", NULL, NULL);
 

@@ -1,24 +1,16 @@
 #include "testlib.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+#include "hex.h"
 
 size_t test_load_hex(const char *name, uint8_t *buf, size_t cap)
 {
 	const char *dir = getenv("NATLAB_TESTDATA");
-	char path[512];
+	char path[512], text[8192], err[128];
 	FILE *f;
-	size_t n = 0;
-	int c, high = -1;
+	size_t n, len;
 
 	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/vectors", name);
 	f = fopen(path, "r");
@@ -26,26 +18,12 @@ size_t test_load_hex(const char *name, uint8_t *buf, size_t cap)
 		perror(path);
 		return 0;
 	}
-	while ((c = fgetc(f)) != EOF) {
-		if (c == '#') {
-			while ((c = fgetc(f)) != EOF && c != '\n')
-				;
-			continue;
-		}
-		if (isspace(c))
-			continue;
-		if (hex_value(c) < 0 || (high < 0 && n == cap)) {
-			fprintf(stderr, "%s: bad hex or too long at byte %zu\n", path, n);
-			n = 0;
-			break;
-		}
-		if (high < 0) {
-			high = hex_value(c);
-		} else {
-			buf[n++] = (uint8_t)(high << 4 | hex_value(c));
-			high = -1;
-		}
-	}
+	n = fread(text, 1, sizeof(text) - 1, f);
 	fclose(f);
-	return n;
+	text[n] = '\0';
+	if (hex_decode(text, buf, cap, &len, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", path, err);
+		return 0;
+	}
+	return len;
 }

@@ -8,6 +8,7 @@
 /* Each suite file defines one of these; run_tests.c calls them all. */
 int test_stun_register(void);
 int test_addr_register(void);
+int test_hex_register(void);
 
 /*
  * Read a hex file from tests/vectors ('#' starts a comment, white space is

@@ -318,7 +318,7 @@ enum stun_err stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len, uns
 		}
 		if (m->nattrs == STUN_MAX_ATTRS)
 			return STUN_ERR_TOO_MANY_ATTRS;
-		m->attrs[m->nattrs++] = (struct stun_attr){type, alen, (uint16_t)offset};
+		m->attrs[m->nattrs++] = (struct stun_attr){type, alen, (uint32_t)offset};
 		seen_mi |= type == STUN_ATTR_MESSAGE_INTEGRITY;
 		seen_mi256 |= type == STUN_ATTR_MESSAGE_INTEGRITY_SHA256;
 		seen_fp |= type == STUN_ATTR_FINGERPRINT;

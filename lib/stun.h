@@ -108,7 +108,7 @@ enum stun_err {
 struct stun_attr {
 	uint16_t type;
 	uint16_t len;    /* value length, without padding */
-	uint16_t offset; /* of the value, from the start of the message */
+	uint32_t offset; /* of the value, from the start of the message: can pass 65535 */
 };
 
 struct stun_msg {

@@ -476,6 +476,29 @@ static void test_too_many_attributes(void)
 	CU_ASSERT_EQUAL(stun_parse(&m, buf, len, 0), STUN_ERR_TOO_MANY_ATTRS);
 }
 
+/* The largest message there is: offsets past 65535 still point at the right bytes. */
+static void test_largest_message(void)
+{
+	static uint8_t buf[STUN_HEADER_LEN + 0xFFFF], padding[0xFFF0];
+	static const uint8_t tid[STUN_TID_LEN] = {7};
+	struct stun_builder b;
+	struct stun_msg m;
+	size_t len;
+
+	stun_build_start(&b, buf, sizeof(buf), stun_type(STUN_BINDING, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_attr(&b, STUN_ATTR_PADDING, padding, 0xFFFC - 4 - 8);
+	stun_build_fingerprint(&b);
+	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &len), STUN_OK);
+	CU_ASSERT_EQUAL(len, STUN_HEADER_LEN + 0xFFFC);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
+	CU_ASSERT_EQUAL(m.attrs[1].offset, len - 4);
+	CU_ASSERT_EQUAL(stun_check_fingerprint(&m), STUN_OK);
+	/* One attribute more does not fit in a 16-bit length. */
+	stun_build_attr(&b, STUN_ATTR_PADDING, NULL, 0);
+	CU_ASSERT_EQUAL(stun_build_end(&b, &len), STUN_ERR_NO_SPACE);
+}
+
 /* What natreflector sends: RFC 5780 attributes and errors, built and read back. */
 static void test_build_roundtrip(void)
 {
@@ -676,6 +699,7 @@ int test_stun_register(void)
 	    {"attributes after MESSAGE-INTEGRITY ignored", test_after_integrity_ignored},
 	    {"MESSAGE-INTEGRITY-SHA256", test_integrity_sha256},
 	    {"too many attributes", test_too_many_attributes},
+	    {"largest message", test_largest_message},
 	    {"RFC 5780 and error attributes round trip", test_build_roundtrip},
 	    {"method and class bits", test_type_bits},
 	    {"builder errors", test_builder_errors},

@@ -17,6 +17,7 @@
 #define EXIT_BAD_MESSAGE 1 /* malformed, or a check failed */
 #define EXIT_USAGE       2 /* bad options, unreadable file, bad hex */
 #define MAX_INPUT        (STUN_HEADER_LEN + 0x10000)
+#define HEX_INPUT        (4 * MAX_INPUT) /* room for spaces, line breaks and comments */
 
 static const char usage[] =
     "usage: stundecode [--raw] [--legacy] [--password PW | --long-term USER:REALM:PASS]\n"
@@ -109,8 +110,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	return 0;
 }
 
-/* The whole file, at most MAX_INPUT bytes; -1 with a message on failure. */
-static int read_input(const char *path, uint8_t *buf, size_t *len)
+/* The whole file, at most cap bytes; -1 with a message on failure. */
+static int read_input(const char *path, uint8_t *buf, size_t cap, size_t *len)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
 	int rc = 0;
@@ -119,13 +120,14 @@ static int read_input(const char *path, uint8_t *buf, size_t *len)
 		fprintf(stderr, "stundecode: %s: %s\n", path, strerror(errno));
 		return -1;
 	}
-	*len = fread(buf, 1, MAX_INPUT, f);
+	*len = fread(buf, 1, cap, f);
 	if (ferror(f)) {
 		fprintf(stderr, "stundecode: %s: read error\n", path);
 		rc = -1;
 	} else if (!feof(f) && fgetc(f) != EOF) {
-		fprintf(stderr, "stundecode: %s: larger than any STUN message (%d bytes)\n", path,
-			MAX_INPUT);
+		fprintf(stderr,
+			"stundecode: %s: more than %zu bytes: larger than any STUN message\n", path,
+			cap);
 		rc = -1;
 	}
 	if (f != stdin)
@@ -135,13 +137,13 @@ static int read_input(const char *path, uint8_t *buf, size_t *len)
 
 static int load_message(const char *path, const struct options *o, uint8_t *msg, size_t *len)
 {
-	static char text[4 * MAX_INPUT + 1];
+	static char text[HEX_INPUT + 1];
 	char err[128];
 	size_t n;
 
 	if (o->raw)
-		return read_input(path, msg, len);
-	if (read_input(path, (uint8_t *)text, &n))
+		return read_input(path, msg, MAX_INPUT, len);
+	if (read_input(path, (uint8_t *)text, HEX_INPUT, &n))
 		return -1;
 	text[n] = '\0';
 	if (strlen(text) != n) {

@@ -48,8 +48,9 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libnatlab.a
 
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := stundecode
-stundecode_SRC := $(wildcard tools/stundecode*.c)
+PROGRAMS := stundecode labecho
+stundecode_SRC := tools/stundecode.c
+labecho_SRC := testbeds/labecho.c
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -92,6 +93,7 @@ $(TEST_BIN): $(TEST_OBJ) $(LIB)
 check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
+	$(Q)tests/testbeds.sh $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
@@ -116,8 +118,11 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch])
 
+SHELL_FILES = scripts/deps .ci/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)
+	$(Q)shellcheck -x -e SC1090,SC1091 $(SHELL_FILES)
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Ilib $(C_FILES)
 

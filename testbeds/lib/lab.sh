@@ -1,0 +1,197 @@
+# shellcheck shell=bash
+# natlab's lab building blocks, sourced by testbeds/natlab and the profiles.
+#
+# Every namespace is named nl<ID>-<role>, where ID is unique per lab, and is
+# written to the lab's state folder the moment it exists: teardown removes
+# exactly what the lab created, whatever point its set-up reached.
+#
+# The "internet" every profile shares (lab_internet):
+#
+#                       inet (router, forwarding on, no NAT)
+#         wan-a 203.0.113.126/25              wan-b 198.51.100.126/25
+#          |        |        |                  |
+#        refl    NAT A     (CGN)              NAT B
+#   refl: 203.0.113.10 and .11 (primary and alternate), .12-.15 more peers;
+#   labecho answers on .10 and .11 ports 3478/3479 and on .12-.15 port 3478.
+#   203.0.113.128/25 is routed to 203.0.113.1, for a LAN without NAT.
+
+NATLAB_STATE=${NATLAB_STATE:-/run/natlab}
+REFL_PRIMARY=203.0.113.10
+REFL_ALTERNATE=203.0.113.11
+REFL_PEERS="203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15"
+
+lab_fail() {
+	echo "natlab: $*" >&2
+	exit 2
+}
+
+ns() { echo "nl${LAB_ID}-$1"; }
+
+# Run a command in a role's namespace.
+in_ns() {
+	local role=$1
+	shift
+	ip netns exec "$(ns "$role")" "$@"
+}
+
+lab_state_dir() { echo "$NATLAB_STATE/labs/$LAB_ID"; }
+
+lab_new_id() {
+	local id
+	for _ in 1 2 3 4 5; do
+		id=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+		if [ ! -e "$NATLAB_STATE/labs/$id" ]; then
+			echo "$id"
+			return 0
+		fi
+	done
+	lab_fail "cannot find a free lab id in $NATLAB_STATE/labs"
+}
+
+lab_host() {
+	local role=$1 name
+	name=$(ns "$role")
+	ip netns add "$name" || lab_fail "cannot create namespace $name"
+	echo "$name" >>"$(lab_state_dir)/namespaces"
+	ip -n "$name" link set lo up
+	# br_netfilter is built into these kernels: bridged frames must not pass
+	# through conntrack, or a bridge would act as a second NAT hop.
+	in_ns "$role" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null || true
+}
+
+lab_forwarding() {
+	in_ns "$1" sysctl -qw net.ipv4.ip_forward=1
+}
+
+lab_bridge() {
+	local role=$1 br=$2
+	ip -n "$(ns "$role")" link add "$br" type bridge
+	ip -n "$(ns "$role")" link set "$br" up
+}
+
+# A veth pair from role A's interface to a port of role B's bridge.
+lab_plug() {
+	local role=$1 ifname=$2 upstream=$3 bridge=$4
+	local port="p-$role"
+	ip -n "$(ns "$upstream")" link add "$port" type veth peer name "$ifname" netns "$(ns "$role")"
+	ip -n "$(ns "$upstream")" link set "$port" master "$bridge" up
+	ip -n "$(ns "$role")" link set "$ifname" up
+}
+
+lab_addr() {
+	local role=$1 ifname=$2
+	shift 2
+	for a in "$@"; do
+		ip -n "$(ns "$role")" addr add "$a" dev "$ifname"
+	done
+}
+
+lab_route() {
+	ip -n "$(ns "$1")" route add default via "$2"
+}
+
+# Remember a background process of the lab, to stop it by PID at teardown.
+lab_pid() {
+	echo "$1" >>"$(lab_state_dir)/pids"
+}
+
+lab_internet() {
+	lab_host inet
+	lab_forwarding inet
+	lab_bridge inet wan-a
+	lab_bridge inet wan-b
+	lab_addr inet wan-a 203.0.113.126/25
+	lab_addr inet wan-b 198.51.100.126/25
+	ip -n "$(ns inet)" route add 203.0.113.128/25 via 203.0.113.1
+
+	lab_host refl
+	lab_plug refl eth0 inet wan-a
+	local a
+	lab_addr refl eth0 "$REFL_PRIMARY/25" "$REFL_ALTERNATE/25"
+	for a in $REFL_PEERS; do
+		lab_addr refl eth0 "$a/25"
+	done
+	lab_route refl 203.0.113.126
+
+	local endpoints="$REFL_PRIMARY:3478 $REFL_PRIMARY:3479 $REFL_ALTERNATE:3478 $REFL_ALTERNATE:3479"
+	for a in $REFL_PEERS; do
+		endpoints="$endpoints $a:3478"
+	done
+	# shellcheck disable=SC2086
+	ip netns exec "$(ns refl)" "$NATLAB_BIN/labecho" serve --for 86400 $endpoints \
+		>"$(lab_state_dir)/labecho.log" 2>&1 &
+	lab_pid $!
+}
+
+# lab_nat ROLE UPSTREAM BRIDGE OUTSIDE/PFX GATEWAY INSIDE/PFX
+# A router with forwarding on: "wan" plugged into UPSTREAM's BRIDGE, and a
+# bridge "lan" for its clients. Its NAT rules come from lab_nft.
+lab_nat() {
+	local role=$1 upstream=$2 bridge=$3 outside=$4 gateway=$5 inside=$6
+	lab_host "$role"
+	lab_forwarding "$role"
+	lab_plug "$role" wan "$upstream" "$bridge"
+	lab_addr "$role" wan "$outside"
+	lab_route "$role" "$gateway"
+	lab_bridge "$role" lan
+	lab_addr "$role" lan "$inside"
+}
+
+# lab_client ROLE NAT ADDR/PFX GATEWAY
+lab_client() {
+	local role=$1 nat=$2 addr=$3 gateway=$4
+	lab_host "$role"
+	lab_plug "$role" eth0 "$nat" lan
+	lab_addr "$role" eth0 "$addr"
+	lab_route "$role" "$gateway"
+}
+
+# lab_nft ROLE RULESET: load an nftables ruleset into a role's namespace.
+lab_nft() {
+	printf '%s\n' "$2" | in_ns "$1" nft -f - || lab_fail "nft rejected the ruleset for $1"
+}
+
+# The usual source NAT: lab_snat ROLE 'oifname "wan" masquerade'
+lab_snat() {
+	lab_nft "$1" "table ip natlab {
+	chain postrouting {
+		type nat hook postrouting priority srcnat; policy accept;
+		$2
+	}
+}"
+}
+
+# The one-NAT topology most profiles share, with the given postrouting rule:
+#
+#   cli1 10.0.1.2 --+
+#                   +-- lan 10.0.1.1 [nat] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 10.0.1.3 --+
+lab_home_nat() {
+	lab_internet
+	lab_nat nat inet wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24
+	lab_snat nat "$1"
+	lab_client cli1 nat 10.0.1.2/24 10.0.1.1
+	lab_client cli2 nat 10.0.1.3/24 10.0.1.1
+}
+
+# Tear down one lab: its processes by PID, then every namespace it made.
+lab_teardown() {
+	local dir name pid
+	dir=$(lab_state_dir)
+	[ -d "$dir" ] || return 0
+	if [ -f "$dir/pids" ]; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null || true
+		done <"$dir/pids"
+	fi
+	if [ -f "$dir/namespaces" ]; then
+		while read -r name; do
+			# Anything still running inside a namespace natlab made is the lab's.
+			for pid in $(ip netns pids "$name" 2>/dev/null); do
+				kill "$pid" 2>/dev/null || true
+			done
+			ip netns del "$name" 2>/dev/null || true
+		done <"$dir/namespaces"
+	fi
+	rm -rf "$dir"
+}

@@ -1,0 +1,244 @@
+# shellcheck shell=bash
+# natlab verify: real flows through a lab, compared with what its profile
+# says it does. Sourced by testbeds/natlab, with LAB_ID set and the lab up.
+#
+# Each check sends labecho traffic from cli1 (cli2 for hairpinning) to the
+# reflector host and derives the behaviour only from what came back. A check
+# whose packets do not decide it says "inconclusive", which never matches an
+# expectation.
+
+R1=$REFL_PRIMARY
+R2=$REFL_ALTERNATE
+
+client_ip() {
+	ip -n "$(ns "$1")" -4 -o addr show dev eth0 | awk '{ split($4, a, "/"); print a[1]; exit }'
+}
+
+# udp_mapped ROLE LOCAL_PORT SERVER [labecho options]: the mapping the
+# server saw, or nothing.
+udp_mapped() {
+	local role=$1 port=$2 server=$3
+	shift 3
+	in_ns "$role" "$NATLAB_BIN/labecho" udp --local "$(client_ip "$role"):$port" "$@" "$server" |
+		awk '$1 == "mapped" { print $2; exit }'
+}
+
+ip_of() { echo "${1%:*}"; }
+port_of() { echo "${1##*:}"; }
+
+observe_udp() {
+	OBS_M1=$(udp_mapped cli1 41001 "$R1:3478")
+	if [ -n "$OBS_M1" ]; then OBS_UDP=pass; else OBS_UDP=blocked; fi
+}
+
+observe_tcp() {
+	if in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41051" "$R1:3478" |
+		grep -q '^mapped '; then
+		OBS_TCP=pass
+	else
+		OBS_TCP=blocked
+	fi
+}
+
+observe_nat() {
+	if [ "$OBS_M1" = "$(client_ip cli1):41001" ]; then OBS_NAT=false; else OBS_NAT=true; fi
+}
+
+# RFC 4787 section 4.1 / RFC 5780 section 4.3: one inside endpoint towards
+# the same address on another port, then another address.
+observe_mapping() {
+	local m2 m3
+	m2=$(udp_mapped cli1 41001 "$R1:3479")
+	m3=$(udp_mapped cli1 41001 "$R2:3478")
+	if [ -z "$m2" ] || [ -z "$m3" ]; then
+		OBS_MAPPING=inconclusive
+	elif [ "$OBS_NAT" = false ]; then
+		OBS_MAPPING=none
+	elif [ "$OBS_M1" = "$m2" ] && [ "$OBS_M1" = "$m3" ]; then
+		OBS_MAPPING=endpoint-independent
+	elif [ "$OBS_M1" = "$m2" ]; then
+		OBS_MAPPING=address-dependent
+	else
+		OBS_MAPPING=address-and-port-dependent
+	fi
+	OBS_MAPPING_DETAIL="$OBS_M1 $m2 $m3"
+}
+
+# RFC 5780 section 4.4: answers from the other address, then from the other
+# port of the same address, each to a fresh mapping.
+observe_filtering() {
+	local other_ip other_port
+	other_ip=$(udp_mapped cli1 41021 "$R1:3478" --via "$R2:3479" --timeout 300 --tries 2)
+	other_port=$(udp_mapped cli1 41022 "$R1:3478" --via "$R1:3479" --timeout 300 --tries 2)
+	if [ -n "$other_ip" ]; then
+		OBS_FILTERING=endpoint-independent
+	elif [ -n "$other_port" ]; then
+		OBS_FILTERING=address-dependent
+	elif [ -n "$(udp_mapped cli1 41023 "$R1:3478")" ]; then
+		OBS_FILTERING=address-and-port-dependent
+	else
+		OBS_FILTERING=inconclusive # not even the direct answer came back
+	fi
+}
+
+# Three fresh inside ports: kept by the NAT, or not.
+observe_port() {
+	local kept=0 seen=0 p m
+	for p in 41011 41012 41013; do
+		m=$(udp_mapped cli1 "$p" "$R1:3478")
+		[ -n "$m" ] || continue
+		seen=$((seen + 1))
+		[ "$(port_of "$m")" = "$p" ] && kept=$((kept + 1))
+	done
+	if [ "$seen" -lt 3 ]; then
+		OBS_PORT=inconclusive
+	elif [ "$kept" -eq 3 ]; then
+		OBS_PORT=preserving
+	elif [ "$kept" -eq 0 ]; then
+		OBS_PORT=not-preserving
+	else
+		OBS_PORT=inconclusive
+	fi
+}
+
+# The public addresses one inside host shows towards six destinations, from a
+# fresh inside port each time (RFC 4787 section 4.1's pooling is per inside
+# address; one inside endpoint reuses its mapping on Linux whatever the pool).
+observe_pool() {
+	local d m addrs="" n=0
+	for d in $R1 $R2 $REFL_PEERS; do
+		m=$(udp_mapped cli1 $((41031 + n)) "$d:3478")
+		[ -n "$m" ] || { OBS_POOL=inconclusive; return; }
+		n=$((n + 1))
+		addrs="$addrs$(ip_of "$m")
+"
+	done
+	OBS_POOL_DETAIL=$(printf '%s' "$addrs" | sort -u | tr '\n' ' ')
+	if [ "$(printf '%s' "$addrs" | sort -u | wc -l)" -eq 1 ]; then
+		OBS_POOL=single
+	else
+		OBS_POOL=several
+	fi
+}
+
+# RFC 4787 section 6: cli2 sends to cli1's public mapping.
+observe_hairpin() {
+	local out m
+	if [ "$OBS_NAT" = false ]; then
+		OBS_HAIRPIN=not-applicable
+		return
+	fi
+	out=$(mktemp)
+	in_ns cli1 "$NATLAB_BIN/labecho" udp --local "$(client_ip cli1):41041" --listen 1500 \
+		"$R1:3478" >"$out" &
+	local pid=$!
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		m=$(awk '$1 == "mapped" { print $2 }' "$out")
+		[ -n "$m" ] && break
+		sleep 0.1
+	done
+	if [ -n "$m" ]; then
+		for _ in 1 2 3; do
+			in_ns cli2 "$NATLAB_BIN/labecho" send --local "$(client_ip cli2):41042" "$m"
+			sleep 0.1
+		done
+	fi
+	wait "$pid"
+	if [ -z "$m" ]; then
+		OBS_HAIRPIN=inconclusive
+	elif grep -q '^heard ' "$out"; then
+		OBS_HAIRPIN=true
+	else
+		OBS_HAIRPIN=false
+	fi
+	rm -f "$out"
+}
+
+# Port overloading: two inside hosts, the same inside port, different
+# destinations. Linux gives both the same public endpoint when it can, since
+# their 5-tuples still differ.
+observe_overloading() {
+	local a b
+	if [ "$OBS_NAT" = false ]; then
+		OBS_OVERLOADING=not-applicable
+		return
+	fi
+	a=$(udp_mapped cli1 41061 "$R1:3478")
+	b=$(udp_mapped cli2 41061 "$R2:3478")
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		OBS_OVERLOADING=inconclusive
+	elif [ "$a" = "$b" ]; then
+		OBS_OVERLOADING=true
+	else
+		OBS_OVERLOADING=false
+	fi
+	OBS_OVERLOADING_DETAIL="$a $b"
+}
+
+# The NAT's own record: a conntrack entry for cli1's first flow whose reply
+# direction goes to exactly the mapping the reflector saw.
+observe_conntrack() {
+	local want_ip want_port
+	want_ip=$(ip_of "$OBS_M1")
+	want_port=$(port_of "$OBS_M1")
+	if in_ns "$CT_ROLE" conntrack -L -p udp 2>/dev/null | awk -v r="$R1" -v ip="$want_ip" \
+		-v port="$want_port" '
+		{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], ++c[kv[1]]] = kv[2] } }
+		v["dst", 1] == r && v["dport", 1] == 3478 && v["dst", 2] == ip && v["dport", 2] == port { found = 1 }
+		{ delete v; delete c }
+		END { exit !found }'; then
+		OBS_CONNTRACK=agrees
+	else
+		OBS_CONNTRACK=disagrees
+	fi
+}
+
+VERIFY_FAILED=0
+
+verify_row() {
+	local what=$1 want=$2 got=$3 detail=${4:-} mark=ok
+	if [ -z "$want" ]; then
+		mark=-
+		want="(not stated)"
+	elif [ "$want" != "$got" ]; then
+		mark=MISMATCH
+		VERIFY_FAILED=1
+	fi
+	printf '  %-12s %-28s %-28s %-8s %s\n' "$what" "$want" "$got" "$mark" "$detail"
+}
+
+# NATLAB_EXPECT_<KEY> in the environment overrides the profile's expectation:
+# that is how the tests prove a wrong expectation fails.
+expect() {
+	local var="NATLAB_EXPECT_$1" own="EXPECT_$1"
+	eval "printf '%s' \"\${$var:-\${$own:-}}\""
+}
+
+verify_lab() {
+	unset "${!OBS_@}"
+	VERIFY_FAILED=0
+	printf '  %-12s %-28s %-28s %s\n' check expected observed result
+	observe_udp
+	observe_tcp
+	verify_row udp "$(expect UDP)" "$OBS_UDP" "$OBS_M1"
+	verify_row tcp "$(expect TCP)" "$OBS_TCP"
+	if [ "$OBS_UDP" = pass ]; then
+		observe_nat
+		observe_mapping
+		observe_filtering
+		observe_port
+		observe_pool
+		observe_hairpin
+		observe_overloading
+		observe_conntrack
+		verify_row nat "$(expect NAT)" "$OBS_NAT"
+		verify_row mapping "$(expect MAPPING)" "$OBS_MAPPING" "${OBS_MAPPING_DETAIL:-}"
+		verify_row filtering "$(expect FILTERING)" "$OBS_FILTERING"
+		verify_row port "$(expect PORT)" "$OBS_PORT"
+		verify_row pooling "$(expect POOL)" "$OBS_POOL" "${OBS_POOL_DETAIL:-}"
+		verify_row hairpin "$(expect HAIRPIN)" "$OBS_HAIRPIN"
+		verify_row overloading "$(expect OVERLOADING)" "$OBS_OVERLOADING" "${OBS_OVERLOADING_DETAIL:-}"
+		verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
+	fi
+	return "$VERIFY_FAILED"
+}

@@ -1,0 +1,32 @@
+# shellcheck shell=bash disable=SC2034
+# cgn: a home NAT behind a carrier-grade NAT (NAT444), both masquerade.
+#
+#   cli1 192.168.1.2 --+
+#                      +-- lan [home] wan 100.64.0.2 --- lan 100.64.0.1 [cgn] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 192.168.1.3 --+
+#
+# The realm between the two NATs is RFC 6598's 100.64.0.0/10. Both NATs keep
+# ports, so the pair behaves like one port-preserving masquerade; conntrack is
+# checked in the outer NAT, whose entry holds the public mapping.
+
+PROFILE_DESC="home masquerade behind a CGN masquerade (100.64.0.0/10)"
+EXPECT_UDP=pass
+EXPECT_TCP=pass
+EXPECT_NAT=true
+EXPECT_MAPPING=endpoint-independent
+EXPECT_FILTERING=address-and-port-dependent
+EXPECT_PORT=preserving
+EXPECT_POOL=single
+EXPECT_OVERLOADING=true
+EXPECT_HAIRPIN=false
+CT_ROLE=cgn
+
+profile_up() {
+	lab_internet
+	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
+	lab_snat cgn 'oifname "wan" masquerade'
+	lab_nat home cgn lan 100.64.0.2/10 100.64.0.1 192.168.1.1/24
+	lab_snat home 'oifname "wan" masquerade'
+	lab_client cli1 home 192.168.1.2/24 192.168.1.1
+	lab_client cli2 home 192.168.1.3/24 192.168.1.1
+}

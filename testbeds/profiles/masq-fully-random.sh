@@ -1,0 +1,25 @@
+# shellcheck shell=bash disable=SC2034
+# masq-fully-random: masquerade with "fully-random".
+#
+#   cli1 10.0.1.2 --+
+#                   +-- lan 10.0.1.1 [nat] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 10.0.1.3 --+
+#
+# "fully-random" (NF_NAT_RANGE_PROTO_RANDOM_FULLY) draws every new mapping's
+# port from a PRNG: address-and-port-dependent mapping, ports not preserved.
+
+PROFILE_DESC="nftables masquerade fully-random: a random port per flow"
+EXPECT_UDP=pass
+EXPECT_TCP=pass
+EXPECT_NAT=true
+EXPECT_MAPPING=address-and-port-dependent
+EXPECT_FILTERING=address-and-port-dependent
+EXPECT_PORT=not-preserving
+EXPECT_POOL=single
+EXPECT_OVERLOADING=false
+EXPECT_HAIRPIN=false
+CT_ROLE=nat
+
+profile_up() {
+	lab_home_nat 'oifname "wan" masquerade fully-random'
+}

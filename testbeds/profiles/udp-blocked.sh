@@ -1,0 +1,25 @@
+# shellcheck shell=bash disable=SC2034
+# udp-blocked: a masquerading NAT that forwards no UDP at all.
+#
+#   cli1 10.0.1.2 --+
+#                   +-- lan 10.0.1.1 [nat] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 10.0.1.3 --+
+#
+# Some enterprise and hotel networks pass only TCP. UDP checks cannot run
+# here; TCP must still get through.
+
+PROFILE_DESC="masquerade, but every forwarded UDP packet dropped"
+EXPECT_UDP=blocked
+EXPECT_TCP=pass
+EXPECT_NAT=true
+CT_ROLE=nat
+
+profile_up() {
+	lab_home_nat 'oifname "wan" masquerade'
+	lab_nft nat 'table inet natlab-filter {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		meta l4proto udp drop
+	}
+}'
+}

@@ -1,0 +1,99 @@
+#!/bin/bash
+# Lab tests for make check: every profile verified with real flows, a wrong
+# expectation caught, up/down/failure paths clean, nothing left behind.
+# Needs root (network namespaces, nftables); in CI it must run.
+set -u
+BIN=$(cd "${1:-bin}" && pwd)
+NATLAB=testbeds/natlab
+export NATLAB_BIN=$BIN
+pass=0 fail=0
+tmp=$(mktemp -d)
+
+if [ "$(id -u)" -ne 0 ]; then
+    if [ "${CI:-}" = true ]; then
+        echo "testbeds: CI must run as root" >&2
+        exit 1
+    fi
+    echo "testbeds: skipped (labs need root)"
+    exit 0
+fi
+
+ok() { pass=$((pass + 1)); }
+bad() {
+    fail=$((fail + 1))
+    echo "FAIL: $*" >&2
+    [ -s "$tmp/out" ] && sed 's/^/    /' "$tmp/out" >&2
+}
+lab_namespaces() { ip netns list | awk '$1 ~ /^nl[0-9a-f]{6}-/ { print $1 }' | sort; }
+before=$(lab_namespaces)
+trap 'rm -rf "$tmp"' EXIT
+
+# Every profile is listed with its expectations.
+$NATLAB list >"$tmp/out" 2>&1
+profiles=$(for f in testbeds/profiles/*.sh; do basename "$f" .sh; done)
+missing=0
+for p in $profiles; do grep -q "^$p " "$tmp/out" || missing=1; done
+if [ "$missing" -eq 0 ]; then ok; else bad "natlab list misses a profile"; fi
+
+# Each profile's written expectation holds for real flows and conntrack.
+for p in $profiles; do
+    if $NATLAB verify "$p" >"$tmp/out" 2>&1; then ok; else bad "natlab verify $p"; fi
+    cat "$tmp/out"
+done
+
+# A wrong expectation must fail the check (exit 1, MISMATCH on its row).
+wrong() {
+    local var=$1 value=$2 profile=$3 row=$4
+    env "$var=$value" "$NATLAB" verify "$profile" >"$tmp/out" 2>&1
+    if [ $? -eq 1 ] && grep -Eq "^  $row .*MISMATCH" "$tmp/out"; then
+        ok
+    else
+        bad "$var=$value did not fail natlab verify $profile"
+    fi
+}
+wrong NATLAB_EXPECT_MAPPING address-and-port-dependent masq mapping
+wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
+wrong NATLAB_EXPECT_POOL single snat-pool pooling
+wrong NATLAB_EXPECT_UDP pass udp-blocked udp
+
+# up and down, timed; down is idempotent.
+t0=$(date +%s%N)
+$NATLAB up masq >"$tmp/out" 2>&1
+t1=$(date +%s%N)
+id=$(awk '/^lab /{ print $2 }' "$tmp/out")
+if [ -n "$id" ] && ip netns list | grep -q "^nl$id-nat"; then ok; else bad "natlab up masq"; fi
+$NATLAB down masq >"$tmp/out" 2>&1
+t2=$(date +%s%N)
+if ! ip netns list | grep -q "^nl$id-"; then ok; else bad "natlab down masq left namespaces"; fi
+if $NATLAB down masq >"$tmp/out" 2>&1; then ok; else bad "second natlab down masq"; fi
+echo "testbeds: masq lab up in $(((t1 - t0) / 1000000)) ms, down in $(((t2 - t1) / 1000000)) ms (wall clock, whole command)"
+
+# A profile that fails half-way leaves nothing behind and exits 2.
+mkdir -p "$tmp/profiles"
+cat >"$tmp/profiles/broken.sh" <<'PROFILE'
+PROFILE_DESC="fails after building part of a lab"
+profile_up() {
+	lab_internet
+	lab_nat nat inet wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24
+	lab_snat nat 'this is not nftables'
+}
+PROFILE
+NATLAB_PROFILES=$tmp/profiles $NATLAB up broken >"$tmp/out" 2>&1
+status=$?
+if [ "$status" -eq 2 ] && grep -q "building profile 'broken' failed" "$tmp/out" &&
+    [ "$(lab_namespaces)" = "$before" ]; then
+    ok
+else
+    bad "failed build: exit $status, namespaces left: $(comm -13 <(echo "$before") <(lab_namespaces))"
+fi
+
+# Usage errors.
+$NATLAB verify no-such-profile >"$tmp/out" 2>&1
+if [ $? -eq 2 ] && grep -q "no profile 'no-such-profile'" "$tmp/out"; then ok; else bad "unknown profile"; fi
+
+# After the whole suite: no namespace and no lab process of natlab's remains.
+left=$(comm -13 <(echo "$before") <(lab_namespaces))
+if [ -z "$left" ] && [ -z "$(ls /run/natlab/labs 2>/dev/null)" ]; then ok; else bad "left behind: $left"; fi
+
+echo "testbeds: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -16,7 +16,7 @@ WARNINGS := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wold-style-definition -Wwrite-strings -Wcast-qual \
             -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib -Itestbeds
 LDLIBS  := -lnettle -lz
 
 ifeq ($(WERROR),1)
@@ -52,6 +52,10 @@ PROGRAMS := stundecode labecho
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 
+# natemu's translation core: pure, linked by natemu and by the tests.
+NATEMU_SRC := testbeds/natemu/nat.c
+NATEMU_LIB := $(BUILD)/libnatemu.a
+
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(BUILD)/tests/run_tests
@@ -85,7 +89,11 @@ $(BINDIR)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIB)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 
-$(TEST_BIN): $(TEST_OBJ) $(LIB)
+$(NATEMU_LIB): $(NATEMU_SRC:%.c=$(BUILD)/%.o)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJ) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
@@ -116,7 +124,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log; \
 	done
 
-C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch])
+C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
 SHELL_FILES = scripts/deps .ci/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 

@@ -13,7 +13,8 @@ int main(void)
 		fprintf(stderr, "run_tests: %s\n", CU_get_error_msg());
 		return 2;
 	}
-	if (test_stun_register() || test_addr_register() || test_hex_register()) {
+	if (test_stun_register() || test_addr_register() || test_hex_register() ||
+	    test_natemu_register()) {
 		fprintf(stderr, "run_tests: cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 2;

@@ -47,14 +47,16 @@ LIB_SRC  := $(wildcard lib/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libnatlab.a
 
+# natemu's translation core: pure, linked by natemu and by the tests.
+NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c
+NATEMU_LIB := $(BUILD)/libnatemu.a
+
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := stundecode labecho
+PROGRAMS := stundecode labecho natemu
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
-
-# natemu's translation core: pure, linked by natemu and by the tests.
-NATEMU_SRC := testbeds/natemu/nat.c
-NATEMU_LIB := $(BUILD)/libnatemu.a
+natemu_SRC := testbeds/natemu/natemu.c
+natemu_LIBS := $(BUILD)/libnatemu.a -lpcap
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -82,10 +84,10 @@ $(LIB): $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 define program_rule
-$(BINDIR)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $(LIB)
+$(BINDIR)/$(1): $$($(1)_SRC:%.c=$(BUILD)/%.o) $$(filter %.a,$$($(1)_LIBS)) $(LIB)
 	$$(call quiet,LD,$$@)
 	$(Q)mkdir -p $$(@D)
-	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+	$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$($(1)_SRC:%.c=$(BUILD)/%.o) $$($(1)_LIBS) $(LIB) $$(LDLIBS)
 endef
 $(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
 

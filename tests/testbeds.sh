@@ -41,6 +41,34 @@ for p in $profiles; do
     cat "$tmp/out"
 done
 
+# natemu: its settings are the expectations; a grid of them, through real flows.
+emu() {
+    if NATEMU_SETTINGS="$1" $NATLAB verify natemu >"$tmp/out" 2>&1; then ok; else bad "natemu $1"; fi
+    grep -E "^natlab verify|MISMATCH" "$tmp/out"
+}
+for m in endpoint-independent address-dependent address-and-port-dependent; do
+    for f in endpoint-independent address-dependent address-and-port-dependent; do
+        emu "mapping=$m filtering=$f"
+    done
+done
+emu "ports=random parity=on range=20000-29999"
+emu "ports=sequential delta=2 mapping=address-and-port-dependent"
+emu "pool=203.0.113.1,203.0.113.2 pooling=arbitrary"
+emu "filtering=endpoint-independent hairpin=internal"
+emu "filtering=endpoint-independent hairpin=external"
+emu "filtering=endpoint-independent hairpin=off"
+
+# natemu's impairments, seen by real flows: a 300 ms delay beats a 250 ms
+# timeout but not a 1500 ms one; 100% loss blocks everything.
+NATEMU_OPTIONS="--delay 300" $NATLAB up natemu >"$tmp/out" 2>&1
+id=$(awk '/^lab /{ print $2 }' "$tmp/out")
+short=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 250 --tries 1 203.0.113.10:3478)
+long=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 1500 --tries 1 203.0.113.10:3478)
+$NATLAB down "$id" >/dev/null 2>&1
+if [ "$short" = "no answer" ] && [ "${long%% *}" = mapped ]; then ok; else bad "delay: '$short' / '$long'"; fi
+if NATEMU_OPTIONS="--loss 100" NATLAB_EXPECT_UDP=blocked NATLAB_EXPECT_TCP=blocked \
+    $NATLAB verify natemu >"$tmp/out" 2>&1; then ok; else bad "natemu --loss 100"; fi
+
 # A wrong expectation must fail the check (exit 1, MISMATCH on its row).
 wrong() {
     local var=$1 value=$2 profile=$3 row=$4
@@ -55,6 +83,7 @@ wrong NATLAB_EXPECT_MAPPING address-and-port-dependent masq mapping
 wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
 wrong NATLAB_EXPECT_POOL single snat-pool pooling
 wrong NATLAB_EXPECT_UDP pass udp-blocked udp
+NATEMU_SETTINGS="mapping=address-dependent" wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping
 
 # up and down, timed; down is idempotent.
 t0=$(date +%s%N)

@@ -174,6 +174,83 @@ lab_home_nat() {
 	lab_client cli2 nat 10.0.1.3/24 10.0.1.1
 }
 
+# lab_natemu_home KEY=VALUE...: the one-NAT topology with natemu as the NAT.
+# The NAT namespace's kernel forwards nothing: forwarding off, and every IP
+# frame dropped at netdev ingress of lan and wan, where libpcap has already
+# seen it. ARP still reaches the kernel, which answers for the pool addresses.
+lab_natemu_home() {
+	local pool=203.0.113.1 a s
+	for s in "$@"; do
+		case $s in pool=*) pool=${s#pool=} ;; esac
+	done
+	lab_internet
+	lab_nat nat inet wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24
+	in_ns nat sysctl -qw net.ipv4.ip_forward=0
+	for a in ${pool//,/ }; do
+		[ "$a" = 203.0.113.1 ] || lab_addr nat wan "$a/25"
+	done
+	lab_nft nat 'table netdev natemu {
+	chain lan {
+		type filter hook ingress device "lan" priority 0; policy accept;
+		ether type { ip, ip6 } drop
+	}
+	chain wan {
+		type filter hook ingress device "wan" priority 0; policy accept;
+		ether type { ip, ip6 } drop
+	}
+}'
+	local log args=()
+	log="$(lab_state_dir)/natemu.log"
+	for s in "$@"; do
+		args+=(--set "$s")
+	done
+	# shellcheck disable=SC2086 # NATEMU_OPTIONS is a list of options
+	ip netns exec "$(ns nat)" "$NATLAB_BIN/natemu" --inside lan --outside wan \
+		--set "pool=$pool" ${NATEMU_OPTIONS:-} "${args[@]}" >"$log" 2>&1 &
+	lab_pid $!
+	for _ in $(seq 50); do
+		grep -q '^natemu ready' "$log" && break
+		kill -0 "$!" 2>/dev/null || lab_fail "natemu did not start: $(cat "$log")"
+		sleep 0.02
+	done
+	grep -q '^natemu ready' "$log" || lab_fail "natemu not ready after 1 s: $(cat "$log")"
+	lab_client cli1 nat 10.0.1.2/24 10.0.1.1
+	lab_client cli2 nat 10.0.1.3/24 10.0.1.1
+}
+
+# Expectations that follow from natemu settings (natemu's settings are the
+# ground truth its labs are checked against). Sets EXPECT_*.
+# shellcheck disable=SC2034 # the EXPECT_* are read by verify.sh
+natemu_expectations() {
+	local s key value
+	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true
+	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
+	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
+	local hairpin=external
+	for s in "$@"; do
+		key=${s%%=*} value=${s#*=}
+		case $key in
+		mapping) EXPECT_MAPPING=$value ;;
+		filtering) EXPECT_FILTERING=$value ;;
+		ports) [ "$value" = preserve ] || EXPECT_PORT=not-preserving ;;
+		pool) case $value in *,*) EXPECT_POOL=several ;; esac ;;
+		pooling) [ "$value" = arbitrary ] || EXPECT_POOL=single ;;
+		hairpin) hairpin=$value ;;
+		esac
+	done
+	# Paired pooling keeps one inside host on one address, however big the pool.
+	case " $* " in *" pooling=arbitrary "*) ;; *) EXPECT_POOL=single ;; esac
+	# A hairpinned packet meets the target mapping's filter like any inbound
+	# one (RFC 4787 section 6): only an endpoint-independent filter lets the
+	# check's packet, from a new mapping, through.
+	EXPECT_HAIRPIN=false
+	EXPECT_HAIRPIN_SOURCE=
+	if [ "$hairpin" != off ] && [ "$EXPECT_FILTERING" = endpoint-independent ]; then
+		EXPECT_HAIRPIN=true
+		EXPECT_HAIRPIN_SOURCE=$hairpin
+	fi
+}
+
 # Tear down one lab: its processes by PID, then every namespace it made.
 lab_teardown() {
 	local dir name pid

@@ -144,10 +144,17 @@ observe_hairpin() {
 		done
 	fi
 	wait "$pid"
+	OBS_HAIRPIN_SOURCE=
 	if [ -z "$m" ]; then
 		OBS_HAIRPIN=inconclusive
 	elif grep -q '^heard ' "$out"; then
 		OBS_HAIRPIN=true
+		# RFC 4787 REQ-9: the sender's public endpoint, not its inside one.
+		if grep -q "^heard $(client_ip cli2):41042\$" "$out"; then
+			OBS_HAIRPIN_SOURCE=internal
+		else
+			OBS_HAIRPIN_SOURCE=external
+		fi
 	else
 		OBS_HAIRPIN=false
 	fi
@@ -230,15 +237,18 @@ verify_lab() {
 		observe_pool
 		observe_hairpin
 		observe_overloading
-		observe_conntrack
+		[ -n "$CT_ROLE" ] && observe_conntrack
 		verify_row nat "$(expect NAT)" "$OBS_NAT"
 		verify_row mapping "$(expect MAPPING)" "$OBS_MAPPING" "${OBS_MAPPING_DETAIL:-}"
 		verify_row filtering "$(expect FILTERING)" "$OBS_FILTERING"
 		verify_row port "$(expect PORT)" "$OBS_PORT"
 		verify_row pooling "$(expect POOL)" "$OBS_POOL" "${OBS_POOL_DETAIL:-}"
 		verify_row hairpin "$(expect HAIRPIN)" "$OBS_HAIRPIN"
+		[ "$OBS_HAIRPIN" = true ] &&
+			verify_row hairpin-src "$(expect HAIRPIN_SOURCE)" "$OBS_HAIRPIN_SOURCE"
 		verify_row overloading "$(expect OVERLOADING)" "$OBS_OVERLOADING" "${OBS_OVERLOADING_DETAIL:-}"
-		verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
+		[ -n "$CT_ROLE" ] &&
+			verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
 	fi
 	return "$VERIFY_FAILED"
 }

@@ -1,0 +1,449 @@
+/*
+ * natemu: a configurable IPv4 NAT for natlab's labs.
+ *
+ * It runs in a NAT namespace whose kernel forwards nothing: forwarding is
+ * off and an nftables netdev-ingress rule drops every IP frame on the inside
+ * and outside interfaces (ARP still reaches the kernel, which keeps answering
+ * for the NAT's addresses). libpcap sees those frames before the ingress
+ * hook, hands them to the pure core in nat.c, and what the core forwards is
+ * sent through a raw IP socket, so the kernel routes it and resolves the next
+ * hop's MAC address. Impairments (loss, delay, reordering, duplication) are
+ * applied here, since these kernels have no netem.
+ *
+ *   inside host -> [lan] pcap -> nat.c -> impair -> raw socket -> [wan] -> peer
+ *   peer        -> [wan] pcap -> nat.c -> impair -> raw socket -> [lan] -> inside host
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <sys/socket.h>
+
+#include "natemu/nat.h"
+#include "natemu/packet.h"
+
+#define EXIT_USAGE  2
+#define EXIT_HOST   3
+#define QUEUE_MAX   4096
+#define MAX_REASONS 32
+
+struct impair {
+	unsigned loss_pct, dup_pct, reorder_pct;
+	unsigned delay_ms, reorder_ms;
+};
+
+struct queued {
+	uint64_t due;
+	size_t len;
+	uint8_t pkt[PACKET_MAX];
+};
+
+struct counter {
+	const char *reason;
+	unsigned long count;
+};
+
+struct natemu_run {
+	natemu_t *nat;
+	struct natemu_cfg cfg;
+	struct impair imp;
+	uint64_t rng;
+	pcap_t *side[2]; /* NATEMU_INSIDE, NATEMU_OUTSIDE */
+	int raw;
+	struct queued *queue;
+	size_t queued;
+	struct counter counters[MAX_REASONS];
+	size_t ncounters;
+};
+
+static volatile sig_atomic_t stop, report;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static void on_report(int sig)
+{
+	(void)sig;
+	report = 1;
+}
+
+static const char usage[] =
+    "usage: natemu --inside IFACE --outside IFACE --set KEY=VALUE... [options]\n"
+    "\n"
+    "A configurable IPv4 NAT for natlab labs. Run it in a namespace whose kernel\n"
+    "forwards nothing (testbeds/natlab sets that up).\n"
+    "\n"
+    "  --inside IFACE        the interface towards the inside hosts\n"
+    "  --outside IFACE       the interface towards the internet\n"
+    "  --set KEY=VALUE       a NAT setting (repeat); see below\n"
+    "  --seed N              random seed for ports, pooling and impairments (default 1)\n"
+    "  --loss PCT            drop PCT% of forwarded packets\n"
+    "  --delay MS            delay every forwarded packet by MS\n"
+    "  --reorder PCT:MS      hold PCT% of packets MS longer, so later ones overtake\n"
+    "  --duplicate PCT       send PCT% of packets twice\n"
+    "  -h, --help            this text\n"
+    "\n"
+    "Settings (default first): mapping= and filtering= endpoint-independent,\n"
+    "address-dependent, address-and-port-dependent (filtering defaults to the last);\n"
+    "ports=preserve|sequential|random; delta=N (1); skip=PCT (0); parity=off|on;\n"
+    "range=LO-HI (1024-65535); pool=IP[,IP...] (required); pooling=paired|arbitrary;\n"
+    "hairpin=external|internal|off; udp-lifetime=S (120); inbound-refresh=on|off;\n"
+    "unsolicited-syn=drop|rst|icmp; simultaneous-open=on|off; tcp-established=S (7440);\n"
+    "tcp-transitory=S (240).\n"
+    "\n"
+    "SIGUSR1 prints the counters; SIGTERM or SIGINT prints them and exits.\n"
+    "Exit status: 0 stopped by a signal, 2 bad usage, 3 the interfaces or sockets\n"
+    "could not be opened (the message says which).\n";
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static unsigned roll(struct natemu_run *r)
+{
+	r->rng ^= r->rng << 13;
+	r->rng ^= r->rng >> 7;
+	r->rng ^= r->rng << 17;
+	return (unsigned)(r->rng % 100);
+}
+
+static void count(struct natemu_run *r, const char *reason)
+{
+	for (size_t i = 0; i < r->ncounters; i++) {
+		if (r->counters[i].reason == reason || !strcmp(r->counters[i].reason, reason)) {
+			r->counters[i].count++;
+			return;
+		}
+	}
+	if (r->ncounters < MAX_REASONS)
+		r->counters[r->ncounters++] = (struct counter){reason, 1};
+}
+
+static void print_counters(const struct natemu_run *r)
+{
+	for (size_t i = 0; i < r->ncounters; i++)
+		printf("natemu count reason=\"%s\" packets=%lu\n", r->counters[i].reason,
+		       r->counters[i].count);
+	fflush(stdout);
+}
+
+static void send_now(struct natemu_run *r, const uint8_t *pkt, size_t len)
+{
+	struct sockaddr_in dst = {.sin_family = AF_INET};
+
+	memcpy(&dst.sin_addr, pkt + 16, 4);
+	if (sendto(r->raw, pkt, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
+		count(r, "send failed");
+}
+
+/* Loss, duplication, delay and reordering, then the wire. */
+static void emit(struct natemu_run *r, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	int copies = 1;
+
+	if (r->imp.loss_pct && roll(r) < r->imp.loss_pct) {
+		count(r, "impairment: lost");
+		return;
+	}
+	if (r->imp.dup_pct && roll(r) < r->imp.dup_pct) {
+		copies = 2;
+		count(r, "impairment: duplicated");
+	}
+	for (int c = 0; c < copies; c++) {
+		uint64_t due = now + r->imp.delay_ms;
+
+		if (r->imp.reorder_pct && roll(r) < r->imp.reorder_pct) {
+			due += r->imp.reorder_ms;
+			count(r, "impairment: reordered");
+		}
+		if (due <= now) {
+			send_now(r, pkt, len);
+			continue;
+		}
+		if (r->queued == QUEUE_MAX) {
+			count(r, "impairment queue full");
+			continue;
+		}
+		r->queue[r->queued] = (struct queued){.due = due, .len = len};
+		memcpy(r->queue[r->queued].pkt, pkt, len);
+		r->queued++;
+	}
+}
+
+/* Send what is due; the milliseconds until the next, or -1 when none waits. */
+static int release_due(struct natemu_run *r, uint64_t now)
+{
+	int next = -1;
+
+	for (size_t i = 0; i < r->queued;) {
+		if (r->queue[i].due <= now) {
+			send_now(r, r->queue[i].pkt, r->queue[i].len);
+			r->queue[i] = r->queue[--r->queued];
+			continue;
+		}
+		if (next < 0 || r->queue[i].due - now < (uint64_t)next)
+			next = (int)(r->queue[i].due - now);
+		i++;
+	}
+	return next;
+}
+
+static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *frame, size_t len)
+{
+	struct packet p;
+	struct natemu_result res;
+	uint8_t out[PACKET_MAX];
+	size_t out_len;
+	const char *err = packet_parse(&p, frame, len);
+
+	if (err) {
+		count(r, err);
+		return;
+	}
+	res = natemu_process(r->nat, from, &p.summary, now_ms());
+	count(r, res.reason);
+	switch (res.verdict) {
+	case NATEMU_FORWARD:
+		err = packet_rewrite(&p, &res.pkt, out, &out_len);
+		if (err)
+			count(r, err);
+		else
+			emit(r, out, out_len, now_ms());
+		break;
+	case NATEMU_SEND_RST:
+		packet_build_rst(&p, out, &out_len);
+		send_now(r, out, out_len);
+		break;
+	case NATEMU_SEND_ICMP:
+		packet_build_icmp_prohibited(&p, r->cfg.pool[0], out, &out_len);
+		send_now(r, out, out_len);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_frame_inside(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	handle((struct natemu_run *)(void *)user, NATEMU_INSIDE, bytes, h->caplen);
+}
+
+static void on_frame_outside(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+	handle((struct natemu_run *)(void *)user, NATEMU_OUTSIDE, bytes, h->caplen);
+}
+
+static pcap_t *open_side(const char *ifname)
+{
+	char err[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *p;
+
+	if (if_nametoindex(ifname) == 0) {
+		fprintf(stderr, "natemu: no interface '%s' in this namespace\n", ifname);
+		return NULL;
+	}
+	p = pcap_create(ifname, err);
+	if (!p || pcap_set_snaplen(p, PACKET_MAX + 14) || pcap_set_promisc(p, 0) ||
+	    pcap_set_immediate_mode(p, 1) || pcap_activate(p) < 0 ||
+	    pcap_setdirection(p, PCAP_D_IN) || pcap_setnonblock(p, 1, err)) {
+		fprintf(stderr, "natemu: cannot capture on %s: %s\n", ifname,
+			p ? pcap_geterr(p) : err);
+		if (p)
+			pcap_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int parse_pct_ms(const char *text, unsigned *pct, unsigned *ms)
+{
+	char *end;
+	unsigned long a = strtoul(text, &end, 10), b;
+
+	if (end == text || *end != ':' || a > 100)
+		return -1;
+	b = strtoul(end + 1, &end, 10);
+	if (*end || b > 60000)
+		return -1;
+	*pct = (unsigned)a;
+	*ms = (unsigned)b;
+	return 0;
+}
+
+static int parse_number(const char *opt, const char *text, unsigned long max, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(text, &end, 10);
+
+	if (*text < '0' || *text > '9' || *end || v > max) {
+		fprintf(stderr, "natemu: %s wants a number from 0 to %lu, not '%s'\n", opt, max,
+			text);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int apply_setting(struct natemu_cfg *cfg, const char *arg)
+{
+	char key[64], err[200];
+	const char *eq = strchr(arg, '=');
+
+	if (!eq || (size_t)(eq - arg) >= sizeof(key)) {
+		fprintf(stderr, "natemu: --set wants KEY=VALUE, not '%s'\n", arg);
+		return -1;
+	}
+	memcpy(key, arg, (size_t)(eq - arg));
+	key[eq - arg] = '\0';
+	if (natemu_cfg_set(cfg, key, eq + 1, err, sizeof(err))) {
+		fprintf(stderr, "natemu: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct natemu_run *r, const char **ifname,
+		      unsigned *seed)
+{
+	static const struct option longopts[] = {
+	    {"inside", required_argument, NULL, 'i'},  {"outside", required_argument, NULL, 'o'},
+	    {"set", required_argument, NULL, 's'},     {"seed", required_argument, NULL, 'S'},
+	    {"loss", required_argument, NULL, 'l'},    {"delay", required_argument, NULL, 'd'},
+	    {"reorder", required_argument, NULL, 'r'}, {"duplicate", required_argument, NULL, 'u'},
+	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	int c, rc = 0;
+
+	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			ifname[NATEMU_INSIDE] = optarg;
+			break;
+		case 'o':
+			ifname[NATEMU_OUTSIDE] = optarg;
+			break;
+		case 's':
+			rc = apply_setting(&r->cfg, optarg);
+			break;
+		case 'S':
+			rc = parse_number("--seed", optarg, 0xFFFFFFFFul, seed);
+			break;
+		case 'l':
+			rc = parse_number("--loss", optarg, 100, &r->imp.loss_pct);
+			break;
+		case 'd':
+			rc = parse_number("--delay", optarg, 60000, &r->imp.delay_ms);
+			break;
+		case 'u':
+			rc = parse_number("--duplicate", optarg, 100, &r->imp.dup_pct);
+			break;
+		case 'r':
+			rc = parse_pct_ms(optarg, &r->imp.reorder_pct, &r->imp.reorder_ms);
+			if (rc)
+				fprintf(stderr, "natemu: --reorder wants PCT:MS, not '%s'\n",
+					optarg);
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			rc = -1;
+		}
+	}
+	if (rc == 0 && (optind != argc || !ifname[0] || !ifname[1] || r->cfg.npool == 0)) {
+		fprintf(stderr, "natemu: want --inside, --outside and --set pool=...%s\n",
+			optind != argc ? ", and no other arguments" : "");
+		rc = -1;
+	}
+	if (rc)
+		fputs(usage, stderr);
+	return rc;
+}
+
+static int run(struct natemu_run *r)
+{
+	struct pollfd pfd[2];
+
+	for (int s = 0; s < 2; s++)
+		pfd[s] =
+		    (struct pollfd){.fd = pcap_get_selectable_fd(r->side[s]), .events = POLLIN};
+	printf("natemu ready\n");
+	fflush(stdout);
+	while (!stop) {
+		int wait = release_due(r, now_ms());
+
+		if (report) {
+			report = 0;
+			print_counters(r);
+		}
+		if (poll(pfd, 2, wait < 0 || wait > 500 ? 500 : wait) < 0 && errno != EINTR) {
+			perror("natemu: poll");
+			return EXIT_HOST;
+		}
+		if (pfd[0].revents & POLLIN)
+			pcap_dispatch(r->side[0], 64, on_frame_inside, (u_char *)r);
+		if (pfd[1].revents & POLLIN)
+			pcap_dispatch(r->side[1], 64, on_frame_outside, (u_char *)r);
+	}
+	print_counters(r);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct natemu_run r;
+	const char *ifname[2] = {NULL, NULL};
+	unsigned seed = 1;
+	int rc = EXIT_HOST;
+
+	natemu_cfg_default(&r.cfg);
+	r.raw = -1;
+	if (parse_args(argc, argv, &r, ifname, &seed))
+		return EXIT_USAGE;
+	r.rng = seed ? seed : 1;
+	r.nat = natemu_new(&r.cfg, seed);
+	r.queue = calloc(QUEUE_MAX, sizeof(*r.queue));
+	if (!r.nat || !r.queue) {
+		fprintf(stderr, "natemu: settings unusable or out of memory\n");
+		goto cleanup;
+	}
+	r.side[NATEMU_INSIDE] = open_side(ifname[NATEMU_INSIDE]);
+	r.side[NATEMU_OUTSIDE] = open_side(ifname[NATEMU_OUTSIDE]);
+	if (!r.side[0] || !r.side[1])
+		goto cleanup;
+	r.raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (r.raw < 0) {
+		fprintf(stderr, "natemu: raw socket: %s (natemu needs root)\n", strerror(errno));
+		goto cleanup;
+	}
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
+	signal(SIGUSR1, on_report);
+	rc = run(&r);
+cleanup:
+	for (int s = 0; s < 2; s++)
+		if (r.side[s])
+			pcap_close(r.side[s]);
+	if (r.raw >= 0)
+		close(r.raw);
+	free(r.queue);
+	natemu_free(r.nat);
+	return rc;
+}

@@ -1,0 +1,178 @@
+/*
+ * natemu's packet layer. See packet.h.
+ *
+ * RFC 791 IPv4 header, as read here:
+ *
+ *    0                   1                   2                   3
+ *    0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *   |Version|  IHL  |Type of Service|          Total Length         |
+ *   |         Identification        |Flags|      Fragment Offset    |
+ *   |  Time to Live |    Protocol   |         Header Checksum       |
+ *   |                       Source Address                          |
+ *   |                    Destination Address                        |
+ *   +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+ *
+ * UDP (RFC 768) and TCP (RFC 793) ports are the first four bytes after it;
+ * the UDP checksum is at offset 6, the TCP checksum at 16, TCP flags at 13.
+ */
+#include "natemu/packet.h"
+
+#include <string.h>
+
+#include <netinet/in.h>
+
+#include "wire.h"
+
+#define ETH_HLEN       14
+#define ETHERTYPE_IPV4 0x0800
+
+uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += wire_get16(data + i);
+	if (len & 1)
+		sum += (uint32_t)data[len - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+const char *packet_parse(struct packet *p, const uint8_t *frame, size_t len)
+{
+	struct wire_cursor c = wire_cursor(frame, len);
+	const uint8_t *eth = wire_take(&c, ETH_HLEN), *ip;
+	uint16_t total, frag, l4_len;
+	size_t ihl;
+
+	if (!eth)
+		return "short frame";
+	/* Capture is not promiscuous, so a unicast frame is for this interface,
+	 * whatever MAC address a bridge has taken since. */
+	if (eth[0] & 1)
+		return "broadcast or multicast";
+	if (wire_get16(eth + 12) != ETHERTYPE_IPV4)
+		return "not IPv4";
+	ip = c.p;
+	if (c.left < 20 || ip[0] >> 4 != 4)
+		return "bad IPv4 header";
+	ihl = (size_t)(ip[0] & 0xF) * 4;
+	total = wire_get16(ip + 2);
+	if (ihl < 20 || total < ihl || total > c.left)
+		return "bad IPv4 header";
+	if (total > PACKET_MAX)
+		return "too large";
+	frag = wire_get16(ip + 6);
+	if (frag & 0x3FFF) /* MF set or an offset: natemu does not reassemble */
+		return "fragment";
+	*p = (struct packet){.ip = ip, .ip_len = total, .ihl = ihl};
+	p->summary.proto = ip[9];
+	p->summary.src_ip = wire_get32(ip + 12);
+	p->summary.dst_ip = wire_get32(ip + 16);
+	l4_len = (uint16_t)(total - ihl);
+	if (p->summary.proto == IPPROTO_UDP && l4_len >= 8) {
+		p->summary.src_port = wire_get16(ip + ihl);
+		p->summary.dst_port = wire_get16(ip + ihl + 2);
+		return NULL;
+	}
+	if (p->summary.proto == IPPROTO_TCP && l4_len >= 20) {
+		p->summary.src_port = wire_get16(ip + ihl);
+		p->summary.dst_port = wire_get16(ip + ihl + 2);
+		p->tcp_seq = wire_get32(ip + ihl + 4);
+		p->tcp_ack = wire_get32(ip + ihl + 8);
+		p->summary.tcp_flags = ip[ihl + 13];
+		return NULL;
+	}
+	return p->summary.proto == IPPROTO_UDP || p->summary.proto == IPPROTO_TCP
+		   ? "truncated transport header"
+		   : "not UDP or TCP";
+}
+
+static uint32_t pseudo_sum(const uint8_t *ip, uint8_t proto, size_t l4_len)
+{
+	return (uint32_t)wire_get16(ip + 12) + wire_get16(ip + 14) + wire_get16(ip + 16) +
+	       wire_get16(ip + 18) + proto + (uint32_t)l4_len;
+}
+
+/* IPv4 header and transport checksums of a finished packet. */
+static void finish(uint8_t *ip, size_t ihl, size_t total)
+{
+	uint8_t proto = ip[9];
+	uint8_t *l4 = ip + ihl;
+	size_t l4_len = total - ihl;
+	uint16_t sum;
+
+	wire_put16(ip + 10, 0);
+	wire_put16(ip + 10, packet_checksum(ip, ihl, 0));
+	if (proto == IPPROTO_TCP) {
+		wire_put16(l4 + 16, 0);
+		wire_put16(l4 + 16, packet_checksum(l4, l4_len, pseudo_sum(ip, proto, l4_len)));
+	} else if (proto == IPPROTO_UDP && wire_get16(l4 + 6) != 0) {
+		/* A zero UDP checksum means "none" (RFC 768) and stays so. */
+		wire_put16(l4 + 6, 0);
+		sum = packet_checksum(l4, l4_len, pseudo_sum(ip, proto, l4_len));
+		wire_put16(l4 + 6, sum ? sum : 0xFFFF);
+	} else if (proto == IPPROTO_ICMP) {
+		wire_put16(l4 + 2, 0);
+		wire_put16(l4 + 2, packet_checksum(l4, l4_len, 0));
+	}
+}
+
+const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, uint8_t *out,
+			   size_t *out_len)
+{
+	if (p->ip[8] <= 1)
+		return "ttl expired";
+	memcpy(out, p->ip, p->ip_len);
+	out[8]--;
+	wire_put32(out + 12, to->src_ip);
+	wire_put32(out + 16, to->dst_ip);
+	wire_put16(out + p->ihl, to->src_port);
+	wire_put16(out + p->ihl + 2, to->dst_port);
+	finish(out, p->ihl, p->ip_len);
+	*out_len = p->ip_len;
+	return NULL;
+}
+
+static void ip_header(uint8_t *out, uint8_t proto, uint32_t src, uint32_t dst, size_t total)
+{
+	memset(out, 0, 20);
+	out[0] = 0x45;
+	wire_put16(out + 2, (uint16_t)total);
+	wire_put16(out + 6, 0x4000); /* DF */
+	out[8] = 64;
+	out[9] = proto;
+	wire_put32(out + 12, src);
+	wire_put32(out + 16, dst);
+}
+
+void packet_build_rst(const struct packet *syn, uint8_t *out, size_t *out_len)
+{
+	const struct natemu_pkt *s = &syn->summary;
+	uint8_t *tcp = out + 20;
+
+	ip_header(out, IPPROTO_TCP, s->dst_ip, s->src_ip, 40);
+	memset(tcp, 0, 20);
+	wire_put16(tcp, s->dst_port);
+	wire_put16(tcp + 2, s->src_port);
+	wire_put32(tcp + 8, syn->tcp_seq + 1);
+	tcp[12] = 5 << 4;
+	tcp[13] = 0x04 | 0x10; /* RST, ACK */
+	finish(out, 20, 40);
+	*out_len = 40;
+}
+
+void packet_build_icmp_prohibited(const struct packet *p, uint32_t from, uint8_t *out,
+				  size_t *out_len)
+{
+	size_t quoted = p->ihl + 8 <= p->ip_len ? p->ihl + 8 : p->ip_len;
+	size_t total = 20 + 8 + quoted;
+
+	ip_header(out, IPPROTO_ICMP, from, p->summary.src_ip, total);
+	memset(out + 20, 0, 8);
+	out[20] = 3;  /* destination unreachable */
+	out[21] = 13; /* communication administratively prohibited (RFC 1812) */
+	memcpy(out + 28, p->ip, quoted);
+	finish(out, 20, total);
+	*out_len = total;
+}

@@ -88,11 +88,11 @@ static void test_compare(void)
 
 int test_addr_register(void)
 {
-	CU_pSuite suite = CU_add_suite("address helpers", NULL, NULL);
+	static const struct test_case tests[] = {
+	    {"parse good input", test_parse_good},
+	    {"errors name the bad part", test_parse_errors},
+	    {"compare", test_compare},
+	};
 
-	if (!suite || !CU_add_test(suite, "parse good input", test_parse_good) ||
-	    !CU_add_test(suite, "errors name the bad part", test_parse_errors) ||
-	    !CU_add_test(suite, "compare", test_compare))
-		return -1;
-	return 0;
+	return TEST_SUITE("address helpers", tests);
 }

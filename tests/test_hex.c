@@ -43,10 +43,10 @@ static void test_errors(void)
 
 int test_hex_register(void)
 {
-	CU_pSuite suite = CU_add_suite("hex", NULL, NULL);
+	static const struct test_case tests[] = {
+	    {"decode", test_decode},
+	    {"errors say where", test_errors},
+	};
 
-	if (!suite || !CU_add_test(suite, "decode", test_decode) ||
-	    !CU_add_test(suite, "errors say where", test_errors))
-		return -1;
-	return 0;
+	return TEST_SUITE("hex", tests);
 }

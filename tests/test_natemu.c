@@ -440,10 +440,7 @@ static void test_settings_from_text(void)
 
 int test_natemu_register(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct test_case tests[] = {
 	    {"every mapping x filtering combination", test_mapping_filtering_grid},
 	    {"port preservation with fallback", test_port_preserving},
 	    {"sequential ports, delta and skips", test_port_sequential},
@@ -456,12 +453,5 @@ int test_natemu_register(void)
 	    {"ports and table bounded", test_table_and_ports_bounded},
 	    {"settings from text", test_settings_from_text},
 	};
-	CU_pSuite suite = CU_add_suite("natemu core", NULL, NULL);
-
-	if (!suite)
-		return -1;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
+	return TEST_SUITE("natemu core", tests);
 }

@@ -146,12 +146,11 @@ static void test_rst_and_icmp(void)
 
 int test_packet_register(void)
 {
-	CU_pSuite suite = CU_add_suite("natemu packets", NULL, NULL);
+	static const struct test_case tests[] = {
+	    {"parse and rewrite with checksums", test_parse_and_rewrite},
+	    {"malformed frames named", test_parse_rejects},
+	    {"RST and ICMP answers", test_rst_and_icmp},
+	};
 
-	if (!suite ||
-	    !CU_add_test(suite, "parse and rewrite with checksums", test_parse_and_rewrite) ||
-	    !CU_add_test(suite, "malformed frames named", test_parse_rejects) ||
-	    !CU_add_test(suite, "RST and ICMP answers", test_rst_and_icmp))
-		return -1;
-	return 0;
+	return TEST_SUITE("natemu packets", tests);
 }

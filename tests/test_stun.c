@@ -680,10 +680,7 @@ static void test_error_names(void)
 
 int test_stun_register(void)
 {
-	static const struct {
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct test_case tests[] = {
 	    {"RFC 5769 vectors parse and verify", test_vectors_parse_and_verify},
 	    {"RFC 5769 vector attribute values", test_vector_values},
 	    {"RFC 5769 long-term key (MD5)", test_long_term_key},
@@ -707,12 +704,5 @@ int test_stun_register(void)
 	    {"stream framing", test_frame_length},
 	    {"error names", test_error_names},
 	};
-	CU_pSuite suite = CU_add_suite("stun codec", NULL, NULL);
-
-	if (!suite)
-		return -1;
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
-		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-			return -1;
-	return 0;
+	return TEST_SUITE("stun codec", tests);
 }

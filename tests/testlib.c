@@ -27,3 +27,15 @@ size_t test_load_hex(const char *name, uint8_t *buf, size_t cap)
 	}
 	return len;
 }
+
+int test_suite(const char *name, const struct test_case *tests, size_t n)
+{
+	CU_pSuite suite = CU_add_suite(name, NULL, NULL);
+
+	if (!suite)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
+			return -1;
+	return 0;
+}

@@ -5,6 +5,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <CUnit/CUnit.h>
+
+struct test_case {
+	const char *name;
+	CU_TestFunc fn;
+};
+
+/* Register a suite of n tests; 0, or -1 when CUnit refuses. */
+int test_suite(const char *name, const struct test_case *tests, size_t n);
+#define TEST_SUITE(name, tests) test_suite(name, tests, sizeof(tests) / sizeof(tests[0]))
+
 /* Each suite file defines one of these; run_tests.c calls them all. */
 int test_stun_register(void);
 int test_addr_register(void);

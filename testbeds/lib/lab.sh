@@ -251,6 +251,21 @@ natemu_expectations() {
 	fi
 }
 
+# lab_adopt ROLE IFACE FROM_NETNS BRIDGE: move an interface of this machine
+# (FROM_NETNS empty: the host's) into a lab bridge, remembering where it came
+# from so that teardown gives it back.
+lab_adopt() {
+	local role=$1 ifname=$2 from=$3 bridge=$4
+	local src=(ip)
+	[ -n "$from" ] && src=(ip -n "$from")
+	"${src[@]}" link show "$ifname" >/dev/null 2>&1 ||
+		lab_fail "no interface '$ifname'${from:+ in namespace $from}"
+	"${src[@]}" link set "$ifname" netns "$(ns "$role")" ||
+		lab_fail "cannot move $ifname into the lab (is it in use?)"
+	echo "$(ns "$role") $ifname ${from:-}" >>"$(lab_state_dir)/adopted"
+	ip -n "$(ns "$role")" link set "$ifname" master "$bridge" up
+}
+
 # Tear down one lab: its processes by PID, then every namespace it made.
 lab_teardown() {
 	local dir name pid
@@ -260,6 +275,19 @@ lab_teardown() {
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
 		done <"$dir/pids"
+	fi
+	if [ -f "$dir/adopted" ]; then
+		local owner ifname from
+		while read -r owner ifname from; do
+			# Give a physical interface back before its namespace goes (the
+			# kernel would, but renamed if the name was taken meanwhile).
+			ip -n "$owner" link set "$ifname" nomaster 2>/dev/null || true
+			if [ -n "$from" ]; then
+				ip -n "$owner" link set "$ifname" netns "$from" 2>/dev/null || true
+			else
+				ip -n "$owner" link set "$ifname" netns 1 2>/dev/null || true
+			fi
+		done <"$dir/adopted"
 	fi
 	if [ -f "$dir/namespaces" ]; then
 		while read -r name; do

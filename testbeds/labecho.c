@@ -315,6 +315,25 @@ static int udp_client(int argc, char **argv, int first, const struct opts *o)
 	return rc;
 }
 
+/* What became of a connection attempt, in natlab's unsolicited_syn words. */
+static const char *connect_outcome(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return "rst";
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case EACCES:
+		return "icmp";
+	case EINPROGRESS:
+	case EAGAIN:
+	case ETIMEDOUT:
+		return "drop";
+	default:
+		return "other";
+	}
+}
+
 static int tcp_client(int argc, char **argv, int first, const struct opts *o)
 {
 	struct sockaddr_storage dest;
@@ -345,7 +364,8 @@ static int tcp_client(int argc, char **argv, int first, const struct opts *o)
 		}
 	}
 	if (rc)
-		printf("no answer (%s)\n", errno ? strerror(errno) : "no reply");
+		printf("no answer: %s (%s)\n", connect_outcome(errno),
+		       errno ? strerror(errno) : "no reply");
 	close(fd);
 	return rc;
 }

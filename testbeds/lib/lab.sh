@@ -223,7 +223,7 @@ lab_natemu_home() {
 # shellcheck disable=SC2034 # the EXPECT_* are read by verify.sh
 natemu_expectations() {
 	local s key value
-	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true
+	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true EXPECT_SYN=drop
 	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
 	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
 	local hairpin=external
@@ -236,6 +236,7 @@ natemu_expectations() {
 		pool) case $value in *,*) EXPECT_POOL=several ;; esac ;;
 		pooling) [ "$value" = arbitrary ] || EXPECT_POOL=single ;;
 		hairpin) hairpin=$value ;;
+		unsolicited-syn) EXPECT_SYN=$value ;;
 		esac
 	done
 	# Paired pooling keeps one inside host on one address, however big the pool.

@@ -4,8 +4,8 @@
 #
 # Each check sends labecho traffic from cli1 (cli2 for hairpinning) to the
 # reflector host and derives the behaviour only from what came back. A check
-# whose packets do not decide it says "inconclusive", which never matches an
-# expectation.
+# whose packets do not decide it says "inconclusive", which matches only an
+# expectation of exactly that.
 
 R1=$REFL_PRIMARY
 R2=$REFL_ALTERNATE
@@ -32,12 +32,27 @@ observe_udp() {
 }
 
 observe_tcp() {
-	if in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41051" "$R1:3478" |
-		grep -q '^mapped '; then
-		OBS_TCP=pass
-	else
-		OBS_TCP=blocked
+	OBS_TCP_MAPPED=$(in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41051" \
+		"$R1:3478" | awk '$1 == "mapped" { print $2 }')
+	if [ -n "$OBS_TCP_MAPPED" ]; then OBS_TCP=pass; else OBS_TCP=blocked; fi
+}
+
+# RFC 5382 section 7.1: a SYN from the reflector host to a public port of the
+# NAT that no inside host has used. What comes back: RST, ICMP, or nothing.
+observe_unsolicited_syn() {
+	local out
+	if [ -z "$OBS_TCP_MAPPED" ]; then
+		OBS_SYN=inconclusive
+		return
 	fi
+	out=$(in_ns refl "$NATLAB_BIN/labecho" tcp --timeout 1000 "$(ip_of "$OBS_TCP_MAPPED"):41071")
+	case $out in
+	mapped*) OBS_SYN=pass ;;
+	"no answer: rst"*) OBS_SYN=rst ;;
+	"no answer: icmp"*) OBS_SYN=icmp ;;
+	"no answer: drop"*) OBS_SYN=drop ;;
+	*) OBS_SYN=inconclusive ;;
+	esac
 }
 
 observe_nat() {
@@ -228,7 +243,9 @@ verify_lab() {
 	observe_udp
 	observe_tcp
 	verify_row udp "$(expect UDP)" "$OBS_UDP" "$OBS_M1"
-	verify_row tcp "$(expect TCP)" "$OBS_TCP"
+	verify_row tcp "$(expect TCP)" "$OBS_TCP" "${OBS_TCP_MAPPED:-}"
+	observe_unsolicited_syn
+	verify_row syn "$(expect SYN)" "$OBS_SYN"
 	if [ "$OBS_UDP" = pass ]; then
 		observe_nat
 		observe_mapping

@@ -12,6 +12,7 @@
 PROFILE_DESC="home masquerade behind a CGN masquerade (100.64.0.0/10)"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent

@@ -12,6 +12,7 @@
 PROFILE_DESC="stateful firewall without NAT"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=drop
 EXPECT_NAT=false
 EXPECT_MAPPING=none
 EXPECT_FILTERING=address-and-port-dependent

@@ -11,6 +11,7 @@
 PROFILE_DESC="nftables masquerade fully-random: a random port per flow"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=address-and-port-dependent
 EXPECT_FILTERING=address-and-port-dependent

@@ -13,6 +13,7 @@
 PROFILE_DESC="nftables masquerade random: port from a hash of the destination"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=address-and-port-dependent
 EXPECT_FILTERING=address-and-port-dependent

@@ -13,11 +13,13 @@
 # *different* destinations may share one public port, since the 5-tuples
 # differ; and an unreplied UDP entry lives nf_conntrack_udp_timeout (30 s),
 # a replied one nf_conntrack_udp_timeout_stream (120 s). There is no hairpin
-# without an explicit DNAT rule.
+# without an explicit DNAT rule. An unsolicited SYN to the public address
+# reaches the NAT box's own closed port, so it gets a RST (RFC 5382 7.1).
 
 PROFILE_DESC="nftables masquerade, ports preserved"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent

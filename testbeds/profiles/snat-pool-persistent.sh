@@ -11,6 +11,7 @@
 PROFILE_DESC="nftables snat to a two-address pool, persistent (paired pooling)"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent

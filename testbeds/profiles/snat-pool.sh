@@ -17,6 +17,7 @@
 PROFILE_DESC="nftables snat to 203.0.113.1-203.0.113.2, arbitrary pooling"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent

@@ -12,6 +12,7 @@
 PROFILE_DESC="two masquerading NATs on different networks"
 EXPECT_UDP=pass
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent

@@ -11,6 +11,7 @@
 PROFILE_DESC="masquerade, but every forwarded UDP packet dropped"
 EXPECT_UDP=blocked
 EXPECT_TCP=pass
+EXPECT_SYN=rst
 EXPECT_NAT=true
 CT_ROLE=nat
 

@@ -48,7 +48,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libnatlab.a
 
 # natemu's translation core: pure, linked by natemu and by the tests.
-NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c
+NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c testbeds/natemu/impair.c
 NATEMU_LIB := $(BUILD)/libnatemu.a
 
 # One entry per program that works; each is built from its folder's sources.

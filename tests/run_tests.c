@@ -14,7 +14,7 @@ int main(void)
 		return 2;
 	}
 	if (test_stun_register() || test_addr_register() || test_hex_register() ||
-	    test_natemu_register() || test_packet_register()) {
+	    test_natemu_register() || test_packet_register() || test_impair_register()) {
 		fprintf(stderr, "run_tests: cannot register suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
 		return 2;

@@ -69,6 +69,13 @@ short=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 250 --tries 1 203.0
 long=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 1500 --tries 1 203.0.113.10:3478)
 $NATLAB down "$id" >/dev/null 2>&1
 if [ "$short" = "no answer" ] && [ "${long%% *}" = mapped ]; then ok; else bad "delay: '$short' / '$long'"; fi
+# Duplication: every datagram twice, so the answer comes again while cli1 listens on.
+NATEMU_OPTIONS="--duplicate 100" $NATLAB up natemu >"$tmp/out" 2>&1
+id=$(awk '/^lab /{ print $2 }' "$tmp/out")
+$NATLAB exec "$id" cli1 "$BIN/labecho" udp --tries 1 --listen 500 203.0.113.10:3478 >"$tmp/out" 2>&1
+$NATLAB down "$id" >/dev/null 2>&1
+if grep -q '^mapped' "$tmp/out" && grep -q '^heard 203.0.113.10:3478' "$tmp/out"; then ok; else bad "duplicate"; fi
+
 # With every packet lost, the SYN check has nothing to go on: inconclusive.
 if NATEMU_OPTIONS="--loss 100" NATLAB_EXPECT_UDP=blocked NATLAB_EXPECT_TCP=blocked \
     NATLAB_EXPECT_SYN=inconclusive \

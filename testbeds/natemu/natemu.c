@@ -29,6 +29,7 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
+#include "natemu/impair.h"
 #include "natemu/nat.h"
 #include "natemu/packet.h"
 
@@ -36,17 +37,6 @@
 #define EXIT_HOST   3
 #define QUEUE_MAX   4096
 #define MAX_REASONS 32
-
-struct impair {
-	unsigned loss_pct, dup_pct, reorder_pct;
-	unsigned delay_ms, reorder_ms;
-};
-
-struct queued {
-	uint64_t due;
-	size_t len;
-	uint8_t pkt[PACKET_MAX];
-};
 
 struct counter {
 	const char *reason;
@@ -56,12 +46,11 @@ struct counter {
 struct natemu_run {
 	natemu_t *nat;
 	struct natemu_cfg cfg;
-	struct impair imp;
+	struct impair_cfg imp;
 	uint64_t rng;
 	pcap_t *side[2]; /* NATEMU_INSIDE, NATEMU_OUTSIDE */
 	int raw;
-	struct queued *queue;
-	size_t queued;
+	struct impair_queue queue;
 	struct counter counters[MAX_REASONS];
 	size_t ncounters;
 };
@@ -116,14 +105,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static unsigned roll(struct natemu_run *r)
-{
-	r->rng ^= r->rng << 13;
-	r->rng ^= r->rng >> 7;
-	r->rng ^= r->rng << 17;
-	return (unsigned)(r->rng % 100);
-}
-
 static void count(struct natemu_run *r, const char *reason)
 {
 	for (size_t i = 0; i < r->ncounters; i++) {
@@ -156,53 +137,35 @@ static void send_now(struct natemu_run *r, const uint8_t *pkt, size_t len)
 /* Loss, duplication, delay and reordering, then the wire. */
 static void emit(struct natemu_run *r, const uint8_t *pkt, size_t len, uint64_t now)
 {
-	int copies = 1;
+	uint64_t due[2];
+	unsigned events;
+	size_t copies = impair_plan(&r->imp, &r->rng, now, due, &events);
 
-	if (r->imp.loss_pct && roll(r) < r->imp.loss_pct) {
+	if (events & IMPAIR_LOST)
 		count(r, "impairment: lost");
-		return;
-	}
-	if (r->imp.dup_pct && roll(r) < r->imp.dup_pct) {
-		copies = 2;
+	if (events & IMPAIR_DUPLICATED)
 		count(r, "impairment: duplicated");
-	}
-	for (int c = 0; c < copies; c++) {
-		uint64_t due = now + r->imp.delay_ms;
-
-		if (r->imp.reorder_pct && roll(r) < r->imp.reorder_pct) {
-			due += r->imp.reorder_ms;
-			count(r, "impairment: reordered");
-		}
-		if (due <= now) {
+	if (events & IMPAIR_REORDERED)
+		count(r, "impairment: reordered");
+	for (size_t c = 0; c < copies; c++) {
+		if (due[c] <= now && r->queue.n == 0)
 			send_now(r, pkt, len);
-			continue;
-		}
-		if (r->queued == QUEUE_MAX) {
+		else if (impair_push(&r->queue, due[c], pkt, len))
 			count(r, "impairment queue full");
-			continue;
-		}
-		r->queue[r->queued] = (struct queued){.due = due, .len = len};
-		memcpy(r->queue[r->queued].pkt, pkt, len);
-		r->queued++;
 	}
 }
 
 /* Send what is due; the milliseconds until the next, or -1 when none waits. */
 static int release_due(struct natemu_run *r, uint64_t now)
 {
-	int next = -1;
+	const uint8_t *pkt;
+	size_t len;
 
-	for (size_t i = 0; i < r->queued;) {
-		if (r->queue[i].due <= now) {
-			send_now(r, r->queue[i].pkt, r->queue[i].len);
-			r->queue[i] = r->queue[--r->queued];
-			continue;
-		}
-		if (next < 0 || r->queue[i].due - now < (uint64_t)next)
-			next = (int)(r->queue[i].due - now);
-		i++;
+	while ((pkt = impair_due(&r->queue, now, &len))) {
+		send_now(r, pkt, len);
+		impair_pop(&r->queue);
 	}
-	return next;
+	return impair_wait(&r->queue, now);
 }
 
 static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *frame, size_t len)
@@ -419,8 +382,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	r.rng = seed ? seed : 1;
 	r.nat = natemu_new(&r.cfg, seed);
-	r.queue = calloc(QUEUE_MAX, sizeof(*r.queue));
-	if (!r.nat || !r.queue) {
+	if (!r.nat || impair_init(&r.queue, QUEUE_MAX)) {
 		fprintf(stderr, "natemu: settings unusable or out of memory\n");
 		goto cleanup;
 	}
@@ -443,7 +405,7 @@ cleanup:
 			pcap_close(r.side[s]);
 	if (r.raw >= 0)
 		close(r.raw);
-	free(r.queue);
+	impair_fini(&r.queue);
 	natemu_free(r.nat);
 	return rc;
 }

@@ -215,6 +215,30 @@ observe_conntrack() {
 	fi
 }
 
+# conntrack's UDP timeouts as this kernel applies them: an entry whose flow
+# saw a reply but lasted under 2 s keeps nf_conntrack_udp_timeout; one with
+# traffic both ways for over 2 s becomes ASSURED and gets
+# nf_conntrack_udp_timeout_stream. Prints "SHORT/STREAM" in seconds, rounded
+# up to tens. Takes 2.5 s, so it runs only where a profile states it.
+observe_ct_timeouts() {
+	local short stream
+	ct_timeout() {
+		in_ns "$CT_ROLE" conntrack -L -p udp --orig-port-src "$1" 2>/dev/null |
+			awk '{ print int(($3 + 9) / 10) * 10; exit }'
+	}
+	udp_mapped cli1 41081 "$R1:3478" >/dev/null
+	sleep 2.2
+	udp_mapped cli1 41081 "$R1:3478" >/dev/null
+	udp_mapped cli1 41081 "$R1:3478" >/dev/null
+	short=$(ct_timeout 41001)
+	stream=$(ct_timeout 41081)
+	if [ -n "$short" ] && [ -n "$stream" ]; then
+		OBS_CT_TIMEOUTS="$short/$stream"
+	else
+		OBS_CT_TIMEOUTS=inconclusive
+	fi
+}
+
 VERIFY_FAILED=0
 
 verify_row() {
@@ -266,6 +290,11 @@ verify_lab() {
 		verify_row overloading "$(expect OVERLOADING)" "$OBS_OVERLOADING" "${OBS_OVERLOADING_DETAIL:-}"
 		[ -n "$CT_ROLE" ] &&
 			verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
+		if [ -n "$CT_ROLE" ] && [ -n "$(expect CT_TIMEOUTS)" ]; then
+			observe_ct_timeouts
+			verify_row ct-timeouts "$(expect CT_TIMEOUTS)" "$OBS_CT_TIMEOUTS" \
+				"seconds: flow under 2 s / stream"
+		fi
 	fi
 	return "$VERIFY_FAILED"
 }

@@ -11,8 +11,9 @@
 # only the exact remote endpoint of an entry gets in (address-and-port-dependent
 # filtering). Linux subtleties: two inside hosts using the same port towards
 # *different* destinations may share one public port, since the 5-tuples
-# differ; and an unreplied UDP entry lives nf_conntrack_udp_timeout (30 s),
-# a replied one nf_conntrack_udp_timeout_stream (120 s). There is no hairpin
+# differ; and a UDP entry lives nf_conntrack_udp_timeout (30 s) even after a
+# reply, and nf_conntrack_udp_timeout_stream (120 s) only once traffic has
+# flowed both ways for over 2 s (EXPECT_CT_TIMEOUTS). There is no hairpin
 # without an explicit DNAT rule. An unsolicited SYN to the public address
 # reaches the NAT box's own closed port, so it gets a RST (RFC 5382 7.1).
 
@@ -27,6 +28,7 @@ EXPECT_PORT=preserving
 EXPECT_POOL=single
 EXPECT_OVERLOADING=true
 EXPECT_HAIRPIN=false
+EXPECT_CT_TIMEOUTS=30/120
 CT_ROLE=nat
 
 profile_up() {

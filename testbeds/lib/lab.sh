@@ -226,21 +226,25 @@ natemu_expectations() {
 	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true EXPECT_SYN=drop
 	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
 	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
-	local hairpin=external
+	local hairpin=external pool_size=1 pooling=paired
 	for s in "$@"; do
 		key=${s%%=*} value=${s#*=}
 		case $key in
 		mapping) EXPECT_MAPPING=$value ;;
 		filtering) EXPECT_FILTERING=$value ;;
+		# verify's inside ports are 41001-41081: a range without them
+		# cannot preserve them either.
 		ports) [ "$value" = preserve ] || EXPECT_PORT=not-preserving ;;
-		pool) case $value in *,*) EXPECT_POOL=several ;; esac ;;
-		pooling) [ "$value" = arbitrary ] || EXPECT_POOL=single ;;
+		pool) case $value in *,*) pool_size=2 ;; esac ;;
+		pooling) pooling=$value ;;
 		hairpin) hairpin=$value ;;
 		unsolicited-syn) EXPECT_SYN=$value ;;
 		esac
 	done
 	# Paired pooling keeps one inside host on one address, however big the pool.
-	case " $* " in *" pooling=arbitrary "*) ;; *) EXPECT_POOL=single ;; esac
+	if [ "$pool_size" -gt 1 ] && [ "$pooling" = arbitrary ]; then
+		EXPECT_POOL=several
+	fi
 	# A hairpinned packet meets the target mapping's filter like any inbound
 	# one (RFC 4787 section 6): only an endpoint-independent filter lets the
 	# check's packet, from a new mapping, through.

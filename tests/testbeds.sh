@@ -69,6 +69,37 @@ short=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 250 --tries 1 203.0
 long=$($NATLAB exec "$id" cli1 "$BIN/labecho" udp --timeout 1500 --tries 1 203.0.113.10:3478)
 $NATLAB down "$id" >/dev/null 2>&1
 if [ "$short" = "no answer" ] && [ "${long%% *}" = mapped ]; then ok; else bad "delay: '$short' / '$long'"; fi
+# UDP lifetime and inbound refresh (RFC 4787 REQ-6), with real packets: a
+# 3 s mapping, then inbound datagrams at about 1.5 s and 3.75 s. The second
+# gets in only if the first refreshed the mapping (alive until 4.5 s) rather
+# than leaving it to expire at 3 s.
+lifetime_heard() {
+    local id f m pid
+    NATEMU_SETTINGS="filtering=endpoint-independent udp-lifetime=3 inbound-refresh=$1" \
+        $NATLAB up natemu >"$tmp/out" 2>&1
+    id=$(awk '/^lab /{ print $2 }' "$tmp/out")
+    f="$tmp/lifetime"
+    $NATLAB exec "$id" cli1 "$BIN/labecho" udp --local 10.0.1.2:41091 --listen 5500 \
+        203.0.113.10:3478 >"$f" &
+    pid=$!
+    sleep 0.5
+    m=$(awk '$1 == "mapped" { print $2 }' "$f")
+    sleep 1
+    $NATLAB exec "$id" refl "$BIN/labecho" send --local 203.0.113.12:5555 "$m"
+    sleep 2.25
+    $NATLAB exec "$id" refl "$BIN/labecho" send --local 203.0.113.12:5556 "$m"
+    wait "$pid"
+    $NATLAB down "$id" >/dev/null 2>&1
+    grep -c '^heard ' "$f"
+}
+heard_on=$(lifetime_heard on)
+heard_off=$(lifetime_heard off)
+if [ "$heard_on" = 2 ] && [ "$heard_off" = 1 ]; then
+    ok
+else
+    bad "lifetime/refresh: heard $heard_on with refresh, $heard_off without (want 2 and 1)"
+fi
+
 # Duplication: every datagram twice, so the answer comes again while cli1 listens on.
 NATEMU_OPTIONS="--duplicate 100" $NATLAB up natemu >"$tmp/out" 2>&1
 id=$(awk '/^lab /{ print $2 }' "$tmp/out")

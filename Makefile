@@ -16,7 +16,7 @@ WARNINGS := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wold-style-definition -Wwrite-strings -Wcast-qual \
             -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib -Itestbeds
+CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib -Itestbeds -I.
 LDLIBS  := -lnettle -lz
 
 ifeq ($(WERROR),1)
@@ -50,6 +50,10 @@ LIB      := $(BUILD)/libnatlab.a
 # natemu's translation core: pure, linked by natemu and by the tests.
 NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c testbeds/natemu/impair.c
 NATEMU_LIB := $(BUILD)/libnatemu.a
+
+# natreflector's request handler: pure, linked by the tests (and natreflector).
+REFL_SRC := reflector/handler.c
+REFL_LIB := $(BUILD)/libreflector.a
 
 # One entry per program that works; each is built from its folder's sources.
 PROGRAMS := stundecode labecho natemu
@@ -95,7 +99,11 @@ $(NATEMU_LIB): $(NATEMU_SRC:%.c=$(BUILD)/%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJ) $(NATEMU_LIB) $(LIB)
+$(REFL_LIB): $(REFL_SRC:%.c=$(BUILD)/%.o)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJ) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
@@ -107,21 +115,23 @@ check: all $(TEST_BIN)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
-FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilib \
+FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilib -I. \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 
-$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(wildcard lib/*.h)
+$(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(REFL_SRC) $(wildcard lib/*.h reflector/*.h)
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(REFL_SRC) $(LDLIBS)
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \
 	    name=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+	    seeds=fuzz/corpus/$$name; [ -d $$seeds ] || seeds=fuzz/corpus/stun; \
+	    dict=fuzz/$$name.dict; [ -f $$dict ] || dict=fuzz/stun.dict; \
 	    echo "  FUZZ    $$f for $(FUZZ_SECONDS)s"; \
 	    $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        -dict=fuzz/$$name.dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
-	        $(FUZZ_BUILD)/corpus-$$name fuzz/corpus/$$name 2>$(FUZZ_BUILD)/$$f.log \
+	        -dict=$$dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
+	        $(FUZZ_BUILD)/corpus-$$name $$seeds 2>$(FUZZ_BUILD)/$$f.log \
 	      || { tail -n 40 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
 	    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log; \
 	done

@@ -7,17 +7,24 @@
 
 int main(void)
 {
+	static int (*const suites[])(void) = {
+	    test_stun_register,      test_addr_register,   test_hex_register,
+	    test_natemu_register,    test_packet_register, test_impair_register,
+	    test_reflector_register,
+	};
 	unsigned failures;
 
 	if (CU_initialize_registry() != CUE_SUCCESS) {
 		fprintf(stderr, "run_tests: %s\n", CU_get_error_msg());
 		return 2;
 	}
-	if (test_stun_register() || test_addr_register() || test_hex_register() ||
-	    test_natemu_register() || test_packet_register() || test_impair_register()) {
-		fprintf(stderr, "run_tests: cannot register suites: %s\n", CU_get_error_msg());
-		CU_cleanup_registry();
-		return 2;
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++) {
+		if (suites[i]()) {
+			fprintf(stderr, "run_tests: cannot register suites: %s\n",
+				CU_get_error_msg());
+			CU_cleanup_registry();
+			return 2;
+		}
 	}
 	CU_basic_set_mode(CU_BRM_VERBOSE);
 	CU_basic_run_tests();

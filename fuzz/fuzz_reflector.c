@@ -1,0 +1,54 @@
+/*
+ * libFuzzer harness for natreflector's request handler, on every socket role
+ * over UDP and TCP. Invariants: a reply parses as STUN, goes to the
+ * requester's own address, and is never longer than the larger of the
+ * request and REFL_MAX_PLAIN_REPLY (no amplification).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "reflector/handler.h"
+#include "stun.h"
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			abort();                                                                   \
+	} while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const roles[4] = {"203.0.113.10:3478", "203.0.113.10:3479",
+					     "203.0.113.11:3478", "203.0.113.11:3479"};
+	static uint8_t reply[2048];
+	static const uint8_t key[] = "k";
+	struct refl_cfg cfg = {.software = "fuzz"};
+	struct sockaddr_storage from;
+	char err[128];
+
+	addr_parse("198.51.100.7:40000", ADDR_PORT_REQUIRED, 0, &from, err, sizeof(err));
+	for (int r = 0; r < 4; r++)
+		addr_parse(roles[r], ADDR_PORT_REQUIRED, 0, &cfg.advertised[r], err, sizeof(err));
+	for (int variant = 0; variant < 16; variant++) {
+		struct refl_request req = {data, size, (enum refl_role)(variant & 3),
+					   (struct sockaddr *)&from, (variant & 4) != 0};
+		struct refl_reply out;
+		struct stun_msg m;
+
+		cfg.key = variant & 8 ? key : NULL;
+		cfg.key_len = variant & 8 ? 1 : 0;
+		refl_handle(&cfg, &req, reply, sizeof(reply), &out);
+		if (!out.len) {
+			CHECK(out.drop != NULL);
+			continue;
+		}
+		CHECK(out.len <= sizeof(reply));
+		CHECK(out.len <= (size > REFL_MAX_PLAIN_REPLY ? size : REFL_MAX_PLAIN_REPLY));
+		CHECK(stun_parse(&m, reply, out.len, STUN_PARSE_LEGACY) == STUN_OK);
+		CHECK(addr_same_ip((struct sockaddr *)&out.to, (struct sockaddr *)&from));
+	}
+	return 0;
+}

@@ -56,7 +56,9 @@ REFL_SRC := reflector/handler.c
 REFL_LIB := $(BUILD)/libreflector.a
 
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := stundecode labecho natemu
+PROGRAMS := natreflector stundecode labecho natemu
+natreflector_SRC := reflector/natreflector.c
+natreflector_LIBS := $(BUILD)/libreflector.a
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
@@ -112,6 +114,7 @@ check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
 	$(Q)tests/testbeds.sh $(BINDIR)
+	$(Q)tests/reflector.sh $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz

@@ -113,6 +113,8 @@ lab_internet() {
 	done
 	lab_route refl 203.0.113.126
 
+	# NATLAB_LABECHO=0 leaves the reflector host's ports free for natreflector.
+	[ "${NATLAB_LABECHO:-1}" = 0 ] && return 0
 	local endpoints="$REFL_PRIMARY:3478 $REFL_PRIMARY:3479 $REFL_ALTERNATE:3478 $REFL_ALTERNATE:3479"
 	for a in $REFL_PEERS; do
 		endpoints="$endpoints $a:3478"

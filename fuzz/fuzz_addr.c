@@ -2,12 +2,11 @@
  * libFuzzer harness for the address parser: whatever it accepts must print
  * and parse back to the same address.
  */
-#include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
+#include "fuzz/fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "addr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -26,9 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			addr_format_ip((struct sockaddr *)&a, printed, sizeof(printed));
 		else
 			addr_format((struct sockaddr *)&a, printed, sizeof(printed));
-		if (addr_parse(printed, (enum addr_port_rule)rule, 3478, &b, err, sizeof(err)) ||
-		    !addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b))
-			abort();
+		CHECK(addr_parse(printed, (enum addr_port_rule)rule, 3478, &b, err, sizeof(err)) ==
+		      0);
+		CHECK(addr_equal((struct sockaddr *)&a, (struct sockaddr *)&b));
 	}
 	return 0;
 }

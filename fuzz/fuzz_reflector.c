@@ -4,20 +4,13 @@
  * requester's own address, and is never longer than the larger of the
  * request and REFL_MAX_PLAIN_REPLY (no amplification).
  */
-#include <stdlib.h>
 #include <string.h>
+
+#include "fuzz/fuzz.h"
 
 #include "addr.h"
 #include "reflector/handler.h"
 #include "stun.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,18 +4,11 @@
  * attributes lie inside the message, and a message rebuilt from its parsed
  * attributes parses to the same attributes.
  */
-#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz/fuzz.h"
+
 #include "stun.h"
-
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond))                                                                       \
-			abort();                                                                   \
-	} while (0)
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void read_everything(const struct stun_msg *m)
 {

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,12 +18,12 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "counters.h"
 #include "reflector/handler.h"
 
-#define EXIT_USAGE  2
-#define EXIT_HOST   3
-#define MAX_REASONS 32
-#define SOFTWARE    "natlab natreflector 0.1.0"
+#define EXIT_USAGE 2
+#define EXIT_HOST  3
+#define SOFTWARE   "natlab natreflector 0.1.0"
 
 static const char usage[] =
     "usage: natreflector --primary IP --alternate IP [--port 3478] [--alt-port 3479]\n"
@@ -49,53 +48,13 @@ static const char usage[] =
     "Exit status: 0 stopped by a signal, 2 bad usage or an address that cannot be\n"
     "bound (the message says which), 3 a socket error while running.\n";
 
-struct counter {
-	const char *reason;
-	unsigned long count;
-};
-
 struct reflector {
 	struct refl_cfg cfg;
 	struct sockaddr_storage bound[4];
 	int udp[4];
-	struct counter counters[MAX_REASONS];
-	size_t ncounters;
+	struct counters counters;
 	uint8_t key[256];
 };
-
-static volatile sig_atomic_t stop, report;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void on_report(int sig)
-{
-	(void)sig;
-	report = 1;
-}
-
-static void count(struct reflector *r, const char *reason)
-{
-	for (size_t i = 0; i < r->ncounters; i++) {
-		if (!strcmp(r->counters[i].reason, reason)) {
-			r->counters[i].count++;
-			return;
-		}
-	}
-	if (r->ncounters < MAX_REASONS)
-		r->counters[r->ncounters++] = (struct counter){reason, 1};
-}
-
-static void print_counters(const struct reflector *r)
-{
-	for (size_t i = 0; i < r->ncounters; i++)
-		printf("natreflector count reason=\"%s\" packets=%lu\n", r->counters[i].reason,
-		       r->counters[i].count);
-	fflush(stdout);
-}
 
 static int parse_ip(const char *opt, const char *text, struct sockaddr_storage *ss)
 {
@@ -250,13 +209,13 @@ static void serve_one(struct reflector *r, int role)
 				    (struct sockaddr *)&from, false};
 	refl_handle(&r->cfg, &req, reply, sizeof(reply), &out);
 	if (!out.len) {
-		count(r, out.drop);
+		counters_add(&r->counters, out.drop);
 		return;
 	}
-	count(r, out.error ? "answered with an error" : "answered");
+	counters_add(&r->counters, out.error ? "answered with an error" : "answered");
 	if (sendto(r->udp[out.role], reply, out.len, 0, (struct sockaddr *)&out.to,
 		   addr_len((struct sockaddr *)&out.to)) < 0)
-		count(r, "send failed");
+		counters_add(&r->counters, "send failed");
 }
 
 static int run(struct reflector *r)
@@ -267,10 +226,10 @@ static int run(struct reflector *r)
 		pfd[role] = (struct pollfd){.fd = r->udp[role], .events = POLLIN};
 	printf("natreflector ready\n");
 	fflush(stdout);
-	while (!stop) {
-		if (report) {
-			report = 0;
-			print_counters(r);
+	while (!counters_stop) {
+		if (counters_report) {
+			counters_report = 0;
+			counters_print(&r->counters, stdout, "natreflector");
 		}
 		if (poll(pfd, 4, 500) < 0 && errno != EINTR) {
 			perror("natreflector: poll");
@@ -280,7 +239,7 @@ static int run(struct reflector *r)
 			if (pfd[role].revents & POLLIN)
 				serve_one(r, role);
 	}
-	print_counters(r);
+	counters_print(&r->counters, stdout, "natreflector");
 	return 0;
 }
 
@@ -297,9 +256,7 @@ int main(int argc, char **argv)
 	assign_roles(&o, &r);
 	if (open_sockets(&r))
 		goto cleanup;
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
-	signal(SIGUSR1, on_report);
+	counters_signals();
 	rc = run(&r);
 cleanup:
 	for (int role = 0; role < 4; role++)

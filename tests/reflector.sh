@@ -7,25 +7,10 @@ set -u
 BIN=$(cd "${1:-bin}" && pwd)
 NATLAB=testbeds/natlab
 export NATLAB_BIN=$BIN NATLAB_LABECHO=0
-pass=0 fail=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-if [ "$(id -u)" -ne 0 ]; then
-    if [ "${CI:-}" = true ]; then
-        echo "reflector: CI must run as root" >&2
-        exit 1
-    fi
-    echo "reflector: skipped (labs need root)"
-    exit 0
-fi
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    sed 's/^/    /' "$tmp/out" >&2
-}
+SUITE=reflector
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+need_root
 
 # clients PROFILE NATDISCOVERY_MAPPING NATDISCOVERY_FILTERING STUN_SUMMARY
 clients() {
@@ -59,5 +44,4 @@ NATEMU_SETTINGS="filtering=address-dependent" clients natemu "Endpoint Independe
 NATEMU_SETTINGS="mapping=address-and-port-dependent" clients natemu \
     "Address and Port Dependent" "Address and Port Dependent" "Dependent Mapping"
 
-echo "reflector: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

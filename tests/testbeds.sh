@@ -6,27 +6,13 @@ set -u
 BIN=$(cd "${1:-bin}" && pwd)
 NATLAB=testbeds/natlab
 export NATLAB_BIN=$BIN
-pass=0 fail=0
-tmp=$(mktemp -d)
+SUITE=testbeds
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+need_root
 
-if [ "$(id -u)" -ne 0 ]; then
-    if [ "${CI:-}" = true ]; then
-        echo "testbeds: CI must run as root" >&2
-        exit 1
-    fi
-    echo "testbeds: skipped (labs need root)"
-    exit 0
-fi
-
-ok() { pass=$((pass + 1)); }
-bad() {
-    fail=$((fail + 1))
-    echo "FAIL: $*" >&2
-    [ -s "$tmp/out" ] && sed 's/^/    /' "$tmp/out" >&2
-}
 lab_namespaces() { ip netns list | awk '$1 ~ /^nl[0-9a-f]{6}-/ { print $1 }' | sort; }
 before=$(lab_namespaces)
-trap 'rm -rf "$tmp"' EXIT
 
 # Every profile is listed with its expectations.
 $NATLAB list >"$tmp/out" 2>&1
@@ -204,5 +190,4 @@ if [ $? -eq 2 ] && grep -q "no profile 'no-such-profile'" "$tmp/out"; then ok; e
 left=$(comm -13 <(echo "$before") <(lab_namespaces))
 if [ -z "$left" ] && [ -z "$(ls /run/natlab/labs 2>/dev/null)" ]; then ok; else bad "left behind: $left"; fi
 
-echo "testbeds: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+summary

@@ -16,7 +16,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,19 +28,14 @@
 #include <pcap/pcap.h>
 #include <sys/socket.h>
 
+#include "counters.h"
 #include "natemu/impair.h"
 #include "natemu/nat.h"
 #include "natemu/packet.h"
 
-#define EXIT_USAGE  2
-#define EXIT_HOST   3
-#define QUEUE_MAX   4096
-#define MAX_REASONS 32
-
-struct counter {
-	const char *reason;
-	unsigned long count;
-};
+#define EXIT_USAGE 2
+#define EXIT_HOST  3
+#define QUEUE_MAX  4096
 
 struct natemu_run {
 	natemu_t *nat;
@@ -51,23 +45,8 @@ struct natemu_run {
 	pcap_t *side[2]; /* NATEMU_INSIDE, NATEMU_OUTSIDE */
 	int raw;
 	struct impair_queue queue;
-	struct counter counters[MAX_REASONS];
-	size_t ncounters;
+	struct counters counters;
 };
-
-static volatile sig_atomic_t stop, report;
-
-static void on_stop(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void on_report(int sig)
-{
-	(void)sig;
-	report = 1;
-}
 
 static const char usage[] =
     "usage: natemu --inside IFACE --outside IFACE --set KEY=VALUE... [options]\n"
@@ -105,33 +84,13 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void count(struct natemu_run *r, const char *reason)
-{
-	for (size_t i = 0; i < r->ncounters; i++) {
-		if (r->counters[i].reason == reason || !strcmp(r->counters[i].reason, reason)) {
-			r->counters[i].count++;
-			return;
-		}
-	}
-	if (r->ncounters < MAX_REASONS)
-		r->counters[r->ncounters++] = (struct counter){reason, 1};
-}
-
-static void print_counters(const struct natemu_run *r)
-{
-	for (size_t i = 0; i < r->ncounters; i++)
-		printf("natemu count reason=\"%s\" packets=%lu\n", r->counters[i].reason,
-		       r->counters[i].count);
-	fflush(stdout);
-}
-
 static void send_now(struct natemu_run *r, const uint8_t *pkt, size_t len)
 {
 	struct sockaddr_in dst = {.sin_family = AF_INET};
 
 	memcpy(&dst.sin_addr, pkt + 16, 4);
 	if (sendto(r->raw, pkt, len, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0)
-		count(r, "send failed");
+		counters_add(&r->counters, "send failed");
 }
 
 /* Loss, duplication, delay and reordering, then the wire. */
@@ -142,16 +101,16 @@ static void emit(struct natemu_run *r, const uint8_t *pkt, size_t len, uint64_t 
 	size_t copies = impair_plan(&r->imp, &r->rng, now, due, &events);
 
 	if (events & IMPAIR_LOST)
-		count(r, "impairment: lost");
+		counters_add(&r->counters, "impairment: lost");
 	if (events & IMPAIR_DUPLICATED)
-		count(r, "impairment: duplicated");
+		counters_add(&r->counters, "impairment: duplicated");
 	if (events & IMPAIR_REORDERED)
-		count(r, "impairment: reordered");
+		counters_add(&r->counters, "impairment: reordered");
 	for (size_t c = 0; c < copies; c++) {
 		if (due[c] <= now && r->queue.n == 0)
 			send_now(r, pkt, len);
 		else if (impair_push(&r->queue, due[c], pkt, len))
-			count(r, "impairment queue full");
+			counters_add(&r->counters, "impairment queue full");
 	}
 }
 
@@ -177,16 +136,16 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 	const char *err = packet_parse(&p, frame, len);
 
 	if (err) {
-		count(r, err);
+		counters_add(&r->counters, err);
 		return;
 	}
 	res = natemu_process(r->nat, from, &p.summary, now_ms());
-	count(r, res.reason);
+	counters_add(&r->counters, res.reason);
 	switch (res.verdict) {
 	case NATEMU_FORWARD:
 		err = packet_rewrite(&p, &res.pkt, out, &out_len);
 		if (err)
-			count(r, err);
+			counters_add(&r->counters, err);
 		else
 			emit(r, out, out_len, now_ms());
 		break;
@@ -349,12 +308,12 @@ static int run(struct natemu_run *r)
 		    (struct pollfd){.fd = pcap_get_selectable_fd(r->side[s]), .events = POLLIN};
 	printf("natemu ready\n");
 	fflush(stdout);
-	while (!stop) {
+	while (!counters_stop) {
 		int wait = release_due(r, now_ms());
 
-		if (report) {
-			report = 0;
-			print_counters(r);
+		if (counters_report) {
+			counters_report = 0;
+			counters_print(&r->counters, stdout, "natemu");
 		}
 		if (poll(pfd, 2, wait < 0 || wait > 500 ? 500 : wait) < 0 && errno != EINTR) {
 			perror("natemu: poll");
@@ -365,7 +324,7 @@ static int run(struct natemu_run *r)
 		if (pfd[1].revents & POLLIN)
 			pcap_dispatch(r->side[1], 64, on_frame_outside, (u_char *)r);
 	}
-	print_counters(r);
+	counters_print(&r->counters, stdout, "natemu");
 	return 0;
 }
 
@@ -395,9 +354,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "natemu: raw socket: %s (natemu needs root)\n", strerror(errno));
 		goto cleanup;
 	}
-	signal(SIGTERM, on_stop);
-	signal(SIGINT, on_stop);
-	signal(SIGUSR1, on_report);
+	counters_signals();
 	rc = run(&r);
 cleanup:
 	for (int s = 0; s < 2; s++)

@@ -1,0 +1,58 @@
+#include "counters.h"
+
+#include <string.h>
+
+volatile sig_atomic_t counters_stop, counters_report;
+
+void counters_add(struct counters *c, const char *reason)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->row[i].reason == reason || !strcmp(c->row[i].reason, reason)) {
+			c->row[i].count++;
+			return;
+		}
+	}
+	if (c->n == COUNTERS_MAX) {
+		c->other++;
+		return;
+	}
+	c->row[c->n].reason = reason;
+	c->row[c->n++].count = 1;
+}
+
+unsigned long counters_get(const struct counters *c, const char *reason)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->row[i].reason, reason))
+			return c->row[i].count;
+	return 0;
+}
+
+void counters_print(const struct counters *c, FILE *out, const char *program)
+{
+	for (size_t i = 0; i < c->n; i++)
+		fprintf(out, "%s count reason=\"%s\" packets=%lu\n", program, c->row[i].reason,
+			c->row[i].count);
+	if (c->other)
+		fprintf(out, "%s count reason=\"other reasons\" packets=%lu\n", program, c->other);
+	fflush(out);
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	counters_stop = 1;
+}
+
+static void on_report(int sig)
+{
+	(void)sig;
+	counters_report = 1;
+}
+
+void counters_signals(void)
+{
+	signal(SIGTERM, on_stop);
+	signal(SIGINT, on_stop);
+	signal(SIGUSR1, on_report);
+}

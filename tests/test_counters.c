@@ -1,0 +1,57 @@
+/* Counters by reason: counted, looked up, printed, and never lost when full. */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "counters.h"
+#include "testlib.h"
+
+static void test_count_and_print(void)
+{
+	static struct counters c;
+	char reason[16], out[256] = "";
+	FILE *f;
+
+	counters_add(&c, "answered");
+	counters_add(&c, "answered");
+	strcpy(reason, "filtered"); /* equal text, another pointer: the same row */
+	counters_add(&c, "filtered");
+	counters_add(&c, reason);
+	CU_ASSERT_EQUAL(counters_get(&c, "answered"), 2);
+	CU_ASSERT_EQUAL(counters_get(&c, "filtered"), 2);
+	CU_ASSERT_EQUAL(counters_get(&c, "absent"), 0);
+	f = fmemopen(out, sizeof(out), "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	counters_print(&c, f, "prog");
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(out, "prog count reason=\"answered\" packets=2\n"
+				    "prog count reason=\"filtered\" packets=2\n");
+}
+
+static void test_full_table_loses_nothing(void)
+{
+	static struct counters c;
+	static char names[COUNTERS_MAX + 3][8];
+	unsigned long total = 0;
+
+	for (int i = 0; i < COUNTERS_MAX + 3; i++) {
+		snprintf(names[i], sizeof(names[i]), "r%d", i);
+		counters_add(&c, names[i]);
+	}
+	CU_ASSERT_EQUAL(c.n, COUNTERS_MAX);
+	CU_ASSERT_EQUAL(c.other, 3);
+	for (size_t i = 0; i < c.n; i++)
+		total += c.row[i].count;
+	CU_ASSERT_EQUAL(total + c.other, COUNTERS_MAX + 3);
+}
+
+int test_counters_register(void)
+{
+	static const struct test_case tests[] = {
+	    {"count, look up, print", test_count_and_print},
+	    {"a full table loses nothing", test_full_table_loses_nothing},
+	};
+
+	return TEST_SUITE("counters", tests);
+}

@@ -134,12 +134,13 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 	uint8_t out[PACKET_MAX];
 	size_t out_len;
 	const char *err = packet_parse(&p, frame, len);
+	uint64_t now = now_ms();
 
 	if (err) {
 		counters_add(&r->counters, err);
 		return;
 	}
-	res = natemu_process(r->nat, from, &p.summary, now_ms());
+	res = natemu_process(r->nat, from, &p.summary, now);
 	counters_add(&r->counters, res.reason);
 	switch (res.verdict) {
 	case NATEMU_FORWARD:
@@ -147,14 +148,15 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 		if (err)
 			counters_add(&r->counters, err);
 		else
-			emit(r, out, out_len, now_ms());
+			emit(r, out, out_len, now);
 		break;
 	case NATEMU_SEND_RST:
 		packet_build_rst(&p, out, &out_len);
 		send_now(r, out, out_len);
 		break;
 	case NATEMU_SEND_ICMP:
-		packet_build_icmp_prohibited(&p, r->cfg.pool[0], out, &out_len);
+		/* From the public address the refused packet was sent to. */
+		packet_build_icmp_prohibited(&p, p.summary.dst_ip, out, &out_len);
 		send_now(r, out, out_len);
 		break;
 	default:

@@ -32,11 +32,11 @@ static void test_count_and_print(void)
 static void test_full_table_loses_nothing(void)
 {
 	static struct counters c;
-	static char names[COUNTERS_MAX + 3][8];
+	static char names[COUNTERS_MAX + 3][16];
 	unsigned long total = 0;
 
-	for (int i = 0; i < COUNTERS_MAX + 3; i++) {
-		snprintf(names[i], sizeof(names[i]), "r%d", i);
+	for (unsigned i = 0; i < COUNTERS_MAX + 3; i++) {
+		snprintf(names[i], sizeof(names[i]), "r%u", i);
 		counters_add(&c, names[i]);
 	}
 	CU_ASSERT_EQUAL(c.n, COUNTERS_MAX);

@@ -52,17 +52,19 @@ NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c testbeds/natemu/imp
 NATEMU_LIB := $(BUILD)/libnatemu.a
 
 # natreflector's request handler: pure, linked by the tests (and natreflector).
-REFL_SRC := reflector/handler.c
+REFL_SRC := reflector/handler.c reflector/limiter.c reflector/server.c
 REFL_LIB := $(BUILD)/libreflector.a
 
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := natreflector stundecode labecho natemu
+PROGRAMS := natreflector stundecode labecho natemu stunload bareresponder
 natreflector_SRC := reflector/natreflector.c
 natreflector_LIBS := $(BUILD)/libreflector.a
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
 natemu_LIBS := $(BUILD)/libnatemu.a -lpcap
+stunload_SRC := bench/stunload.c
+bareresponder_SRC := bench/bareresponder.c
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
@@ -139,7 +141,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log; \
 	done
 
-C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
+C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
 SHELL_FILES = scripts/deps .ci/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 

@@ -1,25 +1,23 @@
 /*
  * natreflector: the STUN reflector on a host with two addresses, each on two
- * ports (RFC 5780's four roles). The decisions are handler.c's; this file
- * owns the sockets, the options and the counters.
- *
- * This first version serves UDP with one poll loop; TCP, recvmmsg batching,
- * rate limits and natlab's own tests come next (issue 4).
+ * ports (RFC 5780's four roles), for IPv4, IPv6 or both. The decisions are
+ * handler.c's, the sockets and limits server.c's; this file owns the options
+ * and the drop of privileges.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "addr.h"
 #include "counters.h"
-#include "reflector/handler.h"
+#include "reflector/server.h"
 
 #define EXIT_USAGE 2
 #define EXIT_HOST  3
@@ -28,239 +26,348 @@
 static const char usage[] =
     "usage: natreflector --primary IP --alternate IP [--port 3478] [--alt-port 3479]\n"
     "                    [--advertise-primary IP] [--advertise-alternate IP]\n"
-    "                    [--key SECRET] [--no-software] [--no-tcp]\n"
+    "                    [--key SECRET] [--no-software] [--no-tcp] [--user NAME]\n"
+    "                    [--rate N] [--burst N] [--tcp-max N] [--tcp-per-source N]\n"
+    "                    [--tcp-idle SECONDS]\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
-    "RFC 3489) on the four endpoints PRIMARY:PORT, PRIMARY:ALT-PORT,\n"
-    "ALTERNATE:PORT and ALTERNATE:ALT-PORT, over UDP.\n"
+    "RFC 3489) over UDP and TCP on the four endpoints PRIMARY:PORT,\n"
+    "PRIMARY:ALT-PORT, ALTERNATE:PORT and ALTERNATE:ALT-PORT. Give --primary and\n"
+    "--alternate once per address family to serve IPv4 and IPv6 side by side.\n"
     "\n"
+    "Addresses and roles:\n"
     "  --primary IP              the primary address (bound)\n"
     "  --alternate IP            the alternate address (bound)\n"
     "  --port N, --alt-port N    the two ports (3478, 3479)\n"
     "  --advertise-primary IP    the primary's public address, behind a 1:1 NAT;\n"
     "  --advertise-alternate IP  RESPONSE-ORIGIN and OTHER-ADDRESS say these\n"
+    "Answers:\n"
     "  --key SECRET              require MESSAGE-INTEGRITY with this short-term key\n"
     "  --no-software             leave SOFTWARE out of answers\n"
-    "  --no-tcp                  accepted for scripts; TCP is not served yet\n"
+    "  --no-tcp                  serve UDP only\n"
+    "Limits (safe on the internet):\n"
+    "  --rate N                  requests per second from one source address (100;\n"
+    "                            0 for no limit: behind a carrier-grade NAT many\n"
+    "                            probes share one address)\n"
+    "  --burst N                 requests one source may send at once (2 x rate)\n"
+    "  --tcp-max N               TCP connections in all (1024)\n"
+    "  --tcp-per-source N        TCP connections from one address (16)\n"
+    "  --tcp-idle SECONDS        close a TCP connection idle this long (30)\n"
+    "  --user NAME               after binding, run as this user\n"
     "  -h, --help                this text\n"
     "\n"
-    "SIGUSR1 prints counters; SIGTERM or SIGINT prints them and exits.\n"
+    "Log lines on stdout: 'natreflector EVENT ts=... key=value ...'. SIGUSR1\n"
+    "prints the counters ('natreflector count reason=\"...\" packets=N');\n"
+    "SIGTERM or SIGINT prints them and exits.\n"
     "Exit status: 0 stopped by a signal, 2 bad usage or an address that cannot be\n"
-    "bound (the message says which), 3 a socket error while running.\n";
+    "bound (the message says which), 3 a failure while running.\n";
 
-struct reflector {
-	struct refl_cfg cfg;
-	struct sockaddr_storage bound[4];
-	int udp[4];
-	struct counters counters;
+struct options {
+	/* [0] primary, [1] alternate; each by family, [0] IPv4, [1] IPv6 */
+	struct sockaddr_storage ip[2][REFL_FAMILIES], advertised[2][REFL_FAMILIES];
+	bool has_ip[2][REFL_FAMILIES], has_advertised[2][REFL_FAMILIES];
+	uint16_t port[2];
+	const char *user;
 	uint8_t key[256];
+	size_t key_len;
+	bool software;
 };
 
-static int parse_ip(const char *opt, const char *text, struct sockaddr_storage *ss)
+static const char *const ip_option[2] = {"--primary", "--alternate"};
+
+/* Addresses go to slot 0 (IPv4) or 1 (IPv6); one of each per option. */
+static int parse_ip(const char *opt, const char *text, struct sockaddr_storage slot[REFL_FAMILIES],
+		    bool given[REFL_FAMILIES])
 {
+	struct sockaddr_storage ss;
 	char err[160];
+	int f;
 
-	if (addr_parse(text, ADDR_PORT_NONE, 0, ss, err, sizeof(err)) == 0)
-		return 0;
-	fprintf(stderr, "natreflector: %s: %s\n", opt, err);
-	return -1;
-}
-
-static int parse_port(const char *opt, const char *text, uint16_t *port)
-{
-	char *end;
-	unsigned long v = strtoul(text, &end, 10);
-
-	if (*text < '0' || *text > '9' || *end || v == 0 || v > 65535) {
-		fprintf(stderr, "natreflector: %s wants a port from 1 to 65535, not '%s'\n", opt,
-			text);
+	if (addr_parse(text, ADDR_PORT_NONE, 0, &ss, err, sizeof(err))) {
+		fprintf(stderr, "natreflector: %s: %s\n", opt, err);
 		return -1;
 	}
-	*port = (uint16_t)v;
+	f = ss.ss_family == AF_INET6;
+	if (given[f]) {
+		fprintf(stderr, "natreflector: %s given twice for IPv%c ('%s')\n", opt,
+			f ? '6' : '4', text);
+		return -1;
+	}
+	slot[f] = ss;
+	given[f] = true;
 	return 0;
 }
 
-struct options {
-	struct sockaddr_storage ip[2], advertised[2];
-	bool has_ip[2], has_advertised[2];
-	uint16_t port[2];
+static int parse_uint(const char *opt, const char *text, unsigned long min, unsigned long max,
+		      unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(text, &end, 10);
+	if (*text < '0' || *text > '9' || *end || errno || *v < min || *v > max) {
+		fprintf(stderr, "natreflector: %s wants a number from %lu to %lu, not '%s'\n", opt,
+			min, max, text);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_key(const char *text, struct options *o)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > sizeof(o->key)) {
+		fprintf(stderr, "natreflector: --key wants 1 to %zu bytes\n", sizeof(o->key));
+		return -1;
+	}
+	memcpy(o->key, text, len);
+	o->key_len = len;
+	return 0;
+}
+
+enum {
+	OPT_PRIMARY = 256,
+	OPT_ALTERNATE,
+	OPT_PORT,
+	OPT_ALT_PORT,
+	OPT_ADV_PRIMARY,
+	OPT_ADV_ALTERNATE,
+	OPT_KEY,
+	OPT_NO_SOFTWARE,
+	OPT_NO_TCP,
+	OPT_USER,
+	OPT_RATE,
+	OPT_BURST,
+	OPT_TCP_MAX,
+	OPT_TCP_PER_SOURCE,
+	OPT_TCP_IDLE,
 };
 
-static int parse_options(int argc, char **argv, struct options *o, struct reflector *r)
+static const struct option longopts[] = {
+    {"primary", required_argument, NULL, OPT_PRIMARY},
+    {"alternate", required_argument, NULL, OPT_ALTERNATE},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"alt-port", required_argument, NULL, OPT_ALT_PORT},
+    {"advertise-primary", required_argument, NULL, OPT_ADV_PRIMARY},
+    {"advertise-alternate", required_argument, NULL, OPT_ADV_ALTERNATE},
+    {"key", required_argument, NULL, OPT_KEY},
+    {"no-software", no_argument, NULL, OPT_NO_SOFTWARE},
+    {"no-tcp", no_argument, NULL, OPT_NO_TCP},
+    {"user", required_argument, NULL, OPT_USER},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"burst", required_argument, NULL, OPT_BURST},
+    {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
+    {"tcp-per-source", required_argument, NULL, OPT_TCP_PER_SOURCE},
+    {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* The options that are numbers: where each goes, and its range. */
+static int parse_number(int c, const char *text, struct options *o, struct refl_server_cfg *cfg,
+			bool *burst_given)
 {
-	static const struct option longopts[] = {
-	    {"primary", required_argument, NULL, 'p'},
-	    {"alternate", required_argument, NULL, 'a'},
-	    {"port", required_argument, NULL, 'P'},
-	    {"alt-port", required_argument, NULL, 'A'},
-	    {"advertise-primary", required_argument, NULL, 'x'},
-	    {"advertise-alternate", required_argument, NULL, 'y'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"no-software", no_argument, NULL, 's'},
-	    {"no-tcp", no_argument, NULL, 't'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
+	unsigned long v;
+	int rc;
+
+	switch (c) {
+	case OPT_PORT:
+	case OPT_ALT_PORT:
+		rc = parse_uint(c == OPT_PORT ? "--port" : "--alt-port", text, 1, 65535, &v);
+		o->port[c == OPT_ALT_PORT] = (uint16_t)v;
+		return rc;
+	case OPT_RATE:
+		rc = parse_uint("--rate", text, 0, 1000000, &v);
+		cfg->rate = (uint32_t)v;
+		return rc;
+	case OPT_BURST:
+		*burst_given = true;
+		rc = parse_uint("--burst", text, 1, 10000000, &v);
+		cfg->burst = (uint32_t)v;
+		return rc;
+	case OPT_TCP_MAX:
+		rc = parse_uint("--tcp-max", text, 1, 1000000, &v);
+		cfg->tcp_max = (unsigned)v;
+		return rc;
+	case OPT_TCP_PER_SOURCE:
+		rc = parse_uint("--tcp-per-source", text, 1, 1000000, &v);
+		cfg->tcp_per_source = (unsigned)v;
+		return rc;
+	default: /* OPT_TCP_IDLE */
+		rc = parse_uint("--tcp-idle", text, 1, 86400, &v);
+		cfg->tcp_idle_s = (unsigned)v;
+		return rc;
+	}
+}
+
+static int parse_one(int c, const char *arg, struct options *o, struct refl_server_cfg *cfg,
+		     bool *burst_given)
+{
+	switch (c) {
+	case OPT_PRIMARY:
+	case OPT_ALTERNATE:
+		return parse_ip(ip_option[c == OPT_ALTERNATE], arg, o->ip[c == OPT_ALTERNATE],
+				o->has_ip[c == OPT_ALTERNATE]);
+	case OPT_ADV_PRIMARY:
+	case OPT_ADV_ALTERNATE:
+		return parse_ip(c == OPT_ADV_PRIMARY ? "--advertise-primary"
+						     : "--advertise-alternate",
+				arg, o->advertised[c == OPT_ADV_ALTERNATE],
+				o->has_advertised[c == OPT_ADV_ALTERNATE]);
+	case OPT_KEY:
+		return parse_key(arg, o);
+	case OPT_NO_SOFTWARE:
+		o->software = false;
+		return 0;
+	case OPT_NO_TCP:
+		cfg->tcp = false;
+		return 0;
+	case OPT_USER:
+		o->user = arg;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	case '?':
+		return -1;
+	default:
+		return parse_number(c, arg, o, cfg, burst_given);
+	}
+}
+
+/* Every family given must have both addresses; advertised ones need their own. */
+static int check_families(const struct options *o)
+{
+	int served = 0;
+
+	for (int f = 0; f < REFL_FAMILIES; f++) {
+		char v = f ? '6' : '4';
+
+		if (o->has_ip[0][f] != o->has_ip[1][f]) {
+			fprintf(stderr,
+				"natreflector: IPv%c needs both --primary and --alternate\n", v);
+			return -1;
+		}
+		for (int which = 0; which < 2; which++) {
+			if (o->has_advertised[which][f] && !o->has_ip[which][f]) {
+				fprintf(stderr,
+					"natreflector: an IPv%c address to advertise, "
+					"but no IPv%c address to bind\n",
+					v, v);
+				return -1;
+			}
+		}
+		served += o->has_ip[0][f];
+	}
+	if (!served) {
+		fprintf(stderr, "natreflector: want --primary and --alternate\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o, struct refl_server_cfg *cfg)
+{
+	bool burst_given = false;
 	int c, rc = 0;
 
-	*o = (struct options){.port = {3478, 3479}};
-	r->cfg.software = SOFTWARE;
-	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-		case 'a':
-			rc = parse_ip(c == 'p' ? "--primary" : "--alternate", optarg,
-				      &o->ip[c == 'a']);
-			o->has_ip[c == 'a'] = true;
-			break;
-		case 'x':
-		case 'y':
-			rc = parse_ip(c == 'x' ? "--advertise-primary" : "--advertise-alternate",
-				      optarg, &o->advertised[c == 'y']);
-			o->has_advertised[c == 'y'] = true;
-			break;
-		case 'P':
-		case 'A':
-			rc = parse_port(c == 'P' ? "--port" : "--alt-port", optarg,
-					&o->port[c == 'A']);
-			break;
-		case 'k':
-			if (strlen(optarg) == 0 || strlen(optarg) > sizeof(r->key)) {
-				fprintf(stderr, "natreflector: --key wants 1 to %zu bytes\n",
-					sizeof(r->key));
-				rc = -1;
-				break;
-			}
-			memcpy(r->key, optarg, strlen(optarg));
-			r->cfg.key = r->key;
-			r->cfg.key_len = strlen(optarg);
-			break;
-		case 's':
-			r->cfg.software = NULL;
-			break;
-		case 't':
-			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(0);
-		default:
-			rc = -1;
-		}
-	}
-	if (rc == 0 && (!o->has_ip[0] || !o->has_ip[1] || optind != argc)) {
-		fprintf(stderr, "natreflector: want --primary and --alternate%s\n",
-			optind != argc ? ", and no other arguments" : "");
+	*o = (struct options){.port = {3478, 3479}, .software = true};
+	*cfg = (struct refl_server_cfg){.tcp = true,
+					.rate = 100,
+					.limiter_slots = 65536,
+					.tcp_max = 1024,
+					.tcp_per_source = 16,
+					.tcp_idle_s = 30};
+	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
+		rc = parse_one(c, optarg, o, cfg, &burst_given);
+	if (rc == 0 && optind != argc) {
+		fprintf(stderr, "natreflector: unexpected argument '%s'\n", argv[optind]);
 		rc = -1;
 	}
-	if (rc == 0 && (o->ip[0].ss_family != o->ip[1].ss_family || o->port[0] == o->port[1])) {
-		fprintf(stderr, "natreflector: the two addresses must be of one family, and the "
-				"two ports different\n");
+	if (rc == 0)
+		rc = check_families(o);
+	if (rc == 0 && o->port[0] == o->port[1]) {
+		fprintf(stderr, "natreflector: --port and --alt-port must differ (both %u)\n",
+			o->port[0]);
 		rc = -1;
 	}
+	if (!burst_given)
+		cfg->burst = cfg->rate ? 2 * cfg->rate : 1;
 	if (rc)
-		fputs(usage, stderr);
+		fputs("Try 'natreflector --help'.\n", stderr);
 	return rc;
 }
 
 /* The roles: bit 1 picks the address, bit 0 the port. */
-static void assign_roles(const struct options *o, struct reflector *r)
+static void assign_roles(const struct options *o, struct refl_server_cfg *cfg)
 {
-	for (int role = 0; role < 4; role++) {
-		int a = role >> 1, p = role & 1;
+	cfg->nfamilies = 0;
+	for (int f = 0; f < REFL_FAMILIES; f++) {
+		int n = cfg->nfamilies;
+		struct refl_cfg *h = &cfg->handler[n];
 
-		r->bound[role] = o->ip[a];
-		addr_set_port((struct sockaddr *)&r->bound[role], o->port[p]);
-		r->cfg.advertised[role] = o->has_advertised[a] ? o->advertised[a] : o->ip[a];
-		addr_set_port((struct sockaddr *)&r->cfg.advertised[role], o->port[p]);
+		if (!o->has_ip[0][f])
+			continue;
+		h->software = o->software ? SOFTWARE : NULL;
+		h->key = o->key_len ? o->key : NULL;
+		h->key_len = o->key_len;
+		for (int role = 0; role < 4; role++) {
+			int a = role >> 1, p = role & 1;
+			struct sockaddr *bound = (struct sockaddr *)&cfg->bound[n][role];
+			struct sockaddr *adv = (struct sockaddr *)&h->advertised[role];
+
+			cfg->bound[n][role] = o->ip[a][f];
+			addr_set_port(bound, o->port[p]);
+			h->advertised[role] =
+			    o->has_advertised[a][f] ? o->advertised[a][f] : o->ip[a][f];
+			addr_set_port(adv, o->port[p]);
+		}
+		cfg->nfamilies++;
 	}
 }
 
-static int open_sockets(struct reflector *r)
+/* After binding, nothing needs root: give it up for good. */
+static int drop_privileges(const char *user)
 {
-	char text[ADDR_STRLEN];
+	struct passwd *pw;
 
-	for (int role = 0; role < 4; role++) {
-		const struct sockaddr *sa = (const struct sockaddr *)&r->bound[role];
-		int fd = socket(sa->sa_family, SOCK_DGRAM, 0);
-
-		r->udp[role] = fd;
-		if (fd < 0 || bind(fd, sa, addr_len(sa)) < 0) {
-			fprintf(stderr, "natreflector: cannot bind UDP %s: %s\n",
-				addr_format(sa, text, sizeof(text)), strerror(errno));
-			return -1;
-		}
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw) {
+		fprintf(stderr, "natreflector: --user: no user '%s'\n", user);
+		return -1;
 	}
-	return 0;
-}
-
-static void serve_one(struct reflector *r, int role)
-{
-	uint8_t msg[2048], reply[2048];
-	struct sockaddr_storage from;
-	socklen_t flen = sizeof(from);
-	ssize_t got =
-	    recvfrom(r->udp[role], msg, sizeof(msg), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
-	struct refl_request req;
-	struct refl_reply out;
-
-	if (got < 0)
-		return;
-	req = (struct refl_request){msg, (size_t)got, (enum refl_role)role,
-				    (struct sockaddr *)&from, false};
-	refl_handle(&r->cfg, &req, reply, sizeof(reply), &out);
-	if (!out.len) {
-		counters_add(&r->counters, out.drop);
-		return;
+	if (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)) {
+		fprintf(stderr, "natreflector: --user %s: %s\n", user, strerror(errno));
+		return -1;
 	}
-	counters_add(&r->counters, out.error ? "answered with an error" : "answered");
-	if (sendto(r->udp[out.role], reply, out.len, 0, (struct sockaddr *)&out.to,
-		   addr_len((struct sockaddr *)&out.to)) < 0)
-		counters_add(&r->counters, "send failed");
-}
-
-static int run(struct reflector *r)
-{
-	struct pollfd pfd[4];
-
-	for (int role = 0; role < 4; role++)
-		pfd[role] = (struct pollfd){.fd = r->udp[role], .events = POLLIN};
-	printf("natreflector ready\n");
-	fflush(stdout);
-	while (!counters_stop) {
-		if (counters_report) {
-			counters_report = 0;
-			counters_print(&r->counters, stdout, "natreflector");
-		}
-		if (poll(pfd, 4, 500) < 0 && errno != EINTR) {
-			perror("natreflector: poll");
-			return EXIT_HOST;
-		}
-		for (int role = 0; role < 4; role++)
-			if (pfd[role].revents & POLLIN)
-				serve_one(r, role);
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		fprintf(stderr, "natreflector: --user %s: root could be regained\n", user);
+		return -1;
 	}
-	counters_print(&r->counters, stdout, "natreflector");
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	static struct reflector r;
-	struct options o;
+	static struct options o;
+	struct refl_server_cfg cfg;
+	refl_server_t *s;
 	int rc = EXIT_USAGE;
 
-	for (int role = 0; role < 4; role++)
-		r.udp[role] = -1;
-	if (parse_options(argc, argv, &o, &r))
+	if (parse_options(argc, argv, &o, &cfg))
 		return EXIT_USAGE;
-	assign_roles(&o, &r);
-	if (open_sockets(&r))
+	assign_roles(&o, &cfg);
+	s = refl_server_open(&cfg);
+	if (!s)
+		return EXIT_USAGE;
+	if (o.user && drop_privileges(o.user))
 		goto cleanup;
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	counters_signals();
-	rc = run(&r);
+	rc = refl_server_run(s, stdout) ? EXIT_HOST : 0;
 cleanup:
-	for (int role = 0; role < 4; role++)
-		if (r.udp[role] >= 0)
-			close(r.udp[role]);
+	refl_server_close(s);
 	return rc;
 }

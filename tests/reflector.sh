@@ -2,7 +2,15 @@
 # natreflector against real STUN clients, through real NATs: coturn's
 # turnutils_natdiscovery (RFC 5780) and Debian's stun (RFC 3489) run behind
 # the NAT of a natlab lab and must report the NAT's true behaviour.
+# Then natreflector alone, on the loopback of a namespace of its own, under
+# load: floods of malformed datagrams, TCP framing and caps, the per-source
+# rate limit, IPv6, dropped privileges and bad usage, driven by stunload.
 # Needs root; in CI it must run.
+#
+#   namespace nlt<PID>-lo:  lo 127.0.0.1 127.0.0.2 (and all 127/8)
+#                              2001:db8::10 2001:db8::11
+#   natreflector --primary 127.0.0.1 --alternate 127.0.0.2 [--primary 2001:db8::10 ...]
+#   stunload     from 127.0.0.1, 127.0.0.3, 127.0.0.4 ... (--distinct)
 set -u
 BIN=$(cd "${1:-bin}" && pwd)
 NATLAB=testbeds/natlab
@@ -43,5 +51,136 @@ NATEMU_SETTINGS="filtering=address-dependent" clients natemu "Endpoint Independe
     "Address Dependent" "Independent Mapping, Address Dependent Filter, preserves ports"
 NATEMU_SETTINGS="mapping=address-and-port-dependent" clients natemu \
     "Address and Port Dependent" "Address and Port Dependent" "Dependent Mapping"
+
+# ---- natreflector alone, on a namespace's loopback ----
+
+ns=nlt$$-lo
+rpid=
+cleanup() {
+    [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+    # Anything still running in our namespace, by PID.
+    for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+if ! { ip netns add "$ns" && ip -n "$ns" link set lo up &&
+    ip -n "$ns" addr add 2001:db8::10/128 dev lo nodad &&
+    ip -n "$ns" addr add 2001:db8::11/128 dev lo nodad; }; then
+    bad "namespace $ns"
+    summary
+    exit
+fi
+inns() { ip netns exec "$ns" "$@"; }
+
+# start_refl ARGS...: natreflector on 127.0.0.1/127.0.0.2 with ARGS; waits for "ready".
+start_refl() {
+    # Not through inns: $! must be natreflector itself (ip netns exec execs it).
+    ip netns exec "$ns" "$BIN/natreflector" --primary 127.0.0.1 --alternate 127.0.0.2 "$@" \
+        >"$tmp/refl" 2>&1 &
+    rpid=$!
+    for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/refl" && return 0; sleep 0.02; done
+    cp "$tmp/refl" "$tmp/out"
+    bad "natreflector $* did not start"
+}
+
+# stop_refl: SIGTERM; it must exit 0 and print its counters.
+stop_refl() {
+    kill -TERM "$rpid"
+    wait "$rpid"
+    local rc=$?
+    rpid=
+    cp "$tmp/refl" "$tmp/out"
+    if [ "$rc" -eq 0 ] && grep -q '^natreflector stopping ' "$tmp/refl"; then ok; else bad "natreflector exit $rc on SIGTERM"; fi
+}
+
+# count REASON: the counter for REASON in the last report.
+count() {
+    awk -v r="reason=\"$1\"" 'index($0, r) { n = $NF; sub("packets=", "", n) } END { print n + 0 }' "$tmp/refl"
+}
+
+# field KEY: KEY's value in stunload's result line ($tmp/out).
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$tmp/out"; }
+
+load() { inns "$BIN/stunload" "$@" >"$tmp/out" 2>&1; }
+
+# A flood: a malformed datagram for every request. Every request is answered
+# and every malformed datagram is counted, under a named reason, and dropped.
+start_refl --rate 0
+if load --requests 50000 --malformed 100 127.0.0.1:3478; then ok; else bad "answers under a malformed flood"; fi
+malformed=$(field malformed_sent)
+kill -USR1 "$rpid"; sleep 0.2
+dropped=0
+for r in truncated "not a request" short-header fingerprint-mismatch not-stun; do
+    dropped=$((dropped + $(count "$r")))
+done
+cp "$tmp/refl" "$tmp/out"
+if [ "$malformed" -gt 40000 ] && [ "$dropped" -eq "$malformed" ] && [ "$(count answered)" -eq 50000 ]; then
+    ok
+else
+    bad "flood: $malformed malformed sent, $dropped counted as dropped, $(count answered) answered"
+fi
+# ... and it still answers, from every role, over UDP and TCP.
+for dst in 127.0.0.1:3478 127.0.0.1:3479 127.0.0.2:3478 127.0.0.2:3479; do
+    if load --requests 2000 "$dst" && load --tcp --clients 4 --requests 2000 "$dst"; then ok; else bad "answers on $dst after the flood"; fi
+done
+# 5,000 client endpoints, each its own address and port, all answered.
+if load --distinct --clients 50 --requests 5000 127.0.0.1:3478; then ok; else bad "distinct clients"; fi
+stop_refl
+
+# TCP: a stream that is not STUN is closed and counted; the caps hold.
+start_refl --rate 0 --tcp-per-source 2 --tcp-max 3
+inns bash -c 'exec 3<>/dev/tcp/127.0.0.1/3478; printf "GET / HTTP/1.0\r\n\r\n" >&3; cat <&3' >/dev/null 2>&1
+load --tcp --clients 4 --requests 400 --timeout 300 127.0.0.1:3478
+closed=$(field closed)
+load --tcp --clients 2 --requests 200 --timeout 300 --source 127.0.0.3 127.0.0.1:3478
+closed3=$(field closed)
+kill -USR1 "$rpid"; sleep 0.2
+cp "$tmp/refl" "$tmp/out"
+if [ "$(count "tcp stream not stun")" -eq 1 ]; then ok; else bad "a non-STUN stream closed and counted"; fi
+if [ "$closed" -eq 2 ] && [ "$(count "tcp per-source cap")" -eq 2 ]; then ok; else bad "per-source cap 2: $closed of 4 connections closed"; fi
+# 127.0.0.3's two come while 127.0.0.1's may still be open: the total cap (3) or none.
+if [ "$closed3" -eq "$(count "tcp connection cap")" ]; then ok; else bad "total cap: $closed3 closed, counted $(count "tcp connection cap")"; fi
+stop_refl
+
+# The per-source rate limit: 50/s with a burst of 50. A source that sends
+# 500 at once gets the burst and the rate, no more; another source is served.
+start_refl --rate 50 --burst 50
+load --requests 500 --window 500 --timeout 400 127.0.0.1:3478
+answered=$(field answered) secs=$(field seconds)
+max=$(awk -v s="$secs" 'BEGIN { print int(50 + 50 * s) + 2 }')
+if [ "$answered" -ge 50 ] && [ "$answered" -le "$max" ]; then ok; else bad "rate 50 burst 50: $answered answered in $secs s (want 50..$max)"; fi
+if load --requests 40 --source 127.0.0.4 127.0.0.1:3478; then ok; else bad "another source is not limited"; fi
+stop_refl
+cp "$tmp/refl" "$tmp/out"
+if [ "$(count "rate limited")" -eq $((500 - answered)) ]; then ok; else bad "rate-limited drops counted"; fi
+
+# IPv6 beside IPv4: each family answers on its four roles, with its own
+# OTHER-ADDRESS (turnutils_stunclient -f prints it).
+start_refl --primary 2001:db8::10 --alternate 2001:db8::11 --user nobody --rate 0
+for dst in '[2001:db8::10]:3478' '[2001:db8::11]:3479' 127.0.0.2:3479; do
+    if load --requests 1000 "$dst" && load --tcp --requests 100 "$dst"; then ok; else bad "answers on $dst"; fi
+done
+inns timeout 10 turnutils_stunclient -f 2001:db8::10 >"$tmp/out" 2>&1
+if grep -q 'Other addr: : 2001:db8::11:3479' "$tmp/out"; then ok; else bad "IPv6 OTHER-ADDRESS"; fi
+# --user: after binding, it runs as nobody.
+if awk '/^Uid:/ { exit !($2 == 65534 && $3 == 65534) }' "/proc/$rpid/status"; then ok; else bad "--user nobody: $(grep Uid: "/proc/$rpid/status")"; fi
+stop_refl
+
+# Bad usage: exit 2, and a message naming the problem.
+usage_error() {
+    local want=$1; shift
+    inns "$BIN/natreflector" "$@" >"$tmp/out" 2>&1
+    local rc=$?
+    if [ "$rc" -eq 2 ] && grep -q -- "$want" "$tmp/out"; then ok; else bad "natreflector $* (exit $rc): want '$want'"; fi
+}
+start_refl
+usage_error "cannot serve UDP 127.0.0.1:3478: Address already in use" --primary 127.0.0.1 --alternate 127.0.0.2
+stop_refl
+usage_error "cannot serve UDP 192.0.2.1:3478" --primary 192.0.2.1 --alternate 127.0.0.2
+usage_error "--rate wants a number from 0 to 1000000, not 'fast'" --primary 127.0.0.1 --alternate 127.0.0.2 --rate fast
+usage_error "IPv6 needs both --primary and --alternate" --primary 127.0.0.1 --alternate 127.0.0.2 --primary ::1
+usage_error "no user 'no-such-user'" --primary 127.0.0.1 --alternate 127.0.0.2 --user no-such-user
+usage_error "--port and --alt-port must differ" --primary 127.0.0.1 --alternate 127.0.0.2 --alt-port 3478
 
 summary

@@ -25,6 +25,7 @@ int test_packet_register(void);
 int test_impair_register(void);
 int test_reflector_register(void);
 int test_counters_register(void);
+int test_limiter_register(void);
 
 /*
  * Read a hex file from tests/vectors ('#' starts a comment, white space is

@@ -1,0 +1,480 @@
+/*
+ * natreflector's sockets and event loop. See server.h.
+ *
+ * epoll data: the kind of descriptor in the high 32 bits, its index in the
+ * low: a UDP socket (family * 4 + role), a TCP listener (the same), or a TCP
+ * connection (its slot in the connection table).
+ */
+#define _GNU_SOURCE /* recvmmsg, sendmmsg, accept4 */
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+
+#include "addr.h"
+#include "logline.h"
+#include "reflector/limiter.h"
+#include "stun.h"
+
+#define BATCH      64   /* datagrams per recvmmsg / sendmmsg */
+#define MSG_CAP    2048 /* a longer datagram or TCP message is dropped */
+#define ENDPOINTS  (REFL_FAMILIES * 4)
+#define ACCEPTS    16 /* per wakeup, so one listener cannot starve the rest */
+#define SOCKET_BUF (4 << 20)
+
+enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN };
+
+struct conn {
+	int fd; /* -1: free */
+	int family;
+	enum refl_role role;
+	struct sockaddr_storage peer;
+	uint64_t last_ns; /* the last request, for the idle timeout */
+	size_t have;
+	uint8_t buf[MSG_CAP];
+};
+
+/* Replies waiting to leave one role's socket. */
+struct out_batch {
+	struct mmsghdr hdr[BATCH];
+	struct iovec iov[BATCH];
+	struct sockaddr_storage to[BATCH];
+	uint8_t buf[BATCH][MSG_CAP];
+	unsigned n;
+};
+
+struct refl_server {
+	struct refl_server_cfg cfg;
+	int udp[ENDPOINTS], listener[ENDPOINTS];
+	int epoll;
+	refl_limiter_t *limiter;
+	struct counters counters;
+	struct conn *conns;
+	unsigned nconns;
+	unsigned *free_slots, nfree;
+	/* The receive side of a batch, reused. */
+	struct mmsghdr in_hdr[BATCH];
+	struct iovec in_iov[BATCH];
+	struct sockaddr_storage in_from[BATCH];
+	uint8_t in_buf[BATCH][MSG_CAP];
+	struct out_batch out[4];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int watch(struct refl_server *s, int fd, enum kind kind, unsigned index)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)kind << 32 | index};
+
+	return epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int open_endpoint(struct refl_server *s, int f, int role, int type)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&s->cfg.bound[f][role];
+	int one = 1, size = SOCKET_BUF, fd;
+	char text[ADDR_STRLEN];
+
+	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	/* Each family is its own set of roles: an IPv6 socket takes no IPv4. */
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (type == SOCK_STREAM)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	else
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (bind(fd, sa, addr_len(sa)) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0))
+		goto fail;
+	if (watch(s, fd, type == SOCK_STREAM ? KIND_LISTEN : KIND_UDP, (unsigned)(f * 4 + role)))
+		goto fail;
+	return fd;
+fail:
+	fprintf(stderr, "natreflector: cannot serve %s %s: %s\n",
+		type == SOCK_STREAM ? "TCP" : "UDP", addr_format(sa, text, sizeof(text)),
+		strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void init_batches(struct refl_server *s)
+{
+	for (int i = 0; i < BATCH; i++) {
+		s->in_iov[i] = (struct iovec){s->in_buf[i], MSG_CAP};
+		s->in_hdr[i].msg_hdr = (struct msghdr){
+		    .msg_name = &s->in_from[i], .msg_iov = &s->in_iov[i], .msg_iovlen = 1};
+		for (int r = 0; r < 4; r++) {
+			struct out_batch *o = &s->out[r];
+
+			o->hdr[i].msg_hdr = (struct msghdr){
+			    .msg_name = &o->to[i], .msg_iov = &o->iov[i], .msg_iovlen = 1};
+			o->iov[i].iov_base = o->buf[i];
+		}
+	}
+}
+
+static int alloc_state(struct refl_server *s)
+{
+	uint64_t seed = 0;
+
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = now_ns();
+	s->limiter = refl_limiter_new(s->cfg.rate, s->cfg.burst, s->cfg.limiter_slots, seed);
+	s->conns = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->conns));
+	s->free_slots = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->free_slots));
+	if (!s->limiter || !s->conns || !s->free_slots) {
+		fprintf(stderr,
+			"natreflector: out of memory for %u TCP connections and %zu "
+			"rate-limit entries\n",
+			s->cfg.tcp_max, s->cfg.limiter_slots);
+		return -1;
+	}
+	for (unsigned i = 0; i < s->cfg.tcp_max; i++) {
+		s->conns[i].fd = -1;
+		s->free_slots[s->nfree++] = s->cfg.tcp_max - 1 - i;
+	}
+	return 0;
+}
+
+refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
+{
+	struct refl_server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		fprintf(stderr, "natreflector: out of memory\n");
+		return NULL;
+	}
+	s->cfg = *cfg;
+	for (int i = 0; i < ENDPOINTS; i++)
+		s->udp[i] = s->listener[i] = -1;
+	s->epoll = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epoll < 0 || alloc_state(s)) {
+		if (s->epoll < 0)
+			perror("natreflector: epoll_create1");
+		goto fail;
+	}
+	init_batches(s);
+	for (int f = 0; f < cfg->nfamilies; f++) {
+		for (int role = 0; role < 4; role++) {
+			s->udp[f * 4 + role] = open_endpoint(s, f, role, SOCK_DGRAM);
+			if (s->udp[f * 4 + role] < 0)
+				goto fail;
+			if (!cfg->tcp)
+				continue;
+			s->listener[f * 4 + role] = open_endpoint(s, f, role, SOCK_STREAM);
+			if (s->listener[f * 4 + role] < 0)
+				goto fail;
+		}
+	}
+	return s;
+fail:
+	refl_server_close(s);
+	return NULL;
+}
+
+/* ---- UDP ---- */
+
+static void flush(struct refl_server *s, int f, struct out_batch *o, int role)
+{
+	unsigned sent = 0;
+
+	while (sent < o->n) {
+		int r = sendmmsg(s->udp[f * 4 + role], o->hdr + sent, o->n - sent, 0);
+
+		if (r <= 0) {
+			for (; sent < o->n; sent++)
+				counters_add(&s->counters, "send failed");
+			break;
+		}
+		sent += (unsigned)r;
+	}
+	o->n = 0;
+}
+
+static void answer(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
+		   size_t len, const struct sockaddr *from)
+{
+	struct refl_request req = {msg, len, role, from, false};
+	struct refl_reply rep;
+	struct out_batch *o;
+
+	/* The reply is built straight into its place in the outgoing batch. */
+	refl_handle(&s->cfg.handler[f], &req, s->out[role].buf[s->out[role].n], MSG_CAP, &rep);
+	if (!rep.len) {
+		counters_add(&s->counters, rep.drop);
+		return;
+	}
+	counters_add(&s->counters, rep.error ? "answered with an error" : "answered");
+	if (rep.role != role) {
+		/* CHANGE-REQUEST: the reply leaves from another role's socket. */
+		o = &s->out[rep.role];
+		memcpy(o->buf[o->n], s->out[role].buf[s->out[role].n], rep.len);
+	} else {
+		o = &s->out[role];
+	}
+	o->to[o->n] = rep.to;
+	o->hdr[o->n].msg_hdr.msg_namelen = addr_len((struct sockaddr *)&rep.to);
+	o->iov[o->n].iov_len = rep.len;
+	o->n++;
+}
+
+static void serve_udp(struct refl_server *s, unsigned index)
+{
+	int f = (int)index / 4, n;
+	enum refl_role role = (enum refl_role)(index % 4);
+	uint64_t now = now_ns();
+
+	for (int i = 0; i < BATCH; i++)
+		s->in_hdr[i].msg_hdr.msg_namelen = sizeof(s->in_from[i]);
+	n = recvmmsg(s->udp[index], s->in_hdr, BATCH, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		const struct sockaddr *from = (const struct sockaddr *)&s->in_from[i];
+
+		if (s->in_hdr[i].msg_hdr.msg_flags & MSG_TRUNC)
+			counters_add(&s->counters, "datagram too long");
+		else if (!refl_limiter_allow(s->limiter, from, now))
+			counters_add(&s->counters, "rate limited");
+		else
+			answer(s, f, role, s->in_buf[i], s->in_hdr[i].msg_len, from);
+	}
+	for (int r = 0; r < 4; r++)
+		if (s->out[r].n)
+			flush(s, f, &s->out[r], r);
+}
+
+/* ---- TCP ---- */
+
+static void drop_conn(struct refl_server *s, unsigned slot, const char *why)
+{
+	struct conn *c = &s->conns[slot];
+
+	if (why)
+		counters_add(&s->counters, why);
+	close(c->fd); /* also leaves the epoll set */
+	c->fd = -1;
+	s->free_slots[s->nfree++] = slot;
+	s->nconns--;
+}
+
+static unsigned conns_from(const struct refl_server *s, const struct sockaddr *peer)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->cfg.tcp_max; i++)
+		if (s->conns[i].fd >= 0 &&
+		    addr_same_ip((const struct sockaddr *)&s->conns[i].peer, peer))
+			n++;
+	return n;
+}
+
+static const char *admit(struct refl_server *s, const struct sockaddr *peer, uint64_t now)
+{
+	if (s->nconns >= s->cfg.tcp_max)
+		return "tcp connection cap";
+	if (conns_from(s, peer) >= s->cfg.tcp_per_source)
+		return "tcp per-source cap";
+	if (!refl_limiter_allow(s->limiter, peer, now))
+		return "rate limited";
+	return NULL;
+}
+
+static void accept_conns(struct refl_server *s, unsigned index)
+{
+	uint64_t now = now_ns();
+
+	for (int i = 0; i < ACCEPTS; i++) {
+		struct sockaddr_storage peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(s->listener[index], (struct sockaddr *)&peer, &plen,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		const char *refused;
+		unsigned slot;
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		refused = admit(s, (struct sockaddr *)&peer, now);
+		if (refused) {
+			counters_add(&s->counters, refused);
+			close(fd);
+			continue;
+		}
+		slot = s->free_slots[--s->nfree];
+		c = &s->conns[slot];
+		*c = (struct conn){.fd = fd,
+				   .family = (int)index / 4,
+				   .role = (enum refl_role)(index % 4),
+				   .peer = peer,
+				   .last_ns = now};
+		if (watch(s, fd, KIND_CONN, slot)) {
+			s->nconns++;
+			drop_conn(s, slot, "tcp epoll failed");
+			continue;
+		}
+		s->nconns++;
+		counters_add(&s->counters, "tcp accepted");
+	}
+}
+
+/* One framed request out of the connection's buffer: 1 when one was
+ * handled, 0 when more bytes are needed, -1 when the connection was closed. */
+static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
+{
+	struct conn *c = &s->conns[slot];
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	uint8_t *reply = s->out[0].buf[0];
+	struct refl_request req;
+	struct refl_reply rep;
+	size_t len;
+
+	if (stun_frame_length(c->buf, c->have, &len) != STUN_OK) {
+		drop_conn(s, slot, "tcp stream not stun");
+		return -1;
+	}
+	if (len > MSG_CAP) {
+		drop_conn(s, slot, "tcp message too long");
+		return -1;
+	}
+	if (len == 0 || c->have < len)
+		return 0;
+	c->last_ns = now;
+	if (!refl_limiter_allow(s->limiter, peer, now)) {
+		counters_add(&s->counters, "rate limited");
+	} else {
+		req = (struct refl_request){c->buf, len, c->role, peer, true};
+		refl_handle(&s->cfg.handler[c->family], &req, reply, MSG_CAP, &rep);
+		if (!rep.len) {
+			counters_add(&s->counters, rep.drop);
+		} else if (send(c->fd, reply, rep.len, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+			   (ssize_t)rep.len) {
+			/* Never buffer for a peer that does not read. */
+			drop_conn(s, slot, "tcp send blocked");
+			return -1;
+		} else {
+			counters_add(&s->counters,
+				     rep.error ? "answered with an error" : "answered");
+		}
+	}
+	c->have -= len;
+	memmove(c->buf, c->buf + len, c->have);
+	return 1;
+}
+
+static void serve_conn(struct refl_server *s, unsigned slot)
+{
+	struct conn *c = &s->conns[slot];
+	ssize_t got = recv(c->fd, c->buf + c->have, MSG_CAP - c->have, MSG_DONTWAIT);
+	uint64_t now = now_ns();
+
+	if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+		drop_conn(s, slot, NULL);
+		return;
+	}
+	if (got < 0)
+		return;
+	c->have += (size_t)got;
+	while (c->have && serve_message(s, slot, now) > 0)
+		;
+}
+
+static void close_idle(struct refl_server *s, uint64_t now)
+{
+	uint64_t idle = (uint64_t)s->cfg.tcp_idle_s * 1000000000u;
+
+	for (unsigned i = 0; i < s->cfg.tcp_max; i++)
+		if (s->conns[i].fd >= 0 && now - s->conns[i].last_ns > idle)
+			drop_conn(s, i, "tcp idle timeout");
+}
+
+/* ---- the loop ---- */
+
+int refl_server_run(refl_server_t *s, FILE *log)
+{
+	struct epoll_event ev[32];
+	uint64_t next_sweep = now_ns() + 1000000000u;
+
+	log_line(log, "natreflector", "ready",
+		 "families=%d tcp=%s rate=%u burst=%u limiter_bytes=%zu tcp_max=%u "
+		 "tcp_per_source=%u tcp_idle_s=%u",
+		 s->cfg.nfamilies, s->cfg.tcp ? "on" : "off", s->cfg.rate, s->cfg.burst,
+		 refl_limiter_bytes(s->limiter), s->cfg.tcp_max, s->cfg.tcp_per_source,
+		 s->cfg.tcp_idle_s);
+	while (!counters_stop) {
+		int n = epoll_wait(s->epoll, ev, 32, 250);
+		uint64_t now;
+
+		if (counters_report) {
+			counters_report = 0;
+			counters_print(&s->counters, log, "natreflector");
+		}
+		if (n < 0 && errno != EINTR) {
+			perror("natreflector: epoll_wait");
+			return -1;
+		}
+		for (int i = 0; i < n; i++) {
+			unsigned index = (unsigned)ev[i].data.u64;
+
+			switch ((enum kind)(ev[i].data.u64 >> 32)) {
+			case KIND_UDP:
+				serve_udp(s, index);
+				break;
+			case KIND_LISTEN:
+				accept_conns(s, index);
+				break;
+			case KIND_CONN:
+				if (s->conns[index].fd >= 0)
+					serve_conn(s, index);
+				break;
+			}
+		}
+		now = now_ns();
+		if (now >= next_sweep) {
+			close_idle(s, now);
+			next_sweep = now + 1000000000u;
+		}
+	}
+	log_line(log, "natreflector", "stopping", "tcp_open=%u", s->nconns);
+	counters_print(&s->counters, log, "natreflector");
+	return 0;
+}
+
+const struct counters *refl_server_counters(const refl_server_t *s)
+{
+	return &s->counters;
+}
+
+void refl_server_close(refl_server_t *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ENDPOINTS; i++) {
+		if (s->udp[i] >= 0)
+			close(s->udp[i]);
+		if (s->listener[i] >= 0)
+			close(s->listener[i]);
+	}
+	for (unsigned i = 0; s->conns && i < s->cfg.tcp_max; i++)
+		if (s->conns[i].fd >= 0)
+			close(s->conns[i].fd);
+	if (s->epoll >= 0)
+		close(s->epoll);
+	refl_limiter_free(s->limiter);
+	free(s->conns);
+	free(s->free_slots);
+	free(s);
+}

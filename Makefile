@@ -5,6 +5,8 @@
 #   make SAN=1 check   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make lint       clang-format --dry-run and cppcheck
+#   make bench      natreflector against a bare responder, coturn and stund (root);
+#                   writes results/bench.txt
 #   make deps       install missing Debian packages (idempotent; NODEPS=1 skips it)
 #   WERROR=1        turn warnings into errors (CI sets it);  V=1  show full commands
 
@@ -72,7 +74,7 @@ TEST_BIN := $(BUILD)/tests/run_tests
 
 FUZZERS  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check deps fuzz lint clean format
+.PHONY: all check deps fuzz lint clean format bench
 .DEFAULT_GOAL := all
 
 all: deps $(PROGRAMS:%=$(BINDIR)/%)
@@ -118,6 +120,9 @@ check: all $(TEST_BIN)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)
 
+bench: all
+	$(Q)bench/run $(BINDIR)
+
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
 FUZZ_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ilib -I. \
@@ -143,7 +148,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

@@ -31,7 +31,7 @@ int main(int argc, char **argv)
 	struct sockaddr_in from[BATCH];
 	struct sockaddr_storage bind_to;
 	char err[128];
-	int fd;
+	int fd, size = 4 << 20; /* natreflector's receive buffer, for a fair race */
 
 	if (argc != 2 || addr_parse(argv[1], ADDR_PORT_REQUIRED, 0, &bind_to, err, sizeof(err)) ||
 	    bind_to.ss_family != AF_INET) {
@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (fd < 0 || bind(fd, (struct sockaddr *)&bind_to, sizeof(struct sockaddr_in))) {
 		perror("bareresponder: bind");
 		return 2;

@@ -54,18 +54,20 @@ NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c testbeds/natemu/imp
 NATEMU_LIB := $(BUILD)/libnatemu.a
 
 # natreflector's request handler: pure, linked by the tests (and natreflector).
-REFL_SRC := reflector/handler.c reflector/limiter.c reflector/server.c
+REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c reflector/limiter.c
 REFL_LIB := $(BUILD)/libreflector.a
 
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := natreflector stundecode labecho natemu stunload bareresponder
-natreflector_SRC := reflector/natreflector.c
-natreflector_LIBS := $(BUILD)/libreflector.a
+PROGRAMS := natreflector stundecode labecho natemu stunload bareresponder refltest
+natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
+natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
 natemu_LIBS := $(BUILD)/libnatemu.a -lpcap
 stunload_SRC := bench/stunload.c
+refltest_SRC := tools/refltest.c
+refltest_LIBS := $(BUILD)/libreflector.a
 bareresponder_SRC := bench/bareresponder.c
 
 TEST_SRC := $(wildcard tests/*.c)

@@ -122,6 +122,13 @@ static const struct {
     {STUN_ATTR_ICE_CONTROLLING, "ICE-CONTROLLING"},
     {STUN_ATTR_RESPONSE_ORIGIN, "RESPONSE-ORIGIN"},
     {STUN_ATTR_OTHER_ADDRESS, "OTHER-ADDRESS"},
+    {STUN_ATTR_NATLAB_ACTION, "NATLAB-ACTION"},
+    {STUN_ATTR_NATLAB_TARGET_PORT, "NATLAB-TARGET-PORT"},
+    {STUN_ATTR_NATLAB_TOKEN, "NATLAB-TOKEN"},
+    {STUN_ATTR_NATLAB_WAIT, "NATLAB-WAIT"},
+    {STUN_ATTR_NATLAB_OBSERVED, "NATLAB-OBSERVED"},
+    {STUN_ATTR_NATLAB_OBSERVED_FROM, "NATLAB-OBSERVED-FROM"},
+    {STUN_ATTR_NATLAB_SENT_FROM, "NATLAB-SENT-FROM"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -151,6 +158,8 @@ const char *stun_method_name(uint16_t method)
 		return "Binding";
 	case STUN_SHARED_SECRET:
 		return "SharedSecret";
+	case STUN_NATLAB_TEST:
+		return "NatlabTest";
 	default:
 		return NULL;
 	}
@@ -175,6 +184,8 @@ static bool is_addr_attr(uint16_t type)
 	case STUN_ATTR_ALTERNATE_SERVER:
 	case STUN_ATTR_RESPONSE_ORIGIN:
 	case STUN_ATTR_OTHER_ADDRESS:
+	case STUN_ATTR_NATLAB_OBSERVED_FROM:
+	case STUN_ATTR_NATLAB_SENT_FROM:
 		return true;
 	default:
 		return false;
@@ -183,7 +194,8 @@ static bool is_addr_attr(uint16_t type)
 
 static bool is_xor_attr(uint16_t type)
 {
-	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_MAPPED_ADDRESS_OLD;
+	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_MAPPED_ADDRESS_OLD ||
+	       type == STUN_ATTR_NATLAB_OBSERVED_FROM || type == STUN_ATTR_NATLAB_SENT_FROM;
 }
 
 /* The lengths a known attribute can have; anything else is malformed. */
@@ -203,9 +215,14 @@ static enum stun_err check_attr_shape(uint16_t type, const uint8_t *v, uint16_t 
 	case STUN_ATTR_RESPONSE_PORT:
 	case STUN_ATTR_CACHE_TIMEOUT:
 	case STUN_ATTR_FINGERPRINT:
+	case STUN_ATTR_NATLAB_ACTION:
+	case STUN_ATTR_NATLAB_TARGET_PORT:
+	case STUN_ATTR_NATLAB_WAIT:
 		return len == 4 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_ICE_CONTROLLED:
 	case STUN_ATTR_ICE_CONTROLLING:
+	case STUN_ATTR_NATLAB_TOKEN:
+	case STUN_ATTR_NATLAB_OBSERVED:
 		return len == 8 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_USE_CANDIDATE:
 		return len == 0 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;

@@ -39,6 +39,9 @@ enum stun_class {
 enum stun_method {
 	STUN_BINDING = 0x001,
 	STUN_SHARED_SECRET = 0x002, /* RFC 3489 only */
+	/* natlab's own tests (reflector/PROTOCOL.md); not registered with IANA,
+	 * answered only by a natreflector that has a session secret. */
+	STUN_NATLAB_TEST = 0xF4C,
 };
 
 /* RFC 5389/8489 section 18.2, RFC 5780 section 7, RFC 3489 section 11.2, RFC 8445. */
@@ -75,6 +78,14 @@ enum stun_attr_type {
 	STUN_ATTR_ICE_CONTROLLING = 0x802A, /* RFC 8445 */
 	STUN_ATTR_RESPONSE_ORIGIN = 0x802B, /* RFC 5780 */
 	STUN_ATTR_OTHER_ADDRESS = 0x802C,   /* RFC 5780 */
+	/* natlab's own, comprehension-optional (reflector/PROTOCOL.md). */
+	STUN_ATTR_NATLAB_ACTION = 0xC4C1,        /* action, role, 2 reserved */
+	STUN_ATTR_NATLAB_TARGET_PORT = 0xC4C2,   /* port, 2 reserved */
+	STUN_ATTR_NATLAB_TOKEN = 0xC4C3,         /* 8 bytes */
+	STUN_ATTR_NATLAB_WAIT = 0xC4C4,          /* milliseconds */
+	STUN_ATTR_NATLAB_OBSERVED = 0xC4C5,      /* outcome, ICMP type, code, 0, microseconds */
+	STUN_ATTR_NATLAB_OBSERVED_FROM = 0xC4C6, /* XOR address */
+	STUN_ATTR_NATLAB_SENT_FROM = 0xC4C7,     /* XOR address */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

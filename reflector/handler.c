@@ -174,6 +174,15 @@ void refl_handle(const struct refl_cfg *cfg, const struct refl_request *req, uin
 		out->drop = "fingerprint-mismatch";
 		return;
 	}
+	if (m.method == STUN_NATLAB_TEST && err == STUN_OK) {
+		code = refl_test_accept(&m, req->from, cfg->session_secret, cfg->session_secret_len,
+					&out->order, &reason);
+		if (code)
+			error_reply(cfg, &m, code, reason, buf, cap, out);
+		else
+			out->test = true;
+		return;
+	}
 	code = refuse(cfg, req, &m, err, &reason);
 	if (code)
 		error_reply(cfg, &m, code, reason, buf, cap, out);

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "reflector/natlabtest.h"
+
 enum refl_role {
 	REFL_PP = 0, /* primary address, primary port */
 	REFL_PA = 1, /* primary address, alternate port */
@@ -35,6 +37,9 @@ struct refl_cfg {
 	const char *software; /* SOFTWARE in replies; NULL for none */
 	const uint8_t *key;   /* short-term credential; NULL: no authentication */
 	size_t key_len;
+	/* natlab's own tests: the secret session keys derive from; NULL: off. */
+	const uint8_t *session_secret;
+	size_t session_secret_len;
 };
 
 struct refl_request {
@@ -51,6 +56,8 @@ struct refl_reply {
 	size_t len;                 /* 0: no reply */
 	const char *drop;           /* why there is no reply, for the counters */
 	unsigned error;             /* the error code sent, 0 for a success */
+	bool test;                  /* len 0: a natlab test to carry out, then answer */
+	struct refl_test order;
 };
 
 /* Handle one request; the reply is written into buf (cap bytes). */

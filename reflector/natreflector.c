@@ -28,7 +28,8 @@ static const char usage[] =
     "                    [--advertise-primary IP] [--advertise-alternate IP]\n"
     "                    [--key SECRET] [--no-software] [--no-tcp] [--user NAME]\n"
     "                    [--rate N] [--burst N] [--tcp-max N] [--tcp-per-source N]\n"
-    "                    [--tcp-idle SECONDS]\n"
+    "                    [--tcp-idle SECONDS] [--session-secret FILE]\n"
+    "       natreflector --session-secret FILE --issue-session ID\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
     "RFC 3489) over UDP and TCP on the four endpoints PRIMARY:PORT,\n"
@@ -54,6 +55,10 @@ static const char usage[] =
     "  --tcp-per-source N        TCP connections from one address (16)\n"
     "  --tcp-idle SECONDS        close a TCP connection idle this long (30)\n"
     "  --user NAME               after binding, run as this user\n"
+    "natlab's own tests (reflector/PROTOCOL.md: UDP datagrams and TCP SYNs on request):\n"
+    "  --session-secret FILE     enable them; session keys derive from the secret\n"
+    "                            in FILE (16 bytes or more; needs CAP_NET_RAW)\n"
+    "  --issue-session ID        print the key of session ID, for natprobe --key\n"
     "  -h, --help                this text\n"
     "\n"
     "Log lines on stdout: 'natreflector EVENT ts=... key=value ...'. SIGUSR1\n"
@@ -71,6 +76,9 @@ struct options {
 	uint8_t key[256];
 	size_t key_len;
 	bool software;
+	uint8_t secret[1024];
+	size_t secret_len;
+	const char *issue; /* --issue-session ID */
 };
 
 static const char *const ip_option[2] = {"--primary", "--alternate"};
@@ -113,6 +121,30 @@ static int parse_uint(const char *opt, const char *text, unsigned long min, unsi
 	return 0;
 }
 
+/* The secret comes from a file, never the command line, where ps shows it. */
+static int read_secret(const char *path, struct options *o)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "natreflector: --session-secret %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(o->secret, 1, sizeof(o->secret), f);
+	fclose(f);
+	while (n && (o->secret[n - 1] == '\n' || o->secret[n - 1] == '\r'))
+		n--;
+	if (n < 16 || n == sizeof(o->secret)) {
+		fprintf(stderr,
+			"natreflector: --session-secret %s: want 16 to %zu bytes, not %zu\n", path,
+			sizeof(o->secret) - 1, n);
+		return -1;
+	}
+	o->secret_len = n;
+	return 0;
+}
+
 static int parse_key(const char *text, struct options *o)
 {
 	size_t len = strlen(text);
@@ -142,6 +174,8 @@ enum {
 	OPT_TCP_MAX,
 	OPT_TCP_PER_SOURCE,
 	OPT_TCP_IDLE,
+	OPT_SESSION_SECRET,
+	OPT_ISSUE_SESSION,
 };
 
 static const struct option longopts[] = {
@@ -160,6 +194,8 @@ static const struct option longopts[] = {
     {"tcp-max", required_argument, NULL, OPT_TCP_MAX},
     {"tcp-per-source", required_argument, NULL, OPT_TCP_PER_SOURCE},
     {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
+    {"session-secret", required_argument, NULL, OPT_SESSION_SECRET},
+    {"issue-session", required_argument, NULL, OPT_ISSUE_SESSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -226,6 +262,11 @@ static int parse_one(int c, const char *arg, struct options *o, struct refl_serv
 	case OPT_USER:
 		o->user = arg;
 		return 0;
+	case OPT_SESSION_SECRET:
+		return read_secret(arg, o);
+	case OPT_ISSUE_SESSION:
+		o->issue = arg;
+		return 0;
 	case 'h':
 		fputs(usage, stdout);
 		exit(0);
@@ -281,6 +322,13 @@ static int parse_options(int argc, char **argv, struct options *o, struct refl_s
 					.tcp_idle_s = 30};
 	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		rc = parse_one(c, optarg, o, cfg, &burst_given);
+	if (rc == 0 && o->issue) {
+		if (optind == argc && o->secret_len)
+			return 0;
+		fprintf(stderr, "natreflector: --issue-session wants --session-secret, and no "
+				"other arguments\n");
+		rc = -1;
+	}
 	if (rc == 0 && optind != argc) {
 		fprintf(stderr, "natreflector: unexpected argument '%s'\n", argv[optind]);
 		rc = -1;
@@ -312,6 +360,8 @@ static void assign_roles(const struct options *o, struct refl_server_cfg *cfg)
 		h->software = o->software ? SOFTWARE : NULL;
 		h->key = o->key_len ? o->key : NULL;
 		h->key_len = o->key_len;
+		h->session_secret = o->secret_len ? o->secret : NULL;
+		h->session_secret_len = o->secret_len;
 		for (int role = 0; role < 4; role++) {
 			int a = role >> 1, p = role & 1;
 			struct sockaddr *bound = (struct sockaddr *)&cfg->bound[n][role];
@@ -349,6 +399,30 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
+static int issue_session(const struct options *o)
+{
+	char key[REFL_SESSION_KEY_LEN + 1];
+	size_t len = strlen(o->issue);
+
+	for (size_t i = 0; i < len; i++) {
+		if (o->issue[i] < 0x21 || o->issue[i] > 0x7E) {
+			fprintf(stderr,
+				"natreflector: --issue-session: the ID is printable ASCII "
+				"without spaces, not '%s'\n",
+				o->issue);
+			return EXIT_USAGE;
+		}
+	}
+	if (len == 0 || len > REFL_SESSION_ID_MAX) {
+		fprintf(stderr, "natreflector: --issue-session: the ID is 1 to %d characters\n",
+			REFL_SESSION_ID_MAX);
+		return EXIT_USAGE;
+	}
+	refl_session_key(o->secret, o->secret_len, o->issue, key);
+	printf("session %s key %s\n", o->issue, key);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct options o;
@@ -358,6 +432,8 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o, &cfg))
 		return EXIT_USAGE;
+	if (o.issue)
+		return issue_session(&o);
 	assign_roles(&o, &cfg);
 	s = refl_server_open(&cfg);
 	if (!s)

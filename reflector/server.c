@@ -21,15 +21,19 @@
 #include "addr.h"
 #include "logline.h"
 #include "reflector/limiter.h"
+#include "reflector/probes.h"
 #include "stun.h"
+#include "wire.h"
 
-#define BATCH      64   /* datagrams per recvmmsg / sendmmsg */
-#define MSG_CAP    2048 /* a longer datagram or TCP message is dropped */
-#define ENDPOINTS  (REFL_FAMILIES * 4)
-#define ACCEPTS    16 /* per wakeup, so one listener cannot starve the rest */
-#define SOCKET_BUF (4 << 20)
+#define BATCH        64   /* datagrams per recvmmsg / sendmmsg */
+#define MSG_CAP      2048 /* a longer datagram or TCP message is dropped */
+#define ENDPOINTS    (REFL_FAMILIES * 4)
+#define ACCEPTS      16 /* per wakeup, so one listener cannot starve the rest */
+#define SOCKET_BUF   (4 << 20)
+#define PENDING_MAX  256 /* natlab tests in flight */
+#define PCAP_ERR_LEN 320
 
-enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN };
+enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE };
 
 struct conn {
 	int fd; /* -1: free */
@@ -37,8 +41,22 @@ struct conn {
 	enum refl_role role;
 	struct sockaddr_storage peer;
 	uint64_t last_ns; /* the last request, for the idle timeout */
+	uint32_t gen;     /* which connection in this slot, for late test answers */
 	size_t have;
 	uint8_t buf[MSG_CAP];
+};
+
+/* A natlab test in flight: answered when its packet is answered, or at its
+ * deadline with "nothing". */
+struct pending {
+	bool used;
+	struct refl_test t;
+	int family;
+	enum refl_role arrival; /* the answer leaves from here */
+	struct sockaddr_storage requester;
+	int conn; /* the TCP connection it came on, or -1 */
+	uint32_t conn_gen;
+	uint64_t sent_ns, deadline_ns;
 };
 
 /* Replies waiting to leave one role's socket. */
@@ -58,6 +76,10 @@ struct refl_server {
 	struct counters counters;
 	struct conn *conns;
 	unsigned nconns;
+	uint32_t next_gen;
+	refl_probes_t *probes; /* NULL: natlab tests off */
+	struct pending pending[PENDING_MAX];
+	unsigned npending;
 	unsigned *free_slots, nfree;
 	/* The receive side of a batch, reused. */
 	struct mmsghdr in_hdr[BATCH];
@@ -169,6 +191,20 @@ refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 		goto fail;
 	}
 	init_batches(s);
+	if (cfg->handler[0].session_secret) {
+		char err[PCAP_ERR_LEN];
+
+		s->probes = refl_probes_open(err, sizeof(err));
+		if (!s->probes) {
+			fprintf(stderr, "natreflector: natlab tests (--session-secret) need: %s\n",
+				err);
+			goto fail;
+		}
+		if (watch(s, refl_probes_fd(s->probes), KIND_CAPTURE, 0)) {
+			perror("natreflector: epoll_ctl");
+			goto fail;
+		}
+	}
 	for (int f = 0; f < cfg->nfamilies; f++) {
 		for (int role = 0; role < 4; role++) {
 			s->udp[f * 4 + role] = open_endpoint(s, f, role, SOCK_DGRAM);
@@ -186,6 +222,12 @@ fail:
 	refl_server_close(s);
 	return NULL;
 }
+
+/* ---- natlab tests ---- */
+
+static void start_test(struct refl_server *s, int f, enum refl_role arrival,
+		       const struct sockaddr *from, int conn, const struct refl_test *t,
+		       uint64_t now);
 
 /* ---- UDP ---- */
 
@@ -215,6 +257,10 @@ static void answer(struct refl_server *s, int f, enum refl_role role, const uint
 
 	/* The reply is built straight into its place in the outgoing batch. */
 	refl_handle(&s->cfg.handler[f], &req, s->out[role].buf[s->out[role].n], MSG_CAP, &rep);
+	if (rep.test) {
+		start_test(s, f, role, from, -1, &rep.order, now_ns());
+		return;
+	}
 	if (!rep.len) {
 		counters_add(&s->counters, rep.drop);
 		return;
@@ -358,7 +404,9 @@ static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
 	} else {
 		req = (struct refl_request){c->buf, len, c->role, peer, true};
 		refl_handle(&s->cfg.handler[c->family], &req, reply, MSG_CAP, &rep);
-		if (!rep.len) {
+		if (rep.test) {
+			start_test(s, c->family, c->role, peer, (int)slot, &rep.order, now);
+		} else if (!rep.len) {
 			counters_add(&s->counters, rep.drop);
 		} else if (send(c->fd, reply, rep.len, MSG_DONTWAIT | MSG_NOSIGNAL) !=
 			   (ssize_t)rep.len) {
@@ -401,6 +449,125 @@ static void close_idle(struct refl_server *s, uint64_t now)
 			drop_conn(s, i, "tcp idle timeout");
 }
 
+/* ---- natlab tests ---- */
+
+static void answer_test(struct refl_server *s, struct pending *p, const struct refl_observation *o)
+{
+	const struct refl_cfg *h = &s->cfg.handler[p->family];
+	const struct sockaddr *sent_from = (const struct sockaddr *)&h->advertised[p->t.from_role];
+	const struct sockaddr *to = (const struct sockaddr *)&p->requester;
+	uint8_t *buf = s->out[0].buf[0];
+	size_t len;
+
+	p->used = false;
+	s->npending--;
+	counters_add(&s->counters, o->outcome == REFL_SEEN_SYN_ACK ? "natlab test saw syn-ack"
+				   : o->outcome == REFL_SEEN_RST   ? "natlab test saw rst"
+				   : o->outcome == REFL_SEEN_ICMP  ? "natlab test saw icmp"
+								   : "natlab test saw nothing");
+	if (refl_test_answer(&p->t, o, sent_from, h->software, buf, MSG_CAP, &len) != STUN_OK)
+		return;
+	if (p->conn < 0) {
+		if (sendto(s->udp[p->family * 4 + p->arrival], buf, len, 0, to, addr_len(to)) < 0)
+			counters_add(&s->counters, "send failed");
+		return;
+	}
+	if (s->conns[p->conn].fd < 0 || s->conns[p->conn].gen != p->conn_gen)
+		counters_add(&s->counters, "natlab test connection gone");
+	else if (send(s->conns[p->conn].fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		drop_conn(s, (unsigned)p->conn, "tcp send blocked");
+}
+
+/* Send the test's packet; the answer comes from capture or the deadline. */
+static void start_test(struct refl_server *s, int f, enum refl_role arrival,
+		       const struct sockaddr *from, int conn, const struct refl_test *t,
+		       uint64_t now)
+{
+	const struct sockaddr *src = (const struct sockaddr *)&s->cfg.bound[f][t->from_role];
+	const struct sockaddr *dst = (const struct sockaddr *)&t->target;
+	struct pending *p = NULL;
+	uint8_t dgram[128];
+	size_t len;
+	int rc;
+
+	for (unsigned i = 0; i < PENDING_MAX && !p; i++)
+		if (!s->pending[i].used)
+			p = &s->pending[i];
+	if (!p || !s->probes) {
+		counters_add(&s->counters, p ? "natlab test without capture" : "natlab tests full");
+		return;
+	}
+	if (t->action == REFL_TEST_SYN) {
+		rc = refl_probes_send_syn(s->probes, src, dst, wire_get32(t->token));
+		counters_add(&s->counters, "natlab test syn");
+	} else {
+		rc = refl_test_datagram(t, dgram, sizeof(dgram), &len) == STUN_OK
+			 ? (int)sendto(s->udp[f * 4 + (int)t->from_role], dgram, len, 0, dst,
+				       addr_len(dst))
+			 : -1;
+		counters_add(&s->counters, "natlab test udp");
+	}
+	if (rc < 0) {
+		counters_add(&s->counters, "natlab test send failed");
+		return;
+	}
+	*p = (struct pending){.used = true,
+			      .t = *t,
+			      .family = f,
+			      .arrival = arrival,
+			      .conn = conn,
+			      .sent_ns = now,
+			      .deadline_ns = now + (uint64_t)t->wait_ms * 1000000u};
+	memcpy(&p->requester, from, addr_len(from));
+	if (conn >= 0)
+		p->conn_gen = s->conns[conn].gen;
+	s->npending++;
+}
+
+static void on_captured(void *ctx, const struct refl_captured *c)
+{
+	struct refl_server *s = ctx;
+	uint64_t now = now_ns();
+
+	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++) {
+		struct pending *p = &s->pending[i];
+		const struct sockaddr *src =
+		    (const struct sockaddr *)&s->cfg.bound[p->family][p->t.from_role];
+		struct refl_observation o = {0};
+
+		if (p->used && refl_capture_match(&p->t, src, c, &o)) {
+			o.elapsed_us = (uint32_t)((now - p->sent_ns) / 1000);
+			answer_test(s, p, &o);
+		}
+	}
+}
+
+static void expire_tests(struct refl_server *s, uint64_t now)
+{
+	static const struct refl_observation nothing;
+
+	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++) {
+		struct pending *p = &s->pending[i];
+		struct refl_observation o = nothing;
+
+		if (p->used && now >= p->deadline_ns) {
+			o.elapsed_us = (uint32_t)((now - p->sent_ns) / 1000);
+			answer_test(s, p, &o);
+		}
+	}
+}
+
+/* How long epoll may sleep: until the next deadline, at most 250 ms. */
+static int sleep_ms(const struct refl_server *s, uint64_t now)
+{
+	uint64_t next = now + 250000000u;
+
+	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++)
+		if (s->pending[i].used && s->pending[i].deadline_ns < next)
+			next = s->pending[i].deadline_ns;
+	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
+}
+
 /* ---- the loop ---- */
 
 int refl_server_run(refl_server_t *s, FILE *log)
@@ -409,13 +576,13 @@ int refl_server_run(refl_server_t *s, FILE *log)
 	uint64_t next_sweep = now_ns() + 1000000000u;
 
 	log_line(log, "natreflector", "ready",
-		 "families=%d tcp=%s rate=%u burst=%u limiter_bytes=%zu tcp_max=%u "
-		 "tcp_per_source=%u tcp_idle_s=%u",
-		 s->cfg.nfamilies, s->cfg.tcp ? "on" : "off", s->cfg.rate, s->cfg.burst,
-		 refl_limiter_bytes(s->limiter), s->cfg.tcp_max, s->cfg.tcp_per_source,
-		 s->cfg.tcp_idle_s);
+		 "families=%d tcp=%s natlab_tests=%s rate=%u burst=%u limiter_bytes=%zu "
+		 "tcp_max=%u tcp_per_source=%u tcp_idle_s=%u",
+		 s->cfg.nfamilies, s->cfg.tcp ? "on" : "off", s->probes ? "on" : "off", s->cfg.rate,
+		 s->cfg.burst, refl_limiter_bytes(s->limiter), s->cfg.tcp_max,
+		 s->cfg.tcp_per_source, s->cfg.tcp_idle_s);
 	while (!counters_stop) {
-		int n = epoll_wait(s->epoll, ev, 32, 250);
+		int n = epoll_wait(s->epoll, ev, 32, sleep_ms(s, now_ns()));
 		uint64_t now;
 
 		if (counters_report) {
@@ -440,9 +607,13 @@ int refl_server_run(refl_server_t *s, FILE *log)
 				if (s->conns[index].fd >= 0)
 					serve_conn(s, index);
 				break;
+			case KIND_CAPTURE:
+				refl_probes_read(s->probes, on_captured, s);
+				break;
 			}
 		}
 		now = now_ns();
+		expire_tests(s, now);
 		if (now >= next_sweep) {
 			close_idle(s, now);
 			next_sweep = now + 1000000000u;
@@ -474,6 +645,7 @@ void refl_server_close(refl_server_t *s)
 	if (s->epoll >= 0)
 		close(s->epoll);
 	refl_limiter_free(s->limiter);
+	refl_probes_close(s->probes);
 	free(s->conns);
 	free(s->free_slots);
 	free(s);

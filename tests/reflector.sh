@@ -52,6 +52,56 @@ NATEMU_SETTINGS="filtering=address-dependent" clients natemu "Endpoint Independe
 NATEMU_SETTINGS="mapping=address-and-port-dependent" clients natemu \
     "Address and Port Dependent" "Address and Port Dependent" "Dependent Mapping"
 
+# ---- natlab's own tests through real NATs: refltest asks, natreflector sends and watches ----
+
+printf 'natlab-test-secret-%s-0123456789\n' "$$" >"$tmp/secret"
+key=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session t1 | awk '{ print $4 }')
+
+# own_tests PROFILE then lines of "WHAT|PATTERN|REFLTEST ARGS..." on stdin.
+own_tests() {
+    local profile=$1 id what pattern args
+    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --session-secret "$tmp/secret" >"$tmp/refl" 2>&1 &
+    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    while IFS='|' read -r what pattern args; do
+        # shellcheck disable=SC2086 # args is a list of words
+        $NATLAB exec "$id" cli1 timeout 10 "$BIN/refltest" --session t1 --key "$key" $args \
+            203.0.113.10:3478 >"$tmp/out" 2>&1
+        if grep -q -- "$pattern" "$tmp/out"; then ok; else bad "$profile ${NATEMU_SETTINGS:-}: $what: want '$pattern'"; fi
+    done
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+
+# masq: address-and-port-dependent filtering; the NAT host itself answers what
+# it does not forward (ICMP port unreachable for UDP, RST for a SYN).
+own_tests masq <<'EOF2'
+udp from the mapping's own endpoint arrives|outcome=nothing .*received=yes|--action udp --from pp
+udp from the other port is filtered|outcome=icmp icmp_type=3 icmp_code=3 observed_from=203.0.113.1 .*received=no|--action udp --from pa
+udp from the other address is filtered|outcome=icmp .*received=no|--action udp --from aa
+an unsolicited SYN gets the NAT's RST|outcome=rst observed_from=203.0.113.1 |--action syn --from aa --tcp
+a wrong key is refused|error=401|--action udp --from pp --key 00000000000000000000000000000000
+EOF2
+# natemu: endpoint-independent filtering lets both through; a listening
+# client answers the SYN itself.
+NATEMU_SETTINGS="filtering=endpoint-independent" own_tests natemu <<'EOF2'
+udp from the other address arrives|outcome=nothing .*received=yes|--action udp --from aa
+udp to another port of the mapped address|outcome=|--action udp --from aa --target-port 9
+the SYN reaches a listening client|outcome=syn-ack observed_from=203.0.113.1 |--action syn --from aa --tcp --listen
+EOF2
+# natemu: what it does with an unsolicited SYN is what the reflector sees.
+NATEMU_SETTINGS="unsolicited-syn=drop" own_tests natemu <<'EOF2'
+udp from the other address is dropped|outcome=nothing .*received=no|--action udp --from aa --wait 200
+a dropped SYN: nothing|outcome=nothing |--action syn --from aa --tcp --wait 300
+EOF2
+NATEMU_SETTINGS="unsolicited-syn=icmp" own_tests natemu <<'EOF2'
+a refused SYN: ICMP administratively prohibited|outcome=icmp icmp_type=3 icmp_code=13 |--action syn --from pa --tcp
+EOF2
+NATEMU_SETTINGS="unsolicited-syn=rst" own_tests natemu <<'EOF2'
+a refused SYN: RST|outcome=rst |--action syn --from ap --tcp
+EOF2
+
 # ---- natreflector alone, on a namespace's loopback ----
 
 ns=nlt$$-lo
@@ -182,5 +232,14 @@ usage_error "--rate wants a number from 0 to 1000000, not 'fast'" --primary 127.
 usage_error "IPv6 needs both --primary and --alternate" --primary 127.0.0.1 --alternate 127.0.0.2 --primary ::1
 usage_error "no user 'no-such-user'" --primary 127.0.0.1 --alternate 127.0.0.2 --user no-such-user
 usage_error "--port and --alt-port must differ" --primary 127.0.0.1 --alternate 127.0.0.2 --alt-port 3478
+printf 'short\n' >"$tmp/short"
+usage_error "want 16 to 1023 bytes, not 5" --primary 127.0.0.1 --alternate 127.0.0.2 --session-secret "$tmp/short"
+usage_error "--session-secret $tmp/none: No such file" --primary 127.0.0.1 --alternate 127.0.0.2 --session-secret "$tmp/none"
+
+# Without --session-secret, natlab tests are refused, with 403.
+start_refl
+inns "$BIN/refltest" --session t1 --key "$key" --action udp --from pp 127.0.0.1:3478 >"$tmp/out" 2>&1
+if [ $? -eq 1 ] && grep -q "error=403" "$tmp/out"; then ok; else bad "natlab tests without a secret: want 403"; fi
+stop_refl
 
 summary

@@ -1,0 +1,85 @@
+/*
+ * natlab's own tests, the decisions: pure functions from a NatlabTest request
+ * to an order (send a UDP datagram or a TCP SYN from one of the four roles to
+ * the requester's own address), and from an order and what was observed to
+ * the answer. reflector/PROTOCOL.md is the protocol; server.c and probes.c
+ * do the I/O.
+ *
+ * Requests are authenticated per probe session: USERNAME is the session ID,
+ * MESSAGE-INTEGRITY is keyed with the session key, which the reflector
+ * derives from its secret and the ID (refl_session_key), so it keeps no
+ * session table and an operator issues sessions without touching it.
+ */
+#ifndef NATLAB_REFLECTOR_NATLABTEST_H
+#define NATLAB_REFLECTOR_NATLABTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "stun.h"
+
+enum refl_test_action {
+	REFL_TEST_UDP = 1, /* a STUN indication carrying the token */
+	REFL_TEST_SYN = 2, /* a TCP SYN whose sequence number is the token's first 4 bytes */
+};
+
+enum refl_outcome {
+	REFL_SEEN_NOTHING = 0,
+	REFL_SEEN_SYN_ACK = 1,
+	REFL_SEEN_RST = 2,
+	REFL_SEEN_ICMP = 3,
+};
+
+#define REFL_SESSION_ID_MAX    64
+#define REFL_SESSION_KEY_LEN   32 /* hex characters */
+#define REFL_TEST_WAIT_MIN     50
+#define REFL_TEST_WAIT_MAX     3000
+#define REFL_TEST_WAIT_DEFAULT 500
+
+struct refl_test {
+	enum refl_test_action action;
+	unsigned from_role;             /* 0..3, the role that sends */
+	struct sockaddr_storage target; /* the requester's address, maybe another port */
+	uint8_t token[8];
+	uint32_t wait_ms;
+	/* For the answer. */
+	uint8_t tid[STUN_TID_LEN];
+	char key[REFL_SESSION_KEY_LEN + 1];
+	bool fingerprint;
+};
+
+struct refl_observation {
+	enum refl_outcome outcome;
+	uint8_t icmp_type, icmp_code;
+	struct sockaddr_storage from; /* who answered (for ICMP, the router) */
+	uint32_t elapsed_us;
+};
+
+/* key = the first 32 hex digits of HMAC-SHA256(secret, "natlab session " ID). */
+void refl_session_key(const uint8_t *secret, size_t secret_len, const char *id,
+		      char key[REFL_SESSION_KEY_LEN + 1]);
+
+/*
+ * Check a NatlabTest request from `from` (over TCP, the connection's peer:
+ * the TCP mapping). 0 and *t filled when it is to be carried out; otherwise
+ * the STUN error code to answer with and its reason. The session secret may
+ * be NULL: tests are then refused (403).
+ */
+unsigned refl_test_accept(const struct stun_msg *m, const struct sockaddr *from,
+			  const uint8_t *secret, size_t secret_len, struct refl_test *t,
+			  const char **reason);
+
+/* The datagram of a UDP test: a NatlabTest indication with the token. */
+enum stun_err refl_test_datagram(const struct refl_test *t, uint8_t *buf, size_t cap, size_t *len);
+
+/* The answer: success, with what was seen, signed with the session key.
+ * sent_from is the advertised address of the role that sent. */
+enum stun_err refl_test_answer(const struct refl_test *t, const struct refl_observation *o,
+			       const struct sockaddr *sent_from, const char *software, uint8_t *buf,
+			       size_t cap, size_t *len);
+
+const char *refl_outcome_name(enum refl_outcome o);
+
+#endif

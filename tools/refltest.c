@@ -1,0 +1,315 @@
+/*
+ * refltest: ask a natreflector to run one of natlab's own tests
+ * (reflector/PROTOCOL.md) and print what happened: did the reflector's
+ * datagram reach us, and what did the reflector see come back from its SYN.
+ * The lab tests use it; natprobe's TCP and traversal tests speak the same
+ * protocol.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "reflector/natlabtest.h"
+#include "stun.h"
+#include "wire.h"
+
+#define EXIT_REFUSED 1
+#define EXIT_USAGE   2
+#define EXIT_NOREPLY 3
+
+static const char usage[] =
+    "usage: refltest --session ID --key KEY --action udp|syn --from pp|pa|ap|aa\n"
+    "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local IP:PORT]\n"
+    "                SERVER:PORT\n"
+    "\n"
+    "Ask the natreflector at SERVER:PORT to send a UDP datagram (udp) or a TCP\n"
+    "SYN (syn) from one of its four endpoints (pp primary address and port, pa\n"
+    "primary address and alternate port, ap, aa) to our mapped endpoint, and print\n"
+    "what came of it:\n"
+    "  refltest action=syn from=aa sent_from=IP:PORT target=IP:PORT outcome=rst\n"
+    "           observed_from=IP elapsed_us=N received=no\n"
+    "outcome is what the reflector saw come back (nothing, syn-ack, rst, icmp);\n"
+    "received says whether the datagram reached us (udp tests; - for syn).\n"
+    "\n"
+    "  --session ID, --key KEY  the session and its key (natreflector --issue-session)\n"
+    "  --target-port N          aim at this port of our mapped address instead\n"
+    "  --wait MS                how long the reflector watches for an answer (500)\n"
+    "  --tcp                    ask over a TCP connection: the target is its mapping\n"
+    "  --listen                 with --tcp, also listen on the local port, so that a\n"
+    "                           SYN that gets through is answered with a SYN-ACK\n"
+    "  --local IP:PORT          the local endpoint (any)\n"
+    "Exit status: 0 answered, 1 refused (error=CODE reason=...), 2 bad usage,\n"
+    "3 no answer.\n";
+
+struct opts {
+	const char *session, *key;
+	uint8_t action, role;
+	uint16_t target_port;
+	uint32_t wait_ms;
+	bool tcp, listen, has_local;
+	struct sockaddr_storage server, local;
+};
+
+static const char *const roles[] = {"pp", "pa", "ap", "aa"};
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+	    {"session", required_argument, NULL, 's'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"action", required_argument, NULL, 'a'},
+	    {"from", required_argument, NULL, 'f'},
+	    {"target-port", required_argument, NULL, 'p'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"tcp", no_argument, NULL, 't'},
+	    {"listen", no_argument, NULL, 'l'},
+	    {"local", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char err[160];
+	int c;
+
+	*o = (struct opts){.role = 4, .wait_ms = REFL_TEST_WAIT_DEFAULT};
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->session = optarg;
+			break;
+		case 'k':
+			o->key = optarg;
+			break;
+		case 'a':
+			o->action = !strcmp(optarg, "udp")   ? REFL_TEST_UDP
+				    : !strcmp(optarg, "syn") ? REFL_TEST_SYN
+							     : 0;
+			break;
+		case 'f':
+			for (uint8_t r = 0; r < 4; r++)
+				if (!strcmp(optarg, roles[r]))
+					o->role = r;
+			break;
+		case 'p':
+			o->target_port = (uint16_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'w':
+			o->wait_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			break;
+		case 't':
+			o->tcp = true;
+			break;
+		case 'l':
+			o->listen = true;
+			break;
+		case 'L':
+			if (addr_parse(optarg, ADDR_PORT_REQUIRED, 0, &o->local, err,
+				       sizeof(err))) {
+				fprintf(stderr, "refltest: --local: %s\n", err);
+				return -1;
+			}
+			o->has_local = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (!o->session || !o->key || !o->action || o->role > 3 || optind != argc - 1) {
+		fprintf(stderr, "refltest: want --session, --key, --action udp|syn, "
+				"--from pp|pa|ap|aa and one SERVER:PORT\n");
+		return -1;
+	}
+	if (addr_parse(argv[optind], ADDR_PORT_REQUIRED, 0, &o->server, err, sizeof(err))) {
+		fprintf(stderr, "refltest: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t build(const struct opts *o, const uint8_t tid[STUN_TID_LEN], const uint8_t token[8],
+		    uint8_t *buf, size_t cap)
+{
+	uint8_t action[4] = {o->action, o->role, 0, 0}, port[4] = {0};
+	struct stun_builder b;
+	size_t len = 0;
+
+	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_TEST, STUN_REQUEST), STUN_MAGIC_COOKIE,
+			 tid);
+	stun_build_string(&b, STUN_ATTR_USERNAME, o->session);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_ACTION, action, 4);
+	if (o->target_port) {
+		wire_put16(port, o->target_port);
+		stun_build_attr(&b, STUN_ATTR_NATLAB_TARGET_PORT, port, 4);
+	}
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, token, 8);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_WAIT, o->wait_ms);
+	stun_build_integrity(&b, (const uint8_t *)o->key, strlen(o->key));
+	stun_build_fingerprint(&b);
+	stun_build_end(&b, &len);
+	return len;
+}
+
+/* The sockets: the one the request goes on, and with --tcp --listen a listener. */
+static int open_sockets(const struct opts *o, int *fd, int *lfd)
+{
+	const struct sockaddr *srv = (const struct sockaddr *)&o->server;
+	struct sockaddr_storage local = o->local;
+	socklen_t len = sizeof(local);
+	int one = 1;
+
+	*lfd = -1;
+	*fd = socket(srv->sa_family, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+	if (*fd < 0)
+		return -1;
+	setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (o->has_local &&
+	    bind(*fd, (struct sockaddr *)&local, addr_len((struct sockaddr *)&local)))
+		return -1;
+	/* UDP stays unconnected: the datagram may come from any of the four endpoints. */
+	if (!o->tcp)
+		return 0;
+	if (connect(*fd, srv, addr_len(srv)) || getsockname(*fd, (struct sockaddr *)&local, &len))
+		return -1;
+	if (!o->listen)
+		return 0;
+	/* RFC 5128 section 4.1: a listener on the port the connection uses. */
+	*lfd = socket(srv->sa_family, SOCK_STREAM, 0);
+	if (*lfd < 0)
+		return -1;
+	setsockopt(*lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	return bind(*lfd, (struct sockaddr *)&local, len) || listen(*lfd, 4) ? -1 : 0;
+}
+
+/* Read one message: a whole datagram, or one framed message from the stream. */
+static ssize_t receive(int fd, bool tcp, uint8_t *buf, size_t cap)
+{
+	size_t have = 0, want = STUN_HEADER_LEN;
+
+	if (!tcp)
+		return recv(fd, buf, cap, 0);
+	while (have < want) {
+		ssize_t n = recv(fd, buf + have, want - have, 0);
+
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+		if (have == STUN_HEADER_LEN) {
+			want = STUN_HEADER_LEN + wire_get16(buf + 2);
+			if (want > cap)
+				return -1;
+		}
+	}
+	return (ssize_t)have;
+}
+
+static void print_answer(const struct opts *o, const struct stun_msg *m, bool received)
+{
+	struct sockaddr_storage target, sent_from, seen_from;
+	const struct stun_attr *obs = stun_find(m, STUN_ATTR_NATLAB_OBSERVED);
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN] = "-";
+	const uint8_t *v = obs && obs->len == 8 ? stun_attr_value(m, obs) : NULL;
+
+	stun_get_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &target);
+	stun_get_addr(m, STUN_ATTR_NATLAB_SENT_FROM, &sent_from);
+	if (stun_get_addr(m, STUN_ATTR_NATLAB_OBSERVED_FROM, &seen_from) == STUN_OK)
+		addr_format_ip((struct sockaddr *)&seen_from, c, sizeof(c));
+	printf("refltest action=%s from=%s sent_from=%s target=%s outcome=%s",
+	       o->action == REFL_TEST_SYN ? "syn" : "udp", roles[o->role],
+	       addr_format((struct sockaddr *)&sent_from, a, sizeof(a)),
+	       addr_format((struct sockaddr *)&target, b, sizeof(b)),
+	       v ? refl_outcome_name((enum refl_outcome)v[0]) : "?");
+	if (v && v[0] == REFL_SEEN_ICMP)
+		printf(" icmp_type=%u icmp_code=%u", v[1], v[2]);
+	printf(" observed_from=%s elapsed_us=%u received=%s\n", c, v ? wire_get32(v + 4) : 0,
+	       o->action == REFL_TEST_SYN ? "-"
+	       : received                 ? "yes"
+					  : "no");
+}
+
+/* 0 answered, EXIT_REFUSED an error answer, EXIT_NOREPLY none in time. */
+static int await(const struct opts *o, int fd, const uint8_t tid[STUN_TID_LEN],
+		 const uint8_t token[8])
+{
+	uint8_t buf[2048];
+	bool received = false;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int budget = (int)o->wait_ms + 2000;
+
+	while (budget > 0 && poll(&p, 1, 100) >= 0) {
+		struct stun_msg m;
+		ssize_t n;
+		const struct stun_attr *t;
+		unsigned code;
+		const char *reason;
+		size_t rlen;
+
+		budget -= 100;
+		if (!(p.revents & POLLIN))
+			continue;
+		n = receive(fd, o->tcp, buf, sizeof(buf));
+		if (n < 0)
+			return EXIT_NOREPLY;
+		if (stun_parse(&m, buf, (size_t)n, 0) != STUN_OK ||
+		    memcmp(m.tid, tid, STUN_TID_LEN))
+			continue;
+		t = stun_find(&m, STUN_ATTR_NATLAB_TOKEN);
+		if (m.cls == STUN_INDICATION && t && t->len == 8 &&
+		    !memcmp(stun_attr_value(&m, t), token, 8)) {
+			received = true;
+		} else if (m.cls == STUN_ERROR &&
+			   stun_get_error(&m, &code, &reason, &rlen) == STUN_OK) {
+			printf("refltest error=%u reason=\"%.*s\"\n", code, (int)rlen, reason);
+			return EXIT_REFUSED;
+		} else if (m.cls == STUN_SUCCESS &&
+			   stun_check_integrity(&m, (const uint8_t *)o->key, strlen(o->key)) ==
+			       STUN_OK) {
+			/* The datagram left wait_ms before the answer: it is here by now, or lost.
+			 */
+			print_answer(o, &m, received);
+			return 0;
+		}
+	}
+	printf("refltest no answer in %u ms\n", o->wait_ms + 2000);
+	return EXIT_NOREPLY;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	uint8_t tid[STUN_TID_LEN], token[8], req[512];
+	size_t len;
+	int fd = -1, lfd = -1, rc = EXIT_NOREPLY;
+
+	if (parse_opts(argc, argv, &o))
+		return EXIT_USAGE;
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid) ||
+	    getrandom(token, sizeof(token), 0) != sizeof(token) || open_sockets(&o, &fd, &lfd)) {
+		perror("refltest");
+		goto cleanup;
+	}
+	len = build(&o, tid, token, req, sizeof(req));
+	if (sendto(fd, req, len, 0, (struct sockaddr *)&o.server,
+		   addr_len((struct sockaddr *)&o.server)) != (ssize_t)len) {
+		perror("refltest: send");
+		goto cleanup;
+	}
+	rc = await(&o, fd, tid, token);
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	return rc;
+}

@@ -57,10 +57,16 @@ NATEMU_LIB := $(BUILD)/libnatemu.a
 REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c reflector/limiter.c
 REFL_LIB := $(BUILD)/libreflector.a
 
+# natprobe's engine and tests: pure, linked by natprobe and by the unit tests.
+PROBE_SRC := probe/engine.c probe/result.c probe/tests.c $(wildcard probe/t_*.c)
+PROBE_LIB := $(BUILD)/libprobe.a
+
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := natreflector stundecode labecho natemu stunload bareresponder refltest
+PROGRAMS := natreflector natprobe stundecode labecho natemu stunload bareresponder refltest
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
+natprobe_SRC := probe/natprobe.c probe/report.c
+natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
@@ -111,16 +117,21 @@ $(REFL_LIB): $(REFL_SRC:%.c=$(BUILD)/%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJ) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
+$(PROBE_LIB): $(PROBE_SRC:%.c=$(BUILD)/%.o)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lm
 
 check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)
+	$(Q)tests/probe.sh $(BINDIR)
 
 bench: all
 	$(Q)bench/run $(BINDIR)

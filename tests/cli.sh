@@ -62,5 +62,19 @@ expect "worst status wins" 1 'fingerprint-mismatch' -- \
 expect "--help" 0 '^usage: stundecode' -- "$D" --help
 expect "unknown option" 2 '^usage: stundecode' -- "$D" --bogus
 
+P=$BIN/natprobe
+expect "natprobe lists its tests" 0 '^filtering +endpoint-independent' -- "$P" --list-tests
+expect "natprobe: an unknown test" 2 "no test 'bogus' \\(see --list-tests\\)" -- "$P" --tests nat,bogus 127.0.0.1
+expect "natprobe: no server" 2 'want one SERVER' -- "$P"
+expect "natprobe: a bad server" 2 "bad port '99999'" -- "$P" 127.0.0.1:99999
+# Loopback port 9 (discard) answers nothing: exit 3, every verdict inconclusive
+# with its reason, and the record still written.
+expect "natprobe: an unreachable reflector" 3 'mapping +inconclusive +no answer from the reflector' -- \
+    "$P" --json "$tmp/r.json" 127.0.0.1:9
+expect "natprobe: its record says why" 0 '"reasons":\{"nat":"no answer from the reflector' -- cat "$tmp/r.json"
+expect "natprobe: an unwritable record, found first" 2 \
+    'json /nonexistent/dir/r.json: No such file or directory' -- \
+    "$P" --json /nonexistent/dir/r.json 127.0.0.1:9
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

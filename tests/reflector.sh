@@ -63,7 +63,7 @@ own_tests() {
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --session-secret "$tmp/secret" >"$tmp/refl" 2>&1 &
+        --session-secret "$tmp/secret" --user nobody >"$tmp/refl" 2>&1 &
     for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
     while IFS='|' read -r what pattern args; do
         # shellcheck disable=SC2086 # args is a list of words

@@ -1,0 +1,425 @@
+/*
+ * natprobe's engine. See engine.h.
+ */
+#include "engine.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "stun.h"
+#include "wire.h"
+
+#define MAX_TESTS         16
+#define ASK_SENDS         7       /* RFC 8489 Rc for a question that should be answered */
+#define SILENCE_SENDS_MIN 3       /* even with no loss seen */
+#define SILENCE_SENDS_MAX 20      /* past this, loss is too high to read silence */
+#define SILENCE_ERROR     1e-4    /* accepted chance that every transmission was lost */
+#define RTO_FIRST_US      200000u /* before any round trip is measured */
+#define RTO_MIN_US        20000u
+#define RTO_MAX_US        1000000u
+
+struct txn {
+	bool used;
+	struct probe_run *run;
+	int tag, sock;
+	unsigned dest;
+	uint32_t change;
+	bool silence;
+	uint8_t tid[STUN_TID_LEN];
+	unsigned sends;
+	uint64_t sent_us, next_us, interval_us;
+};
+
+struct probe_run {
+	probe_engine_t *e;
+	const struct probe_test *test;
+	void *state;
+	unsigned open; /* questions not settled */
+	bool started;
+	bool refused; /* the reflector answered a question with an error */
+	char note[PROBE_REASON_LEN];
+};
+
+struct probe_engine {
+	struct probe_io io;
+	struct sockaddr_storage role[4];
+	bool have_alternate;
+	struct {
+		int handle;
+		struct sockaddr_storage local;
+	} socks[PROBE_MAX_SOCKETS];
+	size_t nsocks;
+	struct txn txns[PROBE_MAX_TXNS];
+	struct probe_run runs[MAX_TESTS];
+	size_t nruns;
+	struct probe_run boot; /* the first exchange: OTHER-ADDRESS and a round trip */
+	char boot_note[PROBE_REASON_LEN];
+	bool boot_done;
+	/* Round-trip estimate (RFC 6298) and loss, from questions meant to be answered. */
+	uint64_t srtt_us, rttvar_us;
+	bool have_rtt;
+	unsigned ask_sends, ask_answers;
+	unsigned sends, answers;
+	uint64_t start_us, now_us;
+	uint32_t serial, run_id;
+};
+
+/* ---- for the tests ---- */
+
+int probe_socket(struct probe_run *r, struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+	int h;
+
+	if (e->nsocks == PROBE_MAX_SOCKETS)
+		return -1;
+	h = e->io.open(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP],
+		       &e->socks[e->nsocks].local);
+	if (h < 0)
+		return -1;
+	e->socks[e->nsocks].handle = h;
+	if (local)
+		*local = e->socks[e->nsocks].local;
+	e->nsocks++;
+	return h;
+}
+
+const struct sockaddr *probe_role_addr(const struct probe_run *r, unsigned role)
+{
+	return (const struct sockaddr *)&r->e->role[role & 3];
+}
+
+void probe_note(struct probe_run *r, const char *reason)
+{
+	if (!r->note[0])
+		snprintf(r->note, sizeof(r->note), "%s", reason);
+}
+
+/* Transmissions needed so that losing all of them has a chance below
+ * SILENCE_ERROR, at the round-trip success rate measured so far (counted
+ * pessimistically: one more transmission than there were). */
+static unsigned silence_sends(const probe_engine_t *e)
+{
+	double p = (double)e->ask_answers / (double)(e->ask_sends + 1);
+	double n;
+
+	if (p <= 0.0)
+		return SILENCE_SENDS_MAX + 1;
+	if (p >= 1.0)
+		return SILENCE_SENDS_MIN;
+	n = ceil(log(SILENCE_ERROR) / log(1.0 - p));
+	if (n < SILENCE_SENDS_MIN)
+		return SILENCE_SENDS_MIN;
+	return n > SILENCE_SENDS_MAX ? SILENCE_SENDS_MAX + 1 : (unsigned)n;
+}
+
+bool probe_silence_trusted(const struct probe_run *r)
+{
+	return !r->refused && silence_sends(r->e) <= SILENCE_SENDS_MAX;
+}
+
+static uint64_t rto(const probe_engine_t *e)
+{
+	uint64_t v;
+
+	if (!e->have_rtt)
+		return RTO_FIRST_US;
+	v = e->srtt_us + 4 * e->rttvar_us;
+	return v < RTO_MIN_US ? RTO_MIN_US : v > RTO_MAX_US ? RTO_MAX_US : v;
+}
+
+static void transmit(probe_engine_t *e, struct txn *t)
+{
+	uint8_t msg[64];
+	struct stun_builder b;
+	size_t len;
+
+	stun_build_start(&b, msg, sizeof(msg), stun_type(STUN_BINDING, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, t->tid);
+	if (t->change)
+		stun_build_u32(&b, STUN_ATTR_CHANGE_REQUEST, t->change);
+	stun_build_fingerprint(&b);
+	if (stun_build_end(&b, &len) != STUN_OK)
+		return;
+	e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&e->role[t->dest], msg, len);
+	t->sends++;
+	e->sends++;
+	if (!t->silence)
+		e->ask_sends++;
+	t->sent_us = e->now_us;
+	/* RFC 8489 6.2.1: each interval doubles; a silence test keeps a steady pace. */
+	t->interval_us = t->sends == 1 ? rto(e) : t->silence ? t->interval_us : 2 * t->interval_us;
+	if (t->interval_us > RTO_MAX_US)
+		t->interval_us = RTO_MAX_US;
+	t->next_us = e->now_us + t->interval_us;
+}
+
+int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t change,
+	      bool expect_silence)
+{
+	probe_engine_t *e = r->e;
+	struct txn *t = NULL;
+	size_t i;
+
+	if (dest > 3 || (dest && !e->have_alternate))
+		return -1;
+	for (i = 0; i < PROBE_MAX_TXNS && !t; i++)
+		if (!e->txns[i].used)
+			t = &e->txns[i];
+	if (!t)
+		return -1;
+	*t = (struct txn){.used = true,
+			  .run = r,
+			  .tag = tag,
+			  .sock = sock,
+			  .dest = dest,
+			  .change = change,
+			  .silence = expect_silence};
+	wire_put32(t->tid, e->run_id);
+	wire_put32(t->tid + 4, (uint32_t)(t - e->txns));
+	wire_put32(t->tid + 8, ++e->serial);
+	r->open++;
+	transmit(e, t);
+	return 0;
+}
+
+/* ---- answers ---- */
+
+static void rtt_sample(probe_engine_t *e, uint64_t rtt)
+{
+	/* RFC 6298 section 2. */
+	if (!e->have_rtt) {
+		e->srtt_us = rtt;
+		e->rttvar_us = rtt / 2;
+		e->have_rtt = true;
+		return;
+	}
+	e->rttvar_us =
+	    (3 * e->rttvar_us + (e->srtt_us > rtt ? e->srtt_us - rtt : rtt - e->srtt_us)) / 4;
+	e->srtt_us = (7 * e->srtt_us + rtt) / 8;
+}
+
+/* The role an answer must come from: the one asked, changed as asked. */
+static unsigned answer_role(const struct txn *t)
+{
+	return t->dest ^ (t->change & STUN_CHANGE_IP ? 2u : 0u) ^
+	       (t->change & STUN_CHANGE_PORT ? 1u : 0u);
+}
+
+static void settle(probe_engine_t *e, struct txn *t, const struct probe_answer *a);
+
+static void learn_alternate(probe_engine_t *e, const struct stun_msg *m)
+{
+	struct sockaddr_storage other;
+	const struct sockaddr *pp = (const struct sockaddr *)&e->role[PROBE_PP];
+
+	if (stun_get_addr(m, STUN_ATTR_OTHER_ADDRESS, &other) != STUN_OK &&
+	    stun_get_addr(m, STUN_ATTR_CHANGED_ADDRESS, &other) != STUN_OK) {
+		snprintf(e->boot_note, sizeof(e->boot_note),
+			 "the reflector named no OTHER-ADDRESS: it does not do RFC 5780");
+		return;
+	}
+	if (other.ss_family != pp->sa_family || addr_same_ip((struct sockaddr *)&other, pp) ||
+	    addr_port((struct sockaddr *)&other) == addr_port(pp)) {
+		snprintf(e->boot_note, sizeof(e->boot_note),
+			 "the reflector's OTHER-ADDRESS does not differ in both address and port");
+		return;
+	}
+	e->role[PROBE_AA] = other;
+	e->role[PROBE_PA] = e->role[PROBE_PP];
+	addr_set_port((struct sockaddr *)&e->role[PROBE_PA], addr_port((struct sockaddr *)&other));
+	e->role[PROBE_AP] = other;
+	addr_set_port((struct sockaddr *)&e->role[PROBE_AP], addr_port(pp));
+	e->have_alternate = true;
+}
+
+void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *from,
+			  const uint8_t *msg, size_t len, uint64_t now_us)
+{
+	struct stun_msg m;
+	struct txn *t;
+	struct probe_answer a = {.sock = sock};
+	uint32_t index;
+
+	e->now_us = now_us;
+	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_BINDING ||
+	    (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || wire_get32(m.tid) != e->run_id)
+		return;
+	index = wire_get32(m.tid + 4);
+	if (index >= PROBE_MAX_TXNS)
+		return;
+	t = &e->txns[index];
+	if (!t->used || t->sock != sock || memcmp(t->tid, m.tid, STUN_TID_LEN) ||
+	    !addr_equal(from, (const struct sockaddr *)&e->role[answer_role(t)]))
+		return; /* late, or not from where the question said it must come */
+	if (m.cls == STUN_ERROR) {
+		t->run->refused = true;
+		probe_note(t->run, "the reflector answered a question with an error");
+		settle(e, t, NULL);
+		return;
+	}
+	if (stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a.mapped) != STUN_OK &&
+	    stun_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a.mapped) != STUN_OK)
+		return;
+	e->answers++;
+	if (!t->silence) {
+		e->ask_answers++;
+		if (t->sends == 1) /* Karn: only unambiguous samples */
+			rtt_sample(e, now_us - t->sent_us);
+	}
+	if (t->run == &e->boot && !e->boot_done)
+		learn_alternate(e, &m);
+	a.dest = t->dest;
+	a.change = t->change;
+	memcpy(&a.from, from, addr_len(from));
+	a.rtt_us = now_us - t->sent_us;
+	a.sends = t->sends;
+	settle(e, t, &a);
+}
+
+/* ---- running the tests ---- */
+
+/* After the first exchange. When it got no answer the reflector is out of
+ * reach: no test asks anything, each says why. */
+static void start_tests(probe_engine_t *e, bool reached)
+{
+	e->boot_done = true;
+	for (size_t i = 0; i < e->nruns; i++) {
+		struct probe_run *r = &e->runs[i];
+
+		r->started = true;
+		if (e->boot_note[0])
+			probe_note(r, e->boot_note);
+		if (reached)
+			r->test->start(r, r->state);
+	}
+}
+
+/* A question is settled: answered (a), or silent (a NULL). */
+static void settle(probe_engine_t *e, struct txn *t, const struct probe_answer *a)
+{
+	struct probe_run *r = t->run;
+	int tag = t->tag;
+	unsigned sends = t->sends;
+
+	t->used = false;
+	r->open--;
+	if (r == &e->boot) {
+		if (!a && !e->boot_note[0])
+			snprintf(e->boot_note, sizeof(e->boot_note),
+				 "no answer from the reflector's primary endpoint");
+		start_tests(e, a != NULL);
+		return;
+	}
+	if (a)
+		r->test->on_answer(r, r->state, tag, a);
+	else if (r->test->on_silence)
+		r->test->on_silence(r, r->state, tag, sends);
+}
+
+void probe_engine_tick(probe_engine_t *e, uint64_t now_us)
+{
+	e->now_us = now_us;
+	for (size_t i = 0; i < PROBE_MAX_TXNS; i++) {
+		struct txn *t = &e->txns[i];
+		unsigned limit;
+
+		if (!t->used || now_us < t->next_us)
+			continue;
+		limit = t->silence ? silence_sends(e) : ASK_SENDS;
+		if (t->sends < limit && t->sends < SILENCE_SENDS_MAX)
+			transmit(e, t);
+		else
+			settle(e, t, NULL);
+	}
+}
+
+uint64_t probe_engine_deadline(const probe_engine_t *e)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (size_t i = 0; i < PROBE_MAX_TXNS; i++)
+		if (e->txns[i].used && e->txns[i].next_us < next)
+			next = e->txns[i].next_us;
+	return next;
+}
+
+bool probe_engine_done(const probe_engine_t *e)
+{
+	for (size_t i = 0; i < PROBE_MAX_TXNS; i++)
+		if (e->txns[i].used)
+			return false;
+	return true;
+}
+
+probe_engine_t *probe_engine_new(const struct probe_io *io, const struct sockaddr *primary,
+				 const struct probe_test *const *tests, size_t ntests,
+				 uint64_t now_us)
+{
+	probe_engine_t *e = calloc(1, sizeof(*e));
+	int sock;
+
+	if (!e || ntests > MAX_TESTS)
+		goto fail;
+	e->io = *io;
+	memcpy(&e->role[PROBE_PP], primary, addr_len(primary));
+	e->start_us = e->now_us = now_us;
+	e->run_id = (uint32_t)(now_us * 2654435761u) ^ 0x6e61746c;
+	for (size_t i = 0; i < ntests; i++) {
+		struct probe_run *r = &e->runs[e->nruns++];
+
+		*r = (struct probe_run){.e = e, .test = tests[i]};
+		r->state = calloc(1, tests[i]->state_size ? tests[i]->state_size : 1);
+		if (!r->state)
+			goto fail;
+	}
+	e->boot = (struct probe_run){.e = e};
+	sock = probe_socket(&e->boot, NULL);
+	if (sock < 0) {
+		snprintf(e->boot_note, sizeof(e->boot_note), "cannot open a UDP socket");
+		e->boot_done = true;
+		return e;
+	}
+	probe_ask(&e->boot, 0, sock, PROBE_PP, 0, false);
+	return e;
+fail:
+	probe_engine_free(e);
+	return NULL;
+}
+
+void probe_engine_free(probe_engine_t *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nruns; i++)
+		free(e->runs[i].state);
+	free(e);
+}
+
+void probe_engine_result(probe_engine_t *e, struct probe_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->duration_us = e->now_us - e->start_us;
+	res->primary = e->role[PROBE_PP];
+	if (e->have_alternate)
+		res->alternate = e->role[PROBE_AA];
+	for (size_t i = 0; i < e->nruns; i++) {
+		struct probe_run *r = &e->runs[i];
+
+		if (!r->started)
+			probe_note(r, e->boot_note[0] ? e->boot_note : "stopped before it began");
+		else if (r->open)
+			probe_note(r, "stopped before every question was settled");
+		r->test->finish(r, r->state, res);
+	}
+	res->sends = e->sends;
+	res->answers = e->answers;
+}
+
+const char *probe_run_note(const struct probe_run *r)
+{
+	return r->note[0] ? r->note : NULL;
+}

@@ -1,0 +1,119 @@
+/*
+ * natprobe's engine: the tests' shared machinery, without sockets or clocks.
+ * The driver (natprobe.c, or the simulated network of the unit tests) feeds
+ * it received datagrams and the time; the engine answers with datagrams to
+ * send, through the driver's callbacks, and in the end with verdicts.
+ *
+ * What it does for every test (the careful parts, once):
+ * - one transaction per question, retransmitted with an RTO adapted to the
+ *   measured round-trip time (RFC 8489 section 6.2.1, RFC 6298), bounded;
+ * - an answer counts only if it is a Binding success with our transaction ID
+ *   that came from the endpoint the question names (the role the request
+ *   went to, changed as CHANGE-REQUEST asked) and says so in RESPONSE-ORIGIN
+ *   when present;
+ * - a question whose answer is expected *not* to come (filtering) is asked
+ *   as many times as the measured loss requires before "no answer" counts
+ *   as evidence; when loss is too high for that, the test says inconclusive.
+ *
+ * The reflector's four endpoints are roles, as in natreflector: bit 1 the
+ * alternate address, bit 0 the alternate port. The primary is given; the
+ * alternate is learned from OTHER-ADDRESS (RFC 5780) in a first exchange.
+ */
+#ifndef NATLAB_PROBE_ENGINE_H
+#define NATLAB_PROBE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "probe/result.h"
+
+#define PROBE_PP 0
+#define PROBE_PA 1
+#define PROBE_AP 2
+#define PROBE_AA 3
+
+#define PROBE_MAX_SOCKETS 64
+#define PROBE_MAX_TXNS    256
+
+/* What the engine needs from its driver. */
+struct probe_io {
+	void *ctx;
+	/*
+	 * Open a fresh UDP socket on a new local port. Returns its handle
+	 * (>= 0) and, in local, its address as packets to `toward` will carry
+	 * it (IP and port), or -1.
+	 */
+	int (*open)(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local);
+	void (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
+		     size_t len);
+};
+
+/* One answer, checked, as a test sees it. */
+struct probe_answer {
+	int sock;
+	unsigned dest;                  /* the role the request went to */
+	uint32_t change;                /* the CHANGE-REQUEST flags asked for */
+	struct sockaddr_storage mapped; /* XOR-MAPPED-ADDRESS (or MAPPED-ADDRESS) */
+	struct sockaddr_storage from;   /* where the answer came from */
+	uint64_t rtt_us;                /* from the last transmission */
+	unsigned sends;                 /* how many transmissions it took */
+};
+
+typedef struct probe_engine probe_engine_t;
+struct probe_run; /* one test's place in the engine */
+
+/* A test: a module with callbacks, listed in the registry (tests.c). */
+struct probe_test {
+	const char *name;
+	const char *help;
+	size_t state_size; /* zeroed for the test at start */
+	/* Ask the first questions. */
+	void (*start)(struct probe_run *r, void *state);
+	/* An answer to the question with this tag. */
+	void (*on_answer)(struct probe_run *r, void *state, int tag, const struct probe_answer *a);
+	/* No answer to the question with this tag, after `sends` transmissions. */
+	void (*on_silence)(struct probe_run *r, void *state, int tag, unsigned sends);
+	/* Write the verdicts; called once every question is settled. */
+	void (*finish)(struct probe_run *r, void *state, struct probe_result *res);
+};
+
+/* For the tests: sockets, questions, the reflector. */
+int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
+/*
+ * Ask from socket sock, to the role dest, with CHANGE-REQUEST flags change
+ * (0 for none). expect_silence: the answer may rightly never come, so "no
+ * answer" must be made trustworthy by repetition (see above).
+ * Returns -1 when the engine is out of transactions or the alternate
+ * address is not known.
+ */
+int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t change,
+	      bool expect_silence);
+/* The address of a role. */
+const struct sockaddr *probe_role_addr(const struct probe_run *r, unsigned role);
+/* Record why the test could not decide; shown beside "inconclusive". The
+ * first note stays; probe_run_note gives it back (NULL for none). */
+void probe_note(struct probe_run *r, const char *reason);
+const char *probe_run_note(const struct probe_run *r);
+/* Whether silence was trustworthy: the loss measured so far allowed enough
+ * repetitions. When false, a test must not read "no answer" as a verdict. */
+bool probe_silence_trusted(const struct probe_run *r);
+
+/* For the driver. */
+probe_engine_t *probe_engine_new(const struct probe_io *io, const struct sockaddr *primary,
+				 const struct probe_test *const *tests, size_t ntests,
+				 uint64_t now_us);
+void probe_engine_free(probe_engine_t *e);
+/* A datagram arrived on socket sock from `from`. */
+void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *from,
+			  const uint8_t *msg, size_t len, uint64_t now_us);
+/* Time passes: retransmissions and silences. */
+void probe_engine_tick(probe_engine_t *e, uint64_t now_us);
+/* When tick must next be called; UINT64_MAX when nothing waits. */
+uint64_t probe_engine_deadline(const probe_engine_t *e);
+bool probe_engine_done(const probe_engine_t *e);
+/* The verdicts; call when done (or to stop early: unsettled tests say why). */
+void probe_engine_result(probe_engine_t *e, struct probe_result *res);
+
+#endif

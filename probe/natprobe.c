@@ -1,0 +1,285 @@
+/*
+ * natprobe: classify the NAT between this host and a natreflector (or any
+ * RFC 5780 STUN server). This file is the driver: options, UDP sockets, the
+ * clock and the writers. The decisions are the engine's and the tests'
+ * (engine.c, t_*.c), which never touch a socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "probe/report.h"
+#include "probe/tests.h"
+
+#define VERSION           "0.1.0"
+#define EXIT_INCONCLUSIVE 1
+#define EXIT_USAGE        2
+#define EXIT_UNREACHABLE  3
+#define RUN_LIMIT_US      30000000u /* a run never takes longer than this */
+
+static const char usage[] =
+    "usage: natprobe [--json FILE|-] [--label TEXT] [--tests LIST] [--list-tests]\n"
+    "                SERVER[:PORT]\n"
+    "\n"
+    "Classify the NAT between this host and the reflector SERVER (natreflector, or\n"
+    "any STUN server with RFC 5780's OTHER-ADDRESS and CHANGE-REQUEST; port 3478\n"
+    "unless given), in RFC 4787's terms, with the evidence. No root needed.\n"
+    "\n"
+    "  --tests LIST     run only these tests (comma-separated; see --list-tests)\n"
+    "  --list-tests     list the tests and exit\n"
+    "  --json FILE      also write the result record (one JSON line) to FILE,\n"
+    "                   appending; '-' for standard output instead of the summary\n"
+    "  --label TEXT     a tag for this run in the record (a site, a subscriber, a lab)\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "A verdict the packets do not justify is 'inconclusive', with the reason.\n"
+    "Exit status: 0 every requested verdict reached, 1 some inconclusive, 2 bad\n"
+    "usage, 3 the reflector could not be reached.\n";
+
+struct options {
+	struct sockaddr_storage server;
+	const char *json, *label;
+	const struct probe_test *tests[16];
+	size_t ntests;
+};
+
+struct driver {
+	int fds[PROBE_MAX_SOCKETS];
+	size_t nfds;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- the engine's I/O ---- */
+
+static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	struct sockaddr_storage any = {.ss_family = toward->sa_family}, route;
+	socklen_t len = sizeof(route);
+	int fd, probe;
+
+	if (d->nfds == PROBE_MAX_SOCKETS)
+		return -1;
+	fd = socket(toward->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&any, addr_len((struct sockaddr *)&any)) ||
+	    getsockname(fd, (struct sockaddr *)local, &len)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* The local address packets to the reflector leave with: the route's source. */
+	probe = socket(toward->sa_family, SOCK_DGRAM, 0);
+	len = sizeof(route);
+	if (probe >= 0 && connect(probe, toward, addr_len(toward)) == 0 &&
+	    getsockname(probe, (struct sockaddr *)&route, &len) == 0) {
+		uint16_t port = addr_port((struct sockaddr *)local);
+
+		*local = route;
+		addr_set_port((struct sockaddr *)local, port);
+	}
+	if (probe >= 0)
+		close(probe);
+	d->fds[d->nfds++] = fd;
+	return fd;
+}
+
+static void drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	/* A failed send is a lost packet: the engine's retransmission covers it. */
+	if (sendto(sock, msg, len, 0, to, addr_len(to)) < 0 && errno != EAGAIN)
+		return;
+}
+
+/* ---- options ---- */
+
+static int parse_tests(const char *list, struct options *o)
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(list) >= sizeof(buf)) {
+		fprintf(stderr, "natprobe: --tests: list too long\n");
+		return -1;
+	}
+	strcpy(buf, list);
+	o->ntests = 0;
+	for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+		const struct probe_test *t = probe_test_find(name);
+
+		if (!t) {
+			fprintf(stderr, "natprobe: --tests: no test '%s' (see --list-tests)\n",
+				name);
+			return -1;
+		}
+		if (o->ntests == sizeof(o->tests) / sizeof(o->tests[0]))
+			return -1;
+		o->tests[o->ntests++] = t;
+	}
+	return 0;
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+	    {"json", required_argument, NULL, 'j'},  {"label", required_argument, NULL, 'L'},
+	    {"tests", required_argument, NULL, 't'}, {"list-tests", no_argument, NULL, 'l'},
+	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	};
+	char err[160];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < probe_ntests; i++)
+		o->tests[o->ntests++] = probe_tests[i];
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			o->json = optarg;
+			break;
+		case 'L':
+			o->label = optarg;
+			break;
+		case 't':
+			if (parse_tests(optarg, o))
+				return -1;
+			break;
+		case 'l':
+			for (size_t i = 0; i < probe_ntests; i++)
+				printf("%-12s %s\n", probe_tests[i]->name, probe_tests[i]->help);
+			exit(0);
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "natprobe: want one SERVER[:PORT]\n");
+		return -1;
+	}
+	if (addr_parse(argv[optind], ADDR_PORT_OPTIONAL, 3478, &o->server, err, sizeof(err))) {
+		fprintf(stderr, "natprobe: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+static void run(probe_engine_t *e, struct driver *d)
+{
+	uint64_t start = now_us();
+
+	while (!probe_engine_done(e) && now_us() - start < RUN_LIMIT_US) {
+		struct pollfd pfd[PROBE_MAX_SOCKETS];
+		uint64_t now = now_us(), deadline = probe_engine_deadline(e);
+		int wait = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
+
+		for (size_t i = 0; i < d->nfds; i++)
+			pfd[i] = (struct pollfd){.fd = d->fds[i], .events = POLLIN};
+		if (wait > 1000)
+			wait = 1000;
+		if (poll(pfd, d->nfds, wait) < 0 && errno != EINTR)
+			break;
+		for (size_t i = 0; i < d->nfds; i++) {
+			uint8_t buf[2048];
+			struct sockaddr_storage from;
+			socklen_t flen = sizeof(from);
+			ssize_t n;
+
+			if (!(pfd[i].revents & POLLIN))
+				continue;
+			while ((n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
+					     (struct sockaddr *)&from, &flen)) >= 0) {
+				probe_engine_receive(e, pfd[i].fd, (struct sockaddr *)&from, buf,
+						     (size_t)n, now_us());
+				flen = sizeof(from);
+			}
+		}
+		probe_engine_tick(e, now_us());
+	}
+	probe_engine_tick(e, now_us());
+}
+
+static int exit_status(const struct probe_result *r)
+{
+	if (!r->answers)
+		return EXIT_UNREACHABLE;
+	if (r->nat == PROBE_UNKNOWN || r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
+	    r->filtering == PROBE_FILTERING_INCONCLUSIVE)
+		return EXIT_INCONCLUSIVE;
+	return 0;
+}
+
+static int write_json(FILE *f, const struct options *o, const struct probe_result *r,
+		      const char *started)
+{
+	int rc = probe_report_json(f, r, started, VERSION, o->label);
+
+	if (f != stdout && fclose(f))
+		rc = -1;
+	if (rc)
+		fprintf(stderr, "natprobe: --json %s: cannot write the record\n", o->json);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct driver d = {0};
+	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
+	struct probe_result res;
+	probe_engine_t *e;
+	FILE *json = NULL;
+	char started[32];
+	time_t t = time(NULL);
+	int rc;
+
+	if (parse_options(argc, argv, &o))
+		return EXIT_USAGE;
+	/* Opened before measuring: a bad path is found before the time is spent. */
+	if (o.json) {
+		json = strcmp(o.json, "-") ? fopen(o.json, "a") : stdout;
+		if (!json) {
+			fprintf(stderr, "natprobe: --json %s: %s\n", o.json, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, now_us());
+	if (!e) {
+		fprintf(stderr, "natprobe: out of memory\n");
+		if (json && json != stdout)
+			fclose(json);
+		return EXIT_UNREACHABLE;
+	}
+	run(e, &d);
+	probe_engine_result(e, &res);
+	probe_engine_free(e);
+	for (size_t i = 0; i < d.nfds; i++)
+		close(d.fds[i]);
+	if (!o.json || strcmp(o.json, "-"))
+		probe_report_text(stdout, &res);
+	rc = exit_status(&res);
+	/* The measurement is done: a write error must not lose it from stdout. */
+	if (json && write_json(json, &o, &res, started) && rc == 0)
+		rc = EXIT_USAGE;
+	return rc;
+}

@@ -1,0 +1,168 @@
+/*
+ * natprobe's writers: the same typed result as a summary for people and as
+ * the JSON record of INTERFACE.md (with jansson). Untested verdicts are left
+ * out of both; inconclusive ones carry their reason.
+ */
+#include "report.h"
+
+#include <jansson.h>
+
+#include "addr.h"
+
+static const char *addr_or_null(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	return ss->ss_family ? addr_format((const struct sockaddr *)ss, buf, len) : NULL;
+}
+
+/* RFC 4787 REQ-1 and REQ-8, as a short mark beside the verdict. */
+static const char *mapping_mark(enum probe_mapping m)
+{
+	switch (m) {
+	case PROBE_MAPPING_EI:
+		return "RFC 4787 REQ-1 met";
+	case PROBE_MAPPING_AD:
+	case PROBE_MAPPING_APD:
+		return "RFC 4787 REQ-1 not met (MUST be endpoint-independent)";
+	default:
+		return "";
+	}
+}
+
+static const char *filtering_mark(enum probe_filtering f)
+{
+	switch (f) {
+	case PROBE_FILTERING_EI:
+		return "RFC 4787 REQ-8: the choice for application transparency";
+	case PROBE_FILTERING_AD:
+		return "RFC 4787 REQ-8: the choice for stricter filtering";
+	case PROBE_FILTERING_APD:
+		return "RFC 4787 REQ-8: neither recommended choice";
+	default:
+		return "";
+	}
+}
+
+void probe_report_text(FILE *out, const struct probe_result *r)
+{
+	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	fprintf(out, "natprobe: reflector %s",
+		addr_format((const struct sockaddr *)&r->primary, a, sizeof(a)));
+	if (r->alternate.ss_family)
+		fprintf(out, " (alternate %s)",
+			addr_format((const struct sockaddr *)&r->alternate, a, sizeof(a)));
+	fprintf(out, ", %.2f s, %u packets sent, %u answers\n", (double)r->duration_us / 1e6,
+		r->sends, r->answers);
+	if (r->nat != PROBE_UNKNOWN)
+		fprintf(out, "  %-10s %-28s local %s, mapped %s\n", "nat",
+			r->nat == PROBE_YES ? "yes" : "no", addr_or_null(&r->local, a, sizeof(a)),
+			addr_or_null(&r->mapped, b, sizeof(b)));
+	else if (r->nat_reason[0])
+		fprintf(out, "  %-10s %-28s %s\n", "nat", "inconclusive", r->nat_reason);
+	if (r->mapping != PROBE_MAPPING_UNTESTED) {
+		fprintf(out, "  %-10s %-28s %s\n", "mapping", probe_mapping_name(r->mapping),
+			r->mapping == PROBE_MAPPING_INCONCLUSIVE ? r->mapping_reason
+								 : mapping_mark(r->mapping));
+		for (int role = 0; role < 4; role++)
+			if (r->mapping_seen[role].ss_family)
+				fprintf(out, "  %-10s %-28s to %s: mapped %s\n", "", "",
+					roles[role],
+					addr_format((const struct sockaddr *)&r->mapping_seen[role],
+						    a, sizeof(a)));
+	}
+	if (r->filtering != PROBE_FILTERING_UNTESTED) {
+		fprintf(out, "  %-10s %-28s %s\n", "filtering", probe_filtering_name(r->filtering),
+			r->filtering == PROBE_FILTERING_INCONCLUSIVE
+			    ? r->filtering_reason
+			    : filtering_mark(r->filtering));
+		fprintf(out, "  %-10s %-28s from the other address: %s; from the other port: %s\n",
+			"", "",
+			r->filtering_other_address == PROBE_YES  ? "in"
+			: r->filtering_other_address == PROBE_NO ? "not in"
+								 : "?",
+			r->filtering_other_port == PROBE_YES  ? "in"
+			: r->filtering_other_port == PROBE_NO ? "not in"
+							      : "?");
+	}
+	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
+		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
+}
+
+static json_t *bool_or_null(enum probe_bool b)
+{
+	return b == PROBE_UNKNOWN ? json_null() : json_boolean(b == PROBE_YES);
+}
+
+static json_t *addr_json(const struct sockaddr_storage *ss)
+{
+	char buf[ADDR_STRLEN];
+	const char *s = addr_or_null(ss, buf, sizeof(buf));
+
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *udp_json(const struct probe_result *r)
+{
+	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
+	json_t *udp = json_object(), *reasons = json_object(), *evidence = json_object();
+
+	json_object_set_new(udp, "mapped", addr_json(&r->mapped));
+	json_object_set_new(udp, "nat", bool_or_null(r->nat));
+	if (r->nat_reason[0])
+		json_object_set_new(reasons, "nat", json_string(r->nat_reason));
+	if (r->mapping != PROBE_MAPPING_UNTESTED) {
+		json_t *seen = json_object();
+
+		json_object_set_new(udp, "mapping", json_string(probe_mapping_name(r->mapping)));
+		for (int role = 0; role < 4; role++)
+			json_object_set_new(seen, roles[role], addr_json(&r->mapping_seen[role]));
+		json_object_set_new(evidence, "mapping", seen);
+		if (r->mapping_reason[0])
+			json_object_set_new(reasons, "mapping", json_string(r->mapping_reason));
+	}
+	if (r->filtering != PROBE_FILTERING_UNTESTED) {
+		json_object_set_new(udp, "filtering",
+				    json_string(probe_filtering_name(r->filtering)));
+		json_object_set_new(evidence, "filtering",
+				    json_pack("{s:o, s:o, s:i}", "other_address",
+					      bool_or_null(r->filtering_other_address),
+					      "other_port", bool_or_null(r->filtering_other_port),
+					      "attempts", (json_int_t)r->filtering_attempts));
+		if (r->filtering_reason[0])
+			json_object_set_new(reasons, "filtering", json_string(r->filtering_reason));
+	}
+	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
+		json_object_set_new(udp, "legacy_type", json_string(probe_legacy_type(r)));
+	json_object_set_new(udp, "evidence", evidence);
+	json_object_set_new(udp, "reasons", reasons);
+	return udp;
+}
+
+int probe_report_json(FILE *out, const struct probe_result *r, const char *started,
+		      const char *version, const char *label)
+{
+	json_t *rec = json_object();
+	int rc;
+
+	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
+	json_object_set_new(rec, "tool",
+			    json_pack("{s:s, s:s}", "name", "natprobe", "version", version));
+	if (label)
+		json_object_set_new(rec, "label", json_string(label));
+	json_object_set_new(rec, "started", json_string(started));
+	json_object_set_new(rec, "duration_ms", json_integer((json_int_t)(r->duration_us / 1000)));
+	json_object_set_new(rec, "reflector",
+			    json_pack("{s:o, s:o}", "primary", addr_json(&r->primary), "alternate",
+				      addr_json(&r->alternate)));
+	json_object_set_new(rec, "local", addr_json(&r->local));
+	json_object_set_new(rec, "udp", udp_json(r));
+	json_object_set_new(rec, "packets",
+			    json_pack("{s:i, s:i}", "sent", (json_int_t)r->sends, "answers",
+				      (json_int_t)r->answers));
+	/* One record per line: many runs make a JSON Lines file. */
+	rc = json_dumpf(rec, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+	json_decref(rec);
+	return rc;
+}

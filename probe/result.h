@@ -1,0 +1,66 @@
+/*
+ * natprobe's typed result: what the tests found, with the evidence. The
+ * tests fill it; the writers (report.c: text and JSON) turn it into what
+ * users read, with the words of INTERFACE.md.
+ */
+#ifndef NATLAB_PROBE_RESULT_H
+#define NATLAB_PROBE_RESULT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* A verdict not reached: untested (the test did not run) or inconclusive. */
+enum probe_mapping {
+	PROBE_MAPPING_UNTESTED = 0,
+	PROBE_MAPPING_NONE, /* no NAT */
+	PROBE_MAPPING_EI,
+	PROBE_MAPPING_AD,
+	PROBE_MAPPING_APD,
+	PROBE_MAPPING_INCONCLUSIVE,
+};
+
+enum probe_filtering {
+	PROBE_FILTERING_UNTESTED = 0,
+	PROBE_FILTERING_EI,
+	PROBE_FILTERING_AD,
+	PROBE_FILTERING_APD,
+	PROBE_FILTERING_INCONCLUSIVE,
+};
+
+enum probe_bool {
+	PROBE_UNKNOWN = 0, /* untested or inconclusive: JSON null */
+	PROBE_NO,
+	PROBE_YES,
+};
+
+#define PROBE_REASON_LEN 160
+
+struct probe_result {
+	uint64_t duration_us;
+	struct sockaddr_storage primary, alternate; /* alternate: family 0 when unknown */
+	unsigned sends, answers;                    /* every transmission, every valid answer */
+
+	/* NAT presence: the first answer's mapped address against the local one. */
+	enum probe_bool nat;
+	struct sockaddr_storage local, mapped; /* family 0 when unknown */
+	char nat_reason[PROBE_REASON_LEN];
+
+	/* Mapping (RFC 5780 4.3): one socket to all four roles, the mapped address each saw. */
+	enum probe_mapping mapping;
+	struct sockaddr_storage mapping_seen[4]; /* by role; family 0: no answer */
+	char mapping_reason[PROBE_REASON_LEN];
+
+	/* Filtering (RFC 5780 4.4): answers asked from the other address, and the other port. */
+	enum probe_filtering filtering;
+	enum probe_bool filtering_other_address, filtering_other_port; /* did they come in */
+	unsigned filtering_attempts; /* transmissions behind a "no answer" */
+	char filtering_reason[PROBE_REASON_LEN];
+};
+
+const char *probe_mapping_name(enum probe_mapping m);
+const char *probe_filtering_name(enum probe_filtering f);
+/* RFC 3489's names, derived from mapping and filtering. */
+const char *probe_legacy_type(const struct probe_result *r);
+
+#endif

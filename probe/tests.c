@@ -1,0 +1,18 @@
+#include "tests.h"
+
+#include <string.h>
+
+const struct probe_test *const probe_tests[] = {
+    &probe_test_nat,
+    &probe_test_mapping,
+    &probe_test_filtering,
+};
+const size_t probe_ntests = sizeof(probe_tests) / sizeof(probe_tests[0]);
+
+const struct probe_test *probe_test_find(const char *name)
+{
+	for (size_t i = 0; i < probe_ntests; i++)
+		if (!strcmp(probe_tests[i]->name, name))
+			return probe_tests[i];
+	return NULL;
+}

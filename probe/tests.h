@@ -1,0 +1,20 @@
+/*
+ * The registry of natprobe's tests: one module per file, listed here in the
+ * order they are reported (zmap's probe-module registry is the model).
+ */
+#ifndef NATLAB_PROBE_TESTS_H
+#define NATLAB_PROBE_TESTS_H
+
+#include <stddef.h>
+
+#include "probe/engine.h"
+
+extern const struct probe_test probe_test_nat, probe_test_mapping, probe_test_filtering;
+
+extern const struct probe_test *const probe_tests[];
+extern const size_t probe_ntests;
+
+/* The test called name, or NULL. */
+const struct probe_test *probe_test_find(const char *name);
+
+#endif

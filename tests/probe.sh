@@ -1,0 +1,110 @@
+#!/bin/bash
+# natprobe through real NATs: every kernel profile of the testbeds, and the
+# natemu grid (every mapping x filtering, each port allocation), against
+# natreflector. Every verdict must be exactly the lab's stated truth; with
+# natemu dropping 10% and 30% of packets, right or inconclusive, never wrong.
+# Needs root; in CI it must run.
+#
+#   cli1 (natprobe) --- [nat: kernel profile or natemu] --- inet --- refl (natreflector
+#                                                              203.0.113.10, .11)
+set -u
+BIN=$(cd "${1:-bin}" && pwd)
+NATLAB=testbeds/natlab
+export NATLAB_BIN=$BIN NATLAB_LABECHO=0
+SUITE=probe
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+need_root
+
+# verdict KEY: the verdict string for KEY in the JSON record ($tmp/json).
+# The first occurrence: the verdicts come before the reasons that share their keys.
+verdict() {
+    grep -o "\"$1\":\\(\"[^\"]*\"\\|true\\|false\\|null\\)" "$tmp/json" | head -n 1 |
+        sed 's/^[^:]*://; s/"//g'
+}
+
+# probe_lab PROFILE NAT MAPPING FILTERING [lossy]: up, reflector, natprobe, down.
+# With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
+probe_lab() {
+    local profile=$1 nat=$2 mapping=$3 filtering=$4 lossy=${5:-} id what got want
+    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --rate 0 >"$tmp/refl" 2>&1 &
+    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json.all" 203.0.113.10 >"$tmp/out" 2>&1
+    tail -n 1 "$tmp/json.all" >"$tmp/json"
+    what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
+    for key in nat mapping filtering; do
+        case $key in nat) want=$nat ;; mapping) want=$mapping ;; filtering) want=$filtering ;; esac
+        got=$(verdict "$key")
+        if [ "$got" = "$want" ]; then
+            ok
+        elif [ -n "$lossy" ] && { [ "$got" = inconclusive ] || [ "$got" = null ]; }; then
+            ok
+            echo "$key" >>"$tmp/loss"
+        else
+            bad "$what: $key is '$got', want '$want'"
+        fi
+        [ -n "$lossy" ] && echo total >>"$tmp/loss"
+    done
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+
+# Every kernel profile, against its written expectations.
+for file in testbeds/profiles/*.sh; do
+    profile=$(basename "$file" .sh)
+    case $profile in natemu | device) continue ;; esac
+    # The profile's stated truth, read in a subshell so nothing else leaks out.
+    read -r e_udp e_nat e_map e_filt < <(
+        # shellcheck disable=SC1090
+        . "$file" >/dev/null 2>&1
+        echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}"
+    )
+    if [ "$e_udp" = blocked ]; then
+        # No UDP at all: natprobe must say so (exit 3) and claim nothing.
+        probe_lab "$profile" null inconclusive inconclusive
+        continue
+    fi
+    probe_lab "$profile" "$e_nat" "$e_map" "$e_filt"
+done
+
+# natlab run: the verdicts against the profile, the record with its label; a
+# wrong stated truth is caught (exit 1, MISMATCH).
+$NATLAB run --json "$tmp/run.jsonl" masq >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q '^  mapping    truth endpoint-independent .* ok$' "$tmp/out" &&
+    grep -q '"label":"natlab:masq"' "$tmp/run.jsonl"; then ok; else bad "natlab run masq (exit $rc)"; fi
+NATLAB_EXPECT_FILTERING=address-dependent $NATLAB run masq >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q '^  filtering  truth address-dependent .*MISMATCH$' "$tmp/out"; then
+    ok
+else
+    bad "natlab run with a wrong truth: exit $rc, want 1 and MISMATCH"
+fi
+
+# The natemu grid: mapping x filtering, and each port allocation.
+deps="endpoint-independent address-dependent address-and-port-dependent"
+for m in $deps; do
+    for f in $deps; do
+        NATEMU_SETTINGS="mapping=$m filtering=$f" probe_lab natemu true "$m" "$f"
+    done
+done
+for ports in sequential random; do
+    NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
+        probe_lab natemu true address-and-port-dependent address-dependent
+done
+
+# Loss: right or inconclusive, never wrong.
+for loss in 10 30; do
+    rm -f "$tmp/loss"
+    for m in $deps; do
+        for f in $deps; do
+            NATEMU_OPTIONS="--loss $loss" NATEMU_SETTINGS="mapping=$m filtering=$f" \
+                probe_lab natemu true "$m" "$f" lossy
+        done
+    done
+    echo "probe: with ${loss}% loss, $(grep -vc total "$tmp/loss") of $(grep -c total "$tmp/loss") verdicts inconclusive, none wrong unless reported above"
+done
+
+summary

@@ -1,0 +1,345 @@
+/*
+ * natprobe's engine and tests against a simulated network: the probe's
+ * packets go through natemu's translation core (the NAT, with the settings
+ * under test) to natreflector's handler (the reflector) and back, with a
+ * delay and, when asked, random loss in both directions. Every mapping x
+ * filtering x port-allocation combination must be classified exactly when
+ * nothing is lost, and never wrongly when 10% or 30% is.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <arpa/inet.h>
+
+#include "addr.h"
+#include "probe/tests.h"
+#include "reflector/handler.h"
+#include "testbeds/natemu/nat.h"
+#include "testlib.h"
+
+#define INSIDE_IP  0x0A000002u /* 10.0.0.2 */
+#define PUBLIC_IP  0xC6336401u /* 198.51.100.1 */
+#define DELAY_US   1000
+#define MAX_FLIGHT 1024
+
+struct packet {
+	bool inbound; /* towards the probe */
+	uint32_t src_ip, dst_ip;
+	uint16_t src_port, dst_port;
+	uint64_t at_us;
+	size_t len;
+	uint8_t data[256];
+};
+
+struct sim {
+	natemu_t *nat; /* NULL: no NAT */
+	struct refl_cfg refl;
+	struct packet flight[MAX_FLIGHT];
+	size_t nflight;
+	uint64_t now_us, rng;
+	unsigned loss_percent;
+	uint16_t next_port;
+	probe_engine_t *engine;
+};
+
+static void to_sockaddr(uint32_t ip, uint16_t port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(ip);
+	in->sin_port = htons(port);
+}
+
+static void from_sockaddr(const struct sockaddr *sa, uint32_t *ip, uint16_t *port)
+{
+	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+
+	*ip = ntohl(in->sin_addr.s_addr);
+	*port = ntohs(in->sin_port);
+}
+
+static bool lost(struct sim *s)
+{
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng % 100 < s->loss_percent;
+}
+
+static void fly(struct sim *s, const struct packet *p)
+{
+	if (lost(s) || s->nflight == MAX_FLIGHT)
+		return;
+	s->flight[s->nflight] = *p;
+	s->flight[s->nflight++].at_us = s->now_us + DELAY_US;
+}
+
+static int sim_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
+{
+	struct sim *s = ctx;
+
+	(void)toward;
+	to_sockaddr(INSIDE_IP, s->next_port, local);
+	return s->next_port++;
+}
+
+static void sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
+{
+	struct sim *s = ctx;
+	struct packet p = {.src_ip = INSIDE_IP, .src_port = (uint16_t)sock, .len = len};
+
+	from_sockaddr(to, &p.dst_ip, &p.dst_port);
+	memcpy(p.data, msg, len < sizeof(p.data) ? len : sizeof(p.data));
+	fly(s, &p);
+}
+
+/* The NAT, in either direction; false when it does not forward. */
+static bool translate(struct sim *s, struct packet *p)
+{
+	struct natemu_pkt k = {IPPROTO_UDP, p->src_ip, p->dst_ip, p->src_port, p->dst_port, 0};
+	struct natemu_result r;
+
+	if (!s->nat)
+		return true;
+	r = natemu_process(s->nat, p->inbound ? NATEMU_OUTSIDE : NATEMU_INSIDE, &k,
+			   s->now_us / 1000);
+	if (r.verdict != NATEMU_FORWARD)
+		return false;
+	p->src_ip = r.pkt.src_ip;
+	p->dst_ip = r.pkt.dst_ip;
+	p->src_port = r.pkt.src_port;
+	p->dst_port = r.pkt.dst_port;
+	return true;
+}
+
+/* The reflector: its handler, on the role the packet reached. */
+static void reflect(struct sim *s, const struct packet *p)
+{
+	struct sockaddr_storage from, to;
+	struct refl_reply out;
+	struct packet reply = {.inbound = true};
+	int role = -1;
+
+	to_sockaddr(p->dst_ip, p->dst_port, &to);
+	for (int r = 0; r < 4; r++)
+		if (addr_equal((struct sockaddr *)&to, (struct sockaddr *)&s->refl.advertised[r]))
+			role = r;
+	if (role < 0)
+		return;
+	to_sockaddr(p->src_ip, p->src_port, &from);
+	refl_handle(&s->refl,
+		    &(struct refl_request){p->data, p->len, (enum refl_role)role,
+					   (struct sockaddr *)&from, false},
+		    reply.data, sizeof(reply.data), &out);
+	if (!out.len)
+		return;
+	reply.len = out.len;
+	from_sockaddr((struct sockaddr *)&s->refl.advertised[out.role], &reply.src_ip,
+		      &reply.src_port);
+	from_sockaddr((struct sockaddr *)&out.to, &reply.dst_ip, &reply.dst_port);
+	fly(s, &reply);
+}
+
+static void deliver(struct sim *s, struct packet *p)
+{
+	struct sockaddr_storage from;
+
+	if (!translate(s, p))
+		return;
+	if (!p->inbound) {
+		reflect(s, p);
+		return;
+	}
+	if (p->dst_ip != INSIDE_IP)
+		return;
+	to_sockaddr(p->src_ip, p->src_port, &from);
+	probe_engine_receive(s->engine, p->dst_port, (struct sockaddr *)&from, p->data, p->len,
+			     s->now_us);
+}
+
+/* Run until the engine is done (or 60 simulated seconds). */
+static void run(struct sim *s)
+{
+	while (!probe_engine_done(s->engine) && s->now_us < 60000000u) {
+		uint64_t next = probe_engine_deadline(s->engine);
+		size_t first = MAX_FLIGHT;
+
+		for (size_t i = 0; i < s->nflight; i++)
+			if (s->flight[i].at_us <= next) {
+				next = s->flight[i].at_us;
+				first = i;
+			}
+		if (next > s->now_us)
+			s->now_us = next;
+		if (first < MAX_FLIGHT) {
+			struct packet p = s->flight[first];
+
+			s->flight[first] = s->flight[--s->nflight];
+			deliver(s, &p);
+		} else {
+			probe_engine_tick(s->engine, s->now_us);
+		}
+	}
+}
+
+static void sim_setup(struct sim *s, const struct natemu_cfg *nat, unsigned loss, uint64_t seed)
+{
+	static const char *const roles[4] = {"203.0.113.10:3478", "203.0.113.10:3479",
+					     "203.0.113.11:3478", "203.0.113.11:3479"};
+	char err[128];
+
+	memset(s, 0, sizeof(*s));
+	for (int r = 0; r < 4; r++)
+		addr_parse(roles[r], ADDR_PORT_REQUIRED, 0, &s->refl.advertised[r], err,
+			   sizeof(err));
+	s->nat = nat ? natemu_new(nat, seed) : NULL;
+	s->loss_percent = loss;
+	s->rng = seed * 0x9E3779B97F4A7C15ull + 1;
+	s->next_port = 40000;
+	s->now_us = 1000000;
+}
+
+static void probe(struct sim *s, struct probe_result *res)
+{
+	struct probe_io io = {.ctx = s, .open = sim_open, .send = sim_send};
+
+	s->engine = probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], probe_tests,
+				     probe_ntests, s->now_us);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->engine);
+	run(s);
+	probe_engine_result(s->engine, res);
+	probe_engine_free(s->engine);
+	natemu_free(s->nat);
+}
+
+static const enum probe_mapping want_mapping[3] = {PROBE_MAPPING_EI, PROBE_MAPPING_AD,
+						   PROBE_MAPPING_APD};
+static const enum probe_filtering want_filtering[3] = {PROBE_FILTERING_EI, PROBE_FILTERING_AD,
+						       PROBE_FILTERING_APD};
+
+static struct natemu_cfg nat_cfg(int mapping, int filtering, int ports)
+{
+	struct natemu_cfg cfg;
+
+	natemu_cfg_default(&cfg);
+	cfg.mapping = (enum natemu_dependence)mapping;
+	cfg.filtering = (enum natemu_dependence)filtering;
+	cfg.ports = (enum natemu_ports)ports;
+	cfg.pool[0] = PUBLIC_IP;
+	cfg.npool = 1;
+	return cfg;
+}
+
+/* No loss: every combination exactly, in under a simulated second. */
+static void test_grid_exact(void)
+{
+	for (int m = 0; m < 3; m++) {
+		for (int f = 0; f < 3; f++) {
+			for (int p = 0; p < 3; p++) {
+				struct natemu_cfg cfg = nat_cfg(m, f, p);
+				struct probe_result res;
+				struct sim s;
+
+				sim_setup(&s, &cfg, 0, (uint64_t)(m * 9 + f * 3 + p + 1));
+				probe(&s, &res);
+				CU_ASSERT_EQUAL(res.nat, PROBE_YES);
+				CU_ASSERT_EQUAL(res.mapping, want_mapping[m]);
+				CU_ASSERT_EQUAL(res.filtering, want_filtering[f]);
+				CU_ASSERT_TRUE(res.duration_us < 1000000);
+				if (res.mapping != want_mapping[m] ||
+				    res.filtering != want_filtering[f])
+					printf(
+					    "\n    mapping %d filtering %d ports %d: got %s (%s) / "
+					    "%s (%s)",
+					    m, f, p, probe_mapping_name(res.mapping),
+					    res.mapping_reason, probe_filtering_name(res.filtering),
+					    res.filtering_reason);
+			}
+		}
+	}
+}
+
+static void test_no_nat(void)
+{
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, NULL, 0, 7);
+	probe(&s, &res);
+	CU_ASSERT_EQUAL(res.nat, PROBE_NO);
+	CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_NONE);
+	CU_ASSERT_EQUAL(res.filtering, PROBE_FILTERING_EI);
+	CU_ASSERT_STRING_EQUAL(probe_legacy_type(&res), "open");
+}
+
+/* Loss: right or inconclusive, never wrong, over many seeds. */
+static void grid_with_loss(unsigned loss)
+{
+	unsigned runs = 0, inconclusive = 0, wrong = 0;
+
+	for (int m = 0; m < 3; m++) {
+		for (int f = 0; f < 3; f++) {
+			for (uint64_t seed = 1; seed <= 12; seed++) {
+				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_RANDOM);
+				struct probe_result res;
+				struct sim s;
+
+				sim_setup(&s, &cfg, loss, seed * 131 + (uint64_t)(m * 3 + f));
+				probe(&s, &res);
+				runs += 2;
+				inconclusive += (res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
+						(res.filtering == PROBE_FILTERING_INCONCLUSIVE);
+				wrong += (res.mapping != PROBE_MAPPING_INCONCLUSIVE &&
+					  res.mapping != want_mapping[m]) +
+					 (res.filtering != PROBE_FILTERING_INCONCLUSIVE &&
+					  res.filtering != want_filtering[f]);
+			}
+		}
+	}
+	printf("\n    %u%% loss: %u verdicts, %u inconclusive, %u wrong ", loss, runs, inconclusive,
+	       wrong);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT_TRUE(inconclusive < runs / 2);
+}
+
+static void test_loss_10(void)
+{
+	grid_with_loss(10);
+}
+
+static void test_loss_30(void)
+{
+	grid_with_loss(30);
+}
+
+/* A reflector that never answers: every verdict inconclusive, with the reason. */
+static void test_unreachable(void)
+{
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, NULL, 100, 3);
+	probe(&s, &res);
+	CU_ASSERT_EQUAL(res.nat, PROBE_UNKNOWN);
+	CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(res.filtering, PROBE_FILTERING_INCONCLUSIVE);
+	CU_ASSERT_STRING_EQUAL(res.mapping_reason,
+			       "no answer from the reflector's primary endpoint");
+	CU_ASSERT_EQUAL(res.answers, 0);
+}
+
+int test_probe_register(void)
+{
+	static const struct test_case tests[] = {
+	    {"every mapping x filtering x ports, no loss", test_grid_exact},
+	    {"no NAT", test_no_nat},
+	    {"10% loss: never wrong", test_loss_10},
+	    {"30% loss: never wrong", test_loss_30},
+	    {"an unreachable reflector", test_unreachable},
+	};
+
+	return TEST_SUITE("natprobe engine (simulated NAT)", tests);
+}

@@ -204,37 +204,36 @@ static const struct option longopts[] = {
 static int parse_number(int c, const char *text, struct options *o, struct refl_server_cfg *cfg,
 			bool *burst_given)
 {
+	const struct {
+		int opt;
+		const char *name;
+		unsigned long min, max;
+		unsigned *to;
+	} numbers[] = {
+	    {OPT_RATE, "--rate", 0, 1000000, &cfg->rate},
+	    {OPT_BURST, "--burst", 1, 10000000, &cfg->burst},
+	    {OPT_TCP_MAX, "--tcp-max", 1, 1000000, &cfg->tcp_max},
+	    {OPT_TCP_PER_SOURCE, "--tcp-per-source", 1, 1000000, &cfg->tcp_per_source},
+	    {OPT_TCP_IDLE, "--tcp-idle", 1, 86400, &cfg->tcp_idle_s},
+	};
 	unsigned long v;
-	int rc;
 
-	switch (c) {
-	case OPT_PORT:
-	case OPT_ALT_PORT:
-		rc = parse_uint(c == OPT_PORT ? "--port" : "--alt-port", text, 1, 65535, &v);
+	if (c == OPT_PORT || c == OPT_ALT_PORT) {
+		if (parse_uint(c == OPT_PORT ? "--port" : "--alt-port", text, 1, 65535, &v))
+			return -1;
 		o->port[c == OPT_ALT_PORT] = (uint16_t)v;
-		return rc;
-	case OPT_RATE:
-		rc = parse_uint("--rate", text, 0, 1000000, &v);
-		cfg->rate = (uint32_t)v;
-		return rc;
-	case OPT_BURST:
-		*burst_given = true;
-		rc = parse_uint("--burst", text, 1, 10000000, &v);
-		cfg->burst = (uint32_t)v;
-		return rc;
-	case OPT_TCP_MAX:
-		rc = parse_uint("--tcp-max", text, 1, 1000000, &v);
-		cfg->tcp_max = (unsigned)v;
-		return rc;
-	case OPT_TCP_PER_SOURCE:
-		rc = parse_uint("--tcp-per-source", text, 1, 1000000, &v);
-		cfg->tcp_per_source = (unsigned)v;
-		return rc;
-	default: /* OPT_TCP_IDLE */
-		rc = parse_uint("--tcp-idle", text, 1, 86400, &v);
-		cfg->tcp_idle_s = (unsigned)v;
-		return rc;
+		return 0;
 	}
+	*burst_given |= c == OPT_BURST;
+	for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		if (numbers[i].opt != c)
+			continue;
+		if (parse_uint(numbers[i].name, text, numbers[i].min, numbers[i].max, &v))
+			return -1;
+		*numbers[i].to = (unsigned)v;
+		return 0;
+	}
+	return -1;
 }
 
 static int parse_one(int c, const char *arg, struct options *o, struct refl_server_cfg *cfg,

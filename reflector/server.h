@@ -25,7 +25,7 @@ struct refl_server_cfg {
 	struct sockaddr_storage bound[REFL_FAMILIES][4];
 	int nfamilies;
 	bool tcp;
-	uint32_t rate, burst;    /* per source address; rate 0: no limit */
+	unsigned rate, burst;    /* per source address; rate 0: no limit */
 	size_t limiter_slots;    /* sources tracked at once */
 	unsigned tcp_max;        /* connections in all */
 	unsigned tcp_per_source; /* connections from one address */

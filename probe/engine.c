@@ -27,6 +27,8 @@ struct txn {
 	int tag, sock;
 	unsigned dest;
 	uint32_t change;
+	struct sockaddr_storage to; /* where it goes: a role's address, or one given */
+	bool hairpin;               /* to one of our own mapped addresses */
 	bool silence;
 	uint8_t tid[STUN_TID_LEN];
 	unsigned sends;
@@ -87,6 +89,11 @@ int probe_socket(struct probe_run *r, struct sockaddr_storage *local)
 	return h;
 }
 
+bool probe_own_source_visible(const struct probe_run *r)
+{
+	return r->e->io.own_source_visible;
+}
+
 const struct sockaddr *probe_role_addr(const struct probe_run *r, unsigned role)
 {
 	return (const struct sockaddr *)&r->e->role[role & 3];
@@ -144,7 +151,7 @@ static void transmit(probe_engine_t *e, struct txn *t)
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, &len) != STUN_OK)
 		return;
-	e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&e->role[t->dest], msg, len);
+	e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&t->to, msg, len);
 	t->sends++;
 	e->sends++;
 	if (!t->silence)
@@ -157,32 +164,56 @@ static void transmit(probe_engine_t *e, struct txn *t)
 	t->next_us = e->now_us + t->interval_us;
 }
 
-int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t change,
-	      bool expect_silence)
+static struct txn *new_txn(struct probe_run *r, int tag, int sock, bool expect_silence)
 {
 	probe_engine_t *e = r->e;
 	struct txn *t = NULL;
-	size_t i;
 
-	if (dest > 3 || (dest && !e->have_alternate))
-		return -1;
-	for (i = 0; i < PROBE_MAX_TXNS && !t; i++)
+	for (size_t i = 0; i < PROBE_MAX_TXNS && !t; i++)
 		if (!e->txns[i].used)
 			t = &e->txns[i];
-	if (!t)
-		return -1;
-	*t = (struct txn){.used = true,
-			  .run = r,
-			  .tag = tag,
-			  .sock = sock,
-			  .dest = dest,
-			  .change = change,
-			  .silence = expect_silence};
+	if (t)
+		*t = (struct txn){
+		    .used = true, .run = r, .tag = tag, .sock = sock, .silence = expect_silence};
+	return t;
+}
+
+static void first_send(probe_engine_t *e, struct probe_run *r, struct txn *t)
+{
 	wire_put32(t->tid, e->run_id);
 	wire_put32(t->tid + 4, (uint32_t)(t - e->txns));
 	wire_put32(t->tid + 8, ++e->serial);
 	r->open++;
 	transmit(e, t);
+}
+
+int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t change,
+	      bool expect_silence)
+{
+	probe_engine_t *e = r->e;
+	struct txn *t;
+
+	if (dest > 3 || (dest && !e->have_alternate))
+		return -1;
+	t = new_txn(r, tag, sock, expect_silence);
+	if (!t)
+		return -1;
+	t->dest = dest;
+	t->change = change;
+	t->to = e->role[dest];
+	first_send(e, r, t);
+	return 0;
+}
+
+int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr *to)
+{
+	struct txn *t = new_txn(r, tag, sock, true);
+
+	if (!t)
+		return -1;
+	memcpy(&t->to, to, addr_len(to));
+	t->hairpin = true;
+	first_send(r->e, r, t);
 	return 0;
 }
 
@@ -246,13 +277,26 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 
 	e->now_us = now_us;
 	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_BINDING ||
-	    (m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || wire_get32(m.tid) != e->run_id)
+	    wire_get32(m.tid) != e->run_id)
 		return;
 	index = wire_get32(m.tid + 4);
 	if (index >= PROBE_MAX_TXNS)
 		return;
 	t = &e->txns[index];
-	if (!t->used || t->sock != sock || memcmp(t->tid, m.tid, STUN_TID_LEN) ||
+	if (!t->used || memcmp(t->tid, m.tid, STUN_TID_LEN))
+		return;
+	if (m.cls == STUN_REQUEST) {
+		/* Our own hairpin question, come back through the NAT to one of our sockets. */
+		if (!t->hairpin || sock == t->sock)
+			return;
+		memcpy(&a.from, from, addr_len(from));
+		a.mapped = a.from;
+		a.sends = t->sends;
+		a.rtt_us = now_us - t->sent_us;
+		settle(e, t, &a);
+		return;
+	}
+	if ((m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || t->hairpin || t->sock != sock ||
 	    !addr_equal(from, (const struct sockaddr *)&e->role[answer_role(t)]))
 		return; /* late, or not from where the question said it must come */
 	if (m.cls == STUN_ERROR) {

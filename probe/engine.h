@@ -48,6 +48,13 @@ struct probe_io {
 	int (*open)(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local);
 	void (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
 		     size_t len);
+	/*
+	 * Whether this host takes a packet whose source is its own address (Linux:
+	 * accept_local, no strict rp_filter). A NAT that hairpins with the inside
+	 * source sends one socket's packet to another exactly so; if the host
+	 * drops those, hairpinning cannot be ruled out from here.
+	 */
+	bool own_source_visible;
 };
 
 /* One answer, checked, as a test sees it. */
@@ -90,6 +97,14 @@ int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
  */
 int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t change,
 	      bool expect_silence);
+/*
+ * Hairpinning (RFC 4787 section 6): send a Binding request from sock to
+ * `to`, one of our own sockets' mapped addresses. It "answers" when it
+ * arrives on another of our sockets; the answer's `from` is the source the
+ * NAT gave it. Always asked as a question whose answer may never come.
+ */
+int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr *to);
+bool probe_own_source_visible(const struct probe_run *r);
 /* The address of a role. */
 const struct sockaddr *probe_role_addr(const struct probe_run *r, unsigned role);
 /* Record why the test could not decide; shown beside "inconclusive". The

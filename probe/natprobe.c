@@ -4,6 +4,7 @@
  * clock and the writers. The decisions are the engine's and the tests'
  * (engine.c, t_*.c), which never touch a socket.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -105,6 +106,45 @@ static void drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8
 	/* A failed send is a lost packet: the engine's retransmission covers it. */
 	if (sendto(sock, msg, len, 0, to, addr_len(to)) < 0 && errno != EAGAIN)
 		return;
+}
+
+/* Would this host take a packet from the NAT whose source is one of its own
+ * addresses? Linux drops those unless accept_local is set (on all interfaces,
+ * or on each) and no strict reverse-path filter (rp_filter 1) applies. */
+static long conf_value(const char *iface, const char *key)
+{
+	char path[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/%s", iface, key);
+	f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static bool own_source_accepted(void)
+{
+	bool every_accepts = true, strict = conf_value("all", "rp_filter") == 1;
+	struct dirent *ent;
+	DIR *d = opendir("/proc/sys/net/ipv4/conf");
+
+	if (!d)
+		return false;
+	while ((ent = readdir(d))) {
+		const char *n = ent->d_name;
+
+		if (n[0] == '.' || !strcmp(n, "all") || !strcmp(n, "default") || !strcmp(n, "lo"))
+			continue;
+		every_accepts = every_accepts && conf_value(n, "accept_local") == 1;
+		strict = strict || conf_value(n, "rp_filter") == 1;
+	}
+	closedir(d);
+	return (conf_value("all", "accept_local") == 1 || every_accepts) && !strict;
 }
 
 /* ---- options ---- */
@@ -223,7 +263,8 @@ static int exit_status(const struct probe_result *r)
 	if (!r->answers)
 		return EXIT_UNREACHABLE;
 	if (r->nat == PROBE_UNKNOWN || r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
-	    r->filtering == PROBE_FILTERING_INCONCLUSIVE)
+	    r->filtering == PROBE_FILTERING_INCONCLUSIVE ||
+	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO))
 		return EXIT_INCONCLUSIVE;
 	return 0;
 }
@@ -244,7 +285,10 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct driver d = {0};
-	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
+	struct probe_io io = {.ctx = &d,
+			      .open = drv_open,
+			      .send = drv_send,
+			      .own_source_visible = own_source_accepted()};
 	struct probe_result res;
 	probe_engine_t *e;
 	FILE *json = NULL;

@@ -5,6 +5,8 @@
  */
 #include "report.h"
 
+#include <string.h>
+
 #include <jansson.h>
 
 #include "addr.h"
@@ -42,6 +44,47 @@ static const char *filtering_mark(enum probe_filtering f)
 	}
 }
 
+/* RFC 4787 REQ-9: hairpinning, with the sender's external source. */
+static const char *hairpin_mark(const struct probe_result *r)
+{
+	if (r->hairpinning == PROBE_NO)
+		return "RFC 4787 REQ-9 not met (MUST support hairpinning)";
+	if (r->hairpinning == PROBE_UNKNOWN)
+		return r->hairpin_reason;
+	if (!strcmp(r->hairpin_source, "external"))
+		return "source external: RFC 4787 REQ-9 met";
+	if (!strcmp(r->hairpin_source, "internal"))
+		return "source internal: RFC 4787 REQ-9 not met (MUST be the external one)";
+	return "source neither external nor internal";
+}
+
+static const char *came_in(enum probe_bool b)
+{
+	return b == PROBE_YES ? "in" : b == PROBE_NO ? "not in" : "?";
+}
+
+/* The mapped address each endpoint saw, on one line: "PP 203.0.113.1:4000,
+ * PA same, AP 203.0.113.1:4001, AA same" ("same" as the one before). */
+static void print_mapped(FILE *out, const struct probe_result *r, const char *const roles[4])
+{
+	char a[ADDR_STRLEN];
+
+	fprintf(out, "  %-10s %-28s", "", "");
+	for (int role = 0; role < 4; role++) {
+		const struct sockaddr *seen = (const struct sockaddr *)&r->mapping_seen[role];
+
+		if (!seen->sa_family)
+			fprintf(out, "%s %s no answer", role ? "," : "", roles[role]);
+		else if (role &&
+			 addr_equal(seen, (const struct sockaddr *)&r->mapping_seen[role - 1]))
+			fprintf(out, ", %s same", roles[role]);
+		else
+			fprintf(out, "%s %s %s", role ? "," : "", roles[role],
+				addr_format(seen, a, sizeof(a)));
+	}
+	fputc('\n', out);
+}
+
 void probe_report_text(FILE *out, const struct probe_result *r)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -64,27 +107,29 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		fprintf(out, "  %-10s %-28s %s\n", "mapping", probe_mapping_name(r->mapping),
 			r->mapping == PROBE_MAPPING_INCONCLUSIVE ? r->mapping_reason
 								 : mapping_mark(r->mapping));
-		for (int role = 0; role < 4; role++)
-			if (r->mapping_seen[role].ss_family)
-				fprintf(out, "  %-10s %-28s to %s: mapped %s\n", "", "",
-					roles[role],
-					addr_format((const struct sockaddr *)&r->mapping_seen[role],
-						    a, sizeof(a)));
+		if (r->mapping_seen[0].ss_family || r->mapping_seen[1].ss_family ||
+		    r->mapping_seen[2].ss_family || r->mapping_seen[3].ss_family)
+			print_mapped(out, r, roles);
 	}
 	if (r->filtering != PROBE_FILTERING_UNTESTED) {
 		fprintf(out, "  %-10s %-28s %s\n", "filtering", probe_filtering_name(r->filtering),
 			r->filtering == PROBE_FILTERING_INCONCLUSIVE
 			    ? r->filtering_reason
 			    : filtering_mark(r->filtering));
-		fprintf(out, "  %-10s %-28s from the other address: %s; from the other port: %s\n",
-			"", "",
-			r->filtering_other_address == PROBE_YES  ? "in"
-			: r->filtering_other_address == PROBE_NO ? "not in"
-								 : "?",
-			r->filtering_other_port == PROBE_YES  ? "in"
-			: r->filtering_other_port == PROBE_NO ? "not in"
-							      : "?");
+		if (r->filtering_other_address != PROBE_UNKNOWN ||
+		    r->filtering_other_port != PROBE_UNKNOWN)
+			fprintf(
+			    out,
+			    "  %-10s %-28s from the other address: %s; from the other port: %s\n",
+			    "", "", came_in(r->filtering_other_address),
+			    came_in(r->filtering_other_port));
 	}
+	if (r->hairpin_tested)
+		fprintf(out, "  %-10s %-28s %s\n", "hairpin",
+			r->hairpinning == PROBE_YES  ? "yes"
+			: r->hairpinning == PROBE_NO ? "no"
+						     : "inconclusive",
+			hairpin_mark(r));
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
 }
@@ -131,6 +176,14 @@ static json_t *udp_json(const struct probe_result *r)
 					      "attempts", (json_int_t)r->filtering_attempts));
 		if (r->filtering_reason[0])
 			json_object_set_new(reasons, "filtering", json_string(r->filtering_reason));
+	}
+	if (r->hairpin_tested) {
+		json_object_set_new(udp, "hairpinning", bool_or_null(r->hairpinning));
+		if (r->hairpinning == PROBE_YES)
+			json_object_set_new(evidence, "hairpinning",
+					    json_pack("{s:s}", "source", r->hairpin_source));
+		if (r->hairpin_reason[0])
+			json_object_set_new(reasons, "hairpinning", json_string(r->hairpin_reason));
 	}
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		json_object_set_new(udp, "legacy_type", json_string(probe_legacy_type(r)));

@@ -56,6 +56,12 @@ struct probe_result {
 	enum probe_bool filtering_other_address, filtering_other_port; /* did they come in */
 	unsigned filtering_attempts; /* transmissions behind a "no answer" */
 	char filtering_reason[PROBE_REASON_LEN];
+
+	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address. */
+	bool hairpin_tested;
+	enum probe_bool hairpinning;
+	char hairpin_source[16]; /* external (REQ-9), internal, other */
+	char hairpin_reason[PROBE_REASON_LEN];
 };
 
 const char *probe_mapping_name(enum probe_mapping m);

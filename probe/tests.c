@@ -6,6 +6,7 @@ const struct probe_test *const probe_tests[] = {
     &probe_test_nat,
     &probe_test_mapping,
     &probe_test_filtering,
+    &probe_test_hairpin,
 };
 const size_t probe_ntests = sizeof(probe_tests) / sizeof(probe_tests[0]);
 

@@ -1,6 +1,7 @@
 /*
  * The registry of natprobe's tests: one module per file, listed here in the
- * order they are reported (zmap's probe-module registry is the model).
+ * order they are reported (zmap's probe-module registry is the model). A
+ * test's finish() may read the verdicts of the tests listed before it.
  */
 #ifndef NATLAB_PROBE_TESTS_H
 #define NATLAB_PROBE_TESTS_H
@@ -9,7 +10,8 @@
 
 #include "probe/engine.h"
 
-extern const struct probe_test probe_test_nat, probe_test_mapping, probe_test_filtering;
+extern const struct probe_test probe_test_nat, probe_test_mapping, probe_test_filtering,
+    probe_test_hairpin;
 
 extern const struct probe_test *const probe_tests[];
 extern const size_t probe_ntests;

@@ -23,10 +23,12 @@ verdict() {
         sed 's/^[^:]*://; s/"//g'
 }
 
-# probe_lab PROFILE NAT MAPPING FILTERING [lossy]: up, reflector, natprobe, down.
+# probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
+# down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
+# be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
 # With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
 probe_lab() {
-    local profile=$1 nat=$2 mapping=$3 filtering=$4 lossy=${5:-} id what got want
+    local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
@@ -35,10 +37,19 @@ probe_lab() {
     $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json.all" 203.0.113.10 >"$tmp/out" 2>&1
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
-    for key in nat mapping filtering; do
-        case $key in nat) want=$nat ;; mapping) want=$mapping ;; filtering) want=$filtering ;; esac
+    for key in nat mapping filtering hairpinning source; do
+        case $key in
+        nat) want=$nat ;;
+        mapping) want=$mapping ;;
+        filtering) want=$filtering ;;
+        hairpinning) want=${hairpin%%:*} ;;
+        source)
+            case $hairpin in *:*) want=${hairpin#*:} ;; *) continue ;; esac
+            [ "$(verdict hairpinning)" = true ] || continue
+            ;;
+        esac
         got=$(verdict "$key")
-        if [ "$got" = "$want" ]; then
+        if [[ "|$want|" == *"|$got|"* ]]; then
             ok
         elif [ -n "$lossy" ] && { [ "$got" = inconclusive ] || [ "$got" = null ]; }; then
             ok
@@ -56,17 +67,26 @@ for file in testbeds/profiles/*.sh; do
     profile=$(basename "$file" .sh)
     case $profile in natemu | device) continue ;; esac
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt < <(
+    read -r e_udp e_nat e_map e_filt e_hp < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
-        echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}"
+        echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
+            "${EXPECT_HAIRPIN:--}"
     )
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        probe_lab "$profile" null inconclusive inconclusive
+        probe_lab "$profile" null inconclusive inconclusive null
         continue
     fi
-    probe_lab "$profile" "$e_nat" "$e_map" "$e_filt"
+    # Hairpinning can be seen through endpoint-independent mapping or filtering.
+    if [ "$e_nat" = false ]; then
+        e_hairpin=null
+    elif [ "$e_map" = endpoint-independent ] || [ "$e_filt" = endpoint-independent ]; then
+        e_hairpin=$e_hp
+    else
+        e_hairpin="$e_hp|null"
+    fi
+    probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 
 # natlab run: the verdicts against the profile, the record with its label; a
@@ -83,16 +103,39 @@ else
     bad "natlab run with a wrong truth: exit $rc, want 1 and MISMATCH"
 fi
 
-# The natemu grid: mapping x filtering, and each port allocation.
+# hairpin_truth MAPPING FILTERING SETTING: what natprobe must say of natemu's
+# hairpin SETTING (external, internal, off).
+hairpin_truth() {
+    local seen=true
+    [ "$3" = off ] && seen=false
+    [ "$seen" = true ] && seen="true:$3"
+    if [ "$1" = endpoint-independent ] || [ "$2" = endpoint-independent ]; then
+        echo "$seen"
+    else
+        echo "${seen%%:*}|null"
+    fi
+}
+
+# The natemu grid: mapping x filtering (natemu hairpins with the external
+# source by default), each port allocation, and the other hairpin settings.
 deps="endpoint-independent address-dependent address-and-port-dependent"
 for m in $deps; do
     for f in $deps; do
-        NATEMU_SETTINGS="mapping=$m filtering=$f" probe_lab natemu true "$m" "$f"
+        NATEMU_SETTINGS="mapping=$m filtering=$f" probe_lab natemu true "$m" "$f" \
+            "$(hairpin_truth "$m" "$f" external)"
     done
 done
 for ports in sequential random; do
     NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
-        probe_lab natemu true address-and-port-dependent address-dependent
+        probe_lab natemu true address-and-port-dependent address-dependent \
+        "$(hairpin_truth address-and-port-dependent address-dependent external)"
+done
+for hp in off internal; do
+    NATEMU_SETTINGS="hairpin=$hp" probe_lab natemu true endpoint-independent \
+        address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"
+    NATEMU_SETTINGS="hairpin=$hp mapping=address-dependent filtering=endpoint-independent" \
+        probe_lab natemu true address-dependent endpoint-independent \
+        "$(hairpin_truth x endpoint-independent "$hp")"
 done
 
 # Loss: right or inconclusive, never wrong.
@@ -101,7 +144,7 @@ for loss in 10 30; do
     for m in $deps; do
         for f in $deps; do
             NATEMU_OPTIONS="--loss $loss" NATEMU_SETTINGS="mapping=$m filtering=$f" \
-                probe_lab natemu true "$m" "$f" lossy
+                probe_lab natemu true "$m" "$f" "$(hairpin_truth "$m" "$f" external)" lossy
         done
     done
     echo "probe: with ${loss}% loss, $(grep -vc total "$tmp/loss") of $(grep -c total "$tmp/loss") verdicts inconclusive, none wrong unless reported above"

@@ -40,6 +40,7 @@ struct sim {
 	uint64_t now_us, rng;
 	unsigned loss_percent;
 	uint16_t next_port;
+	bool drops_own; /* the host drops packets from its own address */
 	probe_engine_t *engine;
 };
 
@@ -96,7 +97,8 @@ static void sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8
 	fly(s, &p);
 }
 
-/* The NAT, in either direction; false when it does not forward. */
+/* The NAT, in either direction; false when it does not forward. A packet
+ * it hairpins comes back marked inbound. */
 static bool translate(struct sim *s, struct packet *p)
 {
 	struct natemu_pkt k = {IPPROTO_UDP, p->src_ip, p->dst_ip, p->src_port, p->dst_port, 0};
@@ -108,6 +110,7 @@ static bool translate(struct sim *s, struct packet *p)
 			   s->now_us / 1000);
 	if (r.verdict != NATEMU_FORWARD)
 		return false;
+	p->inbound = r.to == NATEMU_INSIDE;
 	p->src_ip = r.pkt.src_ip;
 	p->dst_ip = r.pkt.dst_ip;
 	p->src_port = r.pkt.src_port;
@@ -149,11 +152,15 @@ static void deliver(struct sim *s, struct packet *p)
 
 	if (!translate(s, p))
 		return;
+	if (!p->inbound && p->dst_ip == INSIDE_IP) /* no NAT: our own address */
+		p->inbound = true;
 	if (!p->inbound) {
 		reflect(s, p);
 		return;
 	}
 	if (p->dst_ip != INSIDE_IP)
+		return;
+	if (s->drops_own && p->src_ip == INSIDE_IP)
 		return;
 	to_sockaddr(p->src_ip, p->src_port, &from);
 	probe_engine_receive(s->engine, p->dst_port, (struct sockaddr *)&from, p->data, p->len,
@@ -204,7 +211,8 @@ static void sim_setup(struct sim *s, const struct natemu_cfg *nat, unsigned loss
 
 static void probe(struct sim *s, struct probe_result *res)
 {
-	struct probe_io io = {.ctx = s, .open = sim_open, .send = sim_send};
+	struct probe_io io = {
+	    .ctx = s, .open = sim_open, .send = sim_send, .own_source_visible = !s->drops_own};
 
 	s->engine = probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], probe_tests,
 				     probe_ntests, s->now_us);
@@ -262,6 +270,63 @@ static void test_grid_exact(void)
 	}
 }
 
+/* Hairpinning: off, or with the external or the internal source, under every
+ * mapping x filtering. Decided exactly wherever endpoint-independent mapping
+ * or filtering lets it be seen; inconclusive elsewhere; never wrong. */
+static bool hairpin_wrong(const struct probe_result *res, int hairpin)
+{
+	static const char *const source[3] = {"", "external", "internal"};
+
+	if (res->hairpinning == PROBE_YES)
+		return hairpin == NATEMU_HAIRPIN_OFF ||
+		       strcmp(res->hairpin_source, source[hairpin]);
+	return res->hairpinning == PROBE_NO && hairpin != NATEMU_HAIRPIN_OFF;
+}
+
+static void test_hairpin_grid(void)
+{
+	for (int h = 0; h < 3; h++) {
+		for (int m = 0; m < 3; m++) {
+			for (int f = 0; f < 3; f++) {
+				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_PRESERVE);
+				bool visible = m == 0 || f == 0;
+				struct probe_result res;
+				struct sim s;
+
+				cfg.hairpin = (enum natemu_hairpin)h;
+				sim_setup(&s, &cfg, 0, (uint64_t)(h * 9 + m * 3 + f + 100));
+				probe(&s, &res);
+				CU_ASSERT_TRUE(res.hairpin_tested);
+				CU_ASSERT_FALSE(hairpin_wrong(&res, h));
+				if (visible) {
+					CU_ASSERT_NOT_EQUAL(res.hairpinning, PROBE_UNKNOWN);
+				} else {
+					CU_ASSERT_STRING_NOT_EQUAL(res.hairpin_reason, "");
+				}
+			}
+		}
+	}
+}
+
+/* A host that drops packets from its own address cannot see internal-source
+ * hairpinning: silence is then no verdict, but external is still seen. */
+static void test_hairpin_own_source(void)
+{
+	for (int h = 0; h < 3; h++) {
+		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct sim s;
+
+		cfg.hairpin = (enum natemu_hairpin)h;
+		sim_setup(&s, &cfg, 0, (uint64_t)(h + 200));
+		s.drops_own = true;
+		probe(&s, &res);
+		CU_ASSERT_FALSE(hairpin_wrong(&res, h));
+		CU_ASSERT_EQUAL(res.hairpinning,
+				h == NATEMU_HAIRPIN_EXTERNAL ? PROBE_YES : PROBE_UNKNOWN);
+	}
+}
+
 static void test_no_nat(void)
 {
 	struct probe_result res;
@@ -272,6 +337,8 @@ static void test_no_nat(void)
 	CU_ASSERT_EQUAL(res.nat, PROBE_NO);
 	CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_NONE);
 	CU_ASSERT_EQUAL(res.filtering, PROBE_FILTERING_EI);
+	CU_ASSERT_EQUAL(res.hairpinning, PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(res.hairpin_reason, "no NAT: nothing to hairpin");
 	CU_ASSERT_STRING_EQUAL(probe_legacy_type(&res), "open");
 }
 
@@ -284,18 +351,22 @@ static void grid_with_loss(unsigned loss)
 		for (int f = 0; f < 3; f++) {
 			for (uint64_t seed = 1; seed <= 12; seed++) {
 				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_RANDOM);
+				int hairpin = (int)(seed % 3);
 				struct probe_result res;
 				struct sim s;
 
+				cfg.hairpin = (enum natemu_hairpin)hairpin;
 				sim_setup(&s, &cfg, loss, seed * 131 + (uint64_t)(m * 3 + f));
 				probe(&s, &res);
-				runs += 2;
+				runs += 3;
 				inconclusive += (res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
-						(res.filtering == PROBE_FILTERING_INCONCLUSIVE);
+						(res.filtering == PROBE_FILTERING_INCONCLUSIVE) +
+						(res.hairpinning == PROBE_UNKNOWN);
 				wrong += (res.mapping != PROBE_MAPPING_INCONCLUSIVE &&
 					  res.mapping != want_mapping[m]) +
 					 (res.filtering != PROBE_FILTERING_INCONCLUSIVE &&
-					  res.filtering != want_filtering[f]);
+					  res.filtering != want_filtering[f]) +
+					 hairpin_wrong(&res, hairpin);
 			}
 		}
 	}
@@ -335,6 +406,8 @@ int test_probe_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"every mapping x filtering x ports, no loss", test_grid_exact},
+	    {"hairpinning: off, external, internal", test_hairpin_grid},
+	    {"hairpinning seen from a host that drops its own source", test_hairpin_own_source},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},

@@ -140,9 +140,15 @@ lab_nat() {
 }
 
 # lab_client ROLE NAT ADDR/PFX GATEWAY
+# A client takes packets whose source is its own address (accept_local, and no
+# strict reverse-path filter): a NAT that hairpins with the internal source
+# sends two sockets of one host exactly that, and natprobe must be able to see
+# it. Hosts outside labs usually drop them; natprobe then says so.
 lab_client() {
 	local role=$1 nat=$2 addr=$3 gateway=$4
 	lab_host "$role"
+	in_ns "$role" sysctl -qw net.ipv4.conf.all.accept_local=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0
 	lab_plug "$role" eth0 "$nat" lan
 	lab_addr "$role" eth0 "$addr"
 	lab_route "$role" "$gateway"

@@ -264,6 +264,7 @@ static int exit_status(const struct probe_result *r)
 		return EXIT_UNREACHABLE;
 	if (r->nat == PROBE_UNKNOWN || r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
 	    r->filtering == PROBE_FILTERING_INCONCLUSIVE ||
+	    r->port_pattern == PROBE_PORTS_INCONCLUSIVE ||
 	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO))
 		return EXIT_INCONCLUSIVE;
 	return 0;

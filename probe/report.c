@@ -85,6 +85,27 @@ static void print_mapped(FILE *out, const struct probe_result *r, const char *co
 	fputc('\n', out);
 }
 
+static void print_ports(FILE *out, const struct probe_result *r)
+{
+	char pattern[40];
+
+	if (r->port_pattern == PROBE_PORTS_SEQUENTIAL)
+		snprintf(pattern, sizeof(pattern), "sequential, delta %u", r->port_delta);
+	else
+		snprintf(pattern, sizeof(pattern), "%s", probe_ports_name(r->port_pattern));
+	if (r->port_pattern == PROBE_PORTS_INCONCLUSIVE && !r->port_nsamples) {
+		fprintf(out, "  %-10s %-28s %s\n", "ports", pattern, r->port_reason);
+		return;
+	}
+	fprintf(out, "  %-10s %-28s parity %s (REQ-3), predictability %.2f%s%s\n", "ports", pattern,
+		r->port_parity == PROBE_YES ? "kept" : "not kept", r->port_predictability,
+		r->port_reason[0] ? "; " : "", r->port_reason);
+	fprintf(out, "  %-10s %-28s", "", "");
+	for (unsigned i = 0; i < r->port_nsamples; i++)
+		fprintf(out, " %u", r->port_samples[i]);
+	fputc('\n', out);
+}
+
 void probe_report_text(FILE *out, const struct probe_result *r)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -124,6 +145,8 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 			    "", "", came_in(r->filtering_other_address),
 			    came_in(r->filtering_other_port));
 	}
+	if (r->port_pattern != PROBE_PORTS_UNTESTED)
+		print_ports(out, r);
 	if (r->hairpin_tested)
 		fprintf(out, "  %-10s %-28s %s\n", "hairpin",
 			r->hairpinning == PROBE_YES  ? "yes"
@@ -176,6 +199,25 @@ static json_t *udp_json(const struct probe_result *r)
 					      "attempts", (json_int_t)r->filtering_attempts));
 		if (r->filtering_reason[0])
 			json_object_set_new(reasons, "filtering", json_string(r->filtering_reason));
+	}
+	if (r->port_pattern != PROBE_PORTS_UNTESTED) {
+		json_t *ports = json_object(), *samples = json_array();
+
+		json_object_set_new(ports, "pattern",
+				    json_string(probe_ports_name(r->port_pattern)));
+		json_object_set_new(ports, "delta",
+				    r->port_pattern == PROBE_PORTS_SEQUENTIAL
+					? json_integer(r->port_delta)
+					: json_null());
+		json_object_set_new(ports, "parity_preserved", bool_or_null(r->port_parity));
+		json_object_set_new(ports, "predictability", json_real(r->port_predictability));
+		for (unsigned i = 0; i < r->port_nsamples; i++)
+			json_array_append_new(samples, json_integer(r->port_samples[i]));
+		json_object_set_new(ports, "samples", samples);
+		json_object_set_new(udp, "port_allocation", ports);
+		if (r->port_reason[0])
+			json_object_set_new(reasons, "port_allocation",
+					    json_string(r->port_reason));
 	}
 	if (r->hairpin_tested) {
 		json_object_set_new(udp, "hairpinning", bool_or_null(r->hairpinning));

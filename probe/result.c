@@ -20,6 +20,14 @@ const char *probe_filtering_name(enum probe_filtering f)
 	return (unsigned)f < 5 ? names[f] : "inconclusive";
 }
 
+const char *probe_ports_name(enum probe_ports p)
+{
+	static const char *const names[] = {"untested", "preserving", "sequential", "random",
+					    "inconclusive"};
+
+	return (unsigned)p < 5 ? names[p] : "inconclusive";
+}
+
 /*
  * RFC 3489 section 5's names: a cone is endpoint-independent mapping, named
  * by its filtering; anything else is symmetric. "udp-blocked" needs the

@@ -28,6 +28,16 @@ enum probe_filtering {
 	PROBE_FILTERING_INCONCLUSIVE,
 };
 
+enum probe_ports {
+	PROBE_PORTS_UNTESTED = 0,
+	PROBE_PORTS_PRESERVING,
+	PROBE_PORTS_SEQUENTIAL,
+	PROBE_PORTS_RANDOM,
+	PROBE_PORTS_INCONCLUSIVE,
+};
+
+#define PROBE_PORT_SAMPLES 16
+
 enum probe_bool {
 	PROBE_UNKNOWN = 0, /* untested or inconclusive: JSON null */
 	PROBE_NO,
@@ -57,6 +67,15 @@ struct probe_result {
 	unsigned filtering_attempts; /* transmissions behind a "no answer" */
 	char filtering_reason[PROBE_REASON_LEN];
 
+	/* Port allocation (RFC 4787 4.2): fresh sockets, their mapped ports in order. */
+	enum probe_ports port_pattern;
+	unsigned port_delta; /* sequential: the step */
+	enum probe_bool port_parity;
+	double port_predictability; /* the share of steps equal to the delta */
+	uint16_t port_samples[PROBE_PORT_SAMPLES];
+	unsigned port_nsamples;
+	char port_reason[PROBE_REASON_LEN];
+
 	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address. */
 	bool hairpin_tested;
 	enum probe_bool hairpinning;
@@ -66,6 +85,7 @@ struct probe_result {
 
 const char *probe_mapping_name(enum probe_mapping m);
 const char *probe_filtering_name(enum probe_filtering f);
+const char *probe_ports_name(enum probe_ports p);
 /* RFC 3489's names, derived from mapping and filtering. */
 const char *probe_legacy_type(const struct probe_result *r);
 

@@ -26,6 +26,7 @@ verdict() {
 # probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
 # be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
+# PORTS_TRUTH is the port allocation pattern (preserving unless set).
 # With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
 probe_lab() {
     local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want
@@ -37,8 +38,9 @@ probe_lab() {
     $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json.all" 203.0.113.10 >"$tmp/out" 2>&1
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
-    for key in nat mapping filtering hairpinning source; do
+    for key in nat mapping filtering hairpinning source pattern; do
         case $key in
+        pattern) want=${PORTS_TRUTH:-preserving} ;;
         nat) want=$nat ;;
         mapping) want=$mapping ;;
         filtering) want=$filtering ;;
@@ -67,15 +69,18 @@ for file in testbeds/profiles/*.sh; do
     profile=$(basename "$file" .sh)
     case $profile in natemu | device) continue ;; esac
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
-            "${EXPECT_HAIRPIN:--}"
+            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--}"
     )
+    # Linux either keeps the port or (random, fully-random) draws it.
+    PORTS_TRUTH=preserving
+    [ "$e_port" = not-preserving ] && PORTS_TRUTH=random
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        probe_lab "$profile" null inconclusive inconclusive null
+        PORTS_TRUTH=inconclusive probe_lab "$profile" null inconclusive inconclusive null
         continue
     fi
     # Hairpinning can be seen through endpoint-independent mapping or filtering.
@@ -88,6 +93,8 @@ for file in testbeds/profiles/*.sh; do
     fi
     probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
+
+PORTS_TRUTH=preserving # natemu's default, and what the runs below expect
 
 # natlab run: the verdicts against the profile, the record with its label; a
 # wrong stated truth is caught (exit 1, MISMATCH).
@@ -126,7 +133,8 @@ for m in $deps; do
     done
 done
 for ports in sequential random; do
-    NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
+    PORTS_TRUTH=$ports \
+        NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
         probe_lab natemu true address-and-port-dependent address-dependent \
         "$(hairpin_truth address-and-port-dependent address-dependent external)"
 done

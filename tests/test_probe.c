@@ -227,6 +227,8 @@ static const enum probe_mapping want_mapping[3] = {PROBE_MAPPING_EI, PROBE_MAPPI
 						   PROBE_MAPPING_APD};
 static const enum probe_filtering want_filtering[3] = {PROBE_FILTERING_EI, PROBE_FILTERING_AD,
 						       PROBE_FILTERING_APD};
+static const enum probe_ports want_ports[3] = {PROBE_PORTS_PRESERVING, PROBE_PORTS_SEQUENTIAL,
+					       PROBE_PORTS_RANDOM};
 
 static struct natemu_cfg nat_cfg(int mapping, int filtering, int ports)
 {
@@ -256,6 +258,7 @@ static void test_grid_exact(void)
 				CU_ASSERT_EQUAL(res.nat, PROBE_YES);
 				CU_ASSERT_EQUAL(res.mapping, want_mapping[m]);
 				CU_ASSERT_EQUAL(res.filtering, want_filtering[f]);
+				CU_ASSERT_EQUAL(res.port_pattern, want_ports[p]);
 				CU_ASSERT_TRUE(res.duration_us < 1000000);
 				if (res.mapping != want_mapping[m] ||
 				    res.filtering != want_filtering[f])
@@ -327,6 +330,33 @@ static void test_hairpin_own_source(void)
 	}
 }
 
+/* Sequential allocation with a delta of 3 and skips (another host taking a
+ * port now and then); parity kept by a random NAT that keeps it, and not by
+ * one that does not. */
+static void test_port_patterns(void)
+{
+	struct natemu_cfg cfg = nat_cfg(2, 2, NATEMU_PORTS_SEQUENTIAL);
+	struct probe_result res;
+	struct sim s;
+
+	cfg.delta = 3;
+	cfg.skip_percent = 10;
+	sim_setup(&s, &cfg, 0, 301);
+	probe(&s, &res);
+	CU_ASSERT_EQUAL(res.port_pattern, PROBE_PORTS_SEQUENTIAL);
+	CU_ASSERT_EQUAL(res.port_delta, 3);
+	CU_ASSERT_TRUE(res.port_predictability > 0.5 && res.port_predictability <= 1.0);
+	for (int parity = 0; parity < 2; parity++) {
+		cfg = nat_cfg(0, 2, NATEMU_PORTS_RANDOM);
+		cfg.parity = parity;
+		sim_setup(&s, &cfg, 0, (uint64_t)(302 + parity));
+		probe(&s, &res);
+		CU_ASSERT_EQUAL(res.port_pattern, PROBE_PORTS_RANDOM);
+		CU_ASSERT_EQUAL(res.port_parity, parity ? PROBE_YES : PROBE_NO);
+		CU_ASSERT_EQUAL(res.port_nsamples, PROBE_PORT_SAMPLES);
+	}
+}
+
 static void test_no_nat(void)
 {
 	struct probe_result res;
@@ -358,15 +388,18 @@ static void grid_with_loss(unsigned loss)
 				cfg.hairpin = (enum natemu_hairpin)hairpin;
 				sim_setup(&s, &cfg, loss, seed * 131 + (uint64_t)(m * 3 + f));
 				probe(&s, &res);
-				runs += 3;
+				runs += 4;
 				inconclusive += (res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
 						(res.filtering == PROBE_FILTERING_INCONCLUSIVE) +
-						(res.hairpinning == PROBE_UNKNOWN);
+						(res.hairpinning == PROBE_UNKNOWN) +
+						(res.port_pattern == PROBE_PORTS_INCONCLUSIVE);
 				wrong += (res.mapping != PROBE_MAPPING_INCONCLUSIVE &&
 					  res.mapping != want_mapping[m]) +
 					 (res.filtering != PROBE_FILTERING_INCONCLUSIVE &&
 					  res.filtering != want_filtering[f]) +
-					 hairpin_wrong(&res, hairpin);
+					 hairpin_wrong(&res, hairpin) +
+					 (res.port_pattern != PROBE_PORTS_INCONCLUSIVE &&
+					  res.port_pattern != PROBE_PORTS_RANDOM);
 			}
 		}
 	}
@@ -408,6 +441,7 @@ int test_probe_register(void)
 	    {"every mapping x filtering x ports, no loss", test_grid_exact},
 	    {"hairpinning: off, external, internal", test_hairpin_grid},
 	    {"hairpinning seen from a host that drops its own source", test_hairpin_own_source},
+	    {"ports: sequential with a delta and skips; parity", test_port_patterns},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},

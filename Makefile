@@ -5,8 +5,8 @@
 #   make SAN=1 check   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make lint       clang-format --dry-run and cppcheck
-#   make bench      natreflector against a bare responder, coturn and stund (root);
-#                   writes results/bench.txt
+#   make bench      natreflector against a bare responder, coturn and stund, and natprobe
+#                   against coturn's and Debian's clients (root); writes results/bench*.txt
 #   make deps       install missing Debian packages (idempotent; NODEPS=1 skips it)
 #   WERROR=1        turn warnings into errors (CI sets it);  V=1  show full commands
 
@@ -135,6 +135,7 @@ check: all $(TEST_BIN)
 
 bench: all
 	$(Q)bench/run $(BINDIR)
+	$(Q)bench/probes $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
@@ -161,7 +162,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

@@ -31,10 +31,11 @@
 #define EXIT_USAGE 2
 #define EXIT_HOST  3
 
-#define MAX_BATCH 64
-#define MSG_CAP   2048
-#define HIST_US   1000000
-#define REQ_LEN   28 /* header + FINGERPRINT; 20 without */
+#define MAX_BATCH       64
+#define MSG_CAP         2048
+#define HIST_US         1000000
+#define REQ_LEN         28 /* header + FINGERPRINT; 20 without */
+#define MAX_SEND_ERRORS 1000
 
 static const char usage[] =
     "usage: stunload [options] SERVER:PORT\n"
@@ -45,7 +46,7 @@ static const char usage[] =
     "3 a socket error.\n"
     "\n"
     "  --clients N      client sockets (or TCP connections) at once (64)\n"
-    "  --source IP      the clients' address (127.0.0.1, or ::1 for an IPv6 server)\n"
+    "  --source IP      the clients' address (the route's source towards the server)\n"
     "  --requests N     requests in all (10000)\n"
     "  --duration S     stop sending after S seconds, whichever comes first\n"
     "  --rate N         requests per second; 0 as fast as the window allows (0)\n"
@@ -195,6 +196,23 @@ static int parse_arg(struct load *l, int c, const char *arg)
 	return 0;
 }
 
+/* The address this host sends from towards `to`: the route's source. */
+static int route_source(const struct sockaddr_storage *to, struct sockaddr_storage *src)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)to;
+	socklen_t len = sizeof(*src);
+	int fd = socket(to->ss_family, SOCK_DGRAM, 0), rc = -1;
+
+	if (fd >= 0 && connect(fd, sa, addr_len(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)src, &len) == 0) {
+		addr_set_port((struct sockaddr *)src, 0);
+		rc = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int parse_options(int argc, char **argv, struct load *l)
 {
 	static const struct option longopts[] = {
@@ -238,9 +256,10 @@ static int parse_options(int argc, char **argv, struct load *l)
 		fprintf(stderr, "stunload: %s\n", err);
 		goto bad;
 	}
-	if (!l->has_source)
-		addr_parse(l->server.ss_family == AF_INET6 ? "::1" : "127.0.0.1", ADDR_PORT_NONE, 0,
-			   &l->source, err, sizeof(err));
+	if (!l->has_source && route_source(&l->server, &l->source)) {
+		fprintf(stderr, "stunload: no route to %s: %s\n", argv[optind], strerror(errno));
+		goto bad;
+	}
 	if (l->source.ss_family != l->server.ss_family || !l->clients || !l->window || !l->batch ||
 	    (l->distinct && l->tcp)) {
 		fprintf(stderr,
@@ -425,6 +444,8 @@ static void send_batch(struct load *l, unsigned client, unsigned n)
 		int r = sendmmsg(c->fd, hdr, m, 0);
 
 		k = r > 0 ? (unsigned)r : 0;
+		if (r < 0 && !l->send_errors)
+			fprintf(stderr, "stunload: send: %s\n", strerror(errno));
 	}
 	for (unsigned i = 0; i < m; i++) {
 		if (slots[i] < 0)
@@ -594,7 +615,8 @@ static bool sending(const struct load *l, uint64_t now)
 
 	for (unsigned i = 0; i < l->clients && !open; i++)
 		open = l->client[i].fd >= 0;
-	if (!open || l->sent >= l->requests)
+	/* Sends that keep failing end the run: every loop here is bounded. */
+	if (!open || l->sent >= l->requests || l->send_errors >= MAX_SEND_ERRORS)
 		return false;
 	return !(l->duration > 0 && now - l->start_ns > (uint64_t)(l->duration * 1e9));
 }
@@ -674,6 +696,8 @@ int main(int argc, char **argv)
 	run(&l);
 	report(&l);
 	rc = l.valid == l.sent && l.sent > 0 && !l.send_errors ? 0 : EXIT_LOSS;
+	if (!l.sent && l.send_errors)
+		rc = EXIT_HOST; /* nothing could be sent at all */
 cleanup:
 	for (unsigned i = 0; l.client && i < l.clients; i++)
 		close_client(&l, i);

@@ -106,6 +106,17 @@ static void print_ports(FILE *out, const struct probe_result *r)
 	fputc('\n', out);
 }
 
+static void print_pooling(FILE *out, const struct probe_result *r)
+{
+	char a[ADDR_STRLEN];
+
+	fprintf(out, "  %-10s %-28s", "pooling", probe_pooling_name(r->pooling));
+	for (unsigned i = 0; i < r->npool; i++)
+		fprintf(out, "%s%s", i ? ", " : "",
+			addr_format_ip((const struct sockaddr *)&r->pool[i], a, sizeof(a)));
+	fprintf(out, "%s%s\n", r->pooling_reason[0] ? "; " : "", r->pooling_reason);
+}
+
 void probe_report_text(FILE *out, const struct probe_result *r)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -147,6 +158,8 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 	}
 	if (r->port_pattern != PROBE_PORTS_UNTESTED)
 		print_ports(out, r);
+	if (r->pooling != PROBE_POOLING_UNTESTED)
+		print_pooling(out, r);
 	if (r->hairpin_tested)
 		fprintf(out, "  %-10s %-28s %s\n", "hairpin",
 			r->hairpinning == PROBE_YES  ? "yes"
@@ -218,6 +231,19 @@ static json_t *udp_json(const struct probe_result *r)
 		if (r->port_reason[0])
 			json_object_set_new(reasons, "port_allocation",
 					    json_string(r->port_reason));
+	}
+	if (r->pooling != PROBE_POOLING_UNTESTED) {
+		json_t *pool = json_array();
+		char a[ADDR_STRLEN];
+
+		json_object_set_new(udp, "pooling", json_string(probe_pooling_name(r->pooling)));
+		for (unsigned i = 0; i < r->npool; i++)
+			json_array_append_new(
+			    pool, json_string(addr_format_ip((const struct sockaddr *)&r->pool[i],
+							     a, sizeof(a))));
+		json_object_set_new(evidence, "pooling", pool);
+		if (r->pooling_reason[0])
+			json_object_set_new(reasons, "pooling", json_string(r->pooling_reason));
 	}
 	if (r->hairpin_tested) {
 		json_object_set_new(udp, "hairpinning", bool_or_null(r->hairpinning));

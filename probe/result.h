@@ -37,6 +37,16 @@ enum probe_ports {
 };
 
 #define PROBE_PORT_SAMPLES 16
+#define PROBE_POOL_MAX     4
+
+/* Address pooling (RFC 4787 4.1): from one host only "arbitrary" can be seen. */
+enum probe_pooling {
+	PROBE_POOLING_UNTESTED = 0,
+	PROBE_POOLING_PAIRED,
+	PROBE_POOLING_ARBITRARY,
+	PROBE_POOLING_SINGLE,
+	PROBE_POOLING_INCONCLUSIVE,
+};
 
 enum probe_bool {
 	PROBE_UNKNOWN = 0, /* untested or inconclusive: JSON null */
@@ -76,6 +86,12 @@ struct probe_result {
 	unsigned port_nsamples;
 	char port_reason[PROBE_REASON_LEN];
 
+	/* Pooling, from the same sockets: the public addresses they were given. */
+	enum probe_pooling pooling;
+	struct sockaddr_storage pool[PROBE_POOL_MAX];
+	unsigned npool;
+	char pooling_reason[PROBE_REASON_LEN];
+
 	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address. */
 	bool hairpin_tested;
 	enum probe_bool hairpinning;
@@ -86,6 +102,7 @@ struct probe_result {
 const char *probe_mapping_name(enum probe_mapping m);
 const char *probe_filtering_name(enum probe_filtering f);
 const char *probe_ports_name(enum probe_ports p);
+const char *probe_pooling_name(enum probe_pooling p);
 /* RFC 3489's names, derived from mapping and filtering. */
 const char *probe_legacy_type(const struct probe_result *r);
 

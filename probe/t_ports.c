@@ -14,6 +14,13 @@
  * make a random NAT pass by luck once in 65,536. The predictability figure,
  * for port prediction later, is the share of steps equal to the delta (1
  * for preserving, 0 for random).
+ *
+ * Pooling (RFC 4787 section 4.1) from the same answers (half of the sockets
+ * ask the alternate address, since Linux picks a pool address by source and
+ * destination): several public addresses for one host's mappings is
+ * "arbitrary" pooling. One address is no verdict: a single address and
+ * "paired" pooling (one per inside host) look alike from one host, and an
+ * arbitrary pool may happen to give one address to both destinations.
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -27,6 +34,7 @@
 struct state {
 	struct sockaddr_storage local[NSOCKS];
 	uint16_t mapped[NSOCKS];
+	struct sockaddr_storage mapped_addr[NSOCKS];
 	bool answered[NSOCKS];
 };
 
@@ -37,7 +45,12 @@ static void start(struct probe_run *r, void *state)
 	for (int i = 0; i < NSOCKS; i++) {
 		int sock = probe_socket(r, &s->local[i]);
 
-		if (sock < 0 || probe_ask(r, i, sock, PROBE_PP, 0, false)) {
+		/* Every other socket to the alternate address: a NAT that picks
+		 * its public address by destination shows its pool. */
+		unsigned dest =
+		    i % 2 && probe_role_addr(r, PROBE_AP)->sa_family ? PROBE_AP : PROBE_PP;
+
+		if (sock < 0 || probe_ask(r, i, sock, dest, 0, false)) {
 			probe_note(r, "could not open every socket");
 			return;
 		}
@@ -50,6 +63,7 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 
 	(void)r;
 	s->mapped[tag] = addr_port((const struct sockaddr *)&a->mapped);
+	s->mapped_addr[tag] = a->mapped;
 	s->answered[tag] = true;
 }
 
@@ -119,6 +133,37 @@ static void classify(const struct state *s, struct probe_result *res, const char
 	}
 }
 
+static void pooling(const struct state *s, struct probe_result *res)
+{
+	bool nat = false;
+
+	for (int i = 0; i < NSOCKS; i++) {
+		const struct sockaddr *m = (const struct sockaddr *)&s->mapped_addr[i];
+		bool known = false;
+
+		if (!s->answered[i])
+			continue;
+		nat = nat || !addr_same_ip(m, (const struct sockaddr *)&s->local[i]);
+		for (unsigned k = 0; k < res->npool && !known; k++)
+			known = addr_same_ip(m, (const struct sockaddr *)&res->pool[k]);
+		if (!known && res->npool < PROBE_POOL_MAX) {
+			res->pool[res->npool] = s->mapped_addr[i];
+			addr_set_port((struct sockaddr *)&res->pool[res->npool++], 0);
+		}
+	}
+	res->pooling = PROBE_POOLING_INCONCLUSIVE;
+	if (res->npool > 1)
+		res->pooling = PROBE_POOLING_ARBITRARY;
+	else if (!res->npool)
+		snprintf(res->pooling_reason, sizeof(res->pooling_reason), "no answer");
+	else if (!nat)
+		snprintf(res->pooling_reason, sizeof(res->pooling_reason), "no NAT: no pool");
+	else
+		snprintf(res->pooling_reason, sizeof(res->pooling_reason),
+			 "one public address for all of this host's mappings: a single address, "
+			 "or paired pooling; a second host would tell");
+}
+
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
 {
 	struct state *s = state;
@@ -130,6 +175,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 			why = "not every socket got an answer";
 	if (!why)
 		classify(s, res, &why);
+	pooling(s, res); /* from the answers there are */
 	if (why)
 		snprintf(res->port_reason, sizeof(res->port_reason), "%s", why);
 }

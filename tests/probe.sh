@@ -26,7 +26,8 @@ verdict() {
 # probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
 # be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
-# PORTS_TRUTH is the port allocation pattern (preserving unless set).
+# PORTS_TRUTH is the port allocation pattern (preserving unless set); POOL_TRUTH
+# the pooling verdict (inconclusive unless set: one address, from one host).
 # With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
 probe_lab() {
     local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want
@@ -38,8 +39,9 @@ probe_lab() {
     $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json.all" 203.0.113.10 >"$tmp/out" 2>&1
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
-    for key in nat mapping filtering hairpinning source pattern; do
+    for key in nat mapping filtering hairpinning source pattern pooling; do
         case $key in
+        pooling) want=${POOL_TRUTH-inconclusive} ;;
         pattern) want=${PORTS_TRUTH:-preserving} ;;
         nat) want=$nat ;;
         mapping) want=$mapping ;;
@@ -69,18 +71,23 @@ for file in testbeds/profiles/*.sh; do
     profile=$(basename "$file" .sh)
     case $profile in natemu | device) continue ;; esac
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
-            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--}"
+            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--}"
     )
     # Linux either keeps the port or (random, fully-random) draws it.
     PORTS_TRUTH=preserving
     [ "$e_port" = not-preserving ] && PORTS_TRUTH=random
+    POOL_TRUTH=inconclusive
+    # Linux picks a pool address by source and destination: with two
+    # destinations to ask, both may get the same one.
+    [ "$e_pool" = several ] && POOL_TRUTH="arbitrary|inconclusive"
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        PORTS_TRUTH=inconclusive probe_lab "$profile" null inconclusive inconclusive null
+        PORTS_TRUTH=inconclusive probe_lab "$profile" null inconclusive \
+            inconclusive null
         continue
     fi
     # Hairpinning can be seen through endpoint-independent mapping or filtering.
@@ -94,7 +101,36 @@ for file in testbeds/profiles/*.sh; do
     probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 
-PORTS_TRUTH=preserving # natemu's default, and what the runs below expect
+PORTS_TRUTH=preserving POOL_TRUTH=inconclusive # natemu's defaults, for the runs below
+
+# Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
+# and Debian's stund serve in the masq lab; natprobe must still be right.
+peer_server() {
+    local name=$1 id
+    shift
+    $NATLAB up masq >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up masq"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    $NATLAB exec "$id" refl "$@" >"$tmp/server" 2>&1 &
+    for _ in $(seq 50); do
+        $NATLAB exec "$id" cli1 "$BIN/stunload" --requests 1 --timeout 100 203.0.113.10:3478 \
+            >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --tests nat,mapping,filtering --json - 203.0.113.10 \
+        >"$tmp/json" 2>&1
+    cp "$tmp/json" "$tmp/out"
+    if [ "$(verdict mapping)" = endpoint-independent ] &&
+        [ "$(verdict filtering)" = address-and-port-dependent ] && [ "$(verdict nat)" = true ]; then
+        ok
+    else
+        bad "natprobe against $name through masq"
+    fi
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+peer_server "coturn's turnserver" turnserver -n --stun-only --listening-ip 203.0.113.10 \
+    --listening-ip 203.0.113.11 --listening-port 3478 --alt-listening-port 3479 --no-tls \
+    --no-dtls --no-cli --userdb "$tmp/turndb" --pidfile "$tmp/turn.pid" --log-file stdout
+peer_server stund stund -h 203.0.113.10 -a 203.0.113.11 -p 3478 -o 3479
 
 # natlab run: the verdicts against the profile, the record with its label; a
 # wrong stated truth is caught (exit 1, MISMATCH).
@@ -138,6 +174,10 @@ for ports in sequential random; do
         probe_lab natemu true address-and-port-dependent address-dependent \
         "$(hairpin_truth address-and-port-dependent address-dependent external)"
 done
+# Two public addresses: handed out per mapping, natprobe sees both.
+POOL_TRUTH=arbitrary NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=arbitrary" \
+    probe_lab natemu true endpoint-independent address-and-port-dependent \
+    "$(hairpin_truth endpoint-independent x external)"
 for hp in off internal; do
     NATEMU_SETTINGS="hairpin=$hp" probe_lab natemu true endpoint-independent \
         address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"

@@ -357,6 +357,26 @@ static void test_port_patterns(void)
 	}
 }
 
+/* Pooling: two public addresses handed out per mapping are seen; handed out
+ * per host, they look like one address, and natprobe does not guess. */
+static void test_pooling(void)
+{
+	for (int arbitrary = 0; arbitrary < 2; arbitrary++) {
+		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct sim s;
+
+		cfg.pool[1] = PUBLIC_IP + 1;
+		cfg.npool = 2;
+		cfg.pooling = arbitrary ? NATEMU_POOL_ARBITRARY : NATEMU_POOL_PAIRED;
+		sim_setup(&s, &cfg, 0, (uint64_t)(400 + arbitrary));
+		probe(&s, &res);
+		CU_ASSERT_EQUAL(res.pooling,
+				arbitrary ? PROBE_POOLING_ARBITRARY : PROBE_POOLING_INCONCLUSIVE);
+		CU_ASSERT_EQUAL(res.npool, arbitrary ? 2u : 1u);
+	}
+}
+
 static void test_no_nat(void)
 {
 	struct probe_result res;
@@ -442,6 +462,7 @@ int test_probe_register(void)
 	    {"hairpinning: off, external, internal", test_hairpin_grid},
 	    {"hairpinning seen from a host that drops its own source", test_hairpin_own_source},
 	    {"ports: sequential with a delta and skips; parity", test_port_patterns},
+	    {"pooling: arbitrary seen, paired not guessed", test_pooling},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},

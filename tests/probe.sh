@@ -16,12 +16,11 @@ SUITE=probe
 . tests/lib.sh
 need_root
 
-# verdict KEY: the verdict string for KEY in the JSON record ($tmp/json).
-# The first occurrence: the verdicts come before the reasons that share their keys.
-verdict() {
-    grep -o "\"$1\":\\(\"[^\"]*\"\\|true\\|false\\|null\\)" "$tmp/json" | head -n 1 |
-        sed 's/^[^:]*://; s/"//g'
-}
+# shellcheck source=testbeds/lib/record.sh
+. testbeds/lib/record.sh
+
+# verdict KEY: the verdict for KEY in the record in $tmp/json.
+verdict() { record_verdict "$tmp/json" "$1"; }
 
 # probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot

@@ -177,9 +177,13 @@ static int parse_tests(const char *list, struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"json", required_argument, NULL, 'j'},  {"label", required_argument, NULL, 'L'},
-	    {"tests", required_argument, NULL, 't'}, {"list-tests", no_argument, NULL, 'l'},
-	    {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+	    {"json", required_argument, NULL, 'j'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"tests", required_argument, NULL, 't'},
+	    {"list-tests", no_argument, NULL, 'l'},
+	    {"lifetime", optional_argument, NULL, 'T'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char err[160];
 	int c;
@@ -206,6 +210,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
+		case 'T':
+			fprintf(stderr, "natprobe: --lifetime: the binding lifetime test is not "
+					"built yet\n");
+			return -1;
 		default:
 			return -1;
 		}

@@ -149,13 +149,16 @@ static int parse_arg(struct load *l, int c, const char *arg)
 		}
 		l->has_source = true;
 		return 0;
-	case 'd':
-		l->duration = strtod(arg, NULL);
-		if (l->duration <= 0) {
+	case 'd': {
+		char *end;
+
+		l->duration = strtod(arg, &end);
+		if (end == arg || *end || l->duration <= 0) {
 			fprintf(stderr, "stunload: --duration wants seconds, not '%s'\n", arg);
 			return -1;
 		}
 		return 0;
+	}
 	case 'D':
 		l->distinct = true;
 		return 0;

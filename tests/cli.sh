@@ -66,6 +66,8 @@ P=$BIN/natprobe
 expect "natprobe lists its tests" 0 '^filtering +endpoint-independent' -- "$P" --list-tests
 expect "natprobe: an unknown test" 2 "no test 'bogus' \\(see --list-tests\\)" -- "$P" --tests nat,bogus 127.0.0.1
 expect "natprobe: no server" 2 'want one SERVER' -- "$P"
+expect "refltest: a bad --wait" 2 "wants a number from 50 to 3000, not 'soon'" -- \
+    "$BIN/refltest" --session s --key k --action udp --from pp --wait soon 127.0.0.1:9
 expect "natprobe: --lifetime says it is not there yet" 2 'lifetime test is not built yet' -- \
     "$P" --lifetime=600 127.0.0.1
 expect "natprobe: a bad server" 2 "bad port '99999'" -- "$P" 127.0.0.1:99999

@@ -137,9 +137,11 @@ $NATLAB run --json "$tmp/run.jsonl" masq >"$tmp/out" 2>&1
 rc=$?
 if [ "$rc" -eq 0 ] && grep -q '^  mapping    truth endpoint-independent .* ok$' "$tmp/out" &&
     grep -q '"label":"natlab:masq"' "$tmp/run.jsonl"; then ok; else bad "natlab run masq (exit $rc)"; fi
-NATLAB_EXPECT_FILTERING=address-dependent $NATLAB run masq >"$tmp/out" 2>&1
+# A wrong truth for mapping: that row, and only that row, is a mismatch.
+NATLAB_EXPECT_MAPPING=address-dependent $NATLAB run masq >"$tmp/out" 2>&1
 rc=$?
-if [ "$rc" -eq 1 ] && grep -q '^  filtering  truth address-dependent .*MISMATCH$' "$tmp/out"; then
+if [ "$rc" -eq 1 ] && grep -q '^  mapping    truth address-dependent .*MISMATCH$' "$tmp/out" &&
+    grep -q '^  filtering  truth address-and-port-dependent .* ok$' "$tmp/out"; then
     ok
 else
     bad "natlab run with a wrong truth: exit $rc, want 1 and MISMATCH"

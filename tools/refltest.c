@@ -62,6 +62,21 @@ struct opts {
 
 static const char *const roles[] = {"pp", "pa", "ap", "aa"};
 
+static int number(const char *opt, const char *text, unsigned long min, unsigned long max,
+		  unsigned long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoul(text, &end, 10);
+	if (*text < '0' || *text > '9' || *end || errno || *v < min || *v > max) {
+		fprintf(stderr, "refltest: %s wants a number from %lu to %lu, not '%s'\n", opt, min,
+			max, text);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -78,6 +93,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {NULL, 0, NULL, 0},
 	};
 	char err[160];
+	unsigned long v;
 	int c;
 
 	*o = (struct opts){.role = 4, .wait_ms = REFL_TEST_WAIT_DEFAULT};
@@ -100,10 +116,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 					o->role = r;
 			break;
 		case 'p':
-			o->target_port = (uint16_t)strtoul(optarg, NULL, 10);
+			if (number("--target-port", optarg, 1, 65535, &v))
+				return -1;
+			o->target_port = (uint16_t)v;
 			break;
 		case 'w':
-			o->wait_ms = (uint32_t)strtoul(optarg, NULL, 10);
+			if (number("--wait", optarg, REFL_TEST_WAIT_MIN, REFL_TEST_WAIT_MAX, &v))
+				return -1;
+			o->wait_ms = (uint32_t)v;
 			break;
 		case 't':
 			o->tcp = true;

@@ -104,6 +104,16 @@ static void print_ports(FILE *out, const struct probe_result *r)
 	for (unsigned i = 0; i < r->port_nsamples; i++)
 		fprintf(out, " %u", r->port_samples[i]);
 	fputc('\n', out);
+	if (r->dest_pattern == PROBE_DEST_UNTESTED)
+		return;
+	if (r->dest_pattern == PROBE_DEST_SEQUENTIAL)
+		snprintf(pattern, sizeof(pattern), "sequential, delta %u", r->dest_delta);
+	else
+		snprintf(pattern, sizeof(pattern), "%s", probe_dest_ports_name(r->dest_pattern));
+	fprintf(out, "  %-10s %-28s one socket to PP, PA, AP, AA:", "", pattern);
+	for (unsigned i = 0; i < r->dest_nsamples; i++)
+		fprintf(out, " %u", r->dest_samples[i]);
+	fprintf(out, "%s%s\n", r->dest_reason[0] ? "; " : "", r->dest_reason);
 }
 
 static void print_pooling(FILE *out, const struct probe_result *r)
@@ -183,6 +193,24 @@ static json_t *addr_json(const struct sockaddr_storage *ss)
 	return s ? json_string(s) : json_null();
 }
 
+/* One socket toward the four endpoints in turn. */
+static json_t *dest_json(const struct probe_result *r)
+{
+	json_t *d = json_object(), *samples = json_array();
+
+	json_object_set_new(d, "pattern", json_string(probe_dest_ports_name(r->dest_pattern)));
+	json_object_set_new(d, "delta",
+			    r->dest_pattern == PROBE_DEST_SEQUENTIAL ? json_integer(r->dest_delta)
+								     : json_null());
+	json_object_set_new(d, "predictability", json_real(r->dest_predictability));
+	for (unsigned i = 0; i < r->dest_nsamples; i++)
+		json_array_append_new(samples, json_integer(r->dest_samples[i]));
+	json_object_set_new(d, "samples", samples);
+	if (r->dest_reason[0])
+		json_object_set_new(d, "reason", json_string(r->dest_reason));
+	return d;
+}
+
 static json_t *udp_json(const struct probe_result *r)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -227,6 +255,8 @@ static json_t *udp_json(const struct probe_result *r)
 		for (unsigned i = 0; i < r->port_nsamples; i++)
 			json_array_append_new(samples, json_integer(r->port_samples[i]));
 		json_object_set_new(ports, "samples", samples);
+		if (r->dest_pattern != PROBE_DEST_UNTESTED)
+			json_object_set_new(ports, "destinations", dest_json(r));
 		json_object_set_new(udp, "port_allocation", ports);
 		if (r->port_reason[0])
 			json_object_set_new(reasons, "port_allocation",

@@ -36,6 +36,14 @@ const char *probe_pooling_name(enum probe_pooling p)
 	return (unsigned)p < 5 ? names[p] : "inconclusive";
 }
 
+const char *probe_dest_ports_name(enum probe_dest_ports p)
+{
+	static const char *const names[] = {"untested", "same", "sequential", "random",
+					    "inconclusive"};
+
+	return (unsigned)p < 5 ? names[p] : "inconclusive";
+}
+
 /*
  * RFC 3489 section 5's names: a cone is endpoint-independent mapping, named
  * by its filtering; anything else is symmetric. "udp-blocked" needs the

@@ -36,6 +36,15 @@ enum probe_ports {
 	PROBE_PORTS_INCONCLUSIVE,
 };
 
+/* One socket toward the reflector's four endpoints in turn (RFC 4787 4.2.1). */
+enum probe_dest_ports {
+	PROBE_DEST_UNTESTED = 0,
+	PROBE_DEST_SAME, /* one public port for every destination */
+	PROBE_DEST_SEQUENTIAL,
+	PROBE_DEST_RANDOM,
+	PROBE_DEST_INCONCLUSIVE,
+};
+
 #define PROBE_PORT_SAMPLES 16
 #define PROBE_POOL_MAX     4
 
@@ -85,6 +94,13 @@ struct probe_result {
 	uint16_t port_samples[PROBE_PORT_SAMPLES];
 	unsigned port_nsamples;
 	char port_reason[PROBE_REASON_LEN];
+	/* One socket, the four endpoints in turn: its mapped ports in that order. */
+	enum probe_dest_ports dest_pattern;
+	unsigned dest_delta;
+	double dest_predictability;
+	uint16_t dest_samples[4];
+	unsigned dest_nsamples;
+	char dest_reason[PROBE_REASON_LEN];
 
 	/* Pooling, from the same sockets: the public addresses they were given. */
 	enum probe_pooling pooling;
@@ -103,6 +119,7 @@ const char *probe_mapping_name(enum probe_mapping m);
 const char *probe_filtering_name(enum probe_filtering f);
 const char *probe_ports_name(enum probe_ports p);
 const char *probe_pooling_name(enum probe_pooling p);
+const char *probe_dest_ports_name(enum probe_dest_ports p);
 /* RFC 3489's names, derived from mapping and filtering. */
 const char *probe_legacy_type(const struct probe_result *r);
 

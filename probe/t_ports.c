@@ -15,6 +15,12 @@
  * for port prediction later, is the share of steps equal to the delta (1
  * for preserving, 0 for random).
  *
+ * One more fresh socket asks the four endpoints one after the other, each
+ * question once the last is answered, so that the order of its mappings is
+ * the order the NAT made them: how a NAT that maps per destination numbers
+ * them (RFC 4787 4.2.1; what port prediction toward a new peer needs).
+ * "same" is one public port for every destination.
+ *
  * Pooling (RFC 4787 section 4.1) from the same answers (half of the sockets
  * ask the alternate address, since Linux picks a pool address by source and
  * destination): several public addresses for one host's mappings is
@@ -29,13 +35,18 @@
 #include "probe/tests.h"
 
 #define NSOCKS   PROBE_PORT_SAMPLES
-#define WIDE_GAP 64 /* steps this big or bigger are no sequence */
+#define WIDE_GAP 64  /* steps this big or bigger are no sequence */
+#define DEST_TAG 100 /* tags of the one socket's questions: DEST_TAG + role */
 
 struct state {
 	struct sockaddr_storage local[NSOCKS];
 	uint16_t mapped[NSOCKS];
 	struct sockaddr_storage mapped_addr[NSOCKS];
 	bool answered[NSOCKS];
+	int dest_sock;
+	unsigned settled; /* of the sixteen */
+	unsigned ndest;   /* answers so far, in the order asked */
+	uint16_t dest_mapped[4];
 };
 
 static void start(struct probe_run *r, void *state)
@@ -57,14 +68,38 @@ static void start(struct probe_run *r, void *state)
 	}
 }
 
+/* After the sixteen, so that their mappings do not fall between this
+ * socket's and blur its steps. */
+static void settled(struct probe_run *r, struct state *s)
+{
+	if (++s->settled < NSOCKS || !probe_role_addr(r, PROBE_AA)->sa_family)
+		return;
+	s->dest_sock = probe_socket(r, NULL);
+	if (s->dest_sock >= 0)
+		probe_ask(r, DEST_TAG + PROBE_PP, s->dest_sock, PROBE_PP, 0, false);
+}
+
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
 
-	(void)r;
+	if (tag >= DEST_TAG) {
+		s->dest_mapped[s->ndest++] = addr_port((const struct sockaddr *)&a->mapped);
+		if (s->ndest < 4)
+			probe_ask(r, DEST_TAG + (int)s->ndest, s->dest_sock, s->ndest, 0, false);
+		return;
+	}
 	s->mapped[tag] = addr_port((const struct sockaddr *)&a->mapped);
 	s->mapped_addr[tag] = a->mapped;
 	s->answered[tag] = true;
+	settled(r, s);
+}
+
+static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
+{
+	(void)sends;
+	if (tag < DEST_TAG)
+		settled(r, state);
 }
 
 static int by_value(const void *a, const void *b)
@@ -72,29 +107,55 @@ static int by_value(const void *a, const void *b)
 	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
 }
 
-/* The most common step between sorted ports, and how many steps it is. */
-static unsigned modal_step(const uint16_t *sorted, int n, unsigned *count)
+/* The most common of n steps, and how many times it comes. */
+static unsigned modal_step(const unsigned *steps, int n, unsigned *count)
 {
 	unsigned best = 0;
 
 	*count = 0;
-	for (int i = 1; i < n; i++) {
-		unsigned step = (unsigned)(sorted[i] - sorted[i - 1]), same = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned same = 0;
 
-		for (int j = 1; j < n; j++)
-			same += (unsigned)(sorted[j] - sorted[j - 1]) == step;
-		if (same > *count || (same == *count && step < best)) {
-			best = step;
+		for (int j = 0; j < n; j++)
+			same += steps[j] == steps[i];
+		if (same > *count || (same == *count && steps[i] < best)) {
+			best = steps[i];
 			*count = same;
 		}
 	}
 	return best;
 }
 
+/*
+ * Steps between successive new ports: sequential when most take one small
+ * step and the rest a few of them (ports others took meanwhile), random when
+ * most are wide. Sets *delta and *predictability (the share of steps equal
+ * to the delta).
+ */
+static enum probe_ports step_pattern(const unsigned *steps, int n, unsigned *delta,
+				     double *predictability)
+{
+	unsigned count, step = modal_step(steps, n, &count), wide = 0, off = 0;
+
+	for (int i = 0; i < n; i++) {
+		wide += steps[i] >= WIDE_GAP;
+		off += step == 0 || steps[i] % step != 0 || steps[i] > 4 * step;
+	}
+	*predictability = (double)count / n;
+	if (step > 0 && step < WIDE_GAP && 2 * count >= (unsigned)n && off == 0) {
+		*delta = step;
+		return PROBE_PORTS_SEQUENTIAL;
+	}
+	if (2 * wide < (unsigned)n)
+		return PROBE_PORTS_INCONCLUSIVE;
+	*predictability = 0.0;
+	return PROBE_PORTS_RANDOM;
+}
+
 static void classify(const struct state *s, struct probe_result *res, const char **why)
 {
 	uint16_t sorted[NSOCKS];
-	unsigned count, step, wide = 0, off = 0;
+	unsigned steps[NSOCKS - 1];
 	bool preserved = true, parity = true;
 
 	for (int i = 0; i < NSOCKS; i++) {
@@ -113,23 +174,56 @@ static void classify(const struct state *s, struct probe_result *res, const char
 		return;
 	}
 	qsort(sorted, NSOCKS, sizeof(sorted[0]), by_value);
-	step = modal_step(sorted, NSOCKS, &count);
-	for (int i = 1; i < NSOCKS; i++) {
-		unsigned d = (unsigned)(sorted[i] - sorted[i - 1]);
-
-		wide += d >= WIDE_GAP;
-		off += step == 0 || d % step != 0 || d > 4 * step;
-	}
-	res->port_predictability = (double)count / (NSOCKS - 1);
-	if (step > 0 && step < WIDE_GAP && 2 * count >= NSOCKS - 1 && off == 0) {
-		res->port_pattern = PROBE_PORTS_SEQUENTIAL;
-		res->port_delta = step;
-	} else if (2 * wide >= NSOCKS - 1) {
-		res->port_pattern = PROBE_PORTS_RANDOM;
-		res->port_predictability = 0.0;
-	} else {
-		res->port_pattern = PROBE_PORTS_INCONCLUSIVE;
+	for (int i = 1; i < NSOCKS; i++)
+		steps[i - 1] = (unsigned)(sorted[i] - sorted[i - 1]);
+	res->port_pattern =
+	    step_pattern(steps, NSOCKS - 1, &res->port_delta, &res->port_predictability);
+	if (res->port_pattern == PROBE_PORTS_INCONCLUSIVE)
 		*why = "the mapped ports follow no pattern: neither steady steps nor wide ones";
+}
+
+/* One socket toward the four endpoints, in the order asked: the steps
+ * between the ports of its new mappings (a port not seen before). */
+static void destinations(const struct state *s, struct probe_result *res)
+{
+	unsigned steps[3];
+	int n = 0;
+
+	res->dest_nsamples = s->ndest;
+	for (unsigned i = 0; i < s->ndest; i++)
+		res->dest_samples[i] = s->dest_mapped[i];
+	res->dest_pattern = PROBE_DEST_INCONCLUSIVE;
+	if (s->ndest < 4) {
+		snprintf(res->dest_reason, sizeof(res->dest_reason),
+			 "not every endpoint answered the one socket");
+		return;
+	}
+	for (unsigned i = 1, last = 0; i < 4; i++) {
+		bool seen = false;
+
+		for (unsigned j = 0; j < i; j++)
+			seen = seen || s->dest_mapped[j] == s->dest_mapped[i];
+		if (seen)
+			continue;
+		steps[n++] = (uint16_t)(s->dest_mapped[i] - s->dest_mapped[last]);
+		last = i;
+	}
+	if (n == 0) {
+		res->dest_pattern = PROBE_DEST_SAME;
+		res->dest_predictability = 1.0;
+	} else if (n < 2) {
+		snprintf(res->dest_reason, sizeof(res->dest_reason),
+			 "two mappings only (one per reflector address): one step is no pattern");
+	} else {
+		enum probe_ports p =
+		    step_pattern(steps, n, &res->dest_delta, &res->dest_predictability);
+
+		res->dest_pattern = p == PROBE_PORTS_SEQUENTIAL ? PROBE_DEST_SEQUENTIAL
+				    : p == PROBE_PORTS_RANDOM   ? PROBE_DEST_RANDOM
+								: PROBE_DEST_INCONCLUSIVE;
+		if (p == PROBE_PORTS_INCONCLUSIVE)
+			snprintf(res->dest_reason, sizeof(res->dest_reason),
+				 "the new mappings' ports follow no pattern");
 	}
 }
 
@@ -176,6 +270,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 	if (!why)
 		classify(s, res, &why);
 	pooling(s, res); /* from the answers there are */
+	destinations(s, res);
 	if (why)
 		snprintf(res->port_reason, sizeof(res->port_reason), "%s", why);
 }
@@ -183,9 +278,10 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 const struct probe_test probe_test_ports = {
     .name = "ports",
     .help = "port allocation (RFC 4787 4.2): preserving, sequential (with its delta) or "
-	    "random; parity; predictability",
+	    "random; parity; predictability; one socket toward each endpoint in turn",
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,
+    .on_silence = on_silence,
     .finish = finish,
 };

@@ -243,6 +243,19 @@ static struct natemu_cfg nat_cfg(int mapping, int filtering, int ports)
 	return cfg;
 }
 
+/* One socket toward the four endpoints in turn: one port for all through
+ * endpoint-independent mapping; two mappings only (no pattern from one step)
+ * through address-dependent; otherwise the allocation's own pattern, which
+ * preserving turns into steps of one (the next free port). */
+static enum probe_dest_ports want_dest(int mapping, int ports)
+{
+	if (mapping == NATEMU_ENDPOINT_INDEPENDENT)
+		return PROBE_DEST_SAME;
+	if (mapping == NATEMU_ADDRESS_DEPENDENT)
+		return PROBE_DEST_INCONCLUSIVE;
+	return ports == NATEMU_PORTS_RANDOM ? PROBE_DEST_RANDOM : PROBE_DEST_SEQUENTIAL;
+}
+
 /* No loss: every combination exactly, in under a simulated second. */
 static void test_grid_exact(void)
 {
@@ -260,6 +273,7 @@ static void test_grid_exact(void)
 				CU_ASSERT_EQUAL(res.filtering, want_filtering[f]);
 				CU_ASSERT_EQUAL(res.port_pattern, want_ports[p]);
 				CU_ASSERT_TRUE(res.duration_us < 1000000);
+				CU_ASSERT_EQUAL(res.dest_pattern, want_dest(m, p));
 				if (res.mapping != want_mapping[m] ||
 				    res.filtering != want_filtering[f])
 					printf(
@@ -408,18 +422,21 @@ static void grid_with_loss(unsigned loss)
 				cfg.hairpin = (enum natemu_hairpin)hairpin;
 				sim_setup(&s, &cfg, loss, seed * 131 + (uint64_t)(m * 3 + f));
 				probe(&s, &res);
-				runs += 4;
+				runs += 5;
 				inconclusive += (res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
 						(res.filtering == PROBE_FILTERING_INCONCLUSIVE) +
 						(res.hairpinning == PROBE_UNKNOWN) +
-						(res.port_pattern == PROBE_PORTS_INCONCLUSIVE);
+						(res.port_pattern == PROBE_PORTS_INCONCLUSIVE) +
+						(res.dest_pattern == PROBE_DEST_INCONCLUSIVE);
 				wrong += (res.mapping != PROBE_MAPPING_INCONCLUSIVE &&
 					  res.mapping != want_mapping[m]) +
 					 (res.filtering != PROBE_FILTERING_INCONCLUSIVE &&
 					  res.filtering != want_filtering[f]) +
 					 hairpin_wrong(&res, hairpin) +
 					 (res.port_pattern != PROBE_PORTS_INCONCLUSIVE &&
-					  res.port_pattern != PROBE_PORTS_RANDOM);
+					  res.port_pattern != PROBE_PORTS_RANDOM) +
+					 (res.dest_pattern != PROBE_DEST_INCONCLUSIVE &&
+					  res.dest_pattern != want_dest(m, NATEMU_PORTS_RANDOM));
 			}
 		}
 	}

@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <unistd.h>
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len, const char *fmt,
 						      ...)
@@ -184,4 +185,20 @@ bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return addr_same_ip(a, b) && addr_port(a) == addr_port(b);
+}
+
+int addr_route_source(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *out)
+{
+	socklen_t len = sizeof(*out);
+	int fd = socket(toward->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, toward, addr_len(toward)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)out, &len) == 0) {
+		addr_set_port((struct sockaddr *)out, port);
+		rc = 0;
+	}
+	close(fd);
+	return rc;
 }

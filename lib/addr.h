@@ -36,5 +36,11 @@ void addr_set_port(struct sockaddr *sa, uint16_t port);
 socklen_t addr_len(const struct sockaddr *sa);
 bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+/*
+ * The local address a UDP socket bound to the wildcard address, port port,
+ * sends to `toward` with: the route's source (asks the kernel with a
+ * connected socket; sends nothing). -1 when there is no route.
+ */
+int addr_route_source(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *out);
 
 #endif

@@ -101,6 +101,8 @@ static const struct {
     {STUN_ATTR_ERROR_CODE, "ERROR-CODE"},
     {STUN_ATTR_UNKNOWN_ATTRIBUTES, "UNKNOWN-ATTRIBUTES"},
     {STUN_ATTR_REFLECTED_FROM, "REFLECTED-FROM"},
+    {STUN_ATTR_XOR_PEER_ADDRESS, "XOR-PEER-ADDRESS"},
+    {STUN_ATTR_DATA, "DATA"},
     {STUN_ATTR_REALM, "REALM"},
     {STUN_ATTR_NONCE, "NONCE"},
     {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, "MESSAGE-INTEGRITY-SHA256"},
@@ -129,6 +131,9 @@ static const struct {
     {STUN_ATTR_NATLAB_OBSERVED, "NATLAB-OBSERVED"},
     {STUN_ATTR_NATLAB_OBSERVED_FROM, "NATLAB-OBSERVED-FROM"},
     {STUN_ATTR_NATLAB_SENT_FROM, "NATLAB-SENT-FROM"},
+    {STUN_ATTR_NATLAB_PEER_OP, "NATLAB-PEER-OP"},
+    {STUN_ATTR_NATLAB_PEER_SOCKET, "NATLAB-PEER-SOCKET"},
+    {STUN_ATTR_NATLAB_PEER_PORT, "NATLAB-PEER-PORT"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -160,6 +165,8 @@ const char *stun_method_name(uint16_t method)
 		return "SharedSecret";
 	case STUN_NATLAB_TEST:
 		return "NatlabTest";
+	case STUN_NATLAB_PEER:
+		return "NatlabPeer";
 	default:
 		return NULL;
 	}
@@ -186,6 +193,7 @@ static bool is_addr_attr(uint16_t type)
 	case STUN_ATTR_OTHER_ADDRESS:
 	case STUN_ATTR_NATLAB_OBSERVED_FROM:
 	case STUN_ATTR_NATLAB_SENT_FROM:
+	case STUN_ATTR_XOR_PEER_ADDRESS:
 		return true;
 	default:
 		return false;
@@ -195,7 +203,8 @@ static bool is_addr_attr(uint16_t type)
 static bool is_xor_attr(uint16_t type)
 {
 	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_MAPPED_ADDRESS_OLD ||
-	       type == STUN_ATTR_NATLAB_OBSERVED_FROM || type == STUN_ATTR_NATLAB_SENT_FROM;
+	       type == STUN_ATTR_NATLAB_OBSERVED_FROM || type == STUN_ATTR_NATLAB_SENT_FROM ||
+	       type == STUN_ATTR_XOR_PEER_ADDRESS;
 }
 
 /* The lengths a known attribute can have; anything else is malformed. */
@@ -218,6 +227,9 @@ static enum stun_err check_attr_shape(uint16_t type, const uint8_t *v, uint16_t 
 	case STUN_ATTR_NATLAB_ACTION:
 	case STUN_ATTR_NATLAB_TARGET_PORT:
 	case STUN_ATTR_NATLAB_WAIT:
+	case STUN_ATTR_NATLAB_PEER_OP:
+	case STUN_ATTR_NATLAB_PEER_SOCKET:
+	case STUN_ATTR_NATLAB_PEER_PORT:
 		return len == 4 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_ICE_CONTROLLED:
 	case STUN_ATTR_ICE_CONTROLLING:

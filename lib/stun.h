@@ -42,6 +42,9 @@ enum stun_method {
 	/* natlab's own tests (reflector/PROTOCOL.md); not registered with IANA,
 	 * answered only by a natreflector that has a session secret. */
 	STUN_NATLAB_TEST = 0xF4C,
+	/* natprobe's second host (probe/PEER.md); spoken only between natprobe
+	 * and a `natprobe peer` on the same side of the NAT. */
+	STUN_NATLAB_PEER = 0xF4D,
 };
 
 /* RFC 5389/8489 section 18.2, RFC 5780 section 7, RFC 3489 section 11.2, RFC 8445. */
@@ -56,7 +59,9 @@ enum stun_attr_type {
 	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
 	STUN_ATTR_ERROR_CODE = 0x0009,
 	STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
-	STUN_ATTR_REFLECTED_FROM = 0x000B, /* RFC 3489 */
+	STUN_ATTR_REFLECTED_FROM = 0x000B,   /* RFC 3489 */
+	STUN_ATTR_XOR_PEER_ADDRESS = 0x0012, /* RFC 8656 */
+	STUN_ATTR_DATA = 0x0013,             /* RFC 8656 */
 	STUN_ATTR_REALM = 0x0014,
 	STUN_ATTR_NONCE = 0x0015,
 	STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C,
@@ -86,6 +91,9 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_OBSERVED = 0xC4C5,      /* outcome, ICMP type, code, 0, microseconds */
 	STUN_ATTR_NATLAB_OBSERVED_FROM = 0xC4C6, /* XOR address */
 	STUN_ATTR_NATLAB_SENT_FROM = 0xC4C7,     /* XOR address */
+	STUN_ATTR_NATLAB_PEER_OP = 0xC4C8,       /* operation (probe/PEER.md) */
+	STUN_ATTR_NATLAB_PEER_SOCKET = 0xC4C9,   /* the peer's socket number */
+	STUN_ATTR_NATLAB_PEER_PORT = 0xC4CA,     /* local port wanted, 0 for any */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

@@ -89,6 +89,31 @@ int probe_socket(struct probe_run *r, struct sockaddr_storage *local)
 	return h;
 }
 
+int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+	int h;
+
+	if (!e->io.open_peer || e->nsocks == PROBE_MAX_SOCKETS)
+		return -1;
+	h = e->io.open_peer(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], port,
+			    &e->socks[e->nsocks].local);
+	if (h < 0) {
+		probe_note(r, "the second host could not open a socket");
+		return -1;
+	}
+	e->socks[e->nsocks].handle = h;
+	if (local)
+		*local = e->socks[e->nsocks].local;
+	e->nsocks++;
+	return h;
+}
+
+bool probe_have_peer(const struct probe_run *r)
+{
+	return r->e->io.open_peer != NULL;
+}
+
 bool probe_own_source_visible(const struct probe_run *r)
 {
 	return r->e->io.own_source_visible;

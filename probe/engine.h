@@ -34,7 +34,7 @@
 #define PROBE_AP 2
 #define PROBE_AA 3
 
-#define PROBE_MAX_SOCKETS 64
+#define PROBE_MAX_SOCKETS 128
 #define PROBE_MAX_TXNS    256
 
 /* What the engine needs from its driver. */
@@ -48,6 +48,13 @@ struct probe_io {
 	int (*open)(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local);
 	void (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
 		     size_t len);
+	/*
+	 * A socket on the second host behind the same NAT (--peer), on port
+	 * (0: any). NULL when there is no second host. Its handle, sent to and
+	 * received on like any other, or -1.
+	 */
+	int (*open_peer)(void *ctx, const struct sockaddr *toward, uint16_t port,
+			 struct sockaddr_storage *local);
 	/*
 	 * Whether this host takes a packet whose source is its own address (Linux:
 	 * accept_local, no strict rp_filter). A NAT that hairpins with the inside
@@ -88,6 +95,10 @@ struct probe_test {
 
 /* For the tests: sockets, questions, the reflector. */
 int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
+/* A fresh socket on the second host (port 0: any); -1 when there is none or
+ * it cannot open one (probe_note says which). */
+int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storage *local);
+bool probe_have_peer(const struct probe_run *r);
 /*
  * Ask from socket sock, to the role dest, with CHANGE-REQUEST flags change
  * (0 for none). expect_silence: the answer may rightly never come, so "no

@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "peermsg.h"
+#include "probe/peer.h"
 #include "probe/report.h"
 #include "probe/tests.h"
 
@@ -29,7 +31,8 @@
 
 static const char usage[] =
     "usage: natprobe [--json FILE|-] [--label TEXT] [--tests LIST] [--list-tests]\n"
-    "                SERVER[:PORT]\n"
+    "                [--peer HOST[:PORT]] SERVER[:PORT]\n"
+    "       natprobe peer [--listen IP[:PORT]] [--timeout S]   (see natprobe peer --help)\n"
     "\n"
     "Classify the NAT between this host and the reflector SERVER (natreflector, or\n"
     "any STUN server with RFC 5780's OTHER-ADDRESS and CHANGE-REQUEST; port 3478\n"
@@ -40,14 +43,18 @@ static const char usage[] =
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
     "  --label TEXT     a tag for this run in the record (a site, a subscriber, a lab)\n"
+    "  --peer HOST      a second host behind the same NAT, running `natprobe peer`\n"
+    "                   (port 3480 unless given): hairpinning between hosts, port\n"
+    "                   overloading, paired pooling\n"
     "  -h, --help       this text\n"
     "\n"
     "A verdict the packets do not justify is 'inconclusive', with the reason.\n"
     "Exit status: 0 every requested verdict reached, 1 some inconclusive, 2 bad\n"
-    "usage, 3 the reflector could not be reached.\n";
+    "usage, 3 the reflector or the peer could not be reached.\n";
 
 struct options {
-	struct sockaddr_storage server;
+	struct sockaddr_storage server, peer;
+	bool have_peer;
 	const char *json, *label;
 	const struct probe_test *tests[16];
 	size_t ntests;
@@ -56,6 +63,7 @@ struct options {
 struct driver {
 	int fds[PROBE_MAX_SOCKETS];
 	size_t nfds;
+	peer_link_t *peer; /* NULL without --peer */
 };
 
 static uint64_t now_us(void)
@@ -73,7 +81,7 @@ static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 	struct driver *d = ctx;
 	struct sockaddr_storage any = {.ss_family = toward->sa_family}, route;
 	socklen_t len = sizeof(route);
-	int fd, probe;
+	int fd;
 
 	if (d->nfds == PROBE_MAX_SOCKETS)
 		return -1;
@@ -85,24 +93,32 @@ static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 		return -1;
 	}
 	/* The local address packets to the reflector leave with: the route's source. */
-	probe = socket(toward->sa_family, SOCK_DGRAM, 0);
-	len = sizeof(route);
-	if (probe >= 0 && connect(probe, toward, addr_len(toward)) == 0 &&
-	    getsockname(probe, (struct sockaddr *)&route, &len) == 0) {
-		uint16_t port = addr_port((struct sockaddr *)local);
-
+	if (addr_route_source(toward, addr_port((struct sockaddr *)local), &route) == 0)
 		*local = route;
-		addr_set_port((struct sockaddr *)local, port);
-	}
-	if (probe >= 0)
-		close(probe);
 	d->fds[d->nfds++] = fd;
 	return fd;
 }
 
+static int drv_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port,
+			 struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	char err[160];
+	int h = peer_link_socket(d->peer, toward, port, local, err, sizeof(err));
+
+	if (h < 0)
+		fprintf(stderr, "natprobe: --peer: %s\n", err);
+	return h;
+}
+
 static void drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
 {
-	(void)ctx;
+	struct driver *d = ctx;
+
+	if (sock >= PEER_HANDLE_BASE) {
+		peer_link_send(d->peer, sock, to, msg, len);
+		return;
+	}
 	/* A failed send is a lost packet: the engine's retransmission covers it. */
 	if (sendto(sock, msg, len, 0, to, addr_len(to)) < 0 && errno != EAGAIN)
 		return;
@@ -177,13 +193,10 @@ static int parse_tests(const char *list, struct options *o)
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"json", required_argument, NULL, 'j'},
-	    {"label", required_argument, NULL, 'L'},
-	    {"tests", required_argument, NULL, 't'},
-	    {"list-tests", no_argument, NULL, 'l'},
-	    {"lifetime", optional_argument, NULL, 'T'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+	    {"json", required_argument, NULL, 'j'},     {"label", required_argument, NULL, 'L'},
+	    {"tests", required_argument, NULL, 't'},    {"list-tests", no_argument, NULL, 'l'},
+	    {"lifetime", optional_argument, NULL, 'T'}, {"peer", required_argument, NULL, 'P'},
+	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
 	};
 	char err[160];
 	int c;
@@ -210,6 +223,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
+		case 'P':
+			if (addr_parse(optarg, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, &o->peer, err,
+				       sizeof(err))) {
+				fprintf(stderr, "natprobe: --peer: %s\n", err);
+				return -1;
+			}
+			o->have_peer = true;
+			break;
 		case 'T':
 			fprintf(stderr, "natprobe: --lifetime: the binding lifetime test is not "
 					"built yet\n");
@@ -231,21 +252,37 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the run ---- */
 
+/* What the peer relayed (also what it kept while a socket was being opened). */
+static void from_peer(probe_engine_t *e, struct driver *d)
+{
+	uint8_t buf[PEER_DATA_MAX];
+	struct sockaddr_storage from;
+	size_t len;
+	int handle;
+
+	while (peer_link_receive(d->peer, &handle, &from, buf, sizeof(buf), &len))
+		probe_engine_receive(e, handle, (struct sockaddr *)&from, buf, len, now_us());
+}
+
 static void run(probe_engine_t *e, struct driver *d)
 {
 	uint64_t start = now_us();
 
 	while (!probe_engine_done(e) && now_us() - start < RUN_LIMIT_US) {
-		struct pollfd pfd[PROBE_MAX_SOCKETS];
+		struct pollfd pfd[PROBE_MAX_SOCKETS + 1];
 		uint64_t now = now_us(), deadline = probe_engine_deadline(e);
 		int wait = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
 
 		for (size_t i = 0; i < d->nfds; i++)
 			pfd[i] = (struct pollfd){.fd = d->fds[i], .events = POLLIN};
+		pfd[d->nfds] =
+		    (struct pollfd){.fd = d->peer ? peer_link_fd(d->peer) : -1, .events = POLLIN};
 		if (wait > 1000)
 			wait = 1000;
-		if (poll(pfd, d->nfds, wait) < 0 && errno != EINTR)
+		if (poll(pfd, d->nfds + 1, wait) < 0 && errno != EINTR)
 			break;
+		if (d->peer)
+			from_peer(e, d);
 		for (size_t i = 0; i < d->nfds; i++) {
 			uint8_t buf[2048];
 			struct sockaddr_storage from;
@@ -270,10 +307,12 @@ static int exit_status(const struct probe_result *r)
 {
 	if (!r->answers)
 		return EXIT_UNREACHABLE;
-	if (r->nat == PROBE_UNKNOWN || r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
+	if ((r->nat == PROBE_UNKNOWN && r->nat_reason[0]) ||
+	    r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
 	    r->filtering == PROBE_FILTERING_INCONCLUSIVE ||
 	    r->port_pattern == PROBE_PORTS_INCONCLUSIVE ||
-	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO))
+	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO) ||
+	    (r->overload_tested && r->overloading == PROBE_UNKNOWN && r->nat != PROBE_NO))
 		return EXIT_INCONCLUSIVE;
 	return 0;
 }
@@ -305,6 +344,8 @@ int main(int argc, char **argv)
 	time_t t = time(NULL);
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "peer"))
+		return peer_agent_main(argc - 1, argv + 1);
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
 	/* Opened before measuring: a bad path is found before the time is spent. */
@@ -314,6 +355,20 @@ int main(int argc, char **argv)
 			fprintf(stderr, "natprobe: --json %s: %s\n", o.json, strerror(errno));
 			return EXIT_USAGE;
 		}
+	}
+	if (o.have_peer) {
+		char err[160], where[ADDR_STRLEN];
+
+		d.peer = peer_link_open((struct sockaddr *)&o.peer, err, sizeof(err));
+		if (!d.peer) {
+			fprintf(stderr,
+				"natprobe: --peer %s: %s (is `natprobe peer` running there?)\n",
+				addr_format((struct sockaddr *)&o.peer, where, sizeof(where)), err);
+			if (json && json != stdout)
+				fclose(json);
+			return EXIT_UNREACHABLE;
+		}
+		io.open_peer = drv_open_peer;
 	}
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, now_us());
@@ -328,6 +383,7 @@ int main(int argc, char **argv)
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)
 		close(d.fds[i]);
+	peer_link_close(d.peer);
 	if (!o.json || strcmp(o.json, "-"))
 		probe_report_text(stdout, &res);
 	rc = exit_status(&res);

@@ -116,15 +116,79 @@ static void print_ports(FILE *out, const struct probe_result *r)
 	fprintf(out, "%s%s\n", r->dest_reason[0] ? "; " : "", r->dest_reason);
 }
 
-static void print_pooling(FILE *out, const struct probe_result *r)
+static void print_addresses(FILE *out, const struct sockaddr_storage *pool, unsigned n)
 {
 	char a[ADDR_STRLEN];
 
-	fprintf(out, "  %-10s %-28s", "pooling", probe_pooling_name(r->pooling));
-	for (unsigned i = 0; i < r->npool; i++)
+	for (unsigned i = 0; i < n; i++)
 		fprintf(out, "%s%s", i ? ", " : "",
-			addr_format_ip((const struct sockaddr *)&r->pool[i], a, sizeof(a)));
+			addr_format_ip((const struct sockaddr *)&pool[i], a, sizeof(a)));
+}
+
+static void print_pooling(FILE *out, const struct probe_result *r)
+{
+	fprintf(out, "  %-10s %-28s", "pooling", probe_pooling_name(r->pooling));
+	if (!r->npool && !r->npool_peer) {
+		fprintf(out, "%s\n", r->pooling_reason);
+		return;
+	}
+	print_addresses(out, r->pool, r->npool);
+	if (r->npool_peer) {
+		fprintf(out, " here, ");
+		print_addresses(out, r->pool_peer, r->npool_peer);
+		fprintf(out, " on the second host");
+	}
 	fprintf(out, "%s%s\n", r->pooling_reason[0] ? "; " : "", r->pooling_reason);
+}
+
+/* RFC 4787 REQ-4: no port overloading. */
+static void print_overloading(FILE *out, const struct probe_result *r)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
+
+	if (r->overloading == PROBE_UNKNOWN) {
+		fprintf(out, "  %-10s %-28s %s\n", "overload", "inconclusive", r->overload_reason);
+		return;
+	}
+	fprintf(out, "  %-10s %-28s %s\n", "overload", r->overloading == PROBE_YES ? "yes" : "no",
+		r->overloading == PROBE_YES ? "RFC 4787 REQ-4 not met (MUST NOT overload ports)"
+					    : "RFC 4787 REQ-4 met");
+	fprintf(out,
+		"  %-10s %-28s here to PP %s; second host, same port, to AA %s; here to AA %s\n",
+		"", "", addr_or_null(&r->overload_here, a, sizeof(a)),
+		addr_or_null(&r->overload_peer, b, sizeof(b)),
+		r->overload_after.ss_family
+		    ? addr_format((const struct sockaddr *)&r->overload_after, c, sizeof(c))
+		    : "no answer");
+}
+
+static const char *yes_no(enum probe_bool b)
+{
+	return b == PROBE_YES ? "yes" : b == PROBE_NO ? "no" : "inconclusive";
+}
+
+/* One pair's verdict, with the source or the reason. */
+static void print_pair(FILE *out, const char *name, enum probe_bool b, const char *source,
+		       const char *reason)
+{
+	fprintf(out, "%s: %s", name, yes_no(b));
+	if (b == PROBE_YES && source[0])
+		fprintf(out, ", source %s", source);
+	else if (b == PROBE_UNKNOWN && reason[0])
+		fprintf(out, " (%s)", reason);
+}
+
+static void print_hairpin(FILE *out, const struct probe_result *r)
+{
+	fprintf(out, "  %-10s %-28s %s\n", "hairpin", yes_no(r->hairpinning), hairpin_mark(r));
+	if (!r->hairpin_peer_tested)
+		return;
+	fprintf(out, "  %-10s %-28s ", "", "");
+	print_pair(out, "this host", r->hairpin_host, r->hairpin_host_source, "");
+	fputs("; ", out);
+	print_pair(out, "between hosts", r->hairpin_peer, r->hairpin_peer_source,
+		   r->hairpin_peer_reason);
+	fputc('\n', out);
 }
 
 void probe_report_text(FILE *out, const struct probe_result *r)
@@ -170,12 +234,10 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		print_ports(out, r);
 	if (r->pooling != PROBE_POOLING_UNTESTED)
 		print_pooling(out, r);
+	if (r->overload_tested)
+		print_overloading(out, r);
 	if (r->hairpin_tested)
-		fprintf(out, "  %-10s %-28s %s\n", "hairpin",
-			r->hairpinning == PROBE_YES  ? "yes"
-			: r->hairpinning == PROBE_NO ? "no"
-						     : "inconclusive",
-			hairpin_mark(r));
+		print_hairpin(out, r);
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
 }
@@ -191,6 +253,37 @@ static json_t *addr_json(const struct sockaddr_storage *ss)
 	const char *s = addr_or_null(ss, buf, sizeof(buf));
 
 	return s ? json_string(s) : json_null();
+}
+
+static json_t *source_or_null(enum probe_bool b, const char *source)
+{
+	return b == PROBE_YES && source[0] ? json_string(source) : json_null();
+}
+
+/* The joined verdict; in the evidence, each pair's. */
+static void hairpin_json(const struct probe_result *r, json_t *udp, json_t *evidence,
+			 json_t *reasons)
+{
+	json_t *ev = json_object();
+
+	json_object_set_new(udp, "hairpinning", bool_or_null(r->hairpinning));
+	if (r->hairpin_peer_tested)
+		json_object_set_new(udp, "hairpinning_peer", bool_or_null(r->hairpin_peer));
+	json_object_set_new(ev, "source", source_or_null(r->hairpinning, r->hairpin_source));
+	json_object_set_new(ev, "this_host", bool_or_null(r->hairpin_host));
+	json_object_set_new(ev, "this_host_source",
+			    source_or_null(r->hairpin_host, r->hairpin_host_source));
+	if (r->hairpin_peer_tested) {
+		json_object_set_new(ev, "between_hosts", bool_or_null(r->hairpin_peer));
+		json_object_set_new(ev, "between_hosts_source",
+				    source_or_null(r->hairpin_peer, r->hairpin_peer_source));
+		if (r->hairpin_peer_reason[0])
+			json_object_set_new(reasons, "hairpinning_peer",
+					    json_string(r->hairpin_peer_reason));
+	}
+	json_object_set_new(evidence, "hairpinning", ev);
+	if (r->hairpin_reason[0])
+		json_object_set_new(reasons, "hairpinning", json_string(r->hairpin_reason));
 }
 
 /* One socket toward the four endpoints in turn. */
@@ -272,17 +365,34 @@ static json_t *udp_json(const struct probe_result *r)
 			    pool, json_string(addr_format_ip((const struct sockaddr *)&r->pool[i],
 							     a, sizeof(a))));
 		json_object_set_new(evidence, "pooling", pool);
+		if (r->npool_peer) {
+			json_t *peer = json_array();
+
+			for (unsigned i = 0; i < r->npool_peer; i++)
+				json_array_append_new(
+				    peer,
+				    json_string(addr_format_ip(
+					(const struct sockaddr *)&r->pool_peer[i], a, sizeof(a))));
+			json_object_set_new(evidence, "pooling_peer", peer);
+		}
 		if (r->pooling_reason[0])
 			json_object_set_new(reasons, "pooling", json_string(r->pooling_reason));
 	}
-	if (r->hairpin_tested) {
-		json_object_set_new(udp, "hairpinning", bool_or_null(r->hairpinning));
-		if (r->hairpinning == PROBE_YES)
-			json_object_set_new(evidence, "hairpinning",
-					    json_pack("{s:s}", "source", r->hairpin_source));
-		if (r->hairpin_reason[0])
-			json_object_set_new(reasons, "hairpinning", json_string(r->hairpin_reason));
+	/* null without a second host: not tested (INTERFACE.md). */
+	json_object_set_new(udp, "port_overloading",
+			    r->overload_tested ? bool_or_null(r->overloading) : json_null());
+	if (r->overload_tested) {
+		json_object_set_new(evidence, "port_overloading",
+				    json_pack("{s:o, s:o, s:o}", "here_to_PP",
+					      addr_json(&r->overload_here), "peer_same_port_to_AA",
+					      addr_json(&r->overload_peer), "here_to_AA",
+					      addr_json(&r->overload_after)));
+		if (r->overload_reason[0])
+			json_object_set_new(reasons, "port_overloading",
+					    json_string(r->overload_reason));
 	}
+	if (r->hairpin_tested)
+		hairpin_json(r, udp, evidence, reasons);
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		json_object_set_new(udp, "legacy_type", json_string(probe_legacy_type(r)));
 	json_object_set_new(udp, "evidence", evidence);

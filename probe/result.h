@@ -104,15 +104,30 @@ struct probe_result {
 
 	/* Pooling, from the same sockets: the public addresses they were given. */
 	enum probe_pooling pooling;
-	struct sockaddr_storage pool[PROBE_POOL_MAX];
-	unsigned npool;
+	struct sockaddr_storage pool[PROBE_POOL_MAX], pool_peer[PROBE_POOL_MAX];
+	unsigned npool, npool_peer;
 	char pooling_reason[PROBE_REASON_LEN];
 
-	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address. */
+	/* Port overloading (RFC 4787 4.2.1, REQ-4): the second host's socket on
+	 * this one's port, toward another endpoint, given this one's public
+	 * endpoint? And this socket, toward that endpoint afterwards. */
+	bool overload_tested;
+	enum probe_bool overloading;
+	struct sockaddr_storage overload_here, overload_peer, overload_after;
+	char overload_reason[PROBE_REASON_LEN];
+
+	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address,
+	 * on this host and between hosts; hairpinning joins the two. */
 	bool hairpin_tested;
 	enum probe_bool hairpinning;
 	char hairpin_source[16]; /* external (REQ-9), internal, other */
 	char hairpin_reason[PROBE_REASON_LEN];
+	enum probe_bool hairpin_host;
+	char hairpin_host_source[16];
+	bool hairpin_peer_tested;
+	enum probe_bool hairpin_peer;
+	char hairpin_peer_source[16];
+	char hairpin_peer_reason[PROBE_REASON_LEN];
 };
 
 const char *probe_mapping_name(enum probe_mapping m);

@@ -17,59 +17,86 @@
  * address, this host's own, which Linux drops unless accept_local is set.
  * Without it, silence proves only that the NAT does not hairpin with the
  * external source (REQ-9 not met).
+ *
+ * With a second host (--peer), the same between a socket here and one
+ * there: hairpinning as RFC 4787 means it, between two hosts, where the
+ * inside source is another host's address and so always visible. The
+ * record's verdict joins both: true when either pair saw it, false when
+ * one pair ruled it out and the other did not see it, inconclusive when
+ * they disagree.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "addr.h"
 #include "probe/tests.h"
 
+/* Two pairs: this host's two sockets, and one here with one on the peer. */
 enum { CONTROL_A, CONTROL_B, TO_A, TO_B, NTAGS };
+enum { SAME_HOST, BETWEEN_HOSTS, NPAIRS };
 
-struct state {
+struct pair {
+	bool used;
 	int sock[2];
 	struct sockaddr_storage local[2], mapped[2], source;
-	bool answered[NTAGS], silent[NTAGS], trusted, wrong_socket;
+	bool answered[NTAGS], trusted, wrong_socket;
+	const char *note;
 };
+
+struct state {
+	struct pair pair[NPAIRS];
+};
+
+static void start_pair(struct probe_run *r, struct pair *p, int base, bool peer)
+{
+	p->used = true;
+	p->trusted = true;
+	p->sock[0] = probe_socket(r, &p->local[0]);
+	p->sock[1] = peer ? probe_peer_socket(r, 0, &p->local[1]) : probe_socket(r, &p->local[1]);
+	if (p->sock[0] < 0 || p->sock[1] < 0 ||
+	    probe_ask(r, base + CONTROL_A, p->sock[0], PROBE_PP, 0, false) ||
+	    probe_ask(r, base + CONTROL_B, p->sock[1], PROBE_PP, 0, false))
+		p->note = "could not ask every question";
+}
 
 static void start(struct probe_run *r, void *state)
 {
 	struct state *s = state;
 
-	s->trusted = true;
-	s->sock[0] = probe_socket(r, &s->local[0]);
-	s->sock[1] = probe_socket(r, &s->local[1]);
-	if (s->sock[0] < 0 || s->sock[1] < 0 ||
-	    probe_ask(r, CONTROL_A, s->sock[0], PROBE_PP, 0, false) ||
-	    probe_ask(r, CONTROL_B, s->sock[1], PROBE_PP, 0, false))
-		probe_note(r, "could not ask every question");
+	start_pair(r, &s->pair[SAME_HOST], 0, false);
+	if (probe_have_peer(r))
+		start_pair(r, &s->pair[BETWEEN_HOSTS], NTAGS, true);
 }
 
-static bool behind_nat(const struct state *s)
+static bool behind_nat(const struct pair *p)
 {
-	return !addr_equal((const struct sockaddr *)&s->mapped[0],
-			   (const struct sockaddr *)&s->local[0]);
+	return !addr_equal((const struct sockaddr *)&p->mapped[0],
+			   (const struct sockaddr *)&p->local[0]);
 }
 
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
+	struct pair *p = &s->pair[tag / NTAGS];
+	int base = tag - tag % NTAGS;
 
-	s->answered[tag] = true;
+	tag %= NTAGS;
+	p->answered[tag] = true;
 	if (tag == CONTROL_A || tag == CONTROL_B) {
-		s->mapped[tag] = a->mapped;
-		if (!s->answered[CONTROL_A] || !s->answered[CONTROL_B] || !behind_nat(s))
+		p->mapped[tag] = a->mapped;
+		if (!p->answered[CONTROL_A] || !p->answered[CONTROL_B] || !behind_nat(p))
 			return;
 		/* B to MA, A to MB: each opens its own filter for the other. */
-		if (probe_hairpin(r, TO_A, s->sock[1], (struct sockaddr *)&s->mapped[0]) ||
-		    probe_hairpin(r, TO_B, s->sock[0], (struct sockaddr *)&s->mapped[1]))
-			probe_note(r, "could not ask every question");
+		if (probe_hairpin(r, base + TO_A, p->sock[1], (struct sockaddr *)&p->mapped[0]) ||
+		    probe_hairpin(r, base + TO_B, p->sock[0], (struct sockaddr *)&p->mapped[1]))
+			p->note = "could not ask every question";
 		return;
 	}
-	if (a->sock != s->sock[tag == TO_A ? 0 : 1]) {
-		s->wrong_socket = true;
+	if (a->sock != p->sock[tag == TO_A ? 0 : 1]) {
+		p->wrong_socket = true;
 		return;
 	}
-	s->source = a->from;
+	p->source = a->from;
 }
 
 static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
@@ -77,67 +104,118 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 	struct state *s = state;
 
 	(void)sends;
-	s->silent[tag] = true;
 	if (!probe_silence_trusted(r))
-		s->trusted = false;
+		s->pair[tag / NTAGS].trusted = false;
 }
 
 /* Where the hairpinned packet said it came from: RFC 4787 REQ-9 wants the
  * sender's public endpoint ("external"), not its inside one. */
-static const char *source_kind(const struct state *s)
+static const char *source_kind(const struct pair *p)
 {
 	for (int i = 0; i < 2; i++) {
-		if (addr_equal((const struct sockaddr *)&s->source,
-			       (const struct sockaddr *)&s->local[i]))
+		if (addr_equal((const struct sockaddr *)&p->source,
+			       (const struct sockaddr *)&p->local[i]))
 			return "internal";
-		if (addr_same_ip((const struct sockaddr *)&s->source,
-				 (const struct sockaddr *)&s->mapped[i]))
+		if (addr_same_ip((const struct sockaddr *)&p->source,
+				 (const struct sockaddr *)&p->mapped[i]))
 			return "external";
 	}
 	return "other";
 }
 
-static void decide(struct probe_run *r, struct state *s, struct probe_result *res, const char **why)
+/* One pair's verdict; own_source: whether its inside source would be this
+ * host's own address (the same-host pair). */
+static enum probe_bool decide(const struct probe_run *r, const struct pair *p, bool own_source,
+			      const struct probe_result *res, const char **why)
 {
-	if (!s->answered[CONTROL_A] || !s->answered[CONTROL_B]) {
+	if (p->note) {
+		*why = p->note;
+	} else if (!p->answered[CONTROL_A] || !p->answered[CONTROL_B]) {
 		*why = "no answer from the reflector to learn the mapped addresses";
-	} else if (!behind_nat(s)) {
+	} else if (!behind_nat(p)) {
 		*why = "no NAT: nothing to hairpin";
-	} else if (s->wrong_socket) {
+	} else if (p->wrong_socket) {
 		*why = "a hairpinned packet reached the wrong socket";
-	} else if (s->answered[TO_A] || s->answered[TO_B]) {
-		res->hairpinning = PROBE_YES;
-		snprintf(res->hairpin_source, sizeof(res->hairpin_source), "%s", source_kind(s));
-	} else if (!s->trusted) {
+	} else if (p->answered[TO_A] || p->answered[TO_B]) {
+		return PROBE_YES;
+	} else if (!p->trusted) {
 		*why = "too much loss to read a missing packet as no hairpinning";
 	} else if (res->mapping != PROBE_MAPPING_EI && res->filtering != PROBE_FILTERING_EI) {
 		*why = "nothing came back, but with neither endpoint-independent mapping nor "
 		       "filtering (tested) the NAT's filter may be what stopped it";
-	} else if (!probe_own_source_visible(r)) {
+	} else if (own_source && !probe_own_source_visible(r)) {
 		*why = "no hairpinning with the external source (RFC 4787 REQ-9 not met); with the "
 		       "internal one this host could not see it (it drops packets from its own "
 		       "address: accept_local)";
 	} else {
-		res->hairpinning = PROBE_NO;
+		return PROBE_NO;
 	}
+	return PROBE_UNKNOWN;
+}
+
+static void set_reason(char *dst, const char *why)
+{
+	snprintf(dst, PROBE_REASON_LEN, "%s", why ? why : "");
+}
+
+/* Both pairs into the record's one verdict (see the top of the file). */
+static void join(struct probe_result *res, enum probe_bool host, const char *host_why,
+		 const struct pair *same)
+{
+	enum probe_bool peer = res->hairpin_peer;
+
+	res->hairpin_host = host;
+	if (host == PROBE_YES)
+		snprintf(res->hairpin_host_source, sizeof(res->hairpin_host_source), "%s",
+			 source_kind(same));
+	if (!res->hairpin_peer_tested || peer == host || peer == PROBE_UNKNOWN) {
+		res->hairpinning = host;
+		if (host == PROBE_UNKNOWN && peer == PROBE_UNKNOWN)
+			set_reason(res->hairpin_reason, host_why);
+	} else if (host == PROBE_UNKNOWN) {
+		res->hairpinning = peer;
+	} else {
+		res->hairpinning = PROBE_UNKNOWN;
+		set_reason(res->hairpin_reason,
+			   host == PROBE_YES ? "hairpinned between two sockets of this host, not "
+					       "between the two hosts"
+					     : "hairpinned between the two hosts, not between two "
+					       "sockets of this host");
+	}
+	/* The source between hosts is the one REQ-9 is about. */
+	snprintf(res->hairpin_source, sizeof(res->hairpin_source), "%s",
+		 peer == PROBE_YES ? res->hairpin_peer_source : res->hairpin_host_source);
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
 {
 	struct state *s = state;
-	const char *why = probe_run_note(r);
+	const char *note = probe_run_note(r), *why = note;
+	enum probe_bool host = PROBE_UNKNOWN;
 
 	res->hairpin_tested = true;
+	if (probe_have_peer(r)) {
+		const struct pair *p = &s->pair[BETWEEN_HOSTS];
+		const char *peer_why = note;
+
+		res->hairpin_peer_tested = true;
+		if (!peer_why)
+			res->hairpin_peer = decide(r, p, false, res, &peer_why);
+		if (res->hairpin_peer == PROBE_YES)
+			snprintf(res->hairpin_peer_source, sizeof(res->hairpin_peer_source), "%s",
+				 source_kind(p));
+		else
+			set_reason(res->hairpin_peer_reason, peer_why);
+	}
 	if (!why)
-		decide(r, s, res, &why);
-	if (why)
-		snprintf(res->hairpin_reason, sizeof(res->hairpin_reason), "%s", why);
+		host = decide(r, &s->pair[SAME_HOST], true, res, &why);
+	join(res, host, why, &s->pair[SAME_HOST]);
 }
 
 const struct probe_test probe_test_hairpin = {
     .name = "hairpin",
     .help = "hairpinning (RFC 4787 6, REQ-9): two sockets send to each other's mapped "
-	    "address; and the source the NAT gives",
+	    "address, on this host and (--peer) between hosts; and the source the NAT gives",
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,

@@ -27,6 +27,10 @@
  * "arbitrary" pooling. One address is no verdict: a single address and
  * "paired" pooling (one per inside host) look alike from one host, and an
  * arbitrary pool may happen to give one address to both destinations.
+ * With a second host (--peer), four of its sockets (two to each reflector
+ * address) tell more: each host on one address of its own is "paired"
+ * (RFC 4787 REQ-2); both on the same one stays inconclusive (a single
+ * address, or a paired pool that put both hosts on one).
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -37,6 +41,8 @@
 #define NSOCKS   PROBE_PORT_SAMPLES
 #define WIDE_GAP 64  /* steps this big or bigger are no sequence */
 #define DEST_TAG 100 /* tags of the one socket's questions: DEST_TAG + role */
+#define PEER_TAG 200 /* tags of the peer's sockets: PEER_TAG + index */
+#define NPEER    4
 
 struct state {
 	struct sockaddr_storage local[NSOCKS];
@@ -47,6 +53,8 @@ struct state {
 	unsigned settled; /* of the sixteen */
 	unsigned ndest;   /* answers so far, in the order asked */
 	uint16_t dest_mapped[4];
+	struct sockaddr_storage peer_mapped[NPEER];
+	bool peer_answered[NPEER], peer_used, peer_failed;
 };
 
 static void start(struct probe_run *r, void *state)
@@ -66,6 +74,17 @@ static void start(struct probe_run *r, void *state)
 			return;
 		}
 	}
+	s->peer_used = probe_have_peer(r);
+	for (int i = 0; i < NPEER && s->peer_used; i++) {
+		int sock = probe_peer_socket(r, 0, NULL);
+		unsigned dest =
+		    i % 2 && probe_role_addr(r, PROBE_AP)->sa_family ? PROBE_AP : PROBE_PP;
+
+		if (sock < 0 || probe_ask(r, PEER_TAG + i, sock, dest, 0, false)) {
+			s->peer_failed = true;
+			break;
+		}
+	}
 }
 
 /* After the sixteen, so that their mappings do not fall between this
@@ -83,6 +102,11 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 {
 	struct state *s = state;
 
+	if (tag >= PEER_TAG) {
+		s->peer_mapped[tag - PEER_TAG] = a->mapped;
+		s->peer_answered[tag - PEER_TAG] = true;
+		return;
+	}
 	if (tag >= DEST_TAG) {
 		s->dest_mapped[s->ndest++] = addr_port((const struct sockaddr *)&a->mapped);
 		if (s->ndest < 4)
@@ -227,27 +251,67 @@ static void destinations(const struct state *s, struct probe_result *res)
 	}
 }
 
+/* Add m's address to the set pool (of n), once. */
+static void collect(struct sockaddr_storage *pool, unsigned *n, const struct sockaddr_storage *m)
+{
+	for (unsigned k = 0; k < *n; k++)
+		if (addr_same_ip((const struct sockaddr *)m, (const struct sockaddr *)&pool[k]))
+			return;
+	if (*n < PROBE_POOL_MAX) {
+		pool[*n] = *m;
+		addr_set_port((struct sockaddr *)&pool[(*n)++], 0);
+	}
+}
+
+/* With the second host's addresses: see the top of the file. */
+static bool pooling_peer(const struct state *s, struct probe_result *res)
+{
+	bool all = true;
+
+	if (!s->peer_used)
+		return false;
+	for (int i = 0; i < NPEER; i++)
+		all = all && s->peer_answered[i];
+	if (res->npool_peer > 1) {
+		res->pooling = PROBE_POOLING_ARBITRARY;
+		return true;
+	}
+	if (s->peer_failed || !all) {
+		snprintf(res->pooling_reason, sizeof(res->pooling_reason),
+			 "one public address for this host's mappings, and not every socket of "
+			 "the second host got an answer");
+		return true;
+	}
+	if (!addr_same_ip((const struct sockaddr *)&res->pool[0],
+			  (const struct sockaddr *)&res->pool_peer[0])) {
+		res->pooling = PROBE_POOLING_PAIRED;
+		return true;
+	}
+	snprintf(res->pooling_reason, sizeof(res->pooling_reason),
+		 "both hosts' mappings on one public address: a single address, or paired "
+		 "pooling that put both hosts on the same one");
+	return true;
+}
+
 static void pooling(const struct state *s, struct probe_result *res)
 {
 	bool nat = false;
 
 	for (int i = 0; i < NSOCKS; i++) {
-		const struct sockaddr *m = (const struct sockaddr *)&s->mapped_addr[i];
-		bool known = false;
-
 		if (!s->answered[i])
 			continue;
-		nat = nat || !addr_same_ip(m, (const struct sockaddr *)&s->local[i]);
-		for (unsigned k = 0; k < res->npool && !known; k++)
-			known = addr_same_ip(m, (const struct sockaddr *)&res->pool[k]);
-		if (!known && res->npool < PROBE_POOL_MAX) {
-			res->pool[res->npool] = s->mapped_addr[i];
-			addr_set_port((struct sockaddr *)&res->pool[res->npool++], 0);
-		}
+		nat = nat || !addr_same_ip((const struct sockaddr *)&s->mapped_addr[i],
+					   (const struct sockaddr *)&s->local[i]);
+		collect(res->pool, &res->npool, &s->mapped_addr[i]);
 	}
+	for (int i = 0; i < NPEER; i++)
+		if (s->peer_answered[i])
+			collect(res->pool_peer, &res->npool_peer, &s->peer_mapped[i]);
 	res->pooling = PROBE_POOLING_INCONCLUSIVE;
 	if (res->npool > 1)
 		res->pooling = PROBE_POOLING_ARBITRARY;
+	else if (res->npool && nat && pooling_peer(s, res))
+		return;
 	else if (!res->npool)
 		snprintf(res->pooling_reason, sizeof(res->pooling_reason), "no answer");
 	else if (!nat)
@@ -255,7 +319,7 @@ static void pooling(const struct state *s, struct probe_result *res)
 	else
 		snprintf(res->pooling_reason, sizeof(res->pooling_reason),
 			 "one public address for all of this host's mappings: a single address, "
-			 "or paired pooling; a second host would tell");
+			 "or paired pooling; a second host (--peer) would tell");
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)

@@ -79,6 +79,27 @@ expect "natprobe: its record says why" 0 '"reasons":\{"nat":"no answer from the 
 expect "natprobe: an unwritable record, found first" 2 \
     'json /nonexistent/dir/r.json: No such file or directory' -- \
     "$P" --json /nonexistent/dir/r.json 127.0.0.1:9
+# The second host: a peer that is not there is exit 3 before any measuring;
+# the agent's own usage errors are exit 2 with the value named.
+# shellcheck disable=SC2016 # the backquotes are the message's own
+expect "natprobe: a --peer that does not answer" 3 \
+    'peer 127.0.0.1:9: no answer from the peer \(is `natprobe peer` running there\?\)' -- \
+    "$P" --peer 127.0.0.1:9 127.0.0.1:9
+expect "natprobe: a bad --peer" 2 "peer: bad port '0x'" -- "$P" --peer 127.0.0.1:0x 127.0.0.1
+expect "natprobe peer: a bad --timeout" 2 "'soon' is not a number of seconds" -- \
+    "$P" peer --timeout soon
+expect "natprobe peer: --help" 0 '^usage: natprobe peer' -- "$P" peer --help
+# A live agent on loopback: natprobe reaches it, asks for sockets, and the
+# record carries the verdicts that need it (null for overloading: no NAT).
+"$P" peer --listen 127.0.0.1:34801 --timeout 20 >"$tmp/peer.log" 2>&1 &
+agent=$!
+for _ in $(seq 50); do grep -q '^natprobe-peer ready' "$tmp/peer.log" && break; sleep 0.02; done
+expect "natprobe: with a live peer, the peer's verdicts are in the record" 3 \
+    'overload +inconclusive +no answer from the reflector' -- \
+    "$P" --peer 127.0.0.1:34801 --tests overloading,hairpin 127.0.0.1:9
+expect "natprobe peer: it served that natprobe" 0 '^natprobe-peer session ' -- cat "$tmp/peer.log"
+kill "$agent" 2>/dev/null
+wait "$agent" 2>/dev/null
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

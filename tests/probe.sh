@@ -26,20 +26,32 @@ verdict() { record_verdict "$tmp/json" "$1"; }
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
 # be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
 # PORTS_TRUTH is the port allocation pattern (preserving unless set); POOL_TRUTH
-# the pooling verdict (inconclusive unless set: one address, from one host).
+# the pooling verdict (inconclusive unless set: one address for both hosts).
+# cli2 runs `natprobe peer` and natprobe uses it (--peer): OVERLOAD_TRUTH is
+# the port overloading verdict (false unless set), and hairpinning between
+# the hosts must be HAIRPIN too.
 # With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
 probe_lab() {
-    local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want
+    local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want peer
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
         --rate 0 >"$tmp/refl" 2>&1 &
-    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
-    $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json.all" 203.0.113.10 >"$tmp/out" 2>&1
+    peer=$($NATLAB exec "$id" cli2 ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
+    $NATLAB exec "$id" cli2 "$BIN/natprobe" peer --timeout 60 >"$tmp/peer" 2>&1 &
+    for _ in $(seq 50); do
+        grep -q '^natreflector ready' "$tmp/refl" && grep -q '^natprobe-peer ready' "$tmp/peer" && break
+        sleep 0.02
+    done
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --peer "$peer" --json "$tmp/json.all" 203.0.113.10 \
+        >"$tmp/out" 2>&1
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
-    for key in nat mapping filtering hairpinning source pattern pooling; do
+    for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
+        hairpinning_peer; do
         case $key in
+        port_overloading) want=${OVERLOAD_TRUTH:-false} ;;
+        hairpinning_peer) want=${hairpin%%:*} ;;
         pooling) want=${POOL_TRUTH-inconclusive} ;;
         pattern) want=${PORTS_TRUTH:-preserving} ;;
         nat) want=$nat ;;
@@ -70,19 +82,24 @@ for file in testbeds/profiles/*.sh; do
     profile=$(basename "$file" .sh)
     case $profile in natemu | device) continue ;; esac
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
-            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--}"
+            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}"
     )
+    # Without NAT (or without UDP) there is no public endpoint to share.
+    OVERLOAD_TRUTH=$e_over
+    case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
     # Linux either keeps the port or (random, fully-random) draws it.
     PORTS_TRUTH=preserving
     [ "$e_port" = not-preserving ] && PORTS_TRUTH=random
     POOL_TRUTH=inconclusive
     # Linux picks a pool address by source and destination: with two
-    # destinations to ask, both may get the same one.
+    # destinations to ask, both may get the same one. "persistent" pairs each
+    # host with one address, but both hosts may hash to the same one.
     [ "$e_pool" = several ] && POOL_TRUTH="arbitrary|inconclusive"
+    [ "$profile" = snat-pool-persistent ] && POOL_TRUTH="paired|inconclusive"
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
         PORTS_TRUTH=inconclusive probe_lab "$profile" null inconclusive \
@@ -100,7 +117,8 @@ for file in testbeds/profiles/*.sh; do
     probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 
-PORTS_TRUTH=preserving POOL_TRUTH=inconclusive # natemu's defaults, for the runs below
+# natemu's defaults, for the runs below: one address, no overloading.
+PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -135,13 +153,14 @@ peer_server stund stund -h 203.0.113.10 -a 203.0.113.11 -p 3478 -o 3479
 # wrong stated truth is caught (exit 1, MISMATCH).
 $NATLAB run --json "$tmp/run.jsonl" masq >"$tmp/out" 2>&1
 rc=$?
-if [ "$rc" -eq 0 ] && grep -q '^  mapping    truth endpoint-independent .* ok$' "$tmp/out" &&
+if [ "$rc" -eq 0 ] && grep -q '^  mapping  *truth endpoint-independent .* ok$' "$tmp/out" &&
+    grep -q '^  port_overloading  *truth true  *natprobe true  *ok$' "$tmp/out" &&
     grep -q '"label":"natlab:masq"' "$tmp/run.jsonl"; then ok; else bad "natlab run masq (exit $rc)"; fi
 # A wrong truth for mapping: that row, and only that row, is a mismatch.
 NATLAB_EXPECT_MAPPING=address-dependent $NATLAB run masq >"$tmp/out" 2>&1
 rc=$?
-if [ "$rc" -eq 1 ] && grep -q '^  mapping    truth address-dependent .*MISMATCH$' "$tmp/out" &&
-    grep -q '^  filtering  truth address-and-port-dependent .* ok$' "$tmp/out"; then
+if [ "$rc" -eq 1 ] && grep -q '^  mapping  *truth address-dependent .*MISMATCH$' "$tmp/out" &&
+    grep -q '^  filtering  *truth address-and-port-dependent .* ok$' "$tmp/out"; then
     ok
 else
     bad "natlab run with a wrong truth: exit $rc, want 1 and MISMATCH"
@@ -175,10 +194,13 @@ for ports in sequential random; do
         probe_lab natemu true address-and-port-dependent address-dependent \
         "$(hairpin_truth address-and-port-dependent address-dependent external)"
 done
-# Two public addresses: handed out per mapping, natprobe sees both.
-POOL_TRUTH=arbitrary NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=arbitrary" \
-    probe_lab natemu true endpoint-independent address-and-port-dependent \
-    "$(hairpin_truth endpoint-independent x external)"
+# Two public addresses: handed out per mapping, natprobe sees both; one per
+# host (natemu's hash puts cli1 and cli2 on different ones), paired.
+for pooling in arbitrary paired; do
+    POOL_TRUTH=$pooling NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=$pooling" \
+        probe_lab natemu true endpoint-independent address-and-port-dependent \
+        "$(hairpin_truth endpoint-independent x external)"
+done
 for hp in off internal; do
     NATEMU_SETTINGS="hairpin=$hp" probe_lab natemu true endpoint-independent \
         address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"

@@ -11,7 +11,7 @@ int main(void)
 	    test_stun_register,       test_addr_register,     test_hex_register,
 	    test_natemu_register,     test_packet_register,   test_impair_register,
 	    test_reflector_register,  test_counters_register, test_limiter_register,
-	    test_natlabtest_register, test_probe_register,
+	    test_natlabtest_register, test_probe_register,    test_peermsg_register,
 	};
 	unsigned failures;
 

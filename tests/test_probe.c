@@ -19,6 +19,8 @@
 #include "testlib.h"
 
 #define INSIDE_IP  0x0A000002u /* 10.0.0.2 */
+#define PEER_IP    0x0A000003u /* 10.0.0.3: the second host (--peer) */
+#define PEER_SOCK  0x10000     /* its sockets' handles: PEER_SOCK + port */
 #define PUBLIC_IP  0xC6336401u /* 198.51.100.1 */
 #define DELAY_US   1000
 #define MAX_FLIGHT 1024
@@ -41,6 +43,7 @@ struct sim {
 	unsigned loss_percent;
 	uint16_t next_port;
 	bool drops_own; /* the host drops packets from its own address */
+	bool peer;      /* a second host behind the same NAT */
 	probe_engine_t *engine;
 };
 
@@ -87,10 +90,24 @@ static int sim_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 	return s->next_port++;
 }
 
+static int sim_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port,
+			 struct sockaddr_storage *local)
+{
+	struct sim *s = ctx;
+
+	(void)toward;
+	if (!port)
+		port = s->next_port++;
+	to_sockaddr(PEER_IP, port, local);
+	return PEER_SOCK + port;
+}
+
 static void sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
 {
 	struct sim *s = ctx;
-	struct packet p = {.src_ip = INSIDE_IP, .src_port = (uint16_t)sock, .len = len};
+	struct packet p = {.src_ip = sock >= PEER_SOCK ? PEER_IP : INSIDE_IP,
+			   .src_port = (uint16_t)sock,
+			   .len = len};
 
 	from_sockaddr(to, &p.dst_ip, &p.dst_port);
 	memcpy(p.data, msg, len < sizeof(p.data) ? len : sizeof(p.data));
@@ -152,19 +169,19 @@ static void deliver(struct sim *s, struct packet *p)
 
 	if (!translate(s, p))
 		return;
-	if (!p->inbound && p->dst_ip == INSIDE_IP) /* no NAT: our own address */
+	if (!p->inbound && (p->dst_ip == INSIDE_IP || p->dst_ip == PEER_IP)) /* no NAT */
 		p->inbound = true;
 	if (!p->inbound) {
 		reflect(s, p);
 		return;
 	}
-	if (p->dst_ip != INSIDE_IP)
+	if (p->dst_ip != INSIDE_IP && (p->dst_ip != PEER_IP || !s->peer))
 		return;
-	if (s->drops_own && p->src_ip == INSIDE_IP)
+	if (s->drops_own && p->src_ip == p->dst_ip)
 		return;
 	to_sockaddr(p->src_ip, p->src_port, &from);
-	probe_engine_receive(s->engine, p->dst_port, (struct sockaddr *)&from, p->data, p->len,
-			     s->now_us);
+	probe_engine_receive(s->engine, p->dst_port + (p->dst_ip == PEER_IP ? PEER_SOCK : 0),
+			     (struct sockaddr *)&from, p->data, p->len, s->now_us);
 }
 
 /* Run until the engine is done (or 60 simulated seconds). */
@@ -211,8 +228,11 @@ static void sim_setup(struct sim *s, const struct natemu_cfg *nat, unsigned loss
 
 static void probe(struct sim *s, struct probe_result *res)
 {
-	struct probe_io io = {
-	    .ctx = s, .open = sim_open, .send = sim_send, .own_source_visible = !s->drops_own};
+	struct probe_io io = {.ctx = s,
+			      .open = sim_open,
+			      .send = sim_send,
+			      .open_peer = s->peer ? sim_open_peer : NULL,
+			      .own_source_visible = !s->drops_own};
 
 	s->engine = probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], probe_tests,
 				     probe_ntests, s->now_us);
@@ -391,6 +411,74 @@ static void test_pooling(void)
 	}
 }
 
+/* A second host (--peer). natemu never overloads a port: the peer on this
+ * socket's port is given another public endpoint, whatever the mapping.
+ * Hairpinning between hosts is decided wherever it can be seen, also from a
+ * host that drops packets from its own address (the peer's is another). */
+static void test_peer(void)
+{
+	for (int h = 0; h < 3; h++) {
+		for (int m = 0; m < 3; m++) {
+			for (int f = 0; f < 3; f++) {
+				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_PRESERVE);
+				bool visible = m == 0 || f == 0;
+				struct probe_result res;
+				struct sim s;
+
+				cfg.hairpin = (enum natemu_hairpin)h;
+				sim_setup(&s, &cfg, 0, (uint64_t)(h * 9 + m * 3 + f + 500));
+				s.peer = true;
+				s.drops_own = true;
+				probe(&s, &res);
+				CU_ASSERT_TRUE(res.overload_tested);
+				CU_ASSERT_EQUAL(res.overloading, PROBE_NO);
+				CU_ASSERT_TRUE(res.hairpin_peer_tested);
+				CU_ASSERT_EQUAL(res.hairpin_peer, !visible ? PROBE_UNKNOWN
+								  : h == NATEMU_HAIRPIN_OFF
+								      ? PROBE_NO
+								      : PROBE_YES);
+				CU_ASSERT_FALSE(hairpin_wrong(&res, h));
+				if (visible)
+					CU_ASSERT_NOT_EQUAL(res.hairpinning, PROBE_UNKNOWN);
+				if (res.hairpin_peer == PROBE_YES)
+					CU_ASSERT_STRING_EQUAL(
+					    res.hairpin_peer_source,
+					    h == NATEMU_HAIRPIN_EXTERNAL ? "external" : "internal");
+			}
+		}
+	}
+}
+
+/* Pooling with a second host: each host on its own address is paired; an
+ * address per mapping is arbitrary; both hosts on one is not guessed. */
+static void test_pooling_peer(void)
+{
+	static const struct {
+		size_t npool;
+		enum natemu_pooling pooling;
+		enum probe_pooling want;
+	} cases[] = {
+	    {2, NATEMU_POOL_PAIRED, PROBE_POOLING_PAIRED},
+	    {2, NATEMU_POOL_ARBITRARY, PROBE_POOLING_ARBITRARY},
+	    {1, NATEMU_POOL_PAIRED, PROBE_POOLING_INCONCLUSIVE},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct sim s;
+
+		cfg.pool[1] = PUBLIC_IP + 1;
+		cfg.npool = cases[i].npool;
+		cfg.pooling = cases[i].pooling;
+		sim_setup(&s, &cfg, 0, (uint64_t)(600 + i));
+		s.peer = true;
+		probe(&s, &res);
+		CU_ASSERT_EQUAL(res.pooling, cases[i].want);
+		CU_ASSERT_TRUE(res.npool_peer >= 1);
+	}
+}
+
 static void test_no_nat(void)
 {
 	struct probe_result res;
@@ -480,6 +568,8 @@ int test_probe_register(void)
 	    {"hairpinning seen from a host that drops its own source", test_hairpin_own_source},
 	    {"ports: sequential with a delta and skips; parity", test_port_patterns},
 	    {"pooling: arbitrary seen, paired not guessed", test_pooling},
+	    {"a second host: overloading, hairpinning between hosts", test_peer},
+	    {"pooling with a second host: paired, arbitrary, not guessed", test_pooling_peer},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},

@@ -167,10 +167,11 @@ static bool port_in_use(const natemu_t *n, uint8_t proto, uint32_t ip, uint16_t 
 static uint32_t pick_address(natemu_t *n, uint32_t inside_ip)
 {
 	if (n->cfg.pooling == NATEMU_POOL_PAIRED) {
-		/* A fixed function of the inside address: REQ-2's paired pooling. */
+		/* A fixed function of the inside address: REQ-2's paired pooling.
+		 * Fibonacci hashing; its top bits are the well-mixed ones. */
 		uint32_t h = inside_ip * 2654435761u;
 
-		return n->cfg.pool[(h >> 16) % n->cfg.npool];
+		return n->cfg.pool[((uint64_t)h * n->cfg.npool) >> 32];
 	}
 	return n->cfg.pool[n->next_pool++ % n->cfg.npool];
 }

@@ -1,0 +1,358 @@
+/*
+ * `natprobe peer`: the second host behind the same NAT (probe/PEER.md). It
+ * opens UDP sockets when the controlling natprobe asks, sends from them the
+ * STUN Binding requests it is handed, and hands back whatever STUN message
+ * arrives on them. The decisions stay in the controller's engine; this end
+ * only lends its address.
+ *
+ * It is no open relay: it sends nothing but Binding requests, serves one
+ * controller at a time (others get 403 until that one resets or falls idle),
+ * and every session is bounded in sockets and in datagrams sent.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "counters.h"
+#include "logline.h"
+#include "peermsg.h"
+#include "probe/peer.h"
+
+#define AGENT_SOCKETS    32
+#define AGENT_SENDS      5000      /* datagrams sent per session, at most */
+#define AGENT_IDLE_US    30000000u /* a silent controller's session ends */
+#define AGENT_OPENS_KEPT 64        /* answered opens, for retransmitted requests */
+
+static const char usage[] =
+    "usage: natprobe peer [--listen IP[:PORT]] [--timeout S]\n"
+    "\n"
+    "Serve as natprobe's second host behind the same NAT: run this on another\n"
+    "host of the NAT's inside network, then `natprobe --peer THIS_HOST SERVER` on\n"
+    "the first. It opens UDP sockets and sends STUN Binding requests from them as\n"
+    "that natprobe asks (nothing else, at most 32 sockets and 5000 datagrams a\n"
+    "session), for hairpinning between hosts, port overloading and pooling.\n"
+    "\n"
+    "  --listen IP[:PORT]  where to take natprobe's requests (default 0.0.0.0:3480)\n"
+    "  --timeout S         exit after S seconds (default: run until SIGTERM/SIGINT)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Exit status: 0 stopped by a signal or --timeout, 2 bad usage or the address\n"
+    "cannot be bound.\n";
+
+struct agent {
+	int ctl;
+	struct sockaddr_storage controller;
+	bool have_controller;
+	uint64_t last_us;
+	struct {
+		int fd;
+		uint32_t id;
+	} socks[AGENT_SOCKETS];
+	size_t nsocks;
+	uint32_t next_id;
+	struct {
+		uint8_t tid[STUN_TID_LEN];
+		struct peer_msg answer;
+	} opened[AGENT_OPENS_KEPT];
+	size_t nopened;
+	unsigned sends;
+	struct counters counters;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void reply(struct agent *a, const struct sockaddr *to, const struct peer_msg *pm)
+{
+	uint8_t buf[PEER_MSG_MAX];
+	size_t len = peer_build(pm, buf, sizeof(buf));
+
+	if (len)
+		sendto(a->ctl, buf, len, 0, to, addr_len(to));
+}
+
+static void refuse(struct agent *a, const struct sockaddr *to, const struct peer_msg *req,
+		   unsigned code, const char *reason)
+{
+	struct peer_msg pm = {.op = req->op, .cls = STUN_ERROR, .code = code};
+
+	memcpy(pm.tid, req->tid, STUN_TID_LEN);
+	snprintf(pm.reason, sizeof(pm.reason), "%s", reason);
+	reply(a, to, &pm);
+	counters_add(&a->counters, "refused");
+}
+
+static void end_session(struct agent *a)
+{
+	for (size_t i = 0; i < a->nsocks; i++)
+		close(a->socks[i].fd);
+	a->nsocks = 0;
+	a->nopened = 0;
+	a->sends = 0;
+	a->have_controller = false;
+}
+
+static void do_open(struct agent *a, const struct sockaddr *from, const struct peer_msg *req)
+{
+	struct peer_msg pm = {.op = PEER_OPEN, .cls = STUN_SUCCESS};
+	struct sockaddr_storage any = {.ss_family = req->addr.ss_family};
+	socklen_t len = sizeof(pm.addr);
+	char why[96];
+	int fd;
+
+	for (size_t i = 0; i < a->nopened; i++)
+		if (!memcmp(a->opened[i].tid, req->tid, STUN_TID_LEN)) {
+			reply(a, from, &a->opened[i].answer); /* a retransmission */
+			return;
+		}
+	if (a->nsocks == AGENT_SOCKETS || a->nopened == AGENT_OPENS_KEPT) {
+		refuse(a, from, req, 508, "out of sockets for this session");
+		return;
+	}
+	addr_set_port((struct sockaddr *)&any, req->port);
+	fd = socket(any.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&any, addr_len((struct sockaddr *)&any)) ||
+	    getsockname(fd, (struct sockaddr *)&pm.addr, &len) ||
+	    addr_route_source((const struct sockaddr *)&req->addr,
+			      addr_port((struct sockaddr *)&pm.addr), &pm.addr)) {
+		snprintf(why, sizeof(why), "cannot open a UDP socket on port %u: %s", req->port,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		refuse(a, from, req, 500, why);
+		return;
+	}
+	pm.socket = ++a->next_id;
+	memcpy(pm.tid, req->tid, STUN_TID_LEN);
+	a->socks[a->nsocks].fd = fd;
+	a->socks[a->nsocks++].id = pm.socket;
+	memcpy(a->opened[a->nopened].tid, req->tid, STUN_TID_LEN);
+	a->opened[a->nopened++].answer = pm;
+	reply(a, from, &pm);
+	counters_add(&a->counters, "opened");
+}
+
+/* Only Binding requests leave, to where the controller says. */
+static void do_send(struct agent *a, const struct peer_msg *req)
+{
+	struct stun_msg m;
+
+	for (size_t i = 0; i < a->nsocks; i++) {
+		if (a->socks[i].id != req->socket)
+			continue;
+		if (stun_parse(&m, req->data, req->data_len, 0) != STUN_OK ||
+		    m.method != STUN_BINDING || m.cls != STUN_REQUEST) {
+			counters_add(&a->counters, "not a binding request: dropped");
+		} else if (a->sends >= AGENT_SENDS) {
+			counters_add(&a->counters, "over the session's datagrams: dropped");
+		} else {
+			a->sends++;
+			sendto(a->socks[i].fd, req->data, req->data_len, 0,
+			       (const struct sockaddr *)&req->addr,
+			       addr_len((const struct sockaddr *)&req->addr));
+			counters_add(&a->counters, "sent");
+		}
+		return;
+	}
+	counters_add(&a->counters, "no such socket: dropped");
+}
+
+static void control(struct agent *a)
+{
+	uint8_t buf[PEER_MSG_MAX];
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+	struct peer_msg pm;
+	const char *why;
+	char who[ADDR_STRLEN];
+	ssize_t n = recvfrom(a->ctl, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+
+	if (n < 0)
+		return;
+	if (peer_parse(&pm, buf, (size_t)n, &why)) {
+		counters_add(&a->counters, "malformed: dropped");
+		return;
+	}
+	if (pm.cls != STUN_REQUEST && pm.cls != STUN_INDICATION)
+		return;
+	if (a->have_controller &&
+	    !addr_equal((struct sockaddr *)&from, (struct sockaddr *)&a->controller)) {
+		if (pm.cls == STUN_REQUEST)
+			refuse(a, (struct sockaddr *)&from, &pm, 403,
+			       "serving another natprobe; try again later");
+		return;
+	}
+	if (!a->have_controller) {
+		if (pm.op != PEER_RESET && pm.op != PEER_OPEN)
+			return;
+		a->controller = from;
+		a->have_controller = true;
+		log_line(stdout, "natprobe-peer", "session", "controller=%s",
+			 addr_format((struct sockaddr *)&from, who, sizeof(who)));
+	}
+	a->last_us = now_us();
+	switch (pm.op) {
+	case PEER_RESET: {
+		struct peer_msg ok = {.op = PEER_RESET, .cls = STUN_SUCCESS};
+
+		memcpy(ok.tid, pm.tid, STUN_TID_LEN);
+		end_session(a);
+		a->controller = from;
+		a->have_controller = true;
+		reply(a, (struct sockaddr *)&from, &ok);
+		break;
+	}
+	case PEER_OPEN:
+		do_open(a, (struct sockaddr *)&from, &pm);
+		break;
+	case PEER_SEND:
+		do_send(a, &pm);
+		break;
+	default:
+		break;
+	}
+}
+
+/* A datagram on one of the lent sockets goes back to the controller whole. */
+static void relay(struct agent *a, size_t i)
+{
+	uint8_t buf[PEER_DATA_MAX], out[PEER_MSG_MAX];
+	struct peer_msg pm = {.op = PEER_DATA, .cls = STUN_INDICATION, .socket = a->socks[i].id};
+	socklen_t flen = sizeof(pm.addr);
+	struct stun_msg m;
+	size_t len;
+	ssize_t n;
+
+	while ((n = recvfrom(a->socks[i].fd, buf, sizeof(buf), 0, (struct sockaddr *)&pm.addr,
+			     &flen)) >= 0) {
+		flen = sizeof(pm.addr);
+		if (stun_parse(&m, buf, (size_t)n, 0) != STUN_OK) {
+			counters_add(&a->counters, "not STUN: dropped");
+			continue;
+		}
+		memcpy(pm.tid, m.tid, STUN_TID_LEN);
+		pm.data = buf;
+		pm.data_len = (size_t)n;
+		len = peer_build(&pm, out, sizeof(out));
+		if (len && a->have_controller)
+			sendto(a->ctl, out, len, 0, (struct sockaddr *)&a->controller,
+			       addr_len((struct sockaddr *)&a->controller));
+		counters_add(&a->counters, "relayed");
+	}
+}
+
+static int parse(int argc, char **argv, struct sockaddr_storage *listen, double *timeout)
+{
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char err[160], *end;
+	int c;
+
+	addr_parse("0.0.0.0", ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, listen, err, sizeof(err));
+	*timeout = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (addr_parse(optarg, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, listen, err,
+				       sizeof(err))) {
+				fprintf(stderr, "natprobe peer: --listen: %s\n", err);
+				return -1;
+			}
+			break;
+		case 't':
+			*timeout = strtod(optarg, &end);
+			if (*end || !(*timeout > 0 && *timeout <= 86400 * 7)) {
+				fprintf(stderr,
+					"natprobe peer: --timeout: '%s' is not a number of seconds "
+					"from 0 to 604800\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "natprobe peer: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void serve(struct agent *a, double timeout)
+{
+	uint64_t start = now_us();
+
+	while (!counters_stop && (timeout <= 0 || now_us() - start < (uint64_t)(timeout * 1e6))) {
+		struct pollfd pfd[1 + AGENT_SOCKETS];
+
+		pfd[0] = (struct pollfd){.fd = a->ctl, .events = POLLIN};
+		for (size_t i = 0; i < a->nsocks; i++)
+			pfd[1 + i] = (struct pollfd){.fd = a->socks[i].fd, .events = POLLIN};
+		if (poll(pfd, 1 + a->nsocks, 200) < 0 && errno != EINTR)
+			break;
+		if (counters_report) {
+			counters_report = 0;
+			counters_print(&a->counters, stdout, "natprobe-peer");
+		}
+		for (size_t i = 0; i < a->nsocks; i++)
+			if (pfd[1 + i].revents & POLLIN)
+				relay(a, i);
+		if (pfd[0].revents & POLLIN)
+			control(a);
+		if (a->have_controller && now_us() - a->last_us > AGENT_IDLE_US)
+			end_session(a);
+	}
+}
+
+int peer_agent_main(int argc, char **argv)
+{
+	struct agent a = {.ctl = -1};
+	struct sockaddr_storage listen;
+	char where[ADDR_STRLEN];
+	double timeout;
+
+	if (parse(argc, argv, &listen, &timeout))
+		return 2;
+	a.ctl = socket(listen.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a.ctl < 0 ||
+	    bind(a.ctl, (struct sockaddr *)&listen, addr_len((struct sockaddr *)&listen))) {
+		fprintf(stderr, "natprobe peer: cannot listen on %s: %s\n",
+			addr_format((struct sockaddr *)&listen, where, sizeof(where)),
+			strerror(errno));
+		if (a.ctl >= 0)
+			close(a.ctl);
+		return 2;
+	}
+	counters_signals();
+	log_line(stdout, "natprobe-peer", "ready", "listen=%s",
+		 addr_format((struct sockaddr *)&listen, where, sizeof(where)));
+	serve(&a, timeout);
+	end_session(&a);
+	counters_print(&a.counters, stdout, "natprobe-peer");
+	close(a.ctl);
+	return 0;
+}

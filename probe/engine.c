@@ -30,6 +30,9 @@ struct txn {
 	struct sockaddr_storage to; /* where it goes: a role's address, or one given */
 	bool hairpin;               /* to one of our own mapped addresses */
 	bool silence;
+	bool timer;      /* no packet: on_timer when due */
+	int answer_sock; /* where the answer must arrive (RESPONSE-PORT: elsewhere) */
+	uint16_t response_port;
 	uint8_t tid[STUN_TID_LEN];
 	unsigned sends;
 	uint64_t sent_us, next_us, interval_us;
@@ -173,6 +176,9 @@ static void transmit(probe_engine_t *e, struct txn *t)
 			 STUN_MAGIC_COOKIE, t->tid);
 	if (t->change)
 		stun_build_u32(&b, STUN_ATTR_CHANGE_REQUEST, t->change);
+	/* RFC 5780 7.5: the port, then two bytes of padding. */
+	if (t->response_port)
+		stun_build_u32(&b, STUN_ATTR_RESPONSE_PORT, (uint32_t)t->response_port << 16);
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, &len) != STUN_OK)
 		return;
@@ -198,8 +204,12 @@ static struct txn *new_txn(struct probe_run *r, int tag, int sock, bool expect_s
 		if (!e->txns[i].used)
 			t = &e->txns[i];
 	if (t)
-		*t = (struct txn){
-		    .used = true, .run = r, .tag = tag, .sock = sock, .silence = expect_silence};
+		*t = (struct txn){.used = true,
+				  .run = r,
+				  .tag = tag,
+				  .sock = sock,
+				  .answer_sock = sock,
+				  .silence = expect_silence};
 	return t;
 }
 
@@ -228,6 +238,65 @@ int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t ch
 	t->to = e->role[dest];
 	first_send(e, r, t);
 	return 0;
+}
+
+int probe_ask_via(struct probe_run *r, int tag, int sock, unsigned dest, uint16_t response_port,
+		  int answer_sock, bool expect_silence)
+{
+	probe_engine_t *e = r->e;
+	struct txn *t;
+
+	if (dest > 3 || (dest && !e->have_alternate) || !response_port)
+		return -1;
+	t = new_txn(r, tag, sock, expect_silence);
+	if (!t)
+		return -1;
+	t->dest = dest;
+	t->to = e->role[dest];
+	t->response_port = response_port;
+	t->answer_sock = answer_sock;
+	first_send(e, r, t);
+	return 0;
+}
+
+int probe_timer(struct probe_run *r, int tag, uint64_t delay_us)
+{
+	struct txn *t = new_txn(r, tag, -1, false);
+
+	if (!t)
+		return -1;
+	t->timer = true;
+	t->next_us = r->e->now_us + delay_us;
+	r->open++;
+	return 0;
+}
+
+void probe_cancel(struct probe_run *r, int tag)
+{
+	for (size_t i = 0; i < PROBE_MAX_TXNS; i++) {
+		struct txn *t = &r->e->txns[i];
+
+		if (t->used && t->run == r && t->tag == tag) {
+			t->used = false;
+			r->open--;
+		}
+	}
+}
+
+uint64_t probe_now_us(const struct probe_run *r)
+{
+	return r->e->now_us;
+}
+
+unsigned probe_lifetime_max_s(const struct probe_run *r)
+{
+	return r->e->io.lifetime_max_s;
+}
+
+void probe_progress(struct probe_run *r, const char *text)
+{
+	if (r->e->io.progress)
+		r->e->io.progress(r->e->io.ctx, text);
 }
 
 int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr *to)
@@ -321,7 +390,8 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 		settle(e, t, &a);
 		return;
 	}
-	if ((m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || t->hairpin || t->sock != sock ||
+	if ((m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || t->hairpin || t->timer ||
+	    t->answer_sock != sock ||
 	    !addr_equal(from, (const struct sockaddr *)&e->role[answer_role(t)]))
 		return; /* late, or not from where the question said it must come */
 	if (m.cls == STUN_ERROR) {
@@ -398,6 +468,14 @@ void probe_engine_tick(probe_engine_t *e, uint64_t now_us)
 
 		if (!t->used || now_us < t->next_us)
 			continue;
+		if (t->timer) {
+			struct probe_run *r = t->run;
+
+			t->used = false;
+			r->open--;
+			r->test->on_timer(r, r->state, t->tag);
+			continue;
+		}
 		limit = t->silence ? silence_sends(e) : ASK_SENDS;
 		if (t->sends < limit && t->sends < SILENCE_SENDS_MAX)
 			transmit(e, t);
@@ -471,6 +549,7 @@ void probe_engine_free(probe_engine_t *e)
 void probe_engine_result(probe_engine_t *e, struct probe_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->binding_lifetime_s = -1;
 	res->duration_us = e->now_us - e->start_us;
 	res->primary = e->role[PROBE_PP];
 	if (e->have_alternate)

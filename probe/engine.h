@@ -62,6 +62,10 @@ struct probe_io {
 	 * drops those, hairpinning cannot be ruled out from here.
 	 */
 	bool own_source_visible;
+	/* Optional: a line of progress for people, on long tests. */
+	void (*progress)(void *ctx, const char *text);
+	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
+	unsigned lifetime_max_s;
 };
 
 /* One answer, checked, as a test sees it. */
@@ -83,12 +87,15 @@ struct probe_test {
 	const char *name;
 	const char *help;
 	size_t state_size; /* zeroed for the test at start */
+	bool opt_in;       /* not in the default battery (--lifetime, --tests) */
 	/* Ask the first questions. */
 	void (*start)(struct probe_run *r, void *state);
 	/* An answer to the question with this tag. */
 	void (*on_answer)(struct probe_run *r, void *state, int tag, const struct probe_answer *a);
 	/* No answer to the question with this tag, after `sends` transmissions. */
 	void (*on_silence)(struct probe_run *r, void *state, int tag, unsigned sends);
+	/* A timer set with probe_timer is due. */
+	void (*on_timer)(struct probe_run *r, void *state, int tag);
 	/* Write the verdicts; called once every question is settled. */
 	void (*finish)(struct probe_run *r, void *state, struct probe_result *res);
 };
@@ -115,6 +122,20 @@ int probe_ask(struct probe_run *r, int tag, int sock, unsigned dest, uint32_t ch
  * NAT gave it. Always asked as a question whose answer may never come.
  */
 int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr *to);
+/*
+ * RFC 5780 RESPONSE-PORT: ask from sock, to the role dest, for the answer to
+ * go to port response_port of sock's public address; it counts only when it
+ * arrives on answer_sock (the socket whose mapping holds that port).
+ */
+int probe_ask_via(struct probe_run *r, int tag, int sock, unsigned dest, uint16_t response_port,
+		  int answer_sock, bool expect_silence);
+/* on_timer(tag) after delay_us; a pending timer keeps the run going. */
+int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);
+/* Forget every unsettled question and timer of this test with this tag. */
+void probe_cancel(struct probe_run *r, int tag);
+uint64_t probe_now_us(const struct probe_run *r);
+unsigned probe_lifetime_max_s(const struct probe_run *r);
+void probe_progress(struct probe_run *r, const char *text);
 bool probe_own_source_visible(const struct probe_run *r);
 /* The address of a role. */
 const struct sockaddr *probe_role_addr(const struct probe_run *r, unsigned role);

@@ -27,11 +27,13 @@
 #define EXIT_INCONCLUSIVE 1
 #define EXIT_USAGE        2
 #define EXIT_UNREACHABLE  3
-#define RUN_LIMIT_US      30000000u /* a run never takes longer than this */
+#define RUN_LIMIT_US      30000000u /* a run never takes longer than this, */
+#define LIFETIME_DEFAULT  300       /* but for the lifetime test's: 3 x MAX_S more */
+#define LIFETIME_MAX      3600
 
 static const char usage[] =
     "usage: natprobe [--json FILE|-] [--label TEXT] [--tests LIST] [--list-tests]\n"
-    "                [--peer HOST[:PORT]] SERVER[:PORT]\n"
+    "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
     "       natprobe peer [--listen IP[:PORT]] [--timeout S]   (see natprobe peer --help)\n"
     "\n"
     "Classify the NAT between this host and the reflector SERVER (natreflector, or\n"
@@ -46,6 +48,8 @@ static const char usage[] =
     "  --peer HOST      a second host behind the same NAT, running `natprobe peer`\n"
     "                   (port 3480 unless given): hairpinning between hosts, port\n"
     "                   overloading, paired pooling\n"
+    "  --lifetime[=MAX_S]  also time binding lifetimes, up to MAX_S seconds idle\n"
+    "                   (default 300, at most 3600); takes about twice the lifetime\n"
     "  -h, --help       this text\n"
     "\n"
     "A verdict the packets do not justify is 'inconclusive', with the reason.\n"
@@ -58,6 +62,8 @@ struct options {
 	const char *json, *label;
 	const struct probe_test *tests[16];
 	size_t ntests;
+	unsigned lifetime_max_s;
+	bool lifetime;
 };
 
 struct driver {
@@ -109,6 +115,14 @@ static int drv_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port
 	if (h < 0)
 		fprintf(stderr, "natprobe: --peer: %s\n", err);
 	return h;
+}
+
+/* Progress of long tests, for people: standard error, so stdout stays the
+ * summary (or the record, with --json -). */
+static void drv_progress(void *ctx, const char *text)
+{
+	(void)ctx;
+	fprintf(stderr, "natprobe: %s\n", text);
 }
 
 static void drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
@@ -190,6 +204,33 @@ static int parse_tests(const char *list, struct options *o)
 	return 0;
 }
 
+/* --lifetime[=MAX_S]: the lifetime test joins the others. */
+static int parse_lifetime(const char *arg, struct options *o)
+{
+	char *end;
+	unsigned long v = arg ? strtoul(arg, &end, 10) : LIFETIME_DEFAULT;
+
+	if (arg && (*end || !*arg || v < 2 || v > LIFETIME_MAX)) {
+		fprintf(stderr,
+			"natprobe: --lifetime: '%s' is not a number of seconds from 2 to %d\n", arg,
+			LIFETIME_MAX);
+		return -1;
+	}
+	o->lifetime_max_s = (unsigned)v;
+	o->lifetime = true;
+	return 0;
+}
+
+/* After every option (--tests may come later): the lifetime test, once. */
+static void add_lifetime(struct options *o)
+{
+	for (size_t i = 0; i < o->ntests; i++)
+		if (o->tests[i] == &probe_test_lifetime)
+			return;
+	if (o->ntests < sizeof(o->tests) / sizeof(o->tests[0]))
+		o->tests[o->ntests++] = &probe_test_lifetime;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -203,7 +244,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	for (size_t i = 0; i < probe_ntests; i++)
-		o->tests[o->ntests++] = probe_tests[i];
+		if (!probe_tests[i]->opt_in)
+			o->tests[o->ntests++] = probe_tests[i];
+	o->lifetime_max_s = LIFETIME_DEFAULT;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -232,13 +275,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->have_peer = true;
 			break;
 		case 'T':
-			fprintf(stderr, "natprobe: --lifetime: the binding lifetime test is not "
-					"built yet\n");
-			return -1;
+			if (parse_lifetime(optarg, o))
+				return -1;
+			break;
 		default:
 			return -1;
 		}
 	}
+	if (o->lifetime)
+		add_lifetime(o);
 	if (optind != argc - 1) {
 		fprintf(stderr, "natprobe: want one SERVER[:PORT]\n");
 		return -1;
@@ -264,11 +309,11 @@ static void from_peer(probe_engine_t *e, struct driver *d)
 		probe_engine_receive(e, handle, (struct sockaddr *)&from, buf, len, now_us());
 }
 
-static void run(probe_engine_t *e, struct driver *d)
+static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 {
 	uint64_t start = now_us();
 
-	while (!probe_engine_done(e) && now_us() - start < RUN_LIMIT_US) {
+	while (!probe_engine_done(e) && now_us() - start < limit_us) {
 		struct pollfd pfd[PROBE_MAX_SOCKETS + 1];
 		uint64_t now = now_us(), deadline = probe_engine_deadline(e);
 		int wait = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
@@ -312,7 +357,9 @@ static int exit_status(const struct probe_result *r)
 	    r->filtering == PROBE_FILTERING_INCONCLUSIVE ||
 	    r->port_pattern == PROBE_PORTS_INCONCLUSIVE ||
 	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO) ||
-	    (r->overload_tested && r->overloading == PROBE_UNKNOWN && r->nat != PROBE_NO))
+	    (r->overload_tested && r->overloading == PROBE_UNKNOWN && r->nat != PROBE_NO) ||
+	    (r->lifetime_tested && r->nat != PROBE_NO &&
+	     (!r->lifetime_outbound.known || !r->lifetime_bidirectional.known)))
 		return EXIT_INCONCLUSIVE;
 	return 0;
 }
@@ -336,6 +383,7 @@ int main(int argc, char **argv)
 	struct probe_io io = {.ctx = &d,
 			      .open = drv_open,
 			      .send = drv_send,
+			      .progress = drv_progress,
 			      .own_source_visible = own_source_accepted()};
 	struct probe_result res;
 	probe_engine_t *e;
@@ -356,6 +404,7 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	io.lifetime_max_s = o.lifetime_max_s;
 	if (o.have_peer) {
 		char err[160], where[ADDR_STRLEN];
 
@@ -378,7 +427,7 @@ int main(int argc, char **argv)
 			fclose(json);
 		return EXIT_UNREACHABLE;
 	}
-	run(e, &d);
+	run(e, &d, RUN_LIMIT_US + (uint64_t)o.lifetime_max_s * 3000000u);
 	probe_engine_result(e, &res);
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)

@@ -5,6 +5,7 @@
  */
 #include "report.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -167,6 +168,50 @@ static const char *yes_no(enum probe_bool b)
 	return b == PROBE_YES ? "yes" : b == PROBE_NO ? "no" : "inconclusive";
 }
 
+/* "alive after 28.5 s, gone after 30.0 s", or "alive after 300 s (the longest trial)". */
+static void lifetime_text(const struct probe_lifetime *l, char *buf, size_t len)
+{
+	if (!l->known)
+		snprintf(buf, len, "inconclusive");
+	else if (l->hi_s < 0)
+		snprintf(buf, len, "alive after %.0f s (the longest trial)", l->lo_s);
+	else
+		snprintf(buf, len, "alive after %.1f s, gone after %.1f s", l->lo_s, l->hi_s);
+}
+
+/* RFC 4787 REQ-5: no UDP mapping timer shorter than two minutes. */
+static const char *lifetime_mark(const struct probe_result *r)
+{
+	double shortest = r->binding_lifetime_s;
+
+	if (shortest < 0)
+		return "";
+	if (shortest >= 120)
+		return "RFC 4787 REQ-5 met (2 minutes at least)";
+	if ((r->lifetime_outbound.hi_s >= 0 && r->lifetime_outbound.hi_s < 120) ||
+	    (r->lifetime_bidirectional.hi_s >= 0 && r->lifetime_bidirectional.hi_s < 120))
+		return "RFC 4787 REQ-5 not met (MUST NOT expire in under 2 minutes)";
+	return "";
+}
+
+static void print_lifetime(FILE *out, const struct probe_result *r)
+{
+	char a[80], b[80];
+
+	if (r->binding_lifetime_s < 0) {
+		fprintf(out, "  %-10s %-28s %s\n", "lifetime", "inconclusive", r->lifetime_reason);
+		return;
+	}
+	snprintf(a, sizeof(a), "%.1f s", r->binding_lifetime_s);
+	fprintf(out, "  %-10s %-28s %s\n", "lifetime", a, lifetime_mark(r));
+	lifetime_text(&r->lifetime_outbound, a, sizeof(a));
+	lifetime_text(&r->lifetime_bidirectional, b, sizeof(b));
+	fprintf(out, "  %-10s %-28s outbound-only: %s; bidirectional: %s\n", "", "", a, b);
+	fprintf(out, "  %-10s %-28s inbound traffic refreshes: %s (REQ-6 allows either)%s%s\n", "",
+		"", yes_no(r->inbound_refresh), r->lifetime_reason[0] ? "; " : "",
+		r->lifetime_reason);
+}
+
 /* One pair's verdict, with the source or the reason. */
 static void print_pair(FILE *out, const char *name, enum probe_bool b, const char *source,
 		       const char *reason)
@@ -236,6 +281,8 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		print_pooling(out, r);
 	if (r->overload_tested)
 		print_overloading(out, r);
+	if (r->lifetime_tested)
+		print_lifetime(out, r);
 	if (r->hairpin_tested)
 		print_hairpin(out, r);
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
@@ -302,6 +349,18 @@ static json_t *dest_json(const struct probe_result *r)
 	if (r->dest_reason[0])
 		json_object_set_new(d, "reason", json_string(r->dest_reason));
 	return d;
+}
+
+/* Seconds to a tenth: the trials' timing is no finer. */
+static json_t *tenths(double s)
+{
+	return json_real(round(s * 10) / 10);
+}
+
+static json_t *lifetime_json(const struct probe_lifetime *l)
+{
+	return json_pack("{s:o, s:o}", "alive_s", l->known ? tenths(l->lo_s) : json_null(),
+			 "dead_s", l->known && l->hi_s >= 0 ? tenths(l->hi_s) : json_null());
 }
 
 static json_t *udp_json(const struct probe_result *r)
@@ -393,6 +452,21 @@ static json_t *udp_json(const struct probe_result *r)
 	}
 	if (r->hairpin_tested)
 		hairpin_json(r, udp, evidence, reasons);
+	/* null unless --lifetime, or when no lifetime was reached. */
+	json_object_set_new(udp, "binding_lifetime_s",
+			    r->binding_lifetime_s >= 0 ? tenths(r->binding_lifetime_s)
+						       : json_null());
+	if (r->lifetime_tested) {
+		json_object_set_new(udp, "binding_lifetime",
+				    json_pack("{s:o, s:o, s:o, s:i}", "outbound_only",
+					      lifetime_json(&r->lifetime_outbound), "bidirectional",
+					      lifetime_json(&r->lifetime_bidirectional),
+					      "inbound_refresh", bool_or_null(r->inbound_refresh),
+					      "max_s", (json_int_t)r->lifetime_max_s));
+		if (r->lifetime_reason[0])
+			json_object_set_new(reasons, "binding_lifetime",
+					    json_string(r->lifetime_reason));
+	}
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		json_object_set_new(udp, "legacy_type", json_string(probe_legacy_type(r)));
 	json_object_set_new(udp, "evidence", evidence);

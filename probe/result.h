@@ -65,6 +65,13 @@ enum probe_bool {
 
 #define PROBE_REASON_LEN 160
 
+/* One kind of flow's binding lifetime: alive after lo_s idle, dead after hi_s
+ * (hi_s < 0: still alive after the longest trial). */
+struct probe_lifetime {
+	bool known;
+	double lo_s, hi_s;
+};
+
 struct probe_result {
 	uint64_t duration_us;
 	struct sockaddr_storage primary, alternate; /* alternate: family 0 when unknown */
@@ -115,6 +122,16 @@ struct probe_result {
 	enum probe_bool overloading;
 	struct sockaddr_storage overload_here, overload_peer, overload_after;
 	char overload_reason[PROBE_REASON_LEN];
+
+	/* Binding lifetime (RFC 4787 4.3, REQ-5, REQ-6), with --lifetime. */
+	bool lifetime_tested;
+	unsigned lifetime_max_s;
+	struct probe_lifetime lifetime_outbound, lifetime_bidirectional;
+	enum probe_bool inbound_refresh;
+	char lifetime_reason[PROBE_REASON_LEN];
+	/* The longest idle time every kind of flow outlived (the lesser lo_s);
+	 * -1 when either kind is not known. */
+	double binding_lifetime_s;
 
 	/* Hairpinning (RFC 4787 6): two sockets to each other's mapped address,
 	 * on this host and between hosts; hairpinning joins the two. */

@@ -68,8 +68,10 @@ expect "natprobe: an unknown test" 2 "no test 'bogus' \\(see --list-tests\\)" --
 expect "natprobe: no server" 2 'want one SERVER' -- "$P"
 expect "refltest: a bad --wait" 2 "wants a number from 50 to 3000, not 'soon'" -- \
     "$BIN/refltest" --session s --key k --action udp --from pp --wait soon 127.0.0.1:9
-expect "natprobe: --lifetime says it is not there yet" 2 'lifetime test is not built yet' -- \
-    "$P" --lifetime=600 127.0.0.1
+expect "natprobe: a bad --lifetime bound" 2 "lifetime: '9999' is not a number of seconds from 2 to 3600" -- \
+    "$P" --lifetime=9999 127.0.0.1
+expect "natprobe: the lifetime test is listed, and opt-in" 0 '^lifetime +binding lifetime' -- \
+    "$P" --list-tests
 expect "natprobe: a bad server" 2 "bad port '99999'" -- "$P" 127.0.0.1:99999
 # Loopback port 9 (discard) answers nothing: exit 3, every verdict inconclusive
 # with its reason, and the record still written.

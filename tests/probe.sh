@@ -209,6 +209,41 @@ for hp in off internal; do
         "$(hairpin_truth x endpoint-independent "$hp")"
 done
 
+# Binding lifetime (--lifetime), against lifetimes set short: Linux's
+# conntrack with 3 s for a flow without a lasting exchange and 8 s for one
+# with traffic both ways over 2 s (any packet refreshes an entry); natemu with
+# 4 s for every mapping, refreshed by outbound packets only. Each lifetime
+# must lie between natprobe's alive_s and dead_s (to a tenth of a second).
+# lifetime_lab PROFILE NAT_SYSCTLS OUT BIDI REFRESH
+lifetime_lab() {
+    local profile=$1 sysctls=$2 out=$3 bidi=$4 refresh=$5 id got
+    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    # shellcheck disable=SC2086 # the settings are words
+    [ -z "$sysctls" ] || $NATLAB exec "$id" nat sysctl -q -w $sysctls
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --rate 0 >"$tmp/refl" 2>&1 &
+    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --tests nat --lifetime=20 --json - 203.0.113.10 \
+        >"$tmp/json" 2>"$tmp/out"
+    cat "$tmp/json" >>"$tmp/out"
+    for kind in outbound_only:$out bidirectional:$bidi; do
+        got=$(grep -o "\"${kind%%:*}\":{\"alive_s\":[0-9.]*,\"dead_s\":[0-9.]*" "$tmp/json" |
+            sed 's/.*alive_s":\([0-9.]*\),"dead_s":\([0-9.]*\)/\1 \2/')
+        if [ -n "$got" ] && awk -v t="${kind#*:}" '{ exit !($1 <= t + 0.1 && $2 >= t - 0.1) }' <<<"$got"; then
+            ok
+        else
+            bad "$profile ${NATEMU_SETTINGS:-}: ${kind%%:*} lifetime '$got', want ${kind#*:} s between"
+        fi
+    done
+    got=$(verdict inbound_refresh)
+    if [ "$got" = "$refresh" ]; then ok; else bad "$profile: inbound_refresh is '$got', want $refresh"; fi
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+lifetime_lab masq "net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_udp_timeout_stream=8" \
+    3 8 true
+NATEMU_SETTINGS="udp-lifetime=4 inbound-refresh=off" lifetime_lab natemu "" 4 4 false
+
 # Loss: right or inconclusive, never wrong.
 for loss in 10 30; do
     rm -f "$tmp/loss"

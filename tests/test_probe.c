@@ -42,8 +42,9 @@ struct sim {
 	uint64_t now_us, rng;
 	unsigned loss_percent;
 	uint16_t next_port;
-	bool drops_own; /* the host drops packets from its own address */
-	bool peer;      /* a second host behind the same NAT */
+	bool drops_own;          /* the host drops packets from its own address */
+	bool peer;               /* a second host behind the same NAT */
+	unsigned lifetime_max_s; /* nonzero: the lifetime test too, with this bound */
 	probe_engine_t *engine;
 };
 
@@ -184,10 +185,10 @@ static void deliver(struct sim *s, struct packet *p)
 			     (struct sockaddr *)&from, p->data, p->len, s->now_us);
 }
 
-/* Run until the engine is done (or 60 simulated seconds). */
+/* Run until the engine is done (or 600 simulated seconds). */
 static void run(struct sim *s)
 {
-	while (!probe_engine_done(s->engine) && s->now_us < 60000000u) {
+	while (!probe_engine_done(s->engine) && s->now_us < 600000000u) {
 		uint64_t next = probe_engine_deadline(s->engine);
 		size_t first = MAX_FLIGHT;
 
@@ -232,10 +233,17 @@ static void probe(struct sim *s, struct probe_result *res)
 			      .open = sim_open,
 			      .send = sim_send,
 			      .open_peer = s->peer ? sim_open_peer : NULL,
-			      .own_source_visible = !s->drops_own};
+			      .own_source_visible = !s->drops_own,
+			      .lifetime_max_s = s->lifetime_max_s};
+	const struct probe_test *tests[16];
+	size_t n = 0;
 
-	s->engine = probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], probe_tests,
-				     probe_ntests, s->now_us);
+	/* The default battery; the lifetime test only when asked, as natprobe does. */
+	for (size_t i = 0; i < probe_ntests; i++)
+		if (!probe_tests[i]->opt_in || s->lifetime_max_s)
+			tests[n++] = probe_tests[i];
+	s->engine =
+	    probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], tests, n, s->now_us);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s->engine);
 	run(s);
 	probe_engine_result(s->engine, res);
@@ -479,6 +487,75 @@ static void test_pooling_peer(void)
 	}
 }
 
+/* Binding lifetime: natemu's mappings live 5 s after the last packet that
+ * refreshes them (inbound ones too, or not). The search must bracket 5 s
+ * for both kinds of flow and tell the refresh setting; with 10% loss it may
+ * fall short but never be wrong. */
+static void lifetime_case(unsigned loss, bool inbound_refresh, uint64_t seed, unsigned *wrong,
+			  unsigned *unknown)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+	const struct probe_lifetime *kinds[2];
+	struct probe_result res;
+	struct sim s;
+
+	cfg.udp_lifetime_ms = 5000;
+	cfg.inbound_refresh = inbound_refresh;
+	sim_setup(&s, &cfg, loss, seed);
+	s.lifetime_max_s = 30;
+	probe(&s, &res);
+	CU_ASSERT_TRUE(res.lifetime_tested);
+	kinds[0] = &res.lifetime_outbound;
+	kinds[1] = &res.lifetime_bidirectional;
+	for (int k = 0; k < 2; k++) {
+		if (!kinds[k]->known) {
+			++*unknown;
+			continue;
+		}
+		/* Idle is counted from the answer's arrival: a round trip early. */
+		*wrong += !(kinds[k]->lo_s < 5.0 && kinds[k]->hi_s >= 4.99);
+	}
+	if (res.inbound_refresh == PROBE_UNKNOWN)
+		++*unknown;
+	else
+		*wrong += res.inbound_refresh != (inbound_refresh ? PROBE_YES : PROBE_NO);
+	if (!loss) {
+		CU_ASSERT_TRUE(res.lifetime_outbound.known && res.lifetime_bidirectional.known);
+		CU_ASSERT_TRUE(res.lifetime_outbound.hi_s - res.lifetime_outbound.lo_s <= 1.0);
+		CU_ASSERT_EQUAL(res.inbound_refresh, inbound_refresh ? PROBE_YES : PROBE_NO);
+		CU_ASSERT_TRUE(res.binding_lifetime_s > 4.0 && res.binding_lifetime_s < 5.0);
+	}
+}
+
+static void test_lifetime(void)
+{
+	unsigned wrong = 0, unknown = 0;
+
+	for (int refresh = 0; refresh < 2; refresh++)
+		lifetime_case(0, refresh, (uint64_t)(700 + refresh), &wrong, &unknown);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT_EQUAL(unknown, 0);
+	for (uint64_t seed = 0; seed < 6; seed++)
+		lifetime_case(10, seed % 2, 710 + seed, &wrong, &unknown);
+	printf("\n    lifetime with 10%% loss: 18 verdicts, %u inconclusive, %u wrong ", unknown,
+	       wrong);
+	CU_ASSERT_EQUAL(wrong, 0);
+}
+
+/* No NAT, no mapping to time: inconclusive, with the reason. */
+static void test_lifetime_no_nat(void)
+{
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, NULL, 0, 720);
+	s.lifetime_max_s = 30;
+	probe(&s, &res);
+	CU_ASSERT_FALSE(res.lifetime_outbound.known);
+	CU_ASSERT_STRING_EQUAL(res.lifetime_reason, "no NAT: no mapping to time");
+	CU_ASSERT_TRUE(res.binding_lifetime_s < 0);
+}
+
 static void test_no_nat(void)
 {
 	struct probe_result res;
@@ -570,6 +647,8 @@ int test_probe_register(void)
 	    {"pooling: arbitrary seen, paired not guessed", test_pooling},
 	    {"a second host: overloading, hairpinning between hosts", test_peer},
 	    {"pooling with a second host: paired, arbitrary, not guessed", test_pooling_peer},
+	    {"binding lifetime: both flows, inbound refresh, loss", test_lifetime},
+	    {"binding lifetime without NAT", test_lifetime_no_nat},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},

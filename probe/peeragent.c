@@ -282,7 +282,7 @@ static int parse(int argc, char **argv, struct sockaddr_storage *listen, double 
 			if (*end || !(*timeout > 0 && *timeout <= 86400 * 7)) {
 				fprintf(stderr,
 					"natprobe peer: --timeout: '%s' is not a number of seconds "
-					"from 0 to 604800\n",
+					"above 0 and at most 604800\n",
 					optarg);
 				return -1;
 			}

@@ -328,19 +328,29 @@ static bool hairpin_wrong(const struct probe_result *res, int hairpin)
 	return res->hairpinning == PROBE_NO && hairpin != NATEMU_HAIRPIN_OFF;
 }
 
+/* One run of the hairpin grid: hairpin setting h, mapping m, filtering f;
+ * with peer, a second host, seen from a host that drops its own source. */
+static void hairpin_case(int h, int m, int f, bool peer, struct probe_result *res)
+{
+	struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_PRESERVE);
+	struct sim s;
+
+	cfg.hairpin = (enum natemu_hairpin)h;
+	sim_setup(&s, &cfg, 0, (uint64_t)(h * 9 + m * 3 + f + (peer ? 500 : 100)));
+	s.peer = peer;
+	s.drops_own = peer;
+	probe(&s, res);
+}
+
 static void test_hairpin_grid(void)
 {
 	for (int h = 0; h < 3; h++) {
 		for (int m = 0; m < 3; m++) {
 			for (int f = 0; f < 3; f++) {
-				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_PRESERVE);
 				bool visible = m == 0 || f == 0;
 				struct probe_result res;
-				struct sim s;
 
-				cfg.hairpin = (enum natemu_hairpin)h;
-				sim_setup(&s, &cfg, 0, (uint64_t)(h * 9 + m * 3 + f + 100));
-				probe(&s, &res);
+				hairpin_case(h, m, f, false, &res);
 				CU_ASSERT_TRUE(res.hairpin_tested);
 				CU_ASSERT_FALSE(hairpin_wrong(&res, h));
 				if (visible) {
@@ -428,16 +438,10 @@ static void test_peer(void)
 	for (int h = 0; h < 3; h++) {
 		for (int m = 0; m < 3; m++) {
 			for (int f = 0; f < 3; f++) {
-				struct natemu_cfg cfg = nat_cfg(m, f, NATEMU_PORTS_PRESERVE);
 				bool visible = m == 0 || f == 0;
 				struct probe_result res;
-				struct sim s;
 
-				cfg.hairpin = (enum natemu_hairpin)h;
-				sim_setup(&s, &cfg, 0, (uint64_t)(h * 9 + m * 3 + f + 500));
-				s.peer = true;
-				s.drops_own = true;
-				probe(&s, &res);
+				hairpin_case(h, m, f, true, &res);
 				CU_ASSERT_TRUE(res.overload_tested);
 				CU_ASSERT_EQUAL(res.overloading, PROBE_NO);
 				CU_ASSERT_TRUE(res.hairpin_peer_tested);

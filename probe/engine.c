@@ -101,10 +101,8 @@ int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storag
 		return -1;
 	h = e->io.open_peer(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], port,
 			    &e->socks[e->nsocks].local);
-	if (h < 0) {
-		probe_note(r, "the second host could not open a socket");
-		return -1;
-	}
+	if (h < 0)
+		return -1; /* the caller says what it could not do */
 	e->socks[e->nsocks].handle = h;
 	if (local)
 		*local = e->socks[e->nsocks].local;

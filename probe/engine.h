@@ -103,7 +103,7 @@ struct probe_test {
 /* For the tests: sockets, questions, the reflector. */
 int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
 /* A fresh socket on the second host (port 0: any); -1 when there is none or
- * it cannot open one (probe_note says which). */
+ * it cannot open one. No note: a test that can do without it goes on. */
 int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storage *local);
 bool probe_have_peer(const struct probe_run *r);
 /*

@@ -32,6 +32,14 @@ struct peer_link {
 	size_t head, count;
 };
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 static void new_tid(peer_link_t *l, uint8_t tid[STUN_TID_LEN])
 {
 	uint32_t v[3] = {(uint32_t)getpid(), (uint32_t)time(NULL), ++l->serial};
@@ -65,10 +73,15 @@ static int transact(peer_link_t *l, const struct peer_msg *req, struct peer_msg 
 
 	for (int tries = 0; len && tries < LINK_TRIES; tries++, wait *= 2) {
 		struct pollfd pfd = {.fd = l->fd, .events = POLLIN};
+		uint64_t until = now_ms() + (uint64_t)wait;
+		int left = wait;
 
 		sendto(l->fd, out, len, 0, (struct sockaddr *)&l->peer,
 		       addr_len((struct sockaddr *)&l->peer));
-		while (poll(&pfd, 1, wait) > 0) {
+		/* Bounded by the clock, not by what arrives: stray datagrams
+		 * cannot keep this loop waiting. */
+		for (; left > 0 && poll(&pfd, 1, left) > 0;
+		     left = now_ms() < until ? (int)(until - now_ms()) : 0) {
 			struct sockaddr_storage from;
 			socklen_t flen = sizeof(from);
 			const char *why;

@@ -98,7 +98,7 @@ static void print_ports(FILE *out, const struct probe_result *r)
 		fprintf(out, "  %-10s %-28s %s\n", "ports", pattern, r->port_reason);
 		return;
 	}
-	fprintf(out, "  %-10s %-28s parity %s (REQ-3), predictability %.2f%s%s\n", "ports", pattern,
+	fprintf(out, "  %-10s %-28s parity %s (REQ-4), predictability %.2f%s%s\n", "ports", pattern,
 		r->port_parity == PROBE_YES ? "kept" : "not kept", r->port_predictability,
 		r->port_reason[0] ? "; " : "", r->port_reason);
 	fprintf(out, "  %-10s %-28s", "", "");
@@ -142,7 +142,7 @@ static void print_pooling(FILE *out, const struct probe_result *r)
 	fprintf(out, "%s%s\n", r->pooling_reason[0] ? "; " : "", r->pooling_reason);
 }
 
-/* RFC 4787 REQ-4: no port overloading. */
+/* RFC 4787 REQ-3: no port overloading. */
 static void print_overloading(FILE *out, const struct probe_result *r)
 {
 	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
@@ -152,8 +152,8 @@ static void print_overloading(FILE *out, const struct probe_result *r)
 		return;
 	}
 	fprintf(out, "  %-10s %-28s %s\n", "overload", r->overloading == PROBE_YES ? "yes" : "no",
-		r->overloading == PROBE_YES ? "RFC 4787 REQ-4 not met (MUST NOT overload ports)"
-					    : "RFC 4787 REQ-4 met");
+		r->overloading == PROBE_YES ? "RFC 4787 REQ-3 not met (MUST NOT overload ports)"
+					    : "RFC 4787 REQ-3 met");
 	fprintf(out,
 		"  %-10s %-28s here to PP %s; second host, same port, to AA %s; here to AA %s\n",
 		"", "", addr_or_null(&r->overload_here, a, sizeof(a)),

@@ -115,7 +115,7 @@ struct probe_result {
 	unsigned npool, npool_peer;
 	char pooling_reason[PROBE_REASON_LEN];
 
-	/* Port overloading (RFC 4787 4.2.1, REQ-4): the second host's socket on
+	/* Port overloading (RFC 4787 4.2.1, REQ-3): the second host's socket on
 	 * this one's port, toward another endpoint, given this one's public
 	 * endpoint? And this socket, toward that endpoint afterwards. */
 	bool overload_tested;

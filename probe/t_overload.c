@@ -1,5 +1,5 @@
 /*
- * Port overloading (RFC 4787 section 4.2.1; REQ-4: a NAT MUST NOT do it):
+ * Port overloading (RFC 4787 section 4.2.1; REQ-3: a NAT MUST NOT do it):
  * one public endpoint shared by two inside endpoints, told apart only by
  * the remote end. It needs a second host behind the same NAT (--peer):
  *
@@ -85,7 +85,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 
 const struct probe_test probe_test_overload = {
     .name = "overloading",
-    .help = "port overloading (RFC 4787 4.2.1, REQ-4), with --peer: the second host on this "
+    .help = "port overloading (RFC 4787 4.2.1, REQ-3), with --peer: the second host on this "
 	    "socket's port, toward another endpoint, given the same public endpoint?",
     .state_size = sizeof(struct state),
     .start = start,

@@ -2,14 +2,15 @@
  * Port allocation (RFC 4787 section 4.2): sixteen fresh sockets, one after
  * the other, each ask the primary endpoint for their mapped port.
  *
- *   preserving  every mapped port is its socket's own port (REQ-4 recommends
- *               it only together with the fallback natemu and Linux have)
+ *   preserving  every mapped port is its socket's own port (RFC 4787 4.2.1
+ *               accepts it only with a fallback that avoids overloading, as
+ *               natemu and Linux have)
  *   sequential  the mapped ports, sorted, step by one delta, now and then by
  *               a few deltas (ports another host or test took meanwhile)
  *   random      neither, with the steps spread wide
  *
  * Sorted, because loss and retransmission change the order in which the
- * NAT saw the sockets, not the set of ports it gave. Parity (REQ-3) is
+ * NAT saw the sockets, not the set of ports it gave. Parity (REQ-4) is
  * preserved when every mapped port has its socket's parity: sixteen chances
  * make a random NAT pass by luck once in 65,536. The predictability figure,
  * for port prediction later, is the share of steps equal to the delta (1

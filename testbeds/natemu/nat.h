@@ -57,7 +57,7 @@ struct natemu_cfg {
 	enum natemu_ports ports;
 	unsigned delta;        /* sequential: step between new ports */
 	unsigned skip_percent; /* sequential: chance that a step is taken twice */
-	bool parity;           /* RFC 4787 REQ-3 (optional): keep the inside port's parity */
+	bool parity;           /* RFC 4787 REQ-4 (a RECOMMENDED): keep the inside port's parity */
 	uint16_t port_lo, port_hi;
 	uint32_t pool[NATEMU_MAX_POOL];
 	size_t npool;

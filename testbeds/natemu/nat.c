@@ -41,7 +41,6 @@ struct natemu {
 	struct natemu_cfg cfg;
 	uint64_t rng;
 	uint16_t next_port; /* sequential allocation */
-	size_t next_pool;   /* arbitrary pooling */
 	struct mapping map[NATEMU_MAX_MAPPINGS];
 };
 
@@ -173,7 +172,9 @@ static uint32_t pick_address(natemu_t *n, uint32_t inside_ip)
 
 		return n->cfg.pool[((uint64_t)h * n->cfg.npool) >> 32];
 	}
-	return n->cfg.pool[n->next_pool++ % n->cfg.npool];
+	/* Arbitrary: drawn for each mapping, so that nothing a probe sees of one
+	 * mapping's address tells it the next one's (round robin would). */
+	return n->cfg.pool[rng_next(n) % n->cfg.npool];
 }
 
 /* Move p into the range and, if asked, to the inside port's parity. */

@@ -110,6 +110,25 @@ int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storag
 	return h;
 }
 
+int probe_socket_pair(struct probe_run *r, int socks[2], struct sockaddr_storage local[2])
+{
+	probe_engine_t *e = r->e;
+
+	if (!e->io.open_pair || e->nsocks + 2 > PROBE_MAX_SOCKETS ||
+	    e->io.open_pair(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], socks, local))
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		e->socks[e->nsocks].handle = socks[i];
+		e->socks[e->nsocks++].local = local[i];
+	}
+	return 0;
+}
+
+bool probe_can_pair(const struct probe_run *r)
+{
+	return r->e->io.open_pair != NULL;
+}
+
 bool probe_have_peer(const struct probe_run *r)
 {
 	return r->e->io.open_peer != NULL;

@@ -56,6 +56,13 @@ struct probe_io {
 	int (*open_peer)(void *ctx, const struct sockaddr *toward, uint16_t port,
 			 struct sockaddr_storage *local);
 	/*
+	 * Optional: two fresh sockets on adjacent local ports, the first even
+	 * (how RTP and RTCP are bound). Their handles and local addresses, or
+	 * -1 when no such pair could be bound. NULL: contiguity goes untested.
+	 */
+	int (*open_pair)(void *ctx, const struct sockaddr *toward, int handles[2],
+			 struct sockaddr_storage local[2]);
+	/*
 	 * Whether this host takes a packet whose source is its own address (Linux:
 	 * accept_local, no strict rp_filter). A NAT that hairpins with the inside
 	 * source sends one socket's packet to another exactly so; if the host
@@ -106,6 +113,10 @@ int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
  * it cannot open one. No note: a test that can do without it goes on. */
 int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storage *local);
 bool probe_have_peer(const struct probe_run *r);
+/* Two fresh sockets on local ports N and N+1, N even (see probe_io.open_pair).
+ * 0, or -1 when the driver cannot bind such a pair. */
+int probe_socket_pair(struct probe_run *r, int socks[2], struct sockaddr_storage local[2]);
+bool probe_can_pair(const struct probe_run *r);
 /*
  * Ask from socket sock, to the role dest, with CHANGE-REQUEST flags change
  * (0 for none). expect_silence: the answer may rightly never come, so "no

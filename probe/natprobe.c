@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -82,15 +83,14 @@ static uint64_t now_us(void)
 
 /* ---- the engine's I/O ---- */
 
-static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
+/* A UDP socket on local port (0: any), or -1; not yet the driver's. */
+static int bind_udp(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local)
 {
-	struct driver *d = ctx;
 	struct sockaddr_storage any = {.ss_family = toward->sa_family}, route;
 	socklen_t len = sizeof(route);
 	int fd;
 
-	if (d->nfds == PROBE_MAX_SOCKETS)
-		return -1;
+	addr_set_port((struct sockaddr *)&any, port);
 	fd = socket(toward->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&any, addr_len((struct sockaddr *)&any)) ||
 	    getsockname(fd, (struct sockaddr *)local, &len)) {
@@ -101,8 +101,54 @@ static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 	/* The local address packets to the reflector leave with: the route's source. */
 	if (addr_route_source(toward, addr_port((struct sockaddr *)local), &route) == 0)
 		*local = route;
-	d->fds[d->nfds++] = fd;
 	return fd;
+}
+
+static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	int fd;
+
+	if (d->nfds == PROBE_MAX_SOCKETS)
+		return -1;
+	fd = bind_udp(toward, 0, local);
+	if (fd >= 0)
+		d->fds[d->nfds++] = fd;
+	return fd;
+}
+
+/*
+ * Two sockets on ports N and N+1, N even, as RTP and RTCP take them. N is
+ * drawn from 16384-32766, below Linux's ephemeral range, where such fixed
+ * ports usually live; a pair that is partly taken is given back and another
+ * drawn, 64 draws at most.
+ */
+static int drv_open_pair(void *ctx, const struct sockaddr *toward, int handles[2],
+			 struct sockaddr_storage local[2])
+{
+	struct driver *d = ctx;
+
+	if (d->nfds + 2 > PROBE_MAX_SOCKETS)
+		return -1;
+	for (int draw = 0; draw < 64; draw++) {
+		uint16_t n;
+
+		if (getrandom(&n, sizeof(n), 0) != sizeof(n))
+			return -1;
+		n = (uint16_t)(16384 + (n % 8192) * 2);
+		handles[0] = bind_udp(toward, n, &local[0]);
+		if (handles[0] < 0)
+			continue;
+		handles[1] = bind_udp(toward, (uint16_t)(n + 1), &local[1]);
+		if (handles[1] < 0) {
+			close(handles[0]);
+			continue;
+		}
+		d->fds[d->nfds++] = handles[0];
+		d->fds[d->nfds++] = handles[1];
+		return 0;
+	}
+	return -1;
 }
 
 static int drv_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port,
@@ -419,6 +465,7 @@ int main(int argc, char **argv)
 		}
 		io.open_peer = drv_open_peer;
 	}
+	io.open_pair = drv_open_pair;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, now_us());
 	if (!e) {

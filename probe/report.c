@@ -117,6 +117,34 @@ static void print_ports(FILE *out, const struct probe_result *r)
 	fprintf(out, "%s%s\n", r->dest_reason[0] ? "; " : "", r->dest_reason);
 }
 
+/* Contiguity: "kept", then each pair's local ports and public ports. */
+static void print_contiguity(FILE *out, const struct probe_result *r)
+{
+	const char *verdict = r->contiguity == PROBE_YES  ? "contiguity kept"
+			      : r->contiguity == PROBE_NO ? "contiguity not kept"
+							  : "contiguity inconclusive";
+
+	if (!r->contiguity_tested)
+		return;
+	fprintf(out, "  %-10s %-28s", "", verdict);
+	for (unsigned i = 0; i < r->npairs; i++) {
+		uint16_t n = addr_port((const struct sockaddr *)&r->pair_local[i]);
+
+		fprintf(out, "%s %u,%u ->", i ? ";" : "", n, n + 1u);
+		for (int j = 0; j < 2; j++) {
+			const struct sockaddr *m = (const struct sockaddr *)&r->pair_mapped[i][j];
+
+			if (m->sa_family)
+				fprintf(out, "%s%u", j ? "," : " ", addr_port(m));
+			else
+				fprintf(out, "%s-", j ? "," : " ");
+		}
+	}
+	if (r->contiguity_reason[0])
+		fprintf(out, "%s%s", r->npairs ? "; " : " ", r->contiguity_reason);
+	fputc('\n', out);
+}
+
 static void print_addresses(FILE *out, const struct sockaddr_storage *pool, unsigned n)
 {
 	char a[ADDR_STRLEN];
@@ -275,8 +303,10 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 			    "", "", came_in(r->filtering_other_address),
 			    came_in(r->filtering_other_port));
 	}
-	if (r->port_pattern != PROBE_PORTS_UNTESTED)
+	if (r->port_pattern != PROBE_PORTS_UNTESTED) {
 		print_ports(out, r);
+		print_contiguity(out, r);
+	}
 	if (r->pooling != PROBE_POOLING_UNTESTED)
 		print_pooling(out, r);
 	if (r->overload_tested)
@@ -300,6 +330,24 @@ static json_t *addr_json(const struct sockaddr_storage *ss)
 	const char *s = addr_or_null(ss, buf, sizeof(buf));
 
 	return s ? json_string(s) : json_null();
+}
+
+/* Each pair: its first local port, and the two public endpoints (null: no answer). */
+static json_t *contiguity_json(const struct probe_result *r)
+{
+	json_t *c = json_object(), *pairs = json_array();
+
+	for (unsigned i = 0; i < r->npairs; i++)
+		json_array_append_new(
+		    pairs,
+		    json_pack("{s:i, s:[o, o]}", "local",
+			      (json_int_t)addr_port((const struct sockaddr *)&r->pair_local[i]),
+			      "mapped", addr_json(&r->pair_mapped[i][0]),
+			      addr_json(&r->pair_mapped[i][1])));
+	json_object_set_new(c, "pairs", pairs);
+	if (r->contiguity_reason[0])
+		json_object_set_new(c, "reason", json_string(r->contiguity_reason));
+	return c;
 }
 
 static json_t *source_or_null(enum probe_bool b, const char *source)
@@ -403,6 +451,11 @@ static json_t *udp_json(const struct probe_result *r)
 					? json_integer(r->port_delta)
 					: json_null());
 		json_object_set_new(ports, "parity_preserved", bool_or_null(r->port_parity));
+		if (r->contiguity_tested) {
+			json_object_set_new(ports, "contiguity_preserved",
+					    bool_or_null(r->contiguity));
+			json_object_set_new(ports, "contiguity", contiguity_json(r));
+		}
 		json_object_set_new(ports, "predictability", json_real(r->port_predictability));
 		for (unsigned i = 0; i < r->port_nsamples; i++)
 			json_array_append_new(samples, json_integer(r->port_samples[i]));

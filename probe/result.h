@@ -46,6 +46,7 @@ enum probe_dest_ports {
 };
 
 #define PROBE_PORT_SAMPLES 16
+#define PROBE_PORT_PAIRS   4
 #define PROBE_POOL_MAX     4
 
 /* Address pooling (RFC 4787 4.1): from one host only "arbitrary" can be seen. */
@@ -108,6 +109,15 @@ struct probe_result {
 	uint16_t dest_samples[4];
 	unsigned dest_nsamples;
 	char dest_reason[PROBE_REASON_LEN];
+	/* Contiguity (RFC 4787 4.2.3): sockets on local ports N and N+1, N even,
+	 * asked one after the other; kept when the second's public endpoint is
+	 * the first's address and port + 1. Family 0: no answer. */
+	enum probe_bool contiguity;
+	bool contiguity_tested;
+	struct sockaddr_storage pair_local[PROBE_PORT_PAIRS];
+	struct sockaddr_storage pair_mapped[PROBE_PORT_PAIRS][2];
+	unsigned npairs;
+	char contiguity_reason[PROBE_REASON_LEN];
 
 	/* Pooling, from the same sockets: the public addresses they were given. */
 	enum probe_pooling pooling;

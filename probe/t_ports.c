@@ -24,6 +24,17 @@
  * them (RFC 4787 4.2.1; what port prediction toward a new peer needs).
  * "same" is one public port for every destination.
  *
+ * Then contiguity (RFC 4787 4.2.3; RTP on an even port N and RTCP on N+1
+ * count on it, RFC 3550 section 11): four pairs of sockets on local ports N
+ * and N+1, each pair's second asking once its first is answered, all to the
+ * primary endpoint. Kept when every pair's second got the first's public
+ * address and port + 1 (a random NAT does that by luck about once in 30,000
+ * pairs); not kept when no pair did. Some pairs and not others is no
+ * verdict: another host's mapping may have fallen between a pair's two.
+ * Nor is every pair kept when the mappings toward the primary endpoint got
+ * several public addresses (arbitrary pooling): each pair may have kept
+ * its address by chance.
+ *
  * Pooling (RFC 4787 section 4.1) from the same answers (half of the sockets
  * ask the alternate address, since Linux picks a pool address by source and
  * destination): several public addresses for one host's mappings is
@@ -45,7 +56,9 @@
 #define WIDE_GAP 64  /* steps this big or bigger are no sequence */
 #define DEST_TAG 100 /* tags of the one socket's questions: DEST_TAG + role */
 #define PEER_TAG 200 /* tags of the peer's sockets: PEER_TAG + index */
+#define PAIR_TAG 300 /* the pairs' questions: PAIR_TAG + 2 * pair + (0 or 1) */
 #define NPEER    4
+#define NPAIRS   PROBE_PORT_PAIRS
 
 struct state {
 	struct sockaddr_storage local[NSOCKS];
@@ -58,6 +71,10 @@ struct state {
 	uint16_t dest_mapped[4];
 	struct sockaddr_storage peer_mapped[NPEER];
 	bool peer_answered[NPEER], peer_used, peer_failed;
+	int pair_socks[NPAIRS][2];
+	struct sockaddr_storage pair_local[NPAIRS][2], pair_mapped[NPAIRS][2];
+	unsigned npairs; /* opened */
+	bool pair_failed;
 };
 
 static void start(struct probe_run *r, void *state)
@@ -90,32 +107,73 @@ static void start(struct probe_run *r, void *state)
 	}
 }
 
-/* After the sixteen, so that their mappings do not fall between this
- * socket's and blur its steps. */
+/* The next pair of adjacent ports, once the last is settled. */
+static void next_pair(struct probe_run *r, struct state *s)
+{
+	unsigned i = s->npairs;
+
+	if (i == NPAIRS || s->pair_failed || !probe_can_pair(r))
+		return;
+	if (probe_socket_pair(r, s->pair_socks[i], s->pair_local[i])) {
+		s->pair_failed = true;
+		return;
+	}
+	s->npairs++;
+	if (probe_ask(r, PAIR_TAG + 2 * (int)i, s->pair_socks[i][0], PROBE_PP, 0, false))
+		s->pair_failed = true;
+}
+
+/* A pair's question settled: after the first's answer the pair's second,
+ * else the next pair. */
+static void pair_settled(struct probe_run *r, struct state *s, int tag, bool answered)
+{
+	int i = (tag - PAIR_TAG) / 2;
+
+	if (answered && (tag - PAIR_TAG) % 2 == 0 &&
+	    !probe_ask(r, tag + 1, s->pair_socks[i][1], PROBE_PP, 0, false))
+		return;
+	next_pair(r, s);
+}
+
+/* One socket toward each endpoint in turn, then the pairs: each after the
+ * sixteen, so that their mappings do not fall between this socket's and
+ * blur its steps, nor between a pair's two. */
 static void settled(struct probe_run *r, struct state *s)
 {
-	if (++s->settled < NSOCKS || !probe_role_addr(r, PROBE_AA)->sa_family)
+	if (++s->settled < NSOCKS)
 		return;
-	s->dest_sock = probe_socket(r, NULL);
-	if (s->dest_sock >= 0)
-		probe_ask(r, DEST_TAG + PROBE_PP, s->dest_sock, PROBE_PP, 0, false);
+	if (probe_role_addr(r, PROBE_AA)->sa_family) {
+		s->dest_sock = probe_socket(r, NULL);
+		if (s->dest_sock >= 0 &&
+		    !probe_ask(r, DEST_TAG + PROBE_PP, s->dest_sock, PROBE_PP, 0, false))
+			return;
+	}
+	next_pair(r, s);
 }
 
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
 
-	if (tag >= PEER_TAG) {
+	if (tag >= PAIR_TAG && tag < PAIR_TAG + 2 * NPAIRS) {
+		s->pair_mapped[(tag - PAIR_TAG) / 2][(tag - PAIR_TAG) % 2] = a->mapped;
+		pair_settled(r, s, tag, true);
+		return;
+	}
+	if (tag >= PEER_TAG && tag < PEER_TAG + NPEER) {
 		s->peer_mapped[tag - PEER_TAG] = a->mapped;
 		s->peer_answered[tag - PEER_TAG] = true;
 		return;
 	}
-	if (tag >= DEST_TAG) {
+	if (tag >= DEST_TAG && tag < DEST_TAG + 4) {
 		s->dest_mapped[s->ndest++] = addr_port((const struct sockaddr *)&a->mapped);
-		if (s->ndest < 4)
-			probe_ask(r, DEST_TAG + (int)s->ndest, s->dest_sock, s->ndest, 0, false);
+		if (s->ndest == 4 ||
+		    probe_ask(r, DEST_TAG + (int)s->ndest, s->dest_sock, s->ndest, 0, false))
+			next_pair(r, s);
 		return;
 	}
+	if (tag < 0 || tag >= NSOCKS)
+		return;
 	s->mapped[tag] = addr_port((const struct sockaddr *)&a->mapped);
 	s->mapped_addr[tag] = a->mapped;
 	s->answered[tag] = true;
@@ -125,7 +183,11 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
 {
 	(void)sends;
-	if (tag < DEST_TAG)
+	if (tag >= PAIR_TAG)
+		pair_settled(r, state, tag, false);
+	else if (tag >= DEST_TAG && tag < PEER_TAG)
+		next_pair(r, state); /* the one socket's chain ends here */
+	else if (tag < DEST_TAG)
 		settled(r, state);
 }
 
@@ -255,6 +317,65 @@ static void destinations(const struct state *s, struct probe_result *res)
 	}
 }
 
+/* Whether the sixteen sockets that asked the primary endpoint got a public
+ * address other than m's: a NAT that draws each mapping's address. One
+ * that picks it by destination (Linux) gives those all the same. */
+static bool varies_toward_pp(struct probe_run *r, const struct state *s, const struct sockaddr *m)
+{
+	bool alternate = probe_role_addr(r, PROBE_AP)->sa_family != 0;
+
+	for (int i = 0; i < NSOCKS; i += alternate ? 2 : 1)
+		if (s->answered[i] && !addr_same_ip((const struct sockaddr *)&s->mapped_addr[i], m))
+			return true;
+	return false;
+}
+
+/* Pairs of adjacent local ports: see the top of the file. */
+static void contiguity(struct probe_run *r, const struct state *s, struct probe_result *res)
+{
+	const char *note = probe_run_note(r);
+	unsigned answered = 0, kept = 0;
+	bool several = false; /* public addresses toward the primary endpoint */
+
+	res->contiguity_tested = true;
+	res->npairs = s->npairs;
+	for (unsigned i = 0; i < s->npairs; i++) {
+		const struct sockaddr *m0 = (const struct sockaddr *)&s->pair_mapped[i][0],
+				      *m1 = (const struct sockaddr *)&s->pair_mapped[i][1];
+
+		res->pair_local[i] = s->pair_local[i][0];
+		res->pair_mapped[i][0] = s->pair_mapped[i][0];
+		res->pair_mapped[i][1] = s->pair_mapped[i][1];
+		if (!m0->sa_family || !m1->sa_family)
+			continue;
+		answered++;
+		several = several || !addr_same_ip(m0, m1) || varies_toward_pp(r, s, m0);
+		kept += addr_same_ip(m0, m1) && addr_port(m1) == (uint16_t)(addr_port(m0) + 1);
+	}
+	res->contiguity = PROBE_UNKNOWN;
+	if (answered < 2 && s->pair_failed)
+		snprintf(res->contiguity_reason, sizeof(res->contiguity_reason),
+			 "could not bind sockets on adjacent local ports");
+	else if (answered < 2 && !s->npairs && note)
+		snprintf(res->contiguity_reason, sizeof(res->contiguity_reason), "%s", note);
+	else if (answered < 2)
+		snprintf(res->contiguity_reason, sizeof(res->contiguity_reason),
+			 "fewer than two pairs of adjacent ports got both answers");
+	else if (kept == answered && several)
+		snprintf(res->contiguity_reason, sizeof(res->contiguity_reason),
+			 "every pair kept adjacent ports, but mappings toward one endpoint got "
+			 "several public addresses: a pair may share one by chance");
+	else if (kept == answered)
+		res->contiguity = PROBE_YES;
+	else if (kept == 0)
+		res->contiguity = PROBE_NO;
+	else
+		snprintf(res->contiguity_reason, sizeof(res->contiguity_reason),
+			 "%u of %u pairs got adjacent public ports: another mapping fell between "
+			 "a pair's two, or the NAT keeps contiguity only at times",
+			 kept, answered);
+}
+
 /* Add m's address to the set pool (of n), once. */
 static void collect(struct sockaddr_storage *pool, unsigned *n, const struct sockaddr_storage *m)
 {
@@ -339,6 +460,8 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 		classify(s, res, &why);
 	pooling(s, res); /* from the answers there are */
 	destinations(s, res);
+	if (probe_can_pair(r))
+		contiguity(r, s, res);
 	if (why)
 		snprintf(res->port_reason, sizeof(res->port_reason), "%s", why);
 }
@@ -346,7 +469,8 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 const struct probe_test probe_test_ports = {
     .name = "ports",
     .help = "port allocation (RFC 4787 4.2): preserving, sequential (with its delta) or "
-	    "random; parity; predictability; one socket toward each endpoint in turn",
+	    "random; parity; predictability; one socket toward each endpoint in turn; "
+	    "contiguity of adjacent local ports",
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,

@@ -26,7 +26,9 @@ verdict() { record_verdict "$tmp/json" "$1"; }
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
 # be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
 # PORTS_TRUTH is the port allocation pattern (preserving unless set); POOL_TRUTH
-# the pooling verdict (inconclusive unless set: one address for both hosts).
+# the pooling verdict (inconclusive unless set: one address for both hosts);
+# CONTIG_TRUTH whether adjacent local ports keep adjacent public ports (true
+# unless set).
 # cli2 runs `natprobe peer` and natprobe uses it (--peer): OVERLOAD_TRUTH is
 # the port overloading verdict (false unless set), and hairpinning between
 # the hosts must be HAIRPIN too.
@@ -48,8 +50,9 @@ probe_lab() {
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
-        hairpinning_peer; do
+        hairpinning_peer contiguity_preserved; do
         case $key in
+        contiguity_preserved) want=${CONTIG_TRUTH:-true} ;;
         port_overloading) want=${OVERLOAD_TRUTH:-false} ;;
         hairpinning_peer) want=${hairpin%%:*} ;;
         pooling) want=${POOL_TRUTH-inconclusive} ;;
@@ -92,8 +95,8 @@ for file in testbeds/profiles/*.sh; do
     OVERLOAD_TRUTH=$e_over
     case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
     # Linux either keeps the port or (random, fully-random) draws it.
-    PORTS_TRUTH=preserving
-    [ "$e_port" = not-preserving ] && PORTS_TRUTH=random
+    PORTS_TRUTH=preserving CONTIG_TRUTH=true
+    [ "$e_port" = not-preserving ] && PORTS_TRUTH=random CONTIG_TRUTH=false
     POOL_TRUTH=inconclusive
     # Linux picks a pool address by source and destination: with two
     # destinations to ask, both may get the same one. "persistent" pairs each
@@ -102,7 +105,7 @@ for file in testbeds/profiles/*.sh; do
     [ "$profile" = snat-pool-persistent ] && POOL_TRUTH="paired|inconclusive"
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        PORTS_TRUTH=inconclusive probe_lab "$profile" null inconclusive \
+        PORTS_TRUTH=inconclusive CONTIG_TRUTH=null probe_lab "$profile" null inconclusive \
             inconclusive null
         continue
     fi
@@ -117,8 +120,9 @@ for file in testbeds/profiles/*.sh; do
     probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 
-# natemu's defaults, for the runs below: one address, no overloading.
-PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false
+# natemu's defaults, for the runs below: one address, no overloading, ports
+# kept (and so their contiguity).
+PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -188,16 +192,25 @@ for m in $deps; do
             "$(hairpin_truth "$m" "$f" external)"
     done
 done
+# Sequential with natemu's delta of 1 gives a pair's two ports one after the
+# other; random does not.
 for ports in sequential random; do
-    PORTS_TRUTH=$ports \
+    contig=true
+    [ "$ports" = random ] && contig=false
+    PORTS_TRUTH=$ports CONTIG_TRUTH=$contig \
         NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
         probe_lab natemu true address-and-port-dependent address-dependent \
         "$(hairpin_truth address-and-port-dependent address-dependent external)"
 done
 # Two public addresses: handed out per mapping, natprobe sees both; one per
 # host (natemu's hash puts cli1 and cli2 on different ones), paired.
+# Arbitrary pooling keeps ports but draws each mapping's address: a pair on
+# two addresses is not contiguous, and pairs that happen to share one are
+# no verdict.
 for pooling in arbitrary paired; do
-    POOL_TRUTH=$pooling NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=$pooling" \
+    contig=true
+    [ "$pooling" = arbitrary ] && contig="false|null"
+    POOL_TRUTH=$pooling CONTIG_TRUTH=$contig NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=$pooling" \
         probe_lab natemu true endpoint-independent address-and-port-dependent \
         "$(hairpin_truth endpoint-independent x external)"
 done

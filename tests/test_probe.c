@@ -91,6 +91,18 @@ static int sim_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 	return s->next_port++;
 }
 
+/* Ports N and N+1, N even: the next even one and its neighbour. */
+static int sim_open_pair(void *ctx, const struct sockaddr *toward, int handles[2],
+			 struct sockaddr_storage local[2])
+{
+	struct sim *s = ctx;
+
+	s->next_port += s->next_port & 1;
+	for (int i = 0; i < 2; i++)
+		handles[i] = sim_open(ctx, toward, &local[i]);
+	return 0;
+}
+
 static int sim_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port,
 			 struct sockaddr_storage *local)
 {
@@ -233,6 +245,7 @@ static void probe(struct sim *s, struct probe_result *res)
 			      .open = sim_open,
 			      .send = sim_send,
 			      .open_peer = s->peer ? sim_open_peer : NULL,
+			      .open_pair = sim_open_pair,
 			      .own_source_visible = !s->drops_own,
 			      .lifetime_max_s = s->lifetime_max_s};
 	const struct probe_test *tests[16];
@@ -302,6 +315,9 @@ static void test_grid_exact(void)
 				CU_ASSERT_EQUAL(res.port_pattern, want_ports[p]);
 				CU_ASSERT_TRUE(res.duration_us < 1000000);
 				CU_ASSERT_EQUAL(res.dest_pattern, want_dest(m, p));
+				CU_ASSERT_TRUE(res.contiguity_tested);
+				CU_ASSERT_EQUAL(res.contiguity,
+						p == NATEMU_PORTS_RANDOM ? PROBE_NO : PROBE_YES);
 				if (res.mapping != want_mapping[m] ||
 				    res.filtering != want_filtering[f])
 					printf(
@@ -406,6 +422,63 @@ static void test_port_patterns(void)
 		CU_ASSERT_EQUAL(res.port_pattern, PROBE_PORTS_RANDOM);
 		CU_ASSERT_EQUAL(res.port_parity, parity ? PROBE_YES : PROBE_NO);
 		CU_ASSERT_EQUAL(res.port_nsamples, PROBE_PORT_SAMPLES);
+	}
+}
+
+/*
+ * Contiguity: pairs of adjacent local ports keep adjacent public ports
+ * through preserving allocation and sequential with a delta of 1, not
+ * through a delta of 3 or random allocation. With 30% loss: right or
+ * inconclusive. Arbitrary pooling keeps ports but draws each mapping's
+ * address: never "kept", whatever the seed.
+ */
+static void test_contiguity(void)
+{
+	static const struct {
+		enum natemu_ports ports;
+		unsigned delta;
+		enum probe_bool want;
+	} cases[] = {{NATEMU_PORTS_PRESERVE, 1, PROBE_YES},
+		     {NATEMU_PORTS_SEQUENTIAL, 1, PROBE_YES},
+		     {NATEMU_PORTS_SEQUENTIAL, 3, PROBE_NO},
+		     {NATEMU_PORTS_RANDOM, 1, PROBE_NO}};
+	unsigned wrong = 0, unknown = 0;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (unsigned seed = 0; seed < 8; seed++) {
+			struct natemu_cfg cfg = nat_cfg(0, 2, (int)cases[c].ports);
+			unsigned loss = seed ? 30 : 0;
+			struct probe_result res;
+			struct sim s;
+
+			cfg.delta = cases[c].delta;
+			sim_setup(&s, &cfg, loss, 700 + c * 10 + seed);
+			probe(&s, &res);
+			CU_ASSERT_TRUE(res.contiguity_tested);
+			if (!loss) {
+				CU_ASSERT_EQUAL(res.contiguity, cases[c].want);
+				CU_ASSERT_EQUAL(res.npairs, PROBE_PORT_PAIRS);
+			}
+			unknown += res.contiguity == PROBE_UNKNOWN;
+			wrong += res.contiguity != PROBE_UNKNOWN && res.contiguity != cases[c].want;
+			if (res.contiguity == PROBE_UNKNOWN)
+				CU_ASSERT_STRING_NOT_EQUAL(res.contiguity_reason, "");
+		}
+	}
+	printf("\n    contiguity with 30%% loss: 28 verdicts, %u inconclusive, %u wrong ", unknown,
+	       wrong);
+	CU_ASSERT_EQUAL(wrong, 0);
+	for (unsigned seed = 0; seed < 32; seed++) {
+		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct sim s;
+
+		cfg.pool[1] = PUBLIC_IP + 1;
+		cfg.npool = 2;
+		cfg.pooling = NATEMU_POOL_ARBITRARY;
+		sim_setup(&s, &cfg, 0, 800 + seed);
+		probe(&s, &res);
+		CU_ASSERT_NOT_EQUAL(res.contiguity, PROBE_YES);
 	}
 }
 
@@ -591,8 +664,9 @@ static void grid_with_loss(unsigned loss)
 				cfg.hairpin = (enum natemu_hairpin)hairpin;
 				sim_setup(&s, &cfg, loss, seed * 131 + (uint64_t)(m * 3 + f));
 				probe(&s, &res);
-				runs += 5;
-				inconclusive += (res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
+				runs += 6;
+				inconclusive += (res.contiguity == PROBE_UNKNOWN) +
+						(res.mapping == PROBE_MAPPING_INCONCLUSIVE) +
 						(res.filtering == PROBE_FILTERING_INCONCLUSIVE) +
 						(res.hairpinning == PROBE_UNKNOWN) +
 						(res.port_pattern == PROBE_PORTS_INCONCLUSIVE) +
@@ -602,6 +676,7 @@ static void grid_with_loss(unsigned loss)
 					 (res.filtering != PROBE_FILTERING_INCONCLUSIVE &&
 					  res.filtering != want_filtering[f]) +
 					 hairpin_wrong(&res, hairpin) +
+					 (res.contiguity == PROBE_YES) +
 					 (res.port_pattern != PROBE_PORTS_INCONCLUSIVE &&
 					  res.port_pattern != PROBE_PORTS_RANDOM) +
 					 (res.dest_pattern != PROBE_DEST_INCONCLUSIVE &&
@@ -652,6 +727,7 @@ int test_probe_register(void)
 	    {"a second host: overloading, hairpinning between hosts", test_peer},
 	    {"pooling with a second host: paired, arbitrary, not guessed", test_pooling_peer},
 	    {"binding lifetime: both flows, inbound refresh, loss", test_lifetime},
+	    {"contiguity of adjacent local ports", test_contiguity},
 	    {"binding lifetime without NAT", test_lifetime_no_nat},
 	    {"no NAT", test_no_nat},
 	    {"10% loss: never wrong", test_loss_10},

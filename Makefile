@@ -61,12 +61,21 @@ REFL_LIB := $(BUILD)/libreflector.a
 PROBE_SRC := probe/engine.c probe/result.c probe/tests.c $(wildcard probe/t_*.c)
 PROBE_LIB := $(BUILD)/libprobe.a
 
+# natreport's reading, judging, counting and writing: pure of the command
+# line, linked by natreport and by the unit tests.
+REPORT_SRC := analysis/records.c analysis/verdicts.c analysis/compliance.c analysis/survey.c \
+              analysis/report.c analysis/diff.c
+REPORT_LIB := $(BUILD)/libreport.a
+
 # One entry per program that works; each is built from its folder's sources.
-PROGRAMS := natreflector natprobe stundecode labecho natemu stunload bareresponder refltest
+PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload bareresponder \
+            refltest
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm
+natreport_SRC := analysis/natreport.c
+natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
@@ -121,10 +130,14 @@ $(PROBE_LIB): $(PROBE_SRC:%.c=$(BUILD)/%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
+$(REPORT_LIB): $(REPORT_SRC:%.c=$(BUILD)/%.o)
+	$(call quiet,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REPORT_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -ljansson -lm
 
 check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
@@ -146,6 +159,12 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(REFL_SRC) $(wildcard lib/*.h reflector/*.
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(REFL_SRC) $(LDLIBS)
+
+# natreport's reader: its own sources and jansson.
+$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(wildcard analysis/*.h)
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) -ljansson -lm
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \

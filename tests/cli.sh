@@ -103,5 +103,31 @@ expect "natprobe peer: it served that natprobe" 0 '^natprobe-peer session ' -- c
 kill "$agent" 2>/dev/null
 wait "$agent" 2>/dev/null
 
+# natreport: usage, unreadable and bad input, and the diff's exit statuses.
+R=$BIN/natreport
+rec() { printf '{"schema":"natlab.result/1","label":"%s","udp":{"nat":true,"mapping":"%s"}}\n' "$1" "$2"; }
+{ rec a endpoint-independent; rec b address-dependent; } >"$tmp/base.jsonl"
+{ rec a address-dependent; rec b address-dependent; } >"$tmp/cur.jsonl"
+{ rec a endpoint-independent; echo '{"schema":"natlab.result/1","label":"cut'; rec b address-dependent; } >"$tmp/bad.jsonl"
+expect "natreport: no RECORD" 2 'no RECORD given' -- "$R"
+expect "natreport: a bad --devices" 2 "devices 'many' is not 0-1000" -- "$R" --devices many "$tmp/base.jsonl"
+expect "natreport: a missing file" 3 'nope.jsonl: No such file or directory' -- "$R" "$tmp/nope.jsonl"
+expect "natreport: an empty file" 3 'empty.jsonl: no records \(empty input\)' -- sh -c ": >'$tmp/empty.jsonl'; '$R' '$tmp/empty.jsonl'"
+expect "natreport: a cut line is named, the rest reported" 4 'bad.jsonl:2: record cut short' -- "$R" "$tmp/bad.jsonl"
+expect "natreport: ... and the rest is in the table" 4 '^b +true +AD ' -- "$R" "$tmp/bad.jsonl"
+expect "natreport: Markdown to a file" 0 '^\| 4787 REQ-1 \| endpoint-independent mapping \| MUST \| pass' -- \
+    sh -c "'$R' --markdown '$tmp/r.md' '$tmp/base.jsonl' >/dev/null && cat '$tmp/r.md'"
+expect "natreport: an unwritable Markdown file" 3 'markdown /nonexistent/r.md: No such file' -- \
+    "$R" --markdown /nonexistent/r.md "$tmp/base.jsonl"
+expect "natreport diff: no change" 0 '2 labels in the baseline, 2 in the current records: 0 changes' -- \
+    "$R" diff "$tmp/base.jsonl" "$tmp/base.jsonl"
+expect "natreport diff: a change" 1 '^  a: udp.mapping endpoint-independent -> address-dependent$' -- \
+    "$R" diff --junit "$tmp/j.xml" "$tmp/base.jsonl" "$tmp/cur.jsonl"
+expect "natreport diff: its JUnit XML" 0 '<failure message="endpoint-independent -&gt; address-dependent"/>' -- \
+    cat "$tmp/j.xml"
+expect "natreport diff: one side unreadable" 3 'the baseline \(.*nope\) has no records' -- \
+    "$R" diff "$tmp/nope" "$tmp/cur.jsonl"
+expect "natreport diff: wants two sets" 2 'wants BASELINE and CURRENT' -- "$R" diff "$tmp/cur.jsonl"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

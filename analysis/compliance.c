@@ -1,0 +1,191 @@
+/*
+ * The requirement table and its judges. Each judge reads only verdicts a
+ * test reached: null, "inconclusive" or an absent key leave the
+ * requirement untested, with the reason; no NAT leaves NAT requirements
+ * untested too (there is nothing to judge).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/compliance.h"
+
+/* A verdict that was reached: not absent, null or inconclusive. */
+static bool reached(const struct nr_row *row, enum nr_key k, char *why, size_t len)
+{
+	const char *v = row->value[k];
+
+	if (!v[0])
+		snprintf(why, len, "not in the record (%s untested)", nr_keys[k].title);
+	else if (!strcmp(v, "null") || !strcmp(v, "inconclusive"))
+		snprintf(why, len, "%s not reached%s%s", nr_keys[k].title,
+			 row->evidence[k][0] ? ": " : "", row->evidence[k]);
+	else if (!strcmp(row->value[NR_NAT], "false"))
+		snprintf(why, len, "no NAT");
+	else
+		return true;
+	return false;
+}
+
+/* Pass when the value is one of pass (|-separated), fail otherwise. */
+static enum nr_mark among(const struct nr_row *row, enum nr_key k, const char *pass, char *why,
+			  size_t len)
+{
+	char want[96], have[NR_VALUE_LEN + 2];
+
+	if (!reached(row, k, why, len))
+		return NR_UNTESTED;
+	snprintf(want, sizeof(want), "|%s|", pass);
+	snprintf(have, sizeof(have), "|%s|", row->value[k]);
+	snprintf(why, len, "%s: %s", nr_keys[k].title, row->value[k]);
+	return strstr(want, have) ? NR_PASS : NR_FAIL;
+}
+
+static enum nr_mark udp_mapping(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_MAPPING, "endpoint-independent", why, len);
+}
+
+static enum nr_mark udp_pooling(const struct nr_row *r, char *why, size_t len)
+{
+	/* One address is no pool: paired or arbitrary are the only words to judge. */
+	if (reached(r, NR_POOLING, why, len) && strcmp(r->value[NR_POOLING], "paired") &&
+	    strcmp(r->value[NR_POOLING], "arbitrary")) {
+		snprintf(why, len, "pooling: %s", r->value[NR_POOLING]);
+		return NR_UNTESTED;
+	}
+	return among(r, NR_POOLING, "paired", why, len);
+}
+
+static enum nr_mark udp_overloading(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_OVERLOADING, "false", why, len);
+}
+
+static enum nr_mark udp_parity(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_PARITY, "true", why, len);
+}
+
+/* REQ-5: not under two minutes. Alive after 120 s passes; dead at or before
+ * it fails; a bound that decides neither leaves it untested. */
+static enum nr_mark udp_lifetime(const struct nr_row *r, char *why, size_t len)
+{
+	double alive = r->alive_s[0], dead = r->dead_s[0];
+
+	if (!reached(r, NR_LIFETIME, why, len) && alive < 0)
+		return NR_UNTESTED;
+	if (!strcmp(r->value[NR_NAT], "false"))
+		return NR_UNTESTED;
+	if (alive >= 120) {
+		snprintf(why, len, "outbound-only mapping alive after %.1f s idle", alive);
+		return NR_PASS;
+	}
+	if (dead >= 0 && dead <= 120) {
+		snprintf(why, len, "outbound-only mapping dead after %.1f s idle", dead);
+		return NR_FAIL;
+	}
+	snprintf(why, len, "the longest trial (%.1f s) was under two minutes", alive);
+	return NR_UNTESTED;
+}
+
+static enum nr_mark udp_filtering(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_FILTERING, "endpoint-independent|address-dependent", why, len);
+}
+
+static enum nr_mark udp_hairpinning(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_HAIRPINNING, "true", why, len);
+}
+
+static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t len)
+{
+	if (reached(r, NR_HAIRPINNING, why, len) && strcmp(r->value[NR_HAIRPINNING], "true")) {
+		snprintf(why, len, "no hairpinning to judge");
+		return NR_UNTESTED;
+	}
+	return among(r, NR_HAIRPIN_SOURCE, "external", why, len);
+}
+
+static enum nr_mark tcp_mapping(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_TCP_MAPPING, "endpoint-independent", why, len);
+}
+
+static enum nr_mark tcp_simopen(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_TCP_SIMOPEN, "true", why, len);
+}
+
+static enum nr_mark tcp_filtering(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_TCP_FILTERING, "endpoint-independent|address-dependent", why, len);
+}
+
+/* REQ-4: no answer to an unsolicited SYN for 6 s. A SYN passed to the host
+ * was permitted, and a drop keeps the MUST; an RST answers it. The record
+ * does not say when an ICMP error came, so "icmp" is not judged. */
+static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
+{
+	if (reached(r, NR_TCP_SYN, why, len) && !strcmp(r->value[NR_TCP_SYN], "icmp")) {
+		snprintf(why, len, "an ICMP error, but the record does not say after how long");
+		return NR_UNTESTED;
+	}
+	return among(r, NR_TCP_SYN, "drop|pass", why, len);
+}
+
+static enum nr_mark tcp_hairpinning(const struct nr_row *r, char *why, size_t len)
+{
+	return among(r, NR_TCP_HAIRPINNING, "true", why, len);
+}
+
+const struct nr_requirement nr_requirements[] = {
+    {"4787", "REQ-1", "MUST", "endpoint-independent mapping", udp_mapping},
+    {"4787", "REQ-2", "RECOMMENDED", "paired address pooling", udp_pooling},
+    {"4787", "REQ-3", "MUST NOT", "port overloading", udp_overloading},
+    {"4787", "REQ-4", "RECOMMENDED", "port parity kept", udp_parity},
+    {"4787", "REQ-5", "MUST", "mapping timer of at least two minutes", udp_lifetime},
+    {"4787", "REQ-6", "MUST", "outbound traffic refreshes a mapping", NULL},
+    {"4787", "REQ-7", "MUST", "inside and outside address conflicts handled", NULL},
+    {"4787", "REQ-8", "RECOMMENDED", "endpoint-independent or address-dependent filtering",
+     udp_filtering},
+    {"4787", "REQ-9", "MUST", "hairpinning", udp_hairpinning},
+    {"4787", "REQ-9a", "MUST", "hairpinned packets carry the external source", udp_hairpin_source},
+    {"4787", "REQ-10", "SHOULD", "UDP ALGs off", NULL},
+    {"4787", "REQ-11", "MUST", "deterministic behaviour", NULL},
+    {"4787", "REQ-12", "MUST", "ICMP never ends a mapping", NULL},
+    {"4787", "REQ-13", "MUST", "ICMP 'fragmentation needed' for DF packets", NULL},
+    {"4787", "REQ-14", "MUST", "fragments received out of order", NULL},
+    {"5382", "REQ-1", "MUST", "endpoint-independent mapping for TCP", tcp_mapping},
+    {"5382", "REQ-2", "MUST", "every valid TCP sequence, simultaneous open too", tcp_simopen},
+    {"5382", "REQ-3", "RECOMMENDED", "endpoint-independent or address-dependent filtering for TCP",
+     tcp_filtering},
+    {"5382", "REQ-4", "MUST", "no answer to an unsolicited SYN for 6 s", tcp_syn},
+    {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NULL},
+    {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NULL},
+    {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NULL},
+    {"5382", "REQ-8", "MUST", "hairpinning for TCP", tcp_hairpinning},
+    {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NULL},
+    {"5382", "REQ-10", "MUST", "ICMP never ends a mapping or connection", NULL},
+};
+const size_t nr_nrequirements = sizeof(nr_requirements) / sizeof(nr_requirements[0]);
+
+const char *nr_mark_name(enum nr_mark m)
+{
+	static const char *const names[NR_NMARKS] = {"untested", "pass", "fail"};
+
+	return m < NR_NMARKS ? names[m] : "?";
+}
+
+enum nr_mark nr_judge(size_t i, const struct nr_row *row, char *why, size_t len)
+{
+	why[0] = '\0';
+	if (i >= nr_nrequirements)
+		return NR_UNTESTED;
+	if (!nr_requirements[i].judge) {
+		snprintf(why, len, "no natprobe test measures it");
+		return NR_UNTESTED;
+	}
+	return nr_requirements[i].judge(row, why, len);
+}

@@ -1,0 +1,218 @@
+/*
+ * The diff: both sides sorted by label, then one merge pass.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/diff.h"
+
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Join v (itself maybe joined) into have: the distinct values, sorted and
+ * '|'-separated, so that both sides of a diff spell a mix alike. */
+static void join(char *have, const char *v)
+{
+	char buf[2 * NR_VALUE_LEN + 2], *words[NR_VALUE_LEN + 1], *save = NULL;
+	size_t n = 0, used = 0;
+
+	if (!v[0] || !strcmp(have, v))
+		return;
+	snprintf(buf, sizeof(buf), "%s|%s", have, v);
+	for (char *w = strtok_r(buf, "|", &save); w; w = strtok_r(NULL, "|", &save))
+		words[n++] = w;
+	qsort(words, n, sizeof(words[0]), by_text);
+	have[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i && !strcmp(words[i], words[i - 1]))
+			continue;
+		if (used + strlen(words[i]) + 2 > NR_VALUE_LEN)
+			break; /* full: the mix is still told apart from a single value */
+		used += (size_t)snprintf(have + used, NR_VALUE_LEN - used, "%s%s", used ? "|" : "",
+					 words[i]);
+	}
+}
+
+int nr_side_add(struct nr_side *side, const struct nr_row *row)
+{
+	char label[NR_VALUE_LEN * 2];
+	struct nr_side_entry *e;
+
+	if (row->label[0])
+		snprintf(label, sizeof(label), "%s", row->label);
+	else
+		snprintf(label, sizeof(label), "(unlabelled #%lu)", ++side->unlabelled);
+	/* Records of one label usually come together; others meet when sorted. */
+	e = side->n && !strcmp(side->e[side->n - 1].label, label) ? &side->e[side->n - 1] : NULL;
+	if (!e) {
+		if (side->n == side->cap) {
+			size_t cap = side->cap ? 2 * side->cap : 64;
+			struct nr_side_entry *p = realloc(side->e, cap * sizeof(*p));
+
+			if (!p)
+				return -1;
+			side->e = p;
+			side->cap = cap;
+		}
+		e = &side->e[side->n++];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->label, sizeof(e->label), "%s", label);
+		side->sorted = false;
+	}
+	e->n++;
+	for (int k = 0; k < NR_NKEYS; k++)
+		join(e->value[k], row->value[k]);
+	return 0;
+}
+
+void nr_side_free(struct nr_side *side)
+{
+	free(side->e);
+	memset(side, 0, sizeof(*side));
+}
+
+static int by_label(const void *a, const void *b)
+{
+	return strcmp(((const struct nr_side_entry *)a)->label,
+		      ((const struct nr_side_entry *)b)->label);
+}
+
+/* Sort by label, and make one entry of the entries of each label. */
+static void sort(struct nr_side *side)
+{
+	size_t out = 0;
+
+	if (side->sorted || !side->n)
+		return;
+	qsort(side->e, side->n, sizeof(side->e[0]), by_label);
+	for (size_t i = 1; i < side->n; i++) {
+		struct nr_side_entry *e = &side->e[out];
+
+		if (strcmp(e->label, side->e[i].label)) {
+			side->e[++out] = side->e[i];
+			continue;
+		}
+		e->n += side->e[i].n;
+		for (int k = 0; k < NR_NKEYS; k++)
+			join(e->value[k], side->e[i].value[k]);
+	}
+	side->n = out + 1;
+	side->sorted = true;
+}
+
+static unsigned long compare(const struct nr_side_entry *a, const struct nr_side_entry *b,
+			     nr_diff_fn fn, void *ctx)
+{
+	unsigned long changes = 0;
+
+	for (int k = 0; k < NR_NKEYS; k++) {
+		if (!a->value[k][0] || !b->value[k][0])
+			continue;
+		changes += strcmp(a->value[k], b->value[k]) != 0;
+		fn(ctx, a->label, k, a->value[k], b->value[k]);
+	}
+	return changes;
+}
+
+unsigned long nr_diff(struct nr_side *baseline, struct nr_side *current, nr_diff_fn fn, void *ctx)
+{
+	size_t i = 0, j = 0;
+	unsigned long changes = 0;
+
+	sort(baseline);
+	sort(current);
+	while (i < baseline->n || j < current->n) {
+		int c = i == baseline->n  ? 1
+			: j == current->n ? -1
+					  : strcmp(baseline->e[i].label, current->e[j].label);
+
+		if (c < 0) {
+			fn(ctx, baseline->e[i++].label, NR_NKEYS, "present", NULL);
+			changes++;
+		} else if (c > 0) {
+			fn(ctx, current->e[j++].label, NR_NKEYS, NULL, "present");
+			changes++;
+		} else {
+			changes += compare(&baseline->e[i++], &current->e[j++], fn, ctx);
+		}
+	}
+	return changes;
+}
+
+/* ---- JUnit XML ---- */
+
+static void xml_text(FILE *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		default:
+			/* XML 1.0 allows no control characters but tab, CR and LF. */
+			fputc((unsigned char)*s < 0x20 && *s != '\t' ? ' ' : *s, out);
+		}
+	}
+}
+
+struct junit {
+	FILE *out;
+	unsigned long tests;
+};
+
+static void count_case(void *ctx, const char *label, int key, const char *before, const char *after)
+{
+	(void)label;
+	(void)key;
+	(void)before;
+	(void)after;
+	((struct junit *)ctx)->tests++;
+}
+
+static void write_case(void *ctx, const char *label, int key, const char *before, const char *after)
+{
+	FILE *out = ((struct junit *)ctx)->out;
+
+	fputs("    <testcase classname=\"", out);
+	xml_text(out, label);
+	fputs("\" name=\"", out);
+	xml_text(out, key < NR_NKEYS ? nr_keys[key].path : "record");
+	fputs("\"", out);
+	if (!before || !after) {
+		fprintf(out, ">\n      <failure message=\"%s\"/>\n    </testcase>\n",
+			before ? "missing from the current records" : "not in the baseline");
+	} else if (strcmp(before, after)) {
+		fputs(">\n      <failure message=\"", out);
+		xml_text(out, before);
+		fputs(" -&gt; ", out);
+		xml_text(out, after);
+		fputs("\"/>\n    </testcase>\n", out);
+	} else {
+		fputs("/>\n", out);
+	}
+}
+
+int nr_diff_junit(FILE *out, struct nr_side *baseline, struct nr_side *current, const char *name)
+{
+	struct junit j = {out, 0};
+	unsigned long failures = nr_diff(baseline, current, count_case, &j);
+
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+		     "  <testsuite name=\"");
+	xml_text(out, name);
+	fprintf(out, "\" tests=\"%lu\" failures=\"%lu\" errors=\"0\">\n", j.tests, failures);
+	nr_diff(baseline, current, write_case, &j);
+	fprintf(out, "  </testsuite>\n</testsuites>\n");
+	return ferror(out) ? -1 : 0;
+}

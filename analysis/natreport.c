@@ -1,0 +1,303 @@
+/*
+ * natreport: natprobe's result records into a device report, a survey and
+ * a compliance matrix (terminal and Markdown), and `natreport diff` for CI.
+ * This file is the driver: subcommands, options, files. Reading is
+ * records.c, judging verdicts.c and compliance.c, counting survey.c,
+ * writing report.c and diff.c.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/diff.h"
+#include "analysis/report.h"
+
+#define VERSION         "0.1.0"
+#define EXIT_CHANGED    1 /* diff: a behaviour changed */
+#define EXIT_USAGE      2
+#define EXIT_NO_RECORDS 3 /* nothing could be read, or an output not written */
+#define EXIT_BAD_INPUT  4 /* some input skipped; the rest reported */
+#define DEVICES_DEFAULT 20
+#define DEVICES_MAX     1000
+
+static const char usage[] =
+    "usage: natreport [--markdown FILE|-] [--by KEY] [--devices N] RECORD...\n"
+    "       natreport diff [--junit FILE] BASELINE CURRENT\n"
+    "\n"
+    "Read natprobe's result records and report them: each device's verdicts with\n"
+    "their evidence and its RFC 4787 / RFC 5382 compliance (pass, fail, untested),\n"
+    "and over many records a survey: how many gave each verdict, overall and by KEY.\n"
+    "A RECORD is a file (JSON Lines, or JSON objects one after another), a folder\n"
+    "(its .json and .jsonl files, sorted by name) or '-' for standard input.\n"
+    "Bad records are reported with file and line, skipped, and counted.\n"
+    "\n"
+    "  --markdown FILE  write the report as Markdown to FILE ('-': standard output,\n"
+    "                   instead of the table)\n"
+    "  --by KEY         group the survey by this key of the records, dotted\n"
+    "                   (e.g. label, tags.isp)\n"
+    "  --devices N      show the first N records one by one (default 20, at most\n"
+    "                   1000); all are counted in the survey\n"
+    "  -h, --help       this text\n"
+    "\n"
+    "natreport diff compares two sets of records (files, folders or '-') by label,\n"
+    "verdict by verdict, prints each change and exits 1 if there is one; --junit\n"
+    "FILE also writes the comparison as JUnit XML for CI systems.\n"
+    "\n"
+    "Exit status: 0 done, 1 (diff) a behaviour changed, 2 bad usage, 3 no record\n"
+    "could be read or an output could not be written, 4 some input was bad and\n"
+    "skipped (the report covers the rest).\n";
+
+/* ---- reading into a report ---- */
+
+struct reading {
+	struct nr_report *r;
+	const char *by;
+	struct nr_side *side; /* diff: the side being read, else NULL */
+	bool failed;          /* out of memory */
+};
+
+static int take(void *ctx, json_t *rec, const struct rec_where *where)
+{
+	struct reading *rd = ctx;
+	struct nr_report *r = rd->r;
+	bool shown = r && r->nrows < r->max_rows;
+	struct nr_row row;
+
+	nr_row_from(&row, rec, rd->by, where->file, where->line, shown);
+	if (rd->by && !row.group[0])
+		snprintf(row.group, sizeof(row.group), "(no %s)", rd->by);
+	if (rd->side) {
+		if (nr_side_add(rd->side, &row)) {
+			rd->failed = true;
+			return -1;
+		}
+		return 0;
+	}
+	nr_survey_add(r->survey, &row);
+	if (shown)
+		r->rows[r->nrows++] = row;
+	else
+		r->more++;
+	return 0;
+}
+
+static int read_inputs(char *const *paths, size_t n, struct reading *rd, struct rec_stats *st)
+{
+	rec_read_paths(paths, n, take, rd, st, stderr, "natreport");
+	if (rd->failed) {
+		fprintf(stderr, "natreport: out of memory\n");
+		return EXIT_NO_RECORDS;
+	}
+	if (!st->records) {
+		fprintf(stderr, "natreport: no record could be read\n");
+		return EXIT_NO_RECORDS;
+	}
+	return st->skipped || st->unreadable ? EXIT_BAD_INPUT : 0;
+}
+
+/* Written whole or not at all: to FILE.tmp, then renamed. */
+static int write_markdown(const char *path, const struct nr_report *r)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (!strcmp(path, "-")) {
+		nr_write_markdown(stdout, r);
+		return fflush(stdout) ? -1 : 0;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -1;
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "natreport: --markdown %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	nr_write_markdown(f, r);
+	if (ferror(f) | fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "natreport: --markdown %s: cannot write it\n", path);
+		remove(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- natreport RECORD... ---- */
+
+struct options {
+	const char *markdown, *by;
+	unsigned long devices;
+};
+
+static int parse_report(int argc, char **argv, struct options *o)
+{
+	static const struct option longs[] = {{"markdown", required_argument, NULL, 'm'},
+					      {"by", required_argument, NULL, 'b'},
+					      {"devices", required_argument, NULL, 'd'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	char *end;
+	int c;
+
+	*o = (struct options){.devices = DEVICES_DEFAULT};
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			o->markdown = optarg;
+			break;
+		case 'b':
+			o->by = optarg;
+			break;
+		case 'd':
+			errno = 0;
+			o->devices = strtoul(optarg, &end, 10);
+			if (errno || *end || !optarg[0] || o->devices > DEVICES_MAX) {
+				fprintf(stderr, "natreport: --devices '%s' is not 0-%d\n", optarg,
+					DEVICES_MAX);
+				return -1;
+			}
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		default:
+			fputs(usage, stderr);
+			return -1;
+		}
+	}
+	if (optind == argc) {
+		fprintf(stderr, "natreport: no RECORD given (a file, a folder or '-')\n%s", usage);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	struct options o;
+	struct nr_report r = {0};
+	struct reading rd = {&r, NULL, NULL, false};
+	int rc;
+
+	if (parse_report(argc, argv, &o))
+		return EXIT_USAGE;
+	rd.by = o.by;
+	r.by = o.by;
+	r.max_rows = o.devices;
+	r.rows = calloc(o.devices ? o.devices : 1, sizeof(*r.rows));
+	r.survey = nr_survey_new();
+	if (!r.rows || !r.survey) {
+		fprintf(stderr, "natreport: out of memory\n");
+		rc = EXIT_NO_RECORDS;
+		goto cleanup;
+	}
+	rc = read_inputs(argv + optind, (size_t)(argc - optind), &rd, &r.stats);
+	if (rc == EXIT_NO_RECORDS)
+		goto cleanup;
+	if (!o.markdown || strcmp(o.markdown, "-"))
+		nr_write_text(stdout, &r);
+	if (o.markdown && write_markdown(o.markdown, &r))
+		rc = EXIT_NO_RECORDS;
+cleanup:
+	free(r.rows);
+	nr_survey_free(r.survey);
+	return rc;
+}
+
+/* ---- natreport diff ---- */
+
+static void print_change(void *ctx, const char *label, int key, const char *before,
+			 const char *after)
+{
+	FILE *out = ctx;
+
+	if (key == NR_NKEYS)
+		fprintf(out, "  %s: %s\n", label,
+			before ? "in the baseline, missing from the current records"
+			       : "new: not in the baseline");
+	else if (strcmp(before, after))
+		fprintf(out, "  %s: %s %s -> %s\n", label, nr_keys[key].path, before, after);
+}
+
+static int read_side(char *path, struct nr_side *side, const char *what)
+{
+	struct reading rd = {NULL, NULL, side, false};
+	struct rec_stats st = {0};
+	int rc = read_inputs(&path, 1, &rd, &st);
+
+	if (rc == EXIT_NO_RECORDS)
+		fprintf(stderr, "natreport diff: the %s (%s) has no records to compare\n", what,
+			path);
+	return rc;
+}
+
+static int write_junit(const char *path, struct nr_side *a, struct nr_side *b)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		fprintf(stderr, "natreport diff: --junit %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (nr_diff_junit(f, a, b, "natreport diff") | fclose(f)) {
+		fprintf(stderr, "natreport diff: --junit %s: cannot write it\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_diff(int argc, char **argv)
+{
+	static const struct option longs[] = {{"junit", required_argument, NULL, 'j'},
+					      {"help", no_argument, NULL, 'h'},
+					      {NULL, 0, NULL, 0}};
+	struct nr_side base = {0}, cur = {0};
+	const char *junit = NULL;
+	unsigned long changes;
+	int c, rc_a, rc_b, rc;
+
+	while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+		if (c == 'j') {
+			junit = optarg;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			return 0;
+		} else {
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "natreport diff: wants BASELINE and CURRENT\n%s", usage);
+		return EXIT_USAGE;
+	}
+	rc_a = read_side(argv[optind], &base, "baseline");
+	rc_b = read_side(argv[optind + 1], &cur, "current set");
+	if (rc_a == EXIT_NO_RECORDS || rc_b == EXIT_NO_RECORDS) {
+		rc = EXIT_NO_RECORDS;
+		goto cleanup;
+	}
+	changes = nr_diff(&base, &cur, print_change, stdout);
+	printf("natreport diff: %lu labels in the baseline, %lu in the current records: %lu "
+	       "change%s\n",
+	       (unsigned long)base.n, (unsigned long)cur.n, changes, changes == 1 ? "" : "s");
+	rc = changes ? EXIT_CHANGED : rc_a ? rc_a : rc_b;
+	if (junit && write_junit(junit, &base, &cur))
+		rc = EXIT_NO_RECORDS;
+cleanup:
+	nr_side_free(&base);
+	nr_side_free(&cur);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "diff"))
+		return cmd_diff(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("natreport %s\n", VERSION);
+		return 0;
+	}
+	return cmd_report(argc, argv);
+}

@@ -1,0 +1,46 @@
+/*
+ * Survey aggregation: across any number of records, how many gave each
+ * verdict, overall and by a grouping key, and how many passed, failed or
+ * left untested each requirement. Constant memory: a bounded number of
+ * groups and of distinct values per key; the rest are counted as "other".
+ */
+#ifndef NATLAB_ANALYSIS_SURVEY_H
+#define NATLAB_ANALYSIS_SURVEY_H
+
+#include "analysis/compliance.h"
+#include "analysis/verdicts.h"
+
+#define NR_MAX_GROUPS 128 /* beyond: one "(other groups)" */
+#define NR_MAX_VALUES 10  /* per key; beyond: "(other values)" */
+#define NR_MAX_REQS   32
+#define NR_OTHER      NR_MAX_VALUES /* the value index of everything else */
+
+struct nr_group {
+	char name[NR_VALUE_LEN * 2];
+	unsigned long n;
+	unsigned long count[NR_NKEYS][NR_MAX_VALUES + 1];
+	unsigned long marks[NR_MAX_REQS][NR_NMARKS];
+};
+
+struct nr_survey {
+	unsigned long n;
+	/* Each key's distinct values, in the order first seen ("" = absent). */
+	char value[NR_NKEYS][NR_MAX_VALUES][NR_VALUE_LEN];
+	unsigned nvalues[NR_NKEYS];
+	bool other_values[NR_NKEYS];
+	/* groups[0] is every record; the others by the grouping key. */
+	struct nr_group *groups;
+	unsigned ngroups;
+	bool other_groups;
+	int slots[2 * NR_MAX_GROUPS + 1]; /* hash of group names: group index or -1 */
+};
+
+typedef struct nr_survey nr_survey_t;
+
+nr_survey_t *nr_survey_new(void);
+void nr_survey_free(nr_survey_t *s);
+void nr_survey_add(nr_survey_t *s, const struct nr_row *row);
+/* The value a survey counts for key k of a row (lifetime in bands). */
+const char *nr_survey_value_of(const struct nr_row *row, enum nr_key k);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * From a result record to a row: each verdict as text, with the evidence or
+ * the reason behind it, as natprobe wrote them (probe/report.c). Unknown
+ * keys are ignored (INTERFACE.md); a key that is missing stays "".
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/verdicts.h"
+
+const struct nr_key_info nr_keys[NR_NKEYS] = {
+    [NR_NAT] = {"udp.nat", "NAT"},
+    [NR_MAPPING] = {"udp.mapping", "mapping"},
+    [NR_FILTERING] = {"udp.filtering", "filtering"},
+    [NR_HAIRPINNING] = {"udp.hairpinning", "hairpinning"},
+    [NR_HAIRPIN_SOURCE] = {"udp.evidence.hairpinning.source", "hairpin source"},
+    [NR_PORTS] = {"udp.port_allocation.pattern", "port allocation"},
+    [NR_PARITY] = {"udp.port_allocation.parity_preserved", "port parity kept"},
+    [NR_CONTIGUITY] = {"udp.port_allocation.contiguity_preserved", "port contiguity kept"},
+    [NR_POOLING] = {"udp.pooling", "pooling"},
+    [NR_OVERLOADING] = {"udp.port_overloading", "port overloading"},
+    [NR_LIFETIME] = {"udp.binding_lifetime_s", "binding lifetime (s)"},
+    [NR_INBOUND_REFRESH] = {"udp.binding_lifetime.inbound_refresh", "inbound refresh"},
+    [NR_LEGACY] = {"udp.legacy_type", "RFC 3489 type"},
+    [NR_TCP_MAPPING] = {"tcp.mapping", "TCP mapping"},
+    [NR_TCP_FILTERING] = {"tcp.filtering", "TCP filtering"},
+    [NR_TCP_SYN] = {"tcp.unsolicited_syn", "TCP unsolicited SYN"},
+    [NR_TCP_SIMOPEN] = {"tcp.simultaneous_open", "TCP simultaneous open"},
+    [NR_TCP_HAIRPINNING] = {"tcp.hairpinning", "TCP hairpinning"},
+};
+
+/* The reason natprobe gave for a verdict it could not reach, by key. */
+static const char *const reason_of[NR_NKEYS] = {
+    [NR_NAT] = "udp.reasons.nat",
+    [NR_MAPPING] = "udp.reasons.mapping",
+    [NR_FILTERING] = "udp.reasons.filtering",
+    [NR_HAIRPINNING] = "udp.reasons.hairpinning",
+    [NR_PORTS] = "udp.reasons.port_allocation",
+    [NR_CONTIGUITY] = "udp.port_allocation.contiguity.reason",
+    [NR_POOLING] = "udp.reasons.pooling",
+    [NR_OVERLOADING] = "udp.reasons.port_overloading",
+    [NR_LIFETIME] = "udp.reasons.binding_lifetime",
+};
+
+json_t *nr_get(const json_t *rec, const char *path)
+{
+	char key[64];
+	const json_t *parent = rec;
+	json_t *v = NULL;
+
+	while (parent && *path) {
+		size_t n = strcspn(path, ".");
+
+		if (n >= sizeof(key))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		v = json_object_get(parent, key); /* NULL unless parent is an object */
+		parent = v;
+		path += n + (path[n] == '.');
+	}
+	return v;
+}
+
+void nr_value_text(const json_t *v, char *out, size_t len)
+{
+	if (!v)
+		snprintf(out, len, "%s", "");
+	else if (json_is_string(v))
+		snprintf(out, len, "%s", json_string_value(v));
+	else if (json_is_true(v))
+		snprintf(out, len, "true");
+	else if (json_is_false(v))
+		snprintf(out, len, "false");
+	else if (json_is_null(v))
+		snprintf(out, len, "null");
+	else if (json_is_integer(v))
+		snprintf(out, len, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		snprintf(out, len, "%g", json_real_value(v));
+	else
+		snprintf(out, len, "(%s)", json_is_array(v) ? "a list" : "an object");
+}
+
+/* Append to a bounded text, cutting with "..." when full. */
+static void add(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(char *out, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(out);
+	va_list ap;
+
+	if (used + 4 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out + used, len - used, fmt, ap);
+	va_end(ap);
+	if (strlen(out) + 1 >= len)
+		snprintf(out + len - 4, 4, "...");
+}
+
+static void text_at(const json_t *rec, const char *path, char *out, size_t len)
+{
+	nr_value_text(nr_get(rec, path), out, len);
+}
+
+/* "PP a, PA b, AP c, AA d" from an object of four endpoints. */
+static void roles(const json_t *o, char *out, size_t len)
+{
+	static const char *const names[] = {"PP", "PA", "AP", "AA"};
+	char v[NR_VALUE_LEN];
+
+	for (size_t i = 0; i < 4; i++) {
+		nr_value_text(json_object_get(o, names[i]), v, sizeof(v));
+		if (v[0])
+			add(out, len, "%s%s %s", out[0] ? ", " : "", names[i], v);
+	}
+}
+
+/* Each string of a list, separated by ", ". */
+static void list(const json_t *a, char *out, size_t len)
+{
+	size_t i;
+	json_t *v;
+	char s[NR_VALUE_LEN];
+
+	json_array_foreach (a, i, v) {
+		nr_value_text(v, s, sizeof(s));
+		add(out, len, "%s%s", i ? ", " : "", s);
+	}
+}
+
+static void contiguity_pairs(const json_t *pairs, char *out, size_t len)
+{
+	size_t i;
+	json_t *p;
+	char a[NR_VALUE_LEN], b[NR_VALUE_LEN];
+
+	json_array_foreach (pairs, i, p) {
+		json_int_t n = json_integer_value(json_object_get(p, "local"));
+
+		nr_value_text(json_array_get(json_object_get(p, "mapped"), 0), a, sizeof(a));
+		nr_value_text(json_array_get(json_object_get(p, "mapped"), 1), b, sizeof(b));
+		add(out, len, "%s%lld,%lld -> %s, %s", i ? "; " : "", (long long)n,
+		    (long long)n + 1, a, b);
+	}
+}
+
+static void lifetime(const json_t *rec, struct nr_row *row, char *out, size_t len)
+{
+	static const char *const flows[2] = {"outbound_only", "bidirectional"};
+	const json_t *l = nr_get(rec, "udp.binding_lifetime");
+	char a[24], d[24];
+
+	for (int k = 0; k < 2; k++) {
+		const json_t *f = json_object_get(l, flows[k]);
+		const json_t *alive = json_object_get(f, "alive_s"),
+			     *dead = json_object_get(f, "dead_s");
+
+		row->alive_s[k] = json_is_number(alive) ? json_number_value(alive) : -1;
+		row->dead_s[k] = json_is_number(dead) ? json_number_value(dead) : -1;
+		if (!f)
+			continue;
+		nr_value_text(alive, a, sizeof(a));
+		nr_value_text(dead, d, sizeof(d));
+		add(out, len, "%s%s", out[0] ? "; " : "", k ? "bidirectional" : "outbound only");
+		add(out, len, " alive at %s s, dead at %s s", a, d);
+	}
+}
+
+static void samples(const json_t *rec, struct nr_row *row)
+{
+	const json_t *a = nr_get(rec, "udp.port_allocation.samples");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (a, i, v) {
+		if (row->nsamples < NR_SAMPLES && json_is_integer(v) &&
+		    json_integer_value(v) >= 0 && json_integer_value(v) <= 65535)
+			row->samples[row->nsamples++] = (uint16_t)json_integer_value(v);
+	}
+}
+
+static void punch(const json_t *rec, struct nr_row *row)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (json_object_get(rec, "punch"), i, p) {
+		struct nr_punch *t = &row->punch[row->npunch];
+		const json_t *ms = json_object_get(p, "median_connect_ms");
+
+		if (row->npunch == NR_PUNCH || !json_is_string(json_object_get(p, "technique")))
+			continue;
+		nr_value_text(json_object_get(p, "technique"), t->technique, sizeof(t->technique));
+		t->trials = (long)json_integer_value(json_object_get(p, "trials"));
+		t->successes = (long)json_integer_value(json_object_get(p, "successes"));
+		t->median_connect_ms = json_is_number(ms) ? json_number_value(ms) : -1;
+		row->npunch++;
+	}
+}
+
+/* What backs each verdict: natprobe's evidence, the samples, the endpoints. */
+static void evidence(struct nr_row *row, const json_t *rec)
+{
+	const json_t *ev = nr_get(rec, "udp.evidence");
+	char a[NR_VALUE_LEN], b[NR_VALUE_LEN];
+
+	text_at(rec, "local", a, sizeof(a));
+	text_at(rec, "udp.mapped", b, sizeof(b));
+	if (a[0] || b[0])
+		add(row->evidence[NR_NAT], NR_TEXT_LEN, "local %s, mapped %s", a, b);
+	roles(json_object_get(ev, "mapping"), row->evidence[NR_MAPPING], NR_TEXT_LEN);
+	text_at(rec, "udp.evidence.filtering.other_address", a, sizeof(a));
+	text_at(rec, "udp.evidence.filtering.other_port", b, sizeof(b));
+	if (a[0] || b[0])
+		add(row->evidence[NR_FILTERING], NR_TEXT_LEN,
+		    "came in from the other address: %s; from the other port: %s", a, b);
+	text_at(rec, "udp.evidence.hairpinning.this_host", a, sizeof(a));
+	text_at(rec, "udp.evidence.hairpinning.between_hosts", b, sizeof(b));
+	if (a[0])
+		add(row->evidence[NR_HAIRPINNING], NR_TEXT_LEN, "this host: %s", a);
+	if (b[0])
+		add(row->evidence[NR_HAIRPINNING], NR_TEXT_LEN, "; between hosts: %s", b);
+	for (unsigned i = 0; i < row->nsamples; i++) {
+		snprintf(a, sizeof(a), "%u", row->samples[i]);
+		add(row->evidence[NR_PORTS], NR_TEXT_LEN, "%s%s", i ? " " : "", a);
+	}
+	contiguity_pairs(nr_get(rec, "udp.port_allocation.contiguity.pairs"),
+			 row->evidence[NR_CONTIGUITY], NR_TEXT_LEN);
+	list(json_object_get(ev, "pooling"), row->evidence[NR_POOLING], NR_TEXT_LEN);
+	text_at(rec, "udp.evidence.port_overloading.here_to_PP", a, sizeof(a));
+	text_at(rec, "udp.evidence.port_overloading.peer_same_port_to_AA", b, sizeof(b));
+	if (a[0] || b[0]) {
+		add(row->evidence[NR_OVERLOADING], NR_TEXT_LEN,
+		    "here to PP %s; second host, same port, to AA %s", a, b);
+		text_at(rec, "udp.evidence.port_overloading.here_to_AA", a, sizeof(a));
+		add(row->evidence[NR_OVERLOADING], NR_TEXT_LEN, "; here to AA %s", a);
+	}
+	lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN);
+}
+
+void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
+		 unsigned long line, bool with_evidence)
+{
+	memset(row, 0, sizeof(*row));
+	text_at(rec, "label", row->label, sizeof(row->label));
+	text_at(rec, "started", row->started, sizeof(row->started));
+	if (group_path)
+		text_at(rec, group_path, row->group, sizeof(row->group));
+	snprintf(row->where, sizeof(row->where), "%s:%lu", file, line);
+	for (int k = 0; k < NR_NKEYS; k++)
+		text_at(rec, nr_keys[k].path, row->value[k], sizeof(row->value[k]));
+	samples(rec, row);
+	punch(rec, row);
+	if (!with_evidence) {
+		lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN); /* REQ-5 reads it */
+		return;
+	}
+	evidence(row, rec);
+	/* Where a verdict was not reached, natprobe's reason says more than evidence. */
+	for (int k = 0; k < NR_NKEYS; k++) {
+		const json_t *why = reason_of[k] ? nr_get(rec, reason_of[k]) : NULL;
+
+		if (json_is_string(why))
+			snprintf(row->evidence[k], NR_TEXT_LEN, "%s", json_string_value(why));
+	}
+}
+
+const char *nr_lifetime_band(const char *value)
+{
+	double s;
+	char *end;
+
+	if (!value[0] || !strcmp(value, "null"))
+		return value;
+	s = strtod(value, &end);
+	if (*end || isnan(s))
+		return "(not a number)";
+	return s < 30    ? "under 30 s"
+	       : s < 120 ? "30-119 s"
+	       : s < 300 ? "120-299 s"
+			 : "300 s or more";
+}

@@ -1,0 +1,88 @@
+/*
+ * A record's verdicts as natreport reads them: a fixed list of keys (the
+ * words of INTERFACE.md), each value as text, and the evidence a device
+ * report shows beside it. Pure: JSON in, a typed row out.
+ */
+#ifndef NATLAB_ANALYSIS_VERDICTS_H
+#define NATLAB_ANALYSIS_VERDICTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define NR_VALUE_LEN 48
+#define NR_TEXT_LEN  192
+#define NR_SAMPLES   16
+#define NR_PUNCH     12
+
+/* The verdict keys, in report order. */
+enum nr_key {
+	NR_NAT,
+	NR_MAPPING,
+	NR_FILTERING,
+	NR_HAIRPINNING,
+	NR_HAIRPIN_SOURCE,
+	NR_PORTS,
+	NR_PARITY,
+	NR_CONTIGUITY,
+	NR_POOLING,
+	NR_OVERLOADING,
+	NR_LIFETIME,
+	NR_INBOUND_REFRESH,
+	NR_LEGACY,
+	NR_TCP_MAPPING,
+	NR_TCP_FILTERING,
+	NR_TCP_SYN,
+	NR_TCP_SIMOPEN,
+	NR_TCP_HAIRPINNING,
+	NR_NKEYS
+};
+
+struct nr_key_info {
+	const char *path;  /* in the record, dotted */
+	const char *title; /* for people */
+};
+
+extern const struct nr_key_info nr_keys[NR_NKEYS];
+
+/* A traversal technique's results (punch[]). */
+struct nr_punch {
+	char technique[NR_VALUE_LEN];
+	long trials, successes;
+	double median_connect_ms; /* < 0: none */
+};
+
+struct nr_row {
+	char label[NR_VALUE_LEN * 2];
+	char group[NR_VALUE_LEN * 2]; /* the value of the grouping key; "" none */
+	char started[32];
+	char where[NR_TEXT_LEN]; /* file:line */
+	/* Each key's value: a verdict word, true/false, null, a number; "" absent. */
+	char value[NR_NKEYS][NR_VALUE_LEN];
+	char evidence[NR_NKEYS][NR_TEXT_LEN]; /* what backs it, or the reason */
+	uint16_t samples[NR_SAMPLES];
+	unsigned nsamples;
+	/* Binding lifetime: alive and dead bounds (s; < 0 unknown), by flow. */
+	double alive_s[2], dead_s[2];
+	struct nr_punch punch[NR_PUNCH];
+	unsigned npunch;
+};
+
+/* The value at a dotted path ("udp.port_allocation.pattern"), or NULL. */
+json_t *nr_get(const json_t *rec, const char *path);
+
+/* A JSON value as report text: strings as they are, true/false/null,
+ * numbers in short form; "" for NULL (absent). */
+void nr_value_text(const json_t *v, char *out, size_t len);
+
+/* Fill row from rec; group_path: the grouping key's path, or NULL. The
+ * evidence texts only when asked (a survey of many records needs none). */
+void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
+		 unsigned long line, bool with_evidence);
+
+/* Binding lifetime in bands for surveys (REQ-5's two minutes a border). */
+const char *nr_lifetime_band(const char *value);
+
+#endif

@@ -1,0 +1,380 @@
+/*
+ * natreport's pure parts (analysis/): the record reader on good and bad
+ * input, verdicts out of records, the compliance judges, survey counting
+ * and the diff. Input goes in through memory streams; messages come back
+ * through one, so each test can check what a user would read.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "analysis/compliance.h"
+#include "analysis/diff.h"
+#include "analysis/records.h"
+#include "analysis/survey.h"
+#include "testlib.h"
+
+#define REC(label, mapping)                                                                        \
+	"{\"schema\":\"natlab.result/1\",\"label\":\"" label "\",\"udp\":{\"nat\":true,"           \
+	"\"mapping\":\"" mapping "\"}}"
+
+struct collected {
+	char labels[16][64];
+	unsigned long lines[16];
+	size_t n;
+};
+
+static int collect(void *ctx, json_t *rec, const struct rec_where *where)
+{
+	struct collected *c = ctx;
+	const char *label = json_string_value(json_object_get(rec, "label"));
+
+	if (c->n < 16) {
+		snprintf(c->labels[c->n], sizeof(c->labels[0]), "%s", label ? label : "");
+		c->lines[c->n++] = where->line;
+	}
+	return 0;
+}
+
+/* Read text as a stream named "in"; the messages land in msgs (freed by caller). */
+static struct rec_stats read_text(const char *text, struct collected *c, char **msgs)
+{
+	struct rec_stats st = {0};
+	size_t len;
+	FILE *in = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
+	FILE *err = open_memstream(msgs, &len);
+
+	memset(c, 0, sizeof(*c));
+	rec_read_stream(in, "in", collect, c, &st, err, "natreport");
+	fclose(in);
+	fclose(err);
+	return st;
+}
+
+static void test_jsonl(void)
+{
+	struct collected c;
+	char *msgs;
+	struct rec_stats st = read_text(
+	    REC("a", "endpoint-independent") "\n\n" REC("b", "address-dependent") "\n", &c, &msgs);
+
+	CU_ASSERT_EQUAL(st.records, 2);
+	CU_ASSERT_EQUAL(st.skipped, 0);
+	CU_ASSERT_STRING_EQUAL(c.labels[1], "b");
+	CU_ASSERT_EQUAL(c.lines[1], 3);
+	CU_ASSERT_STRING_EQUAL(msgs, "");
+	free(msgs);
+}
+
+/* Pretty-printed over many lines, braces inside strings, two on one line. */
+static void test_pretty(void)
+{
+	struct collected c;
+	char *msgs;
+	struct rec_stats st = read_text("{\n  \"schema\": \"natlab.result/1\",\n  \"label\": "
+					"\"}{ \\\" {\",\n  \"udp\": {\"nat\": true}\n}\n" REC(
+					    "x", "none") " " REC("y", "none") "\n",
+					&c, &msgs);
+
+	CU_ASSERT_EQUAL(st.records, 3);
+	CU_ASSERT_EQUAL(st.skipped, 0);
+	CU_ASSERT_STRING_EQUAL(c.labels[0], "}{ \" {");
+	CU_ASSERT_STRING_EQUAL(c.labels[2], "y");
+	CU_ASSERT_EQUAL(c.lines[1], 6);
+	free(msgs);
+}
+
+/* A truncated line, an unknown schema, garbage, an array: each reported
+ * with its line, the good records around them still read. */
+static void test_bad_input(void)
+{
+	struct collected c;
+	char *msgs;
+	struct rec_stats st = read_text(
+	    REC("one",
+		"none") "\n"
+			"{\"schema\":\"natlab.result/1\",\"label\":\"cut\",\"udp\":{\"na\n" REC(
+			    "two", "none") "\n"
+					   "{\"schema\":\"natlab.result/2\"}\n"
+					   "garbage\n"
+					   "[1, 2]\n"
+					   "{\"label\":\"no schema\"}\n"
+					   "{\"schema\":\"natlab.result/1\",\"x\":tru}\n" REC(
+					       "three", "none"),
+	    &c, &msgs);
+
+	CU_ASSERT_EQUAL(st.records, 3);
+	CU_ASSERT_EQUAL(st.skipped, 6);
+	CU_ASSERT_STRING_EQUAL(c.labels[2], "three");
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "natreport: in:2: record cut short"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:4: schema \"natlab.result/2\" is not one"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:5: not the start of a JSON object"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:6: a JSON array"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:7: no \"schema\""));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:8: not valid JSON"));
+	free(msgs);
+}
+
+static void test_empty_and_cut_at_end(void)
+{
+	struct collected c;
+	char *msgs;
+	struct rec_stats st = read_text("", &c, &msgs);
+
+	CU_ASSERT_EQUAL(st.records + st.skipped, 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in: no records (empty input)"));
+	free(msgs);
+	st = read_text(REC("a", "none") "\n{\"schema\":\"natlab.result/1\",", &c, &msgs);
+	CU_ASSERT_EQUAL(st.records, 1);
+	CU_ASSERT_EQUAL(st.skipped, 1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:2: record cut short at the end"));
+	free(msgs);
+}
+
+static void test_too_long(void)
+{
+	size_t n = REC_MAX_BYTES + 100;
+	char *text = malloc(n + 200), *msgs;
+	struct collected c;
+	struct rec_stats st;
+
+	strcpy(text, "{\"schema\":\"natlab.result/1\",\"pad\":\"");
+	memset(text + strlen(text), 'x', n);
+	strcpy(text + n, "\"}\n" REC("after", "none") "\n");
+	st = read_text(text, &c, &msgs);
+	CU_ASSERT_EQUAL(st.records, 1);
+	CU_ASSERT_EQUAL(st.skipped, 1);
+	CU_ASSERT_STRING_EQUAL(c.labels[0], "after");
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:1: record longer than 1 MiB"));
+	free(msgs);
+	free(text);
+}
+
+/* ---- verdicts and compliance ---- */
+
+static void row_of(const char *text, struct nr_row *row)
+{
+	json_error_t e;
+	json_t *rec = json_loads(text, 0, &e);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rec);
+	nr_row_from(row, rec, "tags.isp", "f", 1, true);
+	json_decref(rec);
+}
+
+static size_t req(const char *rfc, const char *id)
+{
+	for (size_t i = 0; i < nr_nrequirements; i++)
+		if (!strcmp(nr_requirements[i].rfc, rfc) && !strcmp(nr_requirements[i].id, id))
+			return i;
+	CU_FAIL("no such requirement");
+	return 0;
+}
+
+static enum nr_mark mark(const struct nr_row *row, const char *rfc, const char *id)
+{
+	char why[NR_TEXT_LEN];
+
+	return nr_judge(req(rfc, id), row, why, sizeof(why));
+}
+
+static void test_verdicts(void)
+{
+	struct nr_row row;
+
+	row_of("{\"label\":\"L\",\"tags\":{\"isp\":\"X\"},\"udp\":{\"nat\":true,\"mapping\":"
+	       "\"endpoint-independent\",\"filtering\":\"address-and-port-dependent\","
+	       "\"port_allocation\":{\"pattern\":\"preserving\",\"parity_preserved\":false,"
+	       "\"samples\":[40000,40001,70000]},\"binding_lifetime_s\":29.5,"
+	       "\"evidence\":{\"mapping\":{\"PP\":\"198.51.100.1:1\",\"AA\":\"198.51.100.1:1\"}},"
+	       "\"reasons\":{\"pooling\":\"one address\"},\"pooling\":\"inconclusive\"}}",
+	       &row);
+	CU_ASSERT_STRING_EQUAL(row.label, "L");
+	CU_ASSERT_STRING_EQUAL(row.group, "X");
+	CU_ASSERT_STRING_EQUAL(row.value[NR_MAPPING], "endpoint-independent");
+	CU_ASSERT_STRING_EQUAL(row.value[NR_PARITY], "false");
+	CU_ASSERT_STRING_EQUAL(row.value[NR_LIFETIME], "29.5");
+	CU_ASSERT_STRING_EQUAL(row.value[NR_TCP_MAPPING], "");
+	CU_ASSERT_EQUAL(row.nsamples, 2); /* 70000 is no port */
+	CU_ASSERT_STRING_EQUAL(row.evidence[NR_MAPPING], "PP 198.51.100.1:1, AA 198.51.100.1:1");
+	CU_ASSERT_STRING_EQUAL(row.evidence[NR_POOLING], "one address");
+	CU_ASSERT_STRING_EQUAL(nr_lifetime_band(row.value[NR_LIFETIME]), "under 30 s");
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-1"), NR_PASS);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-8"), NR_FAIL);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-4"), NR_FAIL);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-2"), NR_UNTESTED); /* inconclusive */
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-9"), NR_UNTESTED); /* absent */
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-6"), NR_UNTESTED); /* no test */
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-1"), NR_UNTESTED);
+}
+
+static void test_compliance_edges(void)
+{
+	struct nr_row row;
+
+	/* No NAT: nothing to judge, whatever the words. */
+	row_of("{\"udp\":{\"nat\":false,\"mapping\":\"none\",\"filtering\":"
+	       "\"endpoint-independent\"}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-1"), NR_UNTESTED);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-8"), NR_UNTESTED);
+	/* Lifetime: alive past two minutes passes, dead before fails, short trials do not judge. */
+	row_of("{\"udp\":{\"nat\":true,\"binding_lifetime_s\":150,\"binding_lifetime\":{"
+	       "\"outbound_only\":{\"alive_s\":150.2,\"dead_s\":null}}}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-5"), NR_PASS);
+	row_of("{\"udp\":{\"nat\":true,\"binding_lifetime_s\":29.9,\"binding_lifetime\":{"
+	       "\"outbound_only\":{\"alive_s\":29.9,\"dead_s\":31.2}}}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-5"), NR_FAIL);
+	row_of("{\"udp\":{\"nat\":true,\"binding_lifetime_s\":null,\"binding_lifetime\":{"
+	       "\"outbound_only\":{\"alive_s\":20,\"dead_s\":null}}}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-5"), NR_UNTESTED);
+	/* Hairpinning with the inside source: REQ-9 met, REQ-9a not. */
+	row_of("{\"udp\":{\"nat\":true,\"hairpinning\":true,\"evidence\":{\"hairpinning\":"
+	       "{\"source\":\"internal\"}}},\"tcp\":{\"unsolicited_syn\":\"rst\"}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-9"), NR_PASS);
+	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-9a"), NR_FAIL);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_FAIL);
+}
+
+/* ---- survey ---- */
+
+static void test_survey(void)
+{
+	nr_survey_t *s = nr_survey_new();
+	struct nr_row row;
+	char text[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	for (int i = 0; i < 300; i++) {
+		snprintf(text, sizeof(text),
+			 "{\"tags\":{\"isp\":\"isp%d\"},\"udp\":{\"nat\":true,\"mapping\":\"%s\","
+			 "\"binding_lifetime_s\":%d}}",
+			 i % 200, i % 3 ? "endpoint-independent" : "address-dependent", i);
+		row_of(text, &row);
+		nr_survey_add(s, &row);
+	}
+	CU_ASSERT_EQUAL(s->n, 300);
+	CU_ASSERT_EQUAL(s->groups[0].count[NR_MAPPING][0], 100); /* address-dependent first */
+	CU_ASSERT_STRING_EQUAL(s->value[NR_MAPPING][1], "endpoint-independent");
+	CU_ASSERT_EQUAL(s->groups[0].count[NR_MAPPING][1], 200);
+	/* Lifetimes counted in bands, not one value each. */
+	CU_ASSERT_EQUAL(s->nvalues[NR_LIFETIME], 3);
+	/* 200 ISPs: 128 groups, the rest together. */
+	CU_ASSERT_EQUAL(s->ngroups, NR_MAX_GROUPS + 1);
+	CU_ASSERT_TRUE(s->other_groups);
+	CU_ASSERT_STRING_EQUAL(s->groups[1].name, "isp0");
+	CU_ASSERT_EQUAL(s->groups[1].n, 2);
+	CU_ASSERT_EQUAL(s->groups[NR_MAX_GROUPS + 1].n, 300 - 2 * 100 - 28);
+	CU_ASSERT_EQUAL(s->groups[0].marks[req("4787", "REQ-1")][NR_PASS], 200);
+	nr_survey_free(s);
+}
+
+/* ---- diff ---- */
+
+struct seen {
+	unsigned long compared, missing, added;
+	char last[128];
+};
+
+static void note(void *ctx, const char *label, int key, const char *before, const char *after)
+{
+	struct seen *s = ctx;
+
+	if (key == NR_NKEYS) {
+		s->missing += after == NULL;
+		s->added += before == NULL;
+		return;
+	}
+	s->compared++;
+	if (strcmp(before, after))
+		snprintf(s->last, sizeof(s->last), "%s %s %s %s", label, nr_keys[key].path, before,
+			 after);
+}
+
+static void side_of(struct nr_side *side, const char *const *records, size_t n)
+{
+	struct nr_row row;
+
+	memset(side, 0, sizeof(*side));
+	for (size_t i = 0; i < n; i++) {
+		row_of(records[i], &row);
+		CU_ASSERT_EQUAL(nr_side_add(side, &row), 0);
+	}
+}
+
+static void test_diff(void)
+{
+	static const char *const base[] = {REC("a", "endpoint-independent"),
+					   REC("b", "address-dependent"), REC("c", "none")};
+	static const char *const same[] = {REC("c", "none"), REC("b", "address-dependent"),
+					   REC("a", "endpoint-independent")};
+	static const char *const changed[] = {REC("a", "address-dependent"),
+					      REC("b", "address-dependent"), REC("d", "none")};
+	struct nr_side a, b;
+	struct seen s = {0};
+
+	side_of(&a, base, 3);
+	side_of(&b, same, 3);
+	CU_ASSERT_EQUAL(nr_diff(&a, &b, note, &s), 0);
+	CU_ASSERT_EQUAL(s.compared, 6);
+	nr_side_free(&b);
+	memset(&s, 0, sizeof(s));
+	side_of(&b, changed, 3);
+	CU_ASSERT_EQUAL(nr_diff(&a, &b, note, &s), 3);
+	CU_ASSERT_STRING_EQUAL(s.last, "a udp.mapping endpoint-independent address-dependent");
+	CU_ASSERT_EQUAL(s.missing, 1);
+	CU_ASSERT_EQUAL(s.added, 1);
+	nr_side_free(&a);
+	nr_side_free(&b);
+}
+
+/* Several records of one label: their values joined the same way whatever
+ * their order, so that a mix is no change by itself. */
+static void test_diff_mixed(void)
+{
+	static const char *const one[] = {REC("a", "x"), REC("b", "q"), REC("a", "y"),
+					  REC("a", "x")};
+	static const char *const two[] = {REC("a", "y"), REC("a", "x"), REC("b", "q")};
+	struct nr_side a, b;
+	struct seen s = {0};
+	char *xml;
+	size_t len;
+	FILE *out;
+
+	side_of(&a, one, 4);
+	side_of(&b, two, 3);
+	CU_ASSERT_EQUAL(nr_diff(&a, &b, note, &s), 0);
+	CU_ASSERT_STRING_EQUAL(a.e[0].value[NR_MAPPING], "x|y");
+	out = open_memstream(&xml, &len);
+	nr_diff_junit(out, &a, &b, "t<&>");
+	fclose(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "name=\"t&lt;&amp;&gt;\" tests=\"4\" failures=\"0\""));
+	free(xml);
+	nr_side_free(&a);
+	nr_side_free(&b);
+}
+
+int test_report_register(void)
+{
+	static const struct test_case tests[] = {
+	    {"JSON Lines", test_jsonl},
+	    {"pretty-printed records, braces in strings", test_pretty},
+	    {"bad input: reported by line, the rest read", test_bad_input},
+	    {"empty input, a record cut at the end", test_empty_and_cut_at_end},
+	    {"a record over 1 MiB", test_too_long},
+	    {"verdicts, evidence and compliance from a record", test_verdicts},
+	    {"compliance: no NAT, lifetimes, hairpin source, SYN", test_compliance_edges},
+	    {"survey: counts, bands, groups beyond the bound", test_survey},
+	    {"diff: same, changed, missing and new labels", test_diff},
+	    {"diff: mixed values and JUnit", test_diff_mixed},
+	};
+
+	return TEST_SUITE("natreport", tests);
+}

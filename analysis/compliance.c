@@ -4,11 +4,25 @@
  * requirement untested, with the reason; no NAT leaves NAT requirements
  * untested too (there is nothing to judge).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/compliance.h"
+
+/* The why of a mark, unless nobody reads it (why NULL: a survey's count). */
+static void say(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void say(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
 
 /* A verdict that was reached: not absent, null or inconclusive. */
 static bool reached(const struct nr_row *row, enum nr_key k, char *why, size_t len)
@@ -16,12 +30,12 @@ static bool reached(const struct nr_row *row, enum nr_key k, char *why, size_t l
 	const char *v = row->value[k];
 
 	if (!v[0])
-		snprintf(why, len, "not in the record (%s untested)", nr_keys[k].title);
+		say(why, len, "not in the record (%s untested)", nr_keys[k].title);
 	else if (!strcmp(v, "null") || !strcmp(v, "inconclusive"))
-		snprintf(why, len, "%s not reached%s%s", nr_keys[k].title,
-			 row->evidence[k][0] ? ": " : "", row->evidence[k]);
+		say(why, len, "%s not reached%s%s", nr_keys[k].title,
+		    row->evidence[k][0] ? ": " : "", row->evidence[k]);
 	else if (!strcmp(row->value[NR_NAT], "false"))
-		snprintf(why, len, "no NAT");
+		say(why, len, "no NAT");
 	else
 		return true;
 	return false;
@@ -37,7 +51,7 @@ static enum nr_mark among(const struct nr_row *row, enum nr_key k, const char *p
 		return NR_UNTESTED;
 	snprintf(want, sizeof(want), "|%s|", pass);
 	snprintf(have, sizeof(have), "|%s|", row->value[k]);
-	snprintf(why, len, "%s: %s", nr_keys[k].title, row->value[k]);
+	say(why, len, "%s: %s", nr_keys[k].title, row->value[k]);
 	return strstr(want, have) ? NR_PASS : NR_FAIL;
 }
 
@@ -51,7 +65,7 @@ static enum nr_mark udp_pooling(const struct nr_row *r, char *why, size_t len)
 	/* One address is no pool: paired or arbitrary are the only words to judge. */
 	if (reached(r, NR_POOLING, why, len) && strcmp(r->value[NR_POOLING], "paired") &&
 	    strcmp(r->value[NR_POOLING], "arbitrary")) {
-		snprintf(why, len, "pooling: %s", r->value[NR_POOLING]);
+		say(why, len, "pooling: %s", r->value[NR_POOLING]);
 		return NR_UNTESTED;
 	}
 	return among(r, NR_POOLING, "paired", why, len);
@@ -78,14 +92,14 @@ static enum nr_mark udp_lifetime(const struct nr_row *r, char *why, size_t len)
 	if (!strcmp(r->value[NR_NAT], "false"))
 		return NR_UNTESTED;
 	if (alive >= 120) {
-		snprintf(why, len, "outbound-only mapping alive after %.1f s idle", alive);
+		say(why, len, "outbound-only mapping alive after %.1f s idle", alive);
 		return NR_PASS;
 	}
 	if (dead >= 0 && dead <= 120) {
-		snprintf(why, len, "outbound-only mapping dead after %.1f s idle", dead);
+		say(why, len, "outbound-only mapping dead after %.1f s idle", dead);
 		return NR_FAIL;
 	}
-	snprintf(why, len, "the longest trial (%.1f s) was under two minutes", alive);
+	say(why, len, "the longest trial (%.1f s) was under two minutes", alive);
 	return NR_UNTESTED;
 }
 
@@ -102,7 +116,7 @@ static enum nr_mark udp_hairpinning(const struct nr_row *r, char *why, size_t le
 static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t len)
 {
 	if (reached(r, NR_HAIRPINNING, why, len) && strcmp(r->value[NR_HAIRPINNING], "true")) {
-		snprintf(why, len, "no hairpinning to judge");
+		say(why, len, "no hairpinning to judge");
 		return NR_UNTESTED;
 	}
 	return among(r, NR_HAIRPIN_SOURCE, "external", why, len);
@@ -129,7 +143,7 @@ static enum nr_mark tcp_filtering(const struct nr_row *r, char *why, size_t len)
 static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 {
 	if (reached(r, NR_TCP_SYN, why, len) && !strcmp(r->value[NR_TCP_SYN], "icmp")) {
-		snprintf(why, len, "an ICMP error, but the record does not say after how long");
+		say(why, len, "an ICMP error, but the record does not say after how long");
 		return NR_UNTESTED;
 	}
 	return among(r, NR_TCP_SYN, "drop|pass", why, len);
@@ -180,11 +194,12 @@ const char *nr_mark_name(enum nr_mark m)
 
 enum nr_mark nr_judge(size_t i, const struct nr_row *row, char *why, size_t len)
 {
-	why[0] = '\0';
+	if (why && len)
+		why[0] = '\0';
 	if (i >= nr_nrequirements)
 		return NR_UNTESTED;
 	if (!nr_requirements[i].judge) {
-		snprintf(why, len, "no natprobe test measures it");
+		say(why, len, "no natprobe test measures it");
 		return NR_UNTESTED;
 	}
 	return nr_requirements[i].judge(row, why, len);

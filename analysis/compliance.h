@@ -28,7 +28,8 @@ extern const size_t nr_nrequirements;
 
 const char *nr_mark_name(enum nr_mark m);
 
-/* The mark of requirement i for row, with the why ("" for none). */
+/* The mark of requirement i for row, with the why ("" for none; why NULL:
+ * only the mark). */
 enum nr_mark nr_judge(size_t i, const struct nr_row *row, char *why, size_t len);
 
 #endif

@@ -142,6 +142,7 @@ $(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REPORT_LIB) $(REFL_LIB) $(NATEMU_LIB) $(
 check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
+	$(Q)tests/golden.sh $(BINDIR)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)
 	$(Q)tests/probe.sh $(BINDIR)
@@ -181,7 +182,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

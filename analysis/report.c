@@ -5,6 +5,7 @@
  * machine, so the same records give the same report: golden files rely
  * on it.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "analysis/report.h"
@@ -51,14 +52,16 @@ static void text_rows(FILE *out, const struct nr_report *r)
 	static const char *const heads[] = {"NAT",    "MAP",  "FILTER",   "HAIRPIN", "PORTS",
 					    "CONTIG", "POOL", "OVERLOAD", "RFC 3489"};
 
+	static const int widths[] = {5, 4, 6, 7, 11, 6, 9, 8, 0};
+
 	fprintf(out, "%-24s", "DEVICE");
 	for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-		fprintf(out, " %-*s", c == 4 ? 11 : 8, heads[c]);
+		fprintf(out, " %-*s", widths[c], heads[c]);
 	fputc('\n', out);
 	for (size_t i = 0; i < r->nrows; i++) {
 		fprintf(out, "%-24.24s", nr_row_name(&r->rows[i]));
 		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-			fprintf(out, " %-*s", c == 4 ? 11 : 8, brief(r->rows[i].value[cols[c]]));
+			fprintf(out, " %-*s", widths[c], brief(r->rows[i].value[cols[c]]));
 		fputc('\n', out);
 	}
 	if (r->more)
@@ -197,10 +200,24 @@ static void md_group_row(FILE *out, const struct nr_survey *s, enum nr_key k,
 	fputc('\n', out);
 }
 
-/* Key k's counts: one row per group (or the total), one column per value. */
-static void md_key_table(FILE *out, const struct nr_survey *s, enum nr_key k, bool by_group)
+static int by_name(const void *a, const void *b)
 {
-	fprintf(out, "\n**%s**\n\n| %s | records |", nr_keys[k].title, by_group ? "group" : "");
+	return strcmp((*(const struct nr_group *const *)a)->name,
+		      (*(const struct nr_group *const *)b)->name);
+}
+
+/* Key k's counts: one row per group, sorted by name, one column per value. */
+static void md_key_table(FILE *out, const struct nr_survey *s, enum nr_key k)
+{
+	const struct nr_group *order[NR_MAX_GROUPS + 1];
+	unsigned n = 0;
+
+	for (unsigned g = 1; g < s->ngroups; g++)
+		order[n++] = &s->groups[g];
+	qsort(order, n, sizeof(order[0]), by_name);
+	if (s->other_groups)
+		order[n++] = &s->groups[NR_MAX_GROUPS + 1];
+	fprintf(out, "\n**%s**\n\n| group | records |", nr_keys[k].title);
 	for (unsigned v = 0; v < s->nvalues[k]; v++)
 		fprintf(out, " %s |", shown(s->value[k][v]));
 	if (s->other_values[k])
@@ -209,14 +226,28 @@ static void md_key_table(FILE *out, const struct nr_survey *s, enum nr_key k, bo
 	for (unsigned v = 0; v < s->nvalues[k] + s->other_values[k]; v++)
 		fputs(" --- |", out);
 	fputc('\n', out);
-	if (!by_group) {
-		md_group_row(out, s, k, &s->groups[0]);
-		return;
+	for (unsigned g = 0; g < n; g++)
+		md_group_row(out, s, k, order[g]);
+	md_group_row(out, s, k, &s->groups[0]);
+}
+
+/* Every key's values over all records: one row each. */
+static void md_totals(FILE *out, const struct nr_survey *s)
+{
+	const struct nr_group *all = &s->groups[0];
+
+	fprintf(out, "\n| test | verdict | records | share |\n| --- | --- | --- | --- |\n");
+	for (int k = 0; k < NR_NKEYS; k++) {
+		if (s->nvalues[k] == 1 && !s->value[k][0][0])
+			continue;
+		for (unsigned v = 0; v < s->nvalues[k]; v++)
+			fprintf(out, "| %s | %s | %lu | %.0f%% |\n", v ? "" : nr_keys[k].title,
+				shown(s->value[k][v]), all->count[k][v],
+				share(all->count[k][v], s->n));
+		if (s->other_values[k])
+			fprintf(out, "| | (other values) | %lu | %.0f%% |\n",
+				all->count[k][NR_OTHER], share(all->count[k][NR_OTHER], s->n));
 	}
-	for (unsigned g = 1; g < s->ngroups; g++)
-		md_group_row(out, s, k, &s->groups[g]);
-	if (s->other_groups)
-		md_group_row(out, s, k, &s->groups[NR_MAX_GROUPS + 1]);
 }
 
 static void md_survey_compliance(FILE *out, const struct nr_survey *s)
@@ -239,14 +270,13 @@ static void md_survey(FILE *out, const struct nr_report *r)
 		"\n## Survey\n\n%lu records. Each verdict's count and share; `-` is a "
 		"record without that key (the test did not run).\n\n### Verdicts\n",
 		s->n);
-	for (int k = 0; k < NR_NKEYS; k++)
-		if (!(s->nvalues[k] == 1 && !s->value[k][0][0]))
-			md_key_table(out, s, (enum nr_key)k, false);
+	md_totals(out, s);
 	if (r->by && s->ngroups > 1) {
-		fprintf(out, "\n### By `%s`\n", r->by);
+		fprintf(out, "\n### By `%s`\n\nEach group's records, then all of them: `(all)`.\n",
+			r->by);
 		for (int k = 0; k < NR_NKEYS; k++)
 			if (!(s->nvalues[k] == 1 && !s->value[k][0][0]))
-				md_key_table(out, s, (enum nr_key)k, true);
+				md_key_table(out, s, (enum nr_key)k);
 	}
 	md_survey_compliance(out, s);
 }

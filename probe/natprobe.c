@@ -18,6 +18,8 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "addr.h"
 #include "peermsg.h"
 #include "probe/peer.h"
@@ -33,7 +35,8 @@
 #define LIFETIME_MAX      3600
 
 static const char usage[] =
-    "usage: natprobe [--json FILE|-] [--label TEXT] [--tests LIST] [--list-tests]\n"
+    "usage: natprobe [--json FILE|-] [--label TEXT] [--tag NAME=VALUE] [--tests LIST]\n"
+    "                [--list-tests]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
     "       natprobe peer [--listen IP[:PORT]] [--timeout S]   (see natprobe peer --help)\n"
     "\n"
@@ -45,7 +48,9 @@ static const char usage[] =
     "  --list-tests     list the tests and exit\n"
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
-    "  --label TEXT     a tag for this run in the record (a site, a subscriber, a lab)\n"
+    "  --label TEXT     a name for this run in the record (a site, a subscriber, a lab)\n"
+    "  --tag NAME=VALUE  a key for surveys in the record, tags.NAME (an ISP, a\n"
+    "                   region, a device model); up to 8\n"
     "  --peer HOST      a second host behind the same NAT, running `natprobe peer`\n"
     "                   (port 3480 unless given): hairpinning between hosts, port\n"
     "                   overloading, paired pooling\n"
@@ -60,7 +65,8 @@ static const char usage[] =
 struct options {
 	struct sockaddr_storage server, peer;
 	bool have_peer;
-	const char *json, *label;
+	const char *json;
+	struct probe_meta meta;
 	const struct probe_test *tests[16];
 	size_t ntests;
 	unsigned lifetime_max_s;
@@ -277,13 +283,64 @@ static void add_lifetime(struct options *o)
 		o->tests[o->ntests++] = &probe_test_lifetime;
 }
 
+/* The record is JSON: text in it must be UTF-8 (jansson refuses the rest). */
+static bool utf8(const char *text, const char *option)
+{
+	json_t *s = json_string(text);
+
+	if (!s) {
+		fprintf(stderr, "natprobe: %s: '%s' is not UTF-8 text\n", option, text);
+		return false;
+	}
+	json_decref(s);
+	return true;
+}
+
+/* --tag NAME=VALUE: NAME letters, digits, '_' and '-' (a key natreport's --by
+ * can name as tags.NAME), at most 8 tags, each NAME once. */
+static int parse_tag(char *arg, struct probe_meta *m)
+{
+	char *eq = strchr(arg, '=');
+	size_t n = eq ? (size_t)(eq - arg) : 0;
+
+	if (!eq || !n || n > 32 ||
+	    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789_-") != n) {
+		fprintf(stderr,
+			"natprobe: --tag '%s': want NAME=VALUE, NAME of letters, digits, '_' "
+			"and '-' (at most 32)\n",
+			arg);
+		return -1;
+	}
+	*eq = '\0';
+	for (size_t i = 0; i < m->ntags; i++)
+		if (!strcmp(m->tag_name[i], arg)) {
+			fprintf(stderr, "natprobe: --tag %s given twice\n", arg);
+			return -1;
+		}
+	if (m->ntags == PROBE_MAX_TAGS) {
+		fprintf(stderr, "natprobe: --tag: at most %d tags\n", PROBE_MAX_TAGS);
+		return -1;
+	}
+	if (!utf8(eq + 1, "--tag"))
+		return -1;
+	m->tag_name[m->ntags] = arg;
+	m->tag_value[m->ntags++] = eq + 1;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
-	    {"json", required_argument, NULL, 'j'},     {"label", required_argument, NULL, 'L'},
-	    {"tests", required_argument, NULL, 't'},    {"list-tests", no_argument, NULL, 'l'},
-	    {"lifetime", optional_argument, NULL, 'T'}, {"peer", required_argument, NULL, 'P'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	    {"json", required_argument, NULL, 'j'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"tests", required_argument, NULL, 't'},
+	    {"list-tests", no_argument, NULL, 'l'},
+	    {"lifetime", optional_argument, NULL, 'T'},
+	    {"peer", required_argument, NULL, 'P'},
+	    {"tag", required_argument, NULL, 'g'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char err[160];
 	int c;
@@ -299,7 +356,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->json = optarg;
 			break;
 		case 'L':
-			o->label = optarg;
+			if (!utf8(optarg, "--label"))
+				return -1;
+			o->meta.label = optarg;
+			break;
+		case 'g':
+			if (parse_tag(optarg, &o->meta))
+				return -1;
 			break;
 		case 't':
 			if (parse_tests(optarg, o))
@@ -413,8 +476,12 @@ static int exit_status(const struct probe_result *r)
 static int write_json(FILE *f, const struct options *o, const struct probe_result *r,
 		      const char *started)
 {
-	int rc = probe_report_json(f, r, started, VERSION, o->label);
+	struct probe_meta meta = o->meta;
+	int rc;
 
+	meta.started = started;
+	meta.version = VERSION;
+	rc = probe_report_json(f, r, &meta);
 	if (f != stdout && fclose(f))
 		rc = -1;
 	if (rc)

@@ -527,18 +527,24 @@ static json_t *udp_json(const struct probe_result *r)
 	return udp;
 }
 
-int probe_report_json(FILE *out, const struct probe_result *r, const char *started,
-		      const char *version, const char *label)
+int probe_report_json(FILE *out, const struct probe_result *r, const struct probe_meta *m)
 {
 	json_t *rec = json_object();
 	int rc;
 
 	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
 	json_object_set_new(rec, "tool",
-			    json_pack("{s:s, s:s}", "name", "natprobe", "version", version));
-	if (label)
-		json_object_set_new(rec, "label", json_string(label));
-	json_object_set_new(rec, "started", json_string(started));
+			    json_pack("{s:s, s:s}", "name", "natprobe", "version", m->version));
+	if (m->label)
+		json_object_set_new(rec, "label", json_string(m->label));
+	if (m->ntags) {
+		json_t *tags = json_object();
+
+		for (size_t i = 0; i < m->ntags; i++)
+			json_object_set_new(tags, m->tag_name[i], json_string(m->tag_value[i]));
+		json_object_set_new(rec, "tags", tags);
+	}
+	json_object_set_new(rec, "started", json_string(m->started));
 	json_object_set_new(rec, "duration_ms", json_integer((json_int_t)(r->duration_us / 1000)));
 	json_object_set_new(rec, "reflector",
 			    json_pack("{s:o, s:o}", "primary", addr_json(&r->primary), "alternate",

@@ -9,10 +9,20 @@
 
 #include "probe/result.h"
 
+#define PROBE_MAX_TAGS 8
+
+/* What the record says of the run itself, beside the verdicts. */
+struct probe_meta {
+	const char *started; /* RFC 3339, UTC */
+	const char *version;
+	const char *label; /* the user's name for the run; NULL for none */
+	/* --tag NAME=VALUE: keys a survey can group by (tags.NAME). */
+	const char *tag_name[PROBE_MAX_TAGS], *tag_value[PROBE_MAX_TAGS];
+	size_t ntags;
+};
+
 void probe_report_text(FILE *out, const struct probe_result *r);
-/* One line of JSON; started is an RFC 3339 UTC time; label the user's tag for
- * the run (NULL for none). 0, or -1 on a write error. */
-int probe_report_json(FILE *out, const struct probe_result *r, const char *started,
-		      const char *version, const char *label);
+/* One line of JSON. 0, or -1 on a write error. */
+int probe_report_json(FILE *out, const struct probe_result *r, const struct probe_meta *m);
 
 #endif

@@ -103,6 +103,12 @@ expect "natprobe peer: it served that natprobe" 0 '^natprobe-peer session ' -- c
 kill "$agent" 2>/dev/null
 wait "$agent" 2>/dev/null
 
+# natprobe's tags: in the record, and refused with the reason when malformed.
+expect "natprobe: --tag in the record" 0 '"label":"L","tags":\{"isp":"x","region":"eu"\}' -- \
+    sh -c "'$P' --label L --tag isp=x --tag region=eu --json - 127.0.0.1:9 2>/dev/null; true"
+expect "natprobe: a --tag without =" 2 "tag 'isp': want NAME=VALUE" -- "$P" --tag isp 127.0.0.1:9
+expect "natprobe: a --tag twice" 2 'tag isp given twice' -- "$P" --tag isp=a --tag isp=b 127.0.0.1:9
+
 # natreport: usage, unreadable and bad input, and the diff's exit statuses.
 R=$BIN/natreport
 rec() { printf '{"schema":"natlab.result/1","label":"%s","udp":{"nat":true,"mapping":"%s"}}\n' "$1" "$2"; }

@@ -209,7 +209,7 @@ static int by_name(const void *a, const void *b)
 /* Key k's counts: one row per group, sorted by name, one column per value. */
 static void md_key_table(FILE *out, const struct nr_survey *s, enum nr_key k)
 {
-	const struct nr_group *order[NR_MAX_GROUPS + 1];
+	const struct nr_group *order[NR_MAX_GROUPS + 1] = {NULL};
 	unsigned n = 0;
 
 	for (unsigned g = 1; g < s->ngroups; g++)

@@ -150,6 +150,7 @@ check: all $(TEST_BIN)
 bench: all
 	$(Q)bench/run $(BINDIR)
 	$(Q)bench/probes $(BINDIR)
+	$(Q)bench/report $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
@@ -182,7 +183,7 @@ fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

@@ -55,11 +55,6 @@ static enum nr_mark among(const struct nr_row *row, enum nr_key k, const char *p
 	return strstr(want, have) ? NR_PASS : NR_FAIL;
 }
 
-static enum nr_mark udp_mapping(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_MAPPING, "endpoint-independent", why, len);
-}
-
 static enum nr_mark udp_pooling(const struct nr_row *r, char *why, size_t len)
 {
 	/* One address is no pool: paired or arbitrary are the only words to judge. */
@@ -69,16 +64,6 @@ static enum nr_mark udp_pooling(const struct nr_row *r, char *why, size_t len)
 		return NR_UNTESTED;
 	}
 	return among(r, NR_POOLING, "paired", why, len);
-}
-
-static enum nr_mark udp_overloading(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_OVERLOADING, "false", why, len);
-}
-
-static enum nr_mark udp_parity(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_PARITY, "true", why, len);
 }
 
 /* REQ-5: not under two minutes. Alive after 120 s passes; dead at or before
@@ -103,16 +88,6 @@ static enum nr_mark udp_lifetime(const struct nr_row *r, char *why, size_t len)
 	return NR_UNTESTED;
 }
 
-static enum nr_mark udp_filtering(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_FILTERING, "endpoint-independent|address-dependent", why, len);
-}
-
-static enum nr_mark udp_hairpinning(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_HAIRPINNING, "true", why, len);
-}
-
 static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t len)
 {
 	if (reached(r, NR_HAIRPINNING, why, len) && strcmp(r->value[NR_HAIRPINNING], "true")) {
@@ -120,21 +95,6 @@ static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t
 		return NR_UNTESTED;
 	}
 	return among(r, NR_HAIRPIN_SOURCE, "external", why, len);
-}
-
-static enum nr_mark tcp_mapping(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_TCP_MAPPING, "endpoint-independent", why, len);
-}
-
-static enum nr_mark tcp_simopen(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_TCP_SIMOPEN, "true", why, len);
-}
-
-static enum nr_mark tcp_filtering(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_TCP_FILTERING, "endpoint-independent|address-dependent", why, len);
 }
 
 /* REQ-4: no answer to an unsolicited SYN for 6 s. A SYN passed to the host
@@ -149,39 +109,42 @@ static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 	return among(r, NR_TCP_SYN, "drop|pass", why, len);
 }
 
-static enum nr_mark tcp_hairpinning(const struct nr_row *r, char *why, size_t len)
-{
-	return among(r, NR_TCP_HAIRPINNING, "true", why, len);
-}
-
+/* A judge, or a key and the values that pass (|-separated), or neither:
+ * no natprobe test measures it. */
 const struct nr_requirement nr_requirements[] = {
-    {"4787", "REQ-1", "MUST", "endpoint-independent mapping", udp_mapping},
-    {"4787", "REQ-2", "RECOMMENDED", "paired address pooling", udp_pooling},
-    {"4787", "REQ-3", "MUST NOT", "port overloading", udp_overloading},
-    {"4787", "REQ-4", "RECOMMENDED", "port parity kept", udp_parity},
-    {"4787", "REQ-5", "MUST", "mapping timer of at least two minutes", udp_lifetime},
-    {"4787", "REQ-6", "MUST", "outbound traffic refreshes a mapping", NULL},
-    {"4787", "REQ-7", "MUST", "inside and outside address conflicts handled", NULL},
+    {"4787", "REQ-1", "MUST", "endpoint-independent mapping", NR_MAPPING, "endpoint-independent",
+     NULL},
+    {"4787", "REQ-2", "RECOMMENDED", "paired address pooling", NR_POOLING, NULL, udp_pooling},
+    {"4787", "REQ-3", "MUST NOT", "port overloading", NR_OVERLOADING, "false", NULL},
+    {"4787", "REQ-4", "RECOMMENDED", "port parity kept", NR_PARITY, "true", NULL},
+    {"4787", "REQ-5", "MUST", "mapping timer of at least two minutes", NR_LIFETIME, NULL,
+     udp_lifetime},
+    {"4787", "REQ-6", "MUST", "outbound traffic refreshes a mapping", NR_NKEYS, NULL, NULL},
+    {"4787", "REQ-7", "MUST", "inside and outside address conflicts handled", NR_NKEYS, NULL, NULL},
     {"4787", "REQ-8", "RECOMMENDED", "endpoint-independent or address-dependent filtering",
-     udp_filtering},
-    {"4787", "REQ-9", "MUST", "hairpinning", udp_hairpinning},
-    {"4787", "REQ-9a", "MUST", "hairpinned packets carry the external source", udp_hairpin_source},
-    {"4787", "REQ-10", "SHOULD", "UDP ALGs off", NULL},
-    {"4787", "REQ-11", "MUST", "deterministic behaviour", NULL},
-    {"4787", "REQ-12", "MUST", "ICMP never ends a mapping", NULL},
-    {"4787", "REQ-13", "MUST", "ICMP 'fragmentation needed' for DF packets", NULL},
-    {"4787", "REQ-14", "MUST", "fragments received out of order", NULL},
-    {"5382", "REQ-1", "MUST", "endpoint-independent mapping for TCP", tcp_mapping},
-    {"5382", "REQ-2", "MUST", "every valid TCP sequence, simultaneous open too", tcp_simopen},
+     NR_FILTERING, "endpoint-independent|address-dependent", NULL},
+    {"4787", "REQ-9", "MUST", "hairpinning", NR_HAIRPINNING, "true", NULL},
+    {"4787", "REQ-9a", "MUST", "hairpinned packets carry the external source", NR_HAIRPIN_SOURCE,
+     NULL, udp_hairpin_source},
+    {"4787", "REQ-10", "SHOULD", "UDP ALGs off", NR_NKEYS, NULL, NULL},
+    {"4787", "REQ-11", "MUST", "deterministic behaviour", NR_NKEYS, NULL, NULL},
+    {"4787", "REQ-12", "MUST", "ICMP never ends a mapping", NR_NKEYS, NULL, NULL},
+    {"4787", "REQ-13", "MUST", "ICMP 'fragmentation needed' for DF packets", NR_NKEYS, NULL, NULL},
+    {"4787", "REQ-14", "MUST", "fragments received out of order", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-1", "MUST", "endpoint-independent mapping for TCP", NR_TCP_MAPPING,
+     "endpoint-independent", NULL},
+    {"5382", "REQ-2", "MUST", "every valid TCP sequence, simultaneous open too", NR_TCP_SIMOPEN,
+     "true", NULL},
     {"5382", "REQ-3", "RECOMMENDED", "endpoint-independent or address-dependent filtering for TCP",
-     tcp_filtering},
-    {"5382", "REQ-4", "MUST", "no answer to an unsolicited SYN for 6 s", tcp_syn},
-    {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NULL},
-    {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NULL},
-    {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NULL},
-    {"5382", "REQ-8", "MUST", "hairpinning for TCP", tcp_hairpinning},
-    {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NULL},
-    {"5382", "REQ-10", "MUST", "ICMP never ends a mapping or connection", NULL},
+     NR_TCP_FILTERING, "endpoint-independent|address-dependent", NULL},
+    {"5382", "REQ-4", "MUST", "no answer to an unsolicited SYN for 6 s", NR_TCP_SYN, NULL, tcp_syn},
+    {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NR_NKEYS,
+     NULL, NULL},
+    {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-8", "MUST", "hairpinning for TCP", NR_TCP_HAIRPINNING, "true", NULL},
+    {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-10", "MUST", "ICMP never ends a mapping or connection", NR_NKEYS, NULL, NULL},
 };
 const size_t nr_nrequirements = sizeof(nr_requirements) / sizeof(nr_requirements[0]);
 
@@ -198,9 +161,10 @@ enum nr_mark nr_judge(size_t i, const struct nr_row *row, char *why, size_t len)
 		why[0] = '\0';
 	if (i >= nr_nrequirements)
 		return NR_UNTESTED;
-	if (!nr_requirements[i].judge) {
-		say(why, len, "no natprobe test measures it");
-		return NR_UNTESTED;
-	}
-	return nr_requirements[i].judge(row, why, len);
+	if (nr_requirements[i].judge)
+		return nr_requirements[i].judge(row, why, len);
+	if (nr_requirements[i].pass)
+		return among(row, nr_requirements[i].key, nr_requirements[i].pass, why, len);
+	say(why, len, "no natprobe test measures it");
+	return NR_UNTESTED;
 }

@@ -19,7 +19,9 @@ struct nr_requirement {
 	const char *id;    /* "REQ-1" */
 	const char *level; /* MUST, SHOULD, RECOMMENDED */
 	const char *text;
-	/* Pass or fail, with the why; NULL: no natprobe test measures it. */
+	enum nr_key key;  /* the verdict it rests on; NR_NKEYS: none */
+	const char *pass; /* the values of key that pass, |-separated */
+	/* Or a judge of its own, for what one key's value does not settle. */
 	enum nr_mark (*judge)(const struct nr_row *row, char *why, size_t len);
 };
 

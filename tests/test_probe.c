@@ -425,6 +425,19 @@ static void test_port_patterns(void)
 	}
 }
 
+/* One host through a preserving NAT with two public addresses, pooled so. */
+static void probe_pool(enum natemu_pooling pooling, uint64_t seed, struct probe_result *res)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+	struct sim s;
+
+	cfg.pool[1] = PUBLIC_IP + 1;
+	cfg.npool = 2;
+	cfg.pooling = pooling;
+	sim_setup(&s, &cfg, 0, seed);
+	probe(&s, res);
+}
+
 /*
  * Contiguity: pairs of adjacent local ports keep adjacent public ports
  * through preserving allocation and sequential with a delta of 1, not
@@ -469,15 +482,9 @@ static void test_contiguity(void)
 	       wrong);
 	CU_ASSERT_EQUAL(wrong, 0);
 	for (unsigned seed = 0; seed < 32; seed++) {
-		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
 		struct probe_result res;
-		struct sim s;
 
-		cfg.pool[1] = PUBLIC_IP + 1;
-		cfg.npool = 2;
-		cfg.pooling = NATEMU_POOL_ARBITRARY;
-		sim_setup(&s, &cfg, 0, 800 + seed);
-		probe(&s, &res);
+		probe_pool(NATEMU_POOL_ARBITRARY, 800 + seed, &res);
 		CU_ASSERT_NOT_EQUAL(res.contiguity, PROBE_YES);
 	}
 }
@@ -487,15 +494,10 @@ static void test_contiguity(void)
 static void test_pooling(void)
 {
 	for (int arbitrary = 0; arbitrary < 2; arbitrary++) {
-		struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
 		struct probe_result res;
-		struct sim s;
 
-		cfg.pool[1] = PUBLIC_IP + 1;
-		cfg.npool = 2;
-		cfg.pooling = arbitrary ? NATEMU_POOL_ARBITRARY : NATEMU_POOL_PAIRED;
-		sim_setup(&s, &cfg, 0, (uint64_t)(400 + arbitrary));
-		probe(&s, &res);
+		probe_pool(arbitrary ? NATEMU_POOL_ARBITRARY : NATEMU_POOL_PAIRED,
+			   (uint64_t)(400 + arbitrary), &res);
 		CU_ASSERT_EQUAL(res.pooling,
 				arbitrary ? PROBE_POOLING_ARBITRARY : PROBE_POOLING_INCONCLUSIVE);
 		CU_ASSERT_EQUAL(res.npool, arbitrary ? 2u : 1u);

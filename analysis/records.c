@@ -29,7 +29,44 @@ struct split {
 	unsigned long start; /* the line the record began on; 0: none open */
 	int depth;
 	bool in_string, escaped, too_long;
+	bool skip_line; /* the rest of a rejected line, in later pieces */
 };
+
+/* A stream in pieces of at most one buffer: a line each, or part of a
+ * long one. Memory stays bounded whatever the input (getline would hold a
+ * gigabyte line whole), and NUL bytes are bytes like any other. */
+struct pieces {
+	FILE *in;
+	size_t pos, len;
+	char buf[64 * 1024];
+};
+
+static bool next_piece(struct pieces *p, const char **s, size_t *n)
+{
+	const char *nl;
+
+	if (p->pos == p->len) {
+		p->len = fread(p->buf, 1, sizeof(p->buf), p->in);
+		p->pos = 0;
+		if (!p->len)
+			return false;
+	}
+	*s = p->buf + p->pos;
+	nl = memchr(*s, '\n', p->len - p->pos);
+	*n = nl ? (size_t)(nl - *s) + 1 : p->len - p->pos;
+	p->pos += *n;
+	return true;
+}
+
+/* Blanks at s, within n. */
+static size_t blanks(const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	return i;
+}
 
 static void complain(const struct split *sp, unsigned long line, const char *what)
 {
@@ -150,12 +187,21 @@ static void open_record(struct split *sp, unsigned long line)
 	sp->in_string = sp->escaped = sp->too_long = false;
 }
 
-/* One line (with its newline, if any). */
-static int feed_line(struct split *sp, const char *s, size_t n, unsigned long line, rec_fn fn,
-		     void *ctx, struct rec_stats *st)
+/* A piece of a line (with its newline, if it ends the line); line_start:
+ * whether the line begins with it. */
+static int feed_line(struct split *sp, const char *s, size_t n, unsigned long line, bool line_start,
+		     rec_fn fn, void *ctx, struct rec_stats *st)
 {
-	size_t lead = strspn(s, " \t\r");
+	bool ends = s[n - 1] == '\n';
+	/* Inside a record, blanks are kept but at a line's start (no JSON string
+	 * spans lines, so there they are between tokens). */
+	size_t lead = line_start || !sp->start ? blanks(s, n) : 0;
 
+	if (!line_start && sp->skip_line) {
+		sp->skip_line = !ends;
+		return 0;
+	}
+	sp->skip_line = false;
 	while (lead < n) {
 		size_t used;
 
@@ -169,10 +215,11 @@ static int feed_line(struct split *sp, const char *s, size_t n, unsigned long li
 					       "or one after another"
 					     : "not the start of a JSON object: line skipped");
 				st->skipped++;
+				sp->skip_line = !ends;
 				return 0;
 			}
 			open_record(sp, line);
-		} else if (lead == 0 && s[0] == '{') {
+		} else if (line_start && lead == 0 && s[0] == '{') {
 			/* A new record at the start of a line: the open one was cut short
 			 * (even inside a string: JSON strings hold no raw newline). */
 			complain(sp, sp->start,
@@ -189,7 +236,7 @@ static int feed_line(struct split *sp, const char *s, size_t n, unsigned long li
 
 			if (rc)
 				return rc;
-			lead += strspn(s + lead, " \t\r");
+			lead += blanks(s + lead, n - lead);
 		}
 	}
 	return 0;
@@ -199,15 +246,26 @@ int rec_read_stream(FILE *in, const char *name, rec_fn fn, void *ctx, struct rec
 		    FILE *err, const char *program)
 {
 	struct split sp = {.name = name, .err = err, .program = program};
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	struct pieces *p = malloc(sizeof(*p));
+	const char *s;
+	size_t n;
 	unsigned long lineno = 0, before = st->records + st->skipped;
+	bool line_start = true;
 	int rc = 0;
 
 	st->files++;
-	while (!rc && (n = getline(&line, &cap, in)) > 0)
-		rc = feed_line(&sp, line, (size_t)n, ++lineno, fn, ctx, st);
+	if (!p) {
+		complain(&sp, 0, "out of memory");
+		st->skipped++;
+		return 0;
+	}
+	p->in = in;
+	p->pos = p->len = 0;
+	while (!rc && next_piece(p, &s, &n)) {
+		lineno += line_start;
+		rc = feed_line(&sp, s, n, lineno, line_start, fn, ctx, st);
+		line_start = s[n - 1] == '\n';
+	}
 	if (!rc && sp.start) {
 		complain(&sp, sp.start, "record cut short at the end of the input: skipped");
 		st->skipped++;
@@ -218,7 +276,7 @@ int rec_read_stream(FILE *in, const char *name, rec_fn fn, void *ctx, struct rec
 	}
 	if (!rc && st->records + st->skipped == before && err)
 		fprintf(err, "%s: %s: no records (empty input)\n", program, name);
-	free(line);
+	free(p);
 	free(sp.buf);
 	return rc;
 }

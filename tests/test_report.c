@@ -153,6 +153,47 @@ static void test_too_long(void)
 	free(text);
 }
 
+/* Lines longer than the reader's buffer (64 KiB): a record over several
+ * pieces is whole, a garbage line is one complaint, and NUL bytes are bytes. */
+static void test_long_lines_and_nul(void)
+{
+	size_t big = 200 * 1024;
+	char *text = malloc(2 * big + 1024), *msgs, *at = text;
+	struct collected c;
+	struct rec_stats st;
+	FILE *in;
+	size_t len;
+	FILE *err;
+
+	at += sprintf(at, "{\"schema\":\"natlab.result/1\",\"label\":\"long\",\"pad\":\"");
+	memset(at, 'x', big);
+	at += big;
+	at += sprintf(at, "\"}\n");
+	memset(at, 'g', big);
+	at += big;
+	at += sprintf(at, "\n" REC("after", "none") "\n");
+	at += sprintf(at, "{\"schema\":\"natlab.result/1\",\"label\":\"n");
+	*at++ = '\0';
+	at += sprintf(at, "ul\"}\n" REC("last", "none") "\n");
+	in = fmemopen(text, (size_t)(at - text), "r");
+	err = open_memstream(&msgs, &len);
+	memset(&c, 0, sizeof(c));
+	memset(&st, 0, sizeof(st));
+	rec_read_stream(in, "in", collect, &c, &st, err, "natreport");
+	fclose(in);
+	fclose(err);
+	CU_ASSERT_EQUAL(st.records, 3);
+	CU_ASSERT_EQUAL(st.skipped, 2);
+	CU_ASSERT_STRING_EQUAL(c.labels[0], "long");
+	CU_ASSERT_STRING_EQUAL(c.labels[1], "after");
+	CU_ASSERT_EQUAL(c.lines[1], 3);
+	CU_ASSERT_STRING_EQUAL(c.labels[2], "last");
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:2: not the start of a JSON object"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:4: not valid JSON"));
+	free(msgs);
+	free(text);
+}
+
 /* ---- verdicts and compliance ---- */
 
 static void row_of(const char *text, struct nr_row *row)
@@ -369,6 +410,7 @@ int test_report_register(void)
 	    {"bad input: reported by line, the rest read", test_bad_input},
 	    {"empty input, a record cut at the end", test_empty_and_cut_at_end},
 	    {"a record over 1 MiB", test_too_long},
+	    {"lines longer than the buffer, NUL bytes", test_long_lines_and_nul},
 	    {"verdicts, evidence and compliance from a record", test_verdicts},
 	    {"compliance: no NAT, lifetimes, hairpin source, SYN", test_compliance_edges},
 	    {"survey: counts, bands, groups beyond the bound", test_survey},

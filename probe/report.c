@@ -411,6 +411,16 @@ static json_t *lifetime_json(const struct probe_lifetime *l)
 			 "dead_s", l->known && l->hi_s >= 0 ? tenths(l->hi_s) : json_null());
 }
 
+/* The sockets' own ports, beside samples: a figure shows which were kept. */
+static json_t *locals_json(const struct probe_result *r)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < r->port_nsamples; i++)
+		json_array_append_new(a, json_integer(r->port_locals[i]));
+	return a;
+}
+
 static json_t *udp_json(const struct probe_result *r)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -460,6 +470,7 @@ static json_t *udp_json(const struct probe_result *r)
 		for (unsigned i = 0; i < r->port_nsamples; i++)
 			json_array_append_new(samples, json_integer(r->port_samples[i]));
 		json_object_set_new(ports, "samples", samples);
+		json_object_set_new(ports, "local_ports", locals_json(r));
 		if (r->dest_pattern != PROBE_DEST_UNTESTED)
 			json_object_set_new(ports, "destinations", dest_json(r));
 		json_object_set_new(udp, "port_allocation", ports);

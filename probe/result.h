@@ -100,6 +100,7 @@ struct probe_result {
 	enum probe_bool port_parity;
 	double port_predictability; /* the share of steps equal to the delta */
 	uint16_t port_samples[PROBE_PORT_SAMPLES];
+	uint16_t port_locals[PROBE_PORT_SAMPLES]; /* each socket's own port */
 	unsigned port_nsamples;
 	char port_reason[PROBE_REASON_LEN];
 	/* One socket, the four endpoints in turn: its mapped ports in that order. */

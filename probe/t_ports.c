@@ -252,6 +252,7 @@ static void classify(const struct state *s, struct probe_result *res, const char
 		uint16_t local = addr_port((const struct sockaddr *)&s->local[i]);
 
 		res->port_samples[i] = s->mapped[i];
+		res->port_locals[i] = local;
 		preserved += s->mapped[i] == local;
 		parity = parity && (s->mapped[i] & 1) == (local & 1);
 		sorted[i] = s->mapped[i];

@@ -64,8 +64,11 @@ PROBE_LIB := $(BUILD)/libprobe.a
 # natreport's reading, judging, counting and writing: pure of the command
 # line, linked by natreport and by the unit tests.
 REPORT_SRC := analysis/records.c analysis/verdicts.c analysis/compliance.c analysis/survey.c \
-              analysis/report.c analysis/diff.c
+              analysis/report.c analysis/diff.c analysis/plots.c
 REPORT_LIB := $(BUILD)/libreport.a
+# The gnuplot scripts of analysis/plots/, built into natreport as strings.
+PLOT_SCRIPTS := $(sort $(wildcard analysis/plots/*.gp))
+PLOT_GEN   := $(BUILD)/gen/plotscripts.c
 
 # One entry per program that works; each is built from its folder's sources.
 PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload bareresponder \
@@ -130,7 +133,16 @@ $(PROBE_LIB): $(PROBE_SRC:%.c=$(BUILD)/%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(REPORT_LIB): $(REPORT_SRC:%.c=$(BUILD)/%.o)
+$(PLOT_GEN): $(PLOT_SCRIPTS) scripts/embed-plots
+	$(call quiet,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)scripts/embed-plots $(PLOT_SCRIPTS) >$@.tmp && mv $@.tmp $@
+
+$(PLOT_GEN:%.c=%.o): $(PLOT_GEN)
+	$(call quiet,CC,$<)
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(REPORT_LIB): $(REPORT_SRC:%.c=$(BUILD)/%.o) $(PLOT_GEN:%.c=%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
@@ -143,6 +155,7 @@ check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
 	$(Q)tests/golden.sh $(BINDIR)
+	$(Q)tests/figures.sh $(BINDIR)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)
 	$(Q)tests/probe.sh $(BINDIR)
@@ -162,11 +175,11 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(REFL_SRC) $(wildcard lib/*.h reflector/*.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(REFL_SRC) $(LDLIBS)
 
-# natreport's reader: its own sources and jansson.
-$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(wildcard analysis/*.h)
+# natreport's reader: its own sources (with the built-in plot scripts) and jansson.
+$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) $(wildcard analysis/*.h)
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) -ljansson -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) -ljansson -lm
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \

@@ -7,11 +7,14 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/diff.h"
+#include "analysis/plots.h"
 #include "analysis/report.h"
 
 #define VERSION         "0.1.0"
@@ -23,7 +26,8 @@
 #define DEVICES_MAX     1000
 
 static const char usage[] =
-    "usage: natreport [--markdown FILE|-] [--by KEY] [--devices N] RECORD...\n"
+    "usage: natreport [--markdown FILE|-] [--plots DIR] [--html DIR] [--by KEY]\n"
+    "                 [--devices N] RECORD...\n"
     "       natreport diff [--junit FILE] BASELINE CURRENT\n"
     "\n"
     "Read natprobe's result records and report them: each device's verdicts with\n"
@@ -35,6 +39,12 @@ static const char usage[] =
     "\n"
     "  --markdown FILE  write the report as Markdown to FILE ('-': standard output,\n"
     "                   instead of the table)\n"
+    "  --plots DIR      draw the figures with gnuplot into DIR, each as NAME.png and\n"
+    "                   NAME.svg beside its data (NAME.dat) and script (NAME.gp):\n"
+    "                   survey shares, port allocation, binding lifetimes, traversal\n"
+    "                   success, connect times; a figure without data is left out\n"
+    "  --html DIR       write the report as a page, DIR/index.html, with its figures\n"
+    "                   in DIR; the page needs nothing outside DIR\n"
     "  --by KEY         group the survey by this key of the records, dotted\n"
     "                   (e.g. label, tags.isp)\n"
     "  --devices N      show the first N records one by one (default 20, at most\n"
@@ -46,8 +56,10 @@ static const char usage[] =
     "FILE also writes the comparison as JUnit XML for CI systems.\n"
     "\n"
     "Exit status: 0 done, 1 (diff) a behaviour changed, 2 bad usage, 3 no record\n"
-    "could be read or an output could not be written, 4 some input was bad and\n"
-    "skipped (the report covers the rest).\n";
+    "could be read or an output (a file, a figure) could not be written, 4 some\n"
+    "input was bad and skipped (the report covers the rest).\n"
+    "\n"
+    "Environment: NATREPORT_GNUPLOT, the gnuplot to run (default: gnuplot).\n";
 
 /* ---- reading into a report ---- */
 
@@ -97,42 +109,80 @@ static int read_inputs(char *const *paths, size_t n, struct reading *rd, struct 
 	return st->skipped || st->unreadable ? EXIT_BAD_INPUT : 0;
 }
 
+typedef void (*writer_fn)(FILE *out, const struct nr_report *r);
+
 /* Written whole or not at all: to FILE.tmp, then renamed. */
-static int write_markdown(const char *path, const struct nr_report *r)
+static int write_doc(const char *path, writer_fn write, const struct nr_report *r,
+		     const char *option)
 {
-	char tmp[4096];
+	char tmp[PATH_MAX];
 	FILE *f;
 
 	if (!strcmp(path, "-")) {
-		nr_write_markdown(stdout, r);
+		write(stdout, r);
 		return fflush(stdout) ? -1 : 0;
 	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
-		return -1;
-	f = fopen(tmp, "w");
-	if (!f) {
-		fprintf(stderr, "natreport: --markdown %s: %s\n", path, strerror(errno));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		fprintf(stderr, "natreport: %s %s: the path is too long\n", option, path);
 		return -1;
 	}
-	nr_write_markdown(f, r);
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "natreport: %s %s: %s\n", option, path, strerror(errno));
+		return -1;
+	}
+	write(f, r);
 	if (ferror(f) | fclose(f) || rename(tmp, path)) {
-		fprintf(stderr, "natreport: --markdown %s: cannot write it\n", path);
+		fprintf(stderr, "natreport: %s %s: cannot write it\n", option, path);
 		remove(tmp);
 		return -1;
 	}
 	return 0;
 }
 
+/* The path from folder `from` to folder `to` ("" when the same), for the
+ * Markdown file's links to the figures. -1 when either does not resolve. */
+static int relative_dir(const char *from, const char *to, char *out, size_t len)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	size_t common = 0, at = 0;
+
+	if (!realpath(from, a) || !realpath(to, b))
+		return -1;
+	if (!strcmp(a, "/"))
+		a[0] = '\0';
+	if (!strcmp(b, "/"))
+		b[0] = '\0';
+	for (size_t i = 0;; i++) { /* the last '/'-bounded prefix both share */
+		bool end_a = !a[i] || a[i] == '/', end_b = !b[i] || b[i] == '/';
+
+		if (end_a && end_b)
+			common = i;
+		if (!a[i] || !b[i] || a[i] != b[i])
+			break;
+	}
+	out[0] = '\0';
+	for (const char *p = a + common; *p; p++)
+		if (*p == '/')
+			at += (size_t)snprintf(out + at, at < len ? len - at : 0, "%s..",
+					       at ? "/" : "");
+	if (b[common])
+		snprintf(out + at, at < len ? len - at : 0, "%s%s", at ? "/" : "", b + common + 1);
+	return at < len && strlen(out) + 1 < len ? 0 : -1;
+}
+
 /* ---- natreport RECORD... ---- */
 
 struct options {
-	const char *markdown, *by;
+	const char *markdown, *plots, *html, *by;
 	unsigned long devices;
 };
 
 static int parse_report(int argc, char **argv, struct options *o)
 {
 	static const struct option longs[] = {{"markdown", required_argument, NULL, 'm'},
+					      {"plots", required_argument, NULL, 'p'},
+					      {"html", required_argument, NULL, 'H'},
 					      {"by", required_argument, NULL, 'b'},
 					      {"devices", required_argument, NULL, 'd'},
 					      {"help", no_argument, NULL, 'h'},
@@ -145,6 +195,12 @@ static int parse_report(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'm':
 			o->markdown = optarg;
+			break;
+		case 'p':
+			o->plots = optarg;
+			break;
+		case 'H':
+			o->html = optarg;
 			break;
 		case 'b':
 			o->by = optarg;
@@ -173,6 +229,50 @@ static int parse_report(int argc, char **argv, struct options *o)
 	return 0;
 }
 
+static bool same_dir(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+static int write_html(const char *dir, const char *gnuplot, struct nr_report *r)
+{
+	char path[PATH_MAX];
+	int rc = nr_plots_write(r, dir, gnuplot, stderr);
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/index.html", dir) >= sizeof(path))
+		return -1;
+	return write_doc(path, nr_write_html, r, "--html") | rc;
+}
+
+/* The figures first (the documents show them), then each document. */
+static int write_outputs(const struct options *o, struct nr_report *r)
+{
+	const char *gnuplot = getenv("NATREPORT_GNUPLOT");
+	int rc = 0;
+
+	if (!gnuplot || !gnuplot[0])
+		gnuplot = "gnuplot";
+	if (o->html)
+		rc |= write_html(o->html, gnuplot, r);
+	if (o->plots && !(o->html && same_dir(o->plots, o->html)))
+		rc |= nr_plots_write(r, o->plots, gnuplot, stderr);
+	if (!o->markdown || strcmp(o->markdown, "-"))
+		nr_write_text(stdout, r);
+	if (!o->markdown)
+		return rc;
+	if (r->nfigures) {
+		char md[PATH_MAX];
+
+		snprintf(md, sizeof(md), "%s", strcmp(o->markdown, "-") ? o->markdown : "./-");
+		if (relative_dir(dirname(md), o->plots ? o->plots : o->html, r->figure_dir,
+				 sizeof(r->figure_dir)))
+			r->nfigures = 0; /* unreachable from there: no broken links */
+	}
+	return write_doc(o->markdown, nr_write_markdown, r, "--markdown") | rc;
+}
+
 static int cmd_report(int argc, char **argv)
 {
 	struct options o;
@@ -195,9 +295,7 @@ static int cmd_report(int argc, char **argv)
 	rc = read_inputs(argv + optind, (size_t)(argc - optind), &rd, &r.stats);
 	if (rc == EXIT_NO_RECORDS)
 		goto cleanup;
-	if (!o.markdown || strcmp(o.markdown, "-"))
-		nr_write_text(stdout, &r);
-	if (o.markdown && write_markdown(o.markdown, &r))
+	if (write_outputs(&o, &r))
 		rc = EXIT_NO_RECORDS;
 cleanup:
 	free(r.rows);

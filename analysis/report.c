@@ -5,6 +5,8 @@
  * machine, so the same records give the same report: golden files rely
  * on it.
  */
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +22,7 @@ static const char *shown(const char *v)
 	return v[0] ? v : "-";
 }
 
-/* Short forms for the terminal's narrow columns. */
-static const char *brief(const char *v)
+const char *nr_brief(const char *v)
 {
 	static const struct {
 		const char *word, *abbrev;
@@ -61,7 +62,7 @@ static void text_rows(FILE *out, const struct nr_report *r)
 	for (size_t i = 0; i < r->nrows; i++) {
 		fprintf(out, "%-24.24s", nr_row_name(&r->rows[i]));
 		for (size_t c = 0; c < sizeof(cols) / sizeof(cols[0]); c++)
-			fprintf(out, " %-*s", widths[c], brief(r->rows[i].value[cols[c]]));
+			fprintf(out, " %-*s", widths[c], nr_brief(r->rows[i].value[cols[c]]));
 		fputc('\n', out);
 	}
 	if (r->more)
@@ -98,106 +99,277 @@ void nr_write_text(FILE *out, const struct nr_report *r)
 		text_survey(out, r);
 }
 
-/* ---- Markdown ---- */
+/* ---- documents: Markdown and HTML from one description ---- */
 
-/* Table cells must not break the table: '|' and newlines are escaped. */
-static void cell(FILE *out, const char *s)
+enum format { MARKDOWN, HTML };
+
+enum block { TITLE, SECTION, SUBSECTION, PARAGRAPH };
+
+struct doc {
+	FILE *out;
+	enum format format;
+	const struct nr_report *r;
+};
+
+/* Text in a block or a cell; Markdown cells escape '|', HTML its specials. */
+static void text(struct doc *d, const char *s, bool in_cell)
 {
-	fputs("| ", out);
 	for (; *s; s++) {
-		if (*s == '|')
-			fputs("\\|", out);
-		else if (*s == '\n' || *s == '\r')
-			fputc(' ', out);
+		if (*s == '\n' || *s == '\r')
+			fputc(' ', d->out);
+		else if (d->format == MARKDOWN && in_cell && *s == '|')
+			fputs("\\|", d->out);
+		else if (d->format == MARKDOWN)
+			fputc(*s, d->out);
+		else if (*s == '&')
+			fputs("&amp;", d->out);
+		else if (*s == '<')
+			fputs("&lt;", d->out);
+		else if (*s == '>')
+			fputs("&gt;", d->out);
+		else if (*s == '"')
+			fputs("&quot;", d->out);
 		else
-			fputc(*s, out);
+			fputc(*s, d->out);
 	}
-	fputc(' ', out);
 }
 
-static void md_verdicts(FILE *out, const struct nr_row *row)
+static void textf(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void textf(struct doc *d, const char *fmt, ...)
 {
-	fprintf(out, "| test | verdict | evidence |\n| --- | --- | --- |\n");
+	char buf[NR_TEXT_LEN * 2];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	text(d, buf, false);
+}
+
+static void code(struct doc *d, const char *s)
+{
+	fputs(d->format == MARKDOWN ? "`" : "<code>", d->out);
+	text(d, s, false);
+	fputs(d->format == MARKDOWN ? "`" : "</code>", d->out);
+}
+
+static void bold(struct doc *d, const char *s)
+{
+	fputs(d->format == MARKDOWN ? "**" : "<strong>", d->out);
+	text(d, s, false);
+	fputs(d->format == MARKDOWN ? "**" : "</strong>", d->out);
+}
+
+static void open_block(struct doc *d, enum block b)
+{
+	static const char *const md[] = {"# ", "\n## ", "\n### ", "\n"};
+	static const char *const html[] = {"<h1>", "<h2>", "<h3>", "<p>"};
+
+	fputs(d->format == MARKDOWN ? md[b] : html[b], d->out);
+}
+
+static void close_block(struct doc *d, enum block b)
+{
+	static const char *const html[] = {"</h1>\n", "</h2>\n", "</h3>\n", "</p>\n"};
+
+	fputs(d->format == MARKDOWN ? "\n" : html[b], d->out);
+}
+
+/* A block of plain text. */
+static void block(struct doc *d, enum block b, const char *s)
+{
+	open_block(d, b);
+	text(d, s, false);
+	close_block(d, b);
+}
+
+static void table_head(struct doc *d, const char *const *heads, size_t n)
+{
+	if (d->format == HTML) {
+		fputs("<table>\n<thead><tr>", d->out);
+		for (size_t i = 0; i < n; i++) {
+			fputs("<th>", d->out);
+			text(d, heads[i], true);
+			fputs("</th>", d->out);
+		}
+		fputs("</tr></thead>\n<tbody>\n", d->out);
+		return;
+	}
+	fputs("\n|", d->out);
+	for (size_t i = 0; i < n; i++) {
+		fputc(' ', d->out);
+		text(d, heads[i], true);
+		fputs(" |", d->out);
+	}
+	fputs("\n|", d->out);
+	for (size_t i = 0; i < n; i++)
+		fputs(" --- |", d->out);
+	fputc('\n', d->out);
+}
+
+static void table_end(struct doc *d)
+{
+	if (d->format == HTML)
+		fputs("</tbody>\n</table>\n", d->out);
+}
+
+static void row_begin(struct doc *d)
+{
+	if (d->format == HTML)
+		fputs("<tr>", d->out);
+}
+
+static void row_end(struct doc *d)
+{
+	fputs(d->format == MARKDOWN ? "|\n" : "</tr>\n", d->out);
+}
+
+/* A cell; class (HTML only) marks a pass or a fail, NULL none. */
+static void cell_class(struct doc *d, const char *s, const char *class)
+{
+	if (d->format == MARKDOWN) {
+		fputs("| ", d->out);
+		if (class && !strcmp(class, "fail"))
+			fputs("**", d->out);
+		text(d, s, true);
+		if (class && !strcmp(class, "fail"))
+			fputs("**", d->out);
+		fputc(' ', d->out);
+		return;
+	}
+	if (class)
+		fprintf(d->out, "<td class=\"%s\">", class);
+	else
+		fputs("<td>", d->out);
+	text(d, s, true);
+	fputs("</td>", d->out);
+}
+
+static void cell(struct doc *d, const char *s)
+{
+	cell_class(d, s, NULL);
+}
+
+static void cellf(struct doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cellf(struct doc *d, const char *fmt, ...)
+{
+	char buf[NR_TEXT_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	cell(d, buf);
+}
+
+#define TABLE_HEAD(d, ...)                                                                         \
+	table_head(d, (const char *const[]){__VA_ARGS__},                                          \
+		   sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* ---- the report ---- */
+
+static void doc_verdicts(struct doc *d, const struct nr_row *row)
+{
+	TABLE_HEAD(d, "test", "verdict", "evidence");
 	for (int k = 0; k < NR_NKEYS; k++) {
 		if (!row->value[k][0])
 			continue;
-		cell(out, nr_keys[k].title);
-		cell(out, row->value[k]);
-		cell(out, row->evidence[k]);
-		fputs("|\n", out);
+		row_begin(d);
+		cell(d, nr_keys[k].title);
+		cell(d, row->value[k]);
+		cell(d, row->evidence[k]);
+		row_end(d);
 	}
+	table_end(d);
 }
 
-static void md_compliance(FILE *out, const struct nr_row *row)
+static void doc_compliance(struct doc *d, const struct nr_row *row)
 {
+	static const char *const marks[NR_NMARKS] = {
+	    [NR_PASS] = "pass", [NR_FAIL] = "fail", [NR_UNTESTED] = "untested"};
 	char why[NR_TEXT_LEN];
 
-	fprintf(out, "\n| RFC | requirement | level | result | why |\n"
-		     "| --- | --- | --- | --- | --- |\n");
+	TABLE_HEAD(d, "RFC", "requirement", "level", "result", "why");
 	for (size_t i = 0; i < nr_nrequirements; i++) {
 		const struct nr_requirement *q = &nr_requirements[i];
 		enum nr_mark m = nr_judge(i, row, why, sizeof(why));
-		char rfc[16];
 
-		snprintf(rfc, sizeof(rfc), "%s %s", q->rfc, q->id);
-		cell(out, rfc);
-		cell(out, q->text);
-		cell(out, q->level);
-		cell(out, m == NR_PASS ? "pass" : m == NR_FAIL ? "**fail**" : "untested");
-		cell(out, why);
-		fputs("|\n", out);
+		row_begin(d);
+		cellf(d, "%s %s", q->rfc, q->id);
+		cell(d, q->text);
+		cell(d, q->level);
+		cell_class(d, marks[m], marks[m]);
+		cell(d, why);
+		row_end(d);
 	}
+	table_end(d);
 }
 
-static void md_punch(FILE *out, const struct nr_row *row)
+static void doc_punch(struct doc *d, const struct nr_row *row)
 {
 	if (!row->npunch)
 		return;
-	fprintf(out, "\n| technique | trials | successes | success rate | median connect |\n"
-		     "| --- | --- | --- | --- | --- |\n");
+	TABLE_HEAD(d, "technique", "trials", "successes", "success rate", "median connect");
 	for (unsigned i = 0; i < row->npunch; i++) {
 		const struct nr_punch *p = &row->punch[i];
-		char ms[32];
 
+		row_begin(d);
+		cell(d, p->technique);
+		cellf(d, "%ld", p->trials);
+		cellf(d, "%ld", p->successes);
+		cellf(d, "%.0f%%",
+		      share((unsigned long)(p->trials > 0 ? p->successes : 0),
+			    (unsigned long)(p->trials > 0 ? p->trials : 0)));
 		if (p->median_connect_ms >= 0)
-			snprintf(ms, sizeof(ms), "%.0f ms", p->median_connect_ms);
+			cellf(d, "%.0f ms", p->median_connect_ms);
 		else
-			snprintf(ms, sizeof(ms), "-");
-		fprintf(out, "| %s | %ld | %ld | %.0f%% | %s |\n", p->technique, p->trials,
-			p->successes,
-			p->trials > 0 ? 100.0 * (double)p->successes / (double)p->trials : 0.0, ms);
+			cell(d, "-");
+		row_end(d);
 	}
+	table_end(d);
 }
 
-static void md_devices(FILE *out, const struct nr_report *r)
+static void doc_devices(struct doc *d)
 {
-	fprintf(out, "\n## Devices\n");
+	const struct nr_report *r = d->r;
+
+	block(d, SECTION, "Devices");
 	for (size_t i = 0; i < r->nrows; i++) {
 		const struct nr_row *row = &r->rows[i];
 
-		fprintf(out, "\n### %s\n\nRecord `%s`%s%s.\n\n", nr_row_name(row), row->where,
-			row->started[0] ? ", started " : "", row->started);
-		md_verdicts(out, row);
-		md_compliance(out, row);
-		md_punch(out, row);
+		block(d, SUBSECTION, nr_row_name(row));
+		open_block(d, PARAGRAPH);
+		text(d, "Record ", false);
+		code(d, row->where);
+		if (row->started[0])
+			textf(d, ", started %s", row->started);
+		text(d, ".", false);
+		close_block(d, PARAGRAPH);
+		doc_verdicts(d, row);
+		doc_compliance(d, row);
+		doc_punch(d, row);
 	}
-	if (r->more)
-		fprintf(out,
-			"\n%lu more records are counted in the survey, not shown one by one "
-			"(see `--devices`).\n",
-			r->more);
+	if (r->more) {
+		open_block(d, PARAGRAPH);
+		textf(d, "%lu more records are counted in the survey, not shown one by one (see ",
+		      r->more);
+		code(d, "--devices");
+		text(d, ").", false);
+		close_block(d, PARAGRAPH);
+	}
 }
 
-static void md_group_row(FILE *out, const struct nr_survey *s, enum nr_key k,
-			 const struct nr_group *gr)
+static void group_row(struct doc *d, const struct nr_survey *s, enum nr_key k,
+		      const struct nr_group *gr)
 {
-	cell(out, gr->name);
-	fprintf(out, "| %lu |", gr->n);
+	row_begin(d);
+	cell(d, gr->name);
+	cellf(d, "%lu", gr->n);
 	for (unsigned v = 0; v < s->nvalues[k]; v++)
-		fprintf(out, " %lu (%.0f%%) |", gr->count[k][v], share(gr->count[k][v], gr->n));
+		cellf(d, "%lu (%.0f%%)", gr->count[k][v], share(gr->count[k][v], gr->n));
 	if (s->other_values[k])
-		fprintf(out, " %lu |", gr->count[k][NR_OTHER]);
-	fputc('\n', out);
+		cellf(d, "%lu", gr->count[k][NR_OTHER]);
+	row_end(d);
 }
 
 static int by_name(const void *a, const void *b)
@@ -207,93 +379,206 @@ static int by_name(const void *a, const void *b)
 }
 
 /* Key k's counts: one row per group, sorted by name, one column per value. */
-static void md_key_table(FILE *out, const struct nr_survey *s, enum nr_key k)
+static void key_table(struct doc *d, const struct nr_survey *s, enum nr_key k)
 {
 	const struct nr_group *order[NR_MAX_GROUPS + 1] = {NULL};
-	unsigned n = 0;
+	const char *heads[NR_MAX_VALUES + 3];
+	unsigned n = 0, nh = 0;
 
 	for (unsigned g = 1; g < s->ngroups; g++)
 		order[n++] = &s->groups[g];
 	qsort(order, n, sizeof(order[0]), by_name);
 	if (s->other_groups)
 		order[n++] = &s->groups[NR_MAX_GROUPS + 1];
-	fprintf(out, "\n**%s**\n\n| group | records |", nr_keys[k].title);
+	open_block(d, PARAGRAPH);
+	bold(d, nr_keys[k].title);
+	close_block(d, PARAGRAPH);
+	heads[nh++] = "group";
+	heads[nh++] = "records";
 	for (unsigned v = 0; v < s->nvalues[k]; v++)
-		fprintf(out, " %s |", shown(s->value[k][v]));
+		heads[nh++] = shown(s->value[k][v]);
 	if (s->other_values[k])
-		fputs(" (other values) |", out);
-	fputs("\n| --- | --- |", out);
-	for (unsigned v = 0; v < s->nvalues[k] + s->other_values[k]; v++)
-		fputs(" --- |", out);
-	fputc('\n', out);
+		heads[nh++] = "(other values)";
+	table_head(d, heads, nh);
 	for (unsigned g = 0; g < n; g++)
-		md_group_row(out, s, k, order[g]);
-	md_group_row(out, s, k, &s->groups[0]);
+		group_row(d, s, k, order[g]);
+	group_row(d, s, k, &s->groups[0]);
+	table_end(d);
 }
 
 /* Every key's values over all records: one row each. */
-static void md_totals(FILE *out, const struct nr_survey *s)
+static void totals(struct doc *d, const struct nr_survey *s)
 {
 	const struct nr_group *all = &s->groups[0];
 
-	fprintf(out, "\n| test | verdict | records | share |\n| --- | --- | --- | --- |\n");
+	TABLE_HEAD(d, "test", "verdict", "records", "share");
 	for (int k = 0; k < NR_NKEYS; k++) {
 		if (s->nvalues[k] == 1 && !s->value[k][0][0])
 			continue;
-		for (unsigned v = 0; v < s->nvalues[k]; v++)
-			fprintf(out, "| %s | %s | %lu | %.0f%% |\n", v ? "" : nr_keys[k].title,
-				shown(s->value[k][v]), all->count[k][v],
-				share(all->count[k][v], s->n));
-		if (s->other_values[k])
-			fprintf(out, "| | (other values) | %lu | %.0f%% |\n",
-				all->count[k][NR_OTHER], share(all->count[k][NR_OTHER], s->n));
+		for (unsigned v = 0; v <= s->nvalues[k]; v++) {
+			bool other = v == s->nvalues[k];
+			unsigned long n = all->count[k][other ? NR_OTHER : v];
+
+			if (other && !s->other_values[k])
+				break;
+			row_begin(d);
+			cell(d, v ? "" : nr_keys[k].title);
+			cell(d, other ? "(other values)" : shown(s->value[k][v]));
+			cellf(d, "%lu", n);
+			cellf(d, "%.0f%%", share(n, s->n));
+			row_end(d);
+		}
 	}
+	table_end(d);
 }
 
-static void md_survey_compliance(FILE *out, const struct nr_survey *s)
+static void survey_compliance(struct doc *d, const struct nr_survey *s)
 {
 	const struct nr_group *all = &s->groups[0];
 
-	fprintf(out, "\n### Compliance\n\n| RFC | requirement | pass | fail | untested |\n"
-		     "| --- | --- | --- | --- | --- |\n");
-	for (size_t i = 0; i < nr_nrequirements && i < NR_MAX_REQS; i++)
-		fprintf(out, "| %s %s | %s | %lu | %lu | %lu |\n", nr_requirements[i].rfc,
-			nr_requirements[i].id, nr_requirements[i].text, all->marks[i][NR_PASS],
-			all->marks[i][NR_FAIL], all->marks[i][NR_UNTESTED]);
+	block(d, SUBSECTION, "Compliance");
+	TABLE_HEAD(d, "RFC", "requirement", "pass", "fail", "untested");
+	for (size_t i = 0; i < nr_nrequirements && i < NR_MAX_REQS; i++) {
+		row_begin(d);
+		cellf(d, "%s %s", nr_requirements[i].rfc, nr_requirements[i].id);
+		cell(d, nr_requirements[i].text);
+		cellf(d, "%lu", all->marks[i][NR_PASS]);
+		cellf(d, "%lu", all->marks[i][NR_FAIL]);
+		cellf(d, "%lu", all->marks[i][NR_UNTESTED]);
+		row_end(d);
+	}
+	table_end(d);
 }
 
-static void md_survey(FILE *out, const struct nr_report *r)
+static void doc_survey(struct doc *d)
 {
+	const struct nr_report *r = d->r;
 	const struct nr_survey *s = r->survey;
 
-	fprintf(out,
-		"\n## Survey\n\n%lu records. Each verdict's count and share; `-` is a "
-		"record without that key (the test did not run).\n\n### Verdicts\n",
-		s->n);
-	md_totals(out, s);
+	block(d, SECTION, "Survey");
+	open_block(d, PARAGRAPH);
+	textf(d, "%lu records. Each verdict's count and share; ", s->n);
+	code(d, "-");
+	text(d, " is a record without that key (the test did not run).", false);
+	close_block(d, PARAGRAPH);
+	block(d, SUBSECTION, "Verdicts");
+	totals(d, s);
 	if (r->by && s->ngroups > 1) {
-		fprintf(out, "\n### By `%s`\n\nEach group's records, then all of them: `(all)`.\n",
-			r->by);
+		open_block(d, SUBSECTION);
+		text(d, "By ", false);
+		code(d, r->by);
+		close_block(d, SUBSECTION);
+		open_block(d, PARAGRAPH);
+		text(d, "Each group's records, then all of them: ", false);
+		code(d, "(all)");
+		text(d, ".", false);
+		close_block(d, PARAGRAPH);
 		for (int k = 0; k < NR_NKEYS; k++)
 			if (!(s->nvalues[k] == 1 && !s->value[k][0][0]))
-				md_key_table(out, s, (enum nr_key)k);
+				key_table(d, s, (enum nr_key)k);
 	}
-	md_survey_compliance(out, s);
+	survey_compliance(d, s);
+}
+
+static void doc_figures(struct doc *d)
+{
+	const struct nr_report *r = d->r;
+
+	if (!r->nfigures)
+		return;
+	block(d, SECTION, "Figures");
+	for (size_t i = 0; i < r->nfigures; i++) {
+		const struct nr_figure *f = &r->figures[i];
+
+		if (d->format == MARKDOWN) {
+			fprintf(d->out, "\n![%s](%s%s%s.png)\n", f->title, r->figure_dir,
+				r->figure_dir[0] ? "/" : "", f->name);
+			continue;
+		}
+		fprintf(d->out, "<figure id=\"%s\"><a href=\"%s.svg\"><img src=\"%s.png\" alt=\"",
+			f->name, f->name, f->name);
+		text(d, f->title, false);
+		fputs("\"></a><figcaption>", d->out);
+		text(d, f->title, false);
+		fprintf(d->out,
+			" (<a href=\"%s.svg\">SVG</a>, <a href=\"%s.dat\">data</a>, "
+			"<a href=\"%s.gp\">gnuplot script</a>)</figcaption></figure>\n",
+			f->name, f->name, f->name);
+	}
+}
+
+static void doc_body(struct doc *d)
+{
+	const struct nr_report *r = d->r;
+
+	block(d, TITLE, "natlab report");
+	open_block(d, PARAGRAPH);
+	textf(d, "%lu record%s read from %lu input%s", r->stats.records,
+	      r->stats.records == 1 ? "" : "s", r->stats.files, r->stats.files == 1 ? "" : "s");
+	if (r->stats.skipped)
+		textf(d, "; %lu bad records or lines skipped (natreport's messages say where)",
+		      r->stats.skipped);
+	text(d, ".", false);
+	close_block(d, PARAGRAPH);
+	doc_figures(d);
+	if (r->nrows)
+		doc_devices(d);
+	if (r->survey->n > 1)
+		doc_survey(d);
 }
 
 void nr_write_markdown(FILE *out, const struct nr_report *r)
 {
-	fprintf(out, "# natlab report\n\n%lu record%s read from %lu input%s", r->stats.records,
-		r->stats.records == 1 ? "" : "s", r->stats.files, r->stats.files == 1 ? "" : "s");
-	if (r->stats.skipped)
-		fprintf(out, "; %lu bad records or lines skipped (natreport's messages say where)",
-			r->stats.skipped);
-	fprintf(out, ".\n");
-	for (size_t i = 0; i < r->nfigures; i++)
-		fprintf(out, "%s![%s](%s)\n", i ? "" : "\n## Figures\n\n", r->figure_titles[i],
-			r->figures[i]);
-	if (r->nrows)
-		md_devices(out, r);
-	if (r->survey->n > 1)
-		md_survey(out, r);
+	struct doc d = {out, MARKDOWN, r};
+
+	doc_body(&d);
+}
+
+/* The page carries its style and no link outside its folder. Its one script
+ * tells when a figure did not load (a figure file moved away): the page
+ * says so, and a headless browser can read it from data-figures. */
+static const char html_head[] =
+    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<title>natlab report</title>\n<style>\n"
+    "body { font-family: sans-serif; margin: 2em auto; max-width: 72em; padding: 0 1em;\n"
+    "       color: #222; line-height: 1.4; }\n"
+    "table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }\n"
+    "th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left;\n"
+    "         vertical-align: top; }\n"
+    "th { background: #f0f0f0; }\n"
+    "td.pass { background: #dff0d8; }\n"
+    "td.fail { background: #f2dede; font-weight: bold; }\n"
+    "td.untested { color: #777; }\n"
+    "code { background: #f4f4f4; padding: 0 0.2em; }\n"
+    "figure { margin: 1.5em 0; }\n"
+    "figure img { max-width: 100%; border: 1px solid #ddd; }\n"
+    "figcaption { font-size: 0.9em; color: #555; }\n"
+    "#figures-missing { color: #a00; font-weight: bold; }\n"
+    "</style>\n</head>\n<body data-figures=\"pending\">\n";
+
+static const char html_tail[] =
+    "<script>\n"
+    "window.addEventListener('load', function () {\n"
+    "  var imgs = document.images, ok = 0;\n"
+    "  for (var i = 0; i < imgs.length; i++)\n"
+    "    if (imgs[i].complete && imgs[i].naturalWidth > 0) ok++;\n"
+    "  document.body.setAttribute('data-figures', ok + ' of ' + imgs.length);\n"
+    "  if (ok < imgs.length) {\n"
+    "    var p = document.createElement('p');\n"
+    "    p.id = 'figures-missing';\n"
+    "    p.textContent = (imgs.length - ok) + ' of ' + imgs.length +\n"
+    "      ' figures did not load: keep this page in its folder with the figure files.';\n"
+    "    document.body.insertBefore(p, document.body.firstChild);\n"
+    "  }\n"
+    "});\n"
+    "</script>\n</body>\n</html>\n";
+
+void nr_write_html(FILE *out, const struct nr_report *r)
+{
+	struct doc d = {out, HTML, r};
+
+	fputs(html_head, out);
+	doc_body(&d);
+	fputs(html_tail, out);
 }

@@ -180,20 +180,46 @@ static void lifetime(const json_t *rec, struct nr_row *row, char *out, size_t le
 	}
 }
 
+static bool is_port(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 65535;
+}
+
+/* The mapped ports; the local ones only when each sample has its own. */
 static void samples(const json_t *rec, struct nr_row *row)
 {
-	const json_t *a = nr_get(rec, "udp.port_allocation.samples");
+	const json_t *a = nr_get(rec, "udp.port_allocation.samples"),
+		     *l = nr_get(rec, "udp.port_allocation.local_ports");
 	size_t i;
 	json_t *v;
 
 	json_array_foreach (a, i, v) {
-		if (row->nsamples < NR_SAMPLES && json_is_integer(v) &&
-		    json_integer_value(v) >= 0 && json_integer_value(v) <= 65535)
+		if (row->nsamples < NR_SAMPLES && is_port(v))
 			row->samples[row->nsamples++] = (uint16_t)json_integer_value(v);
+	}
+	if (json_array_size(l) != json_array_size(a) || row->nsamples != json_array_size(a))
+		return;
+	json_array_foreach (l, i, v) {
+		if (!is_port(v))
+			return;
+		row->locals[i] = (uint16_t)json_integer_value(v);
+	}
+	row->have_locals = true;
+}
+
+static void connect_times(const json_t *times, struct nr_punch *t)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (times, i, v) {
+		if (t->nconnect < NR_CONNECT && json_is_number(v) && json_number_value(v) >= 0 &&
+		    json_number_value(v) < 1e9)
+			t->connect_ms[t->nconnect++] = (float)json_number_value(v);
 	}
 }
 
-static void punch(const json_t *rec, struct nr_row *row)
+static void punch(const json_t *rec, struct nr_row *row, bool with_times)
 {
 	size_t i;
 	json_t *p;
@@ -208,6 +234,8 @@ static void punch(const json_t *rec, struct nr_row *row)
 		t->trials = (long)json_integer_value(json_object_get(p, "trials"));
 		t->successes = (long)json_integer_value(json_object_get(p, "successes"));
 		t->median_connect_ms = json_is_number(ms) ? json_number_value(ms) : -1;
+		if (with_times)
+			connect_times(json_object_get(p, "connect_ms"), t);
 		row->npunch++;
 	}
 }
@@ -264,7 +292,7 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	for (int k = 0; k < NR_NKEYS; k++)
 		text_at(rec, nr_keys[k].path, row->value[k], sizeof(row->value[k]));
 	samples(rec, row);
-	punch(rec, row);
+	punch(rec, row, with_evidence);
 	if (!with_evidence) {
 		lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN); /* REQ-5 reads it */
 		return;

@@ -16,6 +16,7 @@
 #define NR_TEXT_LEN  192
 #define NR_SAMPLES   16
 #define NR_PUNCH     12
+#define NR_CONNECT   64 /* connect times kept per technique, for figures */
 
 /* The verdict keys, in report order. */
 enum nr_key {
@@ -52,6 +53,10 @@ struct nr_punch {
 	char technique[NR_VALUE_LEN];
 	long trials, successes;
 	double median_connect_ms; /* < 0: none */
+	/* Each successful trial's connect time (punch[].connect_ms), the first
+	 * NR_CONNECT; read only with the evidence (devices shown one by one). */
+	float connect_ms[NR_CONNECT];
+	unsigned nconnect;
 };
 
 struct nr_row {
@@ -62,8 +67,10 @@ struct nr_row {
 	/* Each key's value: a verdict word, true/false, null, a number; "" absent. */
 	char value[NR_NKEYS][NR_VALUE_LEN];
 	char evidence[NR_NKEYS][NR_TEXT_LEN]; /* what backs it, or the reason */
-	uint16_t samples[NR_SAMPLES];
+	uint16_t samples[NR_SAMPLES];         /* mapped ports, in order */
+	uint16_t locals[NR_SAMPLES];          /* the sockets' own ports, when the record has them */
 	unsigned nsamples;
+	bool have_locals;
 	/* Binding lifetime: alive and dead bounds (s; < 0 unknown), by flow. */
 	double alive_s[2], dead_s[2];
 	struct nr_punch punch[NR_PUNCH];
@@ -78,7 +85,8 @@ json_t *nr_get(const json_t *rec, const char *path);
 void nr_value_text(const json_t *v, char *out, size_t len);
 
 /* Fill row from rec; group_path: the grouping key's path, or NULL. The
- * evidence texts only when asked (a survey of many records needs none). */
+ * evidence texts and connect times only when asked (a survey of many
+ * records needs neither). */
 void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
 		 unsigned long line, bool with_evidence);
 

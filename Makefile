@@ -159,6 +159,7 @@ check: all $(TEST_BIN)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)
 	$(Q)tests/probe.sh $(BINDIR)
+	$(Q)tests/regression.sh $(BINDIR)
 
 bench: all
 	$(Q)bench/run $(BINDIR)

@@ -309,6 +309,7 @@ static int draw(struct nr_report *r, const struct plot *p, const char *dir, cons
 	}
 	if (!n) { /* nothing to draw: no stale figure either */
 		remove_in(dir, p->name, ".dat");
+		remove_in(dir, p->name, ".gp");
 		remove_in(dir, p->name, ".png");
 		remove_in(dir, p->name, ".svg");
 		return 0;

@@ -13,6 +13,7 @@
 
 #include "analysis/compliance.h"
 #include "analysis/diff.h"
+#include "analysis/plots.h"
 #include "analysis/records.h"
 #include "analysis/survey.h"
 #include "testlib.h"
@@ -252,6 +253,47 @@ static void test_verdicts(void)
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-1"), NR_UNTESTED);
 }
 
+/* What the figures read: local ports only when each sample has one; connect
+ * times only with the evidence, and only numbers that can be times. */
+static void test_figure_data(void)
+{
+	static const char rec[] =
+	    "{\"udp\":{\"port_allocation\":{\"samples\":[50000,50002],"
+	    "\"local_ports\":[41000,42000]}},\"punch\":[{\"technique\":\"relay\","
+	    "\"trials\":4,\"successes\":3,\"connect_ms\":[12.5,\"x\",-1,30,null,44]}]}";
+	struct nr_row row;
+	json_t *j = json_loads(rec, 0, NULL);
+	char buf[64] = "";
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(j);
+	nr_row_from(&row, j, NULL, "f", 1, true);
+	CU_ASSERT_TRUE(row.have_locals);
+	CU_ASSERT_EQUAL(row.locals[1], 42000);
+	CU_ASSERT_EQUAL(row.npunch, 1);
+	CU_ASSERT_EQUAL(row.punch[0].nconnect, 3);
+	CU_ASSERT_DOUBLE_EQUAL(row.punch[0].connect_ms[0], 12.5, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(row.punch[0].connect_ms[2], 44, 1e-6);
+	nr_row_from(&row, j, NULL, "f", 1, false); /* a survey's row: no times */
+	CU_ASSERT_EQUAL(row.punch[0].nconnect, 0);
+	CU_ASSERT_EQUAL(row.punch[0].successes, 3);
+	json_decref(j);
+
+	row_of("{\"udp\":{\"port_allocation\":{\"samples\":[50000,50002],"
+	       "\"local_ports\":[41000]}}}",
+	       &row);
+	CU_ASSERT_FALSE(row.have_locals); /* one short: which sample is whose? */
+	row_of("{\"udp\":{\"port_allocation\":{\"samples\":[50000,50002],"
+	       "\"local_ports\":[41000,70000]}}}",
+	       &row);
+	CU_ASSERT_FALSE(row.have_locals);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	nr_plot_string(f, "a \"b\"\nc");
+	fclose(f);
+	CU_ASSERT_STRING_EQUAL(buf, "\"a 'b' c\"");
+}
+
 static void test_compliance_edges(void)
 {
 	struct nr_row row;
@@ -413,6 +455,7 @@ int test_report_register(void)
 	    {"lines longer than the buffer, NUL bytes", test_long_lines_and_nul},
 	    {"verdicts, evidence and compliance from a record", test_verdicts},
 	    {"compliance: no NAT, lifetimes, hairpin source, SYN", test_compliance_edges},
+	    {"figure data: local ports, connect times, names", test_figure_data},
 	    {"survey: counts, bands, groups beyond the bound", test_survey},
 	    {"diff: same, changed, missing and new labels", test_diff},
 	    {"diff: mixed values and JUnit", test_diff_mixed},

@@ -172,7 +172,7 @@ static unsigned connect_data(FILE *out, const struct nr_report *r)
 			nr_plot_string(out, title);
 			fputc('\n', out);
 			for (unsigned k = 0; k < t->nconnect; k++)
-				fprintf(out, "%.1f\n", (double)t->connect_ms[k]);
+				fprintf(out, "%.1f\n", (double)row->connect_ms[p][k]);
 			series++;
 		}
 	}

@@ -207,7 +207,7 @@ static void samples(const json_t *rec, struct nr_row *row)
 	row->have_locals = true;
 }
 
-static void connect_times(const json_t *times, struct nr_punch *t)
+static void connect_times(const json_t *times, struct nr_punch *t, float *ms)
 {
 	size_t i;
 	json_t *v;
@@ -215,7 +215,7 @@ static void connect_times(const json_t *times, struct nr_punch *t)
 	json_array_foreach (times, i, v) {
 		if (t->nconnect < NR_CONNECT && json_is_number(v) && json_number_value(v) >= 0 &&
 		    json_number_value(v) < 1e9)
-			t->connect_ms[t->nconnect++] = (float)json_number_value(v);
+			ms[t->nconnect++] = (float)json_number_value(v);
 	}
 }
 
@@ -235,7 +235,8 @@ static void punch(const json_t *rec, struct nr_row *row, bool with_times)
 		t->successes = (long)json_integer_value(json_object_get(p, "successes"));
 		t->median_connect_ms = json_is_number(ms) ? json_number_value(ms) : -1;
 		if (with_times)
-			connect_times(json_object_get(p, "connect_ms"), t);
+			connect_times(json_object_get(p, "connect_ms"), t,
+				      row->connect_ms[row->npunch]);
 		row->npunch++;
 	}
 }
@@ -283,7 +284,7 @@ static void evidence(struct nr_row *row, const json_t *rec)
 void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
 		 unsigned long line, bool with_evidence)
 {
-	memset(row, 0, sizeof(*row));
+	memset(row, 0, offsetof(struct nr_row, connect_ms));
 	text_at(rec, "label", row->label, sizeof(row->label));
 	text_at(rec, "started", row->started, sizeof(row->started));
 	if (group_path)

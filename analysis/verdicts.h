@@ -53,10 +53,7 @@ struct nr_punch {
 	char technique[NR_VALUE_LEN];
 	long trials, successes;
 	double median_connect_ms; /* < 0: none */
-	/* Each successful trial's connect time (punch[].connect_ms), the first
-	 * NR_CONNECT; read only with the evidence (devices shown one by one). */
-	float connect_ms[NR_CONNECT];
-	unsigned nconnect;
+	unsigned nconnect;        /* connect times in the row's connect_ms[] */
 };
 
 struct nr_row {
@@ -75,6 +72,11 @@ struct nr_row {
 	double alive_s[2], dead_s[2];
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
+	/* Each successful trial's connect time (punch[].connect_ms), the first
+	 * NR_CONNECT of each technique; read only with the evidence (devices
+	 * shown one by one). Last, and not cleared: a survey's million rows
+	 * need not pay for it. Valid up to punch[i].nconnect. */
+	float connect_ms[NR_PUNCH][NR_CONNECT];
 };
 
 /* The value at a dotted path ("udp.port_allocation.pattern"), or NULL. */

@@ -272,8 +272,8 @@ static void test_figure_data(void)
 	CU_ASSERT_EQUAL(row.locals[1], 42000);
 	CU_ASSERT_EQUAL(row.npunch, 1);
 	CU_ASSERT_EQUAL(row.punch[0].nconnect, 3);
-	CU_ASSERT_DOUBLE_EQUAL(row.punch[0].connect_ms[0], 12.5, 1e-6);
-	CU_ASSERT_DOUBLE_EQUAL(row.punch[0].connect_ms[2], 44, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(row.connect_ms[0][0], 12.5, 1e-6);
+	CU_ASSERT_DOUBLE_EQUAL(row.connect_ms[0][2], 44, 1e-6);
 	nr_row_from(&row, j, NULL, "f", 1, false); /* a survey's row: no times */
 	CU_ASSERT_EQUAL(row.punch[0].nconnect, 0);
 	CU_ASSERT_EQUAL(row.punch[0].successes, 3);

@@ -140,12 +140,23 @@ static int write_doc(const char *path, writer_fn write, const struct nr_report *
 	return 0;
 }
 
+/* s added to out, or -1 when it does not fit. */
+static int append(char *out, size_t len, const char *s)
+{
+	size_t at = strlen(out), n = strlen(s);
+
+	if (at + n >= len)
+		return -1;
+	memcpy(out + at, s, n + 1);
+	return 0;
+}
+
 /* The path from folder `from` to folder `to` ("" when the same), for the
  * Markdown file's links to the figures. -1 when either does not resolve. */
 static int relative_dir(const char *from, const char *to, char *out, size_t len)
 {
 	char a[PATH_MAX], b[PATH_MAX];
-	size_t common = 0, at = 0;
+	size_t common = 0;
 
 	if (!realpath(from, a) || !realpath(to, b))
 		return -1;
@@ -163,12 +174,11 @@ static int relative_dir(const char *from, const char *to, char *out, size_t len)
 	}
 	out[0] = '\0';
 	for (const char *p = a + common; *p; p++)
-		if (*p == '/')
-			at += (size_t)snprintf(out + at, at < len ? len - at : 0, "%s..",
-					       at ? "/" : "");
-	if (b[common])
-		snprintf(out + at, at < len ? len - at : 0, "%s%s", at ? "/" : "", b + common + 1);
-	return at < len && strlen(out) + 1 < len ? 0 : -1;
+		if (*p == '/' && append(out, len, out[0] ? "/.." : ".."))
+			return -1;
+	if (b[common] && (append(out, len, out[0] ? "/" : "") || append(out, len, b + common + 1)))
+		return -1;
+	return 0;
 }
 
 /* ---- natreport RECORD... ---- */

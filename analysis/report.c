@@ -185,21 +185,17 @@ static void block(struct doc *d, enum block b, const char *s)
 
 static void table_head(struct doc *d, const char *const *heads, size_t n)
 {
-	if (d->format == HTML) {
-		fputs("<table>\n<thead><tr>", d->out);
-		for (size_t i = 0; i < n; i++) {
-			fputs("<th>", d->out);
-			text(d, heads[i], true);
-			fputs("</th>", d->out);
-		}
+	bool html = d->format == HTML;
+
+	fputs(html ? "<table>\n<thead><tr>" : "\n|", d->out);
+	for (size_t i = 0; i < n; i++) {
+		fputs(html ? "<th>" : " ", d->out);
+		text(d, heads[i], true);
+		fputs(html ? "</th>" : " |", d->out);
+	}
+	if (html) {
 		fputs("</tr></thead>\n<tbody>\n", d->out);
 		return;
-	}
-	fputs("\n|", d->out);
-	for (size_t i = 0; i < n; i++) {
-		fputc(' ', d->out);
-		text(d, heads[i], true);
-		fputs(" |", d->out);
 	}
 	fputs("\n|", d->out);
 	for (size_t i = 0; i < n; i++)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -191,8 +192,9 @@ static const struct plot plots[NR_FIGURES] = {
 
 static int make_dirs(const char *dir)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	size_t n = strlen(dir);
+	struct stat st;
 
 	if (n >= sizeof(path))
 		return -1;
@@ -205,33 +207,42 @@ static int make_dirs(const char *dir)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -1;
+	if (stat(path, &st) || !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* dir/NAME.EXT in path; false when it does not fit. */
+static bool path_in(char path[PATH_MAX], const char *dir, const char *name, const char *ext)
+{
+	return (size_t)snprintf(path, PATH_MAX, "%s/%s%s", dir, name, ext) < PATH_MAX;
 }
 
 static FILE *open_in(const char *dir, const char *name, const char *ext, const char *mode)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) >= sizeof(path))
-		return NULL;
-	return fopen(path, mode);
+	return path_in(path, dir, name, ext) ? fopen(path, mode) : NULL;
 }
 
 static void remove_in(const char *dir, const char *name, const char *ext)
 {
-	char path[4096];
+	char path[PATH_MAX];
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) < sizeof(path))
+	if (path_in(path, dir, name, ext))
 		unlink(path);
 }
 
 static bool nonempty_in(const char *dir, const char *name, const char *ext)
 {
-	char path[4096];
+	char path[PATH_MAX];
 	struct stat st;
 
-	return (size_t)snprintf(path, sizeof(path), "%s/%s%s", dir, name, ext) < sizeof(path) &&
-	       !stat(path, &st) && st.st_size > 0;
+	return path_in(path, dir, name, ext) && !stat(path, &st) && st.st_size > 0;
 }
 
 static const char *script_of(const char *name)

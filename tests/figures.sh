@@ -82,6 +82,12 @@ NATREPORT_GNUPLOT=false "$BIN/natreport" --plots "$tmp/fails" "$REC/figures.json
 check "gnuplot failing: exit 3" [ $? -eq 3 ]
 check "gnuplot failing: names the script and the log" grep -q 'gnuplot survey.gp failed; its messages are in' "$tmp/stderr"
 
+: >"$tmp/a-file"
+"$BIN/natreport" --plots "$tmp/a-file" "$REC/figures.jsonl" >/dev/null 2>"$tmp/stderr"
+check "--plots on a file: exit 3" [ $? -eq 3 ]
+check "--plots on a file: one message saying so" \
+    sh -c "[ \$(wc -l <'$tmp/stderr') -eq 1 ] && grep -q 'cannot make the folder: Not a directory' '$tmp/stderr'"
+
 # ---- the page in headless Chromium ----
 chrome() { # chrome ARGS... URL: bounded, without a profile left behind
     timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run \

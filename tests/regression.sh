@@ -68,6 +68,15 @@ else
 fi
 if grep -q 'failures="1"' "$tmp/junit.xml"; then ok; else bad "JUnit XML: one failure expected"; fi
 
+# A profile that does not exist is refused before the output folder is made.
+testbeds/natlab report --out "$tmp/typo" masq no-such-profile >"$tmp/out" 2>&1
+status=$?
+if [ "$status" -eq 2 ] && [ ! -e "$tmp/typo" ] && grep -q "no profile 'no-such-profile'" "$tmp/out"; then
+    ok
+else
+    bad "natlab report with an unknown profile: exit $status"
+fi
+
 left=$(comm -13 <(echo "$before") <(lab_namespaces))
 left_labs=$(comm -13 <(echo "$labs_before") <(ls /run/natlab/labs 2>/dev/null))
 if [ -z "$left" ] && [ -z "$left_labs" ]; then ok; else bad "left behind: $left $left_labs"; fi

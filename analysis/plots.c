@@ -28,8 +28,12 @@ struct plot {
 void nr_plot_string(FILE *out, const char *s)
 {
 	fputc('"', out);
-	for (; *s; s++)
-		fputc(*s == '"' ? '\'' : (unsigned char)*s < ' ' ? ' ' : *s, out);
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", out); /* gnuplot reads escapes in "..." */
+		else
+			fputc(*s == '"' ? '\'' : (unsigned char)*s < ' ' ? ' ' : *s, out);
+	}
 	fputc('"', out);
 }
 

@@ -31,7 +31,8 @@ extern const unsigned nr_nscripts;
  */
 int nr_plots_write(struct nr_report *r, const char *dir, const char *gnuplot, FILE *err);
 
-/* Device names in data files: in double quotes, which they cannot hold. */
+/* Device names in data files: in double quotes, which they cannot hold
+ * (made '), with backslashes doubled, as gnuplot reads escapes there. */
 void nr_plot_string(FILE *out, const char *s);
 
 #endif

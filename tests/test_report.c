@@ -290,8 +290,9 @@ static void test_figure_data(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
 	nr_plot_string(f, "a \"b\"\nc");
+	nr_plot_string(f, "x\\y\\"); /* a last backslash must not escape the quote */
 	fclose(f);
-	CU_ASSERT_STRING_EQUAL(buf, "\"a 'b' c\"");
+	CU_ASSERT_STRING_EQUAL(buf, "\"a 'b' c\"\"x\\\\y\\\\\"");
 }
 
 static void test_compliance_edges(void)

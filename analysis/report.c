@@ -487,7 +487,8 @@ static void doc_figures(struct doc *d)
 		const struct nr_figure *f = &r->figures[i];
 
 		if (d->format == MARKDOWN) {
-			fprintf(d->out, "\n![%s](%s%s%s.png)\n", f->title, r->figure_dir,
+			/* <...>: a folder with spaces or parentheses stays one link. */
+			fprintf(d->out, "\n![%s](<%s%s%s.png>)\n", f->title, r->figure_dir,
 				r->figure_dir[0] ? "/" : "", f->name);
 			continue;
 		}

@@ -53,10 +53,10 @@ check "survey.dat: mapping is half EI, half APD" \
     sh -c "grep -q '^1 \"mapping\" 0.000 50.000 \"EI\" 1 1$' '$out/survey.dat' && grep -q '^1 \"mapping\" 50.000 100.000 \"APD\" 1 2$' '$out/survey.dat'"
 
 # The Markdown links reach the figures, wherever the two are.
-check "Markdown links the figures of --plots" grep -q '](plots/traversal.png)' "$tmp/report.md"
+check "Markdown links the figures of --plots" grep -q '](<plots/traversal.png>)' "$tmp/report.md"
 mkdir -p "$tmp/sub"
 "$BIN/natreport" --plots "$tmp/plots" --markdown "$tmp/sub/r.md" "$REC/figures.jsonl" >/dev/null 2>&1
-check "Markdown in another folder links ../plots" grep -q '](../plots/connect.png)' "$tmp/sub/r.md"
+check "Markdown in another folder links ../plots" grep -q '](<../plots/connect.png>)' "$tmp/sub/r.md"
 
 # ---- figures without data are left out, not drawn empty ----
 "$BIN/natreport" --plots "$tmp/plots" --markdown "$tmp/survey.md" "$REC/survey.jsonl" \

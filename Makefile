@@ -78,7 +78,7 @@ natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm
 natreport_SRC := analysis/natreport.c
-natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm
+natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
@@ -149,7 +149,7 @@ $(REPORT_LIB): $(REPORT_SRC:%.c=$(BUILD)/%.o) $(PLOT_GEN:%.c=%.o)
 $(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REPORT_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -ljansson -lm
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -ljansson -lm -pthread
 
 check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
@@ -180,7 +180,7 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(REFL_SRC) $(wildcard lib/*.h reflector/*.
 $(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) $(wildcard analysis/*.h)
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) -ljansson -lm
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) -ljansson -lm -pthread
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/diff.h"
 #include "analysis/plots.h"
@@ -59,37 +60,67 @@ static const char usage[] =
     "could be read or an output (a file, a figure) could not be written, 4 some\n"
     "input was bad and skipped (the report covers the rest).\n"
     "\n"
-    "Environment: NATREPORT_GNUPLOT, the gnuplot to run (default: gnuplot).\n";
+    "Environment: NATREPORT_GNUPLOT, the gnuplot to run (default: gnuplot);\n"
+    "NATREPORT_THREADS, the threads that parse records beside the one reading them\n"
+    "(0-16; default: one per CPU, none on one CPU). The output is the same for any.\n";
 
 /* ---- reading into a report ---- */
+
+static unsigned threads; /* NATREPORT_THREADS */
 
 struct reading {
 	struct nr_report *r;
 	const char *by;
 	struct nr_side *side; /* diff: the side being read, else NULL */
 	bool failed;          /* out of memory */
+	/* For the workers, which read nothing else here: records before this
+	 * index may be shown one by one, so they are read with their evidence. */
+	unsigned long evidence_before;
 };
 
-static int take(void *ctx, json_t *rec, const struct rec_where *where)
+/* A record's row, made on a worker thread. */
+struct made {
+	struct nr_row row;
+	bool evidence;
+};
+
+static void work(void *ctx, const json_t *rec, const struct rec_where *where, void *result)
+{
+	const struct reading *rd = ctx;
+	struct made *m = result;
+
+	m->evidence = where->index < rd->evidence_before;
+	nr_row_from(&m->row, rec, rd->by, where->file, where->line, m->evidence);
+}
+
+static int take(void *ctx, void *result, const struct rec_where *where)
 {
 	struct reading *rd = ctx;
 	struct nr_report *r = rd->r;
+	struct nr_row *row = &((struct made *)result)->row;
 	bool shown = r && r->nrows < r->max_rows;
-	struct nr_row row;
 
-	nr_row_from(&row, rec, rd->by, where->file, where->line, shown);
-	if (rd->by && !row.group[0])
-		snprintf(row.group, sizeof(row.group), "(no %s)", rd->by);
+	if (shown && !((struct made *)result)->evidence) {
+		/* Bad records came before: this one is shown after all, and is
+		 * read again for its evidence (at most --devices times). */
+		json_t *rec = json_loadb(where->text, where->len, JSON_REJECT_DUPLICATES, NULL);
+
+		if (rec)
+			nr_row_from(row, rec, rd->by, where->file, where->line, true);
+		json_decref(rec);
+	}
+	if (rd->by && !row->group[0])
+		snprintf(row->group, sizeof(row->group), "(no %s)", rd->by);
 	if (rd->side) {
-		if (nr_side_add(rd->side, &row)) {
+		if (nr_side_add(rd->side, row)) {
 			rd->failed = true;
 			return -1;
 		}
 		return 0;
 	}
-	nr_survey_add(r->survey, &row);
+	nr_survey_add(r->survey, row);
 	if (shown)
-		r->rows[r->nrows++] = row;
+		r->rows[r->nrows++] = *row;
 	else
 		r->more++;
 	return 0;
@@ -97,7 +128,10 @@ static int take(void *ctx, json_t *rec, const struct rec_where *where)
 
 static int read_inputs(char *const *paths, size_t n, struct reading *rd, struct rec_stats *st)
 {
-	rec_read_paths(paths, n, take, rd, st, stderr, "natreport");
+	struct rec_jobs jobs = {work, take, rd, sizeof(struct made), threads, stderr, "natreport"};
+
+	rd->evidence_before = rd->r ? rd->r->max_rows : 0;
+	rec_read_paths(paths, n, &jobs, st);
 	if (rd->failed) {
 		fprintf(stderr, "natreport: out of memory\n");
 		return EXIT_NO_RECORDS;
@@ -287,7 +321,7 @@ static int cmd_report(int argc, char **argv)
 {
 	struct options o;
 	struct nr_report r = {0};
-	struct reading rd = {&r, NULL, NULL, false};
+	struct reading rd = {.r = &r};
 	int rc;
 
 	if (parse_report(argc, argv, &o))
@@ -330,7 +364,7 @@ static void print_change(void *ctx, const char *label, int key, const char *befo
 
 static int read_side(char *path, struct nr_side *side, const char *what)
 {
-	struct reading rd = {NULL, NULL, side, false};
+	struct reading rd = {.side = side};
 	struct rec_stats st = {0};
 	int rc = read_inputs(&path, 1, &rd, &st);
 
@@ -399,8 +433,34 @@ cleanup:
 	return rc;
 }
 
+/* NATREPORT_THREADS, or one per CPU; -1 when it is not a count. */
+static int choose_threads(void)
+{
+	const char *v = getenv("NATREPORT_THREADS");
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	char *end;
+	unsigned long n;
+
+	if (!v || !v[0]) {
+		threads =
+		    cpus > 1 ? (unsigned)(cpus < REC_MAX_THREADS ? cpus : REC_MAX_THREADS) : 0;
+		return 0;
+	}
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || v[0] == '-' || n > REC_MAX_THREADS) {
+		fprintf(stderr, "natreport: NATREPORT_THREADS '%s' is not 0-%d\n", v,
+			REC_MAX_THREADS);
+		return -1;
+	}
+	threads = (unsigned)n;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (choose_threads())
+		return EXIT_USAGE;
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return cmd_diff(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "--version")) {

@@ -10,23 +10,327 @@
  * reported while the new one is read (also when it was cut inside a
  * string: a JSON string cannot span lines). jansson then parses each
  * record.
+ *
+ * The splitting runs on the calling thread and fills batches: the text of
+ * each record and each message about bad input, as entries in input order.
+ * A full batch goes to the workers, which parse and check its records and
+ * run the caller's work on the good ones; the calling thread takes the
+ * batches back oldest first, printing the messages and handing each result
+ * to take. So what a user reads is the same for any number of workers.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "analysis/records.h"
 
+#define BATCH_ENTRIES 32
+#define BATCH_BYTES   (256 * 1024) /* a batch goes on once its text is this long */
+#define NAME_MAX_COPY 4096         /* of a file name kept in a batch */
+#define NOTE_MAX      (NAME_MAX_COPY + 512)
+/* Records are cut off at REC_MAX_BYTES and a batch goes on at BATCH_BYTES,
+ * so its text never outgrows this, and never needs to move. */
+#define BATCH_TEXT (BATCH_BYTES + REC_MAX_BYTES + BATCH_ENTRIES * (NAME_MAX_COPY + NOTE_MAX))
+#define WHY_LEN    256
+
+enum entry_kind { ENTRY_RECORD, ENTRY_NOTE };
+enum note_effect { NOTE_SAYS, NOTE_SKIPPED, NOTE_UNREADABLE }; /* what a note counts as */
+
+struct entry {
+	unsigned char kind, effect;
+	bool too_long;         /* a record not kept */
+	bool good;             /* a record parsed, checked and worked on */
+	unsigned long line;    /* records: where it began */
+	unsigned long index;   /* records: its place in the input */
+	size_t name, off, len; /* in the batch's text: the file's name; the record or the note */
+	char why[WHY_LEN];     /* records: why not good */
+};
+
+struct batch {
+	struct entry e[BATCH_ENTRIES];
+	unsigned n;
+	bool done; /* worked on */
+	char *text;
+	size_t len;
+	unsigned long name_stream; /* the stream whose name is at name; 0: none */
+	size_t name;
+	unsigned char *results; /* one per entry, jobs->result_size each */
+};
+
+struct reader {
+	const struct rec_jobs *jobs;
+	struct rec_stats *st;
+	struct batch *ring;
+	unsigned nring;
+	/* Batches counted since the start: the one being filled is
+	 * ring[submitted % nring]; taken <= next_work <= submitted. */
+	unsigned long submitted, next_work, taken;
+	unsigned long index;  /* records so far */
+	unsigned long stream; /* streams so far: the current one's number */
+	const char *name;     /* the current stream's */
+	int rc;               /* take's, once nonzero: stop */
+	pthread_mutex_t mu;
+	pthread_cond_t work_cv, done_cv;
+	pthread_t threads[REC_MAX_THREADS];
+	unsigned nthreads;
+	bool closing;
+};
+
+/* ---- batches ---- */
+
+static struct batch *filling(struct reader *rd)
+{
+	return &rd->ring[rd->submitted % rd->nring];
+}
+
+int rec_check(const json_t *rec, char *why, size_t len)
+{
+	const char *schema = json_string_value(json_object_get(rec, "schema"));
+
+	if (!json_is_object(rec)) {
+		snprintf(why, len, "not a JSON object");
+		return -1;
+	}
+	if (!schema) {
+		snprintf(why, len, "no \"schema\" string: not a natlab result record");
+		return -1;
+	}
+	if (strcmp(schema, REC_SCHEMA)) {
+		snprintf(why, len, "schema \"%.40s\" is not one this natreport reads (%s)", schema,
+			 REC_SCHEMA);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parse, check and work on a batch's records: on a worker thread. */
+static void work_batch(const struct rec_jobs *jobs, struct batch *b)
+{
+	for (unsigned i = 0; i < b->n; i++) {
+		struct entry *e = &b->e[i];
+		struct rec_where where = {b->text + e->name, e->line, e->index, b->text + e->off,
+					  e->len};
+		json_error_t jerr;
+		json_t *rec;
+
+		if (e->kind != ENTRY_RECORD)
+			continue;
+		if (e->too_long) {
+			snprintf(e->why, sizeof(e->why), "record longer than 1 MiB: skipped");
+			continue;
+		}
+		rec = json_loadb(where.text, where.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!rec) {
+			snprintf(e->why, sizeof(e->why),
+				 "not valid JSON (%s, at line %lu of the record)", jerr.text,
+				 e->line + (unsigned long)(jerr.line > 0 ? jerr.line - 1 : 0));
+			continue;
+		}
+		if (!rec_check(rec, e->why, sizeof(e->why))) {
+			jobs->work(jobs->ctx, rec, &where, b->results + i * jobs->result_size);
+			e->good = true;
+		}
+		json_decref(rec);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct reader *rd = arg;
+
+	pthread_mutex_lock(&rd->mu);
+	for (;;) {
+		struct batch *b;
+
+		while (rd->next_work == rd->submitted && !rd->closing)
+			pthread_cond_wait(&rd->work_cv, &rd->mu);
+		if (rd->next_work == rd->submitted)
+			break;
+		b = &rd->ring[rd->next_work++ % rd->nring];
+		pthread_mutex_unlock(&rd->mu);
+		work_batch(rd->jobs, b);
+		pthread_mutex_lock(&rd->mu);
+		b->done = true;
+		pthread_cond_signal(&rd->done_cv);
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return NULL;
+}
+
+/* The oldest batch out, once worked on: its messages said and counted, its
+ * results handed to take, in order. */
+static void take_oldest(struct reader *rd)
+{
+	struct batch *b = &rd->ring[rd->taken % rd->nring];
+	const struct rec_jobs *jobs = rd->jobs;
+
+	pthread_mutex_lock(&rd->mu);
+	while (!b->done)
+		pthread_cond_wait(&rd->done_cv, &rd->mu);
+	pthread_mutex_unlock(&rd->mu);
+	for (unsigned i = 0; i < b->n && !rd->rc; i++) {
+		struct entry *e = &b->e[i];
+		struct rec_where where = {b->text + e->name, e->line, e->index, b->text + e->off,
+					  e->len};
+
+		if (e->kind == ENTRY_NOTE) {
+			if (jobs->err)
+				fputs(b->text + e->off, jobs->err);
+			rd->st->skipped += e->effect == NOTE_SKIPPED;
+			rd->st->unreadable += e->effect == NOTE_UNREADABLE;
+		} else if (!e->good) {
+			if (jobs->err)
+				fprintf(jobs->err, "%s: %s:%lu: %s\n", jobs->program, where.file,
+					e->line, e->why);
+			rd->st->skipped++;
+		} else {
+			rd->st->records++;
+			rd->rc = jobs->take(jobs->ctx, b->results + i * jobs->result_size, &where);
+		}
+	}
+	rd->taken++;
+}
+
+/* The filling batch on to the workers (or worked on here, without them);
+ * the oldest taken back when no batch is left to fill. */
+static void submit(struct reader *rd)
+{
+	struct batch *b = filling(rd);
+
+	if (!rd->nthreads) {
+		work_batch(rd->jobs, b);
+		b->done = true;
+		rd->submitted++;
+	} else {
+		pthread_mutex_lock(&rd->mu);
+		b->done = false;
+		rd->submitted++;
+		pthread_cond_signal(&rd->work_cv);
+		pthread_mutex_unlock(&rd->mu);
+	}
+	while (rd->submitted - rd->taken >= rd->nring)
+		take_oldest(rd);
+	b = filling(rd);
+	b->n = 0;
+	b->len = 0;
+	b->name_stream = 0;
+}
+
+/* A new entry in the filling batch, with the current stream's name. */
+static struct entry *entry_add(struct reader *rd, enum entry_kind kind)
+{
+	struct batch *b = filling(rd);
+	struct entry *e = &b->e[b->n++];
+
+	memset(e, 0, offsetof(struct entry, why));
+	e->kind = kind;
+	if (b->name_stream != rd->stream) {
+		size_t n = strnlen(rd->name, NAME_MAX_COPY - 1);
+
+		memcpy(b->text + b->len, rd->name, n);
+		b->text[b->len + n] = '\0';
+		b->name = b->len;
+		b->len += n + 1;
+		b->name_stream = rd->stream;
+	}
+	e->name = b->name;
+	return e;
+}
+
+/* After an entry: the batch on when it is full. */
+static void entry_done(struct reader *rd)
+{
+	struct batch *b = filling(rd);
+
+	if (b->n == BATCH_ENTRIES || b->len >= BATCH_BYTES)
+		submit(rd);
+}
+
+/* A message, said in its place among the records. */
+__attribute__((format(printf, 3, 4))) static void note(struct reader *rd, enum note_effect effect,
+						       const char *fmt, ...)
+{
+	struct batch *b = filling(rd);
+	struct entry *e = entry_add(rd, ENTRY_NOTE);
+	va_list ap;
+	int n;
+
+	e->effect = (unsigned char)effect;
+	e->off = b->len;
+	b->text[b->len] = '\0';
+	va_start(ap, fmt);
+	n = vsnprintf(b->text + b->len, NOTE_MAX, fmt, ap);
+	va_end(ap);
+	b->len += (n < 0 ? 0 : n >= NOTE_MAX ? NOTE_MAX - 1 : (size_t)n) + 1;
+	entry_done(rd);
+}
+
+static int reader_open(struct reader *rd, const struct rec_jobs *jobs, struct rec_stats *st)
+{
+	unsigned threads = jobs->threads < REC_MAX_THREADS ? jobs->threads : REC_MAX_THREADS;
+
+	*rd = (struct reader){.jobs = jobs, .st = st, .name = "-"};
+	rd->nring = threads ? 2 * threads + 2 : 1;
+	rd->ring = calloc(rd->nring, sizeof(*rd->ring));
+	if (!rd->ring)
+		return -1;
+	for (unsigned i = 0; i < rd->nring; i++) {
+		/* Pages are touched as text is written: the resident size is what
+		 * the records need, not BATCH_TEXT. */
+		rd->ring[i].text = malloc(BATCH_TEXT);
+		rd->ring[i].results = malloc(BATCH_ENTRIES * jobs->result_size + 1);
+		if (!rd->ring[i].text || !rd->ring[i].results)
+			return -1;
+	}
+	pthread_mutex_init(&rd->mu, NULL);
+	pthread_cond_init(&rd->work_cv, NULL);
+	pthread_cond_init(&rd->done_cv, NULL);
+	json_object_seed(0); /* jansson's hash seed, before threads share it */
+	/* Fewer workers than asked, if the system refuses some: still correct. */
+	while (rd->nthreads < threads &&
+	       !pthread_create(&rd->threads[rd->nthreads], NULL, worker, rd))
+		rd->nthreads++;
+	return 0;
+}
+
+/* The rest worked on and taken (unless take stopped the reading), the
+ * workers stopped; returns take's nonzero value, or 0. */
+static int reader_close(struct reader *rd)
+{
+	if (!rd->ring)
+		return 0;
+	if (filling(rd)->n && !rd->rc)
+		submit(rd);
+	while (rd->taken < rd->submitted)
+		take_oldest(rd);
+	if (rd->nthreads) {
+		pthread_mutex_lock(&rd->mu);
+		rd->closing = true;
+		pthread_cond_broadcast(&rd->work_cv);
+		pthread_mutex_unlock(&rd->mu);
+		for (unsigned i = 0; i < rd->nthreads; i++)
+			pthread_join(rd->threads[i], NULL);
+	}
+	for (unsigned i = 0; i < rd->nring; i++) {
+		free(rd->ring[i].text);
+		free(rd->ring[i].results);
+	}
+	free(rd->ring);
+	return rd->rc;
+}
+
+/* ---- splitting ---- */
+
 struct split {
-	const char *name;
-	FILE *err;
-	const char *program;
-	char *buf;
-	size_t len, cap;
 	unsigned long start; /* the line the record began on; 0: none open */
+	size_t off;          /* where its text begins in the filling batch */
+	unsigned long entries;
 	int depth;
 	bool in_string, escaped, too_long;
 	bool skip_line; /* the rest of a rejected line, in later pieces */
@@ -68,89 +372,57 @@ static size_t blanks(const char *s, size_t n)
 	return i;
 }
 
-static void complain(const struct split *sp, unsigned long line, const char *what)
+static void complain(struct reader *rd, struct split *sp, unsigned long line, const char *what)
 {
-	if (sp->err)
-		fprintf(sp->err, "%s: %s:%lu: %s\n", sp->program, sp->name, line, what);
+	sp->entries++;
+	note(rd, NOTE_SKIPPED, "%s: %s:%lu: %s\n", rd->jobs->program, rd->name, line, what);
 }
 
-int rec_check(const json_t *rec, char *why, size_t len)
+static void open_record(struct reader *rd, struct split *sp, unsigned long line)
 {
-	const char *schema = json_string_value(json_object_get(rec, "schema"));
-
-	if (!json_is_object(rec)) {
-		snprintf(why, len, "not a JSON object");
-		return -1;
-	}
-	if (!schema) {
-		snprintf(why, len, "no \"schema\" string: not a natlab result record");
-		return -1;
-	}
-	if (strcmp(schema, REC_SCHEMA)) {
-		snprintf(why, len, "schema \"%.40s\" is not one this natreport reads (%s)", schema,
-			 REC_SCHEMA);
-		return -1;
-	}
-	return 0;
+	sp->start = line;
+	sp->off = filling(rd)->len;
+	sp->depth = 0;
+	sp->in_string = sp->escaped = sp->too_long = false;
 }
 
-/* The record in sp->buf is complete: parse, check, hand on. */
-static int finish_record(struct split *sp, rec_fn fn, void *ctx, struct rec_stats *st)
+/* The open record's text given up (it was bad). */
+static void drop_record(struct reader *rd, struct split *sp)
 {
-	struct rec_where where = {sp->name, sp->start};
-	json_error_t jerr;
-	json_t *rec;
-	char why[256];
-	int rc = 0;
-
+	filling(rd)->len = sp->off;
 	sp->start = 0;
-	if (sp->too_long) {
-		complain(sp, where.line, "record longer than 1 MiB: skipped");
-		st->skipped++;
-		return 0;
-	}
-	rec = json_loadb(sp->buf, sp->len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!rec) {
-		snprintf(why, sizeof(why), "not valid JSON (%s, at line %lu of the record)",
-			 jerr.text,
-			 where.line + (unsigned long)(jerr.line > 0 ? jerr.line - 1 : 0));
-		complain(sp, where.line, why);
-		st->skipped++;
-		return 0;
-	}
-	if (rec_check(rec, why, sizeof(why))) {
-		complain(sp, where.line, why);
-		st->skipped++;
-	} else {
-		st->records++;
-		rc = fn(ctx, rec, &where);
-	}
-	json_decref(rec);
-	return rc;
 }
 
-static void append(struct split *sp, const char *s, size_t n)
+/* The open record is complete: on to be parsed. */
+static void finish_record(struct reader *rd, struct split *sp)
 {
-	if (sp->too_long || sp->len + n > REC_MAX_BYTES) {
+	struct batch *b = filling(rd);
+	size_t end = sp->too_long ? sp->off : b->len;
+	struct entry *e;
+
+	b->len = end;
+	e = entry_add(rd, ENTRY_RECORD);
+	e->line = sp->start;
+	e->index = rd->index++;
+	e->off = sp->off;
+	e->len = end - sp->off;
+	e->too_long = sp->too_long;
+	sp->start = 0;
+	sp->entries++;
+	entry_done(rd);
+}
+
+static void append(struct reader *rd, struct split *sp, const char *s, size_t n)
+{
+	struct batch *b = filling(rd);
+
+	if (sp->too_long || b->len - sp->off + n > REC_MAX_BYTES) {
 		sp->too_long = true;
+		b->len = sp->off;
 		return;
 	}
-	if (sp->len + n > sp->cap) {
-		size_t cap = sp->cap ? sp->cap : 4096;
-		char *p;
-
-		while (cap < sp->len + n)
-			cap *= 2;
-		p = realloc(sp->buf, cap);
-		if (!p) {
-			sp->too_long = true;
-			return;
-		}
-		sp->buf = p;
-		sp->cap = cap;
-	}
-	memcpy(sp->buf + sp->len, s, n);
-	sp->len += n;
+	memcpy(b->text + b->len, s, n);
+	b->len += n;
 }
 
 /* Follow braces and strings through s; the offset just past the closing
@@ -179,18 +451,10 @@ static size_t scan(struct split *sp, const char *s, size_t n)
 	return n;
 }
 
-static void open_record(struct split *sp, unsigned long line)
-{
-	sp->start = line;
-	sp->len = 0;
-	sp->depth = 0;
-	sp->in_string = sp->escaped = sp->too_long = false;
-}
-
 /* A piece of a line (with its newline, if it ends the line); line_start:
  * whether the line begins with it. */
-static int feed_line(struct split *sp, const char *s, size_t n, unsigned long line, bool line_start,
-		     rec_fn fn, void *ctx, struct rec_stats *st)
+static void feed_line(struct reader *rd, struct split *sp, const char *s, size_t n,
+		      unsigned long line, bool line_start)
 {
 	bool ends = s[n - 1] == '\n';
 	/* Inside a record, blanks are kept but at a line's start (no JSON string
@@ -199,87 +463,83 @@ static int feed_line(struct split *sp, const char *s, size_t n, unsigned long li
 
 	if (!line_start && sp->skip_line) {
 		sp->skip_line = !ends;
-		return 0;
+		return;
 	}
 	sp->skip_line = false;
-	while (lead < n) {
+	while (lead < n && !rd->rc) {
 		size_t used;
 
 		if (!sp->start) {
 			if (s[lead] == '\n')
-				return 0;
+				return;
 			if (s[lead] != '{') {
-				complain(sp, line,
+				complain(rd, sp, line,
 					 s[lead] == '['
 					     ? "a JSON array: records are objects, one per line "
 					       "or one after another"
 					     : "not the start of a JSON object: line skipped");
-				st->skipped++;
 				sp->skip_line = !ends;
-				return 0;
+				return;
 			}
-			open_record(sp, line);
+			open_record(rd, sp, line);
 		} else if (line_start && lead == 0 && s[0] == '{') {
 			/* A new record at the start of a line: the open one was cut short
 			 * (even inside a string: JSON strings hold no raw newline). */
-			complain(sp, sp->start,
+			unsigned long start = sp->start;
+
+			drop_record(rd, sp);
+			complain(rd, sp, start,
 				 "record cut short (the next one starts on a later "
 				 "line): skipped");
-			st->skipped++;
-			open_record(sp, line);
+			open_record(rd, sp, line);
 		}
 		used = scan(sp, s + lead, n - lead);
-		append(sp, s + lead, used);
+		append(rd, sp, s + lead, used);
 		lead += used;
 		if (sp->depth == 0 && !sp->in_string) {
-			int rc = finish_record(sp, fn, ctx, st);
-
-			if (rc)
-				return rc;
+			finish_record(rd, sp);
 			lead += blanks(s + lead, n - lead);
 		}
 	}
-	return 0;
 }
 
-int rec_read_stream(FILE *in, const char *name, rec_fn fn, void *ctx, struct rec_stats *st,
-		    FILE *err, const char *program)
+static void read_stream(struct reader *rd, FILE *in, const char *name)
 {
-	struct split sp = {.name = name, .err = err, .program = program};
+	struct split sp = {0};
 	struct pieces *p = malloc(sizeof(*p));
 	const char *s;
 	size_t n;
-	unsigned long lineno = 0, before = st->records + st->skipped;
+	unsigned long lineno = 0;
 	bool line_start = true;
-	int rc = 0;
 
-	st->files++;
+	rd->stream++;
+	rd->name = name;
+	rd->st->files++;
 	if (!p) {
-		complain(&sp, 0, "out of memory");
-		st->skipped++;
-		return 0;
+		complain(rd, &sp, 0, "out of memory");
+		return;
 	}
 	p->in = in;
 	p->pos = p->len = 0;
-	while (!rc && next_piece(p, &s, &n)) {
+	while (!rd->rc && next_piece(p, &s, &n)) {
 		lineno += line_start;
-		rc = feed_line(&sp, s, n, lineno, line_start, fn, ctx, st);
+		feed_line(rd, &sp, s, n, lineno, line_start);
 		line_start = s[n - 1] == '\n';
 	}
-	if (!rc && sp.start) {
-		complain(&sp, sp.start, "record cut short at the end of the input: skipped");
-		st->skipped++;
+	if (!rd->rc && sp.start) {
+		unsigned long start = sp.start;
+
+		drop_record(rd, &sp);
+		complain(rd, &sp, start, "record cut short at the end of the input: skipped");
 	}
-	if (!rc && ferror(in)) {
-		complain(&sp, lineno, strerror(errno));
-		st->skipped++;
-	}
-	if (!rc && st->records + st->skipped == before && err)
-		fprintf(err, "%s: %s: no records (empty input)\n", program, name);
+	if (!rd->rc && ferror(in))
+		complain(rd, &sp, lineno, strerror(errno));
+	if (!rd->rc && !sp.entries)
+		note(rd, NOTE_SAYS, "%s: %s: no records (empty input)\n", rd->jobs->program, name);
 	free(p);
-	free(sp.buf);
-	return rc;
 }
+
+/* ---- files and folders ---- */
 
 static bool wanted(const char *name)
 {
@@ -289,71 +549,83 @@ static bool wanted(const char *name)
 	       (n > 6 && !strcmp(name + n - 6, ".jsonl"));
 }
 
-static int read_path(const char *path, int depth, rec_fn fn, void *ctx, struct rec_stats *st,
-		     FILE *err, const char *program);
+static void read_path(struct reader *rd, const char *path, int depth);
 
-static int read_folder(const char *path, int depth, rec_fn fn, void *ctx, struct rec_stats *st,
-		       FILE *err, const char *program)
+static void read_folder(struct reader *rd, const char *path, int depth)
 {
 	struct dirent **names;
-	int n = scandir(path, &names, NULL, alphasort), rc = 0;
+	int n = scandir(path, &names, NULL, alphasort);
 
 	if (n < 0) {
-		if (err)
-			fprintf(err, "%s: %s: %s\n", program, path, strerror(errno));
-		st->unreadable++;
-		return 0;
+		note(rd, NOTE_UNREADABLE, "%s: %s: %s\n", rd->jobs->program, path, strerror(errno));
+		return;
 	}
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		char sub[4096];
 		struct stat sb;
 
-		if (!rc && name[0] != '.' &&
+		if (!rd->rc && name[0] != '.' &&
 		    (size_t)snprintf(sub, sizeof(sub), "%s/%s", path, name) < sizeof(sub) &&
 		    !stat(sub, &sb) && (S_ISDIR(sb.st_mode) || wanted(name)))
-			rc = read_path(sub, depth + 1, fn, ctx, st, err, program);
+			read_path(rd, sub, depth + 1);
 		free(names[i]);
 	}
 	free(names);
-	return rc;
 }
 
-static int read_path(const char *path, int depth, rec_fn fn, void *ctx, struct rec_stats *st,
-		     FILE *err, const char *program)
+static void read_path(struct reader *rd, const char *path, int depth)
 {
 	struct stat sb;
 	FILE *f;
-	int rc;
 
-	if (!strcmp(path, "-"))
-		return rec_read_stream(stdin, "-", fn, ctx, st, err, program);
+	if (!strcmp(path, "-")) {
+		read_stream(rd, stdin, "-");
+		return;
+	}
 	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		if (depth < REC_MAX_DEPTH)
-			return read_folder(path, depth, fn, ctx, st, err, program);
-		if (err)
-			fprintf(err, "%s: %s: folders nested too deep: skipped\n", program, path);
-		st->unreadable++;
-		return 0;
+		if (depth < REC_MAX_DEPTH) {
+			read_folder(rd, path, depth);
+			return;
+		}
+		note(rd, NOTE_UNREADABLE, "%s: %s: folders nested too deep: skipped\n",
+		     rd->jobs->program, path);
+		return;
 	}
 	f = fopen(path, "r");
 	if (!f) {
-		if (err)
-			fprintf(err, "%s: %s: %s\n", program, path, strerror(errno));
-		st->unreadable++;
-		return 0;
+		note(rd, NOTE_UNREADABLE, "%s: %s: %s\n", rd->jobs->program, path, strerror(errno));
+		return;
 	}
-	rc = rec_read_stream(f, path, fn, ctx, st, err, program);
+	read_stream(rd, f, path);
 	fclose(f);
-	return rc;
 }
 
-int rec_read_paths(char *const *paths, size_t n, rec_fn fn, void *ctx, struct rec_stats *st,
-		   FILE *err, const char *program)
+static int out_of_memory(struct reader *rd, const struct rec_jobs *jobs)
 {
-	int rc = 0;
+	if (jobs->err)
+		fprintf(jobs->err, "%s: out of memory\n", jobs->program);
+	reader_close(rd);
+	return -1;
+}
 
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = read_path(paths[i], 0, fn, ctx, st, err, program);
-	return rc;
+int rec_read_paths(char *const *paths, size_t n, const struct rec_jobs *jobs, struct rec_stats *st)
+{
+	struct reader rd;
+
+	if (reader_open(&rd, jobs, st))
+		return out_of_memory(&rd, jobs);
+	for (size_t i = 0; i < n && !rd.rc; i++)
+		read_path(&rd, paths[i], 0);
+	return reader_close(&rd);
+}
+
+int rec_read_stream(FILE *in, const char *name, const struct rec_jobs *jobs, struct rec_stats *st)
+{
+	struct reader rd;
+
+	if (reader_open(&rd, jobs, st))
+		return out_of_memory(&rd, jobs);
+	read_stream(&rd, in, name);
+	return reader_close(&rd);
 }

@@ -13,18 +13,23 @@
 #include "analysis/records.h"
 #include "analysis/survey.h"
 
-static int take(void *ctx, json_t *rec, const struct rec_where *where)
+static void work(void *ctx, const json_t *rec, const struct rec_where *where, void *result)
 {
-	struct nr_row row;
+	(void)ctx;
+	nr_row_from(result, rec, "tags.isp", where->file, where->line, true);
+}
 
-	nr_row_from(&row, rec, "tags.isp", where->file, where->line, true);
-	nr_survey_add(ctx, &row);
+static int take(void *ctx, void *result, const struct rec_where *where)
+{
+	(void)where;
+	nr_survey_add(ctx, result);
 	return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rec_stats st = {0};
+	struct rec_jobs jobs = {work, take, NULL, sizeof(struct nr_row), 0, NULL, "natreport"};
 	nr_survey_t *s;
 	FILE *in;
 
@@ -33,7 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	in = fmemopen((void *)(uintptr_t)data, size, "r");
 	s = nr_survey_new();
 	if (in && s) {
-		rec_read_stream(in, "fuzz", take, s, &st, NULL, "natreport");
+		jobs.ctx = s;
+		rec_read_stream(in, "fuzz", &jobs, &st);
 		CHECK(s->n == st.records);
 	}
 	if (in)

@@ -125,6 +125,16 @@ expect "natreport: Markdown to a file" 0 '^\| 4787 REQ-1 \| endpoint-independent
     sh -c "'$R' --markdown '$tmp/r.md' '$tmp/base.jsonl' >/dev/null && cat '$tmp/r.md'"
 expect "natreport: an unwritable Markdown file" 3 'markdown /nonexistent/r.md: No such file' -- \
     "$R" --markdown /nonexistent/r.md "$tmp/base.jsonl"
+expect "natreport: a bad NATREPORT_THREADS" 2 "NATREPORT_THREADS 'two' is not 0-16" -- \
+    env NATREPORT_THREADS=two "$R" "$tmp/base.jsonl"
+# A device shown after bad records is read with its evidence all the same
+# (the workers guess by place which records will be shown; a miss is read again).
+{ printf '{"schema":"natlab.result/1",x}\n%.0s' 1 2 3; head -n 1 results/reference/labs.jsonl; } >"$tmp/late.jsonl"
+for t in 0 2; do
+    expect "natreport: evidence of a device after bad records ($t threads)" 4 \
+        '^\| NAT \| true \| local 192\.168\.1\.2:[0-9]+, mapped 203\.0\.113\.1:[0-9]+ \|$' -- \
+        env NATREPORT_THREADS=$t "$R" --devices 1 --markdown - "$tmp/late.jsonl"
+done
 expect "natreport diff: no change" 0 '2 labels in the baseline, 2 in the current records: 0 changes' -- \
     "$R" diff "$tmp/base.jsonl" "$tmp/base.jsonl"
 expect "natreport diff: a change" 1 '^  a: udp.mapping endpoint-independent -> address-dependent$' -- \

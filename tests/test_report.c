@@ -24,35 +24,87 @@
 
 struct collected {
 	char labels[16][64];
-	unsigned long lines[16];
+	unsigned long lines[16], indexes[16];
 	size_t n;
+	/* Over every record taken, in order: a hash of label, line and index. */
+	unsigned long all, hash;
+	const char *stop_at; /* a label whose record stops the reading */
 };
 
-static int collect(void *ctx, json_t *rec, const struct rec_where *where)
+struct label_of {
+	char label[64];
+};
+
+static void work_label(void *ctx, const json_t *rec, const struct rec_where *where, void *result)
 {
-	struct collected *c = ctx;
 	const char *label = json_string_value(json_object_get(rec, "label"));
 
-	if (c->n < 16) {
-		snprintf(c->labels[c->n], sizeof(c->labels[0]), "%s", label ? label : "");
-		c->lines[c->n++] = where->line;
-	}
-	return 0;
+	(void)ctx;
+	(void)where;
+	snprintf(((struct label_of *)result)->label, sizeof(struct label_of), "%s",
+		 label ? label : "");
 }
 
-/* Read text as a stream named "in"; the messages land in msgs (freed by caller). */
-static struct rec_stats read_text(const char *text, struct collected *c, char **msgs)
+static int collect(void *ctx, void *result, const struct rec_where *where)
+{
+	struct collected *c = ctx;
+	const char *label = ((struct label_of *)result)->label;
+
+	if (c->n < 16) {
+		snprintf(c->labels[c->n], sizeof(c->labels[0]), "%s", label);
+		c->indexes[c->n] = where->index;
+		c->lines[c->n++] = where->line;
+	}
+	c->all++;
+	for (const char *p = label; *p; p++)
+		c->hash = c->hash * 31 + (unsigned char)*p;
+	c->hash = c->hash * 31 + where->line * 7 + where->index;
+	return c->stop_at && !strcmp(label, c->stop_at);
+}
+
+/* Read len bytes of text as a stream named "in" with this many worker
+ * threads; the messages land in msgs (freed by caller). */
+static struct rec_stats read_threads(const char *text, size_t len, unsigned threads,
+				     struct collected *c, char **msgs)
 {
 	struct rec_stats st = {0};
-	size_t len;
-	FILE *in = fmemopen((void *)(uintptr_t)text, strlen(text), "r");
-	FILE *err = open_memstream(msgs, &len);
+	struct rec_jobs jobs = {work_label, collect, c,          sizeof(struct label_of),
+				threads,    NULL,    "natreport"};
+	size_t mlen;
+	FILE *in = fmemopen((void *)(uintptr_t)text, len, "r");
+	const char *stop_at = c->stop_at;
 
 	memset(c, 0, sizeof(*c));
-	rec_read_stream(in, "in", collect, c, &st, err, "natreport");
+	c->stop_at = stop_at;
+	jobs.err = open_memstream(msgs, &mlen);
+	rec_read_stream(in, "in", &jobs, &st);
 	fclose(in);
-	fclose(err);
+	fclose(jobs.err);
 	return st;
+}
+
+/* Read on the calling thread and again with workers: what is taken, the
+ * counts and the messages must be the same, in the same order. */
+static struct rec_stats read_both(const char *text, size_t len, struct collected *c, char **msgs)
+{
+	struct collected t = {.stop_at = c->stop_at};
+	char *tmsgs;
+	struct rec_stats st = read_threads(text, len, 0, c, msgs);
+	struct rec_stats tst = read_threads(text, len, 3, &t, &tmsgs);
+
+	CU_ASSERT_EQUAL(tst.records, st.records);
+	CU_ASSERT_EQUAL(tst.skipped, st.skipped);
+	CU_ASSERT_EQUAL(t.all, c->all);
+	CU_ASSERT_EQUAL(t.hash, c->hash);
+	CU_ASSERT_STRING_EQUAL(tmsgs, *msgs);
+	free(tmsgs);
+	return st;
+}
+
+static struct rec_stats read_text(const char *text, struct collected *c, char **msgs)
+{
+	c->stop_at = NULL;
+	return read_both(text, strlen(text), c, msgs);
 }
 
 static void test_jsonl(void)
@@ -110,6 +162,9 @@ static void test_bad_input(void)
 	CU_ASSERT_EQUAL(st.records, 3);
 	CU_ASSERT_EQUAL(st.skipped, 6);
 	CU_ASSERT_STRING_EQUAL(c.labels[2], "three");
+	/* Its place among the records found, the bad ones but the one cut short. */
+	CU_ASSERT_EQUAL(c.indexes[1], 1);
+	CU_ASSERT_EQUAL(c.indexes[2], 5);
 	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "natreport: in:2: record cut short"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:4: schema \"natlab.result/2\" is not one"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:5: not the start of a JSON object"));
@@ -160,11 +215,8 @@ static void test_long_lines_and_nul(void)
 {
 	size_t big = 200 * 1024;
 	char *text = malloc(2 * big + 1024), *msgs, *at = text;
-	struct collected c;
+	struct collected c = {0};
 	struct rec_stats st;
-	FILE *in;
-	size_t len;
-	FILE *err;
 
 	at += sprintf(at, "{\"schema\":\"natlab.result/1\",\"label\":\"long\",\"pad\":\"");
 	memset(at, 'x', big);
@@ -176,13 +228,7 @@ static void test_long_lines_and_nul(void)
 	at += sprintf(at, "{\"schema\":\"natlab.result/1\",\"label\":\"n");
 	*at++ = '\0';
 	at += sprintf(at, "ul\"}\n" REC("last", "none") "\n");
-	in = fmemopen(text, (size_t)(at - text), "r");
-	err = open_memstream(&msgs, &len);
-	memset(&c, 0, sizeof(c));
-	memset(&st, 0, sizeof(st));
-	rec_read_stream(in, "in", collect, &c, &st, err, "natreport");
-	fclose(in);
-	fclose(err);
+	st = read_both(text, (size_t)(at - text), &c, &msgs);
 	CU_ASSERT_EQUAL(st.records, 3);
 	CU_ASSERT_EQUAL(st.skipped, 2);
 	CU_ASSERT_STRING_EQUAL(c.labels[0], "long");
@@ -191,6 +237,91 @@ static void test_long_lines_and_nul(void)
 	CU_ASSERT_STRING_EQUAL(c.labels[2], "last");
 	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:2: not the start of a JSON object"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(msgs, "in:4: not valid JSON"));
+	free(msgs);
+	free(text);
+}
+
+/* The line of the last message in msgs ("natreport: in:LINE: ..."); 0
+ * when the lines are not in increasing order. */
+static unsigned long last_line_said(const char *msgs)
+{
+	unsigned long last = 0;
+
+	for (const char *m = msgs; (m = strstr(m, "natreport: in:")); m++) {
+		unsigned long at = strtoul(m + strlen("natreport: in:"), NULL, 10);
+
+		if (at <= last)
+			return 0;
+		last = at;
+	}
+	return last;
+}
+
+/* Thousands of records over many batches, good and bad mixed, one over
+ * 1 MiB: every record and every message in input order, whatever the
+ * number of workers, and a take that stops the reading stops it there. */
+static void test_many_batches(void)
+{
+	size_t cap = 6000 * 120 + REC_MAX_BYTES + 1024, len = 0;
+	char *text = malloc(cap), *msgs;
+	unsigned long line = 0, good = 0, bad = 0, last_bad = 0;
+	unsigned long good_to_stop = 0, last_bad_to_stop = 0;
+	struct collected c = {0};
+	struct rec_stats st;
+
+	for (int i = 0; i < 6000; i++) {
+		bool ok = false;
+
+		line++;
+		if (i == 4000) {
+			len +=
+			    (size_t)sprintf(text + len, "{\"schema\":\"natlab.result/1\",\"p\":\"");
+			memset(text + len, 'x', REC_MAX_BYTES);
+			len += REC_MAX_BYTES;
+			len += (size_t)sprintf(text + len, "\"}\n");
+		} else if (i % 13 == 3) {
+			len += (size_t)sprintf(text + len, "garbage %d\n", i);
+		} else if (i % 13 == 5) {
+			len += (size_t)sprintf(text + len,
+					       "{\"schema\":\"natlab.result/1\",\"x\":%d,}\n", i);
+		} else if (i % 13 == 7) { /* cut short: the next record starts on the next line */
+			len += (size_t)sprintf(text + len, "{\"schema\":\"natlab.result/1\",\"l\n");
+		} else if (i % 13 == 11) {
+			len += (size_t)sprintf(text + len,
+					       "{\"schema\":\"other/1\",\"label\":\"%d\"}\n", i);
+		} else if (i % 13 == 12) { /* over two lines */
+			len += (size_t)sprintf(
+			    text + len, "{\"schema\":\"natlab.result/1\",\n\"label\":\"r%d\"}\n",
+			    i);
+			line++;
+			ok = true;
+		} else {
+			len += (size_t)sprintf(
+			    text + len, "{\"schema\":\"natlab.result/1\",\"label\":\"r%d\"}\n", i);
+			ok = true;
+		}
+		good += ok;
+		bad += !ok;
+		if (!ok)
+			last_bad = line;
+		if (i <= 2600) {
+			good_to_stop = good;
+			last_bad_to_stop = last_bad;
+		}
+	}
+	st = read_both(text, len, &c, &msgs);
+	CU_ASSERT_EQUAL(st.records, good);
+	CU_ASSERT_EQUAL(st.skipped, bad);
+	CU_ASSERT_EQUAL(c.all, good);
+	CU_ASSERT_STRING_EQUAL(c.labels[3], "r4");
+	CU_ASSERT_EQUAL(c.lines[3], 5);
+	CU_ASSERT_EQUAL(last_line_said(msgs), last_bad);
+	free(msgs);
+
+	c.stop_at = "r2600";
+	st = read_both(text, len, &c, &msgs);
+	CU_ASSERT_EQUAL(c.all, good_to_stop);
+	CU_ASSERT_EQUAL(last_line_said(msgs), last_bad_to_stop);
 	free(msgs);
 	free(text);
 }
@@ -454,6 +585,7 @@ int test_report_register(void)
 	    {"empty input, a record cut at the end", test_empty_and_cut_at_end},
 	    {"a record over 1 MiB", test_too_long},
 	    {"lines longer than the buffer, NUL bytes", test_long_lines_and_nul},
+	    {"many batches: order kept with workers; a stop", test_many_batches},
 	    {"verdicts, evidence and compliance from a record", test_verdicts},
 	    {"compliance: no NAT, lifetimes, hairpin source, SYN", test_compliance_edges},
 	    {"figure data: local ports, connect times, names", test_figure_data},

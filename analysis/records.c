@@ -73,7 +73,7 @@ struct reader {
 	unsigned long submitted, next_work, taken;
 	unsigned long index;  /* records so far */
 	unsigned long stream; /* streams so far: the current one's number */
-	const char *name;     /* the current stream's */
+	const char *name;     /* the current stream's; NULL between streams */
 	int rc;               /* take's, once nonzero: stop */
 	pthread_mutex_t mu;
 	pthread_cond_t work_cv, done_cv;
@@ -222,7 +222,8 @@ static void submit(struct reader *rd)
 	b->name_stream = 0;
 }
 
-/* A new entry in the filling batch, with the current stream's name. */
+/* A new entry in the filling batch; a record's with the current stream's
+ * name (a note carries its names in its text). */
 static struct entry *entry_add(struct reader *rd, enum entry_kind kind)
 {
 	struct batch *b = filling(rd);
@@ -230,6 +231,8 @@ static struct entry *entry_add(struct reader *rd, enum entry_kind kind)
 
 	memset(e, 0, offsetof(struct entry, why));
 	e->kind = kind;
+	if (kind != ENTRY_RECORD)
+		return e;
 	if (b->name_stream != rd->stream) {
 		size_t n = strnlen(rd->name, NAME_MAX_COPY - 1);
 
@@ -275,7 +278,7 @@ static int reader_open(struct reader *rd, const struct rec_jobs *jobs, struct re
 {
 	unsigned threads = jobs->threads < REC_MAX_THREADS ? jobs->threads : REC_MAX_THREADS;
 
-	*rd = (struct reader){.jobs = jobs, .st = st, .name = "-"};
+	*rd = (struct reader){.jobs = jobs, .st = st};
 	rd->nring = threads ? 2 * threads + 2 : 1;
 	rd->ring = calloc(rd->nring, sizeof(*rd->ring));
 	if (!rd->ring)
@@ -517,6 +520,7 @@ static void read_stream(struct reader *rd, FILE *in, const char *name)
 	rd->st->files++;
 	if (!p) {
 		complain(rd, &sp, 0, "out of memory");
+		rd->name = NULL;
 		return;
 	}
 	p->in = in;
@@ -537,6 +541,7 @@ static void read_stream(struct reader *rd, FILE *in, const char *name)
 	if (!rd->rc && !sp.entries)
 		note(rd, NOTE_SAYS, "%s: %s: no records (empty input)\n", rd->jobs->program, name);
 	free(p);
+	rd->name = NULL; /* it may not outlive the stream (a folder's file names do not) */
 }
 
 /* ---- files and folders ---- */

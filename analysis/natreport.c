@@ -97,10 +97,11 @@ static int take(void *ctx, void *result, const struct rec_where *where)
 {
 	struct reading *rd = ctx;
 	struct nr_report *r = rd->r;
-	struct nr_row *row = &((struct made *)result)->row;
+	struct made *m = result;
+	struct nr_row *row = &m->row;
 	bool shown = r && r->nrows < r->max_rows;
 
-	if (shown && !((struct made *)result)->evidence) {
+	if (shown && !m->evidence) {
 		/* Bad records came before: this one is shown after all, and is
 		 * read again for its evidence (at most --devices times). */
 		json_t *rec = json_loadb(where->text, where->len, JSON_REJECT_DUPLICATES, NULL);

@@ -33,7 +33,10 @@
 #define BATCH_ENTRIES 32
 #define BATCH_BYTES   (256 * 1024) /* a batch goes on once its text is this long */
 #define NAME_MAX_COPY 4096         /* of a file name kept in a batch */
-#define NOTE_MAX      (NAME_MAX_COPY + 512)
+/* A file's name in a message, cut to what a batch keeps, so that a note
+ * (the program, a name, a reason) always fits NOTE_MAX whole. */
+#define NAME     "%.4095s"
+#define NOTE_MAX (NAME_MAX_COPY + 512)
 /* Records are cut off at REC_MAX_BYTES and a batch goes on at BATCH_BYTES,
  * so its text never outgrows this, and never needs to move. */
 #define BATCH_TEXT (BATCH_BYTES + REC_MAX_BYTES + BATCH_ENTRIES * (NAME_MAX_COPY + NOTE_MAX))
@@ -270,6 +273,8 @@ __attribute__((format(printf, 3, 4))) static void note(struct reader *rd, enum n
 	va_start(ap, fmt);
 	n = vsnprintf(b->text + b->len, NOTE_MAX, fmt, ap);
 	va_end(ap);
+	if (n >= NOTE_MAX) /* not expected (NAME): still a line of its own */
+		b->text[b->len + NOTE_MAX - 2] = '\n';
 	b->len += (n < 0 ? 0 : n >= NOTE_MAX ? NOTE_MAX - 1 : (size_t)n) + 1;
 	entry_done(rd);
 }
@@ -378,7 +383,7 @@ static size_t blanks(const char *s, size_t n)
 static void complain(struct reader *rd, struct split *sp, unsigned long line, const char *what)
 {
 	sp->entries++;
-	note(rd, NOTE_SKIPPED, "%s: %s:%lu: %s\n", rd->jobs->program, rd->name, line, what);
+	note(rd, NOTE_SKIPPED, "%s: " NAME ":%lu: %s\n", rd->jobs->program, rd->name, line, what);
 }
 
 static void open_record(struct reader *rd, struct split *sp, unsigned long line)
@@ -539,7 +544,8 @@ static void read_stream(struct reader *rd, FILE *in, const char *name)
 	if (!rd->rc && ferror(in))
 		complain(rd, &sp, lineno, strerror(errno));
 	if (!rd->rc && !sp.entries)
-		note(rd, NOTE_SAYS, "%s: %s: no records (empty input)\n", rd->jobs->program, name);
+		note(rd, NOTE_SAYS, "%s: " NAME ": no records (empty input)\n", rd->jobs->program,
+		     name);
 	free(p);
 	rd->name = NULL; /* it may not outlive the stream (a folder's file names do not) */
 }
@@ -562,7 +568,8 @@ static void read_folder(struct reader *rd, const char *path, int depth)
 	int n = scandir(path, &names, NULL, alphasort);
 
 	if (n < 0) {
-		note(rd, NOTE_UNREADABLE, "%s: %s: %s\n", rd->jobs->program, path, strerror(errno));
+		note(rd, NOTE_UNREADABLE, "%s: " NAME ": %s\n", rd->jobs->program, path,
+		     strerror(errno));
 		return;
 	}
 	for (int i = 0; i < n; i++) {
@@ -593,13 +600,14 @@ static void read_path(struct reader *rd, const char *path, int depth)
 			read_folder(rd, path, depth);
 			return;
 		}
-		note(rd, NOTE_UNREADABLE, "%s: %s: folders nested too deep: skipped\n",
+		note(rd, NOTE_UNREADABLE, "%s: " NAME ": folders nested too deep: skipped\n",
 		     rd->jobs->program, path);
 		return;
 	}
 	f = fopen(path, "r");
 	if (!f) {
-		note(rd, NOTE_UNREADABLE, "%s: %s: %s\n", rd->jobs->program, path, strerror(errno));
+		note(rd, NOTE_UNREADABLE, "%s: " NAME ": %s\n", rd->jobs->program, path,
+		     strerror(errno));
 		return;
 	}
 	read_stream(rd, f, path);

@@ -56,7 +56,8 @@ struct rec_jobs {
 /*
  * Read the records of every path in order: a file, a folder (its .json and
  * .jsonl files, sorted by name, and its folders'), or "-" for standard
- * input. Returns take's nonzero value, or 0.
+ * input. Returns take's nonzero value, 0, or -1 when there was no memory
+ * to start (said on err).
  */
 int rec_read_paths(char *const *paths, size_t n, const struct rec_jobs *jobs, struct rec_stats *st);
 

@@ -125,6 +125,12 @@ expect "natreport: Markdown to a file" 0 '^\| 4787 REQ-1 \| endpoint-independent
     sh -c "'$R' --markdown '$tmp/r.md' '$tmp/base.jsonl' >/dev/null && cat '$tmp/r.md'"
 expect "natreport: an unwritable Markdown file" 3 'markdown /nonexistent/r.md: No such file' -- \
     "$R" --markdown /nonexistent/r.md "$tmp/base.jsonl"
+# A name too long to open: the message is cut in the name, never in the reason.
+long=$(printf 'x%.0s' $(seq 5000))
+expect "natreport: a path too long, its reason kept" 4 "^natreport: x{4095}: File name too long\$" -- \
+    "$R" "$long" "$tmp/base.jsonl"
+expect "natreport: ... and the next message on a line of its own" 4 '^natreport: 2 records from 1 input' -- \
+    "$R" "$long" "$tmp/base.jsonl"
 expect "natreport: a bad NATREPORT_THREADS" 2 "NATREPORT_THREADS 'two' is not 0-16" -- \
     env NATREPORT_THREADS=two "$R" "$tmp/base.jsonl"
 # A device shown after bad records is read with its evidence all the same

@@ -134,6 +134,11 @@ bool probe_have_peer(const struct probe_run *r)
 	return r->e->io.open_peer != NULL;
 }
 
+const char *probe_peer_missing(const struct probe_run *r)
+{
+	return r->e->io.open_peer ? NULL : r->e->io.peer_missing;
+}
+
 bool probe_own_source_visible(const struct probe_run *r)
 {
 	return r->e->io.own_source_visible;
@@ -183,6 +188,23 @@ static uint64_t rto(const probe_engine_t *e)
 	return v < RTO_MIN_US ? RTO_MIN_US : v > RTO_MAX_US ? RTO_MAX_US : v;
 }
 
+/* The host would not send from the socket's address toward t->to: the
+ * question's silence is no evidence, and the test says why. */
+static void unsendable(probe_engine_t *e, const struct txn *t)
+{
+	char why[PROBE_REASON_LEN], to[ADDR_STRLEN], from[ADDR_STRLEN] = "?";
+
+	for (size_t i = 0; i < e->nsocks; i++)
+		if (e->socks[i].handle == t->sock)
+			addr_format_ip((const struct sockaddr *)&e->socks[i].local, from,
+				       sizeof(from));
+	snprintf(why, sizeof(why),
+		 "this host cannot send to %s from %s, its address toward the reflector: "
+		 "no one internal endpoint toward both",
+		 addr_format((const struct sockaddr *)&t->to, to, sizeof(to)), from);
+	probe_note(t->run, why);
+}
+
 static void transmit(probe_engine_t *e, struct txn *t)
 {
 	uint8_t msg[64];
@@ -199,7 +221,8 @@ static void transmit(probe_engine_t *e, struct txn *t)
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, &len) != STUN_OK)
 		return;
-	e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&t->to, msg, len);
+	if (e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&t->to, msg, len))
+		unsendable(e, t);
 	t->sends++;
 	e->sends++;
 	if (!t->silence)
@@ -582,6 +605,8 @@ void probe_engine_result(probe_engine_t *e, struct probe_result *res)
 	}
 	res->sends = e->sends;
 	res->answers = e->answers;
+	/* No verdict leaves the engine beside one that contradicts it. */
+	probe_result_reconcile(res);
 }
 
 const char *probe_run_note(const struct probe_run *r)

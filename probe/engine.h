@@ -46,8 +46,14 @@ struct probe_io {
 	 * it (IP and port), or -1.
 	 */
 	int (*open)(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local);
-	void (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
-		     size_t len);
+	/*
+	 * Send msg from socket sock. 0 when it left or was lost on the way (a
+	 * full buffer is loss, which retransmission covers); -1 when the host
+	 * refused to send it at all from that socket's address (no route from
+	 * it to `to`): then the socket cannot keep its one internal endpoint
+	 * toward `to`, and its test says so instead of reading silence.
+	 */
+	int (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len);
 	/*
 	 * A socket on the second host behind the same NAT (--peer), on port
 	 * (0: any). NULL when there is no second host. Its handle, sent to and
@@ -69,6 +75,13 @@ struct probe_io {
 	 * drops those, hairpinning cannot be ruled out from here.
 	 */
 	bool own_source_visible;
+	/*
+	 * Why the second host that was asked for (--peer) is missing: it did not
+	 * answer. NULL when none was asked for, or it is there (open_peer).
+	 * The verdicts that needed it are then inconclusive with this reason,
+	 * not untested: the user asked for them.
+	 */
+	const char *peer_missing;
 	/* Optional: a line of progress for people, on long tests. */
 	void (*progress)(void *ctx, const char *text);
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
@@ -113,6 +126,8 @@ int probe_socket(struct probe_run *r, struct sockaddr_storage *local);
  * it cannot open one. No note: a test that can do without it goes on. */
 int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storage *local);
 bool probe_have_peer(const struct probe_run *r);
+/* The reason the second host asked for is missing (see probe_io), or NULL. */
+const char *probe_peer_missing(const struct probe_run *r);
 /* Two fresh sockets on local ports N and N+1, N even (see probe_io.open_pair).
  * 0, or -1 when the driver cannot bind such a pair. */
 int probe_socket_pair(struct probe_run *r, int socks[2], struct sockaddr_storage local[2]);

@@ -25,6 +25,7 @@
 #include "probe/peer.h"
 #include "probe/report.h"
 #include "probe/tests.h"
+#include "udp.h"
 
 #define VERSION           "0.1.0"
 #define EXIT_INCONCLUSIVE 1
@@ -58,9 +59,18 @@ static const char usage[] =
     "                   (default 300, at most 3600); takes about twice the lifetime\n"
     "  -h, --help       this text\n"
     "\n"
-    "A verdict the packets do not justify is 'inconclusive', with the reason.\n"
-    "Exit status: 0 every requested verdict reached, 1 some inconclusive, 2 bad\n"
-    "usage, 3 the reflector or the peer could not be reached.\n";
+    "A verdict the packets do not justify is 'inconclusive', with the reason;\n"
+    "so are two verdicts that contradict each other (said as CONTRADICTION).\n"
+    "Every socket is bound to this host's address toward SERVER, so each test\n"
+    "compares one internal endpoint. A --peer that does not answer is said, and\n"
+    "what needed it is inconclusive; the rest is measured and written.\n"
+    "\n"
+    "Exit status: 0 every verdict of the tests that ran was reached; 1 some are\n"
+    "inconclusive (named on the summary's 'open' line), not counting verdicts\n"
+    "that do not apply (hairpinning, pooling, overloading, lifetimes without a\n"
+    "NAT) nor pooling when one public address was seen, which no run can tell\n"
+    "from a single address (the record's udp.inconclusive_by_design); 2 bad\n"
+    "usage; 3 the reflector could not be reached.\n";
 
 struct options {
 	struct sockaddr_storage server, peer;
@@ -89,25 +99,11 @@ static uint64_t now_us(void)
 
 /* ---- the engine's I/O ---- */
 
-/* A UDP socket on local port (0: any), or -1; not yet the driver's. */
+/* A UDP socket on local port (0: any), one internal endpoint (udp.h), or -1;
+ * not yet the driver's. */
 static int bind_udp(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local)
 {
-	struct sockaddr_storage any = {.ss_family = toward->sa_family}, route;
-	socklen_t len = sizeof(route);
-	int fd;
-
-	addr_set_port((struct sockaddr *)&any, port);
-	fd = socket(toward->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&any, addr_len((struct sockaddr *)&any)) ||
-	    getsockname(fd, (struct sockaddr *)local, &len)) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	/* The local address packets to the reflector leave with: the route's source. */
-	if (addr_route_source(toward, addr_port((struct sockaddr *)local), &route) == 0)
-		*local = route;
-	return fd;
+	return udp_socket_toward(toward, port, local);
 }
 
 static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
@@ -177,17 +173,22 @@ static void drv_progress(void *ctx, const char *text)
 	fprintf(stderr, "natprobe: %s\n", text);
 }
 
-static void drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
+static int drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
 {
 	struct driver *d = ctx;
 
 	if (sock >= PEER_HANDLE_BASE) {
 		peer_link_send(d->peer, sock, to, msg, len);
-		return;
+		return 0;
 	}
-	/* A failed send is a lost packet: the engine's retransmission covers it. */
-	if (sendto(sock, msg, len, 0, to, addr_len(to)) < 0 && errno != EAGAIN)
-		return;
+	if (sendto(sock, msg, len, 0, to, addr_len(to)) >= 0)
+		return 0;
+	/* No route from the socket's address; anything else is a lost packet,
+	 * which the engine's retransmission covers. */
+	return errno == ENETUNREACH || errno == EHOSTUNREACH || errno == EINVAL ||
+		       errno == EADDRNOTAVAIL
+		   ? -1
+		   : 0;
 }
 
 /* Would this host take a packet from the NAT whose source is one of its own
@@ -457,20 +458,14 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 	probe_engine_tick(e, now_us());
 }
 
+/* One rule (probe_result_open): 1 when a verdict of a test that ran is
+ * inconclusive, except those that do not apply or that one host cannot
+ * reach by design. */
 static int exit_status(const struct probe_result *r)
 {
 	if (!r->answers)
 		return EXIT_UNREACHABLE;
-	if ((r->nat == PROBE_UNKNOWN && r->nat_reason[0]) ||
-	    r->mapping == PROBE_MAPPING_INCONCLUSIVE ||
-	    r->filtering == PROBE_FILTERING_INCONCLUSIVE ||
-	    r->port_pattern == PROBE_PORTS_INCONCLUSIVE ||
-	    (r->hairpin_tested && r->hairpinning == PROBE_UNKNOWN && r->nat != PROBE_NO) ||
-	    (r->overload_tested && r->overloading == PROBE_UNKNOWN && r->nat != PROBE_NO) ||
-	    (r->lifetime_tested && r->nat != PROBE_NO &&
-	     (!r->lifetime_outbound.known || !r->lifetime_bidirectional.known)))
-		return EXIT_INCONCLUSIVE;
-	return 0;
+	return probe_result_open(r, NULL, 0) ? EXIT_INCONCLUSIVE : 0;
 }
 
 static int write_json(FILE *f, const struct options *o, const struct probe_result *r,
@@ -499,6 +494,7 @@ int main(int argc, char **argv)
 			      .progress = drv_progress,
 			      .own_source_visible = own_source_accepted()};
 	struct probe_result res;
+	char peer_missing[2 * PROBE_REASON_LEN];
 	probe_engine_t *e;
 	FILE *json = NULL;
 	char started[32];
@@ -522,15 +518,21 @@ int main(int argc, char **argv)
 		char err[160], where[ADDR_STRLEN];
 
 		d.peer = peer_link_open((struct sockaddr *)&o.peer, err, sizeof(err));
-		if (!d.peer) {
+		if (d.peer) {
+			io.open_peer = drv_open_peer;
+		} else {
+			/* What one host can measure is still measured and written. */
+			snprintf(peer_missing, sizeof(peer_missing),
+				 "the second host (--peer %s) "
+				 "did not answer: %s",
+				 addr_format((struct sockaddr *)&o.peer, where, sizeof(where)),
+				 err);
 			fprintf(stderr,
-				"natprobe: --peer %s: %s (is `natprobe peer` running there?)\n",
-				addr_format((struct sockaddr *)&o.peer, where, sizeof(where)), err);
-			if (json && json != stdout)
-				fclose(json);
-			return EXIT_UNREACHABLE;
+				"natprobe: %s (is `natprobe peer` running there?); going on "
+				"without it\n",
+				peer_missing);
+			io.peer_missing = peer_missing;
 		}
-		io.open_peer = drv_open_peer;
 	}
 	io.open_pair = drv_open_pair;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));

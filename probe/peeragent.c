@@ -26,6 +26,7 @@
 #include "logline.h"
 #include "peermsg.h"
 #include "probe/peer.h"
+#include "udp.h"
 
 #define AGENT_SOCKETS    32
 #define AGENT_SENDS      5000      /* datagrams sent per session, at most */
@@ -109,8 +110,6 @@ static void end_session(struct agent *a)
 static void do_open(struct agent *a, const struct sockaddr *from, const struct peer_msg *req)
 {
 	struct peer_msg pm = {.op = PEER_OPEN, .cls = STUN_SUCCESS};
-	struct sockaddr_storage any = {.ss_family = req->addr.ss_family};
-	socklen_t len = sizeof(pm.addr);
 	char why[96];
 	int fd;
 
@@ -123,16 +122,11 @@ static void do_open(struct agent *a, const struct sockaddr *from, const struct p
 		refuse(a, from, req, 508, "out of sockets for this session");
 		return;
 	}
-	addr_set_port((struct sockaddr *)&any, req->port);
-	fd = socket(any.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&any, addr_len((struct sockaddr *)&any)) ||
-	    getsockname(fd, (struct sockaddr *)&pm.addr, &len) ||
-	    addr_route_source((const struct sockaddr *)&req->addr,
-			      addr_port((struct sockaddr *)&pm.addr), &pm.addr)) {
+	/* One internal endpoint, as natprobe's own sockets (udp.h). */
+	fd = udp_socket_toward((const struct sockaddr *)&req->addr, req->port, &pm.addr);
+	if (fd < 0) {
 		snprintf(why, sizeof(why), "cannot open a UDP socket on port %u: %s", req->port,
 			 strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		refuse(a, from, req, 500, why);
 		return;
 	}

@@ -156,7 +156,7 @@ static void print_addresses(FILE *out, const struct sockaddr_storage *pool, unsi
 
 static void print_pooling(FILE *out, const struct probe_result *r)
 {
-	fprintf(out, "  %-10s %-28s", "pooling", probe_pooling_name(r->pooling));
+	fprintf(out, "  %-10s %-28s ", "pooling", probe_pooling_name(r->pooling));
 	if (!r->npool && !r->npool_peer) {
 		fprintf(out, "%s\n", r->pooling_reason);
 		return;
@@ -167,7 +167,30 @@ static void print_pooling(FILE *out, const struct probe_result *r)
 		print_addresses(out, r->pool_peer, r->npool_peer);
 		fprintf(out, " on the second host");
 	}
-	fprintf(out, "%s%s\n", r->pooling_reason[0] ? "; " : "", r->pooling_reason);
+	fprintf(out, "%s%s%s\n", r->pooling_reason[0] ? "; " : "", r->pooling_reason,
+		r->pooling_by_design ? " (not counted in the exit status)" : "");
+}
+
+/* Loud: the most interesting thing a run can find, and why verdicts went. */
+static void print_contradictions(FILE *out, const struct probe_result *r)
+{
+	for (unsigned i = 0; i < r->ncontradictions; i++)
+		fprintf(out, "  CONTRADICTION: %s; both verdicts made inconclusive\n",
+			r->contradiction[i]);
+}
+
+/* The verdicts behind exit status 1 (probe_result_open), named. */
+static void print_open(FILE *out, const struct probe_result *r)
+{
+	const char *names[16];
+	size_t n = probe_result_open(r, names, 16);
+
+	if (!n || !r->answers)
+		return;
+	fprintf(out, "  %-10s ", "open");
+	for (size_t i = 0; i < n && i < 16; i++)
+		fprintf(out, "%s%s", i ? ", " : "", names[i]);
+	fprintf(out, " inconclusive (exit status 1)\n");
 }
 
 /* RFC 4787 REQ-3: no port overloading. */
@@ -317,6 +340,8 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		print_hairpin(out, r);
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
+	print_contradictions(out, r);
+	print_open(out, r);
 }
 
 static json_t *bool_or_null(enum probe_bool b)
@@ -418,6 +443,26 @@ static json_t *locals_json(const struct probe_result *r)
 
 	for (unsigned i = 0; i < r->port_nsamples; i++)
 		json_array_append_new(a, json_integer(r->port_locals[i]));
+	return a;
+}
+
+/* Verdicts made inconclusive because they contradicted each other. */
+static json_t *contradictions_json(const struct probe_result *r)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < r->ncontradictions; i++)
+		json_array_append_new(a, json_string(r->contradiction[i]));
+	return a;
+}
+
+/* Inconclusive by design, whatever the packets (not counted in the exit status). */
+static json_t *by_design_json(const struct probe_result *r)
+{
+	json_t *a = json_array();
+
+	if (r->pooling == PROBE_POOLING_INCONCLUSIVE && r->pooling_by_design)
+		json_array_append_new(a, json_string("pooling"));
 	return a;
 }
 
@@ -533,6 +578,8 @@ static json_t *udp_json(const struct probe_result *r)
 	}
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		json_object_set_new(udp, "legacy_type", json_string(probe_legacy_type(r)));
+	json_object_set_new(udp, "contradictions", contradictions_json(r));
+	json_object_set_new(udp, "inconclusive_by_design", by_design_json(r));
 	json_object_set_new(udp, "evidence", evidence);
 	json_object_set_new(udp, "reasons", reasons);
 	return udp;

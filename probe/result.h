@@ -64,7 +64,8 @@ enum probe_bool {
 	PROBE_YES,
 };
 
-#define PROBE_REASON_LEN 160
+#define PROBE_REASON_LEN         160
+#define PROBE_MAX_CONTRADICTIONS 8
 
 /* One kind of flow's binding lifetime: alive after lo_s idle, dead after hi_s
  * (hi_s < 0: still alive after the longest trial). */
@@ -125,6 +126,10 @@ struct probe_result {
 	struct sockaddr_storage pool[PROBE_POOL_MAX], pool_peer[PROBE_POOL_MAX];
 	unsigned npool, npool_peer;
 	char pooling_reason[PROBE_REASON_LEN];
+	/* Inconclusive by design: one public address seen, from this host
+	 * alone or from both hosts; a single address and paired pooling look
+	 * alike then, however well the packets came through. */
+	bool pooling_by_design;
 
 	/* Port overloading (RFC 4787 4.2.1, REQ-3): the second host's socket on
 	 * this one's port, toward another endpoint, given this one's public
@@ -156,7 +161,31 @@ struct probe_result {
 	enum probe_bool hairpin_peer;
 	char hairpin_peer_source[16];
 	char hairpin_peer_reason[PROBE_REASON_LEN];
+
+	/* Verdicts that contradicted each other, each pair made inconclusive
+	 * (probe_result_reconcile): what they said, for people to look into. */
+	char contradiction[PROBE_MAX_CONTRADICTIONS][PROBE_REASON_LEN];
+	unsigned ncontradictions;
 };
+
+/*
+ * Check the whole result before it is written: where two verdicts cannot
+ * both be true (no NAT beside a dependent mapping, a pool of the host's own
+ * addresses...), neither is justified by the packets taken together, so
+ * both become inconclusive, with the contradiction as the reason and in
+ * contradiction[]. Idempotent.
+ */
+void probe_result_reconcile(struct probe_result *r);
+
+/*
+ * natprobe's exit status rule: the verdicts of the tests that ran which are
+ * inconclusive and count (1), by the names of the record's keys. Not
+ * counted: a verdict that does not apply (hairpinning, pooling, overloading
+ * and lifetimes without a NAT), and one the method cannot reach by design
+ * (pooling when one public address was seen: pooling_by_design). Writes at most
+ * max names; returns how many there are.
+ */
+size_t probe_result_open(const struct probe_result *r, const char **names, size_t max);
 
 const char *probe_mapping_name(enum probe_mapping m);
 const char *probe_filtering_name(enum probe_filtering f);

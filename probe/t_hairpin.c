@@ -206,6 +206,9 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 				 source_kind(p));
 		else
 			set_reason(res->hairpin_peer_reason, peer_why);
+	} else if (probe_peer_missing(r)) {
+		res->hairpin_peer_tested = true;
+		set_reason(res->hairpin_peer_reason, probe_peer_missing(r));
 	}
 	if (!why)
 		host = decide(r, &s->pair[SAME_HOST], true, res, &why);

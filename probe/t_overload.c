@@ -58,9 +58,11 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 	struct state *s = state;
 	const char *why = probe_run_note(r);
 
-	if (!probe_have_peer(r))
+	if (!probe_have_peer(r) && !probe_peer_missing(r))
 		return; /* untested: null in the record, not inconclusive */
 	res->overload_tested = true;
+	if (!why)
+		why = probe_peer_missing(r);
 	res->overload_here = s->seen[HERE];
 	res->overload_peer = s->seen[PEER];
 	res->overload_after = s->seen[AFTER];

@@ -413,13 +413,24 @@ static bool pooling_peer(const struct state *s, struct probe_result *res)
 		res->pooling = PROBE_POOLING_PAIRED;
 		return true;
 	}
+	res->pooling_by_design = true;
 	snprintf(res->pooling_reason, sizeof(res->pooling_reason),
 		 "both hosts' mappings on one public address: a single address, or paired "
 		 "pooling that put both hosts on the same one");
 	return true;
 }
 
-static void pooling(const struct state *s, struct probe_result *res)
+/* One address, no second host asked for: by design no verdict (see the top
+ * of the file), and not counted as a failure to decide (probe_result_open). */
+static void one_address(struct probe_result *res)
+{
+	res->pooling_by_design = true;
+	snprintf(res->pooling_reason, sizeof(res->pooling_reason),
+		 "one public address for all of this host's mappings: a single address, "
+		 "or paired pooling; a second host (--peer) would tell");
+}
+
+static void pooling(const struct state *s, const char *peer_missing, struct probe_result *res)
 {
 	bool nat = false;
 
@@ -442,10 +453,13 @@ static void pooling(const struct state *s, struct probe_result *res)
 		snprintf(res->pooling_reason, sizeof(res->pooling_reason), "no answer");
 	else if (!nat)
 		snprintf(res->pooling_reason, sizeof(res->pooling_reason), "no NAT: no pool");
-	else
+	else if (peer_missing)
 		snprintf(res->pooling_reason, sizeof(res->pooling_reason),
-			 "one public address for all of this host's mappings: a single address, "
-			 "or paired pooling; a second host (--peer) would tell");
+			 "one public address for all of this host's mappings; the second host "
+			 "that would tell is missing: %s",
+			 peer_missing);
+	else
+		one_address(res);
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
@@ -459,7 +473,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 			why = "not every socket got an answer";
 	if (!why)
 		classify(s, res, &why);
-	pooling(s, res); /* from the answers there are */
+	pooling(s, probe_peer_missing(r), res); /* from the answers there are */
 	destinations(s, res);
 	if (probe_can_pair(r))
 		contiguity(r, s, res);

@@ -81,12 +81,29 @@ expect "natprobe: its record says why" 0 '"reasons":\{"nat":"no answer from the 
 expect "natprobe: an unwritable record, found first" 2 \
     'json /nonexistent/dir/r.json: No such file or directory' -- \
     "$P" --json /nonexistent/dir/r.json 127.0.0.1:9
-# The second host: a peer that is not there is exit 3 before any measuring;
+# The second host: a peer that is not there is said, and the run goes on
+# without it (exit 3 here only because the reflector is not there either);
 # the agent's own usage errors are exit 2 with the value named.
 # shellcheck disable=SC2016 # the backquotes are the message's own
 expect "natprobe: a --peer that does not answer" 3 \
-    'peer 127.0.0.1:9: no answer from the peer \(is `natprobe peer` running there\?\)' -- \
+    'peer 127.0.0.1:9\) did not answer: no answer from the peer \(is `natprobe peer` running there\?\); going on without it' -- \
     "$P" --peer 127.0.0.1:9 127.0.0.1:9
+# With a reflector there (loopback: no NAT), a missing peer loses nothing one
+# host can measure: the record is written, the verdicts that needed the peer
+# say why, and the exit status is the reflector's and the verdicts' (0: all
+# that applies without a NAT was reached), not 3.
+"$BIN/natreflector" --primary 127.0.0.1 --alternate 127.0.0.2 --port 34790 --alt-port 34791 \
+    --no-tcp --rate 0 >"$tmp/refl.log" 2>&1 &
+refl=$!
+for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl.log" && break; sleep 0.02; done
+expect "natprobe: a missing --peer, a reachable reflector: measured, exit 0" 0 \
+    '^  mapping +none' -- "$P" --peer 127.0.0.1:9 --json "$tmp/nopeer.json" 127.0.0.1:34790
+expect "natprobe: a missing --peer: the record written, with the reason" 0 \
+    '"port_overloading":"the second host \(--peer 127.0.0.1:9\) did not answer' -- cat "$tmp/nopeer.json"
+expect "natprobe: a missing --peer: filtering still measured" 0 '"filtering":"endpoint-independent"' -- \
+    cat "$tmp/nopeer.json"
+kill "$refl" 2>/dev/null
+wait "$refl" 2>/dev/null
 expect "natprobe: a bad --peer" 2 "peer: bad port '0x'" -- "$P" --peer 127.0.0.1:0x 127.0.0.1
 expect "natprobe peer: a bad --timeout" 2 "'soon' is not a number of seconds" -- \
     "$P" peer --timeout soon

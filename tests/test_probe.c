@@ -18,12 +18,14 @@
 #include "testbeds/natemu/nat.h"
 #include "testlib.h"
 
-#define INSIDE_IP  0x0A000002u /* 10.0.0.2 */
-#define PEER_IP    0x0A000003u /* 10.0.0.3: the second host (--peer) */
-#define PEER_SOCK  0x10000     /* its sockets' handles: PEER_SOCK + port */
-#define PUBLIC_IP  0xC6336401u /* 198.51.100.1 */
-#define DELAY_US   1000
-#define MAX_FLIGHT 1024
+#define INSIDE_IP    0x0A000002u /* 10.0.0.2 */
+#define PEER_IP      0x0A000003u /* 10.0.0.3: the second host (--peer) */
+#define PEER_SOCK    0x10000     /* its sockets' handles: PEER_SOCK + port */
+#define PUBLIC_IP    0xC6336401u /* 198.51.100.1 */
+#define ALTERNATE_IP 0xCB00710Bu /* 203.0.113.11: the reflector's alternate address */
+#define INSIDE_IP2   0x0A000102u /* 10.0.1.2: this host's second address */
+#define DELAY_US     1000
+#define MAX_FLIGHT   1024
 
 struct packet {
 	bool inbound; /* towards the probe */
@@ -45,6 +47,14 @@ struct sim {
 	bool drops_own;          /* the host drops packets from its own address */
 	bool peer;               /* a second host behind the same NAT */
 	unsigned lifetime_max_s; /* nonzero: the lifetime test too, with this bound */
+	/* The host cannot send to the reflector's alternate address from the
+	 * address it reaches the primary from (its sends there fail). */
+	bool unroutable_alternate;
+	const char *peer_missing; /* a second host was asked for, and is missing */
+	/* The host's sockets are bound to the wildcard address, as natprobe's
+	 * once were, and its route to the alternate address leaves from a
+	 * second address: each socket is two internal endpoints. */
+	bool wildcard;
 	probe_engine_t *engine;
 };
 
@@ -115,7 +125,7 @@ static int sim_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port
 	return PEER_SOCK + port;
 }
 
-static void sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
+static int sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len)
 {
 	struct sim *s = ctx;
 	struct packet p = {.src_ip = sock >= PEER_SOCK ? PEER_IP : INSIDE_IP,
@@ -123,8 +133,13 @@ static void sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8
 			   .len = len};
 
 	from_sockaddr(to, &p.dst_ip, &p.dst_port);
+	if (s->unroutable_alternate && p.dst_ip == ALTERNATE_IP)
+		return -1;
+	if (s->wildcard && p.dst_ip == ALTERNATE_IP && p.src_ip == INSIDE_IP)
+		p.src_ip = INSIDE_IP2;
 	memcpy(p.data, msg, len < sizeof(p.data) ? len : sizeof(p.data));
 	fly(s, &p);
+	return 0;
 }
 
 /* The NAT, in either direction; false when it does not forward. A packet
@@ -182,12 +197,15 @@ static void deliver(struct sim *s, struct packet *p)
 
 	if (!translate(s, p))
 		return;
-	if (!p->inbound && (p->dst_ip == INSIDE_IP || p->dst_ip == PEER_IP)) /* no NAT */
+	if (!p->inbound && (p->dst_ip == INSIDE_IP || p->dst_ip == INSIDE_IP2 ||
+			    p->dst_ip == PEER_IP)) /* no NAT */
 		p->inbound = true;
 	if (!p->inbound) {
 		reflect(s, p);
 		return;
 	}
+	if (p->dst_ip == INSIDE_IP2 && s->wildcard)
+		p->dst_ip = INSIDE_IP; /* the same socket: the wildcard takes both */
 	if (p->dst_ip != INSIDE_IP && (p->dst_ip != PEER_IP || !s->peer))
 		return;
 	if (s->drops_own && p->src_ip == p->dst_ip)
@@ -247,6 +265,7 @@ static void probe(struct sim *s, struct probe_result *res)
 			      .open_peer = s->peer ? sim_open_peer : NULL,
 			      .open_pair = sim_open_pair,
 			      .own_source_visible = !s->drops_own,
+			      .peer_missing = s->peer_missing,
 			      .lifetime_max_s = s->lifetime_max_s};
 	const struct probe_test *tests[16];
 	size_t n = 0;
@@ -650,6 +669,85 @@ static void test_no_nat(void)
 	CU_ASSERT_STRING_EQUAL(probe_legacy_type(&res), "open");
 }
 
+/* A host that cannot reach the alternate address from the address it
+ * reaches the primary from (natprobe binds every socket to that one, so as
+ * never to compare two internal endpoints): the mapping test cannot ask
+ * every endpoint from one endpoint, and says so instead of guessing. */
+static void test_one_endpoint_unsendable(void)
+{
+	const char *names[16];
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, NULL, 0, 9);
+	s.unroutable_alternate = true;
+	probe(&s, &res);
+	CU_ASSERT_EQUAL(res.nat, PROBE_NO);
+	CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_INCONCLUSIVE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.mapping_reason, "cannot send to 203.0.113.11"));
+	CU_ASSERT_NOT_EQUAL(res.pooling, PROBE_POOLING_ARBITRARY);
+	CU_ASSERT_STRING_EQUAL(probe_legacy_type(&res), "inconclusive");
+	CU_ASSERT_EQUAL(res.ncontradictions, 0);
+	CU_ASSERT_TRUE(probe_result_open(&res, names, 16) >= 1);
+	CU_ASSERT_STRING_EQUAL(names[0], "mapping");
+}
+
+/* A host whose sockets were two internal endpoints, one per reflector
+ * address, and no NAT: what natprobe once made of it (mapping
+ * address-dependent, pooling arbitrary over the host's own addresses)
+ * contradicts "no NAT", and must never leave the engine; what one endpoint
+ * alone decided (filtering) stays. */
+static void test_two_endpoints_never_wrong(void)
+{
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, NULL, 0, 10);
+	s.wildcard = true;
+	probe(&s, &res);
+	CU_ASSERT_NOT_EQUAL(res.nat, PROBE_YES);
+	CU_ASSERT_TRUE(res.mapping == PROBE_MAPPING_NONE ||
+		       res.mapping == PROBE_MAPPING_INCONCLUSIVE);
+	CU_ASSERT_NOT_EQUAL(res.pooling, PROBE_POOLING_ARBITRARY);
+	CU_ASSERT_STRING_NOT_EQUAL(probe_legacy_type(&res), "symmetric");
+	CU_ASSERT_TRUE(res.ncontradictions >= 1);
+	CU_ASSERT_EQUAL(res.filtering, PROBE_FILTERING_EI);
+}
+
+/* --peer given, and the second host never answered: what one host can
+ * measure is measured; what needed the second host is inconclusive with
+ * the reason (not untested), and counts toward exit status 1. */
+static void test_peer_missing(void)
+{
+	static const char why[] = "the second host (--peer 10.0.0.3:3480) did not answer";
+	struct natemu_cfg cfg = nat_cfg(0, 2, NATEMU_PORTS_PRESERVE);
+	const char *names[16];
+	size_t n;
+	struct probe_result res;
+	struct sim s;
+
+	sim_setup(&s, &cfg, 0, 11);
+	s.peer_missing = why;
+	probe(&s, &res);
+	CU_ASSERT_EQUAL(res.nat, PROBE_YES);
+	CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_EI);
+	CU_ASSERT_EQUAL(res.filtering, PROBE_FILTERING_APD);
+	CU_ASSERT_TRUE(res.overload_tested);
+	CU_ASSERT_EQUAL(res.overloading, PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(res.overload_reason, why);
+	CU_ASSERT_TRUE(res.hairpin_peer_tested);
+	CU_ASSERT_STRING_EQUAL(res.hairpin_peer_reason, why);
+	CU_ASSERT_EQUAL(res.pooling, PROBE_POOLING_INCONCLUSIVE);
+	CU_ASSERT_FALSE(res.pooling_by_design);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.pooling_reason, why));
+	n = probe_result_open(&res, names, 16);
+	CU_ASSERT_EQUAL(n, 2);
+	if (n == 2) {
+		CU_ASSERT_STRING_EQUAL(names[0], "pooling");
+		CU_ASSERT_STRING_EQUAL(names[1], "port_overloading");
+	}
+}
+
 /* Loss: right or inconclusive, never wrong, over many seeds. */
 static void grid_with_loss(unsigned loss)
 {
@@ -735,6 +833,10 @@ int test_probe_register(void)
 	    {"10% loss: never wrong", test_loss_10},
 	    {"30% loss: never wrong", test_loss_30},
 	    {"an unreachable reflector", test_unreachable},
+	    {"no one internal endpoint toward both addresses", test_one_endpoint_unsendable},
+	    {"a second host asked for, and missing", test_peer_missing},
+	    {"two internal endpoints per socket: never a wrong verdict",
+	     test_two_endpoints_never_wrong},
 	};
 
 	return TEST_SUITE("natprobe engine (simulated NAT)", tests);

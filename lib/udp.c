@@ -1,0 +1,25 @@
+#include "udp.h"
+
+#include <unistd.h>
+
+#include "addr.h"
+
+int udp_socket_toward(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local)
+{
+	struct sockaddr_storage at = {.ss_family = toward->sa_family};
+	socklen_t len = sizeof(*local);
+	int fd;
+
+	/* No route: bound to the wildcard; its sends fail as the route's would. */
+	if (addr_route_source(toward, port, &at))
+		addr_set_port((struct sockaddr *)&at, port);
+	fd = socket(toward->sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&at, addr_len((struct sockaddr *)&at)) ||
+	    getsockname(fd, (struct sockaddr *)local, &len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}

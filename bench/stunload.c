@@ -41,9 +41,10 @@ static const char usage[] =
     "usage: stunload [options] SERVER:PORT\n"
     "\n"
     "Send STUN Binding requests to SERVER:PORT from many client sockets and check\n"
-    "every answer. Prints one line of key=value results; exit status 0 when every\n"
-    "request got a valid answer, 1 when some were lost or wrong, 2 bad usage,\n"
-    "3 a socket error.\n"
+    "every answer. SERVER is a host name or an address (with --source, a name's\n"
+    "address of --source's family). Prints one line of key=value results; exit\n"
+    "status 0 when every request got a valid answer, 1 when some were lost or\n"
+    "wrong, 2 bad usage (a name that does not resolve too), 3 a socket error.\n"
     "\n"
     "  --clients N      client sockets (or TCP connections) at once (64)\n"
     "  --source IP      the clients' address (the route's source towards the server)\n"
@@ -234,7 +235,7 @@ static int parse_options(int argc, char **argv, struct load *l)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char err[160];
+	char err[320];
 	int c;
 
 	*l = (struct load){.clients = 64,
@@ -255,7 +256,9 @@ static int parse_options(int argc, char **argv, struct load *l)
 		fprintf(stderr, "stunload: want one SERVER:PORT\n");
 		goto bad;
 	}
-	if (addr_parse(argv[optind], ADDR_PORT_REQUIRED, 0, &l->server, err, sizeof(err))) {
+	if (addr_resolve(argv[optind], ADDR_PORT_REQUIRED, 0,
+			 l->has_source ? l->source.ss_family : AF_UNSPEC, &l->server, err,
+			 sizeof(err))) {
 		fprintf(stderr, "stunload: %s\n", err);
 		goto bad;
 	}

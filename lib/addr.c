@@ -1,12 +1,17 @@
 #include "addr.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <unistd.h>
+
+/* A DNS name is at most 253 characters, 254 with its final dot (RFC 1035 3.1). */
+#define ADDR_HOST_MAX 256
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len, const char *fmt,
 						      ...)
@@ -88,6 +93,30 @@ static int split(const char *text, char *host, size_t host_len, const char **por
 	return 0;
 }
 
+/*
+ * The port part against the rule. What the user is told to type differs:
+ * addr_parse takes IP addresses, addr_resolve host names too.
+ */
+static int take_port(const char *text, const char *port_text, enum addr_port_rule rule, bool names,
+		     uint16_t *port, char *err, size_t err_len)
+{
+	if (port_text && rule == ADDR_PORT_NONE)
+		return fail(err, err_len, "unexpected port '%s' in '%s' (want %s)", port_text, text,
+			    names ? "a host name or address" : "an IP address");
+	if (!port_text && rule == ADDR_PORT_REQUIRED)
+		return fail(err, err_len, "missing port in '%s' (want %s:PORT)", text,
+			    names ? "HOST" : "IP");
+	if (port_text && !parse_port(port_text, port))
+		return fail(err, err_len, "bad port '%s' in '%s'", port_text, text);
+	return 0;
+}
+
+static int bad_ip(const char *text, const char *host, char *err, size_t err_len)
+{
+	return fail(err, err_len, "bad %s address '%s' in '%s'", text[0] == '[' ? "IPv6" : "IP",
+		    host, text);
+}
+
 int addr_parse(const char *text, enum addr_port_rule rule, uint16_t default_port,
 	       struct sockaddr_storage *out, char *err, size_t err_len)
 {
@@ -101,15 +130,96 @@ int addr_parse(const char *text, enum addr_port_rule rule, uint16_t default_port
 		return -1;
 	/* Brackets are for IPv6 only (RFC 3986 3.2.2). */
 	if (!parse_ip(host, text[0] == '[', out))
-		return fail(err, err_len, "bad %s address '%s' in '%s'",
-			    text[0] == '[' ? "IPv6" : "IP", host, text);
-	if (port_text && rule == ADDR_PORT_NONE)
-		return fail(err, err_len, "unexpected port '%s' in '%s' (want an IP address)",
-			    port_text, text);
-	if (!port_text && rule == ADDR_PORT_REQUIRED)
-		return fail(err, err_len, "missing port in '%s' (want IP:PORT)", text);
-	if (port_text && !parse_port(port_text, &port))
-		return fail(err, err_len, "bad port '%s' in '%s'", port_text, text);
+		return bad_ip(text, host, err, err_len);
+	if (take_port(text, port_text, rule, false, &port, err, err_len))
+		return -1;
+	addr_set_port((struct sockaddr *)out, rule == ADDR_PORT_NONE ? 0 : port);
+	return 0;
+}
+
+/*
+ * Whether host is meant as an address rather than a name, right or wrong:
+ * only digits and dots (no top-level domain is all-numeric, RFC 3696 2),
+ * any colon (names have none), or a form inet_aton takes ("127.1",
+ * "0x7f000001"), which getaddrinfo would read as an address unasked. These
+ * never go to the resolver: a mistyped "203.0.113.256" is reported as a bad
+ * address, not sent to DNS as a name.
+ */
+static bool looks_numeric(const char *host)
+{
+	struct in_addr ignored;
+
+	if (strspn(host, "0123456789.") == strlen(host) || strchr(host, ':'))
+		return true;
+	return inet_aton(host, &ignored) != 0;
+}
+
+static const char *family_name(int family)
+{
+	return family == AF_INET6 ? "IPv6" : "IPv4";
+}
+
+/*
+ * The first address getaddrinfo gives for host. No AI_ADDRCONFIG: it hides
+ * a family unless a non-loopback address of it is configured, so in a lab
+ * namespace with addresses on lo alone, or on a host that is not yet up,
+ * even "localhost" would not resolve. Without it, a name's IPv6 address may
+ * come back on a host without IPv6, but getaddrinfo sorts the answers by
+ * RFC 6724, whose rule 1 puts destinations this host has no source address
+ * for last, so the first address is one it can use when there is one.
+ */
+static int lookup(const char *host, int family, struct sockaddr_storage *out, char *err,
+		  size_t err_len)
+{
+	struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_DGRAM}, *res;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+
+	if (rc == 0) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out, res->ai_addr, res->ai_addrlen);
+		freeaddrinfo(res);
+		return 0;
+	}
+	/*
+	 * A name with addresses of the other family only fails as if it did
+	 * not exist (EAI_NONAME from /etc/hosts, EAI_NODATA from DNS): ask
+	 * again for any family, to tell the user which it is. A DNS server out
+	 * of reach (EAI_AGAIN) after /etc/hosts had the other family only is
+	 * the same case as far as the user can act on it.
+	 */
+	if (family != AF_UNSPEC && rc != EAI_FAIL && rc != EAI_SYSTEM &&
+	    lookup(host, AF_UNSPEC, out, err, err_len) == 0)
+		return fail(err, err_len, "'%s' has no %s address", host, family_name(family));
+	return fail(err, err_len, "cannot resolve '%s': %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+}
+
+int addr_resolve(const char *text, enum addr_port_rule rule, uint16_t default_port, int family,
+		 struct sockaddr_storage *out, char *err, size_t err_len)
+{
+	char host[ADDR_HOST_MAX];
+	const char *port_text;
+	uint16_t port = default_port;
+	bool numeric;
+
+	if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6)
+		return fail(err, err_len, "bad address family %d", family);
+	if (!text || !*text)
+		return fail(err, err_len, "empty address");
+	if (split(text, host, sizeof(host), &port_text, err, err_len))
+		return -1;
+	numeric = looks_numeric(host);
+	/* Brackets around an address are for IPv6 only; around a name they only delimit it. */
+	if (numeric && !parse_ip(host, text[0] == '[', out))
+		return bad_ip(text, host, err, err_len);
+	/* The port first: a typing error is reported without waiting for DNS. */
+	if (take_port(text, port_text, rule, true, &port, err, err_len))
+		return -1;
+	if (!numeric && lookup(host, family, out, err, err_len))
+		return -1;
+	if (family != AF_UNSPEC && out->ss_family != family)
+		return fail(err, err_len, "'%s' is an %s address, not %s", host,
+			    family_name(out->ss_family), family_name(family));
 	addr_set_port((struct sockaddr *)out, rule == ADDR_PORT_NONE ? 0 : port);
 	return 0;
 }

@@ -1,6 +1,7 @@
 /*
  * Addresses as users type them and as natlab prints them: "IP", "IP:PORT",
- * "[IPv6]:PORT". Parsers of user input say what was wrong and where.
+ * "[IPv6]:PORT", and host names in their place (addr_resolve). Parsers of
+ * user input say what was wrong and where.
  */
 #ifndef NATLAB_ADDR_H
 #define NATLAB_ADDR_H
@@ -25,6 +26,22 @@ enum addr_port_rule {
  */
 int addr_parse(const char *text, enum addr_port_rule rule, uint16_t default_port,
 	       struct sockaddr_storage *out, char *err, size_t err_len);
+
+/*
+ * Like addr_parse, but HOST may also be a host name, looked up with
+ * getaddrinfo (numeric forms are taken as addr_parse takes them, with no lookup).
+ * family: AF_UNSPEC (the first address getaddrinfo gives), AF_INET or AF_INET6.
+ * "name", "name:port", "[name]:port" as the rule allows. On failure -1 and err says what and why,
+ * e.g. "cannot resolve 'stun.example.net': Name or service not known"
+ * or "'stun.example.net' has no IPv6 address".
+ *
+ * Anything that looks like an address (digits and dots, a colon) is never
+ * looked up, even when it is malformed. The port is checked before the
+ * lookup. A name with several addresses gives the first in getaddrinfo's
+ * RFC 6724 order; the lookup blocks for as long as the resolver takes.
+ */
+int addr_resolve(const char *text, enum addr_port_rule rule, uint16_t default_port, int family,
+		 struct sockaddr_storage *out, char *err, size_t err_len);
 
 /* "203.0.113.5:3478", "[2001:db8::1]:3478"; "?" for an unknown family. */
 const char *addr_format(const struct sockaddr *sa, char *buf, size_t len);

@@ -36,12 +36,13 @@
 #define LIFETIME_MAX      3600
 
 static const char usage[] =
-    "usage: natprobe [--json FILE|-] [--label TEXT] [--tag NAME=VALUE] [--tests LIST]\n"
-    "                [--list-tests]\n"
+    "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
+    "                [--tests LIST] [--list-tests]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
     "       natprobe peer [--listen IP[:PORT]] [--timeout S]   (see natprobe peer --help)\n"
     "\n"
-    "Classify the NAT between this host and the reflector SERVER (natreflector, or\n"
+    "Classify the NAT between this host and the reflector SERVER, a host name or\n"
+    "an address (IPv6 in brackets with a port: [2001:db8::1]:3478) (natreflector, or\n"
     "any STUN server with RFC 5780's OTHER-ADDRESS and CHANGE-REQUEST; port 3478\n"
     "unless given), in RFC 4787's terms, with the evidence. No root needed.\n"
     "\n"
@@ -57,6 +58,8 @@ static const char usage[] =
     "                   overloading, paired pooling\n"
     "  --lifetime[=MAX_S]  also time binding lifetimes, up to MAX_S seconds idle\n"
     "                   (default 300, at most 3600); takes about twice the lifetime\n"
+    "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
+    "                   otherwise the first address the resolver gives\n"
     "  -h, --help       this text\n"
     "\n"
     "A verdict the packets do not justify is 'inconclusive', with the reason;\n"
@@ -75,6 +78,7 @@ static const char usage[] =
 struct options {
 	struct sockaddr_storage server, peer;
 	bool have_peer;
+	int family; /* -4, -6: AF_INET, AF_INET6; AF_UNSPEC the resolver's first */
 	const char *json;
 	struct probe_meta meta;
 	const struct probe_test *tests[16];
@@ -330,6 +334,29 @@ static int parse_tag(char *arg, struct probe_meta *m)
 	return 0;
 }
 
+/* SERVER and --peer, names or addresses, once every option (-4, -6) is read.
+ * The record keeps what was given beside the address used. */
+static int resolve_hosts(struct options *o)
+{
+	char err[192];
+
+	if (addr_resolve(o->meta.server_given, ADDR_PORT_OPTIONAL, 3478, o->family, &o->server, err,
+			 sizeof(err))) {
+		fprintf(stderr, "natprobe: SERVER: %s\n", err);
+		return -1;
+	}
+	if (!o->meta.peer_given)
+		return 0;
+	if (addr_resolve(o->meta.peer_given, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, o->family,
+			 &o->peer, err, sizeof(err))) {
+		fprintf(stderr, "natprobe: --peer: %s\n", err);
+		return -1;
+	}
+	o->have_peer = true;
+	o->meta.peer = (const struct sockaddr *)&o->peer;
+	return 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -340,10 +367,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"lifetime", optional_argument, NULL, 'T'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
+	    {"ipv4", no_argument, NULL, '4'},
+	    {"ipv6", no_argument, NULL, '6'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char err[160];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -351,7 +379,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (!probe_tests[i]->opt_in)
 			o->tests[o->ntests++] = probe_tests[i];
 	o->lifetime_max_s = LIFETIME_DEFAULT;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			o->json = optarg;
@@ -377,12 +405,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			fputs(usage, stdout);
 			exit(0);
 		case 'P':
-			if (addr_parse(optarg, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, &o->peer, err,
-				       sizeof(err))) {
-				fprintf(stderr, "natprobe: --peer: %s\n", err);
-				return -1;
-			}
-			o->have_peer = true;
+			o->meta.peer_given = optarg;
+			break;
+		case '4':
+		case '6':
+			o->family = c == '4' ? AF_INET : AF_INET6;
 			break;
 		case 'T':
 			if (parse_lifetime(optarg, o))
@@ -398,11 +425,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "natprobe: want one SERVER[:PORT]\n");
 		return -1;
 	}
-	if (addr_parse(argv[optind], ADDR_PORT_OPTIONAL, 3478, &o->server, err, sizeof(err))) {
-		fprintf(stderr, "natprobe: %s\n", err);
-		return -1;
-	}
-	return 0;
+	o->meta.server_given = argv[optind];
+	return resolve_hosts(o);
 }
 
 /* ---- the run ---- */
@@ -520,6 +544,7 @@ int main(int argc, char **argv)
 		d.peer = peer_link_open((struct sockaddr *)&o.peer, err, sizeof(err));
 		if (d.peer) {
 			io.open_peer = drv_open_peer;
+			o.meta.peer_reached = true;
 		} else {
 			/* What one host can measure is still measured and written. */
 			snprintf(peer_missing, sizeof(peer_missing),

@@ -34,7 +34,7 @@
 #define AGENT_OPENS_KEPT 64        /* answered opens, for retransmitted requests */
 
 static const char usage[] =
-    "usage: natprobe peer [--listen IP[:PORT]] [--timeout S]\n"
+    "usage: natprobe peer [--listen HOST[:PORT]] [--timeout S]\n"
     "\n"
     "Serve as natprobe's second host behind the same NAT: run this on another\n"
     "host of the NAT's inside network, then `natprobe --peer THIS_HOST SERVER` on\n"
@@ -42,12 +42,13 @@ static const char usage[] =
     "that natprobe asks (nothing else, at most 32 sockets and 5000 datagrams a\n"
     "session), for hairpinning between hosts, port overloading and pooling.\n"
     "\n"
-    "  --listen IP[:PORT]  where to take natprobe's requests (default 0.0.0.0:3480)\n"
-    "  --timeout S         exit after S seconds (default: run until SIGTERM/SIGINT)\n"
-    "  -h, --help          this text\n"
+    "  --listen HOST[:PORT]  where to take natprobe's requests: an address of this\n"
+    "                        host or a name of one (default 0.0.0.0:3480)\n"
+    "  --timeout S           exit after S seconds (default: until SIGTERM/SIGINT)\n"
+    "  -h, --help            this text\n"
     "\n"
-    "Exit status: 0 stopped by a signal or --timeout, 2 bad usage or the address\n"
-    "cannot be bound.\n";
+    "Exit status: 0 stopped by a signal or --timeout, 2 bad usage, a name that\n"
+    "does not resolve or an address that cannot be bound.\n";
 
 struct agent {
 	int ctl;
@@ -257,7 +258,7 @@ static int parse(int argc, char **argv, struct sockaddr_storage *listen, double 
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char err[160], *end;
+	char err[320], *end;
 	int c;
 
 	addr_parse("0.0.0.0", ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, listen, err, sizeof(err));
@@ -265,8 +266,8 @@ static int parse(int argc, char **argv, struct sockaddr_storage *listen, double 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
-			if (addr_parse(optarg, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, listen, err,
-				       sizeof(err))) {
+			if (addr_resolve(optarg, ADDR_PORT_OPTIONAL, PEER_DEFAULT_PORT, AF_UNSPEC,
+					 listen, err, sizeof(err))) {
 				fprintf(stderr, "natprobe peer: --listen: %s\n", err);
 				return -1;
 			}

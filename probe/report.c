@@ -585,6 +585,15 @@ static json_t *udp_json(const struct probe_result *r)
 	return udp;
 }
 
+/* The second host: as given, the address used, and whether it answered. */
+static json_t *peer_json(const struct probe_meta *m)
+{
+	char a[ADDR_STRLEN];
+
+	return json_pack("{s:s?, s:s, s:b}", "given", m->peer_given, "address",
+			 addr_format(m->peer, a, sizeof(a)), "reached", m->peer_reached);
+}
+
 int probe_report_json(FILE *out, const struct probe_result *r, const struct probe_meta *m)
 {
 	json_t *rec = json_object();
@@ -605,8 +614,11 @@ int probe_report_json(FILE *out, const struct probe_result *r, const struct prob
 	json_object_set_new(rec, "started", json_string(m->started));
 	json_object_set_new(rec, "duration_ms", json_integer((json_int_t)(r->duration_us / 1000)));
 	json_object_set_new(rec, "reflector",
-			    json_pack("{s:o, s:o}", "primary", addr_json(&r->primary), "alternate",
-				      addr_json(&r->alternate)));
+			    json_pack("{s:o, s:o, s:s?}", "primary", addr_json(&r->primary),
+				      "alternate", addr_json(&r->alternate), "given",
+				      m->server_given));
+	if (m->peer)
+		json_object_set_new(rec, "peer", peer_json(m));
 	json_object_set_new(rec, "local", addr_json(&r->local));
 	json_object_set_new(rec, "udp", udp_json(r));
 	json_object_set_new(rec, "packets",

@@ -5,6 +5,7 @@
 #ifndef NATLAB_PROBE_REPORT_H
 #define NATLAB_PROBE_REPORT_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "probe/result.h"
@@ -19,6 +20,11 @@ struct probe_meta {
 	/* --tag NAME=VALUE: keys a survey can group by (tags.NAME). */
 	const char *tag_name[PROBE_MAX_TAGS], *tag_value[PROBE_MAX_TAGS];
 	size_t ntags;
+	/* SERVER and --peer as given (names or addresses); the peer's address
+	 * used, and whether it answered. NULL: no --peer. */
+	const char *server_given, *peer_given;
+	const struct sockaddr *peer;
+	bool peer_reached;
 };
 
 void probe_report_text(FILE *out, const struct probe_result *r);

@@ -24,11 +24,12 @@
 #define SOFTWARE   "natlab natreflector 0.1.0"
 
 static const char usage[] =
-    "usage: natreflector --primary IP --alternate IP [--port 3478] [--alt-port 3479]\n"
-    "                    [--advertise-primary IP] [--advertise-alternate IP]\n"
-    "                    [--key SECRET] [--no-software] [--no-tcp] [--user NAME]\n"
-    "                    [--rate N] [--burst N] [--tcp-max N] [--tcp-per-source N]\n"
-    "                    [--tcp-idle SECONDS] [--session-secret FILE]\n"
+    "usage: natreflector --primary HOST --alternate HOST [--port 3478]\n"
+    "                    [--alt-port 3479] [--advertise-primary IP]\n"
+    "                    [--advertise-alternate IP] [--key SECRET] [--no-software]\n"
+    "                    [--no-tcp] [--user NAME] [--rate N] [--burst N]\n"
+    "                    [--tcp-max N] [--tcp-per-source N] [--tcp-idle SECONDS]\n"
+    "                    [--session-secret FILE]\n"
     "       natreflector --session-secret FILE --issue-session ID\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
@@ -37,11 +38,13 @@ static const char usage[] =
     "--alternate once per address family to serve IPv4 and IPv6 side by side.\n"
     "\n"
     "Addresses and roles:\n"
-    "  --primary IP              the primary address (bound)\n"
-    "  --alternate IP            the alternate address (bound)\n"
+    "  --primary HOST            the primary address (bound): an address of this\n"
+    "                            host, or a name of one (its first address)\n"
+    "  --alternate HOST          the alternate address (bound), likewise\n"
     "  --port N, --alt-port N    the two ports (3478, 3479)\n"
     "  --advertise-primary IP    the primary's public address, behind a 1:1 NAT;\n"
-    "  --advertise-alternate IP  RESPONSE-ORIGIN and OTHER-ADDRESS say these\n"
+    "  --advertise-alternate IP  RESPONSE-ORIGIN and OTHER-ADDRESS say these (IP\n"
+    "                            addresses: a name may resolve to the inside one)\n"
     "Answers:\n"
     "  --key SECRET              require MESSAGE-INTEGRITY with this short-term key\n"
     "  --no-software             leave SOFTWARE out of answers\n"
@@ -64,8 +67,9 @@ static const char usage[] =
     "Log lines on stdout: 'natreflector EVENT ts=... key=value ...'. SIGUSR1\n"
     "prints the counters ('natreflector count reason=\"...\" packets=N');\n"
     "SIGTERM or SIGINT prints them and exits.\n"
-    "Exit status: 0 stopped by a signal, 2 bad usage or an address that cannot be\n"
-    "bound (the message says which), 3 a failure while running.\n";
+    "Exit status: 0 stopped by a signal, 2 bad usage, a name that does not resolve\n"
+    "or an address that cannot be bound (the message says which), 3 a failure\n"
+    "while running.\n";
 
 struct options {
 	/* [0] primary, [1] alternate; each by family, [0] IPv4, [1] IPv6 */
@@ -83,15 +87,22 @@ struct options {
 
 static const char *const ip_option[2] = {"--primary", "--alternate"};
 
-/* Addresses go to slot 0 (IPv4) or 1 (IPv6); one of each per option. */
-static int parse_ip(const char *opt, const char *text, struct sockaddr_storage slot[REFL_FAMILIES],
-		    bool given[REFL_FAMILIES])
+/*
+ * Addresses go to slot 0 (IPv4) or 1 (IPv6); one of each per option. The
+ * addresses to bind may be host names (a name of this host's own address);
+ * the advertised ones may not: they go into answers as they are, and behind
+ * a 1:1 NAT the host's own resolver often gives the inside address of its
+ * public name (split-horizon DNS), which is the one not to advertise.
+ */
+static int parse_ip(const char *opt, const char *text, bool names,
+		    struct sockaddr_storage slot[REFL_FAMILIES], bool given[REFL_FAMILIES])
 {
 	struct sockaddr_storage ss;
-	char err[160];
+	char err[320];
 	int f;
 
-	if (addr_parse(text, ADDR_PORT_NONE, 0, &ss, err, sizeof(err))) {
+	if (names ? addr_resolve(text, ADDR_PORT_NONE, 0, AF_UNSPEC, &ss, err, sizeof(err))
+		  : addr_parse(text, ADDR_PORT_NONE, 0, &ss, err, sizeof(err))) {
 		fprintf(stderr, "natreflector: %s: %s\n", opt, err);
 		return -1;
 	}
@@ -242,13 +253,13 @@ static int parse_one(int c, const char *arg, struct options *o, struct refl_serv
 	switch (c) {
 	case OPT_PRIMARY:
 	case OPT_ALTERNATE:
-		return parse_ip(ip_option[c == OPT_ALTERNATE], arg, o->ip[c == OPT_ALTERNATE],
+		return parse_ip(ip_option[c == OPT_ALTERNATE], arg, true, o->ip[c == OPT_ALTERNATE],
 				o->has_ip[c == OPT_ALTERNATE]);
 	case OPT_ADV_PRIMARY:
 	case OPT_ADV_ALTERNATE:
 		return parse_ip(c == OPT_ADV_PRIMARY ? "--advertise-primary"
 						     : "--advertise-alternate",
-				arg, o->advertised[c == OPT_ADV_ALTERNATE],
+				arg, false, o->advertised[c == OPT_ADV_ALTERNATE],
 				o->has_advertised[c == OPT_ADV_ALTERNATE]);
 	case OPT_KEY:
 		return parse_key(arg, o);

@@ -168,5 +168,90 @@ expect "natreport diff: one side unreadable" 3 'the baseline \(.*nope\) has no r
     "$R" diff "$tmp/nope" "$tmp/cur.jsonl"
 expect "natreport diff: wants two sets" 2 'wants BASELINE and CURRENT' -- "$R" diff "$tmp/cur.jsonl"
 
+# Host names where users type addresses, in a namespace of our own
+# (nlh<PID>): `ip netns exec` mounts /etc/netns/NAME/hosts over /etc/hosts,
+# which names the two addresses on its lo, and /etc/netns/NAME/resolv.conf,
+# whose resolver is the namespace's own loopback, where nothing listens: no
+# query leaves the namespace, and a name not in the file fails at once.
+names_ns=nlh$$
+names_refl=
+names_cleanup() {
+    if [ -n "$names_refl" ]; then
+        kill "$names_refl" 2>/dev/null
+        wait "$names_refl" 2>/dev/null
+        names_refl=
+    fi
+    ip netns del "$names_ns" 2>/dev/null
+    rm -rf "/etc/netns/$names_ns"
+    rmdir /etc/netns 2>/dev/null # when we made it, and no one else uses it
+}
+inns() { ip netns exec "$names_ns" "$@"; }
+if [ "$(id -u)" -ne 0 ]; then
+    if [ "${CI:-}" = true ]; then
+        fail=$((fail + 1))
+        echo "FAIL: host names: CI must run as root (a namespace of our own)" >&2
+    else
+        echo "cli: host-name checks skipped (a namespace needs root)"
+    fi
+else
+    trap 'names_cleanup; rm -rf "$tmp"' EXIT
+    trap 'exit 1' HUP INT TERM
+    mkdir -p "/etc/netns/$names_ns"
+    printf '198.51.100.1 reflector.lab\n198.51.100.2 reflector2.lab\n' >"/etc/netns/$names_ns/hosts"
+    echo 'nameserver 127.0.0.1' >"/etc/netns/$names_ns/resolv.conf"
+    ip netns add "$names_ns"
+    ip -n "$names_ns" link set lo up
+    ip -n "$names_ns" addr add 198.51.100.1/32 dev lo
+    ip -n "$names_ns" addr add 198.51.100.2/32 dev lo
+    # Not through inns: $! must be natreflector itself (ip execs it).
+    ip netns exec "$names_ns" "$BIN/natreflector" --primary reflector.lab --alternate reflector2.lab \
+        --port 34792 --alt-port 34793 --no-tcp --rate 0 >"$tmp/names.log" 2>&1 &
+    names_refl=$!
+    for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/names.log" && break; sleep 0.02; done
+    expect "natreflector: --primary and --alternate by host name" 0 '^natreflector ready .*families=1' -- \
+        cat "$tmp/names.log"
+    expect "natreflector bound by name: the primary's address answers STUN" 0 ' valid=20 invalid=0 lost=0 ' -- \
+        inns "$BIN/stunload" --requests 20 198.51.100.1:34792
+    expect "natreflector bound by name: the alternate's address answers STUN" 0 ' valid=20 invalid=0 lost=0 ' -- \
+        inns "$BIN/stunload" --requests 20 198.51.100.2:34793
+    expect "stunload: SERVER by host name" 0 ' valid=20 invalid=0 lost=0 ' -- \
+        inns "$BIN/stunload" --requests 20 --source 198.51.100.1 reflector2.lab:34793
+    expect "refltest: SERVER by host name (reached: natlab tests are off there)" 1 \
+        '^refltest error=403 ' -- \
+        inns "$BIN/refltest" --session s --key k --action udp --from pp reflector.lab:34792
+    expect "refltest: --local in the server's family" 2 \
+        "^refltest: --local: '::1' is an IPv6 address, not IPv4\$" -- \
+        inns "$BIN/refltest" --session s --key k --action udp --from pp --local '[::1]:5000' reflector.lab:34792
+    expect "natprobe peer: --listen by host name" 0 '^natprobe-peer ready .* listen=198\.51\.100\.2:34802$' -- \
+        inns "$P" peer --listen reflector2.lab:34802 --timeout 0.2
+    expect "natprobe: SERVER by host name" 0 '^  mapping +none' -- \
+        inns "$P" --json "$tmp/names.json" reflector.lab:34792
+    expect "natprobe: the record keeps the name given and the address used" 0 \
+        '"reflector":\{"primary":"198\.51\.100\.1:34792","alternate":"198\.51\.100\.2:34793","given":"reflector\.lab:34792"\}' -- \
+        cat "$tmp/names.json"
+    expect "natprobe: -6 and a name with only an IPv4 address" 2 \
+        "^natprobe: SERVER: 'reflector\.lab' has no IPv6 address\$" -- inns "$P" -6 reflector.lab:34792
+    expect "natprobe: a SERVER name that does not resolve" 2 \
+        "^natprobe: SERVER: cannot resolve 'nosuch\.invalid': " -- inns "$P" nosuch.invalid
+    expect "natprobe: a --peer name that does not resolve" 2 \
+        "^natprobe: --peer: cannot resolve 'nosuch\.invalid': " -- inns "$P" --peer nosuch.invalid reflector.lab
+    t0=$(date +%s%N)
+    expect "natreflector: a name that does not resolve is bad usage" 2 \
+        "^natreflector: --primary: cannot resolve 'nosuch\.invalid': " -- \
+        inns "$BIN/natreflector" --primary nosuch.invalid --alternate reflector2.lab
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    expect "natreflector: ... said at once" 0 "^took $ms ms\$" -- sh -c "echo took $ms ms; [ $ms -lt 2000 ]"
+    expect "natprobe peer: a --listen name that does not resolve" 2 \
+        "^natprobe peer: --listen: cannot resolve 'nosuch\.invalid': " -- inns "$P" peer --listen nosuch.invalid
+    expect "stunload: a SERVER name that does not resolve" 2 "^stunload: cannot resolve 'nosuch\.invalid': " -- \
+        inns "$BIN/stunload" nosuch.invalid:3478
+    expect "refltest: a SERVER name that does not resolve" 2 "^refltest: cannot resolve 'nosuch\.invalid': " -- \
+        inns "$BIN/refltest" --session s --key k --action udp --from pp nosuch.invalid:3478
+    expect "natreflector: a name's port refused before any lookup" 2 \
+        "^natreflector: --primary: unexpected port '80' in 'reflector\.lab:80' \(want a host name or address\)\$" -- \
+        inns "$BIN/natreflector" --primary reflector.lab:80 --alternate reflector2.lab
+    names_cleanup
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -120,6 +120,87 @@ for file in testbeds/profiles/*.sh; do
     probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 
+# The multihomed lab over IPv6: natreflector on both families, natprobe asked
+# for the IPv6 primary. cli1's route to the IPv6 alternate leaves from its
+# second IPv6 address, as its IPv4 one does (the loop above), so a probe
+# whose sockets take their source per destination sees two internal
+# endpoints: address-dependent mapping and arbitrary pooling, where there is
+# no NAT at all.
+probe_multihomed6() {
+    local id key got want
+    $NATLAB up multihomed >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up multihomed"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --primary 2001:db8::10 --alternate 2001:db8::11 --rate 0 >"$tmp/refl" 2>&1 &
+    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    rm -f "$tmp/json"
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json" '[2001:db8::10]' >"$tmp/out" 2>&1
+    cat "$tmp/json" >>"$tmp/out" 2>/dev/null
+    # It did run over IPv6, from cli1's first IPv6 address.
+    if grep -q '"primary":"\[2001:db8::10\]:3478","alternate":"\[2001:db8::11\]:3479"' "$tmp/json" &&
+        grep -q '"local":"\[2001:db8:0:1::130\]:' "$tmp/json"; then
+        ok
+    else
+        bad "multihomed IPv6: natprobe did not probe [2001:db8::10] from 2001:db8:0:1::130"
+    fi
+    for key in nat mapping filtering pooling; do
+        case $key in
+        nat) want=false ;;
+        mapping) want=none ;;
+        filtering) want=endpoint-independent ;;
+        # No NAT, no pool ("no NAT: no pool"), as in the loop above; never
+        # arbitrary, which the two sources would make of it.
+        pooling) want=inconclusive ;;
+        esac
+        got=$(verdict "$key")
+        if [ "$got" = "$want" ]; then ok; else bad "multihomed IPv6: $key is '$got', want '$want'"; fi
+    done
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+probe_multihomed6
+
+# natprobe's exit status, one rule (probe_result_open), through the masq lab.
+# One host: pooling is inconclusive by design (one public address: a single
+# address and paired pooling look alike), listed as such and not counted, so
+# 0. A --peer that never answers: the run goes on, the record is written, and
+# what needed the second host (pooling, port overloading) is inconclusive with
+# that reason and counted, so 1, with the summary naming both.
+probe_exit_rule() {
+    local id rc
+    $NATLAB up masq >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up masq"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --rate 0 >"$tmp/refl" 2>&1 &
+    for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    rm -f "$tmp/json"
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --json "$tmp/json" 203.0.113.10 >"$tmp/out" 2>&1
+    rc=$?
+    cat "$tmp/json" >>"$tmp/out" 2>/dev/null
+    if [ "$rc" -eq 0 ] && grep -q '"pooling":"inconclusive"' "$tmp/json" &&
+        grep -q '"inconclusive_by_design":\["pooling"\]' "$tmp/json" &&
+        grep -q 'pooling .*(not counted in the exit status)$' "$tmp/out"; then
+        ok
+    else
+        bad "masq, one host: exit $rc (want 0), pooling inconclusive by design and said so"
+    fi
+    rm -f "$tmp/json"
+    # cli2 runs no agent here: nothing answers on its port 3480.
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --peer 10.0.1.3 --json "$tmp/json" 203.0.113.10 \
+        >"$tmp/out" 2>&1
+    rc=$?
+    cat "$tmp/json" >>"$tmp/out" 2>/dev/null
+    if [ "$rc" -eq 1 ] && grep -q '"mapping":"endpoint-independent"' "$tmp/json" &&
+        grep -q '"peer":{"given":"10.0.1.3","address":"10.0.1.3:3480","reached":false}' "$tmp/json" &&
+        grep -q '"port_overloading":"the second host (--peer 10.0.1.3:3480) did not answer' "$tmp/json" &&
+        grep -q '^  open  *pooling, port_overloading inconclusive (exit status 1)$' "$tmp/out"; then
+        ok
+    else
+        bad "masq, a --peer that never answers: exit $rc (want 1), the record written, pooling and overloading open"
+    fi
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+probe_exit_rule
+
 # natemu's defaults, for the runs below: one address, no overloading, ports
 # kept (and so their contiguity).
 PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true

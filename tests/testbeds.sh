@@ -151,6 +151,8 @@ wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
 wrong NATLAB_EXPECT_POOL single snat-pool pooling
 wrong NATLAB_EXPECT_UDP pass udp-blocked udp
 wrong NATLAB_EXPECT_SYN drop masq syn
+# multihomed's unbound sockets leave from two addresses: "same" is wrong.
+wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
 NATEMU_SETTINGS="mapping=address-dependent" wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping
 
 # up and down, timed; down is idempotent.

@@ -29,13 +29,13 @@
 
 static const char usage[] =
     "usage: refltest --session ID --key KEY --action udp|syn --from pp|pa|ap|aa\n"
-    "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local IP:PORT]\n"
+    "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local HOST:PORT]\n"
     "                SERVER:PORT\n"
     "\n"
-    "Ask the natreflector at SERVER:PORT to send a UDP datagram (udp) or a TCP\n"
-    "SYN (syn) from one of its four endpoints (pp primary address and port, pa\n"
-    "primary address and alternate port, ap, aa) to our mapped endpoint, and print\n"
-    "what came of it:\n"
+    "Ask the natreflector at SERVER:PORT (SERVER a host name or an address) to send\n"
+    "a UDP datagram (udp) or a TCP SYN (syn) from one of its four endpoints (pp\n"
+    "primary address and port, pa primary address and alternate port, ap, aa) to\n"
+    "our mapped endpoint, and print what came of it:\n"
     "  refltest action=syn from=aa sent_from=IP:PORT target=IP:PORT outcome=rst\n"
     "           observed_from=IP elapsed_us=N received=no\n"
     "outcome is what the reflector saw come back (nothing, syn-ack, rst, icmp);\n"
@@ -47,7 +47,7 @@ static const char usage[] =
     "  --tcp                    ask over a TCP connection: the target is its mapping\n"
     "  --listen                 with --tcp, also listen on the local port, so that a\n"
     "                           SYN that gets through is answered with a SYN-ACK\n"
-    "  --local IP:PORT          the local endpoint (any)\n"
+    "  --local HOST:PORT        the local endpoint (any), in SERVER's family\n"
     "Exit status: 0 answered, 1 refused (error=CODE reason=...), 2 bad usage,\n"
     "3 no answer.\n";
 
@@ -57,6 +57,7 @@ struct opts {
 	uint16_t target_port;
 	uint32_t wait_ms;
 	bool tcp, listen, has_local;
+	const char *local_text;
 	struct sockaddr_storage server, local;
 };
 
@@ -77,6 +78,24 @@ static int number(const char *opt, const char *text, unsigned long min, unsigned
 	return 0;
 }
 
+/* The server, then --local in the server's family: a name with both gives the one that fits. */
+static int resolve(const char *server, struct opts *o)
+{
+	char err[320];
+
+	if (addr_resolve(server, ADDR_PORT_REQUIRED, 0, AF_UNSPEC, &o->server, err, sizeof(err))) {
+		fprintf(stderr, "refltest: %s\n", err);
+		return -1;
+	}
+	if (o->local_text && addr_resolve(o->local_text, ADDR_PORT_REQUIRED, 0, o->server.ss_family,
+					  &o->local, err, sizeof(err))) {
+		fprintf(stderr, "refltest: --local: %s\n", err);
+		return -1;
+	}
+	o->has_local = o->local_text != NULL;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
@@ -92,7 +111,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	char err[160];
 	unsigned long v;
 	int c;
 
@@ -132,12 +150,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->listen = true;
 			break;
 		case 'L':
-			if (addr_parse(optarg, ADDR_PORT_REQUIRED, 0, &o->local, err,
-				       sizeof(err))) {
-				fprintf(stderr, "refltest: --local: %s\n", err);
-				return -1;
-			}
-			o->has_local = true;
+			o->local_text = optarg; /* resolved in the server's family */
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -151,11 +164,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				"--from pp|pa|ap|aa and one SERVER:PORT\n");
 		return -1;
 	}
-	if (addr_parse(argv[optind], ADDR_PORT_REQUIRED, 0, &o->server, err, sizeof(err))) {
-		fprintf(stderr, "refltest: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return resolve(argv[optind], o);
 }
 
 static size_t build(const struct opts *o, const uint8_t tid[STUN_TID_LEN], const uint8_t token[8],

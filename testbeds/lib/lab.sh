@@ -14,11 +14,15 @@
 #   refl: 203.0.113.10 and .11 (primary and alternate), .12-.15 more peers;
 #   labecho answers on .10 and .11 ports 3478/3479 and on .12-.15 port 3478.
 #   203.0.113.128/25 is routed to 203.0.113.1, for a LAN without NAT.
+#   IPv6 only where a profile asks for it (lab_internet6): wan-a also carries
+#   2001:db8::/64, inet 2001:db8::126, refl 2001:db8::10 and ::11.
 
 NATLAB_STATE=${NATLAB_STATE:-/run/natlab}
 REFL_PRIMARY=203.0.113.10
 REFL_ALTERNATE=203.0.113.11
 REFL_PEERS="203.0.113.12 203.0.113.13 203.0.113.14 203.0.113.15"
+REFL_PRIMARY6=2001:db8::10
+REFL_ALTERNATE6=2001:db8::11
 
 lab_fail() {
 	echo "natlab: $*" >&2
@@ -90,6 +94,20 @@ lab_route() {
 	ip -n "$(ns "$1")" route add default via "$2"
 }
 
+# lab_addr6 ROLE IFACE ADDR/PFX...: IPv6 addresses, usable at once (no
+# duplicate address detection: nothing else in a lab holds them).
+lab_addr6() {
+	local role=$1 ifname=$2
+	shift 2
+	for a in "$@"; do
+		ip -n "$(ns "$role")" -6 addr add "$a" dev "$ifname" nodad
+	done
+}
+
+lab_route6() {
+	ip -n "$(ns "$1")" -6 route add default via "$2"
+}
+
 # Remember a background process of the lab, to stop it by PID at teardown.
 lab_pid() {
 	echo "$1" >>"$(lab_state_dir)/pids"
@@ -122,6 +140,24 @@ lab_internet() {
 	# shellcheck disable=SC2086
 	ip netns exec "$(ns refl)" "$NATLAB_BIN/labecho" serve --for 86400 $endpoints \
 		>"$(lab_state_dir)/labecho.log" 2>&1 &
+	lab_pid $!
+}
+
+# IPv6 on the internet of lab_internet (called after it): inet routes IPv6
+# too, wan-a carries 2001:db8::/64, and refl has the reflector's IPv6
+# primary and alternate, where labecho (unless NATLAB_LABECHO=0) answers on
+# ports 3478/3479 as it does on the IPv4 ones. A profile routes its own
+# prefixes in inet.
+lab_internet6() {
+	in_ns inet sysctl -qw net.ipv6.conf.all.forwarding=1
+	lab_addr6 inet wan-a 2001:db8::126/64
+	lab_addr6 refl eth0 "$REFL_PRIMARY6/64" "$REFL_ALTERNATE6/64"
+	lab_route6 refl 2001:db8::126
+
+	[ "${NATLAB_LABECHO:-1}" = 0 ] && return 0
+	ip netns exec "$(ns refl)" "$NATLAB_BIN/labecho" serve --for 86400 \
+		"[$REFL_PRIMARY6]:3478" "[$REFL_PRIMARY6]:3479" "[$REFL_ALTERNATE6]:3478" \
+		"[$REFL_ALTERNATE6]:3479" >"$(lab_state_dir)/labecho6.log" 2>&1 &
 	lab_pid $!
 }
 

@@ -215,6 +215,35 @@ observe_conntrack() {
 	fi
 }
 
+# A multihomed client: the source address a socket bound to no address gets
+# toward the primary and toward the alternate (FAMILY 4 or 6). "different"
+# when the two differ and each is one of cli1's own addresses (no NAT
+# between), "same" when they agree, "translated" when one is not cli1's.
+# A probe whose sockets are not bound to one address would see two
+# internal endpoints there.
+observe_sources() {
+	local family=$1 p=$R1 a=$R2 m1 m2 own ip
+	if [ "$family" = 6 ]; then
+		p="[$REFL_PRIMARY6]" a="[$REFL_ALTERNATE6]"
+	fi
+	m1=$(in_ns cli1 "$NATLAB_BIN/labecho" udp "$p:3478" | awk '$1 == "mapped" { print $2; exit }')
+	m2=$(in_ns cli1 "$NATLAB_BIN/labecho" udp "$a:3478" | awk '$1 == "mapped" { print $2; exit }')
+	OBS_SOURCES_DETAIL="$m1 $m2"
+	if [ -z "$m1" ] || [ -z "$m2" ]; then
+		OBS_SOURCES=inconclusive
+		return
+	fi
+	own=$(ip -n "$(ns cli1)" "-$family" -o addr show scope global | awk '{ sub("/.*", "", $4); print $4 }')
+	for ip in "$(ip_of "$m1")" "$(ip_of "$m2")"; do
+		ip=${ip#[}
+		if ! grep -qxF "${ip%]}" <<<"$own"; then
+			OBS_SOURCES=translated
+			return
+		fi
+	done
+	if [ "$(ip_of "$m1")" = "$(ip_of "$m2")" ]; then OBS_SOURCES=same; else OBS_SOURCES=different; fi
+}
+
 # conntrack's UDP timeouts as this kernel applies them: an entry whose flow
 # saw a reply but lasted under 2 s keeps nf_conntrack_udp_timeout; one with
 # traffic both ways for over 2 s becomes ASSURED and gets
@@ -290,6 +319,14 @@ verify_lab() {
 		verify_row overloading "$(expect OVERLOADING)" "$OBS_OVERLOADING" "${OBS_OVERLOADING_DETAIL:-}"
 		[ -n "$CT_ROLE" ] &&
 			verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
+		if [ -n "$(expect SOURCES)" ]; then
+			observe_sources 4
+			verify_row sources "$(expect SOURCES)" "$OBS_SOURCES" "unbound: $OBS_SOURCES_DETAIL"
+		fi
+		if [ -n "$(expect SOURCES6)" ]; then
+			observe_sources 6
+			verify_row sources6 "$(expect SOURCES6)" "$OBS_SOURCES" "unbound: $OBS_SOURCES_DETAIL"
+		fi
 		if [ -n "$CT_ROLE" ] && [ -n "$(expect CT_TIMEOUTS)" ]; then
 			observe_ct_timeouts
 			verify_row ct-timeouts "$(expect CT_TIMEOUTS)" "$OBS_CT_TIMEOUTS" \

@@ -134,6 +134,7 @@ static const struct {
     {STUN_ATTR_NATLAB_PEER_OP, "NATLAB-PEER-OP"},
     {STUN_ATTR_NATLAB_PEER_SOCKET, "NATLAB-PEER-SOCKET"},
     {STUN_ATTR_NATLAB_PEER_PORT, "NATLAB-PEER-PORT"},
+    {STUN_ATTR_NATLAB_ECHO, "NATLAB-ECHO"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -167,6 +168,8 @@ const char *stun_method_name(uint16_t method)
 		return "NatlabTest";
 	case STUN_NATLAB_PEER:
 		return "NatlabPeer";
+	case STUN_NATLAB_PUNCH:
+		return "NatlabPunch";
 	default:
 		return NULL;
 	}
@@ -234,6 +237,7 @@ static enum stun_err check_attr_shape(uint16_t type, const uint8_t *v, uint16_t 
 	case STUN_ATTR_ICE_CONTROLLED:
 	case STUN_ATTR_ICE_CONTROLLING:
 	case STUN_ATTR_NATLAB_TOKEN:
+	case STUN_ATTR_NATLAB_ECHO:
 	case STUN_ATTR_NATLAB_OBSERVED:
 		return len == 8 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_USE_CANDIDATE:

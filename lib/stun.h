@@ -45,6 +45,9 @@ enum stun_method {
 	/* natprobe's second host (probe/PEER.md); spoken only between natprobe
 	 * and a `natprobe peer` on the same side of the NAT. */
 	STUN_NATLAB_PEER = 0xF4D,
+	/* natprobe's traversal trials between two probes (probe/punch.h): the
+	 * packets that cross the NATs, authenticated with the session key. */
+	STUN_NATLAB_PUNCH = 0xF4E,
 };
 
 /* RFC 5389/8489 section 18.2, RFC 5780 section 7, RFC 3489 section 11.2, RFC 8445. */
@@ -94,6 +97,7 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_PEER_OP = 0xC4C8,       /* operation (probe/PEER.md) */
 	STUN_ATTR_NATLAB_PEER_SOCKET = 0xC4C9,   /* the peer's socket number */
 	STUN_ATTR_NATLAB_PEER_PORT = 0xC4CA,     /* local port wanted, 0 for any */
+	STUN_ATTR_NATLAB_ECHO = 0xC4CB,          /* 8 bytes: the other probe's token, seen */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

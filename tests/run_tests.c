@@ -12,7 +12,7 @@ int main(void)
 	    test_natemu_register,     test_packet_register,      test_impair_register,
 	    test_reflector_register,  test_counters_register,    test_limiter_register,
 	    test_natlabtest_register, test_probe_register,       test_peermsg_register,
-	    test_report_register,     test_consistency_register,
+	    test_report_register,     test_consistency_register, test_punch_register,
 	};
 	unsigned failures;
 

@@ -1,0 +1,128 @@
+/*
+ * The prediction rules: what RFC 4787's mapping and filtering behaviours
+ * of two NATs let through, for each technique of RFC 5128 section 3. The
+ * unit tests run every technique over every pair of behaviours on the
+ * simulated network (tests/test_punch.c) and fail on any cell where the
+ * packets disagree with these rules.
+ *
+ * The setting. Probe X registers with the rendezvous server S from the
+ * socket it will punch with, so S names X's public endpoint R_X: X's
+ * mapping toward S. S gives each probe the other's R; both send to it.
+ *
+ * 1. Where Y's packets to R_X leave from. With endpoint-independent mapping
+ *    (or no NAT) from R_Y itself; otherwise from a new mapping of Y's NAT,
+ *    toward X's address (address-dependent) or toward R_X exactly
+ *    (address-and-port-dependent): same address as R_Y, another port
+ *    (RFC 4787 4.1, one public address per NAT).
+ *
+ * 2. Whether X's NAT lets Y's packet in at R_X (RFC 4787 5). R_X has sent
+ *    to S, and, when X's mapping is endpoint-independent, also to R_Y: X's
+ *    own packets toward Y left through R_X. So:
+ *    - endpoint-independent filtering: always;
+ *    - address-dependent: when X's mapping is endpoint-independent (R_X
+ *      has sent to Y's address, from which every port of Y's is allowed);
+ *    - address-and-port-dependent: when, in addition, Y's packet comes from
+ *      R_Y exactly, i.e. Y's mapping is endpoint-independent too.
+ *    With connection reversal X sends nothing first, so only
+ *    endpoint-independent filtering lets Y in.
+ *
+ * 3. Whether X's answer gets back into Y's NAT. X answers to where Y's
+ *    packet came from, a mapping of Y's NAT that has sent to R_X. X's answer
+ *    leaves from R_X if X's mapping is endpoint-independent, else from
+ *    another port of X's address. Y's NAT takes it with endpoint-independent
+ *    or address-dependent filtering, and with address-and-port-dependent
+ *    filtering only when it comes from R_X.
+ *
+ * 4. Then both directions are proven: Y has X's token and the echo of its
+ *    own, and Y's answer to X's answer goes back through the mapping X's
+ *    answer opened (same address, and, where the port can differ, a filter
+ *    that step 2 or 3 already showed to take it).
+ *
+ * A technique works when 2 and 3 hold in one direction or the other.
+ * Timing is not in these rules: a packet that reaches a NAT before its own
+ * side has sent is dropped, and the next round (sent after both started)
+ * gets in. Pools of several addresses, mappings that expire within the
+ * trial and Linux's renumbering when a peer's early packet took the tuple
+ * (../shared/notes/traversal.md) are outside them: a lab that shows those
+ * must say so in its expectations.
+ */
+#include "predict.h"
+
+static bool unknown(const struct predict_side *s)
+{
+	return s->mapping == PROBE_MAPPING_UNTESTED || s->mapping == PROBE_MAPPING_INCONCLUSIVE ||
+	       s->filtering == PROBE_FILTERING_UNTESTED ||
+	       s->filtering == PROBE_FILTERING_INCONCLUSIVE;
+}
+
+/* Step 1: packets toward the other probe leave from the registered endpoint. */
+static bool keeps_endpoint(const struct predict_side *s)
+{
+	return s->mapping == PROBE_MAPPING_EI || s->mapping == PROBE_MAPPING_NONE;
+}
+
+/* Step 2: x's NAT lets y's packet in at x's registered endpoint. */
+static bool enters(const struct predict_side *x, const struct predict_side *y, bool x_sent_first)
+{
+	if (x->filtering == PROBE_FILTERING_EI)
+		return true;
+	if (!x_sent_first)
+		return false;
+	if (x->filtering == PROBE_FILTERING_AD)
+		return keeps_endpoint(x);
+	return keeps_endpoint(x) && keeps_endpoint(y);
+}
+
+/* Step 3: x's answer gets into y's NAT. */
+static bool answer_enters(const struct predict_side *y, const struct predict_side *x)
+{
+	return y->filtering != PROBE_FILTERING_APD || keeps_endpoint(x);
+}
+
+static bool one_way(const struct predict_side *x, const struct predict_side *y, bool x_sent_first)
+{
+	return enters(x, y, x_sent_first) && answer_enters(y, x);
+}
+
+struct predict predict_technique(enum predict_technique t, const struct predict_side *a,
+				 const struct predict_side *b)
+{
+	bool works;
+
+	if (t == PREDICT_RELAY)
+		return (struct predict){PREDICT_WORKS, "the server carries it: works whenever it "
+						       "is reachable (RFC 5128 3.1)"};
+	if (unknown(a) || unknown(b))
+		return (struct predict){PREDICT_DEPENDS,
+					"a side's mapping or filtering is not known"};
+	if (t == PREDICT_CONNECTION_REVERSAL) {
+		works = one_way(a, b, false) || one_way(b, a, false);
+		return (struct predict){works ? PREDICT_WORKS : PREDICT_FAILS,
+					works ? "one side's filtering is endpoint-independent, "
+						"and the answer gets back"
+					      : "neither side takes a packet it has not asked for "
+						"(or the answer cannot get back)"};
+	}
+	works = one_way(a, b, true) || one_way(b, a, true);
+	if (works)
+		return (struct predict){PREDICT_WORKS,
+					keeps_endpoint(a) && keeps_endpoint(b)
+					    ? "both mappings endpoint-independent"
+					    : "one side's filter takes the other's "
+					      "new mapping, and the answer gets back"};
+	return (struct predict){PREDICT_FAILS,
+				"each side's packets leave from a mapping the other's filter does "
+				"not take (RFC 5128 5: port prediction is the way left)"};
+}
+
+int predict_reversal_passive(const struct predict_side *a, const struct predict_side *b)
+{
+	return a->filtering != PROBE_FILTERING_EI && b->filtering == PROBE_FILTERING_EI;
+}
+
+const char *predict_expect_name(enum predict_expect e)
+{
+	static const char *const names[] = {"works", "fails", "depends"};
+
+	return (unsigned)e < 3 ? names[e] : "depends";
+}

@@ -1,0 +1,45 @@
+/*
+ * What a traversal technique should do between two probes, from the two
+ * NATs' classifications: natlab says it before it measures, and reports
+ * every measured result that contradicts it (predict.c has the rules and
+ * their reasoning).
+ */
+#ifndef NATLAB_PROBE_PREDICT_H
+#define NATLAB_PROBE_PREDICT_H
+
+#include "probe/result.h"
+
+enum predict_expect {
+	PREDICT_WORKS,
+	PREDICT_FAILS,
+	PREDICT_DEPENDS, /* on what the classification cannot say; the reason says what */
+};
+
+/* One side as the rules read it: its NAT's UDP mapping and filtering
+ * (PROBE_MAPPING_NONE: no NAT; its filtering is then the host's firewall's). */
+struct predict_side {
+	enum probe_mapping mapping;
+	enum probe_filtering filtering;
+};
+
+enum predict_technique {
+	PREDICT_RELAY,
+	PREDICT_CONNECTION_REVERSAL,
+	PREDICT_UDP_HOLE_PUNCHING,
+};
+
+struct predict {
+	enum predict_expect expect;
+	const char *reason; /* static text */
+};
+
+/* Two probes behind two different NATs (RFC 5128 3.3.1), each with one
+ * public address. */
+struct predict predict_technique(enum predict_technique t, const struct predict_side *a,
+				 const struct predict_side *b);
+/* Connection reversal: which side waits (1: b, 0: a): the one whose filter
+ * takes a packet it has not asked for, a when neither does. */
+int predict_reversal_passive(const struct predict_side *a, const struct predict_side *b);
+const char *predict_expect_name(enum predict_expect e);
+
+#endif

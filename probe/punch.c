@@ -1,0 +1,197 @@
+/*
+ * One side of a traversal trial. See punch.h.
+ */
+#include "punch.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "addr.h"
+#include "stun.h"
+
+#define PUNCH_REPLIES_PER_ROUND 4 /* answers to verified packets, per round allowed */
+/* After this side's proof, packets to the proven endpoint: the other side
+ * may still lack the echo of its token (our last answer lost), and its own
+ * rounds may go where they cannot reach us. */
+#define PUNCH_LINGER_ROUNDS 3
+
+const char *punch_path_name(enum punch_path p)
+{
+	static const char *const names[] = {"public", "private", "hairpin", "relay"};
+
+	return (unsigned)p < 4 ? names[p] : "public";
+}
+
+const char *punch_outcome_name(enum punch_outcome o)
+{
+	static const char *const names[] = {"pending", "success", "failed", "setup-failed"};
+
+	return (unsigned)o < 4 ? names[o] : "failed";
+}
+
+size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *buf, size_t cap)
+{
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN] = {0};
+	size_t len;
+
+	/* The token in the transaction ID too: a capture shows which trial. */
+	memcpy(tid, cfg->token, PUNCH_TOKEN_LEN);
+	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_PUNCH, STUN_INDICATION),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_string(&b, STUN_ATTR_USERNAME, cfg->session);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, cfg->token, PUNCH_TOKEN_LEN);
+	if (echo)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_ECHO, echo, PUNCH_TOKEN_LEN);
+	stun_build_integrity_sha256(&b, cfg->key, cfg->key_len);
+	stun_build_fingerprint(&b);
+	return stun_build_end(&b, &len) == STUN_OK ? len : 0;
+}
+
+static void send_to(struct punch_trial *t, const struct sockaddr *to)
+{
+	uint8_t msg[160];
+	size_t len =
+	    punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL, msg, sizeof(msg));
+
+	if (len && t->send(t->ctx, to, msg, len) == 0)
+		t->res.sent++;
+}
+
+/* One round: a packet to every candidate, in order. */
+static void round_out(struct punch_trial *t, uint64_t now_us)
+{
+	for (size_t i = 0; i < t->cfg.ncand; i++)
+		send_to(t, (const struct sockaddr *)&t->cfg.cand[i].addr);
+	t->res.rounds++;
+	t->next_us = now_us + t->cfg.interval_us;
+}
+
+void punch_start(struct punch_trial *t, const struct punch_cfg *cfg, punch_send_fn send, void *ctx,
+		 uint64_t now_us)
+{
+	memset(t, 0, sizeof(*t));
+	t->cfg = *cfg;
+	t->send = send;
+	t->ctx = ctx;
+	t->start_us = now_us;
+	t->res.outcome = PUNCH_PENDING;
+	t->max_replies = (cfg->max_rounds ? cfg->max_rounds : 1) * PUNCH_REPLIES_PER_ROUND;
+	if (cfg->passive)
+		t->next_us = now_us + cfg->timeout_us;
+	else
+		round_out(t, now_us);
+}
+
+/* Which path an endpoint is: the candidate it is (strict), or the first
+ * candidate of its address (the other NAT gave its packets another port). */
+static void classify(struct punch_trial *t, const struct sockaddr *from)
+{
+	for (size_t i = 0; i < t->cfg.ncand; i++)
+		if (addr_equal(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {
+			t->res.path = t->cfg.cand[i].path;
+			t->res.strict = true;
+			return;
+		}
+	t->res.strict = false;
+	t->res.path = PUNCH_PATH_PUBLIC;
+	for (size_t i = 0; i < t->cfg.ncand; i++)
+		if (addr_same_ip(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {
+			t->res.path = t->cfg.cand[i].path;
+			return;
+		}
+}
+
+/* The other probe's packet, verified: its token (and an echo of ours, if
+ * any); false for anything that is not one. */
+static bool verify(struct punch_trial *t, const uint8_t *msg, size_t len, const uint8_t **token,
+		   const uint8_t **echo)
+{
+	struct stun_msg m;
+	const struct stun_attr *user, *tok, *ech;
+
+	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_NATLAB_PUNCH ||
+	    m.cls != STUN_INDICATION)
+		return false;
+	user = stun_find(&m, STUN_ATTR_USERNAME);
+	tok = stun_find(&m, STUN_ATTR_NATLAB_TOKEN);
+	ech = stun_find(&m, STUN_ATTR_NATLAB_ECHO);
+	if (!user || !tok || user->len != strlen(t->cfg.session) ||
+	    memcmp(stun_attr_value(&m, user), t->cfg.session, user->len) ||
+	    stun_check_integrity_sha256(&m, t->cfg.key, t->cfg.key_len) != STUN_OK)
+		return false;
+	*token = stun_attr_value(&m, tok);
+	*echo = ech ? stun_attr_value(&m, ech) : NULL;
+	/* Our own packet come back (a hairpin to ourselves) proves nothing. */
+	return memcmp(*token, t->cfg.token, PUNCH_TOKEN_LEN) != 0;
+}
+
+void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uint8_t *msg,
+		   size_t len, uint64_t now_us)
+{
+	const uint8_t *token, *echo;
+
+	if (!verify(t, msg, len, &token, &echo)) {
+		t->res.rejected++;
+		return;
+	}
+	if (t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN)) {
+		t->res.rejected++; /* a third probe in the session: not the one we met */
+		return;
+	}
+	t->res.verified++;
+	if (!t->have_peer_token) {
+		memcpy(t->peer_token, token, PUNCH_TOKEN_LEN);
+		t->have_peer_token = true;
+	}
+	if (echo && !memcmp(echo, t->cfg.token, PUNCH_TOKEN_LEN))
+		t->echoed = true;
+	if (t->res.outcome == PUNCH_PENDING && t->echoed) {
+		t->res.outcome = PUNCH_SUCCESS;
+		t->res.connect_us = now_us - t->start_us;
+		memcpy(&t->res.peer, from, addr_len(from));
+		classify(t, from);
+		t->linger = PUNCH_LINGER_ROUNDS;
+		t->next_us = now_us + t->cfg.interval_us;
+	}
+	/* Answered where it came from: the endpoint the other NAT uses. */
+	if (t->res.replies < t->max_replies) {
+		t->res.replies++;
+		send_to(t, from);
+	}
+}
+
+void punch_tick(struct punch_trial *t, uint64_t now_us)
+{
+	if (t->res.outcome == PUNCH_SUCCESS && t->linger && now_us >= t->next_us) {
+		t->linger--;
+		send_to(t, (const struct sockaddr *)&t->res.peer);
+		t->next_us = now_us + t->cfg.interval_us;
+	}
+	if (t->res.outcome != PUNCH_PENDING)
+		return;
+	if (now_us - t->start_us >= t->cfg.timeout_us) {
+		t->res.outcome = PUNCH_FAILED;
+		return;
+	}
+	if (now_us >= t->next_us && !t->cfg.passive && t->res.rounds < t->cfg.max_rounds)
+		round_out(t, now_us);
+}
+
+uint64_t punch_deadline(const struct punch_trial *t)
+{
+	uint64_t end = t->start_us + t->cfg.timeout_us;
+
+	if (t->res.outcome == PUNCH_SUCCESS && t->linger)
+		return t->next_us;
+	if (t->res.outcome != PUNCH_PENDING)
+		return UINT64_MAX;
+	if (!t->cfg.passive && t->res.rounds < t->cfg.max_rounds && t->next_us < end)
+		return t->next_us;
+	return end;
+}
+
+bool punch_done(const struct punch_trial *t)
+{
+	return t->res.outcome != PUNCH_PENDING;
+}

@@ -1,0 +1,119 @@
+/*
+ * One side of one traversal trial (RFC 5128 section 3): the packets two
+ * probes send each other through their NATs, and the decision whether they
+ * got through. Pure, like the probe engine: the driver (natprobe punch, or
+ * the simulated network of the unit tests) feeds it received datagrams and
+ * the time; it answers with datagrams to send, through a callback, and in
+ * the end with an outcome.
+ *
+ * What crosses is a NatlabPunch indication (STUN method 0xF4E):
+ *
+ *   USERNAME                 the session ID
+ *   NATLAB-TOKEN             8 bytes: this side's token, fresh per trial
+ *   NATLAB-ECHO              8 bytes: the other side's token, once seen
+ *   MESSAGE-INTEGRITY-SHA256 keyed with the session key
+ *   FINGERPRINT
+ *
+ * A trial succeeds on this side only when both directions are proven: a
+ * packet that verifies with the session key came from the other probe
+ * (its token), and a packet that verifies echoes this side's own token (the
+ * other probe got ours). Anything else (a packet that does not verify, from
+ * another session, our own token coming back) is counted and dropped. Every
+ * verified packet is answered once, to the endpoint it came from: the one
+ * the other NAT really uses, which may not be the one the rendezvous named.
+ */
+#ifndef NATLAB_PROBE_PUNCH_H
+#define NATLAB_PROBE_PUNCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define PUNCH_TOKEN_LEN      8
+#define PUNCH_MAX_CANDIDATES 4
+#define PUNCH_MAX_SESSION    64
+
+/* The path a success took (INTERFACE.md: punch[].path). */
+enum punch_path {
+	PUNCH_PATH_PUBLIC,  /* the other NAT's public endpoint */
+	PUNCH_PATH_PRIVATE, /* the other probe's own endpoint (behind the same NAT) */
+	PUNCH_PATH_HAIRPIN, /* a public endpoint reached through a NAT's hairpinning */
+	PUNCH_PATH_RELAY,   /* through the rendezvous server */
+};
+
+enum punch_outcome {
+	PUNCH_PENDING,
+	PUNCH_SUCCESS,
+	PUNCH_FAILED,       /* the trial ran its time; no proof both ways */
+	PUNCH_SETUP_FAILED, /* the trial could not start (the driver's to say) */
+};
+
+struct punch_candidate {
+	struct sockaddr_storage addr;
+	enum punch_path path;
+};
+
+struct punch_cfg {
+	char session[PUNCH_MAX_SESSION + 1];
+	uint8_t key[64];
+	size_t key_len;
+	uint8_t token[PUNCH_TOKEN_LEN]; /* this side's, fresh per trial */
+	/* Where the rendezvous says the other probe is, tried in this order. */
+	struct punch_candidate cand[PUNCH_MAX_CANDIDATES];
+	size_t ncand;
+	/* Connection reversal (RFC 5128 3.2): send nothing until the other
+	 * probe's packet arrives, then only answer. */
+	bool passive;
+	uint64_t interval_us; /* between rounds to every candidate */
+	unsigned max_rounds;  /* rounds at most: the packets sent are bounded */
+	uint64_t timeout_us;  /* from the start to "failed" */
+};
+
+/* What the trial found, on this side. */
+struct punch_result {
+	enum punch_outcome outcome;
+	enum punch_path path;
+	/* The success met the strict rule: the other probe's packets came from
+	 * the endpoint the rendezvous named. False: from another endpoint of
+	 * the same address (the other NAT mapped anew toward us). */
+	bool strict;
+	struct sockaddr_storage peer; /* where the proof came from */
+	uint64_t connect_us;          /* from the start to the proof both ways */
+	unsigned rounds, sent, replies;
+	unsigned verified, rejected; /* packets that verified; that did not */
+};
+
+typedef int (*punch_send_fn)(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len);
+
+struct punch_trial {
+	struct punch_cfg cfg;
+	punch_send_fn send;
+	void *ctx;
+	uint64_t start_us, next_us;
+	bool have_peer_token, echoed;
+	uint8_t peer_token[PUNCH_TOKEN_LEN];
+	unsigned max_replies;
+	unsigned linger; /* packets still to send to the proven endpoint */
+	struct punch_result res;
+};
+
+void punch_start(struct punch_trial *t, const struct punch_cfg *cfg, punch_send_fn send, void *ctx,
+		 uint64_t now_us);
+/* A datagram arrived on the trial's socket. */
+void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uint8_t *msg,
+		   size_t len, uint64_t now_us);
+void punch_tick(struct punch_trial *t, uint64_t now_us);
+/* When tick must next be called; UINT64_MAX when nothing is left to send.
+ * A side that succeeded still sends a few packets to the proven endpoint,
+ * and answers what arrives: keep feeding it until the other side is done. */
+uint64_t punch_deadline(const struct punch_trial *t);
+bool punch_done(const struct punch_trial *t);
+
+/* Build one NatlabPunch packet (for tests and the driver); its length or 0. */
+size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *buf, size_t cap);
+
+const char *punch_path_name(enum punch_path p);
+const char *punch_outcome_name(enum punch_outcome o);
+
+#endif

@@ -54,7 +54,8 @@ NATEMU_SRC := testbeds/natemu/nat.c testbeds/natemu/packet.c testbeds/natemu/imp
 NATEMU_LIB := $(BUILD)/libnatemu.a
 
 # natreflector's request handler: pure, linked by the tests (and natreflector).
-REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c reflector/limiter.c
+REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c reflector/limiter.c \
+            reflector/rendezvous.c
 REFL_LIB := $(BUILD)/libreflector.a
 
 # natprobe's engine and tests: pure, linked by natprobe and by the unit tests.

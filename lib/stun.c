@@ -135,6 +135,10 @@ static const struct {
     {STUN_ATTR_NATLAB_PEER_SOCKET, "NATLAB-PEER-SOCKET"},
     {STUN_ATTR_NATLAB_PEER_PORT, "NATLAB-PEER-PORT"},
     {STUN_ATTR_NATLAB_ECHO, "NATLAB-ECHO"},
+    {STUN_ATTR_NATLAB_PRIVATE, "NATLAB-PRIVATE"},
+    {STUN_ATTR_NATLAB_CLASS, "NATLAB-CLASS"},
+    {STUN_ATTR_NATLAB_RTT, "NATLAB-RTT"},
+    {STUN_ATTR_NATLAB_TRIAL, "NATLAB-TRIAL"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -170,6 +174,8 @@ const char *stun_method_name(uint16_t method)
 		return "NatlabPeer";
 	case STUN_NATLAB_PUNCH:
 		return "NatlabPunch";
+	case STUN_NATLAB_RENDEZVOUS:
+		return "NatlabRendezvous";
 	default:
 		return NULL;
 	}
@@ -196,6 +202,7 @@ static bool is_addr_attr(uint16_t type)
 	case STUN_ATTR_OTHER_ADDRESS:
 	case STUN_ATTR_NATLAB_OBSERVED_FROM:
 	case STUN_ATTR_NATLAB_SENT_FROM:
+	case STUN_ATTR_NATLAB_PRIVATE:
 	case STUN_ATTR_XOR_PEER_ADDRESS:
 		return true;
 	default:
@@ -207,7 +214,7 @@ static bool is_xor_attr(uint16_t type)
 {
 	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_MAPPED_ADDRESS_OLD ||
 	       type == STUN_ATTR_NATLAB_OBSERVED_FROM || type == STUN_ATTR_NATLAB_SENT_FROM ||
-	       type == STUN_ATTR_XOR_PEER_ADDRESS;
+	       type == STUN_ATTR_NATLAB_PRIVATE || type == STUN_ATTR_XOR_PEER_ADDRESS;
 }
 
 /* The lengths a known attribute can have; anything else is malformed. */
@@ -233,6 +240,9 @@ static enum stun_err check_attr_shape(uint16_t type, const uint8_t *v, uint16_t 
 	case STUN_ATTR_NATLAB_PEER_OP:
 	case STUN_ATTR_NATLAB_PEER_SOCKET:
 	case STUN_ATTR_NATLAB_PEER_PORT:
+	case STUN_ATTR_NATLAB_CLASS:
+	case STUN_ATTR_NATLAB_RTT:
+	case STUN_ATTR_NATLAB_TRIAL:
 		return len == 4 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_ICE_CONTROLLED:
 	case STUN_ATTR_ICE_CONTROLLING:

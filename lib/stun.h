@@ -48,6 +48,8 @@ enum stun_method {
 	/* natprobe's traversal trials between two probes (probe/punch.h): the
 	 * packets that cross the NATs, authenticated with the session key. */
 	STUN_NATLAB_PUNCH = 0xF4E,
+	/* The rendezvous of two probes at natreflector (reflector/PROTOCOL.md). */
+	STUN_NATLAB_RENDEZVOUS = 0xF4F,
 };
 
 /* RFC 5389/8489 section 18.2, RFC 5780 section 7, RFC 3489 section 11.2, RFC 8445. */
@@ -98,6 +100,10 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_PEER_SOCKET = 0xC4C9,   /* the peer's socket number */
 	STUN_ATTR_NATLAB_PEER_PORT = 0xC4CA,     /* local port wanted, 0 for any */
 	STUN_ATTR_NATLAB_ECHO = 0xC4CB,          /* 8 bytes: the other probe's token, seen */
+	STUN_ATTR_NATLAB_PRIVATE = 0xC4CC,       /* XOR address: a probe's own endpoint */
+	STUN_ATTR_NATLAB_CLASS = 0xC4CD,         /* mapping, filtering, port pattern, delta */
+	STUN_ATTR_NATLAB_RTT = 0xC4CE,           /* microseconds: a probe's round trip to S */
+	STUN_ATTR_NATLAB_TRIAL = 0xC4CF,         /* the trial's number within its session */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

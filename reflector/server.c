@@ -22,6 +22,7 @@
 #include "logline.h"
 #include "reflector/limiter.h"
 #include "reflector/probes.h"
+#include "reflector/rendezvous.h"
 #include "stun.h"
 #include "wire.h"
 
@@ -32,6 +33,8 @@
 #define SOCKET_BUF   (4 << 20)
 #define PENDING_MAX  256 /* natlab tests in flight */
 #define PCAP_ERR_LEN 320
+#define RDV_SESSIONS 1024  /* rendezvous sessions at once, two probes each */
+#define RDV_TTL_MS   60000 /* a session forgotten a minute after its last registration */
 
 enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE };
 
@@ -78,6 +81,7 @@ struct refl_server {
 	unsigned nconns;
 	uint32_t next_gen;
 	refl_probes_t *probes; /* NULL: natlab tests off */
+	rdv_t *rdv;            /* the rendezvous of two probes (off without a secret) */
 	struct pending pending[PENDING_MAX];
 	unsigned npending;
 	unsigned *free_slots, nfree;
@@ -159,7 +163,8 @@ static int alloc_state(struct refl_server *s)
 	s->limiter = refl_limiter_new(s->cfg.rate, s->cfg.burst, s->cfg.limiter_slots, seed);
 	s->conns = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->conns));
 	s->free_slots = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->free_slots));
-	if (!s->limiter || !s->conns || !s->free_slots) {
+	s->rdv = rdv_new(&(struct rdv_limits){RDV_SESSIONS, RDV_TTL_MS});
+	if (!s->limiter || !s->conns || !s->free_slots || !s->rdv) {
 		fprintf(stderr,
 			"natreflector: out of memory for %u TCP connections and %zu "
 			"rate-limit entries\n",
@@ -248,12 +253,72 @@ static void flush(struct refl_server *s, int f, struct out_batch *o, int role)
 	o->n = 0;
 }
 
+/* A free place in role's outgoing batch: a rendezvous can answer one
+ * request with two datagrams, so a batch can fill before its requests end. */
+static void room(struct refl_server *s, int f, enum refl_role role)
+{
+	if (s->out[role].n == BATCH)
+		flush(s, f, &s->out[role], role);
+}
+
+/* Queue len bytes of buf to `to` on role's socket. */
+static void queue(struct refl_server *s, enum refl_role role, const uint8_t *buf, size_t len,
+		  const struct sockaddr_storage *to)
+{
+	struct out_batch *o = &s->out[role];
+
+	memcpy(o->buf[o->n], buf, len);
+	o->to[o->n] = *to;
+	o->hdr[o->n].msg_hdr.msg_namelen = addr_len((const struct sockaddr *)to);
+	o->iov[o->n].iov_len = len;
+	o->n++;
+}
+
+/* The method of a STUN message, from its first two bytes (RFC 8489 5). */
+static uint16_t method_of(const uint8_t *msg, size_t len)
+{
+	uint16_t type = len >= 2 ? wire_get16(msg) : 0;
+
+	return (uint16_t)((type & 0x000F) | ((type & 0x00E0) >> 1) | ((type & 0x3E00) >> 2));
+}
+
+/* The rendezvous (reflector/PROTOCOL.md): the answer, and a start pushed to
+ * the probe that waited, both from the socket the request reached. */
+static void rendezvous(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
+		       size_t len, const struct sockaddr *from)
+{
+	const struct refl_cfg *h = &s->cfg.handler[f];
+	struct rdv_out out[2];
+	struct stun_msg m;
+	const char *counter = NULL;
+	size_t n;
+
+	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_REQUEST) {
+		counters_add(&s->counters, "rendezvous: malformed");
+		return;
+	}
+	n = rdv_handle(s->rdv, &m, from, h->session_secret, h->session_secret_len,
+		       now_ns() / 1000000, out, &counter);
+	if (counter)
+		counters_add(&s->counters, counter);
+	for (size_t i = 0; i < n; i++) {
+		room(s, f, role);
+		queue(s, role, out[i].buf, out[i].len, &out[i].to);
+	}
+}
+
 static void answer(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
 		   size_t len, const struct sockaddr *from)
 {
 	struct refl_request req = {msg, len, role, from, false};
 	struct refl_reply rep;
 	struct out_batch *o;
+
+	if (method_of(msg, len) == STUN_NATLAB_RENDEZVOUS) {
+		rendezvous(s, f, role, msg, len, from);
+		return;
+	}
+	room(s, f, role);
 
 	/* The reply is built straight into its place in the outgoing batch. */
 	refl_handle(&s->cfg.handler[f], &req, s->out[role].buf[s->out[role].n], MSG_CAP, &rep);
@@ -268,6 +333,7 @@ static void answer(struct refl_server *s, int f, enum refl_role role, const uint
 	counters_add(&s->counters, rep.error ? "answered with an error" : "answered");
 	if (rep.role != role) {
 		/* CHANGE-REQUEST: the reply leaves from another role's socket. */
+		room(s, f, rep.role);
 		o = &s->out[rep.role];
 		memcpy(o->buf[o->n], s->out[role].buf[s->out[role].n], rep.len);
 	} else {
@@ -646,6 +712,7 @@ void refl_server_close(refl_server_t *s)
 		close(s->epoll);
 	refl_limiter_free(s->limiter);
 	refl_probes_close(s->probes);
+	rdv_free(s->rdv);
 	free(s->conns);
 	free(s->free_slots);
 	free(s);

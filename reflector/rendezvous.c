@@ -1,0 +1,302 @@
+/*
+ * The rendezvous of two probes. See rendezvous.h and reflector/PROTOCOL.md.
+ */
+#include "rendezvous.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "reflector/natlabtest.h"
+#include "wire.h"
+
+#define TOKEN_LEN   8
+#define WAIT_MAX_MS 3000 /* a start further off than this is no synchronised start */
+
+struct side {
+	bool used;
+	uint8_t token[TOKEN_LEN];
+	struct sockaddr_storage pub;
+	struct sockaddr_storage priv[RDV_MAX_PRIVATE];
+	size_t npriv;
+	uint8_t cls[4];
+	uint32_t rtt_us;
+};
+
+struct session {
+	bool used;
+	char id[REFL_SESSION_ID_MAX + 1];
+	uint32_t trial;
+	char key[REFL_SESSION_KEY_LEN + 1];
+	struct side side[2];
+	uint64_t last_ms;
+};
+
+struct rdv {
+	struct rdv_limits l;
+	struct session *s;
+};
+
+/* What a request says, checked. */
+struct reg {
+	char id[REFL_SESSION_ID_MAX + 1];
+	uint32_t trial;
+	struct side side;
+};
+
+rdv_t *rdv_new(const struct rdv_limits *l)
+{
+	rdv_t *r = calloc(1, sizeof(*r));
+
+	if (!r || !l->max_sessions)
+		goto fail;
+	r->l = *l;
+	r->s = calloc(l->max_sessions, sizeof(*r->s));
+	if (!r->s)
+		goto fail;
+	return r;
+fail:
+	rdv_free(r);
+	return NULL;
+}
+
+void rdv_free(rdv_t *r)
+{
+	if (r)
+		free(r->s);
+	free(r);
+}
+
+size_t rdv_expire(rdv_t *r, uint64_t now_ms)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->l.max_sessions; i++)
+		if (r->s[i].used && now_ms - r->s[i].last_ms > r->l.ttl_ms) {
+			r->s[i].used = false;
+			n++;
+		}
+	return n;
+}
+
+size_t rdv_sessions(const rdv_t *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->l.max_sessions; i++)
+		n += r->s[i].used;
+	return n;
+}
+
+/* ---- reading a request ---- */
+
+static bool session_id(const struct stun_msg *m, char id[REFL_SESSION_ID_MAX + 1])
+{
+	const struct stun_attr *a = stun_find(m, STUN_ATTR_USERNAME);
+	const uint8_t *v;
+
+	if (!a || !a->len || a->len > REFL_SESSION_ID_MAX)
+		return false;
+	v = stun_attr_value(m, a);
+	for (size_t i = 0; i < a->len; i++)
+		if (v[i] <= ' ' || v[i] > '~')
+			return false;
+	memcpy(id, v, a->len);
+	id[a->len] = '\0';
+	return true;
+}
+
+/* The registering probe's own endpoints, class and round trip (optional). */
+static void side_details(const struct stun_msg *m, struct side *s)
+{
+	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
+
+	for (size_t i = 0; i < m->nattrs && s->npriv < RDV_MAX_PRIVATE; i++)
+		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
+		    stun_attr_addr(m, &m->attrs[i], &s->priv[s->npriv]) == STUN_OK)
+			s->npriv++;
+	if (cls)
+		memcpy(s->cls, stun_attr_value(m, cls), 4);
+	if (stun_get_u32(m, STUN_ATTR_NATLAB_RTT, &s->rtt_us) != STUN_OK)
+		s->rtt_us = 0;
+}
+
+/* 0 and reg filled, or the error code and reason; key is the session's. */
+static unsigned read_register(const struct stun_msg *m, const uint8_t *secret, size_t secret_len,
+			      struct reg *reg, char key[REFL_SESSION_KEY_LEN + 1],
+			      const char **reason)
+{
+	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
+
+	*reason = "rendezvous not enabled";
+	if (!secret)
+		return 403;
+	*reason = "bad request: USERNAME, NATLAB-TOKEN and MESSAGE-INTEGRITY-SHA256 needed";
+	if (m->cls != STUN_REQUEST || !session_id(m, reg->id) || !tok ||
+	    !stun_find(m, STUN_ATTR_MESSAGE_INTEGRITY_SHA256))
+		return 400;
+	refl_session_key(secret, secret_len, reg->id, key);
+	*reason = "unauthorized: MESSAGE-INTEGRITY-SHA256 does not verify with the session key";
+	if (stun_check_integrity_sha256(m, (const uint8_t *)key, REFL_SESSION_KEY_LEN) != STUN_OK)
+		return 401;
+	/* One session runs many trials, each a meeting of its own. */
+	if (stun_get_u32(m, STUN_ATTR_NATLAB_TRIAL, &reg->trial) != STUN_OK)
+		reg->trial = 0;
+	memset(&reg->side, 0, sizeof(reg->side));
+	reg->side.used = true;
+	memcpy(reg->side.token, stun_attr_value(m, tok), TOKEN_LEN);
+	side_details(m, &reg->side);
+	return 0;
+}
+
+/* ---- the table ---- */
+
+static struct session *find(rdv_t *r, const struct reg *reg)
+{
+	for (size_t i = 0; i < r->l.max_sessions; i++)
+		if (r->s[i].used && r->s[i].trial == reg->trial && !strcmp(r->s[i].id, reg->id))
+			return &r->s[i];
+	return NULL;
+}
+
+static struct session *take(rdv_t *r, const struct reg *reg, const char *key, uint64_t now_ms)
+{
+	rdv_expire(r, now_ms);
+	for (size_t i = 0; i < r->l.max_sessions; i++)
+		if (!r->s[i].used) {
+			memset(&r->s[i], 0, sizeof(r->s[i]));
+			r->s[i].used = true;
+			r->s[i].trial = reg->trial;
+			memcpy(r->s[i].id, reg->id, strlen(reg->id) + 1);
+			memcpy(r->s[i].key, key, REFL_SESSION_KEY_LEN + 1);
+			return &r->s[i];
+		}
+	return NULL;
+}
+
+/* The slot of this token, or a free one; -1 when two others hold both. */
+static int slot(const struct session *s, const uint8_t *token)
+{
+	for (int i = 0; i < 2; i++)
+		if (s->side[i].used && !memcmp(s->side[i].token, token, TOKEN_LEN))
+			return i;
+	for (int i = 0; i < 2; i++)
+		if (!s->side[i].used)
+			return i;
+	return -1;
+}
+
+/* ---- writing ---- */
+
+/* Milliseconds side x waits so that both start one one-way delay after the
+ * later of the two receives the start: each probe's delay is half its
+ * round trip, as it measured it (0 unknown). */
+static uint32_t wait_ms(const struct session *s, int x)
+{
+	uint32_t owd[2] = {s->side[0].rtt_us / 2, s->side[1].rtt_us / 2};
+	uint32_t later = owd[0] > owd[1] ? owd[0] : owd[1], w = (later - owd[x] + 500) / 1000;
+
+	return w > WAIT_MAX_MS ? WAIT_MAX_MS : w;
+}
+
+/* The other probe, for side x: its endpoints, class, token; when to start. */
+static void peer_attrs(struct stun_builder *b, const struct session *s, int x)
+{
+	const struct side *p = &s->side[!x];
+
+	stun_build_addr(b, STUN_ATTR_XOR_PEER_ADDRESS, (const struct sockaddr *)&p->pub);
+	for (size_t i = 0; i < p->npriv; i++)
+		stun_build_addr(b, STUN_ATTR_NATLAB_PRIVATE, (const struct sockaddr *)&p->priv[i]);
+	stun_build_attr(b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
+	stun_build_attr(b, STUN_ATTR_NATLAB_TOKEN, p->token, TOKEN_LEN);
+	stun_build_u32(b, STUN_ATTR_NATLAB_WAIT, wait_ms(s, x));
+}
+
+static void finish(struct stun_builder *b, const char *key, struct rdv_out *o)
+{
+	if (key)
+		stun_build_integrity_sha256(b, (const uint8_t *)key, REFL_SESSION_KEY_LEN);
+	stun_build_fingerprint(b);
+	if (stun_build_end(b, &o->len) != STUN_OK)
+		o->len = 0;
+}
+
+static size_t error_out(const struct stun_msg *m, const struct sockaddr *from, unsigned code,
+			const char *reason, struct rdv_out *o)
+{
+	struct stun_builder b;
+
+	memcpy(&o->to, from, addr_len(from));
+	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_ERROR);
+	stun_build_error(&b, code, reason);
+	finish(&b, NULL, o);
+	return o->len ? 1 : 0;
+}
+
+/* The answer to side x: its public endpoint, and the other's when there. */
+static void answer(const struct stun_msg *m, const struct session *s, int x, struct rdv_out *o)
+{
+	struct stun_builder b;
+
+	o->to = s->side[x].pub;
+	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_SUCCESS);
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&o->to);
+	if (s->side[!x].used)
+		peer_attrs(&b, s, x);
+	finish(&b, s->key, o);
+}
+
+/* The start pushed to side x, which registered first and waits. */
+static void start(const struct session *s, int x, struct rdv_out *o)
+{
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN] = {0};
+
+	memcpy(tid, s->side[x].token, TOKEN_LEN);
+	o->to = s->side[x].pub;
+	stun_build_start(&b, o->buf, sizeof(o->buf),
+			 stun_type(STUN_NATLAB_RENDEZVOUS, STUN_INDICATION), STUN_MAGIC_COOKIE,
+			 tid);
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&o->to);
+	peer_attrs(&b, s, x);
+	finish(&b, s->key, o);
+}
+
+size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from,
+		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
+		  const char **counter)
+{
+	char key[REFL_SESSION_KEY_LEN + 1];
+	const char *reason;
+	struct reg reg;
+	struct session *s;
+	unsigned code = read_register(m, secret, secret_len, &reg, key, &reason);
+	bool was_pair;
+	int x;
+
+	*counter = code == 403 ? "rendezvous off" : code ? "rendezvous refused" : NULL;
+	if (code)
+		return error_out(m, from, code, reason, &out[0]);
+	s = find(r, &reg);
+	if (!s && !(s = take(r, &reg, key, now_ms))) {
+		*counter = "rendezvous table full";
+		return error_out(m, from, 508, "rendezvous table full", &out[0]);
+	}
+	x = slot(s, reg.side.token);
+	if (x < 0) {
+		*counter = "rendezvous session full";
+		return error_out(m, from, 403, "session full: two probes are registered", &out[0]);
+	}
+	was_pair = s->side[0].used && s->side[1].used;
+	*counter = s->side[x].used ? "rendezvous refreshed" : "rendezvous registered";
+	memset(&reg.side.pub, 0, sizeof(reg.side.pub));
+	memcpy(&reg.side.pub, from, addr_len(from));
+	s->side[x] = reg.side;
+	s->last_ms = now_ms;
+	answer(m, s, x, &out[0]);
+	if (was_pair || !s->side[!x].used)
+		return out[0].len ? 1 : 0;
+	*counter = "rendezvous matched";
+	start(s, !x, &out[1]);
+	return out[0].len && out[1].len ? 2 : out[0].len ? 1 : 0;
+}

@@ -1,0 +1,239 @@
+/*
+ * natreflector's rendezvous (reflector/rendezvous.c): two probes of a
+ * session meet, each learns the other's endpoints and when to start; a
+ * third is refused; bad requests are refused with the right code; the
+ * table is bounded and forgets idle sessions.
+ */
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "addr.h"
+#include "reflector/natlabtest.h"
+#include "reflector/rendezvous.h"
+#include "testlib.h"
+
+static const uint8_t secret[] = "a secret of more than sixteen bytes";
+#define SECRET_LEN (sizeof(secret) - 1)
+
+struct probe {
+	const char *session;
+	uint8_t token[8];
+	const char *pub, *priv;
+	uint8_t cls[4];
+	uint32_t rtt_us;
+	bool wrong_key, no_token;
+	uint32_t trial;
+};
+
+static void set_addr(struct sockaddr_storage *ss, const char *text)
+{
+	char err[64];
+
+	CU_ASSERT_EQUAL_FATAL(addr_parse(text, ADDR_PORT_REQUIRED, 0, ss, err, sizeof(err)), 0);
+}
+
+/* A REGISTER as a probe sends it, parsed as the reflector would. */
+static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_msg *m)
+{
+	char key[REFL_SESSION_KEY_LEN + 1];
+	uint8_t tid[STUN_TID_LEN] = {1, 2, 3};
+	struct sockaddr_storage priv;
+	struct stun_builder b;
+	size_t len;
+
+	refl_session_key(secret, SECRET_LEN, p->session, key);
+	if (p->wrong_key)
+		key[0] ^= 1;
+	memcpy(tid + 4, p->token, 8);
+	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_RENDEZVOUS, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_string(&b, STUN_ATTR_USERNAME, p->session);
+	if (!p->no_token)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, p->token, 8);
+	set_addr(&priv, p->priv);
+	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, (struct sockaddr *)&priv);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, p->rtt_us);
+	if (p->trial)
+		stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, p->trial);
+	stun_build_integrity_sha256(&b, (const uint8_t *)key, REFL_SESSION_KEY_LEN);
+	stun_build_fingerprint(&b);
+	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &len), STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(m, buf, len, 0), STUN_OK);
+}
+
+static size_t reg(rdv_t *r, const struct probe *p, uint64_t now_ms, struct rdv_out out[2],
+		  const char **counter)
+{
+	uint8_t buf[256];
+	struct stun_msg m;
+	struct sockaddr_storage from;
+
+	build(p, buf, sizeof(buf), &m);
+	set_addr(&from, p->pub);
+	return rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, now_ms, out,
+			  counter);
+}
+
+/* An answer or a start, checked: signed with the session key, and its
+ * error code (0 for success). */
+static unsigned check(const struct rdv_out *o, const char *session, struct stun_msg *m)
+{
+	char key[REFL_SESSION_KEY_LEN + 1];
+	unsigned code = 0;
+	const char *reason;
+	size_t rlen;
+
+	CU_ASSERT_EQUAL_FATAL(stun_parse(m, o->buf, o->len, 0), STUN_OK);
+	CU_ASSERT_EQUAL(stun_check_fingerprint(m), STUN_OK);
+	if (m->cls == STUN_ERROR) {
+		stun_get_error(m, &code, &reason, &rlen);
+		return code;
+	}
+	refl_session_key(secret, SECRET_LEN, session, key);
+	CU_ASSERT_EQUAL(stun_check_integrity_sha256(m, (const uint8_t *)key, REFL_SESSION_KEY_LEN),
+			STUN_OK);
+	return 0;
+}
+
+static bool addr_is(const struct stun_msg *m, uint16_t type, const char *want)
+{
+	struct sockaddr_storage got, w;
+
+	set_addr(&w, want);
+	return stun_get_addr(m, type, &got) == STUN_OK &&
+	       addr_equal((struct sockaddr *)&got, (struct sockaddr *)&w);
+}
+
+static bool to_is(const struct rdv_out *o, const char *want)
+{
+	struct sockaddr_storage w;
+
+	set_addr(&w, want);
+	return addr_equal((const struct sockaddr *)&o->to, (struct sockaddr *)&w);
+}
+
+static const struct probe a = {
+    "trial-1", "AAAAAAAA", "203.0.113.1:40000", "10.0.1.2:40000", {1, 2, 3, 0}, 40000, false,
+    false,     0};
+static const struct probe b = {
+    "trial-1", "BBBBBBBB", "198.51.100.1:50000", "10.0.2.2:40000", {2, 3, 3, 0}, 10000, false,
+    false,     0};
+
+static void test_meet(void)
+{
+	struct rdv_limits l = {8, 30000};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct stun_msg m;
+	const char *counter;
+	uint32_t wait;
+	const struct stun_attr *tok;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	/* A alone: its public endpoint, no peer yet. */
+	CU_ASSERT_EQUAL_FATAL(reg(r, &a, 1000, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous registered");
+	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, a.pub));
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_XOR_PEER_ADDRESS));
+	/* B: its answer names A; A is pushed a start naming B. */
+	CU_ASSERT_EQUAL_FATAL(reg(r, &b, 1010, out, &counter), 2);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous matched");
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, a.pub));
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_NATLAB_PRIVATE, a.priv));
+	tok = stun_find(&m, STUN_ATTR_NATLAB_TOKEN);
+	CU_ASSERT_TRUE(tok && !memcmp(stun_attr_value(&m, tok), a.token, 8));
+	/* A's one-way delay 20 ms, B's 5 ms: B waits 15 ms, A none. */
+	CU_ASSERT_TRUE(stun_get_u32(&m, STUN_ATTR_NATLAB_WAIT, &wait) == STUN_OK && wait == 15);
+	CU_ASSERT_EQUAL(check(&out[1], a.session, &m), 0);
+	CU_ASSERT_EQUAL(m.cls, STUN_INDICATION);
+	CU_ASSERT_TRUE(to_is(&out[1], a.pub));
+	CU_ASSERT_TRUE(to_is(&out[0], b.pub));
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, b.pub));
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, a.pub));
+	CU_ASSERT_TRUE(stun_get_u32(&m, STUN_ATTR_NATLAB_WAIT, &wait) == STUN_OK && wait == 0);
+	/* A again (its poll): the answer carries B, and nothing is pushed. */
+	CU_ASSERT_EQUAL(reg(r, &a, 1100, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous refreshed");
+	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, b.pub));
+	rdv_free(r);
+}
+
+/* A third probe, bad requests, a full table, and forgetting. */
+static void test_refusals(void)
+{
+	struct rdv_limits l = {2, 30000};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct stun_msg m;
+	struct probe c = b, other = a;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	reg(r, &a, 0, out, &counter);
+	reg(r, &b, 0, out, &counter);
+	memcpy(c.token, "CCCCCCCC", 8);
+	CU_ASSERT_EQUAL_FATAL(reg(r, &c, 10, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], c.session, &m), 403);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous session full");
+	/* The same probe in the session's next trial: a meeting of its own. */
+	c.trial = 2;
+	CU_ASSERT_EQUAL_FATAL(reg(r, &c, 10, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], c.session, &m), 0);
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_XOR_PEER_ADDRESS));
+	CU_ASSERT_EQUAL(rdv_sessions(r), 2);
+	/* Idle past the TTL: both meetings forgotten. */
+	CU_ASSERT_EQUAL(rdv_expire(r, 30011), 2);
+	CU_ASSERT_EQUAL(rdv_sessions(r), 0);
+	/* Two sessions fill the table; a third is refused until one expires. */
+	reg(r, &a, 40000, out, &counter);
+	other.session = "trial-2";
+	reg(r, &other, 40020, out, &counter);
+	other.session = "trial-3";
+	CU_ASSERT_EQUAL_FATAL(reg(r, &other, 40030, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], other.session, &m), 508);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous table full");
+	CU_ASSERT_EQUAL(rdv_sessions(r), 2);
+	CU_ASSERT_EQUAL_FATAL(reg(r, &other, 70015, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], other.session, &m), 0); /* trial-1 forgotten */
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous registered");
+	CU_ASSERT_EQUAL(rdv_sessions(r), 2);
+	rdv_free(r);
+}
+
+/* No secret: the rendezvous is off (403), as natlab's tests are. */
+static void test_off(void)
+{
+	struct rdv_limits l = {2, 30000};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct stun_msg m;
+	uint8_t buf[256];
+	struct sockaddr_storage from;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	build(&a, buf, sizeof(buf), &m);
+	set_addr(&from, a.pub);
+	CU_ASSERT_EQUAL_FATAL(
+	    rdv_handle(r, &m, (struct sockaddr *)&from, NULL, 0, 0, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 403);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous off");
+	CU_ASSERT_EQUAL(rdv_sessions(r), 0);
+	rdv_free(r);
+}
+
+int test_rendezvous_register(void)
+{
+	static const struct test_case tests[] = {
+	    {"two probes meet: endpoints, token, start times", test_meet},
+	    {"a third probe, bad requests, a full table, expiry", test_refusals},
+	    {"no session secret: off", test_off},
+	};
+
+	return TEST_SUITE("natreflector rendezvous", tests);
+}

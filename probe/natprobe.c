@@ -23,6 +23,7 @@
 #include "addr.h"
 #include "peermsg.h"
 #include "probe/peer.h"
+#include "probe/punchcmd.h"
 #include "probe/report.h"
 #include "probe/tests.h"
 #include "udp.h"
@@ -39,7 +40,8 @@ static const char usage[] =
     "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
     "                [--tests LIST] [--list-tests]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
-    "       natprobe peer [--listen IP[:PORT]] [--timeout S]   (see natprobe peer --help)\n"
+    "       natprobe peer [--listen HOST[:PORT]] [--timeout S]  (natprobe peer --help)\n"
+    "       natprobe punch --session ID --key KEY ... SERVER     (natprobe punch --help)\n"
     "\n"
     "Classify the NAT between this host and the reflector SERVER, a host name or\n"
     "an address (IPv6 in brackets with a port: [2001:db8::1]:3478) (natreflector, or\n"
@@ -485,6 +487,24 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 /* One rule (probe_result_open): 1 when a verdict of a test that ran is
  * inconclusive, except those that do not apply or that one host cannot
  * reach by design. */
+int natprobe_classify(const struct sockaddr *server, struct probe_result *res)
+{
+	static const struct probe_test *const tests[] = {&probe_test_nat, &probe_test_mapping,
+							 &probe_test_filtering, &probe_test_ports};
+	struct driver d = {0};
+	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
+	probe_engine_t *e = probe_engine_new(&io, server, tests, 4, now_us());
+
+	if (!e)
+		return -1;
+	run(e, &d, RUN_LIMIT_US);
+	probe_engine_result(e, res);
+	probe_engine_free(e);
+	for (size_t i = 0; i < d.nfds; i++)
+		close(d.fds[i]);
+	return 0;
+}
+
 static int exit_status(const struct probe_result *r)
 {
 	if (!r->answers)
@@ -527,6 +547,8 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && !strcmp(argv[1], "peer"))
 		return peer_agent_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "punch"))
+		return punch_main(argc - 1, argv + 1);
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
 	/* Opened before measuring: a bad path is found before the time is spent. */

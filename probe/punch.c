@@ -29,7 +29,8 @@ const char *punch_outcome_name(enum punch_outcome o)
 	return (unsigned)o < 4 ? names[o] : "failed";
 }
 
-size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *buf, size_t cap)
+size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, uint8_t *buf,
+		   size_t cap)
 {
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN] = {0};
@@ -37,6 +38,7 @@ size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *bu
 
 	/* The token in the transaction ID too: a capture shows which trial. */
 	memcpy(tid, cfg->token, PUNCH_TOKEN_LEN);
+	tid[PUNCH_TOKEN_LEN] = done ? PUNCH_DONE : 0;
 	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_PUNCH, STUN_INDICATION),
 			 STUN_MAGIC_COOKIE, tid);
 	stun_build_string(&b, STUN_ATTR_USERNAME, cfg->session);
@@ -51,8 +53,8 @@ size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *bu
 static void send_to(struct punch_trial *t, const struct sockaddr *to)
 {
 	uint8_t msg[160];
-	size_t len =
-	    punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL, msg, sizeof(msg));
+	size_t len = punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL,
+				 t->res.outcome == PUNCH_SUCCESS, msg, sizeof(msg));
 
 	if (len && t->send(t->ctx, to, msg, len) == 0)
 		t->res.sent++;
@@ -105,7 +107,7 @@ static void classify(struct punch_trial *t, const struct sockaddr *from)
 /* The other probe's packet, verified: its token (and an echo of ours, if
  * any); false for anything that is not one. */
 static bool verify(struct punch_trial *t, const uint8_t *msg, size_t len, const uint8_t **token,
-		   const uint8_t **echo)
+		   const uint8_t **echo, bool *done)
 {
 	struct stun_msg m;
 	const struct stun_attr *user, *tok, *ech;
@@ -121,6 +123,7 @@ static bool verify(struct punch_trial *t, const uint8_t *msg, size_t len, const 
 	    stun_check_integrity_sha256(&m, t->cfg.key, t->cfg.key_len) != STUN_OK)
 		return false;
 	*token = stun_attr_value(&m, tok);
+	*done = m.tid[PUNCH_TOKEN_LEN] == PUNCH_DONE; /* under the integrity, as the header is */
 	*echo = ech ? stun_attr_value(&m, ech) : NULL;
 	/* Our own packet come back (a hairpin to ourselves) proves nothing. */
 	return memcmp(*token, t->cfg.token, PUNCH_TOKEN_LEN) != 0;
@@ -130,8 +133,9 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 		   size_t len, uint64_t now_us)
 {
 	const uint8_t *token, *echo;
+	bool done;
 
-	if (!verify(t, msg, len, &token, &echo)) {
+	if (!verify(t, msg, len, &token, &echo, &done)) {
 		t->res.rejected++;
 		return;
 	}
@@ -154,8 +158,10 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 		t->linger = PUNCH_LINGER_ROUNDS;
 		t->next_us = now_us + t->cfg.interval_us;
 	}
-	/* Answered where it came from: the endpoint the other NAT uses. */
-	if (t->res.replies < t->max_replies) {
+	/* Answered where it came from: the endpoint the other NAT uses; not
+	 * when the other side says it is done (its proof is complete), or the
+	 * two would answer each other's answers. */
+	if (!done && t->res.replies < t->max_replies) {
 		t->res.replies++;
 		send_to(t, from);
 	}

@@ -20,7 +20,10 @@
  * other probe got ours). Anything else (a packet that does not verify, from
  * another session, our own token coming back) is counted and dropped. Every
  * verified packet is answered once, to the endpoint it came from: the one
- * the other NAT really uses, which may not be the one the rendezvous named.
+ * the other NAT really uses, which may not be the one the rendezvous named;
+ * except one whose sender says it has its proof (byte 8 of the transaction
+ * ID, under the integrity; punch_build's done), so that answers do not
+ * answer answers.
  */
 #ifndef NATLAB_PROBE_PUNCH_H
 #define NATLAB_PROBE_PUNCH_H
@@ -33,6 +36,7 @@
 #define PUNCH_TOKEN_LEN      8
 #define PUNCH_MAX_CANDIDATES 4
 #define PUNCH_MAX_SESSION    64
+#define PUNCH_DONE           1 /* transaction ID byte 8: the sender has its proof */
 
 /* The path a success took (INTERFACE.md: punch[].path). */
 enum punch_path {
@@ -111,7 +115,8 @@ uint64_t punch_deadline(const struct punch_trial *t);
 bool punch_done(const struct punch_trial *t);
 
 /* Build one NatlabPunch packet (for tests and the driver); its length or 0. */
-size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, uint8_t *buf, size_t cap);
+size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, uint8_t *buf,
+		   size_t cap);
 
 const char *punch_path_name(enum punch_path p);
 const char *punch_outcome_name(enum punch_outcome o);

@@ -61,6 +61,7 @@ static const char usage[] =
     "natlab's own tests (reflector/PROTOCOL.md: UDP datagrams and TCP SYNs on request):\n"
     "  --session-secret FILE     enable them; session keys derive from the secret\n"
     "                            in FILE (16 bytes or more; needs CAP_NET_RAW)\n"
+    "                            (also the rendezvous of natprobe punch)\n"
     "  --issue-session ID        print the key of session ID, for natprobe --key\n"
     "  -h, --help                this text\n"
     "\n"

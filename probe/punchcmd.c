@@ -1,0 +1,745 @@
+/*
+ * `natprobe punch`. See punchcmd.h. Every trial, for every technique:
+ *
+ *   1. a fresh UDP socket (udp.h: one internal endpoint), so that no
+ *      earlier trial's mapping helps a later one;
+ *   2. register at the rendezvous from it, every 100 ms, until the other
+ *      probe of the trial is there (setup-failed after --setup-timeout);
+ *   3. wait as the rendezvous says, so that both start together;
+ *   4. run one side of the trial (punch.c) and answer the other side's
+ *      packets a little longer, so that it gets its proof too.
+ *
+ * Both probes run the same techniques and number of trials, in the same
+ * order: trial k of the session meets trial k.
+ */
+#include "punchcmd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/random.h>
+
+#include <jansson.h>
+
+#include "addr.h"
+#include "probe/predict.h"
+#include "probe/punch.h"
+#include "probe/trials.h"
+#include "stun.h"
+#include "udp.h"
+
+#define EXIT_SOME      1
+#define EXIT_USAGE     2
+#define EXIT_NO_SERVER 3
+#define MAX_TRIALS     100
+#define REGISTER_US    100000u /* between registrations */
+#define GRACE_US       500000u /* answering the other side after this side is done */
+#define ROUND_US       50000u
+#define ROUNDS         20
+#define TRIAL_US       3000000u
+
+static const char usage[] =
+    "usage: natprobe punch --session ID --key KEY [--trials N] [--techniques LIST]\n"
+    "                      [--list-techniques] [--json FILE|-] [--label TEXT]\n"
+    "                      [--setup-timeout S] [-4|-6] SERVER[:PORT]\n"
+    "\n"
+    "Run traversal trials (RFC 5128) with another natprobe punch, run with the same\n"
+    "--session, --key, --trials and --techniques behind another NAT (or the same\n"
+    "one), meeting at the natreflector SERVER (a host name or an address), which\n"
+    "must have the --session-secret the key was issued from\n"
+    "(natreflector --issue-session ID). Before the trials, natprobe classifies this\n"
+    "NAT, and from both classifications says what each technique should do.\n"
+    "\n"
+    "  --session ID       the session (as issued)\n"
+    "  --key KEY          its key (as issued)\n"
+    "  --trials N         trials per technique, each on fresh sockets (default 5,\n"
+    "                     at most 100)\n"
+    "  --techniques LIST  comma-separated (default: all; see --list-techniques)\n"
+    "  --list-techniques  list them and exit\n"
+    "  --json FILE        append the record to FILE; '-' standard output instead of\n"
+    "                     the summary\n"
+    "  --label TEXT       a name for the run in the record\n"
+    "  --setup-timeout S  how long to wait for the other probe at each trial (10;\n"
+    "                     after the first trial that waits in vain, none waits)\n"
+    "  -4, -6             a SERVER name: its IPv4 (IPv6) address\n"
+    "\n"
+    "A trial succeeds only when packets signed with the session key have crossed\n"
+    "both ways; one that could not start (no other probe) is setup-failed, outside\n"
+    "the success rate. Exit status: 0 every trial ran and every result agrees with\n"
+    "its prediction; 1 some trial could not start, or a result CONTRADICTS its\n"
+    "prediction; 2 bad usage or a key the reflector refuses; 3 the reflector could\n"
+    "not be reached.\n";
+
+/* A technique: what to send to, and who waits. */
+struct technique {
+	const char *name;
+	const char *help;
+	enum predict_technique rule;
+	bool private_first; /* the other probe's own endpoints before its public one */
+	bool reversal;      /* one side passive (predict_reversal_passive) */
+};
+
+static const struct technique techniques[] = {
+    {"udp-hole-punching", "RFC 5128 3.3.1: both send to each other's public endpoint at once",
+     PREDICT_UDP_HOLE_PUNCHING, false, false},
+    {"udp-hole-punching-private",
+     "RFC 5128 3.3.2: the other probe's own endpoints first (behind the same NAT), then its "
+     "public one",
+     PREDICT_UDP_HOLE_PUNCHING, true, false},
+    {"connection-reversal",
+     "RFC 5128 3.2: the side whose filter takes unsolicited packets waits; the other opens "
+     "toward it",
+     PREDICT_CONNECTION_REVERSAL, false, true},
+};
+#define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
+
+struct options {
+	char session[PUNCH_MAX_SESSION + 1];
+	char key[64];
+	unsigned trials;
+	const struct technique *tech[NTECHNIQUES];
+	size_t ntech;
+	const char *json, *label, *server_given;
+	int family;
+	unsigned setup_timeout_s;
+	struct sockaddr_storage server;
+};
+
+/* What the rendezvous said of the other probe. */
+struct meeting {
+	bool met;
+	struct sockaddr_storage pub, priv[PUNCH_MAX_CANDIDATES - 1];
+	size_t npriv;
+	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
+	uint32_t wait_ms;
+	unsigned error; /* an error answer's code */
+	char reason[TRIAL_REASON_LEN];
+};
+
+/* One technique's trials, and its prediction. */
+struct technique_run {
+	const struct technique *t;
+	struct trial_row rows[MAX_TRIALS];
+	size_t nrows;
+	struct predict want;
+};
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- options ---- */
+
+static int parse_techniques(const char *list, struct options *o)
+{
+	char buf[256], *save = NULL;
+
+	if (strlen(list) >= sizeof(buf))
+		return -1;
+	strcpy(buf, list);
+	o->ntech = 0;
+	for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+		size_t i = 0;
+
+		while (i < NTECHNIQUES && strcmp(techniques[i].name, n))
+			i++;
+		if (i == NTECHNIQUES) {
+			fprintf(stderr,
+				"natprobe punch: --techniques: no technique '%s' (see "
+				"--list-techniques)\n",
+				n);
+			return -1;
+		}
+		if (o->ntech < NTECHNIQUES)
+			o->tech[o->ntech++] = &techniques[i];
+	}
+	return o->ntech ? 0 : -1;
+}
+
+static int parse_number(const char *opt, const char *arg, unsigned lo, unsigned hi, unsigned *v)
+{
+	char *end;
+	unsigned long n = strtoul(arg, &end, 10);
+
+	if (!*arg || *end || n < lo || n > hi) {
+		fprintf(stderr, "natprobe punch: %s: '%s' is not a number from %u to %u\n", opt,
+			arg, lo, hi);
+		return -1;
+	}
+	*v = (unsigned)n;
+	return 0;
+}
+
+static int copy_text(const char *opt, const char *arg, char *dst, size_t cap)
+{
+	size_t n = strlen(arg);
+
+	if (!n || n >= cap ||
+	    strspn(arg, "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQR"
+			"STUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~") != n) {
+		fprintf(stderr,
+			"natprobe punch: %s: '%s' is not 1 to %zu printable ASCII characters "
+			"without spaces\n",
+			opt, arg, cap - 1);
+		return -1;
+	}
+	memcpy(dst, arg, n + 1);
+	return 0;
+}
+
+static int one_option(int c, const char *arg, struct options *o)
+{
+	switch (c) {
+	case 's':
+		return copy_text("--session", arg, o->session, sizeof(o->session));
+	case 'k':
+		return copy_text("--key", arg, o->key, sizeof(o->key));
+	case 'n':
+		return parse_number("--trials", arg, 1, MAX_TRIALS, &o->trials);
+	case 't':
+		return parse_techniques(arg, o);
+	case 'j':
+		o->json = arg;
+		return 0;
+	case 'L':
+		o->label = arg;
+		return 0;
+	case 'w':
+		return parse_number("--setup-timeout", arg, 1, 600, &o->setup_timeout_s);
+	case '4':
+	case '6':
+		o->family = c == '4' ? AF_INET : AF_INET6;
+		return 0;
+	case 'l':
+		for (size_t i = 0; i < NTECHNIQUES; i++)
+			printf("%-26s %s\n", techniques[i].name, techniques[i].help);
+		exit(0);
+	case 'h':
+		fputs(usage, stdout);
+		exit(0);
+	default:
+		return -1;
+	}
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+	    {"session", required_argument, NULL, 's'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"trials", required_argument, NULL, 'n'},
+	    {"techniques", required_argument, NULL, 't'},
+	    {"list-techniques", no_argument, NULL, 'l'},
+	    {"json", required_argument, NULL, 'j'},
+	    {"label", required_argument, NULL, 'L'},
+	    {"setup-timeout", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	char err[320];
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->trials = 5;
+	o->setup_timeout_s = 10;
+	for (size_t i = 0; i < NTECHNIQUES; i++)
+		o->tech[o->ntech++] = &techniques[i];
+	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1)
+		if (one_option(c, optarg, o))
+			return -1;
+	if (!o->session[0] || !o->key[0] || optind != argc - 1) {
+		fprintf(stderr, "natprobe punch: want --session ID, --key KEY and one "
+				"SERVER[:PORT] (see --help)\n");
+		return -1;
+	}
+	o->server_given = argv[optind];
+	if (addr_resolve(o->server_given, ADDR_PORT_OPTIONAL, 3478, o->family, &o->server, err,
+			 sizeof(err))) {
+		fprintf(stderr, "natprobe punch: SERVER: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the rendezvous, from the probe's side ---- */
+
+static void register_msg(const struct options *o, uint32_t trial, const uint8_t *token,
+			 const struct sockaddr *local, const uint8_t cls[4], uint32_t rtt_us,
+			 uint8_t *buf, size_t cap, size_t *len)
+{
+	uint8_t tid[STUN_TID_LEN];
+	struct stun_builder b;
+
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid))
+		memcpy(tid, token, PUNCH_TOKEN_LEN);
+	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_RENDEZVOUS, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_string(&b, STUN_ATTR_USERNAME, o->session);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, trial);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, token, PUNCH_TOKEN_LEN);
+	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, local);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, cls, 4);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, rtt_us);
+	stun_build_integrity_sha256(&b, (const uint8_t *)o->key, strlen(o->key));
+	stun_build_fingerprint(&b);
+	if (stun_build_end(&b, len) != STUN_OK)
+		*len = 0;
+}
+
+/* The other probe, from a signed answer or start; its own endpoints. */
+static void read_peer(const struct stun_msg *m, struct meeting *mt)
+{
+	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
+	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
+
+	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok)
+		return;
+	memcpy(mt->token, stun_attr_value(m, tok), PUNCH_TOKEN_LEN);
+	if (cls)
+		memcpy(mt->cls, stun_attr_value(m, cls), 4);
+	mt->npriv = 0;
+	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_CANDIDATES - 1; i++)
+		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
+		    stun_attr_addr(m, &m->attrs[i], &mt->priv[mt->npriv]) == STUN_OK)
+			mt->npriv++;
+	if (stun_get_u32(m, STUN_ATTR_NATLAB_WAIT, &mt->wait_ms) != STUN_OK || mt->wait_ms > 3000)
+		mt->wait_ms = 0;
+	mt->met = true;
+}
+
+/* A datagram during setup: the rendezvous's answer or start, or nothing. 1
+ * when it was a signed answer from the reflector (rtt measured then). */
+static int setup_datagram(const struct options *o, const uint8_t *buf, size_t len,
+			  const struct sockaddr *from, struct meeting *mt)
+{
+	struct stun_msg m;
+	const char *reason;
+	size_t rlen;
+
+	if (!addr_equal(from, (const struct sockaddr *)&o->server) ||
+	    stun_parse(&m, buf, len, 0) != STUN_OK || m.method != STUN_NATLAB_RENDEZVOUS)
+		return 0;
+	if (m.cls == STUN_ERROR && stun_get_error(&m, &mt->error, &reason, &rlen) == STUN_OK) {
+		snprintf(mt->reason, sizeof(mt->reason), "the reflector refused: %u %.*s",
+			 mt->error, (int)(rlen > 80 ? 80 : rlen), reason);
+		return 0;
+	}
+	if (stun_check_integrity_sha256(&m, (const uint8_t *)o->key, strlen(o->key)) != STUN_OK)
+		return 0;
+	read_peer(&m, mt);
+	return m.cls == STUN_SUCCESS;
+}
+
+/* Wait for one datagram on fd until deadline; its length, or -1. */
+static ssize_t receive(int fd, uint64_t deadline, uint8_t *buf, size_t cap,
+		       struct sockaddr_storage *from)
+{
+	uint64_t now = now_us();
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	socklen_t flen = sizeof(*from);
+
+	if (now < deadline && poll(&p, 1, (int)((deadline - now + 999) / 1000)) <= 0)
+		return -1;
+	return recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)from, &flen);
+}
+
+/* Steps 2 and 3: register until met, refused or out of time. The round
+ * trip of the first answer goes into later registrations. */
+static void meet(const struct options *o, int fd, uint32_t trial, const uint8_t *token,
+		 const struct sockaddr *local, const uint8_t cls[4], uint64_t deadline,
+		 struct meeting *mt, bool *answered)
+{
+	uint64_t next = 0, sent_at = 0;
+	uint32_t rtt_us = 0;
+
+	while (!mt->met && !mt->error && now_us() < deadline) {
+		uint8_t buf[600];
+		struct sockaddr_storage from;
+		ssize_t n;
+
+		if (now_us() >= next) {
+			size_t len;
+
+			register_msg(o, trial, token, local, cls, rtt_us, buf, sizeof(buf), &len);
+			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
+			       addr_len((const struct sockaddr *)&o->server));
+			sent_at = now_us();
+			next = sent_at + REGISTER_US;
+		}
+		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
+		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt)) {
+			*answered = true;
+			if (!rtt_us)
+				rtt_us = (uint32_t)(now_us() - sent_at);
+		}
+	}
+}
+
+/* ---- one trial ---- */
+
+static int send_datagram(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len)
+{
+	return sendto(*(int *)ctx, msg, len, 0, to, addr_len(to)) < 0 ? -1 : 0;
+}
+
+/* Step 4's configuration: where to send, and whether to wait. */
+static void punch_config(const struct options *o, const struct technique *t,
+			 const struct meeting *mt, const uint8_t *token, bool passive,
+			 struct punch_cfg *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->session, sizeof(cfg->session), "%s", o->session);
+	cfg->key_len = strlen(o->key);
+	memcpy(cfg->key, o->key, cfg->key_len);
+	memcpy(cfg->token, token, PUNCH_TOKEN_LEN);
+	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
+		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
+	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC};
+	cfg->passive = passive;
+	cfg->interval_us = ROUND_US;
+	cfg->max_rounds = ROUNDS;
+	cfg->timeout_us = TRIAL_US;
+}
+
+/* Run the trial, then answer the other side for a grace period. */
+static void run_punch(int fd, struct punch_trial *pt)
+{
+	uint64_t quiet_until = 0;
+
+	for (;;) {
+		uint64_t now = now_us(), next = punch_deadline(pt);
+		uint8_t buf[600];
+		struct sockaddr_storage from;
+		ssize_t n;
+
+		if (next == UINT64_MAX) {
+			if (!quiet_until)
+				quiet_until = now + GRACE_US;
+			if (now >= quiet_until)
+				return;
+			next = quiet_until;
+		}
+		n = receive(fd, next, buf, sizeof(buf), &from);
+		if (n > 0)
+			punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, now_us());
+		punch_tick(pt, now_us());
+	}
+}
+
+/* Which side waits in a reversal: both probes order themselves by token. */
+static bool am_passive(const struct technique *t, const struct probe_result *me,
+		       const struct meeting *mt, const uint8_t *token)
+{
+	struct predict_side mine = {me->mapping, me->filtering};
+	struct predict_side theirs = {(enum probe_mapping)mt->cls[0],
+				      (enum probe_filtering)mt->cls[1]};
+	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
+
+	if (!t->reversal)
+		return false;
+	return predict_reversal_passive(first ? &mine : &theirs, first ? &theirs : &mine) ==
+	       (first ? 0 : 1);
+}
+
+/* One trial of technique t: returns -1 when the reflector never answered. */
+static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
+		     const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
+		     struct meeting *mt)
+{
+	uint8_t token[PUNCH_TOKEN_LEN],
+	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
+		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
+	struct sockaddr_storage local;
+	struct punch_trial pt;
+	struct punch_cfg cfg;
+	bool answered = false;
+	int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
+
+	memset(row, 0, sizeof(*row));
+	memset(mt, 0, sizeof(*mt));
+	row->res.outcome = PUNCH_SETUP_FAILED;
+	if (fd < 0 || getrandom(token, sizeof(token), 0) != sizeof(token)) {
+		snprintf(row->reason, sizeof(row->reason), "cannot open a UDP socket: %s",
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	meet(o, fd, number, token, (struct sockaddr *)&local, cls, now_us() + setup_us, mt,
+	     &answered);
+	if (!mt->met) {
+		snprintf(row->reason, sizeof(row->reason), "%s",
+			 mt->error  ? mt->reason
+			 : answered ? "the other probe never arrived at the rendezvous"
+				    : "no answer from the reflector's rendezvous");
+		close(fd);
+		return answered || mt->error ? 0 : -1;
+	}
+	usleep(mt->wait_ms * 1000u);
+	punch_config(o, t, mt, token, am_passive(t, me, mt, token), &cfg);
+	punch_start(&pt, &cfg, send_datagram, &fd, now_us());
+	run_punch(fd, &pt);
+	row->res = pt.res;
+	close(fd);
+	return 0;
+}
+
+/* ---- the record and the summary ---- */
+
+static json_t *ms_or_null(double ms)
+{
+	return ms >= 0 ? json_real(round(ms * 10) / 10) : json_null();
+}
+
+static json_t *trial_json(const struct trial_row *r)
+{
+	char a[ADDR_STRLEN];
+	json_t *t = json_pack("{s:s}", "outcome", punch_outcome_name(r->res.outcome));
+
+	if (r->res.outcome == PUNCH_SUCCESS) {
+		json_object_set_new(t, "path", json_string(punch_path_name(r->res.path)));
+		json_object_set_new(t, "connect_ms",
+				    ms_or_null((double)r->res.connect_us / 1000.0));
+		json_object_set_new(t, "strict", json_boolean(r->res.strict));
+		json_object_set_new(
+		    t, "peer",
+		    json_string(addr_format((const struct sockaddr *)&r->res.peer, a, sizeof(a))));
+	}
+	if (r->res.outcome == PUNCH_SETUP_FAILED)
+		json_object_set_new(t, "reason", json_string(r->reason));
+	else
+		json_object_set_new(
+		    t, "packets",
+		    json_pack("{s:i, s:i, s:i, s:i, s:i}", "rounds", (json_int_t)r->res.rounds,
+			      "sent", (json_int_t)r->res.sent, "answers",
+			      (json_int_t)r->res.replies, "verified", (json_int_t)r->res.verified,
+			      "rejected", (json_int_t)r->res.rejected));
+	return t;
+}
+
+/* Does the measured result agree with the prediction? null: nothing to judge. */
+static json_t *agrees_json(const struct technique_run *run, const struct trial_summary *s)
+{
+	unsigned started = s->trials - s->setup_failed;
+
+	if (!started || run->want.expect == PREDICT_DEPENDS)
+		return json_null();
+	return json_boolean(run->want.expect == PREDICT_WORKS ? s->successes == started
+							      : s->successes == 0);
+}
+
+static json_t *technique_json(const struct technique_run *run)
+{
+	struct trial_summary s;
+	json_t *rows = json_array(), *times = json_array(), *t;
+
+	trials_summarise(run->rows, run->nrows, &s);
+	for (size_t i = 0; i < run->nrows; i++) {
+		json_array_append_new(rows, trial_json(&run->rows[i]));
+		if (run->rows[i].res.outcome == PUNCH_SUCCESS)
+			json_array_append_new(
+			    times, ms_or_null((double)run->rows[i].res.connect_us / 1000.0));
+	}
+	t = json_pack("{s:s, s:i, s:i, s:i}", "technique", run->t->name, "trials",
+		      (json_int_t)s.trials, "successes", (json_int_t)s.successes, "setup_failed",
+		      (json_int_t)s.setup_failed);
+	json_object_set_new(t, "success_rate", s.rate >= 0 ? json_real(s.rate) : json_null());
+	json_object_set_new(t, "ci95",
+			    s.rate >= 0 ? json_pack("[f, f]", s.ci_lo, s.ci_hi) : json_null());
+	json_object_set_new(t, "median_connect_ms", ms_or_null(s.median_ms));
+	json_object_set_new(t, "p95_connect_ms", ms_or_null(s.p95_ms));
+	json_object_set_new(t, "first_round_share",
+			    s.first_round_share >= 0 ? json_real(s.first_round_share)
+						     : json_null());
+	json_object_set_new(t, "path",
+			    s.successes ? json_string(punch_path_name(s.path)) : json_null());
+	json_object_set_new(t, "expected", json_string(predict_expect_name(run->want.expect)));
+	json_object_set_new(t, "expected_reason", json_string(run->want.reason));
+	json_object_set_new(t, "agrees", agrees_json(run, &s));
+	json_object_set_new(t, "connect_ms", times);
+	json_object_set_new(t, "trial_results", rows);
+	return t;
+}
+
+static int write_record(FILE *f, const struct options *o, const struct probe_result *me,
+			const struct technique_run *runs, const char *started)
+{
+	char a[ADDR_STRLEN];
+	json_t *rec = json_object(), *punch = json_array();
+	int rc;
+
+	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
+	json_object_set_new(rec, "tool",
+			    json_pack("{s:s, s:s}", "name", "natprobe", "version", "0.1.0"));
+	if (o->label)
+		json_object_set_new(rec, "label", json_string(o->label));
+	json_object_set_new(rec, "started", json_string(started));
+	json_object_set_new(
+	    rec, "reflector",
+	    json_pack("{s:s, s:s}", "primary",
+		      addr_format((const struct sockaddr *)&o->server, a, sizeof(a)), "given",
+		      o->server_given));
+	json_object_set_new(rec, "session", json_string(o->session));
+	json_object_set_new(rec, "udp",
+			    json_pack("{s:s, s:s, s:{s:s}}", "mapping",
+				      probe_mapping_name(me->mapping), "filtering",
+				      probe_filtering_name(me->filtering), "port_allocation",
+				      "pattern", probe_ports_name(me->port_pattern)));
+	for (size_t i = 0; i < o->ntech; i++)
+		json_array_append_new(punch, technique_json(&runs[i]));
+	json_object_set_new(rec, "punch", punch);
+	rc = json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	fputc('\n', f);
+	json_decref(rec);
+	return rc;
+}
+
+/* One line a technique; a contradiction is said loudly. 1 when any. */
+static int print_summary(FILE *out, const struct options *o, const struct technique_run *runs)
+{
+	int contradictions = 0;
+
+	for (size_t i = 0; i < o->ntech; i++) {
+		struct trial_summary s;
+		json_t *agrees;
+
+		trials_summarise(runs[i].rows, runs[i].nrows, &s);
+		agrees = agrees_json(&runs[i], &s);
+		fprintf(out, "  %-26s %2u/%-2u", runs[i].t->name, s.successes,
+			s.trials - s.setup_failed);
+		if (s.setup_failed)
+			fprintf(out, " (+%u setup-failed)", s.setup_failed);
+		if (s.median_ms >= 0)
+			fprintf(out, "  median %.1f ms, p95 %.1f ms", s.median_ms, s.p95_ms);
+		fprintf(out, "  expected %s: %s\n", predict_expect_name(runs[i].want.expect),
+			json_is_false(agrees)  ? "CONTRADICTION"
+			: json_is_true(agrees) ? "agrees"
+					       : "nothing to judge");
+		contradictions += json_is_false(agrees);
+		json_decref(agrees);
+	}
+	return contradictions ? 1 : 0;
+}
+
+/* ---- main ---- */
+
+/* The prediction of each technique: needs the other probe's class, which
+ * the first meeting brings. */
+static void predict_all(const struct options *o, const struct probe_result *me,
+			const struct meeting *mt, struct technique_run *runs)
+{
+	struct predict_side mine = {me->mapping, me->filtering};
+	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
+
+	if (mt->met)
+		theirs = (struct predict_side){(enum probe_mapping)mt->cls[0],
+					       (enum probe_filtering)mt->cls[1]};
+	for (size_t i = 0; i < o->ntech; i++)
+		runs[i].want = predict_technique(runs[i].t->rule, &mine, &theirs);
+}
+
+/* Every trial; -1 when the reflector never answered, -2 when it refused
+ * the session (said why). A trial with no other
+ * probe makes the rest setup-failed without waiting again. */
+static int run_all(const struct options *o, const struct probe_result *me,
+		   struct technique_run *runs)
+{
+	uint32_t number = 0;
+	uint64_t setup_us = (uint64_t)o->setup_timeout_s * 1000000u;
+	const char *gone = NULL;
+	struct meeting mt, first = {0};
+
+	for (size_t i = 0; i < o->ntech; i++) {
+		runs[i].t = o->tech[i];
+		for (unsigned k = 0; k < o->trials; k++, number++) {
+			struct trial_row *row = &runs[i].rows[runs[i].nrows++];
+
+			if (gone) {
+				*row = (struct trial_row){.res.outcome = PUNCH_SETUP_FAILED};
+				snprintf(row->reason, sizeof(row->reason), "%s", gone);
+				continue;
+			}
+			if (one_trial(o, runs[i].t, number, me, setup_us, row, &mt) < 0 && !number)
+				return -1;
+			/* A key the reflector refuses, or no rendezvous at all. */
+			if (!number && (mt.error == 401 || mt.error == 403)) {
+				fprintf(stderr, "natprobe punch: %s\n", mt.reason);
+				return -2;
+			}
+			if (mt.met && !first.met)
+				first = mt;
+			if (!mt.met)
+				gone = row->reason;
+			fprintf(stderr, "natprobe punch: %s trial %u: %s\n", runs[i].t->name, k + 1,
+				punch_outcome_name(row->res.outcome));
+		}
+	}
+	predict_all(o, me, &first, runs);
+	return 0;
+}
+
+static FILE *open_json(const char *path)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "a") : stdout;
+
+	if (!f)
+		fprintf(stderr, "natprobe punch: --json %s: %s\n", path, strerror(errno));
+	return f;
+}
+
+int punch_main(int argc, char **argv)
+{
+	static struct technique_run runs[NTECHNIQUES];
+	struct options o;
+	struct probe_result me;
+	FILE *json = NULL;
+	char started[32];
+	time_t now = time(NULL);
+	int rc;
+
+	if (parse_options(argc, argv, &o))
+		return EXIT_USAGE;
+	if (o.json && !(json = open_json(o.json)))
+		return EXIT_USAGE;
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if (natprobe_classify((const struct sockaddr *)&o.server, &me) || !me.answers) {
+		fprintf(stderr, "natprobe punch: no answer from the reflector %s\n",
+			o.server_given);
+		if (json && json != stdout)
+			fclose(json);
+		return EXIT_NO_SERVER;
+	}
+	rc = run_all(&o, &me, runs);
+	if (rc) {
+		if (rc == -1)
+			fprintf(stderr, "natprobe punch: the reflector's rendezvous does not "
+					"answer\n");
+		if (json && json != stdout)
+			fclose(json);
+		return rc == -1 ? EXIT_NO_SERVER : EXIT_USAGE;
+	}
+	if (!json || json != stdout)
+		fprintf(stdout, "natprobe punch: session %s, this NAT %s / %s\n", o.session,
+			probe_mapping_name(me.mapping), probe_filtering_name(me.filtering));
+	rc = print_summary(json == stdout ? stderr : stdout, &o, runs);
+	for (size_t i = 0; i < o.ntech && !rc; i++)
+		for (size_t k = 0; k < runs[i].nrows; k++)
+			rc |= runs[i].rows[k].res.outcome == PUNCH_SETUP_FAILED;
+	if (json &&
+	    (write_record(json, &o, &me, runs, started) || (json != stdout && fclose(json)))) {
+		fprintf(stderr, "natprobe punch: --json %s: cannot write the record\n", o.json);
+		rc = EXIT_USAGE;
+	}
+	return rc;
+}

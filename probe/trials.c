@@ -1,0 +1,76 @@
+#include "trials.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#define Z95 1.959963984540054
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile of n sorted values. */
+static double percentile(const double *v, size_t n, double p)
+{
+	size_t rank = (size_t)ceil(p / 100.0 * (double)n);
+
+	return v[rank ? rank - 1 : 0];
+}
+
+/* Wilson's interval for k successes in n (better than the normal one for
+ * the small n and the rates near 0 and 1 that trials give). */
+static void wilson(unsigned k, unsigned n, double *lo, double *hi)
+{
+	double p = (double)k / n, z2 = Z95 * Z95, d = 1 + z2 / n;
+	double centre = (p + z2 / (2.0 * n)) / d;
+	double half = Z95 * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / d;
+
+	*lo = centre - half < 0 ? 0 : centre - half;
+	*hi = centre + half > 1 ? 1 : centre + half;
+}
+
+static void connect_times(const struct trial_row *rows, size_t n, struct trial_summary *s)
+{
+	double *ms = malloc((s->successes ? s->successes : 1) * sizeof(*ms));
+	unsigned k = 0, first = 0, paths[4] = {0};
+
+	s->median_ms = s->p95_ms = s->first_round_share = -1;
+	for (size_t i = 0; ms && i < n; i++) {
+		if (rows[i].res.outcome != PUNCH_SUCCESS)
+			continue;
+		ms[k++] = (double)rows[i].res.connect_us / 1000.0;
+		first += rows[i].res.rounds <= 1;
+		paths[rows[i].res.path & 3]++;
+	}
+	if (k) {
+		qsort(ms, k, sizeof(*ms), by_value);
+		s->median_ms = percentile(ms, k, 50);
+		s->p95_ms = percentile(ms, k, 95);
+		s->first_round_share = (double)first / k;
+		for (int p = 1; p < 4; p++)
+			if (paths[p] > paths[s->path])
+				s->path = (enum punch_path)p;
+	}
+	free(ms);
+}
+
+void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summary *s)
+{
+	unsigned started;
+
+	*s = (struct trial_summary){.trials = (unsigned)n, .path = PUNCH_PATH_PUBLIC};
+	for (size_t i = 0; i < n; i++) {
+		s->successes += rows[i].res.outcome == PUNCH_SUCCESS;
+		s->setup_failed += rows[i].res.outcome == PUNCH_SETUP_FAILED;
+	}
+	started = s->trials - s->setup_failed;
+	s->rate = s->ci_lo = s->ci_hi = -1;
+	if (started) {
+		s->rate = (double)s->successes / started;
+		wilson(s->successes, started, &s->ci_lo, &s->ci_hi);
+	}
+	connect_times(rows, n, s);
+}

@@ -1,0 +1,107 @@
+#!/bin/bash
+# natprobe punch end to end, with real sockets, in a namespace of our own
+# with no NAT: two probes meet at natreflector's rendezvous and run every
+# technique; a probe alone, a wrong key and a reflector without a session
+# secret each give their own outcome. (Through real NATs: the pair labs.)
+#
+#   [ns nlp<PID>: lo 203.0.113.10, 203.0.113.11]
+#     natreflector --session-secret    natprobe punch (A)    natprobe punch (B)
+set -u
+BIN=$(cd "${1:-bin}" && pwd)
+SUITE=punch
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
+need_root
+
+ns=nlp$$
+refl=
+cleanup() {
+    [ -n "$refl" ] && kill "$refl" 2>/dev/null && wait "$refl" 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+inns() { ip netns exec "$ns" "$@"; }
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" addr add 203.0.113.10/32 dev lo
+ip -n "$ns" addr add 203.0.113.11/32 dev lo
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret"
+key=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session s1 | awk '{ print $4 }')
+# A session's trials are met once: another run needs another session (or a
+# minute, until the rendezvous forgets the first).
+key2=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session s2 | awk '{ print $4 }')
+
+start_refl() {
+    ip netns exec "$ns" "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --rate 0 --no-tcp "$@" >"$tmp/refl" 2>&1 &
+    refl=$!
+    for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+}
+stop_refl() { kill "$refl" 2>/dev/null; wait "$refl" 2>/dev/null; refl=; }
+
+# Two probes, two trials of each technique: all succeed, as predicted.
+start_refl --session-secret "$tmp/secret"
+inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --json "$tmp/a.json" \
+    203.0.113.10 >"$tmp/a.out" 2>&1 &
+a=$!
+inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --json "$tmp/b.json" \
+    203.0.113.10 >"$tmp/b.out" 2>&1
+rb=$?
+wait "$a"
+ra=$?
+cat "$tmp/a.out" "$tmp/b.out" "$tmp/a.json" >"$tmp/out"
+if [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ]; then ok; else bad "two probes: exit $ra and $rb, want 0"; fi
+for t in udp-hole-punching udp-hole-punching-private connection-reversal; do
+    if grep -Eq "\"technique\":\"$t\",\"trials\":2,\"successes\":2,\"setup_failed\":0,.*\"expected\":\"works\"" \
+        "$tmp/a.json" && grep -Eq "^  $t +2/2 .*agrees$" "$tmp/b.out"; then
+        ok
+    else
+        bad "two probes: $t not 2 of 2, as predicted"
+    fi
+done
+# Both directions proven, and the answers did not answer each other.
+sent=$(grep -o '"sent":[0-9]*' "$tmp/a.json" | cut -d: -f2 | sort -n | tail -1)
+if grep -q '"strict":true' "$tmp/a.json" && [ "${sent:-999}" -le 30 ]; then
+    ok
+else
+    bad "two probes: packets per trial ${sent:-?} (want at most 30), or no strict success"
+fi
+if grep -q 'reason="rendezvous matched" packets=6' <(kill -USR1 "$refl"; sleep 0.2; cat "$tmp/refl"); then
+    ok
+else
+    bad "the reflector counted 6 meetings"
+fi
+
+# A probe alone: its trials could not start (outside the success rate), said why, exit 1.
+inns timeout 30 "$BIN/natprobe" punch --session s2 --key "$key2" --trials 1 --setup-timeout 1 \
+    --techniques udp-hole-punching --json "$tmp/alone.json" 203.0.113.10 >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q '"setup_failed":1' "$tmp/alone.json" &&
+    grep -q '"reason":"the other probe never arrived at the rendezvous"' "$tmp/alone.json" &&
+    grep -q '"success_rate":null' "$tmp/alone.json"; then
+    ok
+else
+    bad "a probe alone: exit $rc (want 1), setup-failed with the reason"
+fi
+
+# A wrong key: refused by the reflector (401), bad usage.
+inns timeout 30 "$BIN/natprobe" punch --session s1 --key 00000000000000000000000000000000 \
+    --trials 1 203.0.113.10 >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'the reflector refused: 401' "$tmp/out"; then ok; else bad "a wrong key: exit $rc, want 2 and 401"; fi
+stop_refl
+
+# A reflector without a session secret: no rendezvous (403).
+start_refl
+inns timeout 30 "$BIN/natprobe" punch --session s1 --key "$key" --trials 1 203.0.113.10 >"$tmp/out" 2>&1
+rc=$?
+if [ "$rc" -eq 2 ] && grep -q 'the reflector refused: 403 rendezvous not enabled' "$tmp/out"; then
+    ok
+else
+    bad "no session secret: exit $rc, want 2 and 403"
+fi
+stop_refl
+
+summary

@@ -50,13 +50,13 @@ size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, 
 	return stun_build_end(&b, &len) == STUN_OK ? len : 0;
 }
 
-static void send_to(struct punch_trial *t, const struct sockaddr *to)
+static void send_to(struct punch_trial *t, const struct sockaddr *to, unsigned ttl)
 {
 	uint8_t msg[160];
 	size_t len = punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL,
 				 t->res.outcome == PUNCH_SUCCESS, msg, sizeof(msg));
 
-	if (len && t->send(t->ctx, to, msg, len) == 0)
+	if (len && t->send(t->ctx, to, msg, len, ttl) == 0)
 		t->res.sent++;
 }
 
@@ -64,7 +64,8 @@ static void send_to(struct punch_trial *t, const struct sockaddr *to)
 static void round_out(struct punch_trial *t, uint64_t now_us)
 {
 	for (size_t i = 0; i < t->cfg.ncand; i++)
-		send_to(t, (const struct sockaddr *)&t->cfg.cand[i].addr);
+		send_to(t, (const struct sockaddr *)&t->cfg.cand[i].addr,
+			t->res.rounds == 0 ? t->cfg.open_ttl : 0);
 	t->res.rounds++;
 	t->next_us = now_us + t->cfg.interval_us;
 }
@@ -163,7 +164,7 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 	 * two would answer each other's answers. */
 	if (!done && t->res.replies < t->max_replies) {
 		t->res.replies++;
-		send_to(t, from);
+		send_to(t, from, 0);
 	}
 }
 
@@ -171,7 +172,7 @@ void punch_tick(struct punch_trial *t, uint64_t now_us)
 {
 	if (t->res.outcome == PUNCH_SUCCESS && t->linger && now_us >= t->next_us) {
 		t->linger--;
-		send_to(t, (const struct sockaddr *)&t->res.peer);
+		send_to(t, (const struct sockaddr *)&t->res.peer, 0);
 		t->next_us = now_us + t->cfg.interval_us;
 	}
 	if (t->res.outcome != PUNCH_PENDING)

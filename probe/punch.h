@@ -72,6 +72,15 @@ struct punch_cfg {
 	uint64_t interval_us; /* between rounds to every candidate */
 	unsigned max_rounds;  /* rounds at most: the packets sent are bounded */
 	uint64_t timeout_us;  /* from the start to "failed" */
+	/*
+	 * The first round with this IP TTL (0: none): enough to open this
+	 * side's NAT, too little to reach the other's. A packet that reaches
+	 * the other NAT before its own side has sent can take the very
+	 * conntrack tuple that side needs next (Linux then maps it to another
+	 * port: ../shared/notes/traversal.md); an opening round that dies on
+	 * the way cannot, and the full rounds that follow find both open.
+	 */
+	unsigned open_ttl;
 };
 
 /* What the trial found, on this side. */
@@ -88,7 +97,9 @@ struct punch_result {
 	unsigned verified, rejected; /* packets that verified; that did not */
 };
 
-typedef int (*punch_send_fn)(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len);
+/* Send msg to `to`; ttl 0: the socket's default, else this IP TTL (hop limit). */
+typedef int (*punch_send_fn)(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len,
+			     unsigned ttl);
 
 struct punch_trial {
 	struct punch_cfg cfg;

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
 #include <sys/random.h>
 
 #include <jansson.h>
@@ -48,7 +49,7 @@
 static const char usage[] =
     "usage: natprobe punch --session ID --key KEY [--trials N] [--techniques LIST]\n"
     "                      [--list-techniques] [--json FILE|-] [--label TEXT]\n"
-    "                      [--setup-timeout S] [-4|-6] SERVER[:PORT]\n"
+    "                      [--setup-timeout S] [--open-ttl N] [-4|-6] SERVER[:PORT]\n"
     "\n"
     "Run traversal trials (RFC 5128) with another natprobe punch, run with the same\n"
     "--session, --key, --trials and --techniques behind another NAT (or the same\n"
@@ -68,6 +69,9 @@ static const char usage[] =
     "  --label TEXT       a name for the run in the record\n"
     "  --setup-timeout S  how long to wait for the other probe at each trial (10;\n"
     "                     after the first trial that waits in vain, none waits)\n"
+    "  --open-ttl N       the IP TTL of each trial's first round (default 2): it\n"
+    "                     opens this NAT but dies before the other's, whose\n"
+    "                     conntrack it could otherwise take; 0 for none\n"
     "  -4, -6             a SERVER name: its IPv4 (IPv6) address\n"
     "\n"
     "A trial succeeds only when packets signed with the session key have crossed\n"
@@ -108,7 +112,7 @@ struct options {
 	size_t ntech;
 	const char *json, *label, *server_given;
 	int family;
-	unsigned setup_timeout_s;
+	unsigned setup_timeout_s, open_ttl;
 	struct sockaddr_storage server;
 };
 
@@ -217,6 +221,8 @@ static int one_option(int c, const char *arg, struct options *o)
 		return 0;
 	case 'w':
 		return parse_number("--setup-timeout", arg, 1, 600, &o->setup_timeout_s);
+	case 'o':
+		return parse_number("--open-ttl", arg, 0, 64, &o->open_ttl);
 	case '4':
 	case '6':
 		o->family = c == '4' ? AF_INET : AF_INET6;
@@ -244,6 +250,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"json", required_argument, NULL, 'j'},
 	    {"label", required_argument, NULL, 'L'},
 	    {"setup-timeout", required_argument, NULL, 'w'},
+	    {"open-ttl", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -253,6 +260,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->trials = 5;
 	o->setup_timeout_s = 10;
+	o->open_ttl = 2;
 	for (size_t i = 0; i < NTECHNIQUES; i++)
 		o->tech[o->ntech++] = &techniques[i];
 	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1)
@@ -388,9 +396,20 @@ static void meet(const struct options *o, int fd, uint32_t trial, const uint8_t 
 
 /* ---- one trial ---- */
 
-static int send_datagram(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len)
+/* IP_TTL or IPV6_UNICAST_HOPS for one datagram: set, send, set back. */
+static int send_datagram(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len,
+			 unsigned ttl)
 {
-	return sendto(*(int *)ctx, msg, len, 0, to, addr_len(to)) < 0 ? -1 : 0;
+	int fd = *(int *)ctx, level = to->sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+	int opt = to->sa_family == AF_INET6 ? IPV6_UNICAST_HOPS : IP_TTL, v = (int)ttl, dflt = -1;
+	ssize_t n;
+
+	if (ttl && setsockopt(fd, level, opt, &v, sizeof(v)))
+		ttl = 0; /* sent with the default: the opening round reaches further */
+	n = sendto(fd, msg, len, 0, to, addr_len(to));
+	if (ttl)
+		setsockopt(fd, level, opt, &dflt, sizeof(dflt));
+	return n < 0 ? -1 : 0;
 }
 
 /* Step 4's configuration: where to send, and whether to wait. */
@@ -410,6 +429,7 @@ static void punch_config(const struct options *o, const struct technique *t,
 	cfg->interval_us = ROUND_US;
 	cfg->max_rounds = ROUNDS;
 	cfg->timeout_us = TRIAL_US;
+	cfg->open_ttl = o->open_ttl;
 }
 
 /* Run the trial, then answer the other side for a grace period. */

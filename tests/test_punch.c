@@ -43,8 +43,9 @@ enum { SIDE_A, SIDE_B };
 struct packet {
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
-	bool inside; /* on a host's access link, not yet through its NAT */
-	int side;    /* whose access link */
+	bool inside;  /* on a host's access link, not yet through its NAT */
+	unsigned ttl; /* 0: enough for anywhere; else hops it may cross */
+	int side;     /* whose access link */
 	uint64_t at_us;
 	size_t len;
 	uint8_t data[192];
@@ -65,7 +66,8 @@ struct sim {
 	size_t nflight;
 	uint64_t now_us, rng;
 	unsigned loss_percent;
-	bool forge; /* a third party sends packets with a wrong key at both */
+	bool forge;       /* a third party sends packets with a wrong key at both */
+	unsigned expired; /* packets whose TTL ran out past their own NAT */
 	unsigned forged;
 };
 
@@ -97,7 +99,7 @@ static void fly(struct sim *s, struct packet p, uint64_t delay)
 
 /* A host sends from its probe socket: onto its access link. */
 static int host_send(struct sim *s, int side, uint32_t dst_ip, uint16_t dst_port,
-		     const uint8_t *msg, size_t len)
+		     const uint8_t *msg, size_t len, unsigned ttl)
 {
 	struct packet p = {.src_ip = s->h[side].inside_ip,
 			   .src_port = PROBE_PORT,
@@ -105,6 +107,7 @@ static int host_send(struct sim *s, int side, uint32_t dst_ip, uint16_t dst_port
 			   .dst_port = dst_port,
 			   .inside = true,
 			   .side = side,
+			   .ttl = ttl,
 			   .len = len};
 
 	memcpy(p.data, msg, len < sizeof(p.data) ? len : sizeof(p.data));
@@ -119,12 +122,14 @@ struct send_ctx {
 
 static struct send_ctx send_ctx[2];
 
-static int punch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len)
+static int punch_send(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len,
+		      unsigned ttl)
 {
 	const struct send_ctx *c = ctx;
 	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)to;
 
-	return host_send(c->s, c->side, ntohl(in->sin_addr.s_addr), ntohs(in->sin_port), msg, len);
+	return host_send(c->s, c->side, ntohl(in->sin_addr.s_addr), ntohs(in->sin_port), msg, len,
+			 ttl);
 }
 
 /* S: the registration's source is the probe's public endpoint; once both
@@ -195,6 +200,11 @@ static void deliver(struct sim *s, struct packet *p)
 	if (p->inside) {
 		if (!translate(s->h[p->side].nat, NATEMU_INSIDE, p, s->now_us))
 			return;
+		/* The NAT took one hop, the router between the NATs the next. */
+		if (p->ttl && p->ttl <= 2) {
+			s->expired++;
+			return;
+		}
 		p->inside = false;
 		fly(s, *p, CORE_US);
 		return;
@@ -270,9 +280,9 @@ static void run(struct sim *s)
 {
 	uint64_t end = s->now_us + 10000000, grace = 0;
 
-	host_send(s, SIDE_A, SERVER_IP, S_PORT, (const uint8_t[]){SIDE_A}, 1);
+	host_send(s, SIDE_A, SERVER_IP, S_PORT, (const uint8_t[]){SIDE_A}, 1, 0);
 	s->now_us += 3000;
-	host_send(s, SIDE_B, SERVER_IP, S_PORT, (const uint8_t[]){SIDE_B}, 1);
+	host_send(s, SIDE_B, SERVER_IP, S_PORT, (const uint8_t[]){SIDE_B}, 1, 0);
 	while (s->now_us < end) {
 		size_t first;
 		uint64_t next = next_event(s, &first);
@@ -337,6 +347,7 @@ static void sim_setup(struct sim *s, const struct pair *pr, unsigned loss, uint6
 		h->cfg.interval_us = 50000;
 		h->cfg.max_rounds = 20;
 		h->cfg.timeout_us = 2000000;
+		h->cfg.open_ttl = 2; /* the opening round opens this NAT only */
 		send_ctx[side] = (struct send_ctx){s, side};
 	}
 }
@@ -367,6 +378,9 @@ static void trial(enum predict_technique t, const struct pair *pr, unsigned loss
 	if (t == PREDICT_CONNECTION_REVERSAL)
 		s.h[predict_reversal_passive(&ps[0], &ps[1])].cfg.passive = true;
 	run(&s);
+	/* Every active side's opening round died between the NATs. */
+	if (s.h[0].started && s.h[1].started && !loss)
+		CU_ASSERT_TRUE(s.expired >= (t == PREDICT_CONNECTION_REVERSAL ? 1u : 2u));
 	for (int side = 0; side < 2; side++) {
 		out[side] = s.h[side].trial.res;
 		if (!s.h[side].started)
@@ -464,8 +478,10 @@ static void test_loss(void)
 
 static unsigned discarded;
 
-static int discard(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len)
+static int discard(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len,
+		   unsigned ttl)
 {
+	(void)ttl;
 	(void)ctx;
 	(void)to;
 	(void)msg;

@@ -178,6 +178,12 @@ $(FUZZ_BUILD)/%: fuzz/%.c $(LIB_SRC) $(REFL_SRC) $(wildcard lib/*.h reflector/*.
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(REFL_SRC) $(LDLIBS)
 
+# One side of a traversal trial: the probe's punch logic.
+$(FUZZ_BUILD)/fuzz_punch: fuzz/fuzz_punch.c probe/punch.c $(LIB_SRC) $(wildcard lib/*.h probe/*.h)
+	$(call quiet,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< probe/punch.c $(LIB_SRC) $(LDLIBS)
+
 # natreport's reader: its own sources (with the built-in plot scripts) and jansson.
 $(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) $(wildcard analysis/*.h)
 	$(call quiet,FUZZCC,$@)

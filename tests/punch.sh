@@ -112,19 +112,21 @@ stop_refl
 # a packet it has not asked for).
 NATLAB=testbeds/natlab
 export NATLAB_BIN=$BIN NATLAB_LABECHO=0
+# pair_lab SESSION KEY TTL [PROFILE [TRIALS]]: the lab, the reflector, both probes,
+# down; their exit statuses in LAB_RC, their summaries in la.out and lb.out.
 pair_lab() {
-    local id session=$1 key=$2 ttl=$3 ra rb
-    $NATLAB up two-nats >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up two-nats"; return 1; }
+    local id session=$1 key=$2 ttl=$3 profile=${4:-two-nats} trials=${5:-3} ra rb
+    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
         --rate 0 --no-tcp --session-secret "$tmp/secret" >"$tmp/labrefl" 2>&1 &
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/labrefl" && break; sleep 0.02; done
     $NATLAB exec "$id" cli1 timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials 3 --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
         --json "$tmp/la.json" 203.0.113.10 >"$tmp/la.out" 2>&1 &
     ra=$!
     $NATLAB exec "$id" peer timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials 3 --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
         --json "$tmp/lb.json" 203.0.113.10 >"$tmp/lb.out" 2>&1
     rb=$?
     wait "$ra"
@@ -157,5 +159,30 @@ if pair_lab lab2 "$key4" 0; then
         bad "two-nats without the opening round: exit $LAB_RC (want 1 1) and a CONTRADICTION"
     fi
 fi
+
+# Through natemu pairs, 10 ms each way at each NAT: the prediction from
+# both classifications, measured by real packets, for pairs where it says
+# works and where it says fails. natemu_pair NAME SETTINGS_A SETTINGS_B
+# PUNCH REVERSAL (the counts of 2 each side must show).
+natemu_pair() {
+    local name=$1 k
+    k=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session "$name" | awk '{ print $4 }')
+    NATEMU_SETTINGS=$2 NATEMU_SETTINGS_B=$3 NATEMU_OPTIONS="--delay 10" \
+        pair_lab "$name" "$k" 2 two-natemu 2 || return
+    if grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/la.out" &&
+        grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/lb.out" &&
+        grep -Eq "^  connection-reversal +$5/2 .*: agrees\$" "$tmp/la.out"; then
+        ok
+    else
+        bad "natemu pair $name ($2 / $3): want punching $4/2 and reversal $5/2, as predicted"
+    fi
+}
+natemu_pair full-cone-vs-symmetric "mapping=endpoint-independent filtering=endpoint-independent" \
+    "mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" 2 2
+natemu_pair port-restricted-vs-symmetric \
+    "mapping=endpoint-independent filtering=address-and-port-dependent" \
+    "mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" 0 0
+natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
+    "mapping=address-dependent filtering=address-dependent ports=sequential" 2 2
 
 summary

@@ -222,18 +222,22 @@ lab_home_nat() {
 # The NAT namespace's kernel forwards nothing: forwarding off, and every IP
 # frame dropped at netdev ingress of lan and wan, where libpcap has already
 # seen it. ARP still reaches the kernel, which answers for the pool addresses.
-lab_natemu_home() {
-	local pool=203.0.113.1 a s
+# lab_natemu ROLE BRIDGE OUTSIDE/LEN GATEWAY INSIDE/LEN OPTIONS SETTING...: natemu
+# as the NAT ROLE between the internet's BRIDGE and its own lan, the kernel
+# forwarding nothing there; OPTIONS are natemu options (--delay 10 ...).
+lab_natemu() {
+	local role=$1 bridge=$2 outside=$3 gateway=$4 inside=$5 options=$6 pool a s
+	shift 6
+	pool=${outside%/*}
 	for s in "$@"; do
 		case $s in pool=*) pool=${s#pool=} ;; esac
 	done
-	lab_internet
-	lab_nat nat inet wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24
-	in_ns nat sysctl -qw net.ipv4.ip_forward=0
+	lab_nat "$role" inet "$bridge" "$outside" "$gateway" "$inside"
+	in_ns "$role" sysctl -qw net.ipv4.ip_forward=0
 	for a in ${pool//,/ }; do
-		[ "$a" = 203.0.113.1 ] || lab_addr nat wan "$a/25"
+		[ "$a" = "${outside%/*}" ] || lab_addr "$role" wan "$a/${outside#*/}"
 	done
-	lab_nft nat 'table netdev natemu {
+	lab_nft "$role" 'table netdev natemu {
 	chain lan {
 		type filter hook ingress device "lan" priority 0; policy accept;
 		ether type { ip, ip6 } drop
@@ -244,13 +248,13 @@ lab_natemu_home() {
 	}
 }'
 	local log args=()
-	log="$(lab_state_dir)/natemu.log"
+	log="$(lab_state_dir)/natemu-$role.log"
 	for s in "$@"; do
 		args+=(--set "$s")
 	done
-	# shellcheck disable=SC2086 # NATEMU_OPTIONS is a list of options
-	ip netns exec "$(ns nat)" "$NATLAB_BIN/natemu" --inside lan --outside wan \
-		--set "pool=$pool" ${NATEMU_OPTIONS:-} "${args[@]}" >"$log" 2>&1 &
+	# shellcheck disable=SC2086 # options is a list of options
+	ip netns exec "$(ns "$role")" "$NATLAB_BIN/natemu" --inside lan --outside wan \
+		--set "pool=$pool" $options "${args[@]}" >"$log" 2>&1 &
 	lab_pid $!
 	for _ in $(seq 50); do
 		grep -q '^natemu ready' "$log" && break
@@ -258,6 +262,11 @@ lab_natemu_home() {
 		sleep 0.02
 	done
 	grep -q '^natemu ready' "$log" || lab_fail "natemu not ready after 1 s: $(cat "$log")"
+}
+
+lab_natemu_home() {
+	lab_internet
+	lab_natemu nat wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24 "${NATEMU_OPTIONS:-}" "$@"
 	lab_client cli1 nat 10.0.1.2/24 10.0.1.1
 	lab_client cli2 nat 10.0.1.3/24 10.0.1.1
 }

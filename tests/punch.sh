@@ -185,4 +185,24 @@ natemu_pair port-restricted-vs-symmetric \
 natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
     "mapping=address-dependent filtering=address-dependent ports=sequential" 2 2
 
+# natlab punch, the command: a pair lab from two profiles (masq on each side),
+# both probes, the summary against the prediction, and nothing left behind.
+before=$(ip netns list | grep -c "^nl" || true)
+if $NATLAB punch --trials 1 masq masq >"$tmp/out" 2>&1 &&
+    grep -Eq '^ +udp-hole-punching +1/1 .*expected works: agrees$' "$tmp/out" &&
+    grep -Eq '^ +connection-reversal +0/1 .*expected fails: agrees$' "$tmp/out"; then
+    ok
+else
+    bad "natlab punch masq masq: hole punching 1/1 and reversal 0/1, as predicted"
+fi
+after=$(ip netns list | grep -c "^nl" || true)
+if [ "$after" -le "$before" ]; then ok; else bad "natlab punch left namespaces behind"; fi
+if $NATLAB punch cgn masq >"$tmp/out" 2>&1; then
+    bad "natlab punch cgn masq: a profile that cannot pair was taken"
+elif grep -q "'cgn' cannot be a side of a pair lab yet" "$tmp/out"; then
+    ok
+else
+    bad "natlab punch cgn masq: no clear refusal"
+fi
+
 summary

@@ -210,7 +210,17 @@ lab_snat() {
 #   cli1 10.0.1.2 --+
 #                   +-- lan 10.0.1.1 [nat] wan 203.0.113.1 --- wan-a [inet] --- refl
 #   cli2 10.0.1.3 --+
+# The second side of a pair lab (LAB_SIDE=b, natlab punch): the same NAT as
+# natb on wan-b, 198.51.100.1, with one inside host, peer 10.0.2.2.
+lab_side_b() { [ "${LAB_SIDE:-a}" = b ]; }
+
 lab_home_nat() {
+	if lab_side_b; then
+		lab_nat natb inet wan-b 198.51.100.1/25 198.51.100.126 10.0.2.1/24
+		lab_snat natb "$1"
+		lab_client peer natb 10.0.2.2/24 10.0.2.1
+		return
+	fi
 	lab_internet
 	lab_nat nat inet wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24
 	lab_snat nat "$1"
@@ -265,6 +275,12 @@ lab_natemu() {
 }
 
 lab_natemu_home() {
+	if lab_side_b; then
+		lab_natemu natb wan-b 198.51.100.1/25 198.51.100.126 10.0.2.1/24 \
+			"${NATEMU_OPTIONS:-}" "$@"
+		lab_client peer natb 10.0.2.2/24 10.0.2.1
+		return
+	fi
 	lab_internet
 	lab_natemu nat wan-a 203.0.113.1/25 203.0.113.126 10.0.1.1/24 "${NATEMU_OPTIONS:-}" "$@"
 	lab_client cli1 nat 10.0.1.2/24 10.0.1.1

@@ -16,6 +16,7 @@
 # The checks run behind the first NAT, whose expectations follow from its
 # settings; the second exists for natprobe punch.
 
+NATEMU_SETTINGS=${NATEMU_SETTINGS:-}
 PROFILE_DESC="two natemu NATs: ${NATEMU_SETTINGS:-defaults} / ${NATEMU_SETTINGS_B:-defaults}"
 # shellcheck disable=SC2086 # NATEMU_SETTINGS is a list of settings
 natemu_expectations $NATEMU_SETTINGS

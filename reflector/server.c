@@ -283,8 +283,10 @@ static uint16_t method_of(const uint8_t *msg, size_t len)
 }
 
 /* The rendezvous (reflector/PROTOCOL.md): the answer, and a start pushed to
- * the probe that waited, both from the socket the request reached. */
-static void rendezvous(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
+ * the probe that waited, both from the socket the request reached. False
+ * when it is no well-formed request: the handler drops it and counts it
+ * under the same names as any other malformed datagram. */
+static bool rendezvous(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
 		       size_t len, const struct sockaddr *from)
 {
 	const struct refl_cfg *h = &s->cfg.handler[f];
@@ -293,10 +295,9 @@ static void rendezvous(struct refl_server *s, int f, enum refl_role role, const 
 	const char *counter = NULL;
 	size_t n;
 
-	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_REQUEST) {
-		counters_add(&s->counters, "rendezvous: malformed");
-		return;
-	}
+	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_REQUEST ||
+	    stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH)
+		return false;
 	n = rdv_handle(s->rdv, &m, from, h->session_secret, h->session_secret_len,
 		       now_ns() / 1000000, out, &counter);
 	if (counter)
@@ -305,6 +306,7 @@ static void rendezvous(struct refl_server *s, int f, enum refl_role role, const 
 		room(s, f, role);
 		queue(s, role, out[i].buf, out[i].len, &out[i].to);
 	}
+	return true;
 }
 
 static void answer(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
@@ -314,10 +316,8 @@ static void answer(struct refl_server *s, int f, enum refl_role role, const uint
 	struct refl_reply rep;
 	struct out_batch *o;
 
-	if (method_of(msg, len) == STUN_NATLAB_RENDEZVOUS) {
-		rendezvous(s, f, role, msg, len, from);
+	if (method_of(msg, len) == STUN_NATLAB_RENDEZVOUS && rendezvous(s, f, role, msg, len, from))
 		return;
-	}
 	room(s, f, role);
 
 	/* The reply is built straight into its place in the outgoing batch. */

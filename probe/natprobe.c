@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "peermsg.h"
 #include "probe/peer.h"
 #include "probe/punchcmd.h"
@@ -28,7 +29,6 @@
 #include "probe/tests.h"
 #include "udp.h"
 
-#define VERSION           "0.1.0"
 #define EXIT_INCONCLUSIVE 1
 #define EXIT_USAGE        2
 #define EXIT_UNREACHABLE  3
@@ -95,22 +95,7 @@ struct driver {
 	peer_link_t *peer; /* NULL without --peer */
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- the engine's I/O ---- */
-
-/* A UDP socket on local port (0: any), one internal endpoint (udp.h), or -1;
- * not yet the driver's. */
-static int bind_udp(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local)
-{
-	return udp_socket_toward(toward, port, local);
-}
 
 static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_storage *local)
 {
@@ -119,7 +104,7 @@ static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 
 	if (d->nfds == PROBE_MAX_SOCKETS)
 		return -1;
-	fd = bind_udp(toward, 0, local);
+	fd = udp_socket_toward(toward, 0, local);
 	if (fd >= 0)
 		d->fds[d->nfds++] = fd;
 	return fd;
@@ -144,10 +129,10 @@ static int drv_open_pair(void *ctx, const struct sockaddr *toward, int handles[2
 		if (getrandom(&n, sizeof(n), 0) != sizeof(n))
 			return -1;
 		n = (uint16_t)(16384 + (n % 8192) * 2);
-		handles[0] = bind_udp(toward, n, &local[0]);
+		handles[0] = udp_socket_toward(toward, n, &local[0]);
 		if (handles[0] < 0)
 			continue;
-		handles[1] = bind_udp(toward, (uint16_t)(n + 1), &local[1]);
+		handles[1] = udp_socket_toward(toward, (uint16_t)(n + 1), &local[1]);
 		if (handles[1] < 0) {
 			close(handles[0]);
 			continue;
@@ -442,16 +427,16 @@ static void from_peer(probe_engine_t *e, struct driver *d)
 	int handle;
 
 	while (peer_link_receive(d->peer, &handle, &from, buf, sizeof(buf), &len))
-		probe_engine_receive(e, handle, (struct sockaddr *)&from, buf, len, now_us());
+		probe_engine_receive(e, handle, (struct sockaddr *)&from, buf, len, clock_now_us());
 }
 
 static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 {
-	uint64_t start = now_us();
+	uint64_t start = clock_now_us();
 
-	while (!probe_engine_done(e) && now_us() - start < limit_us) {
+	while (!probe_engine_done(e) && clock_now_us() - start < limit_us) {
 		struct pollfd pfd[PROBE_MAX_SOCKETS + 1];
-		uint64_t now = now_us(), deadline = probe_engine_deadline(e);
+		uint64_t now = clock_now_us(), deadline = probe_engine_deadline(e);
 		int wait = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
 
 		for (size_t i = 0; i < d->nfds; i++)
@@ -475,13 +460,13 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 			while ((n = recvfrom(pfd[i].fd, buf, sizeof(buf), 0,
 					     (struct sockaddr *)&from, &flen)) >= 0) {
 				probe_engine_receive(e, pfd[i].fd, (struct sockaddr *)&from, buf,
-						     (size_t)n, now_us());
+						     (size_t)n, clock_now_us());
 				flen = sizeof(from);
 			}
 		}
-		probe_engine_tick(e, now_us());
+		probe_engine_tick(e, clock_now_us());
 	}
-	probe_engine_tick(e, now_us());
+	probe_engine_tick(e, clock_now_us());
 }
 
 /* One rule (probe_result_open): 1 when a verdict of a test that ran is
@@ -493,7 +478,7 @@ int natprobe_classify(const struct sockaddr *server, struct probe_result *res)
 							 &probe_test_filtering, &probe_test_ports};
 	struct driver d = {0};
 	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
-	probe_engine_t *e = probe_engine_new(&io, server, tests, 4, now_us());
+	probe_engine_t *e = probe_engine_new(&io, server, tests, 4, clock_now_us());
 
 	if (!e)
 		return -1;
@@ -519,7 +504,7 @@ static int write_json(FILE *f, const struct options *o, const struct probe_resul
 	int rc;
 
 	meta.started = started;
-	meta.version = VERSION;
+	meta.version = NATPROBE_VERSION;
 	rc = probe_report_json(f, r, &meta);
 	if (f != stdout && fclose(f))
 		rc = -1;
@@ -583,7 +568,7 @@ int main(int argc, char **argv)
 	}
 	io.open_pair = drv_open_pair;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
-	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, now_us());
+	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, clock_now_us());
 	if (!e) {
 		fprintf(stderr, "natprobe: out of memory\n");
 		if (json && json != stdout)

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "counters.h"
 #include "logline.h"
 #include "peermsg.h"
@@ -69,14 +70,6 @@ struct agent {
 	unsigned sends;
 	struct counters counters;
 };
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void reply(struct agent *a, const struct sockaddr *to, const struct peer_msg *pm)
 {
@@ -199,7 +192,7 @@ static void control(struct agent *a)
 		log_line(stdout, "natprobe-peer", "session", "controller=%s",
 			 addr_format((struct sockaddr *)&from, who, sizeof(who)));
 	}
-	a->last_us = now_us();
+	a->last_us = clock_now_us();
 	switch (pm.op) {
 	case PEER_RESET: {
 		struct peer_msg ok = {.op = PEER_RESET, .cls = STUN_SUCCESS};
@@ -299,9 +292,10 @@ static int parse(int argc, char **argv, struct sockaddr_storage *listen, double 
 
 static void serve(struct agent *a, double timeout)
 {
-	uint64_t start = now_us();
+	uint64_t start = clock_now_us();
 
-	while (!counters_stop && (timeout <= 0 || now_us() - start < (uint64_t)(timeout * 1e6))) {
+	while (!counters_stop &&
+	       (timeout <= 0 || clock_now_us() - start < (uint64_t)(timeout * 1e6))) {
 		struct pollfd pfd[1 + AGENT_SOCKETS];
 
 		pfd[0] = (struct pollfd){.fd = a->ctl, .events = POLLIN};
@@ -318,7 +312,7 @@ static void serve(struct agent *a, double timeout)
 				relay(a, i);
 		if (pfd[0].revents & POLLIN)
 			control(a);
-		if (a->have_controller && now_us() - a->last_us > AGENT_IDLE_US)
+		if (a->have_controller && clock_now_us() - a->last_us > AGENT_IDLE_US)
 			end_session(a);
 	}
 }

@@ -30,8 +30,10 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "probe/predict.h"
 #include "probe/punch.h"
+#include "probe/report.h"
 #include "probe/trials.h"
 #include "stun.h"
 #include "udp.h"
@@ -135,14 +137,6 @@ struct technique_run {
 	struct predict want;
 };
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- options ---- */
 
 static int parse_techniques(const char *list, struct options *o)
@@ -202,6 +196,20 @@ static int copy_text(const char *opt, const char *arg, char *dst, size_t cap)
 	return 0;
 }
 
+/* The record is JSON: a label that is not UTF-8 would be lost from it. */
+static int utf8_label(const char *arg, struct options *o)
+{
+	json_t *j = json_string(arg);
+
+	if (!j) {
+		fprintf(stderr, "natprobe punch: --label: '%s' is not UTF-8 text\n", arg);
+		return -1;
+	}
+	json_decref(j);
+	o->label = arg;
+	return 0;
+}
+
 static int one_option(int c, const char *arg, struct options *o)
 {
 	switch (c) {
@@ -217,8 +225,7 @@ static int one_option(int c, const char *arg, struct options *o)
 		o->json = arg;
 		return 0;
 	case 'L':
-		o->label = arg;
-		return 0;
+		return utf8_label(arg, o);
 	case 'w':
 		return parse_number("--setup-timeout", arg, 1, 600, &o->setup_timeout_s);
 	case 'o':
@@ -353,7 +360,7 @@ static int setup_datagram(const struct options *o, const uint8_t *buf, size_t le
 static ssize_t receive(int fd, uint64_t deadline, uint8_t *buf, size_t cap,
 		       struct sockaddr_storage *from)
 {
-	uint64_t now = now_us();
+	uint64_t now = clock_now_us();
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	socklen_t flen = sizeof(*from);
 
@@ -371,25 +378,25 @@ static void meet(const struct options *o, int fd, uint32_t trial, const uint8_t 
 	uint64_t next = 0, sent_at = 0;
 	uint32_t rtt_us = 0;
 
-	while (!mt->met && !mt->error && now_us() < deadline) {
+	while (!mt->met && !mt->error && clock_now_us() < deadline) {
 		uint8_t buf[600];
 		struct sockaddr_storage from;
 		ssize_t n;
 
-		if (now_us() >= next) {
+		if (clock_now_us() >= next) {
 			size_t len;
 
 			register_msg(o, trial, token, local, cls, rtt_us, buf, sizeof(buf), &len);
 			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
 			       addr_len((const struct sockaddr *)&o->server));
-			sent_at = now_us();
+			sent_at = clock_now_us();
 			next = sent_at + REGISTER_US;
 		}
 		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
 		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt)) {
 			*answered = true;
 			if (!rtt_us)
-				rtt_us = (uint32_t)(now_us() - sent_at);
+				rtt_us = (uint32_t)(clock_now_us() - sent_at);
 		}
 	}
 }
@@ -438,7 +445,7 @@ static void run_punch(int fd, struct punch_trial *pt)
 	uint64_t quiet_until = 0;
 
 	for (;;) {
-		uint64_t now = now_us(), next = punch_deadline(pt);
+		uint64_t now = clock_now_us(), next = punch_deadline(pt);
 		uint8_t buf[600];
 		struct sockaddr_storage from;
 		ssize_t n;
@@ -452,8 +459,8 @@ static void run_punch(int fd, struct punch_trial *pt)
 		}
 		n = receive(fd, next, buf, sizeof(buf), &from);
 		if (n > 0)
-			punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, now_us());
-		punch_tick(pt, now_us());
+			punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, clock_now_us());
+		punch_tick(pt, clock_now_us());
 	}
 }
 
@@ -496,7 +503,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 			close(fd);
 		return 0;
 	}
-	meet(o, fd, number, token, (struct sockaddr *)&local, cls, now_us() + setup_us, mt,
+	meet(o, fd, number, token, (struct sockaddr *)&local, cls, clock_now_us() + setup_us, mt,
 	     &answered);
 	if (!mt->met) {
 		snprintf(row->reason, sizeof(row->reason), "%s",
@@ -508,7 +515,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 	}
 	usleep(mt->wait_ms * 1000u);
 	punch_config(o, t, mt, token, am_passive(t, me, mt, token), &cfg);
-	punch_start(&pt, &cfg, send_datagram, &fd, now_us());
+	punch_start(&pt, &cfg, send_datagram, &fd, clock_now_us());
 	run_punch(fd, &pt);
 	row->res = pt.res;
 	close(fd);
@@ -548,15 +555,24 @@ static json_t *trial_json(const struct trial_row *r)
 	return t;
 }
 
-/* Does the measured result agree with the prediction? null: nothing to judge. */
-static json_t *agrees_json(const struct technique_run *run, const struct trial_summary *s)
+enum agreement { NOTHING_TO_JUDGE, AGREES, CONTRADICTS };
+
+/* Does the measured result agree with the prediction? Nothing to judge when
+ * no trial started or the prediction depends on what is not known. */
+static enum agreement agreement(const struct technique_run *run, const struct trial_summary *s)
 {
 	unsigned started = s->trials - s->setup_failed;
+	bool as_said;
 
 	if (!started || run->want.expect == PREDICT_DEPENDS)
-		return json_null();
-	return json_boolean(run->want.expect == PREDICT_WORKS ? s->successes == started
-							      : s->successes == 0);
+		return NOTHING_TO_JUDGE;
+	as_said = run->want.expect == PREDICT_WORKS ? s->successes == started : s->successes == 0;
+	return as_said ? AGREES : CONTRADICTS;
+}
+
+static json_t *agrees_json(enum agreement a)
+{
+	return a == NOTHING_TO_JUDGE ? json_null() : json_boolean(a == AGREES);
 }
 
 static json_t *technique_json(const struct technique_run *run)
@@ -586,7 +602,7 @@ static json_t *technique_json(const struct technique_run *run)
 			    s.successes ? json_string(punch_path_name(s.path)) : json_null());
 	json_object_set_new(t, "expected", json_string(predict_expect_name(run->want.expect)));
 	json_object_set_new(t, "expected_reason", json_string(run->want.reason));
-	json_object_set_new(t, "agrees", agrees_json(run, &s));
+	json_object_set_new(t, "agrees", agrees_json(agreement(run, &s)));
 	json_object_set_new(t, "connect_ms", times);
 	json_object_set_new(t, "trial_results", rows);
 	return t;
@@ -600,8 +616,8 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 	int rc;
 
 	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
-	json_object_set_new(rec, "tool",
-			    json_pack("{s:s, s:s}", "name", "natprobe", "version", "0.1.0"));
+	json_object_set_new(
+	    rec, "tool", json_pack("{s:s, s:s}", "name", "natprobe", "version", NATPROBE_VERSION));
 	if (o->label)
 		json_object_set_new(rec, "label", json_string(o->label));
 	json_object_set_new(rec, "started", json_string(started));
@@ -628,14 +644,15 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 /* One line a technique; a contradiction is said loudly. 1 when any. */
 static int print_summary(FILE *out, const struct options *o, const struct technique_run *runs)
 {
+	static const char *const said[] = {"nothing to judge", "agrees", "CONTRADICTION"};
 	int contradictions = 0;
 
 	for (size_t i = 0; i < o->ntech; i++) {
 		struct trial_summary s;
-		json_t *agrees;
+		enum agreement a;
 
 		trials_summarise(runs[i].rows, runs[i].nrows, &s);
-		agrees = agrees_json(&runs[i], &s);
+		a = agreement(&runs[i], &s);
 		fprintf(out, "  %-26s %2u/%-2u", runs[i].t->name, s.successes,
 			s.trials - s.setup_failed);
 		if (s.setup_failed)
@@ -643,11 +660,8 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 		if (s.median_ms >= 0)
 			fprintf(out, "  median %.1f ms, p95 %.1f ms", s.median_ms, s.p95_ms);
 		fprintf(out, "  expected %s: %s\n", predict_expect_name(runs[i].want.expect),
-			json_is_false(agrees)  ? "CONTRADICTION"
-			: json_is_true(agrees) ? "agrees"
-					       : "nothing to judge");
-		contradictions += json_is_false(agrees);
-		json_decref(agrees);
+			said[a]);
+		contradictions += a == CONTRADICTS;
 	}
 	return contradictions ? 1 : 0;
 }

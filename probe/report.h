@@ -10,7 +10,8 @@
 
 #include "probe/result.h"
 
-#define PROBE_MAX_TAGS 8
+#define PROBE_MAX_TAGS   8
+#define NATPROBE_VERSION "0.1.0" /* tool.version in every record natprobe writes */
 
 /* What the record says of the run itself, beside the verdicts. */
 struct probe_meta {

@@ -11,13 +11,6 @@
 #include "probe/result.h"
 #include "testlib.h"
 
-static void set_addr(struct sockaddr_storage *ss, const char *text)
-{
-	char err[64];
-
-	CU_ASSERT_EQUAL_FATAL(addr_parse(text, ADDR_PORT_OPTIONAL, 0, ss, err, sizeof(err)), 0);
-}
-
 /* What natprobe wrote on a host with two addresses and no NAT, before its
  * sockets kept one internal endpoint: no NAT, yet address-dependent mapping
  * and arbitrary pooling over the host's own two addresses. */
@@ -26,19 +19,19 @@ static void multihomed_result(struct probe_result *r)
 	memset(r, 0, sizeof(*r));
 	r->answers = 40;
 	r->nat = PROBE_NO;
-	set_addr(&r->local, "10.9.0.1:51127");
-	set_addr(&r->mapped, "10.9.0.1:51127");
+	test_sockaddr("10.9.0.1:51127", &r->local);
+	test_sockaddr("10.9.0.1:51127", &r->mapped);
 	r->mapping = PROBE_MAPPING_AD;
-	set_addr(&r->mapping_seen[0], "10.9.0.1:45860");
-	set_addr(&r->mapping_seen[1], "10.9.0.1:45860");
-	set_addr(&r->mapping_seen[2], "10.9.0.2:45860");
-	set_addr(&r->mapping_seen[3], "10.9.0.2:45860");
+	test_sockaddr("10.9.0.1:45860", &r->mapping_seen[0]);
+	test_sockaddr("10.9.0.1:45860", &r->mapping_seen[1]);
+	test_sockaddr("10.9.0.2:45860", &r->mapping_seen[2]);
+	test_sockaddr("10.9.0.2:45860", &r->mapping_seen[3]);
 	r->filtering = PROBE_FILTERING_EI;
 	r->port_pattern = PROBE_PORTS_PRESERVING;
 	r->dest_pattern = PROBE_DEST_SAME;
 	r->pooling = PROBE_POOLING_ARBITRARY;
-	set_addr(&r->pool[0], "10.9.0.1");
-	set_addr(&r->pool[1], "10.9.0.2");
+	test_sockaddr("10.9.0.1", &r->pool[0]);
+	test_sockaddr("10.9.0.2", &r->pool[1]);
 	r->npool = 2;
 }
 
@@ -86,7 +79,7 @@ static void test_each_rule(void)
 
 	multihomed_result(&r);
 	r.nat = PROBE_YES; /* a NAT whose pool holds the host's own address */
-	set_addr(&r.mapped, "198.51.100.1:40000");
+	test_sockaddr("198.51.100.1:40000", &r.mapped);
 	r.mapping = PROBE_MAPPING_EI;
 	probe_result_reconcile(&r);
 	CU_ASSERT_EQUAL(r.pooling, PROBE_POOLING_INCONCLUSIVE);

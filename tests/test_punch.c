@@ -71,16 +71,6 @@ struct sim {
 	unsigned forged;
 };
 
-static void to_sockaddr(uint32_t ip, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	in->sin_family = AF_INET;
-	in->sin_addr.s_addr = htonl(ip);
-	in->sin_port = htons(port);
-}
-
 static bool lost(struct sim *s)
 {
 	s->rng ^= s->rng << 13;
@@ -140,7 +130,7 @@ static void server(struct sim *s, const struct packet *p)
 
 	if (side != SIDE_A && side != SIDE_B)
 		return;
-	to_sockaddr(p->src_ip, p->src_port, &s->h[side].registered);
+	test_sockaddr_v4(p->src_ip, p->src_port, &s->h[side].registered);
 	s->h[side].have_registered = true;
 	if (!s->h[SIDE_A].have_registered || !s->h[SIDE_B].have_registered)
 		return;
@@ -176,7 +166,7 @@ static void host_receive(struct sim *s, int side, const struct packet *p)
 	}
 	if (!h->started)
 		return;
-	to_sockaddr(p->src_ip, p->src_port, &from);
+	test_sockaddr_v4(p->src_ip, p->src_port, &from);
 	punch_receive(&h->trial, (struct sockaddr *)&from, p->data, p->len, s->now_us);
 }
 
@@ -508,7 +498,7 @@ static void test_packets(void)
 	me.max_rounds = 1;
 	peer = me;
 	memcpy(peer.token, "BBBBBBBB", 8);
-	to_sockaddr(PUBLIC_B, 40000, &from);
+	test_sockaddr_v4(PUBLIC_B, 40000, &from);
 	punch_start(&t, &me, discard, NULL, 0);
 
 	len = punch_build(&me, NULL, false, msg, sizeof(msg)); /* our own, come back */

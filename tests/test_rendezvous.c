@@ -26,13 +26,6 @@ struct probe {
 	uint32_t trial;
 };
 
-static void set_addr(struct sockaddr_storage *ss, const char *text)
-{
-	char err[64];
-
-	CU_ASSERT_EQUAL_FATAL(addr_parse(text, ADDR_PORT_REQUIRED, 0, ss, err, sizeof(err)), 0);
-}
-
 /* A REGISTER as a probe sends it, parsed as the reflector would. */
 static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_msg *m)
 {
@@ -51,7 +44,7 @@ static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_m
 	stun_build_string(&b, STUN_ATTR_USERNAME, p->session);
 	if (!p->no_token)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, p->token, 8);
-	set_addr(&priv, p->priv);
+	test_sockaddr(p->priv, &priv);
 	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, (struct sockaddr *)&priv);
 	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, p->rtt_us);
@@ -71,7 +64,7 @@ static size_t reg(rdv_t *r, const struct probe *p, uint64_t now_ms, struct rdv_o
 	struct sockaddr_storage from;
 
 	build(p, buf, sizeof(buf), &m);
-	set_addr(&from, p->pub);
+	test_sockaddr(p->pub, &from);
 	return rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, now_ms, out,
 			  counter);
 }
@@ -101,7 +94,7 @@ static bool addr_is(const struct stun_msg *m, uint16_t type, const char *want)
 {
 	struct sockaddr_storage got, w;
 
-	set_addr(&w, want);
+	test_sockaddr(want, &w);
 	return stun_get_addr(m, type, &got) == STUN_OK &&
 	       addr_equal((struct sockaddr *)&got, (struct sockaddr *)&w);
 }
@@ -110,7 +103,7 @@ static bool to_is(const struct rdv_out *o, const char *want)
 {
 	struct sockaddr_storage w;
 
-	set_addr(&w, want);
+	test_sockaddr(want, &w);
 	return addr_equal((const struct sockaddr *)&o->to, (struct sockaddr *)&w);
 }
 
@@ -218,7 +211,7 @@ static void test_off(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	build(&a, buf, sizeof(buf), &m);
-	set_addr(&from, a.pub);
+	test_sockaddr(a.pub, &from);
 	CU_ASSERT_EQUAL_FATAL(
 	    rdv_handle(r, &m, (struct sockaddr *)&from, NULL, 0, 0, out, &counter), 1);
 	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 403);

@@ -3,6 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <string.h>
+
+#include <arpa/inet.h>
+
+#include "addr.h"
 #include "hex.h"
 
 size_t test_load_hex(const char *name, uint8_t *buf, size_t cap)
@@ -38,4 +43,21 @@ int test_suite(const char *name, const struct test_case *tests, size_t n)
 		if (!CU_add_test(suite, tests[i].name, tests[i].fn))
 			return -1;
 	return 0;
+}
+
+void test_sockaddr_v4(uint32_t ip, uint16_t port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	in->sin_family = AF_INET;
+	in->sin_addr.s_addr = htonl(ip);
+	in->sin_port = htons(port);
+}
+
+void test_sockaddr(const char *text, struct sockaddr_storage *ss)
+{
+	char err[96];
+
+	CU_ASSERT_EQUAL_FATAL(addr_parse(text, ADDR_PORT_OPTIONAL, 0, ss, err, sizeof(err)), 0);
 }

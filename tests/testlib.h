@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <CUnit/CUnit.h>
 
@@ -40,5 +41,10 @@ int test_report_register(void);
  * NATLAB_TESTDATA overrides the folder.
  */
 size_t test_load_hex(const char *name, uint8_t *buf, size_t cap);
+
+/* An IPv4 endpoint from host-order address and port, for simulated networks. */
+void test_sockaddr_v4(uint32_t ip, uint16_t port, struct sockaddr_storage *ss);
+/* An endpoint from text ("IP" or "IP:PORT"); a bad one fails the test. */
+void test_sockaddr(const char *text, struct sockaddr_storage *ss);
 
 #endif

@@ -51,7 +51,8 @@
 static const char usage[] =
     "usage: natprobe punch --session ID --key KEY [--trials N] [--techniques LIST]\n"
     "                      [--list-techniques] [--json FILE|-] [--label TEXT]\n"
-    "                      [--setup-timeout S] [--open-ttl N] [-4|-6] SERVER[:PORT]\n"
+    "                      [--setup-timeout S] [--open-ttl N] [--stagger MS] [-4|-6]\n"
+    "                      SERVER[:PORT]\n"
     "\n"
     "Run traversal trials (RFC 5128) with another natprobe punch, run with the same\n"
     "--session, --key, --trials and --techniques behind another NAT (or the same\n"
@@ -74,6 +75,9 @@ static const char usage[] =
     "  --open-ttl N       the IP TTL of each trial's first round (default 2): it\n"
     "                     opens this NAT but dies before the other's, whose\n"
     "                     conntrack it could otherwise take; 0 for none\n"
+    "  --stagger MS       start this side's packets MS ms (0 to 5000) after the\n"
+    "                     moment both agreed: a late side, to see how the NATs\n"
+    "                     take packets that cross out of step (default 0)\n"
     "  -4, -6             a SERVER name: its IPv4 (IPv6) address\n"
     "\n"
     "A trial succeeds only when packets signed with the session key have crossed\n"
@@ -114,7 +118,7 @@ struct options {
 	size_t ntech;
 	const char *json, *label, *server_given;
 	int family;
-	unsigned setup_timeout_s, open_ttl;
+	unsigned setup_timeout_s, open_ttl, stagger_ms;
 	struct sockaddr_storage server;
 };
 
@@ -230,6 +234,8 @@ static int one_option(int c, const char *arg, struct options *o)
 		return parse_number("--setup-timeout", arg, 1, 600, &o->setup_timeout_s);
 	case 'o':
 		return parse_number("--open-ttl", arg, 0, 64, &o->open_ttl);
+	case 'S':
+		return parse_number("--stagger", arg, 0, 5000, &o->stagger_ms);
 	case '4':
 	case '6':
 		o->family = c == '4' ? AF_INET : AF_INET6;
@@ -258,6 +264,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"label", required_argument, NULL, 'L'},
 	    {"setup-timeout", required_argument, NULL, 'w'},
 	    {"open-ttl", required_argument, NULL, 'o'},
+	    {"stagger", required_argument, NULL, 'S'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -513,7 +520,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		close(fd);
 		return answered || mt->error ? 0 : -1;
 	}
-	usleep(mt->wait_ms * 1000u);
+	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
 	punch_config(o, t, mt, token, am_passive(t, me, mt, token), &cfg);
 	punch_start(&pt, &cfg, send_datagram, &fd, clock_now_us());
 	run_punch(fd, &pt);
@@ -627,6 +634,9 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 		      addr_format((const struct sockaddr *)&o->server, a, sizeof(a)), "given",
 		      o->server_given));
 	json_object_set_new(rec, "session", json_string(o->session));
+	json_object_set_new(rec, "punch_settings",
+			    json_pack("{s:i, s:i}", "open_ttl", (json_int_t)o->open_ttl,
+				      "stagger_ms", (json_int_t)o->stagger_ms));
 	json_object_set_new(rec, "udp",
 			    json_pack("{s:s, s:s, s:{s:s}}", "mapping",
 				      probe_mapping_name(me->mapping), "filtering",

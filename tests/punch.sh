@@ -114,6 +114,7 @@ NATLAB=testbeds/natlab
 export NATLAB_BIN=$BIN NATLAB_LABECHO=0
 # pair_lab SESSION KEY TTL [PROFILE [TRIALS]]: the lab, the reflector, both probes,
 # down; their exit statuses in LAB_RC, their summaries in la.out and lb.out.
+# STAGGER_B: the second probe's --stagger (ms late).
 pair_lab() {
     local id session=$1 key=$2 ttl=$3 profile=${4:-two-nats} trials=${5:-3} ra rb
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
@@ -127,7 +128,7 @@ pair_lab() {
     ra=$!
     $NATLAB exec "$id" peer timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
         --trials "$trials" --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
-        --json "$tmp/lb.json" 203.0.113.10 >"$tmp/lb.out" 2>&1
+        --stagger "${STAGGER_B:-0}" --json "$tmp/lb.json" 203.0.113.10 >"$tmp/lb.out" 2>&1
     rb=$?
     wait "$ra"
     ra=$?
@@ -147,16 +148,21 @@ if pair_lab lab1 "$key3" 2; then
         bad "two-nats: exit $LAB_RC (want 0 0), hole punching 3 of 3 and reversal 0 of 3, as predicted"
     fi
 fi
-# Without the opening round, on a lab this fast the first packet reaches the
-# far NAT first and takes the tuple its host needs: the punch fails, and
-# natprobe says loudly that the result contradicts the prediction (exit 1).
+# A side 100 ms late (--stagger), without the opening round: the first
+# side's packets reach the late side's NAT before its host has sent, and
+# conntrack files them on the tuple that host needs; its packets leave from
+# another port, and the punch fails. natprobe must say loudly that the
+# result contradicts the prediction (exit 1), on both sides. (Without the
+# stagger this is a race that either side may win: no test for it.)
 key4=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session lab2 | awk '{ print $4 }')
-if pair_lab lab2 "$key4" 0; then
+if STAGGER_B=100 pair_lab lab2 "$key4" 0; then
     if [ "$LAB_RC" = "1 1" ] && grep -q 'udp-hole-punching .*expected works: CONTRADICTION$' "$tmp/la.out" &&
-        grep -q '"agrees":false' "$tmp/la.json"; then
+        grep -q 'udp-hole-punching .*expected works: CONTRADICTION$' "$tmp/lb.out" &&
+        grep -q '"agrees":false' "$tmp/la.json" &&
+        grep -q '"punch_settings":{"open_ttl":0,"stagger_ms":100}' "$tmp/lb.json"; then
         ok
     else
-        bad "two-nats without the opening round: exit $LAB_RC (want 1 1) and a CONTRADICTION"
+        bad "two-nats, one side 100 ms late, no opening round: exit $LAB_RC (want 1 1) and a CONTRADICTION"
     fi
 fi
 

@@ -615,8 +615,17 @@ static json_t *technique_json(const struct technique_run *run)
 	return t;
 }
 
+/* A classification as the record has it: this side's, or the other's. */
+static json_t *class_json(enum probe_mapping m, enum probe_filtering f, enum probe_ports p)
+{
+	return json_pack("{s:s, s:s, s:{s:s}}", "mapping", probe_mapping_name(m), "filtering",
+			 probe_filtering_name(f), "port_allocation", "pattern",
+			 probe_ports_name(p));
+}
+
 static int write_record(FILE *f, const struct options *o, const struct probe_result *me,
-			const struct technique_run *runs, const char *started)
+			const struct meeting *other, const struct technique_run *runs,
+			const char *started)
 {
 	char a[ADDR_STRLEN];
 	json_t *rec = json_object(), *punch = json_array();
@@ -637,11 +646,13 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 	json_object_set_new(rec, "punch_settings",
 			    json_pack("{s:i, s:i}", "open_ttl", (json_int_t)o->open_ttl,
 				      "stagger_ms", (json_int_t)o->stagger_ms));
-	json_object_set_new(rec, "udp",
-			    json_pack("{s:s, s:s, s:{s:s}}", "mapping",
-				      probe_mapping_name(me->mapping), "filtering",
-				      probe_filtering_name(me->filtering), "port_allocation",
-				      "pattern", probe_ports_name(me->port_pattern)));
+	json_object_set_new(rec, "udp", class_json(me->mapping, me->filtering, me->port_pattern));
+	/* The other probe's, as it said at the rendezvous: a survey's NAT pair. */
+	json_object_set_new(rec, "punch_peer",
+			    other->met ? class_json((enum probe_mapping)other->cls[0],
+						    (enum probe_filtering)other->cls[1],
+						    (enum probe_ports)other->cls[2])
+				       : json_null());
 	for (size_t i = 0; i < o->ntech; i++)
 		json_array_append_new(punch, technique_json(&runs[i]));
 	json_object_set_new(rec, "punch", punch);
@@ -697,13 +708,14 @@ static void predict_all(const struct options *o, const struct probe_result *me,
  * the session (said why). A trial with no other
  * probe makes the rest setup-failed without waiting again. */
 static int run_all(const struct options *o, const struct probe_result *me,
-		   struct technique_run *runs)
+		   struct technique_run *runs, struct meeting *first)
 {
 	uint32_t number = 0;
 	uint64_t setup_us = (uint64_t)o->setup_timeout_s * 1000000u;
 	const char *gone = NULL;
-	struct meeting mt, first = {0};
+	struct meeting mt;
 
+	memset(first, 0, sizeof(*first));
 	for (size_t i = 0; i < o->ntech; i++) {
 		runs[i].t = o->tech[i];
 		for (unsigned k = 0; k < o->trials; k++, number++) {
@@ -721,15 +733,15 @@ static int run_all(const struct options *o, const struct probe_result *me,
 				fprintf(stderr, "natprobe punch: %s\n", mt.reason);
 				return -2;
 			}
-			if (mt.met && !first.met)
-				first = mt;
+			if (mt.met && !first->met)
+				*first = mt;
 			if (!mt.met)
 				gone = row->reason;
 			fprintf(stderr, "natprobe punch: %s trial %u: %s\n", runs[i].t->name, k + 1,
 				punch_outcome_name(row->res.outcome));
 		}
 	}
-	predict_all(o, me, &first, runs);
+	predict_all(o, me, first, runs);
 	return 0;
 }
 
@@ -745,6 +757,7 @@ static FILE *open_json(const char *path)
 int punch_main(int argc, char **argv)
 {
 	static struct technique_run runs[NTECHNIQUES];
+	struct meeting first;
 	struct options o;
 	struct probe_result me;
 	FILE *json = NULL;
@@ -764,7 +777,7 @@ int punch_main(int argc, char **argv)
 			fclose(json);
 		return EXIT_NO_SERVER;
 	}
-	rc = run_all(&o, &me, runs);
+	rc = run_all(&o, &me, runs, &first);
 	if (rc) {
 		if (rc == -1)
 			fprintf(stderr, "natprobe punch: the reflector's rendezvous does not "
@@ -781,7 +794,7 @@ int punch_main(int argc, char **argv)
 		for (size_t k = 0; k < runs[i].nrows; k++)
 			rc |= runs[i].rows[k].res.outcome == PUNCH_SETUP_FAILED;
 	if (json &&
-	    (write_record(json, &o, &me, runs, started) || (json != stdout && fclose(json)))) {
+	    (write_record(json, &o, &me, &first, runs, started) || (json != stdout && fclose(json)))) {
 		fprintf(stderr, "natprobe punch: --json %s: cannot write the record\n", o.json);
 		rc = EXIT_USAGE;
 	}

@@ -80,7 +80,7 @@ inns timeout 30 "$BIN/natprobe" punch --session s2 --key "$key2" --trials 1 --se
 rc=$?
 if [ "$rc" -eq 1 ] && grep -q '"setup_failed":1' "$tmp/alone.json" &&
     grep -q '"reason":"the other probe never arrived at the rendezvous"' "$tmp/alone.json" &&
-    grep -q '"success_rate":null' "$tmp/alone.json"; then
+    grep -q '"success_rate":null' "$tmp/alone.json" && grep -q '"punch_peer":null' "$tmp/alone.json"; then
     ok
 else
     bad "a probe alone: exit $rc (want 1), setup-failed with the reason"
@@ -169,15 +169,18 @@ fi
 # Through natemu pairs, 10 ms each way at each NAT: the prediction from
 # both classifications, measured by real packets, for pairs where it says
 # works and where it says fails. natemu_pair NAME SETTINGS_A SETTINGS_B
-# PUNCH REVERSAL (the counts of 2 each side must show).
+# PUNCH REVERSAL (the counts of 2 each side must show); the record must carry
+# the other side's mapping as it told the rendezvous.
 natemu_pair() {
-    local name=$1 k
+    local name=$1 k m=${3%% *}
+    m=${m#mapping=}
     k=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session "$name" | awk '{ print $4 }')
     NATEMU_SETTINGS=$2 NATEMU_SETTINGS_B=$3 NATEMU_OPTIONS="--delay 10" \
         pair_lab "$name" "$k" 2 two-natemu 2 || return
     if grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/la.out" &&
         grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/lb.out" &&
-        grep -Eq "^  connection-reversal +$5/2 .*: agrees\$" "$tmp/la.out"; then
+        grep -Eq "^  connection-reversal +$5/2 .*: agrees\$" "$tmp/la.out" &&
+        grep -q "\"punch_peer\":{\"mapping\":\"$m\"" "$tmp/la.json"; then
         ok
     else
         bad "natemu pair $name ($2 / $3): want punching $4/2 and reversal $5/2, as predicted"

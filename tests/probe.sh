@@ -32,7 +32,7 @@ verdict() { record_verdict "$tmp/json" "$1"; }
 # cli2 runs `natprobe peer` and natprobe uses it (--peer): OVERLOAD_TRUTH is
 # the port overloading verdict (false unless set), and hairpinning between
 # the hosts must be HAIRPIN too.
-# With "lossy", a verdict may also be inconclusive; counts go to $tmp/loss.
+# With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
     local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want peer
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
@@ -71,11 +71,11 @@ probe_lab() {
             ok
         elif [ -n "$lossy" ] && { [ "$got" = inconclusive ] || [ "$got" = null ]; }; then
             ok
-            echo "$key" >>"$tmp/loss"
+            echo "$key" >>"$LOSS_FILE"
         else
             bad "$what: $key is '$got', want '$want'"
         fi
-        [ -n "$lossy" ] && echo total >>"$tmp/loss"
+        [ -n "$lossy" ] && echo total >>"$LOSS_FILE"
     done
     $NATLAB down "$id" >/dev/null 2>&1
 }
@@ -105,7 +105,7 @@ for file in testbeds/profiles/*.sh; do
     [ "$profile" = snat-pool-persistent ] && POOL_TRUTH="paired|inconclusive"
     if [ "$e_udp" = blocked ]; then
         # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        PORTS_TRUTH=inconclusive CONTIG_TRUTH=null probe_lab "$profile" null inconclusive \
+        PORTS_TRUTH=inconclusive CONTIG_TRUTH=null par probe_lab "$profile" null inconclusive \
             inconclusive null
         continue
     fi
@@ -117,8 +117,9 @@ for file in testbeds/profiles/*.sh; do
     else
         e_hairpin="$e_hp|null"
     fi
-    probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
+    par probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
+par_wait
 
 # The multihomed lab over IPv6: natreflector on both families, natprobe asked
 # for the IPv6 primary. cli1's route to the IPv6 alternate leaves from its
@@ -269,7 +270,7 @@ hairpin_truth() {
 deps="endpoint-independent address-dependent address-and-port-dependent"
 for m in $deps; do
     for f in $deps; do
-        NATEMU_SETTINGS="mapping=$m filtering=$f" probe_lab natemu true "$m" "$f" \
+        NATEMU_SETTINGS="mapping=$m filtering=$f" par probe_lab natemu true "$m" "$f" \
             "$(hairpin_truth "$m" "$f" external)"
     done
 done
@@ -280,7 +281,7 @@ for ports in sequential random; do
     [ "$ports" = random ] && contig=false
     PORTS_TRUTH=$ports CONTIG_TRUTH=$contig \
         NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \
-        probe_lab natemu true address-and-port-dependent address-dependent \
+        par probe_lab natemu true address-and-port-dependent address-dependent \
         "$(hairpin_truth address-and-port-dependent address-dependent external)"
 done
 # Two public addresses: handed out per mapping, natprobe sees both; one per
@@ -292,16 +293,17 @@ for pooling in arbitrary paired; do
     contig=true
     [ "$pooling" = arbitrary ] && contig="false|null"
     POOL_TRUTH=$pooling CONTIG_TRUTH=$contig NATEMU_SETTINGS="pool=203.0.113.1,203.0.113.2 pooling=$pooling" \
-        probe_lab natemu true endpoint-independent address-and-port-dependent \
+        par probe_lab natemu true endpoint-independent address-and-port-dependent \
         "$(hairpin_truth endpoint-independent x external)"
 done
 for hp in off internal; do
-    NATEMU_SETTINGS="hairpin=$hp" probe_lab natemu true endpoint-independent \
+    NATEMU_SETTINGS="hairpin=$hp" par probe_lab natemu true endpoint-independent \
         address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"
     NATEMU_SETTINGS="hairpin=$hp mapping=address-dependent filtering=endpoint-independent" \
-        probe_lab natemu true address-dependent endpoint-independent \
+        par probe_lab natemu true address-dependent endpoint-independent \
         "$(hairpin_truth x endpoint-independent "$hp")"
 done
+par_wait
 
 # Binding lifetime (--lifetime), against lifetimes set short: Linux's
 # conntrack with 3 s for a flow without a lasting exchange and 8 s for one
@@ -334,20 +336,24 @@ lifetime_lab() {
     if [ "$got" = "$refresh" ]; then ok; else bad "$profile: inbound_refresh is '$got', want $refresh"; fi
     $NATLAB down "$id" >/dev/null 2>&1
 }
-lifetime_lab masq "net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_udp_timeout_stream=8" \
+par lifetime_lab masq "net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_udp_timeout_stream=8" \
     3 8 true
-NATEMU_SETTINGS="udp-lifetime=4 inbound-refresh=off" lifetime_lab natemu "" 4 4 false
+NATEMU_SETTINGS="udp-lifetime=4 inbound-refresh=off" par lifetime_lab natemu "" 4 4 false
+par_wait
 
 # Loss: right or inconclusive, never wrong.
 for loss in 10 30; do
-    rm -f "$tmp/loss"
+    LOSS_FILE=$tmp/loss$loss
     for m in $deps; do
         for f in $deps; do
             NATEMU_OPTIONS="--loss $loss" NATEMU_SETTINGS="mapping=$m filtering=$f" \
-                probe_lab natemu true "$m" "$f" "$(hairpin_truth "$m" "$f" external)" lossy
+                par probe_lab natemu true "$m" "$f" "$(hairpin_truth "$m" "$f" external)" lossy
         done
     done
-    echo "probe: with ${loss}% loss, $(grep -vc total "$tmp/loss") of $(grep -c total "$tmp/loss") verdicts inconclusive, none wrong unless reported above"
+done
+par_wait
+for loss in 10 30; do
+    echo "probe: with ${loss}% loss, $(grep -vc total "$tmp/loss$loss") of $(grep -c total "$tmp/loss$loss") verdicts inconclusive, none wrong unless reported above"
 done
 
 summary

@@ -24,10 +24,14 @@ for p in $profiles; do grep -q "^$p " "$tmp/out" || missing=1; done
 if [ "$missing" -eq 0 ]; then ok; else bad "natlab list misses a profile"; fi
 
 # Each profile's written expectation holds for real flows and conntrack.
+# Labs are independent: several at once (tests/lib.sh, par).
+verify() {
+    if $NATLAB verify "$1" >"$tmp/out" 2>&1; then ok; else bad "natlab verify $1"; fi
+    cat "$tmp/out"
+}
 for p in $profiles; do
     [ "$p" = device ] && continue # needs interfaces: tested below
-    if $NATLAB verify "$p" >"$tmp/out" 2>&1; then ok; else bad "natlab verify $p"; fi
-    cat "$tmp/out"
+    par verify "$p"
 done
 
 # natemu: its settings are the expectations; a grid of them, through real flows.
@@ -37,17 +41,18 @@ emu() {
 }
 for m in endpoint-independent address-dependent address-and-port-dependent; do
     for f in endpoint-independent address-dependent address-and-port-dependent; do
-        emu "mapping=$m filtering=$f"
+        par emu "mapping=$m filtering=$f"
     done
 done
-emu "ports=random parity=on range=20000-29999"
-emu "ports=sequential delta=2 mapping=address-and-port-dependent"
-emu "pool=203.0.113.1,203.0.113.2 pooling=arbitrary"
-emu "filtering=endpoint-independent hairpin=internal"
-emu "filtering=endpoint-independent hairpin=external"
-emu "filtering=endpoint-independent hairpin=off"
-emu "unsolicited-syn=rst"
-emu "unsolicited-syn=icmp"
+par emu "ports=random parity=on range=20000-29999"
+par emu "ports=sequential delta=2 mapping=address-and-port-dependent"
+par emu "pool=203.0.113.1,203.0.113.2 pooling=arbitrary"
+par emu "filtering=endpoint-independent hairpin=internal"
+par emu "filtering=endpoint-independent hairpin=external"
+par emu "filtering=endpoint-independent hairpin=off"
+par emu "unsolicited-syn=rst"
+par emu "unsolicited-syn=icmp"
+par_wait
 
 # natemu's impairments, seen by real flows: a 300 ms delay beats a 250 ms
 # timeout but not a 1500 ms one; 100% loss blocks everything.
@@ -146,14 +151,15 @@ wrong() {
         bad "$var=$value did not fail natlab verify $profile"
     fi
 }
-wrong NATLAB_EXPECT_MAPPING address-and-port-dependent masq mapping
-wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
-wrong NATLAB_EXPECT_POOL single snat-pool pooling
-wrong NATLAB_EXPECT_UDP pass udp-blocked udp
-wrong NATLAB_EXPECT_SYN drop masq syn
+par wrong NATLAB_EXPECT_MAPPING address-and-port-dependent masq mapping
+par wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
+par wrong NATLAB_EXPECT_POOL single snat-pool pooling
+par wrong NATLAB_EXPECT_UDP pass udp-blocked udp
+par wrong NATLAB_EXPECT_SYN drop masq syn
 # multihomed's unbound sockets leave from two addresses: "same" is wrong.
-wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
-NATEMU_SETTINGS="mapping=address-dependent" wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping
+par wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
+NATEMU_SETTINGS="mapping=address-dependent" par wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping
+par_wait
 
 # up and down, timed; down is idempotent.
 t0=$(date +%s%N)

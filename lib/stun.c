@@ -139,6 +139,7 @@ static const struct {
     {STUN_ATTR_NATLAB_CLASS, "NATLAB-CLASS"},
     {STUN_ATTR_NATLAB_RTT, "NATLAB-RTT"},
     {STUN_ATTR_NATLAB_TRIAL, "NATLAB-TRIAL"},
+    {STUN_ATTR_NATLAB_RELAY, "NATLAB-RELAY"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -251,6 +252,7 @@ static enum stun_err check_attr_shape(uint16_t type, const uint8_t *v, uint16_t 
 	case STUN_ATTR_NATLAB_OBSERVED:
 		return len == 8 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_USE_CANDIDATE:
+	case STUN_ATTR_NATLAB_RELAY:
 		return len == 0 ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;
 	case STUN_ATTR_MESSAGE_INTEGRITY:
 		return len == STUN_HMAC_SHA1_LEN ? STUN_OK : STUN_ERR_BAD_ATTR_LENGTH;

@@ -94,19 +94,22 @@ struct technique {
 	enum predict_technique rule;
 	bool private_first; /* the other probe's own endpoints before its public one */
 	bool reversal;      /* one side passive (predict_reversal_passive) */
+	bool relay;         /* through the reflector: asked at the rendezvous */
 };
 
 static const struct technique techniques[] = {
+    {"relay", "RFC 5128 3.1: both send to the reflector, which forwards to the other; the control",
+     PREDICT_RELAY, false, false, true},
     {"udp-hole-punching", "RFC 5128 3.3.1: both send to each other's public endpoint at once",
-     PREDICT_UDP_HOLE_PUNCHING, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, false, false, false},
     {"udp-hole-punching-private",
      "RFC 5128 3.3.2: the other probe's own endpoints first (behind the same NAT), then its "
      "public one",
-     PREDICT_UDP_HOLE_PUNCHING, true, false},
+     PREDICT_UDP_HOLE_PUNCHING, true, false, false},
     {"connection-reversal",
      "RFC 5128 3.2: the side whose filter takes unsolicited packets waits; the other opens "
      "toward it",
-     PREDICT_CONNECTION_REVERSAL, false, true},
+     PREDICT_CONNECTION_REVERSAL, false, true, false},
 };
 #define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
 
@@ -129,6 +132,7 @@ struct meeting {
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
 	uint32_t wait_ms;
+	bool relay;     /* the reflector relays this trial */
 	unsigned error; /* an error answer's code */
 	char reason[TRIAL_REASON_LEN];
 };
@@ -296,23 +300,33 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the rendezvous, from the probe's side ---- */
 
-static void register_msg(const struct options *o, uint32_t trial, const uint8_t *token,
-			 const struct sockaddr *local, const uint8_t cls[4], uint32_t rtt_us,
+/* What a registration says besides the session: this trial's socket. */
+struct registration {
+	uint32_t trial;
+	const uint8_t *token;
+	const struct sockaddr *local;
+	const uint8_t *cls; /* 4 bytes */
+	bool relay;         /* ask for the relay */
+};
+
+static void register_msg(const struct options *o, const struct registration *r, uint32_t rtt_us,
 			 uint8_t *buf, size_t cap, size_t *len)
 {
 	uint8_t tid[STUN_TID_LEN];
 	struct stun_builder b;
 
 	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid))
-		memcpy(tid, token, PUNCH_TOKEN_LEN);
+		memcpy(tid, r->token, PUNCH_TOKEN_LEN);
 	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_RENDEZVOUS, STUN_REQUEST),
 			 STUN_MAGIC_COOKIE, tid);
 	stun_build_string(&b, STUN_ATTR_USERNAME, o->session);
-	stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, trial);
-	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, token, PUNCH_TOKEN_LEN);
-	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, local);
-	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, cls, 4);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, r->trial);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, r->token, PUNCH_TOKEN_LEN);
+	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, r->local);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, r->cls, 4);
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, rtt_us);
+	if (r->relay)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
 	stun_build_integrity_sha256(&b, (const uint8_t *)o->key, strlen(o->key));
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, len) != STUN_OK)
@@ -337,6 +351,7 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 			mt->npriv++;
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_WAIT, &mt->wait_ms) != STUN_OK || mt->wait_ms > 3000)
 		mt->wait_ms = 0;
+	mt->relay = stun_find(m, STUN_ATTR_NATLAB_RELAY) != NULL;
 	mt->met = true;
 }
 
@@ -378,8 +393,7 @@ static ssize_t receive(int fd, uint64_t deadline, uint8_t *buf, size_t cap,
 
 /* Steps 2 and 3: register until met, refused or out of time. The round
  * trip of the first answer goes into later registrations. */
-static void meet(const struct options *o, int fd, uint32_t trial, const uint8_t *token,
-		 const struct sockaddr *local, const uint8_t cls[4], uint64_t deadline,
+static void meet(const struct options *o, int fd, const struct registration *r, uint64_t deadline,
 		 struct meeting *mt, bool *answered)
 {
 	uint64_t next = 0, sent_at = 0;
@@ -393,7 +407,7 @@ static void meet(const struct options *o, int fd, uint32_t trial, const uint8_t 
 		if (clock_now_us() >= next) {
 			size_t len;
 
-			register_msg(o, trial, token, local, cls, rtt_us, buf, sizeof(buf), &len);
+			register_msg(o, r, rtt_us, buf, sizeof(buf), &len);
 			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
 			       addr_len((const struct sockaddr *)&o->server));
 			sent_at = clock_now_us();
@@ -436,13 +450,18 @@ static void punch_config(const struct options *o, const struct technique *t,
 	cfg->key_len = strlen(o->key);
 	memcpy(cfg->key, o->key, cfg->key_len);
 	memcpy(cfg->token, token, PUNCH_TOKEN_LEN);
-	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
-		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
-	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC};
 	cfg->passive = passive;
 	cfg->interval_us = ROUND_US;
 	cfg->max_rounds = ROUNDS;
 	cfg->timeout_us = TRIAL_US;
+	if (t->relay) {
+		/* The reflector is the only endpoint, and must be reached at once. */
+		cfg->cand[cfg->ncand++] = (struct punch_candidate){o->server, PUNCH_PATH_RELAY};
+		return;
+	}
+	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
+		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
+	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC};
 	cfg->open_ttl = o->open_ttl;
 }
 
@@ -510,8 +529,14 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 			close(fd);
 		return 0;
 	}
-	meet(o, fd, number, token, (struct sockaddr *)&local, cls, clock_now_us() + setup_us, mt,
-	     &answered);
+	meet(o, fd, &(struct registration){number, token, (struct sockaddr *)&local, cls, t->relay},
+	     clock_now_us() + setup_us, mt, &answered);
+	if (mt->met && t->relay && !mt->relay) {
+		snprintf(row->reason, sizeof(row->reason),
+			 "the reflector did not grant the relay (relays full, or off)");
+		close(fd);
+		return 0;
+	}
 	if (!mt->met) {
 		snprintf(row->reason, sizeof(row->reason), "%s",
 			 mt->error  ? mt->reason
@@ -793,8 +818,8 @@ int punch_main(int argc, char **argv)
 	for (size_t i = 0; i < o.ntech && !rc; i++)
 		for (size_t k = 0; k < runs[i].nrows; k++)
 			rc |= runs[i].rows[k].res.outcome == PUNCH_SETUP_FAILED;
-	if (json &&
-	    (write_record(json, &o, &me, &first, runs, started) || (json != stdout && fclose(json)))) {
+	if (json && (write_record(json, &o, &me, &first, runs, started) ||
+		     (json != stdout && fclose(json)))) {
 		fprintf(stderr, "natprobe punch: --json %s: cannot write the record\n", o.json);
 		rc = EXIT_USAGE;
 	}

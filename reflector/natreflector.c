@@ -29,7 +29,8 @@ static const char usage[] =
     "                    [--advertise-alternate IP] [--key SECRET] [--no-software]\n"
     "                    [--no-tcp] [--user NAME] [--rate N] [--burst N]\n"
     "                    [--tcp-max N] [--tcp-per-source N] [--tcp-idle SECONDS]\n"
-    "                    [--session-secret FILE]\n"
+    "                    [--session-secret FILE] [--relay-max N] [--relay-seconds S]\n"
+    "                    [--relay-bytes N] [--relay-pps N]\n"
     "       natreflector --session-secret FILE --issue-session ID\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
@@ -62,6 +63,11 @@ static const char usage[] =
     "  --session-secret FILE     enable them; session keys derive from the secret\n"
     "                            in FILE (16 bytes or more; needs CAP_NET_RAW)\n"
     "                            (also the rendezvous of natprobe punch)\n"
+    "  --relay-max N             trials relayed at once, for natprobe punch's relay\n"
+    "                            technique (64; 0: no relay)\n"
+    "  --relay-seconds S         a relay's life from the meeting (10)\n"
+    "  --relay-bytes N           bytes one relay forwards, both ways (65536)\n"
+    "  --relay-pps N             packets one relay forwards a second (100)\n"
     "  --issue-session ID        print the key of session ID, for natprobe --key\n"
     "  -h, --help                this text\n"
     "\n"
@@ -188,6 +194,10 @@ enum {
 	OPT_TCP_IDLE,
 	OPT_SESSION_SECRET,
 	OPT_ISSUE_SESSION,
+	OPT_RELAY_MAX,
+	OPT_RELAY_SECONDS,
+	OPT_RELAY_BYTES,
+	OPT_RELAY_PPS,
 };
 
 static const struct option longopts[] = {
@@ -208,6 +218,10 @@ static const struct option longopts[] = {
     {"tcp-idle", required_argument, NULL, OPT_TCP_IDLE},
     {"session-secret", required_argument, NULL, OPT_SESSION_SECRET},
     {"issue-session", required_argument, NULL, OPT_ISSUE_SESSION},
+    {"relay-max", required_argument, NULL, OPT_RELAY_MAX},
+    {"relay-seconds", required_argument, NULL, OPT_RELAY_SECONDS},
+    {"relay-bytes", required_argument, NULL, OPT_RELAY_BYTES},
+    {"relay-pps", required_argument, NULL, OPT_RELAY_PPS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -227,6 +241,10 @@ static int parse_number(int c, const char *text, struct options *o, struct refl_
 	    {OPT_TCP_MAX, "--tcp-max", 1, 1000000, &cfg->tcp_max},
 	    {OPT_TCP_PER_SOURCE, "--tcp-per-source", 1, 1000000, &cfg->tcp_per_source},
 	    {OPT_TCP_IDLE, "--tcp-idle", 1, 86400, &cfg->tcp_idle_s},
+	    {OPT_RELAY_MAX, "--relay-max", 0, 1024, &cfg->relay_max},
+	    {OPT_RELAY_SECONDS, "--relay-seconds", 1, 60, &cfg->relay_s},
+	    {OPT_RELAY_BYTES, "--relay-bytes", 1024, 100000000, &cfg->relay_bytes},
+	    {OPT_RELAY_PPS, "--relay-pps", 1, 100000, &cfg->relay_pps},
 	};
 	unsigned long v;
 
@@ -330,7 +348,11 @@ static int parse_options(int argc, char **argv, struct options *o, struct refl_s
 					.limiter_slots = 65536,
 					.tcp_max = 1024,
 					.tcp_per_source = 16,
-					.tcp_idle_s = 30};
+					.tcp_idle_s = 30,
+					.relay_max = 64,
+					.relay_s = 10,
+					.relay_bytes = 65536,
+					.relay_pps = 100};
 	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		rc = parse_one(c, optarg, o, cfg, &burst_given);
 	if (rc == 0 && o->issue) {

@@ -21,6 +21,7 @@ struct side {
 	size_t npriv;
 	uint8_t cls[4];
 	uint32_t rtt_us;
+	bool relay; /* asked for the relay */
 };
 
 struct session {
@@ -30,6 +31,10 @@ struct session {
 	char key[REFL_SESSION_KEY_LEN + 1];
 	struct side side[2];
 	uint64_t last_ms;
+	/* The relay, once granted at the meeting. */
+	bool relay;
+	uint64_t relay_from_ms, window_ms;
+	uint32_t relayed_bytes, window_packets;
 };
 
 struct rdv {
@@ -79,6 +84,20 @@ size_t rdv_expire(rdv_t *r, uint64_t now_ms)
 	return n;
 }
 
+static bool relaying(const rdv_t *r, const struct session *s, uint64_t now_ms)
+{
+	return s->used && s->relay && now_ms - s->relay_from_ms <= r->l.relay_ms;
+}
+
+size_t rdv_relays(const rdv_t *r, uint64_t now_ms)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->l.max_sessions; i++)
+		n += relaying(r, &r->s[i], now_ms);
+	return n;
+}
+
 size_t rdv_sessions(const rdv_t *r)
 {
 	size_t n = 0;
@@ -119,6 +138,7 @@ static void side_details(const struct stun_msg *m, struct side *s)
 		memcpy(s->cls, stun_attr_value(m, cls), 4);
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_RTT, &s->rtt_us) != STUN_OK)
 		s->rtt_us = 0;
+	s->relay = stun_find(m, STUN_ATTR_NATLAB_RELAY) != NULL;
 }
 
 /* 0 and reg filled, or the error code and reason; key is the session's. */
@@ -210,6 +230,8 @@ static void peer_attrs(struct stun_builder *b, const struct session *s, int x)
 	stun_build_attr(b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
 	stun_build_attr(b, STUN_ATTR_NATLAB_TOKEN, p->token, TOKEN_LEN);
 	stun_build_u32(b, STUN_ATTR_NATLAB_WAIT, wait_ms(s, x));
+	if (s->relay)
+		stun_build_attr(b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
 }
 
 static void finish(struct stun_builder *b, const char *key, struct rdv_out *o)
@@ -262,6 +284,15 @@ static void start(const struct session *s, int x, struct rdv_out *o)
 	finish(&b, s->key, o);
 }
 
+/* At the meeting: the relay, when both asked and there is room. */
+static void grant_relay(const rdv_t *r, struct session *s, uint64_t now_ms)
+{
+	if (s->side[0].relay && s->side[1].relay && rdv_relays(r, now_ms) < r->l.max_relays) {
+		s->relay = true;
+		s->relay_from_ms = s->window_ms = now_ms;
+	}
+}
+
 size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from,
 		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
 		  const char **counter)
@@ -271,7 +302,7 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 	struct reg reg;
 	struct session *s;
 	unsigned code = read_register(m, secret, secret_len, &reg, key, &reason);
-	bool was_pair;
+	bool was_pair, matched;
 	int x;
 
 	*counter = code == 403 ? "rendezvous off" : code ? "rendezvous refused" : NULL;
@@ -293,10 +324,71 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 	memcpy(&reg.side.pub, from, addr_len(from));
 	s->side[x] = reg.side;
 	s->last_ms = now_ms;
+	matched = !was_pair && s->side[!x].used;
+	if (matched)
+		grant_relay(r, s, now_ms);
 	answer(m, s, x, &out[0]);
-	if (was_pair || !s->side[!x].used)
+	if (!matched)
 		return out[0].len ? 1 : 0;
 	*counter = "rendezvous matched";
 	start(s, !x, &out[1]);
 	return out[0].len && out[1].len ? 2 : out[0].len ? 1 : 0;
+}
+
+/* ---- the relay ---- */
+
+/* The granted relay whose probe sends from `from`, and which side it is. */
+static struct session *relay_of(rdv_t *r, const struct sockaddr *from, uint64_t now_ms, int *x)
+{
+	for (size_t i = 0; i < r->l.max_sessions; i++) {
+		struct session *s = &r->s[i];
+
+		if (!relaying(r, s, now_ms))
+			continue;
+		for (*x = 0; *x < 2; (*x)++)
+			if (addr_equal(from, (const struct sockaddr *)&s->side[*x].pub))
+				return s;
+	}
+	return NULL;
+}
+
+/* Within the relay's bytes and rate? Counts the packet when it is. */
+static bool within(const rdv_t *r, struct session *s, size_t len, uint64_t now_ms)
+{
+	if (now_ms - s->window_ms >= 1000) {
+		s->window_ms = now_ms;
+		s->window_packets = 0;
+	}
+	if (s->relayed_bytes + len > r->l.relay_bytes || s->window_packets >= r->l.relay_pps)
+		return false;
+	s->relayed_bytes += (uint32_t)len;
+	s->window_packets++;
+	return true;
+}
+
+size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t len,
+		 const struct sockaddr *from, uint64_t now_ms, struct rdv_out *out,
+		 const char **counter)
+{
+	char id[REFL_SESSION_ID_MAX + 1];
+	struct session *s;
+	int x;
+
+	*counter = "relay: not a relayed probe";
+	if (m->cls != STUN_INDICATION || len > sizeof(out->buf) ||
+	    !(s = relay_of(r, from, now_ms, &x)))
+		return 0;
+	*counter = "relay: does not verify";
+	if (!session_id(m, id) || strcmp(id, s->id) ||
+	    stun_check_integrity_sha256(m, (const uint8_t *)s->key, REFL_SESSION_KEY_LEN) !=
+		STUN_OK)
+		return 0;
+	*counter = "relay: over its limits";
+	if (!within(r, s, len, now_ms))
+		return 0;
+	*counter = "relayed";
+	out->to = s->side[!x].pub;
+	memcpy(out->buf, msg, len);
+	out->len = len;
+	return 1;
 }

@@ -9,6 +9,13 @@
  * State is bounded: at most max_sessions sessions of two probes each, a
  * session forgotten ttl_ms after its last registration; a third probe in a
  * session is refused, and a full table refuses new sessions.
+ *
+ * The relay (RFC 5128 3.1): when both probes of a trial ask for it
+ * (NATLAB-RELAY in their registrations) and fewer than max_relays relays
+ * run, the meeting grants it, and S forwards the trial's NatlabPunch
+ * indications, as they are, from each probe's registered endpoint to the
+ * other's: only packets that verify with the session key, at most
+ * relay_pps a second, relay_bytes and relay_ms from the meeting per trial.
  */
 #ifndef NATLAB_REFLECTOR_RENDEZVOUS_H
 #define NATLAB_REFLECTOR_RENDEZVOUS_H
@@ -27,6 +34,10 @@ typedef struct rdv rdv_t;
 struct rdv_limits {
 	size_t max_sessions;
 	uint32_t ttl_ms;
+	size_t max_relays;    /* trials relayed at once (0: no relay) */
+	uint32_t relay_ms;    /* a relay's life from the meeting */
+	uint32_t relay_bytes; /* bytes a relay forwards, both ways */
+	uint32_t relay_pps;   /* packets a relay forwards a second, both ways */
 };
 
 /* A message to send: an answer to the requester, or the start pushed to the
@@ -51,8 +62,19 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
 		  const char **counter);
 
+/*
+ * A datagram of len bytes that parsed as m, a NatlabPunch indication, from
+ * `from`: when it belongs to a granted relay, within its limits, out is the
+ * same bytes to the other probe and 1 is returned; else 0, with *counter
+ * saying why it was dropped.
+ */
+size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t len,
+		 const struct sockaddr *from, uint64_t now_ms, struct rdv_out *out,
+		 const char **counter);
+
 /* Forget sessions idle past the TTL; how many were forgotten. */
 size_t rdv_expire(rdv_t *r, uint64_t now_ms);
 size_t rdv_sessions(const rdv_t *r);
+size_t rdv_relays(const rdv_t *r, uint64_t now_ms); /* relays running */
 
 #endif

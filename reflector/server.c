@@ -163,7 +163,9 @@ static int alloc_state(struct refl_server *s)
 	s->limiter = refl_limiter_new(s->cfg.rate, s->cfg.burst, s->cfg.limiter_slots, seed);
 	s->conns = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->conns));
 	s->free_slots = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->free_slots));
-	s->rdv = rdv_new(&(struct rdv_limits){RDV_SESSIONS, RDV_TTL_MS});
+	s->rdv = rdv_new(&(struct rdv_limits){RDV_SESSIONS, RDV_TTL_MS, s->cfg.relay_max,
+					      s->cfg.relay_s * 1000u, s->cfg.relay_bytes,
+					      s->cfg.relay_pps});
 	if (!s->limiter || !s->conns || !s->free_slots || !s->rdv) {
 		fprintf(stderr,
 			"natreflector: out of memory for %u TCP connections and %zu "
@@ -309,6 +311,28 @@ static bool rendezvous(struct refl_server *s, int f, enum refl_role role, const 
 	return true;
 }
 
+/* A trial's packet for the relay: forwarded from the socket it reached, or
+ * counted and dropped; never answered (S sends no punch of its own). False
+ * when it is no well-formed indication: the handler drops it and counts it
+ * under the same names as any other malformed datagram. */
+static bool relay(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg, size_t len,
+		  const struct sockaddr *from)
+{
+	struct rdv_out out;
+	struct stun_msg m;
+	const char *counter;
+
+	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_INDICATION ||
+	    stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH)
+		return false;
+	if (rdv_relay(s->rdv, &m, msg, len, from, now_ns() / 1000000, &out, &counter)) {
+		room(s, f, role);
+		queue(s, role, out.buf, out.len, &out.to);
+	}
+	counters_add(&s->counters, counter);
+	return true;
+}
+
 static void answer(struct refl_server *s, int f, enum refl_role role, const uint8_t *msg,
 		   size_t len, const struct sockaddr *from)
 {
@@ -317,6 +341,8 @@ static void answer(struct refl_server *s, int f, enum refl_role role, const uint
 	struct out_batch *o;
 
 	if (method_of(msg, len) == STUN_NATLAB_RENDEZVOUS && rendezvous(s, f, role, msg, len, from))
+		return;
+	if (method_of(msg, len) == STUN_NATLAB_PUNCH && relay(s, f, role, msg, len, from))
 		return;
 	room(s, f, role);
 

@@ -30,6 +30,9 @@ struct refl_server_cfg {
 	unsigned tcp_max;        /* connections in all */
 	unsigned tcp_per_source; /* connections from one address */
 	unsigned tcp_idle_s;     /* closed after this long without a request */
+	/* The rendezvous's relay (rendezvous.h): trials at once, and each one's
+	 * life, bytes and packets a second. */
+	unsigned relay_max, relay_s, relay_bytes, relay_pps;
 };
 
 typedef struct refl_server refl_server_t;

@@ -27,11 +27,12 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip -n "$ns" addr add 203.0.113.10/32 dev lo
 ip -n "$ns" addr add 203.0.113.11/32 dev lo
-head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret"
-key=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session s1 | awk '{ print $4 }')
+secret=$tmp/secret # shared by the parallel labs below, whose $tmp are their own
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret"
+key=$("$BIN/natreflector" --session-secret "$secret" --issue-session s1 | awk '{ print $4 }')
 # A session's trials are met once: another run needs another session (or a
 # minute, until the rendezvous forgets the first).
-key2=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session s2 | awk '{ print $4 }')
+key2=$("$BIN/natreflector" --session-secret "$secret" --issue-session s2 | awk '{ print $4 }')
 
 start_refl() {
     ip netns exec "$ns" "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
@@ -42,7 +43,7 @@ start_refl() {
 stop_refl() { kill "$refl" 2>/dev/null; wait "$refl" 2>/dev/null; refl=; }
 
 # Two probes, two trials of each technique: all succeed, as predicted.
-start_refl --session-secret "$tmp/secret"
+start_refl --session-secret "$secret"
 inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --json "$tmp/a.json" \
     203.0.113.10 >"$tmp/a.out" 2>&1 &
 a=$!
@@ -53,7 +54,7 @@ wait "$a"
 ra=$?
 cat "$tmp/a.out" "$tmp/b.out" "$tmp/a.json" >"$tmp/out"
 if [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ]; then ok; else bad "two probes: exit $ra and $rb, want 0"; fi
-for t in udp-hole-punching udp-hole-punching-private connection-reversal; do
+for t in relay udp-hole-punching udp-hole-punching-private connection-reversal; do
     if grep -Eq "\"technique\":\"$t\",\"trials\":2,\"successes\":2,\"setup_failed\":0,.*\"expected\":\"works\"" \
         "$tmp/a.json" && grep -Eq "^  $t +2/2 .*agrees$" "$tmp/b.out"; then
         ok
@@ -68,10 +69,16 @@ if grep -q '"strict":true' "$tmp/a.json" && [ "${sent:-999}" -le 30 ]; then
 else
     bad "two probes: packets per trial ${sent:-?} (want at most 30), or no strict success"
 fi
-if grep -q 'reason="rendezvous matched" packets=6' <(kill -USR1 "$refl"; sleep 0.2; cat "$tmp/refl"); then
+# Eight meetings; the relay's trials went through the reflector (path relay).
+kill -USR1 "$refl"
+sleep 0.2
+if grep -q 'reason="rendezvous matched" packets=8' "$tmp/refl" &&
+    grep -q 'reason="relayed" packets=[1-9]' "$tmp/refl" &&
+    grep -q '"technique":"relay",.*"path":"relay"' "$tmp/a.json"; then
     ok
 else
-    bad "the reflector counted 6 meetings"
+    cat "$tmp/refl" >>"$tmp/out"
+    bad "the reflector counted 8 meetings and relayed the relay's packets"
 fi
 
 # A probe alone: its trials could not start (outside the success rate), said why, exit 1.
@@ -120,14 +127,14 @@ pair_lab() {
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --rate 0 --no-tcp --session-secret "$tmp/secret" >"$tmp/labrefl" 2>&1 &
+        --rate 0 --no-tcp --session-secret "$secret" >"$tmp/labrefl" 2>&1 &
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/labrefl" && break; sleep 0.02; done
     $NATLAB exec "$id" cli1 timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials "$trials" --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques relay,udp-hole-punching,connection-reversal \
         --json "$tmp/la.json" 203.0.113.10 >"$tmp/la.out" 2>&1 &
     ra=$!
     $NATLAB exec "$id" peer timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials "$trials" --open-ttl "$ttl" --techniques udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques relay,udp-hole-punching,connection-reversal \
         --stagger "${STAGGER_B:-0}" --json "$tmp/lb.json" 203.0.113.10 >"$tmp/lb.out" 2>&1
     rb=$?
     wait "$ra"
@@ -136,26 +143,31 @@ pair_lab() {
     cat "$tmp/la.out" "$tmp/lb.out" >"$tmp/out"
     LAB_RC="$ra $rb"
 }
-key3=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session lab1 | awk '{ print $4 }')
-if pair_lab lab1 "$key3" 2; then
+two_nats() {
+    local key3
+    key3=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab1 | awk '{ print $4 }')
+    pair_lab lab1 "$key3" 2 || return
     if [ "$LAB_RC" = "0 0" ] &&
         grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/la.out" &&
         grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/lb.out" &&
         grep -Eq '^  connection-reversal +0/3 .*expected fails: agrees$' "$tmp/la.out" &&
+        grep -Eq '^  relay +3/3 .*expected works: agrees$' "$tmp/la.out" &&
         grep -q '"path":"public","connect_ms"' "$tmp/la.json"; then
         ok
     else
-        bad "two-nats: exit $LAB_RC (want 0 0), hole punching 3 of 3 and reversal 0 of 3, as predicted"
+        bad "two-nats: exit $LAB_RC (want 0 0), relay and hole punching 3 of 3, reversal 0 of 3, as predicted"
     fi
-fi
+}
 # A side 100 ms late (--stagger), without the opening round: the first
 # side's packets reach the late side's NAT before its host has sent, and
 # conntrack files them on the tuple that host needs; its packets leave from
 # another port, and the punch fails. natprobe must say loudly that the
 # result contradicts the prediction (exit 1), on both sides. (Without the
 # stagger this is a race that either side may win: no test for it.)
-key4=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session lab2 | awk '{ print $4 }')
-if STAGGER_B=100 pair_lab lab2 "$key4" 0; then
+two_nats_late() {
+    local key4
+    key4=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab2 | awk '{ print $4 }')
+    STAGGER_B=100 pair_lab lab2 "$key4" 0 || return
     if [ "$LAB_RC" = "1 1" ] && grep -q 'udp-hole-punching .*expected works: CONTRADICTION$' "$tmp/la.out" &&
         grep -q 'udp-hole-punching .*expected works: CONTRADICTION$' "$tmp/lb.out" &&
         grep -q '"agrees":false' "$tmp/la.json" &&
@@ -164,7 +176,7 @@ if STAGGER_B=100 pair_lab lab2 "$key4" 0; then
     else
         bad "two-nats, one side 100 ms late, no opening round: exit $LAB_RC (want 1 1) and a CONTRADICTION"
     fi
-fi
+}
 
 # Through natemu pairs, 10 ms each way at each NAT: the prediction from
 # both classifications, measured by real packets, for pairs where it says
@@ -174,25 +186,31 @@ fi
 natemu_pair() {
     local name=$1 k m=${3%% *}
     m=${m#mapping=}
-    k=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session "$name" | awk '{ print $4 }')
+    k=$("$BIN/natreflector" --session-secret "$secret" --issue-session "$name" | awk '{ print $4 }')
     NATEMU_SETTINGS=$2 NATEMU_SETTINGS_B=$3 NATEMU_OPTIONS="--delay 10" \
         pair_lab "$name" "$k" 2 two-natemu 2 || return
     if grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/la.out" &&
         grep -Eq "^  udp-hole-punching +$4/2 .*: agrees\$" "$tmp/lb.out" &&
         grep -Eq "^  connection-reversal +$5/2 .*: agrees\$" "$tmp/la.out" &&
+        grep -Eq "^  relay +2/2 .*expected works: agrees\$" "$tmp/lb.out" &&
         grep -q "\"punch_peer\":{\"mapping\":\"$m\"" "$tmp/la.json"; then
         ok
     else
-        bad "natemu pair $name ($2 / $3): want punching $4/2 and reversal $5/2, as predicted"
+        bad "natemu pair $name ($2 / $3): want punching $4/2, reversal $5/2 and relay 2/2, as predicted"
     fi
 }
-natemu_pair full-cone-vs-symmetric "mapping=endpoint-independent filtering=endpoint-independent" \
+# The pair labs are independent: several at once (tests/lib.sh, par).
+par two_nats
+par two_nats_late
+par natemu_pair full-cone-vs-symmetric "mapping=endpoint-independent filtering=endpoint-independent" \
     "mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" 2 2
-natemu_pair port-restricted-vs-symmetric \
+par natemu_pair port-restricted-vs-symmetric \
     "mapping=endpoint-independent filtering=address-and-port-dependent" \
     "mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" 0 0
-natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
+par natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
     "mapping=address-dependent filtering=address-dependent ports=sequential" 2 2
+
+par_wait
 
 # natlab punch, the command: a pair lab from two profiles (masq on each side),
 # both probes, the summary against the prediction, and nothing left behind.

@@ -2,7 +2,8 @@
  * natreflector's rendezvous (reflector/rendezvous.c): two probes of a
  * session meet, each learns the other's endpoints and when to start; a
  * third is refused; bad requests are refused with the right code; the
- * table is bounded and forgets idle sessions.
+ * table is bounded and forgets idle sessions; the relay forwards only a
+ * granted trial's signed packets, within its limits.
  */
 #include <string.h>
 
@@ -24,6 +25,7 @@ struct probe {
 	uint32_t rtt_us;
 	bool wrong_key, no_token;
 	uint32_t trial;
+	bool relay;
 };
 
 /* A REGISTER as a probe sends it, parsed as the reflector would. */
@@ -50,6 +52,8 @@ static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_m
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, p->rtt_us);
 	if (p->trial)
 		stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, p->trial);
+	if (p->relay)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
 	stun_build_integrity_sha256(&b, (const uint8_t *)key, REFL_SESSION_KEY_LEN);
 	stun_build_fingerprint(&b);
 	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &len), STUN_OK);
@@ -108,15 +112,22 @@ static bool to_is(const struct rdv_out *o, const char *want)
 }
 
 static const struct probe a = {
-    "trial-1", "AAAAAAAA", "203.0.113.1:40000", "10.0.1.2:40000", {1, 2, 3, 0}, 40000, false,
-    false,     0};
-static const struct probe b = {
-    "trial-1", "BBBBBBBB", "198.51.100.1:50000", "10.0.2.2:40000", {2, 3, 3, 0}, 10000, false,
-    false,     0};
+    "trial-1", "AAAAAAAA", "203.0.113.1:40000", "10.0.1.2:40000", {1, 2, 3, 0}, 40000, false, false,
+    0,         false};
+static const struct probe b = {"trial-1",
+			       "BBBBBBBB",
+			       "198.51.100.1:50000",
+			       "10.0.2.2:40000",
+			       {2, 3, 3, 0},
+			       10000,
+			       false,
+			       false,
+			       0,
+			       false};
 
 static void test_meet(void)
 {
-	struct rdv_limits l = {8, 30000};
+	struct rdv_limits l = {8, 30000, 0, 0, 0, 0};
 	rdv_t *r = rdv_new(&l);
 	struct rdv_out out[2];
 	struct stun_msg m;
@@ -159,7 +170,7 @@ static void test_meet(void)
 /* A third probe, bad requests, a full table, and forgetting. */
 static void test_refusals(void)
 {
-	struct rdv_limits l = {2, 30000};
+	struct rdv_limits l = {2, 30000, 0, 0, 0, 0};
 	rdv_t *r = rdv_new(&l);
 	struct rdv_out out[2];
 	struct stun_msg m;
@@ -201,7 +212,7 @@ static void test_refusals(void)
 /* No secret: the rendezvous is off (403), as natlab's tests are. */
 static void test_off(void)
 {
-	struct rdv_limits l = {2, 30000};
+	struct rdv_limits l = {2, 30000, 0, 0, 0, 0};
 	rdv_t *r = rdv_new(&l);
 	struct rdv_out out[2];
 	struct stun_msg m;
@@ -220,12 +231,130 @@ static void test_off(void)
 	rdv_free(r);
 }
 
+/* A NatlabPunch indication from p's public endpoint, signed with the key of
+ * session `signed_as` (p's own, or another's); what the relay does with it. */
+static size_t punch_via(rdv_t *r, const struct probe *p, const char *signed_as, uint64_t now_ms,
+			struct rdv_out *out, const char **counter)
+{
+	char key[REFL_SESSION_KEY_LEN + 1];
+	uint8_t buf[200], tid[STUN_TID_LEN] = {9};
+	struct sockaddr_storage from;
+	struct stun_builder sb;
+	struct stun_msg m;
+	size_t len;
+
+	refl_session_key(secret, SECRET_LEN, signed_as, key);
+	stun_build_start(&sb, buf, sizeof(buf), stun_type(STUN_NATLAB_PUNCH, STUN_INDICATION),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_string(&sb, STUN_ATTR_USERNAME, p->session);
+	stun_build_attr(&sb, STUN_ATTR_NATLAB_TOKEN, p->token, 8);
+	stun_build_integrity_sha256(&sb, (const uint8_t *)key, REFL_SESSION_KEY_LEN);
+	stun_build_fingerprint(&sb);
+	CU_ASSERT_EQUAL_FATAL(stun_build_end(&sb, &len), STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
+	test_sockaddr(p->pub, &from);
+	out->len = 0;
+	if (!rdv_relay(r, &m, buf, len, (struct sockaddr *)&from, now_ms, out, counter))
+		return 0;
+	CU_ASSERT_TRUE(out->len == len && !memcmp(out->buf, buf, len)); /* as it came */
+	return 1;
+}
+
+static bool granted(const struct rdv_out *o, const char *session)
+{
+	struct stun_msg m;
+
+	return check(o, session, &m) == 0 && stun_find(&m, STUN_ATTR_NATLAB_RELAY);
+}
+
+/* Granted when both ask: each side's signed packets to the other, and
+ * nothing else. */
+static void test_relay(void)
+{
+	struct rdv_limits l = {8, 30000, 4, 10000, 100000, 1000};
+	rdv_t *r = rdv_new(&l);
+	struct probe ra = a, rb = b, stranger = a;
+	struct rdv_out out[2];
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	ra.relay = rb.relay = true;
+	reg(r, &ra, 0, out, &counter);
+	CU_ASSERT_FALSE(granted(&out[0], a.session)); /* not yet met */
+	CU_ASSERT_EQUAL_FATAL(reg(r, &rb, 10, out, &counter), 2);
+	CU_ASSERT_TRUE(granted(&out[0], b.session));
+	CU_ASSERT_TRUE(granted(&out[1], a.session));
+	CU_ASSERT_EQUAL(rdv_relays(r, 10), 1);
+	CU_ASSERT_EQUAL_FATAL(punch_via(r, &ra, a.session, 20, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "relayed");
+	CU_ASSERT_TRUE(to_is(&out[0], b.pub));
+	CU_ASSERT_EQUAL_FATAL(punch_via(r, &rb, b.session, 20, out, &counter), 1);
+	CU_ASSERT_TRUE(to_is(&out[0], a.pub));
+	/* Signed with another session's key, or from an endpoint not in it. */
+	CU_ASSERT_EQUAL(punch_via(r, &ra, "trial-9", 30, out, &counter), 0);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: does not verify");
+	stranger.pub = "203.0.113.1:40001";
+	CU_ASSERT_EQUAL(punch_via(r, &stranger, a.session, 30, out, &counter), 0);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: not a relayed probe");
+	/* Its life ends relay_ms after the meeting. */
+	CU_ASSERT_EQUAL(punch_via(r, &ra, a.session, 10010, out, &counter), 1);
+	CU_ASSERT_EQUAL(punch_via(r, &ra, a.session, 10011, out, &counter), 0);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: not a relayed probe");
+	CU_ASSERT_EQUAL(rdv_relays(r, 10011), 0);
+	rdv_free(r);
+}
+
+/* Only when both ask; no more at once than max_relays; bytes and rate. */
+static void test_relay_limits(void)
+{
+	struct rdv_limits l = {8, 30000, 1, 10000, 400, 3};
+	rdv_t *r = rdv_new(&l);
+	struct probe ra = a, rb = b, c = a, d = b;
+	struct rdv_out out[2];
+	const char *counter;
+	unsigned n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	/* One side asks: no relay. */
+	ra.relay = true;
+	reg(r, &ra, 0, out, &counter);
+	reg(r, &rb, 0, out, &counter);
+	CU_ASSERT_FALSE(granted(&out[0], b.session));
+	CU_ASSERT_EQUAL(punch_via(r, &ra, a.session, 5, out, &counter), 0);
+	/* Both ask in the next trial: granted; a third trial finds no room. */
+	ra.trial = rb.trial = 2;
+	rb.relay = true;
+	reg(r, &ra, 10, out, &counter);
+	reg(r, &rb, 10, out, &counter);
+	CU_ASSERT_TRUE(granted(&out[0], b.session));
+	c.trial = d.trial = 3;
+	c.relay = d.relay = true;
+	c.pub = "203.0.113.1:40002";
+	reg(r, &c, 20, out, &counter);
+	reg(r, &d, 20, out, &counter);
+	CU_ASSERT_FALSE(granted(&out[0], d.session));
+	/* 3 packets a second: the fourth waits for the next second. */
+	for (int i = 0; i < 4; i++)
+		n += (unsigned)punch_via(r, &ra, a.session, 100, out, &counter);
+	CU_ASSERT_EQUAL(n, 3);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: over its limits");
+	/* 400 bytes in all, both ways: the packets are 88 bytes, four fit. */
+	for (int t = 1; t < 5; t++)
+		n += (unsigned)punch_via(r, &rb, b.session, 100 + 1000u * (unsigned)t, out,
+					 &counter);
+	CU_ASSERT_EQUAL(n, 4);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: over its limits");
+	rdv_free(r);
+}
+
 int test_rendezvous_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"two probes meet: endpoints, token, start times", test_meet},
 	    {"a third probe, bad requests, a full table, expiry", test_refusals},
 	    {"no session secret: off", test_off},
+	    {"the relay: granted trials' signed packets, for a time", test_relay},
+	    {"the relay: asked by both, at most so many, bytes and rate", test_relay_limits},
 	};
 
 	return TEST_SUITE("natreflector rendezvous", tests);

@@ -793,8 +793,8 @@ int punch_main(int argc, char **argv)
 	for (size_t i = 0; i < o.ntech && !rc; i++)
 		for (size_t k = 0; k < runs[i].nrows; k++)
 			rc |= runs[i].rows[k].res.outcome == PUNCH_SETUP_FAILED;
-	if (json &&
-	    (write_record(json, &o, &me, &first, runs, started) || (json != stdout && fclose(json)))) {
+	if (json && (write_record(json, &o, &me, &first, runs, started) ||
+		     (json != stdout && fclose(json)))) {
 		fprintf(stderr, "natprobe punch: --json %s: cannot write the record\n", o.json);
 		rc = EXIT_USAGE;
 	}

@@ -184,11 +184,12 @@ $(FUZZ_BUILD)/fuzz_punch: fuzz/fuzz_punch.c probe/punch.c $(LIB_SRC) $(wildcard 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< probe/punch.c $(LIB_SRC) $(LDLIBS)
 
-# natreport's reader: its own sources (with the built-in plot scripts) and jansson.
-$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) $(wildcard analysis/*.h)
+# natreport's reader: its own sources (with the built-in plot scripts, and the
+# one shared helper they call, lib/stats.c) and jansson.
+$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) lib/stats.c $(wildcard analysis/*.h)
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) -ljansson -lm -pthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) lib/stats.c -ljansson -lm -pthread
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \

@@ -57,8 +57,10 @@ static const char usage[] =
     "  -h, --help       this text\n"
     "\n"
     "natreport diff compares two sets of records (files, folders or '-') by label,\n"
-    "verdict by verdict, prints each change and exits 1 if there is one; --junit\n"
-    "FILE also writes the comparison as JUnit XML for CI systems.\n"
+    "verdict by verdict and traversal technique by technique (punch.T.outcome:\n"
+    "all-, some-, none-succeeded or none-started; punch.T.agrees), prints each change\n"
+    "and exits 1 if there is one; a technique one side lacks is said, not compared.\n"
+    "--junit FILE also writes the comparison as JUnit XML for CI systems.\n"
     "\n"
     "Exit status: 0 done, 1 (diff) a behaviour changed, 2 bad usage, 3 no record\n"
     "could be read or an output (a file, a figure) could not be written, 4 some\n"
@@ -354,17 +356,20 @@ cleanup:
 
 /* ---- natreport diff ---- */
 
-static void print_change(void *ctx, const char *label, int key, const char *before,
+static void print_change(void *ctx, const char *label, const char *what, const char *before,
 			 const char *after)
 {
 	FILE *out = ctx;
 
-	if (key == NR_NKEYS)
+	if (!what)
 		fprintf(out, "  %s: %s\n", label,
 			before ? "in the baseline, missing from the current records"
 			       : "new: not in the baseline");
+	else if (!before || !after)
+		fprintf(out, "  %s: %s only in the %s: not compared\n", label, what,
+			before ? "baseline" : "current records");
 	else if (strcmp(before, after))
-		fprintf(out, "  %s: %s %s -> %s\n", label, nr_keys[key].path, before, after);
+		fprintf(out, "  %s: %s %s -> %s\n", label, what, before, after);
 }
 
 static int read_side(char *path, struct nr_side *side, const char *what)

@@ -1,8 +1,9 @@
 /*
- * natreport's traversal counting (analysis/traversal.c): a technique's
- * outcome class, NAT-type pairs in canonical order, pooling with setup
- * failures outside the rate, the matrix's cells, and the bounds that keep a
- * survey's memory constant.
+ * natreport's traversal counting (analysis/traversal.c) and the diff of
+ * traversal cells (analysis/diff.c): a technique's outcome class, NAT-type
+ * pairs in canonical order, pooling with setup failures outside the rate,
+ * the bounds that keep a survey's memory constant, and `natreport diff`
+ * failing on a changed cell and passing on an unchanged one.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "analysis/diff.h"
 #include "analysis/survey.h"
 #include "analysis/traversal.h"
 #include "lib/stats.h"
@@ -239,6 +241,164 @@ static void test_bounds(void)
 	nr_survey_free(s);
 }
 
+/* ---- the diff of traversal cells ---- */
+
+struct changes {
+	unsigned long compared, changed, one_sided;
+	char last[160];
+};
+
+static void seen(void *ctx, const char *label, const char *what, const char *before,
+		 const char *after)
+{
+	struct changes *c = ctx;
+
+	if (!before || !after) {
+		c->one_sided++;
+		snprintf(c->last, sizeof(c->last), "%s %s only in the %s", label,
+			 what ? what : "record", before ? "baseline" : "current");
+		return;
+	}
+	c->compared++;
+	if (strcmp(before, after)) {
+		c->changed++;
+		snprintf(c->last, sizeof(c->last), "%s %s %s -> %s", label, what, before, after);
+	}
+}
+
+static void side_of(struct nr_side *side, const char *const *records, size_t n)
+{
+	struct nr_row row;
+
+	memset(side, 0, sizeof(*side));
+	for (size_t i = 0; i < n; i++) {
+		row_of(records[i], &row);
+		CU_ASSERT_EQUAL(nr_side_add(side, &row), 0);
+	}
+}
+
+/* Compare two sets of records; the changes counted, the last one said. */
+static unsigned long diff_of(const char *const *a, size_t na, const char *const *b, size_t nb,
+			     struct changes *c)
+{
+	struct nr_side x, y;
+	unsigned long n;
+
+	side_of(&x, a, na);
+	side_of(&y, b, nb);
+	memset(c, 0, sizeof(*c));
+	n = nr_diff(&x, &y, seen, c);
+	nr_side_free(&x);
+	nr_side_free(&y);
+	return n;
+}
+
+#define HP_ALL       TECH("udp-hole-punching", 3, 3, 0, "works", "true")
+#define CR_NONE      TECH("connection-reversal", 3, 0, 0, "fails", "true")
+#define MASQ(techs)  PUNCH_REC("natlab:masq+masq", EI, APD, PEER(EI, APD), techs)
+#define OTHER(techs) PUNCH_REC("natlab:masq+masq-random", EI, APD, PEER(APD, APD), techs)
+
+static void test_diff_cells_same(void)
+{
+	static const char *const base[] = {MASQ(HP_ALL "," CR_NONE), OTHER(CR_NONE)};
+	/* The same results, records and techniques in another order. */
+	static const char *const same[] = {OTHER(CR_NONE), MASQ(CR_NONE "," HP_ALL)};
+	struct changes c;
+
+	CU_ASSERT_EQUAL(diff_of(base, 2, same, 2, &c), 0);
+	CU_ASSERT_EQUAL(c.changed, 0);
+	CU_ASSERT_EQUAL(c.one_sided, 0);
+	/* Two verdict keys a label, and each technique's outcome and agrees. */
+	CU_ASSERT_EQUAL(c.compared, 2 * 2 + 2 * 2 + 1 * 2);
+	/* Other counts, the same class: 3 of 3 and 5 of 5 both all-succeeded. */
+	{
+		static const char *const more[] = {
+		    MASQ(TECH("udp-hole-punching", 5, 5, 0, "works", "true") "," CR_NONE),
+		    OTHER(CR_NONE)};
+
+		CU_ASSERT_EQUAL(diff_of(base, 2, more, 2, &c), 0);
+	}
+}
+
+static void test_diff_cells_changed(void)
+{
+	static const char *const base[] = {MASQ(HP_ALL "," CR_NONE), OTHER(CR_NONE)};
+	static const char *const none[] = {
+	    MASQ(TECH("udp-hole-punching", 3, 0, 0, "works", "false") "," CR_NONE), OTHER(CR_NONE)};
+	static const char *const some[] = {
+	    MASQ(TECH("udp-hole-punching", 3, 2, 0, "works", "true") "," CR_NONE), OTHER(CR_NONE)};
+	static const char *const unstarted[] = {
+	    MASQ(HP_ALL "," CR_NONE), OTHER(TECH("connection-reversal", 3, 0, 3, "fails", "true"))};
+	static const char *const contradicted[] = {
+	    MASQ(HP_ALL "," TECH("connection-reversal", 3, 0, 0, "fails", "false")),
+	    OTHER(CR_NONE)};
+	static const char *const mixed[] = {
+	    MASQ(HP_ALL "," CR_NONE), OTHER(CR_NONE),
+	    MASQ(TECH("udp-hole-punching", 3, 1, 0, "works", "true") "," CR_NONE)};
+	struct changes c;
+
+	CU_ASSERT_EQUAL(diff_of(base, 2, none, 2, &c), 2); /* the outcome and agrees */
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq punch.udp-hole-punching.agrees true -> "
+				       "false");
+	CU_ASSERT_EQUAL(diff_of(base, 2, some, 2, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq punch.udp-hole-punching.outcome "
+				       "all-succeeded -> some-succeeded");
+	CU_ASSERT_EQUAL(diff_of(base, 2, unstarted, 2, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq-random punch.connection-reversal.outcome "
+				       "none-succeeded -> none-started");
+	CU_ASSERT_EQUAL(diff_of(base, 2, contradicted, 2, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq punch.connection-reversal.agrees true -> "
+				       "false");
+	/* A second run of a label that went differently: the classes joined. */
+	CU_ASSERT_EQUAL(diff_of(base, 2, mixed, 3, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq punch.udp-hole-punching.outcome "
+				       "all-succeeded -> all-succeeded|some-succeeded");
+}
+
+/* A technique on one side only is reported and not compared, as a verdict
+ * key one side lacks; a label on one side only is still a change. JUnit has
+ * the changed cell as a failure and the one-sided one as skipped. */
+static void test_diff_cells_one_side(void)
+{
+	static const char *const base[] = {MASQ(HP_ALL "," CR_NONE), OTHER(CR_NONE)};
+	static const char *const added[] = {
+	    MASQ(HP_ALL "," CR_NONE "," TECH("udp-birthday", 3, 3, 0, "works", "true")),
+	    OTHER(CR_NONE)};
+	static const char *const dropped[] = {MASQ(HP_ALL), OTHER(CR_NONE)};
+	static const char *const changed[] = {
+	    MASQ(TECH("udp-hole-punching", 3, 0, 0, "works", "false")), OTHER(CR_NONE)};
+	struct changes c;
+	struct nr_side x, y;
+	char *xml;
+	size_t len;
+	FILE *out;
+
+	CU_ASSERT_EQUAL(diff_of(base, 2, added, 2, &c), 0);
+	CU_ASSERT_EQUAL(c.one_sided, 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq punch.udp-birthday only in the current");
+	CU_ASSERT_EQUAL(diff_of(base, 2, dropped, 2, &c), 0);
+	CU_ASSERT_STRING_EQUAL(c.last,
+			       "natlab:masq+masq punch.connection-reversal only in the baseline");
+	CU_ASSERT_EQUAL(diff_of(base, 2, base, 1, &c), 1);
+	CU_ASSERT_STRING_EQUAL(c.last, "natlab:masq+masq-random record only in the baseline");
+
+	side_of(&x, base, 2);
+	side_of(&y, changed, 2);
+	out = open_memstream(&xml, &len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	nr_diff_junit(out, &x, &y, "t");
+	fclose(out);
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "failures=\"2\" errors=\"0\" skipped=\"1\""));
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(xml, "name=\"punch.udp-hole-punching.outcome\">\n      <failure message=\""
+			"all-succeeded -&gt; none-succeeded\"/>"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(xml, "name=\"punch.connection-reversal\">\n      <skipped "
+					   "message=\"only in the baseline: not compared\"/>"));
+	free(xml);
+	nr_side_free(&x);
+	nr_side_free(&y);
+}
+
 int test_traversal_register(void)
 {
 	static const struct test_case tests[] = {
@@ -247,6 +407,9 @@ int test_traversal_register(void)
 	    {"pooling by NAT-type pair: setup failures outside the rate", test_pairs_pooling},
 	    {"the matrix: pairs by label, expectations, contradictions", test_matrix},
 	    {"many pairs and techniques: bounded, the rest as other", test_bounds},
+	    {"diff: the same cells in another order are no change", test_diff_cells_same},
+	    {"diff: a cell's outcome class or agrees changed", test_diff_cells_changed},
+	    {"diff: a technique on one side only; JUnit", test_diff_cells_one_side},
 	};
 
 	return TEST_SUITE("natreport traversal", tests);

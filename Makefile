@@ -19,7 +19,8 @@ WARNINGS := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
             -Wpointer-arith -Wundef -Wvla -Wimplicit-fallthrough
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib -Itestbeds -I.
-LDLIBS  := -lnettle -lz
+# What libnatlab.a needs, after it on every link line (lib/stats.c: libm).
+LDLIBS  := -lnettle -lz -lm
 
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror
@@ -65,7 +66,7 @@ PROBE_LIB := $(BUILD)/libprobe.a
 # natreport's reading, judging, counting and writing: pure of the command
 # line, linked by natreport and by the unit tests.
 REPORT_SRC := analysis/records.c analysis/verdicts.c analysis/compliance.c analysis/survey.c \
-              analysis/report.c analysis/diff.c analysis/plots.c
+              analysis/report.c analysis/diff.c analysis/plots.c analysis/traversal.c
 REPORT_LIB := $(BUILD)/libreport.a
 # The gnuplot scripts of analysis/plots/, built into natreport as strings.
 PLOT_SCRIPTS := $(sort $(wildcard analysis/plots/*.gp))
@@ -184,11 +185,12 @@ $(FUZZ_BUILD)/fuzz_punch: fuzz/fuzz_punch.c probe/punch.c $(LIB_SRC) $(wildcard 
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< probe/punch.c $(LIB_SRC) $(LDLIBS)
 
-# natreport's reader: its own sources (with the built-in plot scripts) and jansson.
-$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) $(wildcard analysis/*.h)
+# natreport's reader: its own sources (with the built-in plot scripts, and the
+# one shared helper they call, lib/stats.c) and jansson.
+$(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) lib/stats.c $(wildcard analysis/*.h)
 	$(call quiet,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) -ljansson -lm -pthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) lib/stats.c -ljansson -lm -pthread
 
 fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
 	$(Q)for f in $(FUZZERS); do \

@@ -1,10 +1,12 @@
 /*
- * The diff: both sides sorted by label, then one merge pass.
+ * The diff: both sides sorted by label, then one merge pass; within a label,
+ * the techniques sorted by name, then one merge pass.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "analysis/diff.h"
+#include "analysis/traversal.h"
 
 static int by_text(const void *a, const void *b)
 {
@@ -33,6 +35,30 @@ static void join(char *have, const char *v)
 		used += (size_t)snprintf(have + used, NR_VALUE_LEN - used, "%s%s", used ? "|" : "",
 					 words[i]);
 	}
+}
+
+/* The cell of technique in e, made on first sight; NULL when e is full. */
+static struct nr_side_cell *cell_of(struct nr_side_entry *e, const char *technique)
+{
+	for (unsigned i = 0; i < e->ncells; i++)
+		if (!strcmp(e->cell[i].technique, technique))
+			return &e->cell[i];
+	if (e->ncells == NR_PUNCH)
+		return NULL;
+	memset(&e->cell[e->ncells], 0, sizeof(e->cell[0]));
+	snprintf(e->cell[e->ncells].technique, NR_VALUE_LEN, "%s", technique);
+	return &e->cell[e->ncells++];
+}
+
+static void join_cell(struct nr_side_entry *e, const char *technique, const char *outcome,
+		      const char *agrees)
+{
+	struct nr_side_cell *c = cell_of(e, technique);
+
+	if (!c)
+		return;
+	join(c->outcome, outcome);
+	join(c->agrees, agrees);
 }
 
 int nr_side_add(struct nr_side *side, const struct nr_row *row)
@@ -64,6 +90,9 @@ int nr_side_add(struct nr_side *side, const struct nr_row *row)
 	e->n++;
 	for (int k = 0; k < NR_NKEYS; k++)
 		join(e->value[k], row->value[k]);
+	for (unsigned i = 0; i < row->npunch; i++)
+		join_cell(e, row->punch[i].technique,
+			  nr_outcome_name(nr_outcome_of(&row->punch[i])), row->punch[i].agrees);
 	return 0;
 }
 
@@ -79,7 +108,14 @@ static int by_label(const void *a, const void *b)
 		      ((const struct nr_side_entry *)b)->label);
 }
 
-/* Sort by label, and make one entry of the entries of each label. */
+static int by_technique(const void *a, const void *b)
+{
+	return strcmp(((const struct nr_side_cell *)a)->technique,
+		      ((const struct nr_side_cell *)b)->technique);
+}
+
+/* Sort by label, make one entry of the entries of each label, and sort
+ * each entry's techniques. */
 static void sort(struct nr_side *side)
 {
 	size_t out = 0;
@@ -89,17 +125,70 @@ static void sort(struct nr_side *side)
 	qsort(side->e, side->n, sizeof(side->e[0]), by_label);
 	for (size_t i = 1; i < side->n; i++) {
 		struct nr_side_entry *e = &side->e[out];
+		const struct nr_side_entry *more = &side->e[i];
 
-		if (strcmp(e->label, side->e[i].label)) {
-			side->e[++out] = side->e[i];
+		if (strcmp(e->label, more->label)) {
+			side->e[++out] = *more;
 			continue;
 		}
-		e->n += side->e[i].n;
+		e->n += more->n;
 		for (int k = 0; k < NR_NKEYS; k++)
-			join(e->value[k], side->e[i].value[k]);
+			join(e->value[k], more->value[k]);
+		for (unsigned c = 0; c < more->ncells; c++)
+			join_cell(e, more->cell[c].technique, more->cell[c].outcome,
+				  more->cell[c].agrees);
 	}
 	side->n = out + 1;
+	for (size_t i = 0; i < side->n; i++)
+		qsort(side->e[i].cell, side->e[i].ncells, sizeof(side->e[i].cell[0]), by_technique);
 	side->sorted = true;
+}
+
+/* One value both sides may have: compared only when both do. */
+static unsigned long compare_value(const char *label, const char *what, const char *before,
+				   const char *after, nr_diff_fn fn, void *ctx)
+{
+	if (!before[0] || !after[0])
+		return 0;
+	fn(ctx, label, what, before, after);
+	return strcmp(before, after) != 0;
+}
+
+static unsigned long compare_cell(const char *label, const struct nr_side_cell *a,
+				  const struct nr_side_cell *b, nr_diff_fn fn, void *ctx)
+{
+	char what[NR_VALUE_LEN + 16];
+	unsigned long changes;
+
+	snprintf(what, sizeof(what), "punch.%s.outcome", a->technique);
+	changes = compare_value(label, what, a->outcome, b->outcome, fn, ctx);
+	snprintf(what, sizeof(what), "punch.%s.agrees", a->technique);
+	return changes + compare_value(label, what, a->agrees, b->agrees, fn, ctx);
+}
+
+/* The techniques of one label: a technique one side lacks is reported, not
+ * compared (as a verdict key one side lacks is not). */
+static unsigned long compare_cells(const struct nr_side_entry *a, const struct nr_side_entry *b,
+				   nr_diff_fn fn, void *ctx)
+{
+	size_t i = 0, j = 0;
+	unsigned long changes = 0;
+	char what[NR_VALUE_LEN + 8];
+
+	while (i < a->ncells || j < b->ncells) {
+		int c = i == a->ncells   ? 1
+			: j == b->ncells ? -1
+					 : strcmp(a->cell[i].technique, b->cell[j].technique);
+
+		if (c) {
+			snprintf(what, sizeof(what), "punch.%s",
+				 c < 0 ? a->cell[i++].technique : b->cell[j++].technique);
+			fn(ctx, a->label, what, c < 0 ? "present" : NULL, c < 0 ? NULL : "present");
+			continue;
+		}
+		changes += compare_cell(a->label, &a->cell[i++], &b->cell[j++], fn, ctx);
+	}
+	return changes;
 }
 
 static unsigned long compare(const struct nr_side_entry *a, const struct nr_side_entry *b,
@@ -107,13 +196,10 @@ static unsigned long compare(const struct nr_side_entry *a, const struct nr_side
 {
 	unsigned long changes = 0;
 
-	for (int k = 0; k < NR_NKEYS; k++) {
-		if (!a->value[k][0] || !b->value[k][0])
-			continue;
-		changes += strcmp(a->value[k], b->value[k]) != 0;
-		fn(ctx, a->label, k, a->value[k], b->value[k]);
-	}
-	return changes;
+	for (int k = 0; k < NR_NKEYS; k++)
+		changes +=
+		    compare_value(a->label, nr_keys[k].path, a->value[k], b->value[k], fn, ctx);
+	return changes + compare_cells(a, b, fn, ctx);
 }
 
 unsigned long nr_diff(struct nr_side *baseline, struct nr_side *current, nr_diff_fn fn, void *ctx)
@@ -129,10 +215,10 @@ unsigned long nr_diff(struct nr_side *baseline, struct nr_side *current, nr_diff
 					  : strcmp(baseline->e[i].label, current->e[j].label);
 
 		if (c < 0) {
-			fn(ctx, baseline->e[i++].label, NR_NKEYS, "present", NULL);
+			fn(ctx, baseline->e[i++].label, NULL, "present", NULL);
 			changes++;
 		} else if (c > 0) {
-			fn(ctx, current->e[j++].label, NR_NKEYS, NULL, "present");
+			fn(ctx, current->e[j++].label, NULL, NULL, "present");
 			changes++;
 		} else {
 			changes += compare(&baseline->e[i++], &current->e[j++], fn, ctx);
@@ -168,28 +254,35 @@ static void xml_text(FILE *out, const char *s)
 
 struct junit {
 	FILE *out;
-	unsigned long tests;
+	unsigned long tests, skipped;
 };
 
-static void count_case(void *ctx, const char *label, int key, const char *before, const char *after)
+static void count_case(void *ctx, const char *label, const char *what, const char *before,
+		       const char *after)
 {
+	struct junit *j = ctx;
+
 	(void)label;
-	(void)key;
-	(void)before;
-	(void)after;
-	((struct junit *)ctx)->tests++;
+	j->tests++;
+	j->skipped += what && (!before || !after);
 }
 
-static void write_case(void *ctx, const char *label, int key, const char *before, const char *after)
+static void write_case(void *ctx, const char *label, const char *what, const char *before,
+		       const char *after)
 {
 	FILE *out = ((struct junit *)ctx)->out;
 
 	fputs("    <testcase classname=\"", out);
 	xml_text(out, label);
 	fputs("\" name=\"", out);
-	xml_text(out, key < NR_NKEYS ? nr_keys[key].path : "record");
+	xml_text(out, what ? what : "record");
 	fputs("\"", out);
-	if (!before || !after) {
+	if ((!before || !after) && what) {
+		fprintf(out,
+			">\n      <skipped message=\"only in the %s: not compared\"/>\n"
+			"    </testcase>\n",
+			before ? "baseline" : "current records");
+	} else if (!before || !after) {
 		fprintf(out, ">\n      <failure message=\"%s\"/>\n    </testcase>\n",
 			before ? "missing from the current records" : "not in the baseline");
 	} else if (strcmp(before, after)) {
@@ -205,13 +298,14 @@ static void write_case(void *ctx, const char *label, int key, const char *before
 
 int nr_diff_junit(FILE *out, struct nr_side *baseline, struct nr_side *current, const char *name)
 {
-	struct junit j = {out, 0};
+	struct junit j = {out, 0, 0};
 	unsigned long failures = nr_diff(baseline, current, count_case, &j);
 
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
 		     "  <testsuite name=\"");
 	xml_text(out, name);
-	fprintf(out, "\" tests=\"%lu\" failures=\"%lu\" errors=\"0\">\n", j.tests, failures);
+	fprintf(out, "\" tests=\"%lu\" failures=\"%lu\" errors=\"0\" skipped=\"%lu\">\n", j.tests,
+		failures, j.skipped);
 	nr_diff(baseline, current, write_case, &j);
 	fprintf(out, "  </testsuite>\n</testsuites>\n");
 	return ferror(out) ? -1 : 0;

@@ -1,9 +1,14 @@
 /*
  * Regression diffs: two sets of records (a baseline and a current run),
- * matched by label, compared verdict by verdict. A key only one side has
- * is not compared (older records lack newer keys); a label only one side
- * has is a change. Several records of one label count as one, their
- * values joined with '|' where they differ.
+ * matched by label, compared verdict by verdict, and traversal technique by
+ * technique (a cell of the traversal matrix): what its trials came to
+ * (punch.T.outcome: all-succeeded, some-succeeded, none-succeeded,
+ * none-started) and whether that agrees with the prediction
+ * (punch.T.agrees). A key or a technique only one side has is not compared
+ * (older records lack newer keys; a new technique has no baseline), though a
+ * technique is reported; a label only one side has is a change. Several
+ * records of one label count as one, their values joined with '|' where they
+ * differ.
  */
 #ifndef NATLAB_ANALYSIS_DIFF_H
 #define NATLAB_ANALYSIS_DIFF_H
@@ -12,10 +17,18 @@
 
 #include "analysis/verdicts.h"
 
+/* A technique's results in one label's records. */
+struct nr_side_cell {
+	char technique[NR_VALUE_LEN];
+	char outcome[NR_VALUE_LEN], agrees[NR_VALUE_LEN];
+};
+
 struct nr_side_entry {
 	char label[NR_VALUE_LEN * 2];
 	char value[NR_NKEYS][NR_VALUE_LEN];
 	unsigned long n;
+	struct nr_side_cell cell[NR_PUNCH]; /* sorted by technique once the side is */
+	unsigned ncells;
 };
 
 struct nr_side {
@@ -29,9 +42,11 @@ struct nr_side {
 int nr_side_add(struct nr_side *side, const struct nr_row *row);
 void nr_side_free(struct nr_side *side);
 
-/* Every comparison made: key is NR_NKEYS for a label that one side lacks
- * (before or after is then NULL). */
-typedef void (*nr_diff_fn)(void *ctx, const char *label, int key, const char *before,
+/* Every comparison made, of what (a verdict's path, "punch.T.outcome",
+ * "punch.T.agrees") in label. Before or after is NULL for what one side
+ * lacks: what NULL, the label (a change); "punch.T", a technique (not
+ * compared, so no change). */
+typedef void (*nr_diff_fn)(void *ctx, const char *label, const char *what, const char *before,
 			   const char *after);
 
 /* Compare; returns the number of changes. */

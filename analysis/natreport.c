@@ -34,6 +34,9 @@ static const char usage[] =
     "Read natprobe's result records and report them: each device's verdicts with\n"
     "their evidence and its RFC 4787 / RFC 5382 compliance (pass, fail, untested),\n"
     "and over many records a survey: how many gave each verdict, overall and by KEY.\n"
+    "Traversal trials (punch records) give a matrix of NAT pair (label) x technique:\n"
+    "successes/trials, expected, agrees or CONTRADICTION; and in the survey each\n"
+    "technique's success by NAT-type pair, with its 95% interval.\n"
     "A RECORD is a file (JSON Lines, or JSON objects one after another), a folder\n"
     "(its .json and .jsonl files, sorted by name) or '-' for standard input.\n"
     "Bad records are reported with file and line, skipped, and counted.\n"
@@ -43,7 +46,8 @@ static const char usage[] =
     "  --plots DIR      draw the figures with gnuplot into DIR, each as NAME.png and\n"
     "                   NAME.svg beside its data (NAME.dat) and script (NAME.gp):\n"
     "                   survey shares, port allocation, binding lifetimes, traversal\n"
-    "                   success, connect times; a figure without data is left out\n"
+    "                   success, the traversal matrix (contradictions framed), connect\n"
+    "                   times; a figure without data is left out\n"
     "  --html DIR       write the report as a page, DIR/index.html, with its figures\n"
     "                   in DIR; the page needs nothing outside DIR\n"
     "  --by KEY         group the survey by this key of the records, dotted\n"
@@ -53,8 +57,10 @@ static const char usage[] =
     "  -h, --help       this text\n"
     "\n"
     "natreport diff compares two sets of records (files, folders or '-') by label,\n"
-    "verdict by verdict, prints each change and exits 1 if there is one; --junit\n"
-    "FILE also writes the comparison as JUnit XML for CI systems.\n"
+    "verdict by verdict and traversal technique by technique (punch.T.outcome:\n"
+    "all-, some-, none-succeeded or none-started; punch.T.agrees), prints each change\n"
+    "and exits 1 if there is one; a technique one side lacks is said, not compared.\n"
+    "--junit FILE also writes the comparison as JUnit XML for CI systems.\n"
     "\n"
     "Exit status: 0 done, 1 (diff) a behaviour changed, 2 bad usage, 3 no record\n"
     "could be read or an output (a file, a figure) could not be written, 4 some\n"
@@ -350,17 +356,20 @@ cleanup:
 
 /* ---- natreport diff ---- */
 
-static void print_change(void *ctx, const char *label, int key, const char *before,
+static void print_change(void *ctx, const char *label, const char *what, const char *before,
 			 const char *after)
 {
 	FILE *out = ctx;
 
-	if (key == NR_NKEYS)
+	if (!what)
 		fprintf(out, "  %s: %s\n", label,
 			before ? "in the baseline, missing from the current records"
 			       : "new: not in the baseline");
+	else if (!before || !after)
+		fprintf(out, "  %s: %s only in the %s: not compared\n", label, what,
+			before ? "baseline" : "current records");
 	else if (strcmp(before, after))
-		fprintf(out, "  %s: %s %s -> %s\n", label, nr_keys[key].path, before, after);
+		fprintf(out, "  %s: %s %s -> %s\n", label, what, before, after);
 }
 
 static int read_side(char *path, struct nr_side *side, const char *what)

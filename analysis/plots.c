@@ -159,6 +159,38 @@ static unsigned traversal_data(FILE *out, const struct nr_report *r)
 	return cells;
 }
 
+/* The traversal matrix: a cell per NAT pair (column) and technique (row)
+ * over every record; rate -1 where no trial started. */
+static unsigned matrix_data(FILE *out, const struct nr_report *r)
+{
+	const struct nr_tally *t = r->survey->matrix;
+	unsigned cells = 0;
+	char expected[32];
+
+	for (unsigned p = 0; p < t->nrows; p++) {
+		for (unsigned k = 0; k < t->ntechs; k++) {
+			const struct nr_cell *c = &t->cell[p][k];
+			unsigned long started = nr_cell_started(c);
+
+			if (!c->records)
+				continue;
+			fprintf(out, "%u %u %.1f %lu %lu %lu %lu %d ", p, k,
+				started ? 100.0 * (double)c->successes / (double)started : -1.0,
+				started, c->successes, c->trials, c->setup_failed,
+				c->contradicts > 0);
+			nr_plot_string(out, t->tech[k]);
+			fputc(' ', out);
+			nr_plot_string(out, t->row[p]);
+			nr_cell_expected(c, expected, sizeof(expected));
+			fputc(' ', out);
+			nr_plot_string(out, expected);
+			fputc('\n', out);
+			cells++;
+		}
+	}
+	return cells;
+}
+
 static unsigned connect_data(FILE *out, const struct nr_report *r)
 {
 	unsigned series = 0;
@@ -189,6 +221,8 @@ static const struct plot plots[NR_FIGURES] = {
     {"ports", "Port allocation: public port by probe", ports_data},
     {"lifetime", "UDP binding lifetime: last alive and first dead idle time", lifetime_data},
     {"traversal", "Traversal success rate by device and technique", traversal_data},
+    {"matrix", "Traversal matrix: success rate by NAT pair and technique, contradictions framed",
+     matrix_data},
     {"connect", "Traversal connect time (CDF of successful trials)", connect_data},
 };
 

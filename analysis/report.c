@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "analysis/report.h"
+#include "lib/stats.h"
 
 const char *nr_row_name(const struct nr_row *row)
 {
@@ -88,6 +89,143 @@ static void text_survey(FILE *out, const struct nr_report *r)
 	}
 }
 
+/* ---- traversal trials: shared by the table and the documents ---- */
+
+/* "3/5", and the trials that never started: "3/5 (2 setup failed)". */
+static void trials_text(const struct nr_cell *c, char *out, size_t len)
+{
+	if (c->setup_failed)
+		snprintf(out, len, "%lu/%lu (%lu setup failed)", c->successes, c->trials,
+			 c->setup_failed);
+	else
+		snprintf(out, len, "%lu/%lu", c->successes, c->trials);
+}
+
+/* Over the trials that started: "67%", with interval "67% (21-94%)"; "-"
+ * when none started. */
+static void rate_text(const struct nr_cell *c, bool interval, char *out, size_t len)
+{
+	unsigned long started = nr_cell_started(c);
+	double lo, hi;
+
+	if (!started) {
+		snprintf(out, len, "-");
+		return;
+	}
+	if (!interval) {
+		snprintf(out, len, "%.0f%%", share(c->successes, started));
+		return;
+	}
+	stats_wilson95(c->successes, started, &lo, &hi);
+	snprintf(out, len, "%.0f%% (%.0f-%.0f%%)", share(c->successes, started), 100 * lo,
+		 100 * hi);
+}
+
+/* "CONTRADICTION", and in how many of the cell's records when not all. */
+static void result_text(const struct nr_cell *c, char *out, size_t len)
+{
+	if (c->contradicts && c->contradicts < c->records)
+		snprintf(out, len, "CONTRADICTION (%lu of %lu records)", c->contradicts,
+			 c->records);
+	else
+		snprintf(out, len, "%s", nr_cell_result(c));
+}
+
+struct cell_at {
+	const char *row; /* its name; NULL for "(other pairs)", which goes last */
+	unsigned r, k;
+};
+
+static int by_technique_then_row(const void *a, const void *b)
+{
+	const struct cell_at *x = a, *y = b;
+
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	if (!x->row || !y->row)
+		return !x->row - !y->row;
+	return strcmp(x->row, y->row);
+}
+
+/* The cells with records: by row in the order seen, or (sorted) by
+ * technique, then row name. Returns how many. */
+static size_t cells_of(const struct nr_tally *t, bool sorted, struct cell_at *at)
+{
+	size_t n = 0;
+
+	for (unsigned r = 0; r < t->nrows; r++)
+		for (unsigned k = 0; k < t->ntechs; k++)
+			if (t->cell[r][k].records)
+				at[n++] =
+				    (struct cell_at){r < NR_TALLY_ROWS ? t->row[r] : NULL, r, k};
+	if (sorted)
+		qsort(at, n, sizeof(at[0]), by_technique_then_row);
+	return n;
+}
+
+#define MAX_CELLS ((NR_TALLY_ROWS + 1) * (NR_TALLY_TECHS + 1))
+
+/* The width of a column of names: the longest, within [min, 40]. */
+static int width_of(const char (*names)[NR_VALUE_LEN * 2], unsigned n, int min)
+{
+	int w = min;
+
+	for (unsigned i = 0; i < n; i++) {
+		int len = (int)strlen(names[i]);
+
+		w = len > w ? len : w;
+	}
+	return w < 40 ? w : 40;
+}
+
+static void text_matrix(FILE *out, const struct nr_tally *t)
+{
+	struct cell_at at[MAX_CELLS];
+	size_t n = cells_of(t, false, at);
+	unsigned long bad = nr_tally_contradictions(t);
+	char trials[96], expected[32], result[96];
+	int wr = width_of(t->row, t->nrows, 4), wt = width_of(t->tech, t->ntechs, 9);
+
+	fprintf(out, "\ntraversal matrix, %u pair%s: ", t->nrows, t->nrows == 1 ? "" : "s");
+	if (bad)
+		fprintf(out, "%lu CONTRADICTION%s\n", bad, bad == 1 ? "" : "S");
+	else
+		fprintf(out, "no contradiction\n");
+	fprintf(out, "  %-*s %-*s %-20s %-8s %s\n", wr, "PAIR", wt, "TECHNIQUE", "SUCCESSES/TRIALS",
+		"EXPECTED", "RESULT");
+	for (size_t i = 0; i < n; i++) {
+		const struct nr_cell *c = &t->cell[at[i].r][at[i].k];
+
+		trials_text(c, trials, sizeof(trials));
+		nr_cell_expected(c, expected, sizeof(expected));
+		result_text(c, result, sizeof(result));
+		fprintf(out, "  %-*s %-*s %-20s %-8s %s\n", wr, t->row[at[i].r], wt,
+			t->tech[at[i].k], trials, expected, result);
+	}
+}
+
+static void text_pairs(FILE *out, const struct nr_tally *t)
+{
+	struct cell_at at[MAX_CELLS];
+	size_t n = cells_of(t, true, at);
+	char rate[48], count[48];
+	int wr = width_of(t->row, t->nrows, 4), wt = width_of(t->tech, t->ntechs, 9);
+
+	fprintf(out, "\ntraversal by NAT-type pair (successes/trials started, rate and 95%% "
+		     "interval; setup failures outside it):\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct nr_cell *c = &t->cell[at[i].r][at[i].k];
+
+		rate_text(c, true, rate, sizeof(rate));
+		snprintf(count, sizeof(count), "%lu/%lu", c->successes, nr_cell_started(c));
+		fprintf(out, "  %-*s %-*s %-9s %s", wt, t->tech[at[i].k], wr, t->row[at[i].r],
+			count, rate);
+		if (c->setup_failed)
+			fprintf(out, ", %lu setup failed", c->setup_failed);
+		fputc('\n', out);
+	}
+}
+
 void nr_write_text(FILE *out, const struct nr_report *r)
 {
 	fprintf(out, "natreport: %lu record%s from %lu input%s, %lu skipped\n", r->stats.records,
@@ -95,8 +233,13 @@ void nr_write_text(FILE *out, const struct nr_report *r)
 		r->stats.skipped);
 	if (r->nrows)
 		text_rows(out, r);
-	if (r->survey->n > 1)
+	if (r->survey->matrix->ntechs)
+		text_matrix(out, r->survey->matrix);
+	if (r->survey->n > 1) {
 		text_survey(out, r);
+		if (r->survey->pairs->ntechs)
+			text_pairs(out, r->survey->pairs);
+	}
 }
 
 /* ---- documents: Markdown and HTML from one description ---- */
@@ -325,6 +468,98 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 	table_end(d);
 }
 
+/* The cell that says how a result stands against its expectation: loud
+ * when it contradicts it. */
+static void result_cell(struct doc *d, const struct nr_cell *c)
+{
+	static const char *const classes[] = {"fail", "pass", "untested"};
+	char result[96];
+
+	result_text(c, result, sizeof(result));
+	cell_class(d, result, classes[c->contradicts ? 0 : c->agrees ? 1 : 2]);
+}
+
+static void matrix_intro(struct doc *d, const struct nr_tally *t)
+{
+	unsigned long bad = nr_tally_contradictions(t);
+
+	open_block(d, PARAGRAPH);
+	textf(d, "Each technique's trials for each NAT pair (%u), over every record with ",
+	      t->nrows);
+	code(d, "punch");
+	text(d,
+	     " results: successes of the trials, the share of the trials that started, "
+	     "what natprobe expected from the two NATs' classes, and whether the result "
+	     "agrees. ",
+	     false);
+	if (bad) {
+		char loud[64];
+
+		snprintf(loud, sizeof(loud), "%lu CONTRADICTION%s", bad, bad == 1 ? "" : "S");
+		bold(d, loud);
+		text(d,
+		     ": results against natprobe's own prediction, so a rule of the "
+		     "prediction, a classification or the lab is wrong.",
+		     false);
+	} else {
+		text(d, "No result contradicts its prediction.", false);
+	}
+	close_block(d, PARAGRAPH);
+}
+
+/* Each contradiction on a line of its own, before the table. */
+static void matrix_contradictions(struct doc *d, const struct nr_tally *t, const struct cell_at *at,
+				  size_t n)
+{
+	char buf[96], expected[32];
+
+	for (size_t i = 0; i < n; i++) {
+		const struct nr_cell *c = &t->cell[at[i].r][at[i].k];
+
+		if (!c->contradicts)
+			continue;
+		trials_text(c, buf, sizeof(buf));
+		nr_cell_expected(c, expected, sizeof(expected));
+		open_block(d, PARAGRAPH);
+		bold(d, "CONTRADICTION");
+		text(d, " ", false);
+		code(d, t->row[at[i].r]);
+		text(d, " ", false);
+		code(d, t->tech[at[i].k]);
+		textf(d, ": %s succeeded, expected %s.", buf, expected);
+		close_block(d, PARAGRAPH);
+	}
+}
+
+static void doc_matrix(struct doc *d, const struct nr_tally *t)
+{
+	struct cell_at at[MAX_CELLS];
+	size_t n = cells_of(t, false, at);
+	char buf[96];
+
+	block(d, SECTION, "Traversal matrix");
+	matrix_intro(d, t);
+	matrix_contradictions(d, t, at, n);
+	TABLE_HEAD(d, "pair", "technique", "successes/trials", "success rate", "expected",
+		   "result");
+	for (size_t i = 0; i < n; i++) {
+		const struct nr_cell *c = &t->cell[at[i].r][at[i].k];
+
+		row_begin(d);
+		cell(d, t->row[at[i].r]);
+		cell(d, t->tech[at[i].k]);
+		trials_text(c, buf, sizeof(buf));
+		cell(d, buf);
+		rate_text(c, false, buf, sizeof(buf));
+		cell(d, buf);
+		nr_cell_expected(c, buf, sizeof(buf));
+		cell(d, buf);
+		result_cell(d, c);
+		row_end(d);
+	}
+	table_end(d);
+}
+
 static void doc_devices(struct doc *d)
 {
 	const struct nr_report *r = d->r;
@@ -446,6 +681,45 @@ static void survey_compliance(struct doc *d, const struct nr_survey *s)
 	table_end(d);
 }
 
+static void survey_pairs(struct doc *d, const struct nr_tally *t)
+{
+	struct cell_at at[MAX_CELLS];
+	size_t n = cells_of(t, true, at);
+	char rate[48];
+
+	block(d, SUBSECTION, "Traversal by NAT-type pair");
+	open_block(d, PARAGRAPH);
+	text(d,
+	     "Each technique's trials pooled over the records of each pair of NAT types: "
+	     "mapping/filtering of the probe (",
+	     false);
+	code(d, "udp");
+	text(d, ") and of the other probe (", false);
+	code(d, "punch_peer");
+	text(d,
+	     "; unknown when the record lacks it), in either order. The rate is over the "
+	     "trials that started, with Wilson's 95% interval; setup failures are outside it.",
+	     false);
+	close_block(d, PARAGRAPH);
+	TABLE_HEAD(d, "technique", "NAT types", "records", "started", "successes", "success rate",
+		   "setup failed");
+	for (size_t i = 0; i < n; i++) {
+		const struct nr_cell *c = &t->cell[at[i].r][at[i].k];
+
+		row_begin(d);
+		cell(d, t->tech[at[i].k]);
+		cell(d, t->row[at[i].r]);
+		cellf(d, "%lu", c->records);
+		cellf(d, "%lu", nr_cell_started(c));
+		cellf(d, "%lu", c->successes);
+		rate_text(c, true, rate, sizeof(rate));
+		cell(d, rate);
+		cellf(d, "%lu", c->setup_failed);
+		row_end(d);
+	}
+	table_end(d);
+}
+
 static void doc_survey(struct doc *d)
 {
 	const struct nr_report *r = d->r;
@@ -474,6 +748,8 @@ static void doc_survey(struct doc *d)
 				key_table(d, s, (enum nr_key)k);
 	}
 	survey_compliance(d, s);
+	if (s->pairs->ntechs)
+		survey_pairs(d, s->pairs);
 }
 
 static void doc_figures(struct doc *d)
@@ -518,6 +794,8 @@ static void doc_body(struct doc *d)
 	text(d, ".", false);
 	close_block(d, PARAGRAPH);
 	doc_figures(d);
+	if (r->survey->matrix->ntechs)
+		doc_matrix(d, r->survey->matrix);
 	if (r->nrows)
 		doc_devices(d);
 	if (r->survey->n > 1)

@@ -11,7 +11,7 @@
 #include "analysis/records.h"
 #include "analysis/survey.h"
 
-#define NR_FIGURES 5
+#define NR_FIGURES 6
 
 struct nr_figure {
 	const char *name;  /* the files' base name: "ports" */

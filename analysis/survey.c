@@ -20,8 +20,10 @@ nr_survey_t *nr_survey_new(void)
 		return NULL;
 	/* Room for the groups, the total and the "(other groups)". */
 	s->groups = calloc(NR_MAX_GROUPS + 2, sizeof(*s->groups));
-	if (!s->groups) {
-		free(s);
+	s->matrix = calloc(1, sizeof(*s->matrix));
+	s->pairs = calloc(1, sizeof(*s->pairs));
+	if (!s->groups || !s->matrix || !s->pairs) {
+		nr_survey_free(s);
 		return NULL;
 	}
 	for (int i = 0; i < NSLOTS; i++)
@@ -33,8 +35,11 @@ nr_survey_t *nr_survey_new(void)
 
 void nr_survey_free(nr_survey_t *s)
 {
-	if (s)
+	if (s) {
 		free(s->groups);
+		free(s->matrix);
+		free(s->pairs);
+	}
 	free(s);
 }
 
@@ -114,4 +119,6 @@ void nr_survey_add(nr_survey_t *s, const struct nr_row *row)
 	count(&s->groups[0], index, marks);
 	if (row->group[0])
 		count(group(s, row->group), index, marks);
+	nr_matrix_add(s->matrix, row);
+	nr_pairs_add(s->pairs, row);
 }

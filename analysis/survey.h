@@ -1,13 +1,14 @@
 /*
  * Survey aggregation: across any number of records, how many gave each
- * verdict, overall and by a grouping key, and how many passed, failed or
- * left untested each requirement. Constant memory: a bounded number of
- * groups and of distinct values per key; the rest are counted as "other".
+ * verdict, overall and by a grouping key, how many passed, failed or
+ * left untested each requirement, and the traversal trials by pair. Constant memory: a bounded
+ * number of groups and of distinct values per key; the rest are counted as "other".
  */
 #ifndef NATLAB_ANALYSIS_SURVEY_H
 #define NATLAB_ANALYSIS_SURVEY_H
 
 #include "analysis/compliance.h"
+#include "analysis/traversal.h"
 #include "analysis/verdicts.h"
 
 #define NR_MAX_GROUPS 128 /* beyond: one "(other groups)" */
@@ -33,6 +34,9 @@ struct nr_survey {
 	unsigned ngroups;
 	bool other_groups;
 	int slots[2 * NR_MAX_GROUPS + 1]; /* hash of group names: group index or -1 */
+	/* Traversal trials of every record: by the record's NAT pair (label)
+	 * and by NAT-type pair (analysis/traversal.h). */
+	struct nr_tally *matrix, *pairs;
 };
 
 typedef struct nr_survey nr_survey_t;

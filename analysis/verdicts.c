@@ -233,6 +233,9 @@ static void punch(const json_t *rec, struct nr_row *row, bool with_times)
 		nr_value_text(json_object_get(p, "technique"), t->technique, sizeof(t->technique));
 		t->trials = (long)json_integer_value(json_object_get(p, "trials"));
 		t->successes = (long)json_integer_value(json_object_get(p, "successes"));
+		t->setup_failed = (long)json_integer_value(json_object_get(p, "setup_failed"));
+		nr_value_text(json_object_get(p, "expected"), t->expected, sizeof(t->expected));
+		nr_value_text(json_object_get(p, "agrees"), t->agrees, sizeof(t->agrees));
 		t->median_connect_ms = json_is_number(ms) ? json_number_value(ms) : -1;
 		if (with_times)
 			connect_times(json_object_get(p, "connect_ms"), t,
@@ -294,6 +297,8 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 		text_at(rec, nr_keys[k].path, row->value[k], sizeof(row->value[k]));
 	samples(rec, row);
 	punch(rec, row, with_evidence);
+	text_at(rec, "punch_peer.mapping", row->peer[0], sizeof(row->peer[0]));
+	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));
 	if (!with_evidence) {
 		lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN); /* REQ-5 reads it */
 		return;

@@ -52,6 +52,9 @@ extern const struct nr_key_info nr_keys[NR_NKEYS];
 struct nr_punch {
 	char technique[NR_VALUE_LEN];
 	long trials, successes;
+	long setup_failed;        /* trials that never started: outside the rate */
+	char expected[16];        /* natprobe's prediction: works, fails, depends; "" none */
+	char agrees[8];           /* true, false, null; "" absent */
 	double median_connect_ms; /* < 0: none */
 	unsigned nconnect;        /* connect times in the row's connect_ms[] */
 };
@@ -72,6 +75,8 @@ struct nr_row {
 	double alive_s[2], dead_s[2];
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
+	/* The other probe's mapping and filtering (punch_peer); "" unknown. */
+	char peer[2][NR_VALUE_LEN];
 	/* Each successful trial's connect time (punch[].connect_ms), the first
 	 * NR_CONNECT of each technique; read only with the evidence (devices
 	 * shown one by one). Last, and not cleared: a survey's million rows

@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#define Z95 1.959963984540054
+#include "stats.h"
 
 static int by_value(const void *a, const void *b)
 {
@@ -18,18 +18,6 @@ static double percentile(const double *v, size_t n, double p)
 	size_t rank = (size_t)ceil(p / 100.0 * (double)n);
 
 	return v[rank ? rank - 1 : 0];
-}
-
-/* Wilson's interval for k successes in n (better than the normal one for
- * the small n and the rates near 0 and 1 that trials give). */
-static void wilson(unsigned k, unsigned n, double *lo, double *hi)
-{
-	double p = (double)k / n, z2 = Z95 * Z95, d = 1 + z2 / n;
-	double centre = (p + z2 / (2.0 * n)) / d;
-	double half = Z95 * sqrt(p * (1 - p) / n + z2 / (4.0 * n * n)) / d;
-
-	*lo = centre - half < 0 ? 0 : centre - half;
-	*hi = centre + half > 1 ? 1 : centre + half;
 }
 
 static void connect_times(const struct trial_row *rows, size_t n, struct trial_summary *s)
@@ -70,7 +58,7 @@ void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summa
 	s->rate = s->ci_lo = s->ci_hi = -1;
 	if (started) {
 		s->rate = (double)s->successes / started;
-		wilson(s->successes, started, &s->ci_lo, &s->ci_hi);
+		stats_wilson95(s->successes, started, &s->ci_lo, &s->ci_hi);
 	}
 	connect_times(rows, n, s);
 }

@@ -28,7 +28,7 @@ out=$tmp/page
     "$REC/figures.jsonl" >"$tmp/stdout" 2>"$tmp/stderr"
 check "natreport --html --plots exits 0 ($(cat "$tmp/stderr"))" [ $? -eq 0 ]
 for dir in "$out" "$tmp/plots"; do
-    for f in survey ports lifetime traversal connect; do
+    for f in survey ports lifetime traversal matrix connect; do
         check "$dir/$f.png is a PNG" is_png "$dir/$f.png"
         check "$dir/$f.svg is an SVG" is_svg "$dir/$f.svg"
         check "$dir/$f.gp is the script built in" cmp -s "$dir/$f.gp" "analysis/plots/$f.gp"
@@ -51,6 +51,21 @@ check "connect.dat: lab-b's port prediction has its six connect times" \
     sh -c "awk '/udp-port-prediction/ { on = 1; next } on && NF == 0 { exit } on { n++ } END { exit n != 6 }' '$out/connect.dat'"
 check "survey.dat: mapping is half EI, half APD" \
     sh -c "grep -q '^1 \"mapping\" 0.000 50.000 \"EI\" 1 1$' '$out/survey.dat' && grep -q '^1 \"mapping\" 50.000 100.000 \"APD\" 1 2$' '$out/survey.dat'"
+
+# ---- the traversal matrix of a punch-matrix run ----
+"$BIN/natreport" --devices 0 --plots "$tmp/matrix" "$REC/matrix.jsonl" >/dev/null 2>"$tmp/stderr"
+check "matrix records: exit 0 ($(cat "$tmp/stderr"))" [ $? -eq 0 ]
+check "matrix.png is a PNG" is_png "$tmp/matrix/matrix.png"
+check "matrix.svg is an SVG" is_svg "$tmp/matrix/matrix.svg"
+check "matrix.svg says CONTRADICTION in the cell that has one" grep -q CONTRADICTION "$tmp/matrix/matrix.svg"
+check "matrix.dat: 1 of 3 against 'fails' is a contradiction" \
+    grep -qx '6 0 33.3 3 1 3 0 1 "udp-hole-punching" "masq-fully-random+masq" "fails"' "$tmp/matrix/matrix.dat"
+check "matrix.dat: a setup failure is outside the rate" \
+    grep -qx '4 1 0.0 2 0 3 1 0 "udp-hole-punching-private" "masq-random+masq-random" "fails"' "$tmp/matrix/matrix.dat"
+check "matrix.dat: no trial started, no rate" \
+    grep -qx '8 2 -1.0 0 0 3 3 0 "connection-reversal" "masq-fully-random+masq-fully-random" "depends"' "$tmp/matrix/matrix.dat"
+check "matrix.dat: one cell per pair and technique (9 x 3)" [ "$(wc -l <"$tmp/matrix/matrix.dat")" -eq 27 ]
+check "matrix: no device figure without devices shown" [ ! -e "$tmp/matrix/traversal.png" ]
 
 # The Markdown links reach the figures, wherever the two are.
 check "Markdown links the figures of --plots" grep -q '](<plots/traversal.png>)' "$tmp/report.md"
@@ -100,13 +115,13 @@ else
     check "Chromium took a screenshot of the page" is_png "$tmp/shot.png"
     check "the screenshot is not blank (over 50 KiB)" [ "$(wc -c <"$tmp/shot.png")" -gt 51200 ]
     chrome --dump-dom "file://$out/index.html" >"$tmp/dom.html"
-    check "Chromium: all 5 figures loaded" grep -q 'data-figures="5 of 5"' "$tmp/dom.html"
+    check "Chromium: all 6 figures loaded" grep -q 'data-figures="6 of 6"' "$tmp/dom.html"
     check "Chromium: no warning on a whole page" sh -c "! grep -q 'id=.figures-missing' '$tmp/dom.html'"
     # The check itself: a figure moved away must show.
     cp -r "$out" "$tmp/broken"
     rm "$tmp/broken/lifetime.png"
     chrome --dump-dom "file://$tmp/broken/index.html" >"$tmp/dom.html"
-    check "Chromium: a missing figure is counted (4 of 5)" grep -q 'data-figures="4 of 5"' "$tmp/dom.html"
+    check "Chromium: a missing figure is counted (5 of 6)" grep -q 'data-figures="5 of 6"' "$tmp/dom.html"
     check "Chromium: the page warns of it" grep -q 'id="figures-missing"' "$tmp/dom.html"
 fi
 

@@ -498,19 +498,21 @@ struct seen {
 	char last[128];
 };
 
-static void note(void *ctx, const char *label, int key, const char *before, const char *after)
+static void note(void *ctx, const char *label, const char *what, const char *before,
+		 const char *after)
 {
 	struct seen *s = ctx;
 
-	if (key == NR_NKEYS) {
+	if (!before || !after) {
 		s->missing += after == NULL;
 		s->added += before == NULL;
+		if (what)
+			snprintf(s->last, sizeof(s->last), "%s %s only", label, what);
 		return;
 	}
 	s->compared++;
 	if (strcmp(before, after))
-		snprintf(s->last, sizeof(s->last), "%s %s %s %s", label, nr_keys[key].path, before,
-			 after);
+		snprintf(s->last, sizeof(s->last), "%s %s %s %s", label, what, before, after);
 }
 
 static void side_of(struct nr_side *side, const char *const *records, size_t n)

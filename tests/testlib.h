@@ -34,6 +34,7 @@ int test_consistency_register(void);
 int test_punch_register(void);
 int test_rendezvous_register(void);
 int test_report_register(void);
+int test_traversal_register(void);
 
 /*
  * Read a hex file from tests/vectors ('#' starts a comment, white space is

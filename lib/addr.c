@@ -292,6 +292,32 @@ bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b)
 	return false;
 }
 
+/* The address bytes of an IPv4 or IPv6 socket address, and how many. */
+static const uint8_t *ip_bytes(const struct sockaddr *a, size_t *n)
+{
+	*n = a->sa_family == AF_INET ? 4 : a->sa_family == AF_INET6 ? 16 : 0;
+	if (a->sa_family == AF_INET)
+		return (const uint8_t *)&((const struct sockaddr_in *)(const void *)a)->sin_addr;
+	if (a->sa_family == AF_INET6)
+		return (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+	return NULL;
+}
+
+bool addr_in_network(const struct sockaddr *a, const struct sockaddr *net,
+		     const struct sockaddr *mask)
+{
+	size_t n, nn, nm;
+	const uint8_t *x = ip_bytes(a, &n), *y = ip_bytes(net, &nn), *m;
+
+	if (!x || net->sa_family != a->sa_family || mask->sa_family != a->sa_family)
+		return false;
+	m = ip_bytes(mask, &nm);
+	for (size_t i = 0; i < n; i++)
+		if ((x[i] & m[i]) != (y[i] & m[i]))
+			return false;
+	return nn == n && nm == n;
+}
+
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
 	return addr_same_ip(a, b) && addr_port(a) == addr_port(b);

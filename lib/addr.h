@@ -52,6 +52,10 @@ uint16_t addr_port(const struct sockaddr *sa);
 void addr_set_port(struct sockaddr *sa, uint16_t port);
 socklen_t addr_len(const struct sockaddr *sa);
 bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
+/* Is a's address in the network of address net with netmask mask (as
+ * getifaddrs gives them)? False across families. */
+bool addr_in_network(const struct sockaddr *a, const struct sockaddr *net,
+		     const struct sockaddr *mask);
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
 /*
  * The local address a UDP socket bound to the wildcard address, port port,

@@ -475,10 +475,11 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 int natprobe_classify(const struct sockaddr *server, struct probe_result *res)
 {
 	static const struct probe_test *const tests[] = {&probe_test_nat, &probe_test_mapping,
-							 &probe_test_filtering, &probe_test_ports};
+							 &probe_test_filtering, &probe_test_ports,
+							 &probe_test_hairpin};
 	struct driver d = {0};
 	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
-	probe_engine_t *e = probe_engine_new(&io, server, tests, 4, clock_now_us());
+	probe_engine_t *e = probe_engine_new(&io, server, tests, 5, clock_now_us());
 
 	if (!e)
 		return -1;

@@ -115,6 +115,37 @@ struct predict predict_technique(enum predict_technique t, const struct predict_
 				"not take (RFC 5128 5: port prediction is the way left)"};
 }
 
+/*
+ * Behind one public address, the public endpoints S names share it: a
+ * packet to the other's goes to the NAT's own address, and reaches the
+ * other only if that NAT hairpins (RFC 4787 REQ-9). This host's own
+ * hairpinning test shows it; where it saw none the test may still have
+ * been stopped by a filter in front of the hairpinning NAT (nested NATs:
+ * the inner NAT drops a packet its host has not asked for, which a punch
+ * does ask for), so no hairpinning is "depends", not "fails". Own endpoints
+ * on one network reach each other directly, with no NAT between.
+ */
+struct predict predict_one_address(enum predict_technique t, bool private_first, bool same_lan,
+				   enum probe_bool hairpin)
+{
+	static const struct predict_side any = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
+
+	if (t == PREDICT_RELAY)
+		return predict_technique(t, &any, &any);
+	if (t == PREDICT_UDP_HOLE_PUNCHING && private_first && same_lan)
+		return (struct predict){PREDICT_WORKS, "one public address, and the other's own "
+						       "endpoint is on this host's network"};
+	if (t == PREDICT_UDP_HOLE_PUNCHING && hairpin == PROBE_YES)
+		return (struct predict){
+		    PREDICT_WORKS, "one public address, and the NAT hairpins (RFC 4787 REQ-9)"};
+	return (struct predict){PREDICT_DEPENDS,
+				t == PREDICT_CONNECTION_REVERSAL
+				    ? "one public address: reversal rests on the NAT's hairpinning "
+				      "and filtering of hairpinned packets"
+				    : "one public address and no hairpinning seen (a filter of a "
+				      "nested NAT may hide it): works only if the NAT hairpins"};
+}
+
 int predict_reversal_passive(const struct predict_side *a, const struct predict_side *b)
 {
 	return a->filtering != PROBE_FILTERING_EI && b->filtering == PROBE_FILTERING_EI;

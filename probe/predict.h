@@ -37,6 +37,13 @@ struct predict {
  * public address. */
 struct predict predict_technique(enum predict_technique t, const struct predict_side *a,
 				 const struct predict_side *b);
+/* Two probes behind one public address: one NAT, or nested NATs behind
+ * one outer NAT (RFC 5128 3.3.2, 3.3.3). What this side knows: whether the
+ * other's own endpoints are on one of this host's networks (same_lan), and
+ * whether its NAT hairpinned this host's own packets. private_first: the
+ * technique tries the other's own endpoints before its public one. */
+struct predict predict_one_address(enum predict_technique t, bool private_first, bool same_lan,
+				   enum probe_bool hairpin);
 /* Connection reversal: which side waits (1: b, 0: a): the one whose filter
  * takes a packet it has not asked for, a when neither does. */
 int predict_reversal_passive(const struct predict_side *a, const struct predict_side *b);

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/random.h>
 
@@ -128,6 +129,7 @@ struct options {
 /* What the rendezvous said of the other probe. */
 struct meeting {
 	bool met;
+	struct sockaddr_storage self; /* this probe's public endpoint, as S saw it */
 	struct sockaddr_storage pub, priv[PUNCH_MAX_CANDIDATES - 1];
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
@@ -339,7 +341,8 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
 
-	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok)
+	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok ||
+	    stun_get_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &mt->self) != STUN_OK)
 		return;
 	memcpy(mt->token, stun_attr_value(m, tok), PUNCH_TOKEN_LEN);
 	if (cls)
@@ -416,8 +419,8 @@ static void meet(const struct options *o, int fd, const struct registration *r, 
 		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
 		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt)) {
 			*answered = true;
-			if (!rtt_us)
-				rtt_us = (uint32_t)(clock_now_us() - sent_at);
+			if (!rtt_us) /* 0 says "not yet" to the rendezvous */
+				rtt_us = (uint32_t)(clock_now_us() - sent_at) | 1u;
 		}
 	}
 }
@@ -440,9 +443,34 @@ static int send_datagram(void *ctx, const struct sockaddr *to, const uint8_t *ms
 	return n < 0 ? -1 : 0;
 }
 
+/* Both probes behind one public address: one NAT, or one outer NAT (with
+ * no NAT, one address is one host). */
+static bool one_address(const struct probe_result *me, const struct meeting *mt)
+{
+	return me->mapping != PROBE_MAPPING_NONE &&
+	       addr_same_ip((const struct sockaddr *)&mt->self, (const struct sockaddr *)&mt->pub);
+}
+
+/* Is one of the other probe's own endpoints on a network of this host (an
+ * interface's address and prefix)? Then they reach each other directly. */
+static bool same_lan(const struct meeting *mt)
+{
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifs))
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next)
+		for (size_t k = 0; i->ifa_addr && i->ifa_netmask && k < mt->npriv && !found; k++)
+			found = addr_in_network((const struct sockaddr *)&mt->priv[k], i->ifa_addr,
+						i->ifa_netmask);
+	freeifaddrs(ifs);
+	return found;
+}
+
 /* Step 4's configuration: where to send, and whether to wait. */
 static void punch_config(const struct options *o, const struct technique *t,
-			 const struct meeting *mt, const uint8_t *token, bool passive,
+			 const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
 			 struct punch_cfg *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -461,7 +489,10 @@ static void punch_config(const struct options *o, const struct technique *t,
 	}
 	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
 		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
-	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC};
+	/* Behind one public address, the other's public endpoint is reached
+	 * only through the NAT's hairpinning (RFC 5128 3.3.3). */
+	cfg->cand[cfg->ncand++] =
+	    (struct punch_candidate){mt->pub, hairpin ? PUNCH_PATH_HAIRPIN : PUNCH_PATH_PUBLIC};
 	cfg->open_ttl = o->open_ttl;
 }
 
@@ -546,7 +577,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return answered || mt->error ? 0 : -1;
 	}
 	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
-	punch_config(o, t, mt, token, am_passive(t, me, mt, token), &cfg);
+	punch_config(o, t, mt, token, am_passive(t, me, mt, token), one_address(me, mt), &cfg);
 	punch_start(&pt, &cfg, send_datagram, &fd, clock_now_us());
 	run_punch(fd, &pt);
 	row->res = pt.res;
@@ -722,11 +753,15 @@ static void predict_all(const struct options *o, const struct probe_result *me,
 	struct predict_side mine = {me->mapping, me->filtering};
 	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
 
+	bool one = mt->met && one_address(me, mt), lan = one && same_lan(mt);
+
 	if (mt->met)
 		theirs = (struct predict_side){(enum probe_mapping)mt->cls[0],
 					       (enum probe_filtering)mt->cls[1]};
 	for (size_t i = 0; i < o->ntech; i++)
-		runs[i].want = predict_technique(runs[i].t->rule, &mine, &theirs);
+		runs[i].want = one ? predict_one_address(runs[i].t->rule, runs[i].t->private_first,
+							 lan, me->hairpinning)
+				   : predict_technique(runs[i].t->rule, &mine, &theirs);
 }
 
 /* Every trial; -1 when the reflector never answered, -2 when it refused

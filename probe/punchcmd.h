@@ -14,7 +14,7 @@
 /* argv[0] is "punch". */
 int punch_main(int argc, char **argv);
 
-/* natprobe's classification (nat, mapping, filtering, ports) against
+/* natprobe's classification (nat, mapping, filtering, ports, hairpinning) against
  * server, for the prediction; natprobe.c's driver. 0, or -1. */
 int natprobe_classify(const struct sockaddr *server, struct probe_result *res);
 

@@ -30,6 +30,7 @@ struct session {
 	uint32_t trial;
 	char key[REFL_SESSION_KEY_LEN + 1];
 	struct side side[2];
+	bool met; /* both told of each other */
 	uint64_t last_ms;
 	/* The relay, once granted at the meeting. */
 	bool relay;
@@ -263,7 +264,7 @@ static void answer(const struct stun_msg *m, const struct session *s, int x, str
 	o->to = s->side[x].pub;
 	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_SUCCESS);
 	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&o->to);
-	if (s->side[!x].used)
+	if (s->met)
 		peer_attrs(&b, s, x);
 	finish(&b, s->key, o);
 }
@@ -302,7 +303,7 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 	struct reg reg;
 	struct session *s;
 	unsigned code = read_register(m, secret, secret_len, &reg, key, &reason);
-	bool was_pair, matched;
+	bool matched;
 	int x;
 
 	*counter = code == 403 ? "rendezvous off" : code ? "rendezvous refused" : NULL;
@@ -318,13 +319,16 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 		*counter = "rendezvous session full";
 		return error_out(m, from, 403, "session full: two probes are registered", &out[0]);
 	}
-	was_pair = s->side[0].used && s->side[1].used;
 	*counter = s->side[x].used ? "rendezvous refreshed" : "rendezvous registered";
 	memset(&reg.side.pub, 0, sizeof(reg.side.pub));
 	memcpy(&reg.side.pub, from, addr_len(from));
 	s->side[x] = reg.side;
 	s->last_ms = now_ms;
-	matched = !was_pair && s->side[!x].used;
+	/* They meet once both are there and each has told its round trip, so
+	 * that the start can even out the two one-way delays: a probe's first
+	 * registration cannot know it yet, its next one (after this answer) does. */
+	matched = !s->met && s->side[!x].used && s->side[0].rtt_us && s->side[1].rtt_us;
+	s->met |= matched;
 	if (matched)
 		grant_relay(r, s, now_ms);
 	answer(m, s, x, &out[0]);

@@ -121,10 +121,12 @@ NATLAB=testbeds/natlab
 export NATLAB_BIN=$BIN NATLAB_LABECHO=0
 # pair_lab SESSION KEY TTL [PROFILE [TRIALS]]: the lab, the reflector, both probes,
 # down; their exit statuses in LAB_RC, their summaries in la.out and lb.out.
-# STAGGER_B: the second probe's --stagger (ms late).
+# STAGGER_B: the second probe's --stagger (ms late); INET_DELAY: one way
+# between wan-a and wan-b (natlab's NATLAB_INET_DELAY; 10 ms unless set).
 pair_lab() {
     local id session=$1 key=$2 ttl=$3 profile=${4:-two-nats} trials=${5:-3} ra rb
-    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
+    NATLAB_INET_DELAY=${INET_DELAY:-10} $NATLAB up "$profile" >"$tmp/up" 2>&1 ||
+        { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
         --rate 0 --no-tcp --session-secret "$secret" >"$tmp/labrefl" 2>&1 &
@@ -156,6 +158,25 @@ two_nats() {
         ok
     else
         bad "two-nats: exit $LAB_RC (want 0 0), relay and hole punching 3 of 3, reversal 0 of 3, as predicted"
+    fi
+}
+# With 20 ms one way between the NATs and no opening round: each NAT's
+# first packet out leaves before the other's first packet can arrive, as on
+# a real path, and hole punching works, as predicted; the connect time is at
+# least the path's round trip.
+two_nats_delay() {
+    local key5 ms
+    key5=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab5 | awk '{ print $4 }')
+    INET_DELAY=20 pair_lab lab5 "$key5" 0 || return
+    ms=$(grep -o '"technique":"udp-hole-punching",[^{]*"median_connect_ms":[0-9.]*' "$tmp/la.json" |
+        sed 's/.*://')
+    if [ "$LAB_RC" = "0 0" ] &&
+        grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/la.out" &&
+        grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/lb.out" &&
+        awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 40) }'; then
+        ok
+    else
+        bad "two-nats, 20 ms one way, no opening round: exit $LAB_RC (want 0 0), hole punching 3 of 3, connect ${ms:-?} ms (want 40 or more)"
     fi
 }
 # A side 100 ms late (--stagger), without the opening round: the first
@@ -202,6 +223,7 @@ natemu_pair() {
 # The pair labs are independent: several at once (tests/lib.sh, par).
 par two_nats
 par two_nats_late
+par two_nats_delay
 par natemu_pair full-cone-vs-symmetric "mapping=endpoint-independent filtering=endpoint-independent" \
     "mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" 2 2
 par natemu_pair port-restricted-vs-symmetric \
@@ -210,6 +232,44 @@ par natemu_pair port-restricted-vs-symmetric \
 par natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
     "mapping=address-dependent filtering=address-dependent ports=sequential" 2 2
 
+# natlab punch with a second side of the lab's own: behind one public
+# address (the lab's cli2) and with a public peer. punch_cell LAB TECHNIQUE
+# COUNT [PATH]: the summary line (and record) of one technique.
+punch_cell() {
+    grep -Eq "^ +$2 +$3 " "$tmp/$1.out" &&
+        { [ -z "${4:-}" ] || sed 's/{"technique":/\n&/g' "$tmp/$1.json" |
+            grep "^{\"technique\":\"$2\"" | grep -q "\"path\":\"$4\""; }
+}
+# punch_lab A B WANT...: natlab punch A B, 2 trials; each WANT is
+# "TECHNIQUE COUNT [PATH]" and must hold, and nothing may contradict.
+punch_lab() {
+    local a=$1 b=$2 name=$1+$2 w
+    shift 2
+    $NATLAB punch --trials 2 --json "$tmp/$name.json" "$a" "$b" >"$tmp/$name.out" 2>&1
+    cp "$tmp/$name.out" "$tmp/out"
+    for w in "$@"; do
+        # shellcheck disable=SC2086 # the words of a want
+        if ! punch_cell "$name" $w; then
+            bad "natlab punch $a $b: want $w"
+            return
+        fi
+    done
+    if grep -q CONTRADICTION "$tmp/$name.out"; then bad "natlab punch $a $b: a contradiction"; else ok; fi
+}
+# Two clients of one masquerade: their own endpoints share a network, so the
+# private technique works (path private, as predicted); the public endpoints
+# would need hairpinning, which Linux's masquerade does not do.
+par punch_lab masq same "relay 2/2 relay" "udp-hole-punching-private 2/2 private" \
+    "udp-hole-punching 0/2" "connection-reversal 0/2"
+# A peer with no NAT: everything works, as predicted.
+par punch_lab masq public "relay 2/2" "udp-hole-punching 2/2 public" \
+    "connection-reversal 2/2"
+# Nested NATs (RFC 5128 3.3.3): two homes behind one CGN. Without
+# hairpinning at the CGN only the relay gets through; with it, hole
+# punching works through the CGN's hairpin (path hairpin).
+par punch_lab cgn-homes same "relay 2/2" "udp-hole-punching 0/2" "udp-hole-punching-private 0/2"
+NATEMU_OPTIONS="--delay 5" par punch_lab cgn-homes-hairpin same "relay 2/2" \
+    "udp-hole-punching 2/2 hairpin" "udp-hole-punching-private 2/2 hairpin"
 par_wait
 
 # natlab punch, the command: a pair lab from two profiles (masq on each side),

@@ -24,9 +24,11 @@ status=$?
 cat "$tmp/out"
 if [ "$status" -eq 0 ]; then ok; else bad "natlab report: exit $status"; fi
 nlabs=$(grep -c '^\[[ 0-9]*/[0-9]*\]' "$tmp/out")
-# device needs a physical device, two-natemu is natemu again (a pair for natprobe punch):
-# neither is among the standard labs (natlab's all_profiles).
-nprofiles=$(testbeds/natlab list | awk 'NR > 1 && $1 != "" && $1 != "device" && $1 != "two-natemu" && !/^ / { n++ } END { print n }')
+# device needs a physical device, and pair labs (PROFILE_PAIR=1) are for natlab
+# punch: neither is among the standard labs (natlab's all_profiles).
+nprofiles=$(for f in testbeds/profiles/*.sh; do
+    [ "$(basename "$f")" = device.sh ] || grep -q '^PROFILE_PAIR=1' "$f" || echo "$f"
+done | wc -l)
 if [ "$nlabs" -eq "$nprofiles" ] && [ "$nlabs" -ge 9 ]; then ok; else
     bad "one progress line per lab: $nlabs lines for $nprofiles profiles"; fi
 if [ "$(wc -l <"$out/records.jsonl")" -eq "$nprofiles" ]; then ok; else

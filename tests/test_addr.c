@@ -335,12 +335,42 @@ static void test_compare(void)
 	CU_ASSERT_EQUAL(addr_len((struct sockaddr *)&b), sizeof(struct sockaddr_in6));
 }
 
+/* An interface's address and netmask, as getifaddrs gives them. */
+static void test_network(void)
+{
+	struct sockaddr_storage a, net, mask, a6, net6, mask6;
+
+	test_sockaddr("192.168.1.77:5000", &a);
+	test_sockaddr("192.168.1.1", &net);
+	test_sockaddr("255.255.255.0", &mask);
+	CU_ASSERT_TRUE(addr_in_network((struct sockaddr *)&a, (struct sockaddr *)&net,
+				       (struct sockaddr *)&mask));
+	test_sockaddr("192.168.2.77:5000", &a);
+	CU_ASSERT_FALSE(addr_in_network((struct sockaddr *)&a, (struct sockaddr *)&net,
+					(struct sockaddr *)&mask));
+	test_sockaddr("255.255.252.0", &mask); /* a /22 holds 192.168.0-3 */
+	CU_ASSERT_TRUE(addr_in_network((struct sockaddr *)&a, (struct sockaddr *)&net,
+				       (struct sockaddr *)&mask));
+	test_sockaddr("[2001:db8:0:1::9]:5000", &a6);
+	test_sockaddr("2001:db8:0:1::1", &net6);
+	test_sockaddr("ffff:ffff:ffff:ffff::", &mask6);
+	CU_ASSERT_TRUE(addr_in_network((struct sockaddr *)&a6, (struct sockaddr *)&net6,
+				       (struct sockaddr *)&mask6));
+	test_sockaddr("[2001:db8:0:2::9]:5000", &a6);
+	CU_ASSERT_FALSE(addr_in_network((struct sockaddr *)&a6, (struct sockaddr *)&net6,
+					(struct sockaddr *)&mask6));
+	/* Across families: never. */
+	CU_ASSERT_FALSE(addr_in_network((struct sockaddr *)&a, (struct sockaddr *)&net6,
+					(struct sockaddr *)&mask6));
+}
+
 int test_addr_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"parse good input", test_parse_good},
 	    {"errors name the bad part", test_parse_errors},
 	    {"compare", test_compare},
+	    {"an address in an interface's network", test_network},
 	    {"resolve: literals as parsed, never looked up", test_resolve_literals},
 	    {"resolve: localhost, ports and their errors", test_resolve_localhost},
 	    {"resolve: families and several addresses (own hosts file)", test_resolve_lab},

@@ -167,6 +167,36 @@ static void test_meet(void)
 	rdv_free(r);
 }
 
+/* A probe's first registration cannot know its round trip: the two meet
+ * only once both have told theirs, so that the waits even them out. */
+static void test_meet_after_rtt(void)
+{
+	struct rdv_limits l = {8, 30000, 0, 0, 0, 0};
+	rdv_t *r = rdv_new(&l);
+	struct probe fresh = b;
+	struct rdv_out out[2];
+	struct stun_msg m;
+	const char *counter;
+	uint32_t wait;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	reg(r, &a, 1000, out, &counter);
+	fresh.rtt_us = 0;
+	CU_ASSERT_EQUAL_FATAL(reg(r, &fresh, 1010, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous registered");
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_XOR_PEER_ADDRESS));
+	/* Its next registration has it: now they meet, A waiting none, B 15 ms. */
+	CU_ASSERT_EQUAL_FATAL(reg(r, &b, 1110, out, &counter), 2);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous matched");
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_TRUE(stun_get_u32(&m, STUN_ATTR_NATLAB_WAIT, &wait) == STUN_OK && wait == 15);
+	/* Once only. */
+	CU_ASSERT_EQUAL(reg(r, &b, 1210, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous refreshed");
+	rdv_free(r);
+}
+
 /* A third probe, bad requests, a full table, and forgetting. */
 static void test_refusals(void)
 {
@@ -351,6 +381,7 @@ int test_rendezvous_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"two probes meet: endpoints, token, start times", test_meet},
+	    {"no meeting before both round trips are known", test_meet_after_rtt},
 	    {"a third probe, bad requests, a full table, expiry", test_refusals},
 	    {"no session secret: off", test_off},
 	    {"the relay: granted trials' signed packets, for a time", test_relay},

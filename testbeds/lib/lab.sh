@@ -131,6 +131,9 @@ lab_internet() {
 	done
 	lab_route refl 203.0.113.126
 
+	# NATLAB_INET_DELAY=MS: a one-way delay between wan-a and wan-b.
+	[ "${NATLAB_INET_DELAY:-0}" = 0 ] || lab_inet_delay "$NATLAB_INET_DELAY"
+
 	# NATLAB_LABECHO=0 leaves the reflector host's ports free for natreflector.
 	[ "${NATLAB_LABECHO:-1}" = 0 ] && return 0
 	local endpoints="$REFL_PRIMARY:3478 $REFL_PRIMARY:3479 $REFL_ALTERNATE:3478 $REFL_ALTERNATE:3479"
@@ -141,6 +144,37 @@ lab_internet() {
 	ip netns exec "$(ns refl)" "$NATLAB_BIN/labecho" serve --for 86400 $endpoints \
 		>"$(lab_state_dir)/labecho.log" 2>&1 &
 	lab_pid $!
+}
+
+# A one-way delay of MS on inet's routed path between wan-a and wan-b (so
+# between NAT B and everything on wan-a, NAT A included; wan-a's own hosts
+# still reach each other directly): natemu --forward-only does inet's
+# forwarding, a router's TTL decrement included, with its --delay. This
+# kernel has no netem; a pair lab needs a path slower than the start skew
+# of its two probes (README, "Pair labs").
+lab_inet_delay() {
+	local ms=$1 log
+	log="$(lab_state_dir)/natemu-inet.log"
+	in_ns inet sysctl -qw net.ipv4.ip_forward=0
+	lab_nft inet 'table netdev delay {
+	chain a {
+		type filter hook ingress device "wan-a" priority 0; policy accept;
+		ether type ip drop
+	}
+	chain b {
+		type filter hook ingress device "wan-b" priority 0; policy accept;
+		ether type ip drop
+	}
+}'
+	ip netns exec "$(ns inet)" "$NATLAB_BIN/natemu" --forward-only --inside wan-a \
+		--outside wan-b --delay "$ms" >"$log" 2>&1 &
+	lab_pid $!
+	for _ in $(seq 50); do
+		grep -q '^natemu ready' "$log" && return 0
+		kill -0 "$!" 2>/dev/null || lab_fail "natemu (inet delay) did not start: $(cat "$log")"
+		sleep 0.02
+	done
+	lab_fail "natemu (inet delay) not ready after 1 s: $(cat "$log")"
 }
 
 # IPv6 on the internet of lab_internet (called after it): inet routes IPv6

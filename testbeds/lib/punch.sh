@@ -9,12 +9,17 @@
 # on wan-b (LAB_SIDE=b). That works for profiles whose NAT is one masquerade
 # or one natemu (masq, masq-random, masq-fully-random, natemu): the others
 # put addresses of wan-a's network into their rules, or build more than one
-# NAT, and are refused as the second side.
+# NAT, and are refused as the second side. Two other second sides take any
+# profile as the first:
+#   same    the lab's own cli2: behind the same NAT (masq, cgn), or behind
+#           another home NAT of the same CGN (cgn-homes, cgn-homes-hairpin)
+#   public  a host "pub" on the lab internet, 198.51.100.2 on wan-b, no NAT
 
 PUNCH_PAIRABLE="masq masq-random masq-fully-random natemu"
 
 pairable() {
 	case " $PUNCH_PAIRABLE " in *" $1 "*) return 0 ;; esac
+	[ "${2:-}" = first ] && [ -f "$NATLAB_PROFILES/$1.sh" ] && return 0
 	echo "natlab punch: '$1' cannot be a side of a pair lab yet (these can: $PUNCH_PAIRABLE)" >&2
 	return 1
 }
@@ -38,6 +43,50 @@ pair_up() {
 	lab_up "$a+$b"
 }
 
+# Profile A's lab with a host on the lab internet (no NAT) as the second side.
+pair_up_public() {
+	load_profile "$1"
+	eval "$(declare -f profile_up | sed '1s/profile_up/pair_side_a/')"
+	# shellcheck disable=SC2317 # called by lab_up
+	profile_up() {
+		pair_side_a
+		lab_host pub
+		lab_plug pub eth0 inet wan-b
+		lab_addr pub eth0 198.51.100.2/25
+		lab_route pub 198.51.100.126
+	}
+	lab_up "$1+public"
+}
+
+# Build the pair for A and B (a profile, same or public); PAIR_PEER is the
+# second side's host. 2 when the pair cannot be built (said why).
+pair_build() {
+	local a=$1 b=$2
+	case $b in
+	same | public) pairable "$a" first || return 2 ;;
+	*) { pairable "$a" && pairable "$b"; } || return 2 ;;
+	esac
+	case $b in
+	same)
+		load_profile "$a"
+		lab_up "$a+same"
+		PAIR_PEER=cli2
+		;;
+	public)
+		pair_up_public "$a"
+		PAIR_PEER=pub
+		;;
+	*)
+		pair_up "$a" "$b"
+		PAIR_PEER=peer
+		;;
+	esac
+	grep -qx "$(ns "$PAIR_PEER")" "$(lab_state_dir)/namespaces" && return 0
+	echo "natlab punch: '$a' has no second client ($PAIR_PEER) to pair with" >&2
+	lab_teardown
+	return 2
+}
+
 # natreflector with a fresh secret in the lab's state; sets PUNCH_KEY for
 # session PUNCH_SESSION.
 pair_reflector() {
@@ -59,16 +108,20 @@ pair_reflector() {
 }
 
 # Both probes; cli1's record appended to JSON (if given). PUNCH_RC: cli1's
-# exit status, then peer's.
+# exit status, then peer's. NATLAB_PUNCH_OPTIONS: more options for both
+# (natprobe punch's, e.g. "--techniques udp-hole-punching --open-ttl 0").
 pair_probes() {
 	local label=$1 trials=$2 json=$3 dir ra rb
 	dir=$(lab_state_dir)
-	in_ns peer "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
-		--trials "$trials" --json "$dir/peer.json" 203.0.113.10 >"$dir/peer.out" 2>&1 &
+	# shellcheck disable=SC2086 # the options are words
+	in_ns "$PAIR_PEER" "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
+		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} --json "$dir/peer.json" 203.0.113.10 \
+		>"$dir/peer.out" 2>&1 &
 	local p=$!
+	# shellcheck disable=SC2086
 	in_ns cli1 "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
-		--trials "$trials" --label "$label" --json "$dir/cli1.json" 203.0.113.10 \
-		>"$dir/cli1.out" 2>&1
+		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} --label "$label" --json "$dir/cli1.json" \
+		203.0.113.10 >"$dir/cli1.out" 2>&1
 	ra=$?
 	wait "$p"
 	rb=$?
@@ -80,8 +133,7 @@ pair_probes() {
 # one "technique count expected agrees" line per technique.
 punch_pair() {
 	local a=$1 b=$2 trials=$3 json=$4 dir
-	pairable "$a" && pairable "$b" || return 2
-	pair_up "$a" "$b"
+	pair_build "$a" "$b" || return 2
 	dir=$(lab_state_dir)
 	pair_reflector || { lab_teardown; return 2; }
 	pair_probes "natlab:$a+$b" "$trials" "$json"
@@ -92,52 +144,83 @@ punch_pair() {
 	case $PUNCH_RC in "0 0") return 0 ;; *) return 1 ;; esac
 }
 
-# natlab punch [--trials N] [--json FILE] PROFILE_A PROFILE_B
+# --delay MS: a number, for NATLAB_INET_DELAY.
+punch_delay() {
+	case $1 in
+	'' | *[!0-9]*) echo "natlab punch: --delay wants milliseconds, not '$1'" >&2; exit 2 ;;
+	esac
+	[ "$1" -le 10000 ] || { echo "natlab punch: --delay: at most 10000 ms" >&2; exit 2; }
+	export NATLAB_INET_DELAY=$1
+}
+
+# natlab punch [--trials N] [--json FILE] [--delay MS] PROFILE_A PROFILE_B
 cmd_punch() {
 	local trials=5 json=''
+	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 2 ]; do
 		case $1 in
 		--trials) trials=$2 ;;
 		--json) json=$2 ;;
+		--delay) punch_delay "$2" ;;
 		*) usage >&2; exit 2 ;;
 		esac
 		shift 2
 	done
 	[ $# -eq 2 ] || { usage >&2; exit 2; }
 	need_root
-	export NATLAB_LABECHO=0 # the reflector host's ports are natreflector's
-	echo "natlab punch: $1 (cli1) and $2 (peer), $trials trials per technique"
+	export NATLAB_LABECHO=0 NATLAB_INET_DELAY # the reflector host's ports are natreflector's
+	echo "natlab punch: $1 (cli1) and $2 (peer), $trials trials per technique," \
+		"${NATLAB_INET_DELAY} ms one way between wan-a and wan-b"
 	punch_pair "$1" "$2" "$trials" "$json"
 }
 
-# natlab punch-matrix [--trials N] [--json FILE] [PROFILE...]: every ordered
-# pair of the profiles (default: the kernel ones that pair); one table of
-# technique x pair -> successes/trials, expected, agrees.
+# The grid's pairs, "A B" a line: every ordered pair of the profiles, and
+# each with a second client behind its own NAT (same) and with a public
+# peer; by default also the nested pairs, two homes behind one CGN without
+# and with hairpinning, and two clients behind one home behind a CGN.
+matrix_pairs() {
+	local a b
+	for a in "$@"; do
+		for b in "$@" same public; do
+			echo "$a $b"
+		done
+	done
+	[ "${MATRIX_DEFAULT:-0}" = 1 ] || return 0
+	printf '%s same\n' cgn cgn-homes cgn-homes-hairpin
+}
+
+# natlab punch-matrix [--trials N] [--json FILE] [PROFILE...]: the pairs of
+# matrix_pairs (default: the kernel profiles that pair, and the nested
+# pairs); one table of technique x pair -> successes/trials, expected, agrees.
 cmd_punch_matrix() {
 	local trials=3 json='' rc=0 a b row profiles=()
+	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--trials) trials=$2; shift 2 ;;
 		--json) json=$2; shift 2 ;;
+		--delay) punch_delay "$2"; shift 2 ;;
 		-*) usage >&2; exit 2 ;;
 		*) profiles+=("$1"); shift ;;
 		esac
 	done
-	[ ${#profiles[@]} -gt 0 ] || profiles=(masq masq-random masq-fully-random)
+	local MATRIX_DEFAULT=0
+	[ ${#profiles[@]} -gt 0 ] || { profiles=(masq masq-random masq-fully-random); MATRIX_DEFAULT=1; }
 	need_root
-	export NATLAB_LABECHO=0
+	export NATLAB_LABECHO=0 NATLAB_INET_DELAY
 	local table
 	table=$(mktemp)
-	for a in "${profiles[@]}"; do
-		for b in "${profiles[@]}"; do
-			printf 'natlab punch-matrix: %s + %s ...\n' "$a" "$b" >&2
-			punch_pair "$a" "$b" "$trials" "$json" >/dev/null
-			case $? in 0) ;; 2) rc=2 ;; *) [ "$rc" -eq 2 ] || rc=1 ;; esac
-			while read -r row; do
-				[ -n "$row" ] && echo "$a+$b $row" >>"$table"
-			done <<<"$PUNCH_ROWS"
-		done
-	done
+	local pairs n=0
+	pairs=$(matrix_pairs "${profiles[@]}")
+	while read -r a b; do
+		n=$((n + 1))
+		printf 'natlab punch-matrix: [%d/%d] %s + %s ...\n' "$n" "$(wc -l <<<"$pairs")" "$a" "$b" >&2
+		punch_pair "$a" "$b" "$trials" "$json" >/dev/null </dev/null
+		case $? in 0) ;; 2) rc=2 ;; *) [ "$rc" -eq 2 ] || rc=1 ;; esac
+		while read -r row; do
+			[ -n "$row" ] && echo "$a+$b $row" >>"$table"
+		done <<<"$PUNCH_ROWS"
+	done <<<"$pairs"
 	printf '%-38s %-26s %-8s %-8s %s\n' PAIR TECHNIQUE COUNT EXPECTED RESULT
 	awk '{ printf "%-38s %-26s %-8s %-8s %s\n", $1, $2, $3, $4, $5 }' "$table"
 	rm -f "$table"

@@ -46,6 +46,7 @@ struct natemu_run {
 	int raw;
 	struct impair_queue queue;
 	struct counters counters;
+	bool forward_only; /* a delay box: no translation, no filter */
 };
 
 static const char usage[] =
@@ -62,6 +63,9 @@ static const char usage[] =
     "  --delay MS            delay every forwarded packet by MS\n"
     "  --reorder PCT:MS      hold PCT% of packets MS longer, so later ones overtake\n"
     "  --duplicate PCT       send PCT% of packets twice\n"
+    "  --forward-only        translate nothing: forward every IPv4 packet as it is\n"
+    "                        (TTL one less, as a router), with the impairments: a\n"
+    "                        delay box for a lab's path (no --set needed)\n"
     "  -h, --help            this text\n"
     "\n"
     "Settings (default first): mapping= and filtering= endpoint-independent,\n"
@@ -140,8 +144,14 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 		counters_add(&r->counters, err);
 		return;
 	}
-	res = natemu_process(r->nat, from, &p.summary, now);
-	counters_add(&r->counters, res.reason);
+	if (r->forward_only) {
+		counters_add(&r->counters, "forwarded as it is");
+		res.verdict = NATEMU_FORWARD;
+		res.pkt = p.summary;
+	} else {
+		res = natemu_process(r->nat, from, &p.summary, now);
+		counters_add(&r->counters, res.reason);
+	}
 	switch (res.verdict) {
 	case NATEMU_FORWARD:
 		err = packet_rewrite(&p, &res.pkt, out, &out_len);
@@ -247,11 +257,17 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 		      unsigned *seed)
 {
 	static const struct option longopts[] = {
-	    {"inside", required_argument, NULL, 'i'},  {"outside", required_argument, NULL, 'o'},
-	    {"set", required_argument, NULL, 's'},     {"seed", required_argument, NULL, 'S'},
-	    {"loss", required_argument, NULL, 'l'},    {"delay", required_argument, NULL, 'd'},
-	    {"reorder", required_argument, NULL, 'r'}, {"duplicate", required_argument, NULL, 'u'},
-	    {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	    {"inside", required_argument, NULL, 'i'},
+	    {"outside", required_argument, NULL, 'o'},
+	    {"set", required_argument, NULL, 's'},
+	    {"seed", required_argument, NULL, 'S'},
+	    {"loss", required_argument, NULL, 'l'},
+	    {"delay", required_argument, NULL, 'd'},
+	    {"reorder", required_argument, NULL, 'r'},
+	    {"duplicate", required_argument, NULL, 'u'},
+	    {"forward-only", no_argument, NULL, 'F'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, rc = 0;
 
@@ -284,6 +300,9 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 				fprintf(stderr, "natemu: --reorder wants PCT:MS, not '%s'\n",
 					optarg);
 			break;
+		case 'F':
+			r->forward_only = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -291,7 +310,8 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 			rc = -1;
 		}
 	}
-	if (rc == 0 && (optind != argc || !ifname[0] || !ifname[1] || r->cfg.npool == 0)) {
+	if (rc == 0 && (optind != argc || !ifname[0] || !ifname[1] ||
+			(r->cfg.npool == 0 && !r->forward_only))) {
 		fprintf(stderr, "natemu: want --inside, --outside and --set pool=...%s\n",
 			optind != argc ? ", and no other arguments" : "");
 		rc = -1;
@@ -342,8 +362,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &r, ifname, &seed))
 		return EXIT_USAGE;
 	r.rng = seed ? seed : 1;
-	r.nat = natemu_new(&r.cfg, seed);
-	if (!r.nat || impair_init(&r.queue, QUEUE_MAX)) {
+	r.nat = r.forward_only ? NULL : natemu_new(&r.cfg, seed);
+	if ((!r.nat && !r.forward_only) || impair_init(&r.queue, QUEUE_MAX)) {
 		fprintf(stderr, "natemu: settings unusable or out of memory\n");
 		goto cleanup;
 	}

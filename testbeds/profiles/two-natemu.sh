@@ -17,6 +17,7 @@
 # settings; the second exists for natprobe punch.
 
 NATEMU_SETTINGS=${NATEMU_SETTINGS:-}
+PROFILE_PAIR=1
 PROFILE_DESC="two natemu NATs: ${NATEMU_SETTINGS:-defaults} / ${NATEMU_SETTINGS_B:-defaults}"
 # shellcheck disable=SC2086 # NATEMU_SETTINGS is a list of settings
 natemu_expectations $NATEMU_SETTINGS

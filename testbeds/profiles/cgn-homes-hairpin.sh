@@ -1,0 +1,42 @@
+# shellcheck shell=bash disable=SC2034
+# cgn-homes-hairpin: cgn-homes with a CGN that hairpins: natemu
+# (endpoint-independent mapping, address-and-port-dependent filtering,
+# hairpinning with the external source, RFC 4787 REQ-9) in place of the
+# CGN's masquerade; the homes masquerade.
+#
+#   cli1 192.168.1.2 -- lan [home]  wan 100.64.0.2 --+
+#                                                     +-- lan 100.64.0.1 [cgn: natemu] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 192.168.2.2 -- lan [home2] wan 100.64.0.3 --+
+#
+# Between cli1 and cli2 a packet to the other's public endpoint turns at the
+# CGN and comes in from the sender's public endpoint, which the receiver has
+# sent to: hole punching works, path hairpin. cli1's own hairpinning check
+# does not see it: its packet from a new mapping meets the CGN's filter (and
+# the home's), which no packet of the target's has opened. NATEMU_OPTIONS
+# (e.g. --delay 10) are the CGN's. A pair lab, not among the standard labs.
+
+PROFILE_DESC="two home masquerades behind one natemu CGN that hairpins, a client in each (a pair lab)"
+PROFILE_PAIR=1
+EXPECT_UDP=pass
+EXPECT_TCP=pass
+EXPECT_SYN=drop
+EXPECT_NAT=true
+EXPECT_MAPPING=endpoint-independent
+EXPECT_FILTERING=address-and-port-dependent
+EXPECT_PORT=preserving
+EXPECT_POOL=single
+EXPECT_OVERLOADING=false
+EXPECT_HAIRPIN=false
+CT_ROLE=
+
+profile_up() {
+	lab_internet
+	lab_natemu cgn wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10 "${NATEMU_OPTIONS:-}" \
+		filtering=address-and-port-dependent hairpin=external
+	lab_nat home cgn lan 100.64.0.2/10 100.64.0.1 192.168.1.1/24
+	lab_snat home 'oifname "wan" masquerade'
+	lab_client cli1 home 192.168.1.2/24 192.168.1.1
+	lab_nat home2 cgn lan 100.64.0.3/10 100.64.0.1 192.168.2.1/24
+	lab_snat home2 'oifname "wan" masquerade'
+	lab_client cli2 home2 192.168.2.2/24 192.168.2.1
+}

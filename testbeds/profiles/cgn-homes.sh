@@ -1,0 +1,39 @@
+# shellcheck shell=bash disable=SC2034
+# cgn-homes: two home NATs behind one carrier-grade NAT, both masquerade, a
+# client in each home: peers behind nested NATs (RFC 5128 3.3.3), for
+# traversal trials between cli1 and cli2 (natlab punch cgn-homes same).
+#
+#   cli1 192.168.1.2 -- lan [home]  wan 100.64.0.2 --+
+#                                                     +-- lan 100.64.0.1 [cgn] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 192.168.2.2 -- lan [home2] wan 100.64.0.3 --+
+#
+# Linux's masquerade does not hairpin: the two clients share one public
+# address, and a packet to the other's public endpoint ends at the CGN. Only
+# the relay gets through (cgn-homes-hairpin has a CGN that hairpins). The
+# checks run from cli1, as in cgn; a pair lab, not among the standard labs.
+
+PROFILE_DESC="two home masquerades behind one CGN masquerade, a client in each (a pair lab)"
+PROFILE_PAIR=1
+EXPECT_UDP=pass
+EXPECT_TCP=pass
+EXPECT_SYN=rst
+EXPECT_NAT=true
+EXPECT_MAPPING=endpoint-independent
+EXPECT_FILTERING=address-and-port-dependent
+EXPECT_PORT=preserving
+EXPECT_POOL=single
+EXPECT_OVERLOADING=true
+EXPECT_HAIRPIN=false
+CT_ROLE=cgn
+
+profile_up() {
+	lab_internet
+	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
+	lab_snat cgn 'oifname "wan" masquerade'
+	lab_nat home cgn lan 100.64.0.2/10 100.64.0.1 192.168.1.1/24
+	lab_snat home 'oifname "wan" masquerade'
+	lab_client cli1 home 192.168.1.2/24 192.168.1.1
+	lab_nat home2 cgn lan 100.64.0.3/10 100.64.0.1 192.168.2.1/24
+	lab_snat home2 'oifname "wan" masquerade'
+	lab_client cli2 home2 192.168.2.2/24 192.168.2.1
+}

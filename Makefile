@@ -168,6 +168,7 @@ bench: all
 	$(Q)bench/run $(BINDIR)
 	$(Q)bench/probes $(BINDIR)
 	$(Q)bench/report $(BINDIR)
+	$(Q)bench/punch $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
@@ -192,22 +193,26 @@ $(FUZZ_BUILD)/fuzz_records: fuzz/fuzz_records.c $(REPORT_SRC) $(PLOT_GEN) lib/st
 	$(Q)mkdir -p $(@D)
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(REPORT_SRC) $(PLOT_GEN) lib/stats.c -ljansson -lm -pthread
 
-fuzz: deps $(FUZZERS:%=$(FUZZ_BUILD)/%)
-	$(Q)for f in $(FUZZERS); do \
-	    name=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
-	    seeds=fuzz/corpus/$$name; [ -d $$seeds ] || seeds=fuzz/corpus/stun; \
-	    dict=fuzz/$$name.dict; [ -f $$dict ] || dict=fuzz/stun.dict; \
-	    echo "  FUZZ    $$f for $(FUZZ_SECONDS)s"; \
-	    $(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	        -dict=$$dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
-	        $(FUZZ_BUILD)/corpus-$$name $$seeds 2>$(FUZZ_BUILD)/$$f.log \
-	      || { tail -n 40 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
-	    grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log; \
-	done
+# One run per harness, so that make -j runs several at once (CI: -j2).
+FUZZ_RUNS := $(FUZZERS:%=fuzz-run-%)
+fuzz: $(FUZZ_RUNS)
+.PRECIOUS: $(FUZZERS:%=$(FUZZ_BUILD)/%) # built through a pattern, kept for the next run
+
+fuzz-run-%: deps $(FUZZ_BUILD)/%
+	$(Q)f=$*; name=$${f#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus-$$name; \
+	seeds=fuzz/corpus/$$name; [ -d $$seeds ] || seeds=fuzz/corpus/stun; \
+	dict=fuzz/$$name.dict; [ -f $$dict ] || dict=fuzz/stun.dict; \
+	echo "  FUZZ    $$f for $(FUZZ_SECONDS)s"; \
+	$(FUZZ_BUILD)/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -dict=$$dict -artifact_prefix=$(FUZZ_BUILD)/crash-$$name- \
+	    $(FUZZ_BUILD)/corpus-$$name $$seeds 2>$(FUZZ_BUILD)/$$f.log \
+	  || { tail -n 40 $(FUZZ_BUILD)/$$f.log; exit 1; }; \
+	grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log | \
+	    sed "s/^/  $$f: /"
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report bench/punch tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

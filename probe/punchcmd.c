@@ -359,9 +359,9 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 }
 
 /* A datagram during setup: the rendezvous's answer or start, or nothing. 1
- * when it was a signed answer from the reflector (rtt measured then). */
+ * when it was a signed answer from the reflector; tid is its transaction ID. */
 static int setup_datagram(const struct options *o, const uint8_t *buf, size_t len,
-			  const struct sockaddr *from, struct meeting *mt)
+			  const struct sockaddr *from, struct meeting *mt, uint8_t *tid)
 {
 	struct stun_msg m;
 	const char *reason;
@@ -378,6 +378,7 @@ static int setup_datagram(const struct options *o, const uint8_t *buf, size_t le
 	if (stun_check_integrity_sha256(&m, (const uint8_t *)o->key, strlen(o->key)) != STUN_OK)
 		return 0;
 	read_peer(&m, mt);
+	memcpy(tid, m.tid, STUN_TID_LEN);
 	return m.cls == STUN_SUCCESS;
 }
 
@@ -394,13 +395,40 @@ static ssize_t receive(int fd, uint64_t deadline, uint8_t *buf, size_t cap,
 	return recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)from, &flen);
 }
 
+/* The registrations sent, to time their answers: an answer is matched to
+ * its own request by transaction ID, since on a path slower than the
+ * registrations' interval the answer to one comes after the next is sent. */
+#define SENT_KEPT 8
+struct sent_regs {
+	uint8_t tid[SENT_KEPT][STUN_TID_LEN];
+	uint64_t at[SENT_KEPT];
+	unsigned n;
+};
+
+static void sent_note(struct sent_regs *s, const uint8_t *msg, uint64_t now)
+{
+	memcpy(s->tid[s->n % SENT_KEPT], msg + 8, STUN_TID_LEN);
+	s->at[s->n++ % SENT_KEPT] = now;
+}
+
+/* The round trip of the registration tid answered (0: not one we keep). */
+static uint32_t sent_rtt(const struct sent_regs *s, const uint8_t *tid, uint64_t now)
+{
+	for (unsigned i = 0; i < SENT_KEPT && i < s->n; i++)
+		if (!memcmp(s->tid[i], tid, STUN_TID_LEN))
+			return (uint32_t)(now - s->at[i]) | 1u; /* 0 says "not yet" to S */
+	return 0;
+}
+
 /* Steps 2 and 3: register until met, refused or out of time. The round
  * trip of the first answer goes into later registrations. */
 static void meet(const struct options *o, int fd, const struct registration *r, uint64_t deadline,
 		 struct meeting *mt, bool *answered)
 {
-	uint64_t next = 0, sent_at = 0;
+	struct sent_regs sent = {0};
+	uint64_t next = 0;
 	uint32_t rtt_us = 0;
+	uint8_t tid[STUN_TID_LEN];
 
 	while (!mt->met && !mt->error && clock_now_us() < deadline) {
 		uint8_t buf[600];
@@ -413,14 +441,14 @@ static void meet(const struct options *o, int fd, const struct registration *r, 
 			register_msg(o, r, rtt_us, buf, sizeof(buf), &len);
 			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
 			       addr_len((const struct sockaddr *)&o->server));
-			sent_at = clock_now_us();
-			next = sent_at + REGISTER_US;
+			sent_note(&sent, buf, clock_now_us());
+			next = clock_now_us() + REGISTER_US;
 		}
 		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
-		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt)) {
+		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt, tid)) {
 			*answered = true;
-			if (!rtt_us) /* 0 says "not yet" to the rendezvous */
-				rtt_us = (uint32_t)(clock_now_us() - sent_at) | 1u;
+			if (!rtt_us)
+				rtt_us = sent_rtt(&sent, tid, clock_now_us());
 		}
 	}
 }
@@ -712,7 +740,7 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 	for (size_t i = 0; i < o->ntech; i++)
 		json_array_append_new(punch, technique_json(&runs[i]));
 	json_object_set_new(rec, "punch", punch);
-	rc = json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	rc = json_dumpf(rec, f, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
 	fputc('\n', f);
 	json_decref(rec);
 	return rc;

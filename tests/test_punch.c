@@ -43,10 +43,10 @@ enum { SIDE_A, SIDE_B };
 struct packet {
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
-	bool inside;  /* on a host's access link, not yet through its NAT */
-	unsigned ttl; /* 0: enough for anywhere; else hops it may cross */
-	int side;     /* whose access link */
-	uint64_t at_us;
+	bool inside;         /* on a host's access link, not yet through its NAT */
+	unsigned ttl;        /* 0: enough for anywhere; else hops it may cross */
+	int side;            /* whose access link */
+	uint64_t at_us, seq; /* packets due at once arrive in the order sent */
 	size_t len;
 	uint8_t data[192];
 };
@@ -64,7 +64,7 @@ struct sim {
 	struct host h[2];
 	struct packet flight[MAX_FLIGHT];
 	size_t nflight;
-	uint64_t now_us, rng;
+	uint64_t now_us, rng, sent;
 	unsigned loss_percent;
 	bool forge;       /* a third party sends packets with a wrong key at both */
 	unsigned expired; /* packets whose TTL ran out past their own NAT */
@@ -84,6 +84,7 @@ static void fly(struct sim *s, struct packet p, uint64_t delay)
 	if (lost(s) || s->nflight == MAX_FLIGHT)
 		return;
 	p.at_us = s->now_us + delay;
+	p.seq = s->sent++;
 	s->flight[s->nflight++] = p;
 }
 
@@ -230,11 +231,15 @@ static uint64_t next_event(const struct sim *s, size_t *first)
 	for (int side = 0; side < 2; side++)
 		if (s->h[side].started && punch_deadline(&s->h[side].trial) < next)
 			next = punch_deadline(&s->h[side].trial);
-	for (size_t i = 0; i < s->nflight; i++)
-		if (s->flight[i].at_us <= next) {
-			next = s->flight[i].at_us;
+	for (size_t i = 0; i < s->nflight; i++) {
+		const struct packet *p = &s->flight[i];
+
+		if (p->at_us < next || (p->at_us == next &&
+					(*first == MAX_FLIGHT || p->seq < s->flight[*first].seq))) {
+			next = p->at_us;
 			*first = i;
 		}
+	}
 	return next;
 }
 

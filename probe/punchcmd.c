@@ -128,7 +128,7 @@ struct options {
 /* What the rendezvous said of the other probe. */
 struct meeting {
 	bool met;
-	struct sockaddr_storage pub, priv[PUNCH_MAX_CANDIDATES - 1];
+	struct sockaddr_storage pub, priv[PUNCH_MAX_PRIVATE];
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
 	uint32_t wait_ms;
@@ -345,7 +345,7 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	if (cls)
 		memcpy(mt->cls, stun_attr_value(m, cls), 4);
 	mt->npriv = 0;
-	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_CANDIDATES - 1; i++)
+	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_PRIVATE; i++)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
 		    stun_attr_addr(m, &m->attrs[i], &mt->priv[mt->npriv]) == STUN_OK)
 			mt->npriv++;
@@ -456,12 +456,14 @@ static void punch_config(const struct options *o, const struct technique *t,
 	cfg->timeout_us = TRIAL_US;
 	if (t->relay) {
 		/* The reflector is the only endpoint, and must be reached at once. */
-		cfg->cand[cfg->ncand++] = (struct punch_candidate){o->server, PUNCH_PATH_RELAY};
+		cfg->cand[cfg->ncand++] =
+		    (struct punch_candidate){o->server, PUNCH_PATH_RELAY, false};
 		return;
 	}
 	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
-		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
-	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC};
+		cfg->cand[cfg->ncand++] =
+		    (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE, false};
+	cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->pub, PUNCH_PATH_PUBLIC, false};
 	cfg->open_ttl = o->open_ttl;
 }
 
@@ -494,9 +496,10 @@ static void run_punch(int fd, struct punch_trial *pt)
 static bool am_passive(const struct technique *t, const struct probe_result *me,
 		       const struct meeting *mt, const uint8_t *token)
 {
-	struct predict_side mine = {me->mapping, me->filtering};
+	struct predict_side mine = {me->mapping, me->filtering, me->port_pattern, 0};
 	struct predict_side theirs = {(enum probe_mapping)mt->cls[0],
-				      (enum probe_filtering)mt->cls[1]};
+				      (enum probe_filtering)mt->cls[1],
+				      (enum probe_ports)mt->cls[2], mt->cls[3]};
 	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
 
 	if (!t->reversal)
@@ -719,12 +722,14 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 static void predict_all(const struct options *o, const struct probe_result *me,
 			const struct meeting *mt, struct technique_run *runs)
 {
-	struct predict_side mine = {me->mapping, me->filtering};
-	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
+	struct predict_side mine = {me->mapping, me->filtering, me->port_pattern, 0};
+	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED,
+				      PROBE_PORTS_UNTESTED, 0};
 
 	if (mt->met)
 		theirs = (struct predict_side){(enum probe_mapping)mt->cls[0],
-					       (enum probe_filtering)mt->cls[1]};
+					       (enum probe_filtering)mt->cls[1],
+					       (enum probe_ports)mt->cls[2], mt->cls[3]};
 	for (size_t i = 0; i < o->ntech; i++)
 		runs[i].want = predict_technique(runs[i].t->rule, &mine, &theirs);
 }

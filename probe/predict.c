@@ -45,6 +45,54 @@
  * trial and Linux's renumbering when a peer's early packet took the tuple
  * (../shared/notes/traversal.md) are outside them: a lab that shows those
  * must say so in its expectations.
+ *
+ * 5. Port prediction (RFC 5128 3.5). A dependent mapping that allocates in
+ *    sequence with step d gives its next mapping the port P+d after the
+ *    registered P (nobody else behind it mapping in between). So toward
+ *    such a side Y, X sends first to Y's address at P+d, P+2d, ... P+Wd
+ *    (guess.h: the window), then to R_Y; X's candidates are R_Y alone when
+ *    Y is not predictable. Each side's NAT maps its destinations in that
+ *    order, and the first round (the opening one) makes every mapping.
+ *    - X keeps its endpoint, Y predictable: Y's one destination, R_X, gets
+ *      R_Y' = P+d; X sends to it from R_X, which is exactly where R_Y' sent:
+ *      every filter takes it, and Y's answer from R_Y' too (R_X sent to
+ *      it). Works whatever both filters do.
+ *    - Both predictable: with address-dependent mappings, each side's one
+ *      new mapping (its P+d) has sent to every guessed port of the other,
+ *      the other's P+d among them. With address-and-port-dependent ones,
+ *      X's k-th destination, Y's P+kd, gets X's P+kd, and Y's k-th, X's
+ *      P+kd, gets Y's P+kd: the k-th mappings have sent to each other, for
+ *      every k (the windows are as long on both sides, and the public
+ *      endpoint comes last so as not to take a port out of step). Mixed,
+ *      X's first mapping and Y's one new mapping meet. Works whatever the
+ *      filtering.
+ *    - X predictable, Y dependent with unpredictable ports: X's one
+ *      destination R_Y gets X's P+d; Y's packets reach it from random
+ *      ports, which X's filter takes unless it is address-and-port-
+ *      dependent. X's answer leaves from P+d (X's mapping address-
+ *      dependent: Y's mappings all sent to it), from a new mapping P+2d
+ *      (address-and-port-dependent) that an address-dependent mapping of Y
+ *      also sent to, or else it needs Y's filter not to look at ports.
+ *    - Otherwise as hole punching: random ports, or ports kept per socket
+ *      (which say nothing of where a second mapping of one socket goes),
+ *      leave nothing to predict. A dependent side whose pattern is not
+ *      known (or sequential without a step) makes it `depends`.
+ *    The rules assume the window sees every mapping: another host behind Y
+ *    that maps in between shifts Y's ports (RFC 5128 3.5's "under load").
+ *
+ * 6. Birthday punching (beyond RFC 5128: Tailscale's). Only where hole
+ *    punching fails, and one side E keeps its endpoint while the other, H,
+ *    has a dependent mapping: then E's filter looks at ports (else hole
+ *    punching would work) and only a mapping of H that sent to R_E exactly
+ *    gets through. H opens N sockets, each sending to R_E: N mappings that
+ *    every filter of H lets R_E into; E sends to M guessed ports of H's
+ *    address from R_E. A guess that hits one of the N is taken by H's
+ *    filter, and its answer by E's (R_E sent to it): then both ways are
+ *    proven. With random ports that happens by chance (guess.h: the odds,
+ *    in the record); with sequential ones the guesses are H's next ports
+ *    and it works as port prediction does. Two dependent sides need tens
+ *    of thousands of packets a side for even odds: beyond the bounds, so
+ *    it is hole punching there, and fails where that does.
  */
 #include "predict.h"
 
@@ -84,6 +132,92 @@ static bool one_way(const struct predict_side *x, const struct predict_side *y, 
 	return enters(x, y, x_sent_first) && answer_enters(y, x);
 }
 
+static bool punches(const struct predict_side *a, const struct predict_side *b)
+{
+	return one_way(a, b, true) || one_way(b, a, true);
+}
+
+static bool dependent(const struct predict_side *s)
+{
+	return s->mapping == PROBE_MAPPING_AD || s->mapping == PROBE_MAPPING_APD;
+}
+
+bool predict_sequential(const struct predict_side *s)
+{
+	return dependent(s) && s->ports == PROBE_PORTS_SEQUENTIAL && s->delta > 0;
+}
+
+/* A dependent side whose port pattern tells nothing either way. */
+static bool pattern_unknown(const struct predict_side *s)
+{
+	return dependent(s) &&
+	       (s->ports == PROBE_PORTS_UNTESTED || s->ports == PROBE_PORTS_INCONCLUSIVE ||
+		(s->ports == PROBE_PORTS_SEQUENTIAL && !s->delta));
+}
+
+/* Step 5, third case: x predictable, y's dependent ports not. */
+static bool predicted_one_way(const struct predict_side *x, const struct predict_side *y)
+{
+	return x->filtering != PROBE_FILTERING_APD &&
+	       (x->mapping == PROBE_MAPPING_AD || y->mapping == PROBE_MAPPING_AD ||
+		y->filtering != PROBE_FILTERING_APD);
+}
+
+/* Step 5, where hole punching fails. */
+static struct predict port_prediction(const struct predict_side *a, const struct predict_side *b)
+{
+	bool sa = predict_sequential(a), sb = predict_sequential(b);
+
+	if (pattern_unknown(a) || pattern_unknown(b))
+		return (struct predict){
+		    PREDICT_DEPENDS, "a dependent side's port pattern (or its step) is not known"};
+	if ((sa && (keeps_endpoint(b) || sb)) || (sb && keeps_endpoint(a)))
+		return (struct predict){PREDICT_WORKS,
+					"sequential ports predicted: each side reaches the very "
+					"mapping that sent to it (RFC 5128 3.5)"};
+	if ((sa && dependent(b) && predicted_one_way(a, b)) ||
+	    (sb && dependent(a) && predicted_one_way(b, a)))
+		return (struct predict){PREDICT_WORKS,
+					"one side's next port predicted, and the other's random "
+					"ports get through its filter"};
+	return (struct predict){PREDICT_FAILS,
+				sa || sb ? "one side's next port predicted, but its filter "
+					   "refuses the other's random ports"
+					 : "no sequential ports: nothing to predict"};
+}
+
+enum predict_role predict_birthday_role(const struct predict_side *me,
+					const struct predict_side *them)
+{
+	if (unknown(me) || unknown(them) || punches(me, them))
+		return PREDICT_ROLE_PLAIN;
+	if (keeps_endpoint(me) && dependent(them))
+		return PREDICT_ROLE_EASY;
+	if (dependent(me) && keeps_endpoint(them))
+		return PREDICT_ROLE_HARD;
+	return PREDICT_ROLE_PLAIN;
+}
+
+/* Step 6, where hole punching fails. */
+static struct predict birthday(const struct predict_side *a, const struct predict_side *b)
+{
+	enum predict_role ra = predict_birthday_role(a, b);
+	const struct predict_side *hard = ra == PREDICT_ROLE_EASY ? b : a;
+
+	if (ra == PREDICT_ROLE_PLAIN)
+		return (struct predict){PREDICT_FAILS,
+					"both mappings dependent: two hard sides need tens of "
+					"thousands of probes each, beyond the bounds"};
+	if (predict_sequential(hard))
+		return (struct predict){PREDICT_WORKS, "the hard side's ports are sequential: "
+						       "its next ones guessed, as port prediction"};
+	if (pattern_unknown(hard))
+		return (struct predict){PREDICT_DEPENDS,
+					"the hard side's port pattern (or its step) is not known"};
+	return (struct predict){PREDICT_DEPENDS, "by chance: the birthday odds, in the record "
+						 "(birthday.predicted_success)"};
+}
+
 struct predict predict_technique(enum predict_technique t, const struct predict_side *a,
 				 const struct predict_side *b)
 {
@@ -103,7 +237,11 @@ struct predict predict_technique(enum predict_technique t, const struct predict_
 					      : "neither side takes a packet it has not asked for "
 						"(or the answer cannot get back)"};
 	}
-	works = one_way(a, b, true) || one_way(b, a, true);
+	works = punches(a, b);
+	if (!works && t == PREDICT_UDP_PORT_PREDICTION)
+		return port_prediction(a, b);
+	if (!works && t == PREDICT_UDP_BIRTHDAY)
+		return birthday(a, b);
 	if (works)
 		return (struct predict){PREDICT_WORKS,
 					keeps_endpoint(a) && keeps_endpoint(b)
@@ -128,7 +266,8 @@ struct predict predict_technique(enum predict_technique t, const struct predict_
 struct predict predict_one_address(enum predict_technique t, bool private_first, bool same_lan,
 				   enum probe_bool hairpin)
 {
-	static const struct predict_side any = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
+	static const struct predict_side any = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED,
+						PROBE_PORTS_UNTESTED, 0};
 
 	if (t == PREDICT_RELAY)
 		return predict_technique(t, &any, &any);

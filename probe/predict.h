@@ -16,16 +16,29 @@ enum predict_expect {
 };
 
 /* One side as the rules read it: its NAT's UDP mapping and filtering
- * (PROBE_MAPPING_NONE: no NAT; its filtering is then the host's firewall's). */
+ * (PROBE_MAPPING_NONE: no NAT; its filtering is then the host's firewall's),
+ * and for port prediction and birthday punching its port pattern and, when
+ * sequential, the step (0: not known). */
 struct predict_side {
 	enum probe_mapping mapping;
 	enum probe_filtering filtering;
+	enum probe_ports ports;
+	unsigned delta;
 };
 
 enum predict_technique {
 	PREDICT_RELAY,
 	PREDICT_CONNECTION_REVERSAL,
 	PREDICT_UDP_HOLE_PUNCHING,
+	PREDICT_UDP_PORT_PREDICTION, /* RFC 5128 3.5 */
+	PREDICT_UDP_BIRTHDAY,        /* many sockets against many guessed ports */
+};
+
+/* Who does what in birthday punching (predict.c says why). */
+enum predict_role {
+	PREDICT_ROLE_PLAIN, /* hole punching: nothing to gain, or nothing within the bounds */
+	PREDICT_ROLE_EASY,  /* endpoint-independent mapping: sends to guessed ports of the other */
+	PREDICT_ROLE_HARD,  /* dependent mapping: opens many sockets toward the easy side */
 };
 
 struct predict {
@@ -48,5 +61,13 @@ struct predict predict_one_address(enum predict_technique t, bool private_first,
  * takes a packet it has not asked for, a when neither does. */
 int predict_reversal_passive(const struct predict_side *a, const struct predict_side *b);
 const char *predict_expect_name(enum predict_expect e);
+
+/* Port prediction: the other side's next ports can be named (a dependent
+ * mapping that allocates in sequence, with a known step). */
+bool predict_sequential(const struct predict_side *s);
+/* Birthday punching: this side's part, from both classifications (the
+ * other side, with the arguments swapped, gets the complement). */
+enum predict_role predict_birthday_role(const struct predict_side *me,
+					const struct predict_side *them);
 
 #endif

@@ -60,12 +60,27 @@ static void send_to(struct punch_trial *t, const struct sockaddr *to, unsigned t
 		t->res.sent++;
 }
 
-/* One round: a packet to every candidate, in order. */
+/* The next batch of guessed ports. Not in the opening round: a probe that
+ * dies before the other NAT cannot hit a mapping there. */
+static void spray_out(struct punch_trial *t)
+{
+	struct sockaddr_storage to = t->cfg.spray_to;
+
+	if (!t->cfg.spray || (t->res.rounds == 0 && t->cfg.open_ttl))
+		return;
+	for (unsigned k = 0; k < t->cfg.spray_per_round && t->sprayed < t->cfg.nspray; k++) {
+		addr_set_port((struct sockaddr *)&to, t->cfg.spray[t->sprayed++]);
+		send_to(t, (const struct sockaddr *)&to, 0);
+	}
+}
+
+/* One round: a packet to every candidate, in order; then the spray's batch. */
 static void round_out(struct punch_trial *t, uint64_t now_us)
 {
 	for (size_t i = 0; i < t->cfg.ncand; i++)
 		send_to(t, (const struct sockaddr *)&t->cfg.cand[i].addr,
 			t->res.rounds == 0 ? t->cfg.open_ttl : 0);
+	spray_out(t);
 	t->res.rounds++;
 	t->next_us = now_us + t->cfg.interval_us;
 }
@@ -86,17 +101,31 @@ void punch_start(struct punch_trial *t, const struct punch_cfg *cfg, punch_send_
 		round_out(t, now_us);
 }
 
-/* Which path an endpoint is: the candidate it is (strict), or the first
- * candidate of its address (the other NAT gave its packets another port). */
+static bool sprayed_to(const struct punch_trial *t, const struct sockaddr *from)
+{
+	if (!t->cfg.spray || !addr_same_ip(from, (const struct sockaddr *)&t->cfg.spray_to))
+		return false;
+	for (size_t i = 0; i < t->sprayed; i++)
+		if (addr_port(from) == t->cfg.spray[i])
+			return true;
+	return false;
+}
+
+/* Which path an endpoint is: the candidate it is (strict when the
+ * rendezvous named it, predicted when guessed), a port of the spray, or
+ * the first candidate of its address (the other NAT gave its packets
+ * another port). */
 static void classify(struct punch_trial *t, const struct sockaddr *from)
 {
 	for (size_t i = 0; i < t->cfg.ncand; i++)
 		if (addr_equal(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {
 			t->res.path = t->cfg.cand[i].path;
-			t->res.strict = true;
+			t->res.predicted = t->cfg.cand[i].predicted;
+			t->res.strict = !t->res.predicted;
 			return;
 		}
 	t->res.strict = false;
+	t->res.predicted = sprayed_to(t, from);
 	t->res.path = PUNCH_PATH_PUBLIC;
 	for (size_t i = 0; i < t->cfg.ncand; i++)
 		if (addr_same_ip(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {

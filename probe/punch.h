@@ -34,7 +34,9 @@
 #include <sys/socket.h>
 
 #define PUNCH_TOKEN_LEN      8
-#define PUNCH_MAX_CANDIDATES 4
+#define PUNCH_MAX_PRIVATE    3 /* the other probe's own endpoints, as the rendezvous names them */
+#define PUNCH_MAX_PREDICTED  8 /* port prediction's window (guess.h) */
+#define PUNCH_MAX_CANDIDATES (PUNCH_MAX_PRIVATE + PUNCH_MAX_PREDICTED + 1)
 #define PUNCH_MAX_SESSION    64
 #define PUNCH_DONE           1 /* transaction ID byte 8: the sender has its proof */
 
@@ -56,6 +58,7 @@ enum punch_outcome {
 struct punch_candidate {
 	struct sockaddr_storage addr;
 	enum punch_path path;
+	bool predicted; /* guessed from the other NAT's port pattern, not named by the rendezvous */
 };
 
 struct punch_cfg {
@@ -81,6 +84,16 @@ struct punch_cfg {
 	 * the way cannot, and the full rounds that follow find both open.
 	 */
 	unsigned open_ttl;
+	/*
+	 * Guessed ports of spray_to's address (the birthday probes: guess.h),
+	 * each sent once, spray_per_round a round after the candidates, from
+	 * the first full round on. The array is the caller's and must outlive
+	 * the trial; NULL: none.
+	 */
+	const uint16_t *spray;
+	size_t nspray;
+	unsigned spray_per_round;
+	struct sockaddr_storage spray_to;
 };
 
 /* What the trial found, on this side. */
@@ -91,6 +104,9 @@ struct punch_result {
 	 * the endpoint the rendezvous named. False: from another endpoint of
 	 * the same address (the other NAT mapped anew toward us). */
 	bool strict;
+	/* The proof came from an endpoint this side guessed (a predicted
+	 * candidate, a sprayed port) rather than one the rendezvous named. */
+	bool predicted;
 	struct sockaddr_storage peer; /* where the proof came from */
 	uint64_t connect_us;          /* from the start to the proof both ways */
 	unsigned rounds, sent, replies;
@@ -110,6 +126,7 @@ struct punch_trial {
 	uint8_t peer_token[PUNCH_TOKEN_LEN];
 	unsigned max_replies;
 	unsigned linger; /* packets still to send to the proven endpoint */
+	size_t sprayed;  /* of cfg.spray */
 	struct punch_result res;
 };
 

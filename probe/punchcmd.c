@@ -27,11 +27,13 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 
 #include <jansson.h>
 
 #include "addr.h"
 #include "clock.h"
+#include "probe/guess.h"
 #include "probe/predict.h"
 #include "probe/punch.h"
 #include "probe/report.h"
@@ -81,6 +83,15 @@ static const char usage[] =
     "                     take packets that cross out of step (default 0)\n"
     "  -4, -6             a SERVER name: its IPv4 (IPv6) address\n"
     "\n"
+    "udp-port-prediction also sends to the next 8 ports (RFC 5128 3.5) of a NAT\n"
+    "whose mappings are dependent and sequential. udp-birthday, where hole punching\n"
+    "cannot work, one side's mapping is dependent and the other's endpoint-\n"
+    "independent: the dependent side opens 256 sockets toward the other, which\n"
+    "sends to 1024 guessed ports of it (about 1100 packets/s\n"
+    "for 1 s; against sequential ports 4 sockets and 64 packets); the record keeps\n"
+    "the predicted odds beside the measured rate. Raise ulimit -n if 256 sockets\n"
+    "cannot be opened (the trial runs with those that could, and says so).\n"
+    "\n"
     "A trial succeeds only when packets signed with the session key have crossed\n"
     "both ways; one that could not start (no other probe) is setup-failed, outside\n"
     "the success rate. Exit status: 0 every trial ran and every result agrees with\n"
@@ -96,21 +107,30 @@ struct technique {
 	bool private_first; /* the other probe's own endpoints before its public one */
 	bool reversal;      /* one side passive (predict_reversal_passive) */
 	bool relay;         /* through the reflector: asked at the rendezvous */
+	bool predict_ports; /* the other's next ports too, when sequential (guess_window) */
+	bool birthday;      /* many sockets against many guessed ports (guess.h) */
 };
 
 static const struct technique techniques[] = {
     {"relay", "RFC 5128 3.1: both send to the reflector, which forwards to the other; the control",
-     PREDICT_RELAY, false, false, true},
+     PREDICT_RELAY, false, false, true, false, false},
     {"udp-hole-punching", "RFC 5128 3.3.1: both send to each other's public endpoint at once",
-     PREDICT_UDP_HOLE_PUNCHING, false, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, false, false, false, false, false},
     {"udp-hole-punching-private",
      "RFC 5128 3.3.2: the other probe's own endpoints first (behind the same NAT), then its "
      "public one",
-     PREDICT_UDP_HOLE_PUNCHING, true, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, true, false, false, false, false},
     {"connection-reversal",
      "RFC 5128 3.2: the side whose filter takes unsolicited packets waits; the other opens "
      "toward it",
-     PREDICT_CONNECTION_REVERSAL, false, true, false},
+     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false},
+    {"udp-port-prediction",
+     "RFC 5128 3.5: hole punching, plus the next 8 ports of a NAT that maps in sequence",
+     PREDICT_UDP_PORT_PREDICTION, false, false, false, true, false},
+    {"udp-birthday",
+     "beyond RFC 5128: against a dependent mapping, 256 sockets there, 1024 guessed ports "
+     "from here (a sequential NAT: 4 and 64)",
+     PREDICT_UDP_BIRTHDAY, false, false, false, false, true},
 };
 #define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
 
@@ -130,7 +150,7 @@ struct options {
 struct meeting {
 	bool met;
 	struct sockaddr_storage self; /* this probe's public endpoint, as S saw it */
-	struct sockaddr_storage pub, priv[PUNCH_MAX_CANDIDATES - 1];
+	struct sockaddr_storage pub, priv[PUNCH_MAX_PRIVATE];
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
 	uint32_t wait_ms;
@@ -140,11 +160,24 @@ struct meeting {
 };
 
 /* One technique's trials, and its prediction. */
+/* What a birthday trial planned and used (the record's punch[].birthday). */
+struct birthday_row {
+	bool planned; /* the trial met, and planned */
+	enum predict_role role;
+	bool sequential;
+	unsigned sockets, probes, opened; /* opened: the hard side's sockets that did */
+	uint16_t port_lo, port_hi;
+	bool range_known;
+	double predicted;
+};
+
 struct technique_run {
 	const struct technique *t;
 	struct trial_row rows[MAX_TRIALS];
+	struct birthday_row bday[MAX_TRIALS];
 	size_t nrows;
 	struct predict want;
+	unsigned peer_delta; /* port prediction's step of the other side; 0 none */
 };
 
 /* ---- options ---- */
@@ -348,7 +381,7 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	if (cls)
 		memcpy(mt->cls, stun_attr_value(m, cls), 4);
 	mt->npriv = 0;
-	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_CANDIDATES - 1; i++)
+	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_PRIVATE; i++)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
 		    stun_attr_addr(m, &m->attrs[i], &mt->priv[mt->npriv]) == STUN_OK)
 			mt->npriv++;
@@ -496,11 +529,28 @@ static bool same_lan(const struct meeting *mt)
 	return found;
 }
 
+/* This side as the rules read it; the other, as it told the rendezvous
+ * (NATLAB-CLASS: mapping, filtering, port pattern, step). */
+static struct predict_side my_side(const struct probe_result *me)
+{
+	return (struct predict_side){me->mapping, me->filtering, me->port_pattern,
+				     me->port_delta > 255 ? 0 : me->port_delta};
+}
+
+static struct predict_side their_side(const struct meeting *mt)
+{
+	return (struct predict_side){(enum probe_mapping)mt->cls[0],
+				     (enum probe_filtering)mt->cls[1], (enum probe_ports)mt->cls[2],
+				     mt->cls[3]};
+}
+
 /* Step 4's configuration: where to send, and whether to wait. */
 static void punch_config(const struct options *o, const struct technique *t,
 			 const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
 			 struct punch_cfg *cfg)
 {
+	struct predict_side theirs;
+
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->session, sizeof(cfg->session), "%s", o->session);
 	cfg->key_len = strlen(o->key);
@@ -512,28 +562,47 @@ static void punch_config(const struct options *o, const struct technique *t,
 	cfg->timeout_us = TRIAL_US;
 	if (t->relay) {
 		/* The reflector is the only endpoint, and must be reached at once. */
-		cfg->cand[cfg->ncand++] = (struct punch_candidate){o->server, PUNCH_PATH_RELAY};
+		cfg->cand[cfg->ncand++] =
+		    (struct punch_candidate){o->server, PUNCH_PATH_RELAY, false};
 		return;
 	}
 	for (size_t i = 0; t->private_first && i < mt->npriv; i++)
-		cfg->cand[cfg->ncand++] = (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE};
+		cfg->cand[cfg->ncand++] =
+		    (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE, false};
+	/* The guesses before the public endpoint: predict.c step 5. */
+	theirs = their_side(mt);
+	if (t->predict_ports && predict_sequential(&theirs))
+		cfg->ncand +=
+		    guess_window((const struct sockaddr *)&mt->pub, mt->cls[3], PUNCH_MAX_PREDICTED,
+				 &cfg->cand[cfg->ncand], PUNCH_MAX_CANDIDATES - 1 - cfg->ncand);
 	/* Behind one public address, the other's public endpoint is reached
 	 * only through the NAT's hairpinning (RFC 5128 3.3.3). */
-	cfg->cand[cfg->ncand++] =
-	    (struct punch_candidate){mt->pub, hairpin ? PUNCH_PATH_HAIRPIN : PUNCH_PATH_PUBLIC};
+	cfg->cand[cfg->ncand++] = (struct punch_candidate){
+	    mt->pub, hairpin ? PUNCH_PATH_HAIRPIN : PUNCH_PATH_PUBLIC, false};
 	cfg->open_ttl = o->open_ttl;
 }
 
-/* Run the trial, then answer the other side for a grace period. */
-static void run_punch(int fd, struct punch_trial *pt)
+/* A datagram waiting on fd, to its trial. */
+static void receive_one(int fd, struct punch_trial *pt)
 {
+	uint8_t buf[600];
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+	ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+
+	if (n > 0)
+		punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, clock_now_us());
+}
+
+/* Run the trials of fds (one, or a birthday's hard side's many), then
+ * answer the other side for a grace period. */
+static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
+{
+	static struct pollfd p[GUESS_SOCKETS];
 	uint64_t quiet_until = 0;
 
 	for (;;) {
-		uint64_t now = clock_now_us(), next = punch_deadline(pt);
-		uint8_t buf[600];
-		struct sockaddr_storage from;
-		ssize_t n;
+		uint64_t now = clock_now_us(), next = guess_deadline(pt, n);
 
 		if (next == UINT64_MAX) {
 			if (!quiet_until)
@@ -542,20 +611,102 @@ static void run_punch(int fd, struct punch_trial *pt)
 				return;
 			next = quiet_until;
 		}
-		n = receive(fd, next, buf, sizeof(buf), &from);
-		if (n > 0)
-			punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, clock_now_us());
-		punch_tick(pt, clock_now_us());
+		for (size_t i = 0; i < n; i++)
+			p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+		if (poll(p, n, next > now ? (int)((next - now + 999) / 1000) : 0) < 0 &&
+		    errno != EINTR)
+			return;
+		for (size_t i = 0; i < n; i++)
+			if (p[i].revents & POLLIN)
+				receive_one(fds[i], &pt[i]);
+		for (size_t i = 0; i < n; i++)
+			punch_tick(&pt[i], clock_now_us());
 	}
+}
+
+/* ---- birthday punching: the plan, and the hard side's sockets ---- */
+
+/* The hard side holds GUESS_SOCKETS sockets at once: the soft limit on open
+ * files up to what that needs, where the hard limit allows. */
+static void raise_open_files(void)
+{
+	struct rlimit rl;
+	rlim_t want = GUESS_SOCKETS + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	setrlimit(RLIMIT_NOFILE, &rl);
+}
+
+/* fds[1] on, up to want in all (fds[0] is the trial's own); how many. The
+ * trial runs with those that opened; why the rest did not is said once. */
+static size_t open_sockets(const struct options *o, int *fds, size_t want)
+{
+	static bool said;
+	size_t n = 1;
+
+	while (n < want) {
+		struct sockaddr_storage local;
+		int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
+		struct rlimit rl = {0};
+
+		if (fd >= 0) {
+			fds[n++] = fd;
+			continue;
+		}
+		if (!said)
+			fprintf(stderr,
+				"natprobe punch: udp-birthday: %zu of %zu sockets opened: %s (open "
+				"files: at most %llu; ulimit -n raises it)\n",
+				n, want, strerror(errno),
+				getrlimit(RLIMIT_NOFILE, &rl) ? 0ull
+							      : (unsigned long long)rl.rlim_cur);
+		said = true;
+		break;
+	}
+	return n;
+}
+
+/* Birthday punching's part of this side (predict.c step 6): the easy side's
+ * guesses into cfg, the hard side's sockets into fds; how many sockets. */
+static size_t birthday_prepare(const struct options *o, const struct probe_result *me,
+			       const struct meeting *mt, struct punch_cfg *cfg, int *fds,
+			       struct birthday_row *b)
+{
+	static struct guess_birthday plan; /* the guesses: alive through the trial */
+	struct predict_side mine = my_side(me), theirs = their_side(mt);
+	struct guess_bounds bounds;
+	struct punch_cfg base = *cfg;
+	uint64_t seed;
+
+	guess_bounds_default(&bounds);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = clock_now_us();
+	guess_birthday_plan(&mine, &theirs, addr_port((const struct sockaddr *)&mt->pub), &bounds,
+			    seed, &plan);
+	*b = (struct birthday_row){.planned = true,
+				   .role = plan.role,
+				   .sequential = plan.sequential,
+				   .sockets = plan.sockets,
+				   .probes = plan.probes,
+				   .opened = 1,
+				   .port_lo = plan.port_lo,
+				   .port_hi = plan.port_hi,
+				   .range_known = plan.range_known,
+				   .predicted = plan.predicted};
+	if (plan.role == PREDICT_ROLE_EASY)
+		guess_easy_cfg(&base, &plan, (const struct sockaddr *)&mt->pub, cfg);
+	if (plan.role == PREDICT_ROLE_HARD)
+		b->opened = (unsigned)open_sockets(o, fds, plan.sockets);
+	return b->opened;
 }
 
 /* Which side waits in a reversal: both probes order themselves by token. */
 static bool am_passive(const struct technique *t, const struct probe_result *me,
 		       const struct meeting *mt, const uint8_t *token)
 {
-	struct predict_side mine = {me->mapping, me->filtering};
-	struct predict_side theirs = {(enum probe_mapping)mt->cls[0],
-				      (enum probe_filtering)mt->cls[1]};
+	struct predict_side mine = my_side(me), theirs = their_side(mt);
 	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
 
 	if (!t->reversal)
@@ -565,16 +716,44 @@ static bool am_passive(const struct technique *t, const struct probe_result *me,
 }
 
 /* One trial of technique t: returns -1 when the reflector never answered. */
+/* Steps 3 and 4, once met: on fd, and for a birthday's hard side on more. */
+static void punch_phase(const struct options *o, const struct technique *t,
+			const struct probe_result *me, const struct meeting *mt,
+			const uint8_t *token, int fd, struct trial_row *row,
+			struct birthday_row *bday)
+{
+	static int fds[GUESS_SOCKETS];
+	static struct punch_trial pt[GUESS_SOCKETS];
+	struct punch_cfg cfg;
+	size_t n = 1;
+	uint64_t now;
+
+	fds[0] = fd;
+	punch_config(o, t, mt, token, am_passive(t, me, mt, token), one_address(me, mt), &cfg);
+	if (t->birthday)
+		n = birthday_prepare(o, me, mt, &cfg, fds, bday);
+	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
+	now = clock_now_us();
+	for (size_t i = 0; i < n; i++) {
+		struct punch_cfg c;
+
+		guess_hard_cfg(&cfg, (unsigned)i, &c);
+		punch_start(&pt[i], &c, send_datagram, &fds[i], now);
+	}
+	run_trials(fds, pt, n);
+	guess_merge(pt, n, &row->res);
+	for (size_t i = 1; i < n; i++)
+		close(fds[i]);
+}
+
 static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
 		     const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
-		     struct meeting *mt)
+		     struct birthday_row *bday, struct meeting *mt)
 {
 	uint8_t token[PUNCH_TOKEN_LEN],
 	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
 		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
 	struct sockaddr_storage local;
-	struct punch_trial pt;
-	struct punch_cfg cfg;
 	bool answered = false;
 	int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
 
@@ -604,11 +783,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		close(fd);
 		return answered || mt->error ? 0 : -1;
 	}
-	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
-	punch_config(o, t, mt, token, am_passive(t, me, mt, token), one_address(me, mt), &cfg);
-	punch_start(&pt, &cfg, send_datagram, &fd, clock_now_us());
-	run_punch(fd, &pt);
-	row->res = pt.res;
+	punch_phase(o, t, me, mt, token, fd, row, bday);
 	close(fd);
 	return 0;
 }
@@ -620,7 +795,7 @@ static json_t *ms_or_null(double ms)
 	return ms >= 0 ? json_real(round(ms * 10) / 10) : json_null();
 }
 
-static json_t *trial_json(const struct trial_row *r)
+static json_t *trial_json(const struct trial_row *r, const struct birthday_row *b)
 {
 	char a[ADDR_STRLEN];
 	json_t *t = json_pack("{s:s}", "outcome", punch_outcome_name(r->res.outcome));
@@ -630,6 +805,7 @@ static json_t *trial_json(const struct trial_row *r)
 		json_object_set_new(t, "connect_ms",
 				    ms_or_null((double)r->res.connect_us / 1000.0));
 		json_object_set_new(t, "strict", json_boolean(r->res.strict));
+		json_object_set_new(t, "predicted", json_boolean(r->res.predicted));
 		json_object_set_new(
 		    t, "peer",
 		    json_string(addr_format((const struct sockaddr *)&r->res.peer, a, sizeof(a))));
@@ -643,6 +819,8 @@ static json_t *trial_json(const struct trial_row *r)
 			      "sent", (json_int_t)r->res.sent, "answers",
 			      (json_int_t)r->res.replies, "verified", (json_int_t)r->res.verified,
 			      "rejected", (json_int_t)r->res.rejected));
+	if (b->planned && b->role == PREDICT_ROLE_HARD)
+		json_object_set_new(t, "sockets", json_integer(b->opened));
 	return t;
 }
 
@@ -666,6 +844,52 @@ static json_t *agrees_json(enum agreement a)
 	return a == NOTHING_TO_JUDGE ? json_null() : json_boolean(a == AGREES);
 }
 
+/* Port prediction's guesses toward the other side; null when its ports
+ * were not predictable. */
+static json_t *prediction_json(const struct technique_run *run)
+{
+	if (!run->peer_delta)
+		return json_null();
+	return json_pack("{s:i, s:i}", "peer_delta", (json_int_t)run->peer_delta, "window",
+			 (json_int_t)PUNCH_MAX_PREDICTED);
+}
+
+/* The plan of a birthday technique's trials (the same in each but for the
+ * hard side's sockets that opened: the fewest), its odds beside the
+ * measured rate; null when no trial met. */
+static json_t *birthday_json(const struct technique_run *run, const struct trial_summary *s)
+{
+	static const char *const roles[] = {"plain", "easy", "hard"};
+	const struct birthday_row *b = NULL;
+	unsigned opened = 0;
+	json_t *j;
+
+	for (size_t i = 0; i < run->nrows; i++) {
+		const struct birthday_row *r = &run->bday[i];
+
+		if (!r->planned)
+			continue;
+		opened = !b || r->opened < opened ? r->opened : opened;
+		b = b ? b : r;
+	}
+	if (!b)
+		return json_null();
+	j = json_pack("{s:s}", "role", roles[b->role]);
+	if (b->role == PREDICT_ROLE_PLAIN)
+		return j; /* hole punching: the classifications say it works, or nothing will */
+	json_object_set_new(j, "ports", json_string(b->sequential ? "sequential" : "random"));
+	json_object_set_new(j, "sockets", json_integer(b->sockets));
+	if (b->role == PREDICT_ROLE_HARD)
+		json_object_set_new(j, "sockets_opened", json_integer(opened));
+	json_object_set_new(j, "probes", json_integer(b->probes));
+	json_object_set_new(j, "port_range",
+			    json_pack("[i, i]", (json_int_t)b->port_lo, (json_int_t)b->port_hi));
+	json_object_set_new(j, "range_assumed", json_boolean(!b->range_known));
+	json_object_set_new(j, "predicted_success", json_real(b->predicted));
+	json_object_set_new(j, "measured_success", s->rate >= 0 ? json_real(s->rate) : json_null());
+	return j;
+}
+
 static json_t *technique_json(const struct technique_run *run)
 {
 	struct trial_summary s;
@@ -673,7 +897,7 @@ static json_t *technique_json(const struct technique_run *run)
 
 	trials_summarise(run->rows, run->nrows, &s);
 	for (size_t i = 0; i < run->nrows; i++) {
-		json_array_append_new(rows, trial_json(&run->rows[i]));
+		json_array_append_new(rows, trial_json(&run->rows[i], &run->bday[i]));
 		if (run->rows[i].res.outcome == PUNCH_SUCCESS)
 			json_array_append_new(
 			    times, ms_or_null((double)run->rows[i].res.connect_us / 1000.0));
@@ -694,6 +918,10 @@ static json_t *technique_json(const struct technique_run *run)
 	json_object_set_new(t, "expected", json_string(predict_expect_name(run->want.expect)));
 	json_object_set_new(t, "expected_reason", json_string(run->want.reason));
 	json_object_set_new(t, "agrees", agrees_json(agreement(run, &s)));
+	if (run->t->predict_ports)
+		json_object_set_new(t, "prediction", prediction_json(run));
+	if (run->t->birthday)
+		json_object_set_new(t, "birthday", birthday_json(run, &s));
 	json_object_set_new(t, "connect_ms", times);
 	json_object_set_new(t, "trial_results", rows);
 	return t;
@@ -778,18 +1006,20 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 static void predict_all(const struct options *o, const struct probe_result *me,
 			const struct meeting *mt, struct technique_run *runs)
 {
-	struct predict_side mine = {me->mapping, me->filtering};
-	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED};
+	struct predict_side mine = my_side(me);
+	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED,
+				      PROBE_PORTS_UNTESTED, 0};
 
 	bool one = mt->met && one_address(me, mt), lan = one && same_lan(mt);
 
 	if (mt->met)
-		theirs = (struct predict_side){(enum probe_mapping)mt->cls[0],
-					       (enum probe_filtering)mt->cls[1]};
-	for (size_t i = 0; i < o->ntech; i++)
+		theirs = their_side(mt);
+	for (size_t i = 0; i < o->ntech; i++) {
 		runs[i].want = one ? predict_one_address(runs[i].t->rule, runs[i].t->private_first,
 							 lan, me->hairpinning)
 				   : predict_technique(runs[i].t->rule, &mine, &theirs);
+		runs[i].peer_delta = predict_sequential(&theirs) ? theirs.delta : 0;
+	}
 }
 
 /* Every trial; -1 when the reflector never answered, -2 when it refused
@@ -814,7 +1044,9 @@ static int run_all(const struct options *o, const struct probe_result *me,
 				snprintf(row->reason, sizeof(row->reason), "%s", gone);
 				continue;
 			}
-			if (one_trial(o, runs[i].t, number, me, setup_us, row, &mt) < 0 && !number)
+			if (one_trial(o, runs[i].t, number, me, setup_us, row,
+				      &runs[i].bday[runs[i].nrows - 1], &mt) < 0 &&
+			    !number)
 				return -1;
 			/* A key the reflector refuses, or no rendezvous at all. */
 			if (!number && (mt.error == 401 || mt.error == 403)) {
@@ -855,6 +1087,7 @@ int punch_main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
+	raise_open_files();
 	if (o.json && !(json = open_json(o.json)))
 		return EXIT_USAGE;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

@@ -54,7 +54,8 @@ wait "$a"
 ra=$?
 cat "$tmp/a.out" "$tmp/b.out" "$tmp/a.json" >"$tmp/out"
 if [ "$ra" -eq 0 ] && [ "$rb" -eq 0 ]; then ok; else bad "two probes: exit $ra and $rb, want 0"; fi
-for t in relay udp-hole-punching udp-hole-punching-private connection-reversal; do
+for t in relay udp-hole-punching udp-hole-punching-private connection-reversal \
+    udp-port-prediction udp-birthday; do
     if grep -Eq "\"technique\":\"$t\",\"trials\":2,\"successes\":2,\"setup_failed\":0,.*\"expected\":\"works\"" \
         "$tmp/a.json" && grep -Eq "^  $t +2/2 .*agrees$" "$tmp/b.out"; then
         ok
@@ -69,10 +70,11 @@ if grep -q '"strict":true' "$tmp/a.json" && [ "${sent:-999}" -le 30 ]; then
 else
     bad "two probes: packets per trial ${sent:-?} (want at most 30), or no strict success"
 fi
-# Eight meetings; the relay's trials went through the reflector (path relay).
+# Twelve meetings (six techniques, two trials each); the relay's trials went through
+# the reflector (path relay).
 kill -USR1 "$refl"
 sleep 0.2
-if grep -q 'reason="rendezvous matched" packets=8' "$tmp/refl" &&
+if grep -q 'reason="rendezvous matched" packets=12' "$tmp/refl" &&
     grep -q 'reason="relayed" packets=[1-9]' "$tmp/refl" &&
     grep -q '"technique":"relay",.*"path":"relay"' "$tmp/a.json"; then
     ok

@@ -236,6 +236,27 @@ par natemu_pair port-restricted-vs-symmetric \
 par natemu_pair two-address-dependent "mapping=address-dependent filtering=endpoint-independent" \
     "mapping=address-dependent filtering=address-dependent ports=sequential" 2 2
 
+# Birthday punching through natemu, a port-restricted cone (easy) against a
+# symmetric NAT with random ports (hard): 256 sockets against 1024 guesses
+# succeed about 98% of the time (the record says what the counts predict),
+# so at least one of three trials must; hole punching cannot. A success is
+# still only one proven both ways.
+birthday_lab() {
+    NATEMU_SETTINGS="mapping=endpoint-independent filtering=address-and-port-dependent" \
+        NATEMU_SETTINGS_B="mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" \
+        NATLAB_PUNCH_OPTIONS="--techniques udp-hole-punching,udp-birthday" \
+        $NATLAB punch --trials 3 --json "$tmp/bd.json" natemu natemu >"$tmp/out" 2>&1
+    if grep -Eq '^ +udp-birthday +[1-3]/3 ' "$tmp/out" &&
+        grep -Eq '^ +udp-hole-punching +0/3 .*expected fails: agrees$' "$tmp/out" &&
+        grep -q '"birthday":{"role":"easy","ports":"random","sockets":256,"probes":1024,' "$tmp/bd.json" &&
+        grep -q '"predicted_success":0.98' "$tmp/bd.json"; then
+        ok
+    else
+        bad "birthday punching through natemu (random ports): want 1 to 3 of 3, hole punching 0 of 3"
+    fi
+}
+par birthday_lab
+
 # natlab punch with a second side of the lab's own: behind one public
 # address (the lab's cli2) and with a public peer. punch_cell LAB TECHNIQUE
 # COUNT [PATH]: the summary line (and record) of one technique.

@@ -403,6 +403,31 @@ static void test_table_and_ports_bounded(void)
 	natemu_free(n);
 }
 
+/* A mapping that has sent to a thousand remote ports (birthday punching's
+ * guesses) still takes the answer from the first: every remote is
+ * remembered, up to NATEMU_MAX_REMOTES, then the oldest go. */
+static void test_many_remotes(void)
+{
+	struct natemu_cfg cfg;
+	natemu_t *n;
+	uint64_t ep = 0;
+
+	natemu_cfg_default(&cfg);
+	cfg.filtering = NATEMU_ADDRESS_AND_PORT_DEPENDENT;
+	n = make(&cfg);
+	for (uint16_t p = 0; p < 1000; p++)
+		ep = out(n, udp(HOST_A, 5000, R1, (uint16_t)(20000 + p)), 1000);
+	CU_ASSERT_TRUE(in_reaches(n, R1, 20000, ep, HOST_A, 5000, 1001));
+	CU_ASSERT_TRUE(in_reaches(n, R1, 20999, ep, HOST_A, 5000, 1001));
+	CU_ASSERT_FALSE(in_reaches(n, R1, 21000, ep, HOST_A, 5000, 1001));
+	/* Past the bound, the oldest are forgotten first. */
+	for (uint32_t p = 1000; p < NATEMU_MAX_REMOTES + 1; p++)
+		out(n, udp(HOST_A, 5000, R1, (uint16_t)(20000 + p)), 1000);
+	CU_ASSERT_FALSE(in_reaches(n, R1, 20000, ep, HOST_A, 5000, 1002));
+	CU_ASSERT_TRUE(in_reaches(n, R1, 20001, ep, HOST_A, 5000, 1002));
+	natemu_free(n);
+}
+
 static void test_settings_from_text(void)
 {
 	struct natemu_cfg cfg;
@@ -451,6 +476,7 @@ int test_natemu_register(void)
 	    {"unsolicited SYN: drop, RST, ICMP", test_unsolicited_syn},
 	    {"TCP simultaneous open and timeouts", test_simultaneous_open_and_timeouts},
 	    {"ports and table bounded", test_table_and_ports_bounded},
+	    {"a thousand remotes remembered for the filter", test_many_remotes},
 	    {"settings from text", test_settings_from_text},
 	};
 	return TEST_SUITE("natemu core", tests);

@@ -32,8 +32,10 @@ struct mapping {
 	struct endpoint inside, outside;
 	struct endpoint key; /* the destination part of the key: zero where it is not part */
 	uint64_t expires;
-	struct endpoint remotes[NATEMU_MAX_REMOTES];
-	size_t nremotes, next_remote;
+	/* The remote endpoints it has sent to, for its filter: grown as
+	 * needed, then the oldest replaced once NATEMU_MAX_REMOTES are kept. */
+	struct endpoint *remotes;
+	size_t nremotes, next_remote, cap;
 	enum tcp_state tcp;
 };
 
@@ -91,6 +93,10 @@ natemu_t *natemu_new(const struct natemu_cfg *cfg, uint64_t seed)
 
 void natemu_free(natemu_t *n)
 {
+	if (!n)
+		return;
+	for (size_t i = 0; i < NATEMU_MAX_MAPPINGS; i++)
+		free(n->map[i].remotes);
 	free(n);
 }
 
@@ -247,9 +253,28 @@ static struct mapping *new_mapping(natemu_t *n, uint8_t proto, struct endpoint i
 		*why = "public ports exhausted";
 		return NULL;
 	}
+	free(slot->remotes);
 	*slot = (struct mapping){.used = true, .proto = proto, .inside = in, .key = key_of(n, dst)};
 	slot->outside = (struct endpoint){ip, port};
 	return slot;
+}
+
+/* Room for more remotes: false at NATEMU_MAX_REMOTES, or out of memory. */
+static bool grow_remotes(struct mapping *m)
+{
+	size_t cap = m->cap ? 2 * m->cap : 16;
+	struct endpoint *r;
+
+	if (m->cap >= NATEMU_MAX_REMOTES)
+		return false;
+	if (cap > NATEMU_MAX_REMOTES)
+		cap = NATEMU_MAX_REMOTES;
+	r = realloc(m->remotes, cap * sizeof(*r));
+	if (!r)
+		return false;
+	m->remotes = r;
+	m->cap = cap;
+	return true;
 }
 
 static void remember_remote(struct mapping *m, struct endpoint remote)
@@ -257,10 +282,14 @@ static void remember_remote(struct mapping *m, struct endpoint remote)
 	for (size_t i = 0; i < m->nremotes; i++)
 		if (same(m->remotes[i], remote))
 			return;
+	if (m->nremotes < m->cap || grow_remotes(m)) {
+		m->remotes[m->nremotes++] = remote;
+		return;
+	}
+	if (!m->cap)
+		return; /* out of memory: the filter stays shut */
 	m->remotes[m->next_remote] = remote;
-	m->next_remote = (m->next_remote + 1) % NATEMU_MAX_REMOTES;
-	if (m->nremotes < NATEMU_MAX_REMOTES)
-		m->nremotes++;
+	m->next_remote = (m->next_remote + 1) % m->cap;
 }
 
 /* RFC 4787 section 5: may this remote endpoint send in through m? */

@@ -16,7 +16,9 @@
 
 #define NATEMU_MAX_POOL     8
 #define NATEMU_MAX_MAPPINGS 4096
-#define NATEMU_MAX_REMOTES  16 /* remote endpoints remembered per mapping, for filtering */
+/* Remote endpoints remembered per mapping, for filtering (a real NAT keeps
+ * one conntrack entry per remote: birthday punching sends to a thousand). */
+#define NATEMU_MAX_REMOTES 4096
 
 /* RFC 4787 4.1 (mapping) and 5 (filtering). */
 enum natemu_dependence {

@@ -19,7 +19,10 @@ before=$(lab_namespaces)
 labs_before=$(ls /run/natlab/labs 2>/dev/null)
 out=$tmp/labs
 
-testbeds/natlab report --out "$out" >"$tmp/out" 2>&1
+# The traversal part over masq's pairs only (masq + masq, same, public), two
+# techniques: the whole grid is natlab punch-matrix's (tests/punch.sh).
+NATLAB_REPORT_TRAVERSAL=masq NATLAB_PUNCH_OPTIONS="--techniques relay,udp-hole-punching" \
+    testbeds/natlab report --out "$out" >"$tmp/out" 2>&1
 status=$?
 cat "$tmp/out"
 if [ "$status" -eq 0 ]; then ok; else bad "natlab report: exit $status"; fi
@@ -40,6 +43,15 @@ done
 if grep -q '^### natlab:masq-fully-random' "$out/report.md" &&
     grep -q '!\[Port allocation' "$out/report.md"; then ok; else
     bad "report.md lacks a lab or the figures"; fi
+# The traversal trials: three pair records, their matrix in the report.
+if [ "$(wc -l <"$out/traversal.jsonl" 2>/dev/null)" = 3 ] &&
+    grep -q '"label":"natlab:masq+same"' "$out/traversal.jsonl" &&
+    grep -Eq '^masq\+masq +udp-hole-punching +2/2 +works +agrees' "$out/traversal.txt" &&
+    grep -q 'masq+public' "$out/report.md"; then
+    ok
+else
+    bad "natlab report's traversal trials: records, table or report"
+fi
 
 # The regression check: no verdict differs from the reference.
 if grep -q "against results/reference/labs.jsonl: $nprofiles labels in the baseline, $nprofiles in the current records: 0 changes" "$tmp/out"; then

@@ -192,8 +192,17 @@ matrix_pairs() {
 # natlab punch-matrix [--trials N] [--json FILE] [PROFILE...]: the pairs of
 # matrix_pairs (default: the kernel profiles that pair, and the nested
 # pairs); one table of technique x pair -> successes/trials, expected, agrees.
+# One pair of the grid, in the background: its summary rows, exit status
+# and record in WORK/N.*, none shared with another pair's.
+matrix_job() {
+	local a=$1 b=$2 trials=$3 work=$4 n=$5
+	punch_pair "$a" "$b" "$trials" "$work/$n.json" >/dev/null </dev/null
+	echo $? >"$work/$n.rc"
+	printf '%s\n' "$PUNCH_ROWS" >"$work/$n.rows"
+}
+
 cmd_punch_matrix() {
-	local trials=3 json='' rc=0 a b row profiles=()
+	local trials=3 json='' rc=0 a b row profiles=() jobs=${NATLAB_PUNCH_JOBS:-3}
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
@@ -208,21 +217,32 @@ cmd_punch_matrix() {
 	[ ${#profiles[@]} -gt 0 ] || { profiles=(masq masq-random masq-fully-random); MATRIX_DEFAULT=1; }
 	need_root
 	export NATLAB_LABECHO=0 NATLAB_INET_DELAY
-	local table
-	table=$(mktemp)
-	local pairs n=0
+	local work pairs n=0 total i
+	work=$(mktemp -d)
 	pairs=$(matrix_pairs "${profiles[@]}")
+	total=$(wc -l <<<"$pairs")
+	# Pairs are labs of their own: NATLAB_PUNCH_JOBS (3) at once.
 	while read -r a b; do
 		n=$((n + 1))
-		printf 'natlab punch-matrix: [%d/%d] %s + %s ...\n' "$n" "$(wc -l <<<"$pairs")" "$a" "$b" >&2
-		punch_pair "$a" "$b" "$trials" "$json" >/dev/null </dev/null
-		case $? in 0) ;; 2) rc=2 ;; *) [ "$rc" -eq 2 ] || rc=1 ;; esac
-		while read -r row; do
-			[ -n "$row" ] && echo "$a+$b $row" >>"$table"
-		done <<<"$PUNCH_ROWS"
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		printf 'natlab punch-matrix: [%d/%d] %s + %s ...\n' "$n" "$total" "$a" "$b" >&2
+		matrix_job "$a" "$b" "$trials" "$work" "$n" &
 	done <<<"$pairs"
+	wait
 	printf '%-38s %-26s %-8s %-8s %s\n' PAIR TECHNIQUE COUNT EXPECTED RESULT
-	awk '{ printf "%-38s %-26s %-8s %-8s %s\n", $1, $2, $3, $4, $5 }' "$table"
-	rm -f "$table"
+	i=0
+	while read -r a b; do
+		i=$((i + 1))
+		case $(cat "$work/$i.rc" 2>/dev/null || echo 2) in
+		0) ;; 2) rc=2 ;; *) [ "$rc" -eq 2 ] || rc=1 ;;
+		esac
+		[ -z "$json" ] || [ ! -f "$work/$i.json" ] || cat "$work/$i.json" >>"$json"
+		while read -r row; do
+			[ -n "$row" ] && echo "$a+$b $row" >>"$work/table"
+		done <"$work/$i.rows"
+	done <<<"$pairs"
+	[ ! -f "$work/table" ] ||
+		awk '{ printf "%-38s %-26s %-8s %-8s %s\n", $1, $2, $3, $4, $5 }' "$work/table"
+	rm -rf "$work"
 	return "$rc"
 }

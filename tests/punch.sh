@@ -257,6 +257,25 @@ birthday_lab() {
 }
 par birthday_lab
 
+# 10% loss at both NATs (natemu --loss 10), where hole punching and reversal
+# cannot work: never a success (a success needs signed packets both ways),
+# whatever loss does to the relay's, which is logged.
+loss_lab() {
+    NATEMU_SETTINGS="mapping=endpoint-independent filtering=address-and-port-dependent" \
+        NATEMU_SETTINGS_B="mapping=address-and-port-dependent filtering=address-and-port-dependent ports=random" \
+        NATEMU_OPTIONS="--loss 10" NATEMU_OPTIONS_B="--loss 10" \
+        NATLAB_PUNCH_OPTIONS="--techniques relay,udp-hole-punching,connection-reversal" \
+        $NATLAB punch --trials 3 natemu natemu >"$tmp/out" 2>&1
+    if grep -Eq '^ +udp-hole-punching +0/3 .*expected fails: agrees$' "$tmp/out" &&
+        grep -Eq '^ +connection-reversal +0/3 .*expected fails: agrees$' "$tmp/out"; then
+        ok
+        echo "punch: with 10% loss at each NAT, relay $(awk '$1 == "relay" { print $2 }' "$tmp/out"), no false success"
+    else
+        bad "10% loss: a success where none can be"
+    fi
+}
+par loss_lab
+
 # natlab punch with a second side of the lab's own: behind one public
 # address (the lab's cli2) and with a public peer. punch_cell LAB TECHNIQUE
 # COUNT [PATH]: the summary line (and record) of one technique.

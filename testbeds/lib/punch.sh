@@ -18,7 +18,7 @@
 PUNCH_PAIRABLE="masq masq-random masq-fully-random natemu"
 
 pairable() {
-	case " $PUNCH_PAIRABLE " in *" $1 "*) return 0 ;; esac
+	case " $PUNCH_PAIRABLE " in *" ${1%%:*} "*) return 0 ;; esac
 	[ "${2:-}" = first ] && [ -f "$NATLAB_PROFILES/$1.sh" ] && return 0
 	echo "natlab punch: '$1' cannot be a side of a pair lab yet (these can: $PUNCH_PAIRABLE)" >&2
 	return 1
@@ -133,7 +133,13 @@ pair_probes() {
 # one "technique count expected agrees" line per technique.
 punch_pair() {
 	local a=$1 b=$2 trials=$3 json=$4 dir
-	pair_build "$a" "$b" || return 2
+	# A side "natemu:K=V,K=V": natemu with those settings (the grid's cells).
+	local NATEMU_SETTINGS=${NATEMU_SETTINGS:-} NATEMU_SETTINGS_B=${NATEMU_SETTINGS_B-}
+	case $a in natemu:*) NATEMU_SETTINGS=${a#natemu:} NATEMU_SETTINGS=${NATEMU_SETTINGS//,/ } ;; esac
+	case $b in natemu:*) NATEMU_SETTINGS_B=${b#natemu:} NATEMU_SETTINGS_B=${NATEMU_SETTINGS_B//,/ } ;; esac
+	[ -n "$NATEMU_SETTINGS_B" ] || unset NATEMU_SETTINGS_B
+	export NATEMU_SETTINGS
+	pair_build "${a%%:*}" "${b%%:*}" || return 2
 	dir=$(lab_state_dir)
 	pair_reflector || { lab_teardown; return 2; }
 	pair_probes "natlab:$a+$b" "$trials" "$json"
@@ -176,12 +182,14 @@ cmd_punch() {
 
 # The grid's pairs, "A B" a line: every ordered pair of the profiles, and
 # each with a second client behind its own NAT (same) and with a public
-# peer; by default also the nested pairs, two homes behind one CGN without
-# and with hairpinning, and two clients behind one home behind a CGN.
+# peer (unless MATRIX_EXTRA=0); by default also the nested pairs, two homes
+# behind one CGN without and with hairpinning, and two clients behind one
+# home behind a CGN.
 matrix_pairs() {
-	local a b
+	local a b extra="same public"
+	[ "${MATRIX_EXTRA:-1}" = 1 ] || extra=
 	for a in "$@"; do
-		for b in "$@" same public; do
+		for b in "$@" $extra; do
 			echo "$a $b"
 		done
 	done
@@ -192,6 +200,17 @@ matrix_pairs() {
 # natlab punch-matrix [--trials N] [--json FILE] [PROFILE...]: the pairs of
 # matrix_pairs (default: the kernel profiles that pair, and the nested
 # pairs); one table of technique x pair -> successes/trials, expected, agrees.
+# natemu's mapping x filtering behaviours, as sides "natemu:mapping=M,filtering=F":
+# with --natemu-grid, punch-matrix runs their 81 pairs (RFC 4787's grid).
+natemu_grid() {
+	local m f b="endpoint-independent address-dependent address-and-port-dependent"
+	for m in $b; do
+		for f in $b; do
+			echo "natemu:mapping=$m,filtering=$f"
+		done
+	done
+}
+
 # One pair of the grid, in the background: its summary rows, exit status
 # and record in WORK/N.*, none shared with another pair's.
 matrix_job() {
@@ -202,13 +221,14 @@ matrix_job() {
 }
 
 cmd_punch_matrix() {
-	local trials=3 json='' rc=0 a b row profiles=() jobs=${NATLAB_PUNCH_JOBS:-3}
+	local trials=3 json='' rc=0 a b row profiles=() jobs=${NATLAB_PUNCH_JOBS:-3} MATRIX_EXTRA=1
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--trials) trials=$2; shift 2 ;;
 		--json) json=$2; shift 2 ;;
 		--delay) punch_delay "$2"; shift 2 ;;
+		--natemu-grid) mapfile -t -O "${#profiles[@]}" profiles < <(natemu_grid); MATRIX_EXTRA=0; shift ;;
 		-*) usage >&2; exit 2 ;;
 		*) profiles+=("$1"); shift ;;
 		esac

@@ -134,10 +134,11 @@ pair_probes() {
 punch_pair() {
 	local a=$1 b=$2 trials=$3 json=$4 dir
 	# A side "natemu:K=V,K=V": natemu with those settings (the grid's cells).
+	local b_given=${NATEMU_SETTINGS_B+yes}
 	local NATEMU_SETTINGS=${NATEMU_SETTINGS:-} NATEMU_SETTINGS_B=${NATEMU_SETTINGS_B-}
 	case $a in natemu:*) NATEMU_SETTINGS=${a#natemu:} NATEMU_SETTINGS=${NATEMU_SETTINGS//,/ } ;; esac
-	case $b in natemu:*) NATEMU_SETTINGS_B=${b#natemu:} NATEMU_SETTINGS_B=${NATEMU_SETTINGS_B//,/ } ;; esac
-	[ -n "$NATEMU_SETTINGS_B" ] || unset NATEMU_SETTINGS_B
+	case $b in natemu:*) NATEMU_SETTINGS_B=${b#natemu:} NATEMU_SETTINGS_B=${NATEMU_SETTINGS_B//,/ } b_given=yes ;; esac
+	[ -n "$b_given" ] || unset NATEMU_SETTINGS_B # then B's are A's (pair_up)
 	export NATEMU_SETTINGS
 	pair_build "${a%%:*}" "${b%%:*}" || return 2
 	dir=$(lab_state_dir)

@@ -195,6 +195,20 @@ lab_internet6() {
 	lab_pid $!
 }
 
+# lab_cgn_home ROLE WAN NET CLIENT...: a home masquerade on the lan of the
+# role "cgn" (100.64.0.1/10), its WAN address WAN, its LAN NET.0/24 (NET.1
+# itself), and clients on it, NET.2 onwards (cgn, cgn-homes, ...).
+lab_cgn_home() {
+	local role=$1 wan=$2 net=$3 host=2 c
+	shift 3
+	lab_nat "$role" cgn lan "$wan/10" 100.64.0.1 "$net.1/24"
+	lab_snat "$role" 'oifname "wan" masquerade'
+	for c in "$@"; do
+		lab_client "$c" "$role" "$net.$host/24" "$net.1"
+		host=$((host + 1))
+	done
+}
+
 # lab_nat ROLE UPSTREAM BRIDGE OUTSIDE/PFX GATEWAY INSIDE/PFX
 # A router with forwarding on: "wan" plugged into UPSTREAM's BRIDGE, and a
 # bridge "lan" for its clients. Its NAT rules come from lab_nft.

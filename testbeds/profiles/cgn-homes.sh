@@ -30,10 +30,6 @@ profile_up() {
 	lab_internet
 	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
 	lab_snat cgn 'oifname "wan" masquerade'
-	lab_nat home cgn lan 100.64.0.2/10 100.64.0.1 192.168.1.1/24
-	lab_snat home 'oifname "wan" masquerade'
-	lab_client cli1 home 192.168.1.2/24 192.168.1.1
-	lab_nat home2 cgn lan 100.64.0.3/10 100.64.0.1 192.168.2.1/24
-	lab_snat home2 'oifname "wan" masquerade'
-	lab_client cli2 home2 192.168.2.2/24 192.168.2.1
+	lab_cgn_home home 100.64.0.2 192.168.1 cli1
+	lab_cgn_home home2 100.64.0.3 192.168.2 cli2
 }

@@ -26,8 +26,5 @@ profile_up() {
 	lab_internet
 	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
 	lab_snat cgn 'oifname "wan" masquerade'
-	lab_nat home cgn lan 100.64.0.2/10 100.64.0.1 192.168.1.1/24
-	lab_snat home 'oifname "wan" masquerade'
-	lab_client cli1 home 192.168.1.2/24 192.168.1.1
-	lab_client cli2 home 192.168.1.3/24 192.168.1.1
+	lab_cgn_home home 100.64.0.2 192.168.1 cli1 cli2
 }

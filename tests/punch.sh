@@ -2,7 +2,10 @@
 # natprobe punch end to end, with real sockets, in a namespace of our own
 # with no NAT: two probes meet at natreflector's rendezvous and run every
 # technique; a probe alone, a wrong key and a reflector without a session
-# secret each give their own outcome. (Through real NATs: the pair labs.)
+# secret each give their own outcome. Then through real NATs, in pair labs
+# (three at once): the kernel pair with and without path delay and with a
+# late side, natemu pairs (birthday punching and loss among them), one NAT,
+# a public peer, nested NATs behind a CGN with and without hairpinning.
 #
 #   [ns nlp<PID>: lo 203.0.113.10, 203.0.113.11]
 #     natreflector --session-secret    natprobe punch (A)    natprobe punch (B)

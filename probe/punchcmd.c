@@ -715,7 +715,6 @@ static bool am_passive(const struct technique *t, const struct probe_result *me,
 	       (first ? 0 : 1);
 }
 
-/* One trial of technique t: returns -1 when the reflector never answered. */
 /* Steps 3 and 4, once met: on fd, and for a birthday's hard side on more. */
 static void punch_phase(const struct options *o, const struct technique *t,
 			const struct probe_result *me, const struct meeting *mt,
@@ -746,6 +745,7 @@ static void punch_phase(const struct options *o, const struct technique *t,
 		close(fds[i]);
 }
 
+/* One trial of technique t: returns -1 when the reflector never answered. */
 static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
 		     const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
 		     struct birthday_row *bday, struct meeting *mt)

@@ -168,13 +168,20 @@ lab_inet_delay() {
 }'
 	ip netns exec "$(ns inet)" "$NATLAB_BIN/natemu" --forward-only --inside wan-a \
 		--outside wan-b --delay "$ms" >"$log" 2>&1 &
-	lab_pid $!
+	lab_natemu_ready $! "$log" "natemu (inet delay)"
+}
+
+# lab_natemu_ready PID LOG WHAT: remember natemu's PID for teardown and wait
+# (1 s at most) for its "natemu ready"; a lab failure if it dies or is late.
+lab_natemu_ready() {
+	local pid=$1 log=$2 what=$3
+	lab_pid "$pid"
 	for _ in $(seq 50); do
 		grep -q '^natemu ready' "$log" && return 0
-		kill -0 "$!" 2>/dev/null || lab_fail "natemu (inet delay) did not start: $(cat "$log")"
+		kill -0 "$pid" 2>/dev/null || lab_fail "$what did not start: $(cat "$log")"
 		sleep 0.02
 	done
-	lab_fail "natemu (inet delay) not ready after 1 s: $(cat "$log")"
+	lab_fail "$what not ready after 1 s: $(cat "$log")"
 }
 
 # IPv6 on the internet of lab_internet (called after it): inet routes IPv6
@@ -313,13 +320,7 @@ lab_natemu() {
 	# shellcheck disable=SC2086 # options is a list of options
 	ip netns exec "$(ns "$role")" "$NATLAB_BIN/natemu" --inside lan --outside wan \
 		--set "pool=$pool" $options "${args[@]}" >"$log" 2>&1 &
-	lab_pid $!
-	for _ in $(seq 50); do
-		grep -q '^natemu ready' "$log" && break
-		kill -0 "$!" 2>/dev/null || lab_fail "natemu did not start: $(cat "$log")"
-		sleep 0.02
-	done
-	grep -q '^natemu ready' "$log" || lab_fail "natemu not ready after 1 s: $(cat "$log")"
+	lab_natemu_ready $! "$log" natemu
 }
 
 lab_natemu_home() {

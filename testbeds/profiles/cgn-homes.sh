@@ -12,19 +12,11 @@
 # the relay gets through (cgn-homes-hairpin has a CGN that hairpins). The
 # checks run from cli1, as in cgn; a pair lab, not among the standard labs.
 
+# cgn's expectations: cli1 sees the same two masquerades.
+# shellcheck source=testbeds/profiles/cgn.sh
+. "${BASH_SOURCE[0]%/*}/cgn.sh"
 PROFILE_DESC="two home masquerades behind one CGN masquerade, a client in each (a pair lab)"
 PROFILE_PAIR=1
-EXPECT_UDP=pass
-EXPECT_TCP=pass
-EXPECT_SYN=rst
-EXPECT_NAT=true
-EXPECT_MAPPING=endpoint-independent
-EXPECT_FILTERING=address-and-port-dependent
-EXPECT_PORT=preserving
-EXPECT_POOL=single
-EXPECT_OVERLOADING=true
-EXPECT_HAIRPIN=false
-CT_ROLE=cgn
 
 profile_up() {
 	lab_internet

@@ -140,13 +140,19 @@ static unsigned traversal_data(FILE *out, const struct nr_report *r)
 
 			while (c < ntech && strcmp(tech[c], t->technique))
 				c++;
-			if (t->trials <= 0 || t->successes < 0 || t->successes > t->trials ||
+			if (t->trials <= 0 || t->successes < 0 || t->setup_failed < 0 ||
+			    t->successes > t->trials - t->setup_failed ||
 			    (c == ntech && ntech == MAX_TECHNIQUES))
 				continue;
 			if (c == ntech)
 				tech[ntech++] = t->technique;
+			/* Of the trials that started, as natprobe and the matrix count. */
 			fprintf(out, "%u %u %.1f %ld ", c, devices,
-				100.0 * (double)t->successes / (double)t->trials, t->trials);
+				t->trials > t->setup_failed
+				    ? 100.0 * (double)t->successes /
+					  (double)(t->trials - t->setup_failed)
+				    : 0.0,
+				t->trials);
 			nr_plot_string(out, t->technique);
 			fputc(' ', out);
 			nr_plot_string(out, nr_row_name(row));

@@ -191,6 +191,9 @@ static void text_matrix(FILE *out, const struct nr_tally *t)
 		fprintf(out, "%lu CONTRADICTION%s\n", bad, bad == 1 ? "" : "S");
 	else
 		fprintf(out, "no contradiction\n");
+	if (t->inconsistent)
+		fprintf(out, "  %lu technique result%s left out: counts that do not add up\n",
+			t->inconsistent, t->inconsistent == 1 ? "" : "s");
 	fprintf(out, "  %-*s %-*s %-20s %-8s %s\n", wr, "PAIR", wt, "TECHNIQUE", "SUCCESSES/TRIALS",
 		"EXPECTED", "RESULT");
 	for (size_t i = 0; i < n; i++) {
@@ -456,9 +459,12 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 		cell(d, p->technique);
 		cellf(d, "%ld", p->trials);
 		cellf(d, "%ld", p->successes);
+		/* Of the trials that started, as natprobe and the matrix count. */
 		cellf(d, "%.0f%%",
 		      share((unsigned long)(p->trials > 0 ? p->successes : 0),
-			    (unsigned long)(p->trials > 0 ? p->trials : 0)));
+			    (unsigned long)(p->trials > p->setup_failed && p->setup_failed >= 0
+						? p->trials - p->setup_failed
+						: 0)));
 		if (p->median_connect_ms >= 0)
 			cellf(d, "%.0f ms", p->median_connect_ms);
 		else
@@ -539,6 +545,12 @@ static void doc_matrix(struct doc *d, const struct nr_tally *t)
 
 	block(d, SECTION, "Traversal matrix");
 	matrix_intro(d, t);
+	if (t->inconsistent) {
+		open_block(d, PARAGRAPH);
+		textf(d, "%lu technique result%s left out: counts that do not add up.",
+		      t->inconsistent, t->inconsistent == 1 ? "" : "s");
+		close_block(d, PARAGRAPH);
+	}
 	matrix_contradictions(d, t, at, n);
 	TABLE_HEAD(d, "pair", "technique", "successes/trials", "success rate", "expected",
 		   "result");

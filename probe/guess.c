@@ -144,6 +144,9 @@ void guess_hard_cfg(const struct punch_cfg *base, unsigned i, struct punch_cfg *
 	*out = *base;
 	if (i)
 		out->max_rounds = 1;
+	/* A token of its own (i < 256 sockets: the last byte varied), so that
+	 * only the socket the easy side answers can take the echo for proof. */
+	out->token[PUNCH_TOKEN_LEN - 1] ^= (uint8_t)i;
 }
 
 void guess_merge(const struct punch_trial *t, size_t n, struct punch_result *out)

@@ -92,7 +92,11 @@ void guess_easy_cfg(const struct punch_cfg *base, const struct guess_birthday *p
 /* The hard side's socket i: socket 0 (the registered one) punches as
  * usual; the others send the opening round only (the easy NAT must not see
  * their packets before its own went out: ../shared/notes/traversal.md) and
- * then answer. One token for all, so that the easy side sees one probe. */
+ * then answer. Each has a token of its own: the easy side keeps to the first
+ * socket that reached it (another token is a third probe to it), and only
+ * that socket can collect the echo of its token, so a success on the hard
+ * side is one whose own packets crossed both ways, never one inferred from
+ * a sibling's echo. */
 void guess_hard_cfg(const struct punch_cfg *base, unsigned i, struct punch_cfg *out);
 
 /* Many sockets' trials as one: the first success, or failed when all ran

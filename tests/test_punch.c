@@ -796,6 +796,24 @@ static void test_prediction_window(void)
 }
 
 /* Many sockets as one trial: the first success, packets summed. */
+/* The hard side's sockets: one token each, socket 0's the registered one,
+ * so that a sibling cannot take another socket's echo as its proof. */
+static void test_hard_tokens(void)
+{
+	static struct punch_cfg base, c[GUESS_SOCKETS];
+
+	memcpy(base.token, "HARDSIDE", PUNCH_TOKEN_LEN);
+	base.max_rounds = 20;
+	for (unsigned i = 0; i < GUESS_SOCKETS; i++)
+		guess_hard_cfg(&base, i, &c[i]);
+	CU_ASSERT_EQUAL(memcmp(c[0].token, base.token, PUNCH_TOKEN_LEN), 0);
+	CU_ASSERT_EQUAL(c[0].max_rounds, 20);
+	CU_ASSERT_EQUAL(c[1].max_rounds, 1);
+	for (unsigned i = 0; i < GUESS_SOCKETS; i++)
+		for (unsigned k = i + 1; k < GUESS_SOCKETS; k++)
+			CU_ASSERT_FATAL(memcmp(c[i].token, c[k].token, PUNCH_TOKEN_LEN) != 0);
+}
+
 static void test_merge(void)
 {
 	static struct punch_trial t[3];
@@ -972,6 +990,7 @@ int test_punch_register(void)
 	    {"port prediction, 10% loss: no success the rules do not allow", test_prediction_loss},
 	    {"birthday: the odds, exact and Tailscale's", test_birthday_odds},
 	    {"birthday: who is hard and easy, and the guesses", test_birthday_plan},
+	    {"birthday: a token per hard socket", test_hard_tokens},
 	    {"birthday: many sockets as one trial", test_merge},
 	    {"birthday: every NAT pair as predicted", test_birthday_grid},
 	    {"birthday: sequential ports, fewer packets", test_birthday_sequential},

@@ -199,13 +199,17 @@ static void test_matrix(void)
 	CU_ASSERT_EQUAL(c->successes, 4);
 	CU_ASSERT_STRING_EQUAL(nr_cell_result(c), "CONTRADICTION");
 	c = cell_at(s->matrix, "masq+masq", "connection-reversal");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_STRING_EQUAL(nr_cell_result(c), "agrees");
 	c = cell_at(s->matrix, "lab-x", "udp-hole-punching");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
 	CU_ASSERT_STRING_EQUAL(nr_cell_result(c), "not judged");
 	CU_ASSERT_EQUAL(nr_cell_started(c), 0);
 	nr_cell_expected(c, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "fails");
-	nr_cell_expected(cell_at(s->matrix, "lab-x", "relay"), buf, sizeof(buf));
+	c = cell_at(s->matrix, "lab-x", "relay");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	nr_cell_expected(c, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "other");
 	CU_ASSERT_EQUAL(nr_tally_contradictions(s->matrix), 1);
 	nr_survey_free(s);

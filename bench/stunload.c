@@ -20,11 +20,11 @@
 
 #include <netinet/in.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "addr.h"
 #include "stun.h"
+#include "udp.h"
 #include "wire.h"
 
 #define EXIT_LOSS  1
@@ -588,13 +588,8 @@ static void expire(struct load *l, uint64_t now)
 
 static int setup(struct load *l)
 {
-	struct rlimit rl;
-
 	/* Enough descriptors for the clients, when the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < l->clients + 64u) {
-		rl.rlim_cur = rl.rlim_max < l->clients + 64u ? rl.rlim_max : l->clients + 64u;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	open_files_raise(l->clients + 64ull);
 	l->epoll = epoll_create1(0);
 	l->client = calloc(l->clients, sizeof(*l->client));
 	l->slot = calloc(l->window, sizeof(*l->slot));

@@ -1,5 +1,6 @@
 #include "udp.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -22,4 +23,18 @@ int udp_socket_toward(const struct sockaddr *toward, uint16_t port, struct socka
 		return -1;
 	}
 	return fd;
+}
+
+unsigned long long open_files_raise(unsigned long long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) && getrlimit(RLIMIT_NOFILE, &rl))
+			return 0;
+	}
+	return rl.rlim_cur;
 }

@@ -19,4 +19,12 @@
  */
 int udp_socket_toward(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local);
 
+/*
+ * For a program that holds many sockets at once (birthday punching's hard
+ * side, a load generator's clients): the soft limit on open files raised to
+ * want, or as far as the hard limit allows. The soft limit after (0 when it
+ * cannot be read), for a message when sockets still run out.
+ */
+unsigned long long open_files_raise(unsigned long long want);
+
 #endif

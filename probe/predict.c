@@ -296,3 +296,17 @@ const char *predict_expect_name(enum predict_expect e)
 
 	return (unsigned)e < 3 ? names[e] : "depends";
 }
+
+struct predict_side predict_side_from_wire(const uint8_t wire[4])
+{
+	struct predict_side s = {PROBE_MAPPING_INCONCLUSIVE, PROBE_FILTERING_INCONCLUSIVE,
+				 PROBE_PORTS_INCONCLUSIVE, wire[3]};
+
+	if (wire[0] <= PROBE_MAPPING_INCONCLUSIVE)
+		s.mapping = (enum probe_mapping)wire[0];
+	if (wire[1] <= PROBE_FILTERING_INCONCLUSIVE)
+		s.filtering = (enum probe_filtering)wire[1];
+	if (wire[2] <= PROBE_PORTS_INCONCLUSIVE)
+		s.ports = (enum probe_ports)wire[2];
+	return s;
+}

@@ -26,6 +26,14 @@ struct predict_side {
 	unsigned delta;
 };
 
+/*
+ * A side as the other probe sent it at the rendezvous: four bytes, mapping,
+ * filtering, port pattern (the enums' values) and delta. A value this build
+ * does not know reads as inconclusive, so the rules say "depends" rather
+ * than judge from a behaviour nobody measured.
+ */
+struct predict_side predict_side_from_wire(const uint8_t wire[4]);
+
 enum predict_technique {
 	PREDICT_RELAY,
 	PREDICT_CONNECTION_REVERSAL,

@@ -27,7 +27,6 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 
 #include <jansson.h>
 
@@ -539,9 +538,7 @@ static struct predict_side my_side(const struct probe_result *me)
 
 static struct predict_side their_side(const struct meeting *mt)
 {
-	return (struct predict_side){(enum probe_mapping)mt->cls[0],
-				     (enum probe_filtering)mt->cls[1], (enum probe_ports)mt->cls[2],
-				     mt->cls[3]};
+	return predict_side_from_wire(mt->cls);
 }
 
 /* Step 4's configuration: where to send, and whether to wait. */
@@ -626,19 +623,6 @@ static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
 
 /* ---- birthday punching: the plan, and the hard side's sockets ---- */
 
-/* The hard side holds GUESS_SOCKETS sockets at once: the soft limit on open
- * files up to what that needs, where the hard limit allows. */
-static void raise_open_files(void)
-{
-	struct rlimit rl;
-	rlim_t want = GUESS_SOCKETS + 64;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
-		return;
-	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-	setrlimit(RLIMIT_NOFILE, &rl);
-}
-
 /* fds[1] on, up to want in all (fds[0] is the trial's own); how many. The
  * trial runs with those that opened; why the rest did not is said once. */
 static size_t open_sockets(const struct options *o, int *fds, size_t want)
@@ -649,8 +633,6 @@ static size_t open_sockets(const struct options *o, int *fds, size_t want)
 	while (n < want) {
 		struct sockaddr_storage local;
 		int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
-		struct rlimit rl = {0};
-
 		if (fd >= 0) {
 			fds[n++] = fd;
 			continue;
@@ -659,9 +641,7 @@ static size_t open_sockets(const struct options *o, int *fds, size_t want)
 			fprintf(stderr,
 				"natprobe punch: udp-birthday: %zu of %zu sockets opened: %s (open "
 				"files: at most %llu; ulimit -n raises it)\n",
-				n, want, strerror(errno),
-				getrlimit(RLIMIT_NOFILE, &rl) ? 0ull
-							      : (unsigned long long)rl.rlim_cur);
+				n, want, strerror(errno), open_files_raise(0));
 		said = true;
 		break;
 	}
@@ -940,6 +920,7 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 			const char *started)
 {
 	char a[ADDR_STRLEN];
+	struct predict_side theirs;
 	json_t *rec = json_object(), *punch = json_array();
 	int rc;
 
@@ -960,10 +941,9 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 				      "stagger_ms", (json_int_t)o->stagger_ms));
 	json_object_set_new(rec, "udp", class_json(me->mapping, me->filtering, me->port_pattern));
 	/* The other probe's, as it said at the rendezvous: a survey's NAT pair. */
+	theirs = their_side(other);
 	json_object_set_new(rec, "punch_peer",
-			    other->met ? class_json((enum probe_mapping)other->cls[0],
-						    (enum probe_filtering)other->cls[1],
-						    (enum probe_ports)other->cls[2])
+			    other->met ? class_json(theirs.mapping, theirs.filtering, theirs.ports)
 				       : json_null());
 	for (size_t i = 0; i < o->ntech; i++)
 		json_array_append_new(punch, technique_json(&runs[i]));
@@ -1087,7 +1067,8 @@ int punch_main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
-	raise_open_files();
+	/* The hard side holds GUESS_SOCKETS sockets at once. */
+	open_files_raise(GUESS_SOCKETS + 64);
 	if (o.json && !(json = open_json(o.json)))
 		return EXIT_USAGE;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));

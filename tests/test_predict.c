@@ -39,10 +39,33 @@ static void test_one_address(void)
 	    predict_one_address(PREDICT_UDP_HOLE_PUNCHING, false, false, PROBE_NO).reason);
 }
 
+/* The other probe's four class bytes: known values read as sent; a value
+ * past the last this build knows reads as inconclusive, and the rules then
+ * say "depends" where the sent behaviour would have judged. */
+static void test_from_wire(void)
+{
+	const uint8_t ok[4] = {PROBE_MAPPING_APD, PROBE_FILTERING_APD, PROBE_PORTS_RANDOM, 0};
+	const uint8_t odd[4] = {PROBE_MAPPING_INCONCLUSIVE + 1, 200, 255, 7};
+	struct predict_side a = predict_side_from_wire(ok), b = predict_side_from_wire(odd);
+	struct predict_side ei = {PROBE_MAPPING_EI, PROBE_FILTERING_APD, PROBE_PORTS_PRESERVING, 0};
+
+	CU_ASSERT_EQUAL(a.mapping, PROBE_MAPPING_APD);
+	CU_ASSERT_EQUAL(a.filtering, PROBE_FILTERING_APD);
+	CU_ASSERT_EQUAL(a.ports, PROBE_PORTS_RANDOM);
+	CU_ASSERT_EQUAL(predict_technique(PREDICT_UDP_HOLE_PUNCHING, &ei, &a).expect, PREDICT_FAILS);
+	CU_ASSERT_EQUAL(b.mapping, PROBE_MAPPING_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(b.filtering, PROBE_FILTERING_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(b.ports, PROBE_PORTS_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(b.delta, 7u);
+	CU_ASSERT_EQUAL(predict_technique(PREDICT_UDP_HOLE_PUNCHING, &ei, &b).expect,
+			PREDICT_DEPENDS);
+}
+
 int test_predict_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"behind one public address: hairpinning and one network", test_one_address},
+	    {"the other side's class bytes, unknown values inconclusive", test_from_wire},
 	};
 
 	return TEST_SUITE("traversal predictions behind one address", tests);

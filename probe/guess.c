@@ -112,7 +112,10 @@ void guess_birthday_plan(const struct predict_side *me, const struct predict_sid
 		sequential_plan(hard, hard_port, plan);
 		return;
 	}
+	/* Within the range, and within what a trial holds. */
 	plan->sockets = b->sockets < range ? b->sockets : range;
+	if (plan->sockets > GUESS_SOCKETS)
+		plan->sockets = GUESS_SOCKETS;
 	plan->probes = b->probes < range ? b->probes : range;
 	if (plan->probes > GUESS_PROBES)
 		plan->probes = GUESS_PROBES;

@@ -778,6 +778,14 @@ static void test_birthday_plan(void)
 	CU_ASSERT_EQUAL(plan.role, PREDICT_ROLE_PLAIN);
 	guess_birthday_plan(&hard, &seq, 5000, &b, 1, &plan); /* two hard sides */
 	CU_ASSERT_EQUAL(plan.role, PREDICT_ROLE_PLAIN);
+	/* Bounds past what a trial holds are cut to it, and the odds with them. */
+	b.sockets = GUESS_SOCKETS * 4;
+	b.probes = GUESS_PROBES * 4;
+	guess_birthday_plan(&easy, &hard, 5000, &b, 1, &plan);
+	CU_ASSERT_TRUE(plan.sockets == GUESS_SOCKETS && plan.probes == GUESS_PROBES &&
+		       plan.nport == GUESS_PROBES);
+	CU_ASSERT_DOUBLE_EQUAL(plan.predicted,
+			       guess_birthday_odds(GUESS_SOCKETS, GUESS_PROBES, 64511), 1e-12);
 }
 
 /* Port prediction's window: the step, and nothing past 65535. */

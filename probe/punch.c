@@ -50,19 +50,37 @@ size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, 
 	return stun_build_end(&b, &len) == STUN_OK ? len : 0;
 }
 
+/* This side's packet as it stands (the other's token echoed once known,
+ * done once proven): one signature for every destination of a round. */
+struct punch_msg {
+	uint8_t buf[160];
+	size_t len;
+};
+
+static void build_msg(const struct punch_trial *t, struct punch_msg *m)
+{
+	m->len = punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL,
+			     t->res.outcome == PUNCH_SUCCESS, m->buf, sizeof(m->buf));
+}
+
+static void send_msg(struct punch_trial *t, const struct punch_msg *m, const struct sockaddr *to,
+		     unsigned ttl)
+{
+	if (m->len && t->send(t->ctx, to, m->buf, m->len, ttl) == 0)
+		t->res.sent++;
+}
+
 static void send_to(struct punch_trial *t, const struct sockaddr *to, unsigned ttl)
 {
-	uint8_t msg[160];
-	size_t len = punch_build(&t->cfg, t->have_peer_token ? t->peer_token : NULL,
-				 t->res.outcome == PUNCH_SUCCESS, msg, sizeof(msg));
+	struct punch_msg m;
 
-	if (len && t->send(t->ctx, to, msg, len, ttl) == 0)
-		t->res.sent++;
+	build_msg(t, &m);
+	send_msg(t, &m, to, ttl);
 }
 
 /* The next batch of guessed ports. Not in the opening round: a probe that
  * dies before the other NAT cannot hit a mapping there. */
-static void spray_out(struct punch_trial *t)
+static void spray_out(struct punch_trial *t, const struct punch_msg *m)
 {
 	struct sockaddr_storage to = t->cfg.spray_to;
 
@@ -70,17 +88,20 @@ static void spray_out(struct punch_trial *t)
 		return;
 	for (unsigned k = 0; k < t->cfg.spray_per_round && t->sprayed < t->cfg.nspray; k++) {
 		addr_set_port((struct sockaddr *)&to, t->cfg.spray[t->sprayed++]);
-		send_to(t, (const struct sockaddr *)&to, 0);
+		send_msg(t, m, (const struct sockaddr *)&to, 0);
 	}
 }
 
 /* One round: a packet to every candidate, in order; then the spray's batch. */
 static void round_out(struct punch_trial *t, uint64_t now_us)
 {
+	struct punch_msg m;
+
+	build_msg(t, &m);
 	for (size_t i = 0; i < t->cfg.ncand; i++)
-		send_to(t, (const struct sockaddr *)&t->cfg.cand[i].addr,
-			t->res.rounds == 0 ? t->cfg.open_ttl : 0);
-	spray_out(t);
+		send_msg(t, &m, (const struct sockaddr *)&t->cfg.cand[i].addr,
+			 t->res.rounds == 0 ? t->cfg.open_ttl : 0);
+	spray_out(t, &m);
 	t->res.rounds++;
 	t->next_us = now_us + t->cfg.interval_us;
 }

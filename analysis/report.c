@@ -447,11 +447,26 @@ static void doc_compliance(struct doc *d, const struct nr_row *row)
 	table_end(d);
 }
 
+/* A technique's result against natprobe's prediction, as the matrix says
+ * it: loud when it contradicts. */
+static void punch_result_cell(struct doc *d, const struct nr_punch *p)
+{
+	if (nr_outcome_of(p) == NR_OUT_INCONSISTENT)
+		cell_class(d, "left out: counts that do not add up", "untested");
+	else if (!strcmp(p->agrees, "false"))
+		cell_class(d, "CONTRADICTION", "fail");
+	else if (!strcmp(p->agrees, "true"))
+		cell_class(d, "agrees", "pass");
+	else
+		cell_class(d, "not judged", "untested");
+}
+
 static void doc_punch(struct doc *d, const struct nr_row *row)
 {
 	if (!row->npunch)
 		return;
-	TABLE_HEAD(d, "technique", "trials", "successes", "success rate", "median connect");
+	TABLE_HEAD(d, "technique", "trials", "successes", "success rate", "median connect",
+		   "expected", "result");
 	for (unsigned i = 0; i < row->npunch; i++) {
 		const struct nr_punch *p = &row->punch[i];
 
@@ -459,16 +474,21 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 		cell(d, p->technique);
 		cellf(d, "%ld", p->trials);
 		cellf(d, "%ld", p->successes);
-		/* Of the trials that started, as natprobe and the matrix count. */
-		cellf(d, "%.0f%%",
-		      share((unsigned long)(p->trials > 0 ? p->successes : 0),
-			    (unsigned long)(p->trials > p->setup_failed && p->setup_failed >= 0
-						? p->trials - p->setup_failed
-						: 0)));
+		/* Of the trials that started, as natprobe and the matrix count;
+		 * none when none started or the counts do not add up. */
+		if (nr_outcome_of(p) == NR_OUT_INCONSISTENT ||
+		    nr_outcome_of(p) == NR_OUT_NOT_STARTED)
+			cell(d, "-");
+		else
+			cellf(d, "%.0f%%",
+			      share((unsigned long)p->successes,
+				    (unsigned long)(p->trials - p->setup_failed)));
 		if (p->median_connect_ms >= 0)
 			cellf(d, "%.0f ms", p->median_connect_ms);
 		else
 			cell(d, "-");
+		cell(d, p->expected[0] ? p->expected : "-");
+		punch_result_cell(d, p);
 		row_end(d);
 	}
 	table_end(d);

@@ -19,6 +19,9 @@ stats 'matrix.dat' using 8 nooutput
 contradictions = int(STATS_sum)
 stats 'matrix.dat' using (strlen(strcol(10))) nooutput
 below = 7 * STATS_max  # room for the longest pair name, written downwards
+stats 'matrix.dat' using (strlen(strcol(9))) nooutput
+left = 7 * STATS_max  # and for the longest technique name, beside the rows
+width = 160 + left + 135 * columns  # each column about 135 pixels: CONTRADICTION fits
 
 set title sprintf('Traversal matrix: success rate by NAT pair and technique (%d contradiction%s framed)', \
 	contradictions, contradictions == 1 ? '' : 's')
@@ -40,10 +43,10 @@ framed(y) = $8 > 0 ? y : 1/0
 
 do for [fmt in 'png svg'] {
 	if (fmt eq 'png') {
-		set terminal pngcairo noenhanced size 260+120*columns,160+70*rows+below font ',10'
+		set terminal pngcairo noenhanced size width,160+70*rows+below font ',10'
 		set output 'matrix.png'
 	} else {
-		set terminal svg noenhanced size 260+120*columns,160+70*rows+below dynamic font ',10'
+		set terminal svg noenhanced size width,160+70*rows+below dynamic font ',10'
 		set output 'matrix.svg'
 	}
 	plot 'matrix.dat' using 1:(rated($2)):($1-0.5):($1+0.5):($2-0.5):($2+0.5):3 \

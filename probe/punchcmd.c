@@ -453,9 +453,10 @@ static uint32_t sent_rtt(const struct sent_regs *s, const uint8_t *tid, uint64_t
 }
 
 /* Steps 2 and 3: register until met, refused or out of time. The round
- * trip of the first answer goes into later registrations. */
+ * trip of the first answer goes into later registrations; *last_answer is
+ * when the reflector last answered (0: never). */
 static void meet(const struct options *o, int fd, const struct registration *r, uint64_t deadline,
-		 struct meeting *mt, bool *answered)
+		 struct meeting *mt, uint64_t *last_answer)
 {
 	struct sent_regs sent = {0};
 	uint64_t next = 0;
@@ -478,7 +479,7 @@ static void meet(const struct options *o, int fd, const struct registration *r, 
 		}
 		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
 		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt, tid)) {
-			*answered = true;
+			*last_answer = clock_now_us();
 			if (!rtt_us)
 				rtt_us = sent_rtt(&sent, tid, clock_now_us());
 		}
@@ -598,6 +599,8 @@ static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
 	static struct pollfd p[GUESS_SOCKETS];
 	uint64_t quiet_until = 0;
 
+	for (size_t i = 0; i < n; i++) /* poll sets revents anew each call */
+		p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 	for (;;) {
 		uint64_t now = clock_now_us(), next = guess_deadline(pt, n);
 
@@ -608,8 +611,6 @@ static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
 				return;
 			next = quiet_until;
 		}
-		for (size_t i = 0; i < n; i++)
-			p[i] = (struct pollfd){.fd = fds[i], .events = POLLIN};
 		if (poll(p, n, next > now ? (int)((next - now + 999) / 1000) : 0) < 0 &&
 		    errno != EINTR)
 			return;
@@ -725,6 +726,22 @@ static void punch_phase(const struct options *o, const struct technique *t,
 		close(fds[i]);
 }
 
+/* Why a trial's two probes did not meet. The reflector's answers say the
+ * other probe is awaited; when they stop (SILENT_REGS registrations in a
+ * row unanswered before the deadline: loss does not do that) the reflector
+ * went away, whatever the other probe did. */
+#define SILENT_REGS 5
+static const char *setup_failure(const struct meeting *mt, uint64_t last_answer, uint64_t deadline)
+{
+	if (mt->error)
+		return mt->reason;
+	if (!last_answer)
+		return "no answer from the reflector's rendezvous";
+	if (deadline - last_answer > SILENT_REGS * (uint64_t)REGISTER_US)
+		return "the reflector's rendezvous answered, then fell silent";
+	return "the other probe never arrived at the rendezvous";
+}
+
 /* One trial of technique t: returns -1 when the reflector never answered. */
 static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
 		     const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
@@ -734,7 +751,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
 		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
 	struct sockaddr_storage local;
-	bool answered = false;
+	uint64_t answered = 0, deadline = clock_now_us() + setup_us;
 	int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
 
 	memset(row, 0, sizeof(*row));
@@ -748,7 +765,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return 0;
 	}
 	meet(o, fd, &(struct registration){number, token, (struct sockaddr *)&local, cls, t->relay},
-	     clock_now_us() + setup_us, mt, &answered);
+	     deadline, mt, &answered);
 	if (mt->met && t->relay && !mt->relay) {
 		snprintf(row->reason, sizeof(row->reason),
 			 "the reflector did not grant the relay (relays full, or off)");
@@ -756,10 +773,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return 0;
 	}
 	if (!mt->met) {
-		snprintf(row->reason, sizeof(row->reason), "%s",
-			 mt->error  ? mt->reason
-			 : answered ? "the other probe never arrived at the rendezvous"
-				    : "no answer from the reflector's rendezvous");
+		snprintf(row->reason, sizeof(row->reason), "%s", setup_failure(mt, answered, deadline));
 		close(fd);
 		return answered || mt->error ? 0 : -1;
 	}

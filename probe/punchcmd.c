@@ -773,7 +773,8 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return 0;
 	}
 	if (!mt->met) {
-		snprintf(row->reason, sizeof(row->reason), "%s", setup_failure(mt, answered, deadline));
+		snprintf(row->reason, sizeof(row->reason), "%s",
+			 setup_failure(mt, answered, deadline));
 		close(fd);
 		return answered || mt->error ? 0 : -1;
 	}

@@ -571,8 +571,8 @@ static unsigned grid(enum predict_technique t, enum natemu_ports pa, enum natemu
 static void test_punch_grid(void)
 {
 	for (int p = 0; p < 9; p++)
-		grid(PREDICT_UDP_HOLE_PUNCHING, (enum natemu_ports)(p % 3), (enum natemu_ports)(p / 3),
-		     1000 + 100 * (uint64_t)p);
+		grid(PREDICT_UDP_HOLE_PUNCHING, (enum natemu_ports)(p % 3),
+		     (enum natemu_ports)(p / 3), 1000 + 100 * (uint64_t)p);
 }
 
 static void test_reversal_grid(void)

@@ -203,12 +203,13 @@ lab_internet6() {
 }
 
 # lab_cgn_home ROLE WAN NET CLIENT...: a home masquerade on the lan of the
-# role "cgn" (100.64.0.1/10), its WAN address WAN, its LAN NET.0/24 (NET.1
-# itself), and clients on it, NET.2 onwards (cgn, cgn-homes, ...).
+# role "cgn" (LAB_CGN_ROLE, when set: cgnb, cgn's second side in a pair lab)
+# at 100.64.0.1/10, its WAN address WAN, its LAN NET.0/24 (NET.1 itself),
+# and clients on it, NET.2 onwards (cgn, cgn-homes, ...).
 lab_cgn_home() {
 	local role=$1 wan=$2 net=$3 host=2 c
 	shift 3
-	lab_nat "$role" cgn lan "$wan/10" 100.64.0.1 "$net.1/24"
+	lab_nat "$role" "${LAB_CGN_ROLE:-cgn}" lan "$wan/10" 100.64.0.1 "$net.1/24"
 	lab_snat "$role" 'oifname "wan" masquerade'
 	for c in "$@"; do
 		lab_client "$c" "$role" "$net.$host/24" "$net.1"
@@ -268,6 +269,12 @@ lab_snat() {
 # The second side of a pair lab (LAB_SIDE=b, natlab punch): the same NAT as
 # natb on wan-b, 198.51.100.1, with one inside host, peer 10.0.2.2.
 lab_side_b() { [ "${LAB_SIDE:-a}" = b ]; }
+
+# This side's home NAT (nat, or natb on side b) and its Nth public address
+# (203.0.113.N, or 198.51.100.N on side b): for profiles whose rules name
+# their public addresses (snat-pool).
+lab_home_role() { if lab_side_b; then echo natb; else echo nat; fi; }
+lab_home_wan() { if lab_side_b; then echo "198.51.100.$1"; else echo "203.0.113.$1"; fi; }
 
 lab_home_nat() {
 	if lab_side_b; then

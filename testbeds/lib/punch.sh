@@ -6,16 +6,17 @@
 #                                                          refl (natreflector with a session secret)
 #
 # Side A is the profile's own lab; side B is the same NAT built again as natb
-# on wan-b (LAB_SIDE=b). That works for profiles whose NAT is one masquerade
-# or one natemu (masq, masq-random, masq-fully-random, natemu): the others
-# put addresses of wan-a's network into their rules, or build more than one
-# NAT, and are refused as the second side. Two other second sides take any
-# profile as the first:
+# on wan-b (LAB_SIDE=b). That works for profiles whose NAT is one masquerade,
+# one snat or one natemu (masq, masq-random, masq-fully-random, snat-pool,
+# snat-pool-persistent, natemu; snat-pool names its addresses through
+# lab_home_wan): the others build more than one NAT (cgn, two-nats) or a
+# firewall, and are refused as the second side. Two other second sides take
+# any profile as the first:
 #   same    the lab's own cli2: behind the same NAT (masq, cgn), or behind
 #           another home NAT of the same CGN (cgn-homes, cgn-homes-hairpin)
 #   public  a host "pub" on the lab internet, 198.51.100.2 on wan-b, no NAT
 
-PUNCH_PAIRABLE="masq masq-random masq-fully-random natemu"
+PUNCH_PAIRABLE="masq masq-random masq-fully-random snat-pool snat-pool-persistent cgn natemu"
 
 pairable() {
 	case " $PUNCH_PAIRABLE " in *" ${1%%:*} "*) return 0 ;; esac
@@ -130,7 +131,8 @@ pair_probes() {
 }
 
 # One pair: build, punch, tear down. Prints cli1's summary; PUNCH_ROWS gets
-# one "technique count expected agrees" line per technique.
+# one "technique count expected result" line per technique (result: agrees,
+# CONTRADICTION, or not-judged where the prediction depends).
 punch_pair() {
 	local a=$1 b=$2 trials=$3 json=$4 dir
 	# A side "natemu:K=V,K=V": natemu with those settings (the grid's cells).
@@ -144,7 +146,8 @@ punch_pair() {
 	dir=$(lab_state_dir)
 	pair_reflector || { lab_teardown; return 2; }
 	pair_probes "natlab:$a+$b" "$trials" "$json"
-	PUNCH_ROWS=$(sed -n 's/^  \([a-z-]*\) *\([0-9]*\/[0-9]*\).*expected \([a-z]*\): \(.*\)$/\1 \2 \3 \4/p' \
+	PUNCH_ROWS=$(sed -n -e 's/: nothing to judge$/: not-judged/' \
+		-e 's/^  \([a-z-]*\) *\([0-9]*\/[0-9]*\).*expected \([a-z]*\): \(.*\)$/\1 \2 \3 \4/p' \
 		"$dir/cli1.out")
 	sed 's/^/  /' "$dir/cli1.out" | grep -v 'trial [0-9]*: '
 	lab_teardown
@@ -184,8 +187,9 @@ cmd_punch() {
 # The grid's pairs, "A B" a line: every ordered pair of the profiles, and
 # each with a second client behind its own NAT (same) and with a public
 # peer (unless MATRIX_EXTRA=0); by default also the nested pairs, two homes
-# behind one CGN without and with hairpinning, and two clients behind one
-# home behind a CGN.
+# behind one CGN without and with hairpinning (cgn itself is among the
+# default profiles, so cgn same, two clients of one home behind a CGN, is
+# there already).
 matrix_pairs() {
 	local a b extra="same public"
 	[ "${MATRIX_EXTRA:-1}" = 1 ] || extra=
@@ -195,19 +199,20 @@ matrix_pairs() {
 		done
 	done
 	[ "${MATRIX_DEFAULT:-0}" = 1 ] || return 0
-	printf '%s same\n' cgn cgn-homes cgn-homes-hairpin
+	printf '%s same\n' cgn-homes cgn-homes-hairpin
 }
 
 # natlab punch-matrix [--trials N] [--json FILE] [PROFILE...]: the pairs of
 # matrix_pairs (default: the kernel profiles that pair, and the nested
 # pairs); one table of technique x pair -> successes/trials, expected, agrees.
-# natemu's mapping x filtering behaviours, as sides "natemu:mapping=M,filtering=F":
-# with --natemu-grid, punch-matrix runs their 81 pairs (RFC 4787's grid).
+# natemu's mapping x filtering behaviours, as sides "natemu:mapping=M,filtering=F"
+# (",ports=P" with --natemu-ports P): with --natemu-grid, punch-matrix runs
+# their 81 pairs (RFC 4787's grid).
 natemu_grid() {
 	local m f b="endpoint-independent address-dependent address-and-port-dependent"
 	for m in $b; do
 		for f in $b; do
-			echo "natemu:mapping=$m,filtering=$f"
+			echo "natemu:mapping=$m,filtering=$f${NATEMU_GRID_PORTS:+,ports=$NATEMU_GRID_PORTS}"
 		done
 	done
 }
@@ -223,19 +228,27 @@ matrix_job() {
 
 cmd_punch_matrix() {
 	local trials=3 json='' rc=0 a b row profiles=() jobs=${NATLAB_PUNCH_JOBS:-3} MATRIX_EXTRA=1
+	local grid=0 NATEMU_GRID_PORTS=
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--trials) trials=$2; shift 2 ;;
 		--json) json=$2; shift 2 ;;
 		--delay) punch_delay "$2"; shift 2 ;;
-		--natemu-grid) mapfile -t -O "${#profiles[@]}" profiles < <(natemu_grid); MATRIX_EXTRA=0; shift ;;
+		--natemu-grid) grid=1; MATRIX_EXTRA=0; shift ;;
+		--natemu-ports)
+			case ${2:-} in preserve | sequential | random) ;; *)
+				echo "natlab punch-matrix: --natemu-ports wants preserve, sequential or random, not '${2:-}'" >&2
+				exit 2 ;;
+			esac
+			NATEMU_GRID_PORTS=$2; shift 2 ;;
 		-*) usage >&2; exit 2 ;;
 		*) profiles+=("$1"); shift ;;
 		esac
 	done
+	[ "$grid" = 0 ] || mapfile -t -O "${#profiles[@]}" profiles < <(natemu_grid)
 	local MATRIX_DEFAULT=0
-	[ ${#profiles[@]} -gt 0 ] || { profiles=(masq masq-random masq-fully-random); MATRIX_DEFAULT=1; }
+	[ ${#profiles[@]} -gt 0 ] || { profiles=(masq masq-random masq-fully-random snat-pool cgn); MATRIX_DEFAULT=1; }
 	need_root
 	export NATLAB_LABECHO=0 NATLAB_INET_DELAY
 	local work pairs n=0 total i
@@ -250,7 +263,6 @@ cmd_punch_matrix() {
 		matrix_job "$a" "$b" "$trials" "$work" "$n" &
 	done <<<"$pairs"
 	wait
-	printf '%-38s %-26s %-8s %-8s %s\n' PAIR TECHNIQUE COUNT EXPECTED RESULT
 	i=0
 	while read -r a b; do
 		i=$((i + 1))
@@ -262,8 +274,13 @@ cmd_punch_matrix() {
 			[ -n "$row" ] && echo "$a+$b $row" >>"$work/table"
 		done <"$work/$i.rows"
 	done <<<"$pairs"
-	[ ! -f "$work/table" ] ||
-		awk '{ printf "%-38s %-26s %-8s %-8s %s\n", $1, $2, $3, $4, $5 }' "$work/table"
+	# The PAIR column as wide as its longest name (natemu's are long).
+	touch "$work/table"
+	awk 'NR == FNR { if (length($1) > w) w = length($1); next }
+	     FNR == 1 { printf "%-*s %-26s %-8s %-8s %s\n", w, "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }
+	     { printf "%-*s %-26s %-8s %-8s %s\n", w, $1, $2, $3, $4, $5 }
+	     END { if (!w) printf "%-38s %-26s %-8s %-8s %s\n", "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }' \
+		"$work/table" "$work/table"
 	rm -rf "$work"
 	return "$rc"
 }

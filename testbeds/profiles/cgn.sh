@@ -22,7 +22,15 @@ EXPECT_OVERLOADING=true
 EXPECT_HAIRPIN=false
 CT_ROLE=cgn
 
+# As the second side of a pair lab (natlab punch A cgn): a CGN of its own,
+# cgnb on wan-b (198.51.100.1), with one home and its host, peer.
 profile_up() {
+	if lab_side_b; then
+		lab_nat cgnb inet wan-b 198.51.100.1/25 198.51.100.126 100.64.0.1/10
+		lab_snat cgnb 'oifname "wan" masquerade'
+		LAB_CGN_ROLE=cgnb lab_cgn_home homeb 100.64.0.2 192.168.2 peer
+		return
+	fi
 	lab_internet
 	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
 	lab_snat cgn 'oifname "wan" masquerade'

@@ -28,6 +28,6 @@ EXPECT_HAIRPIN=false
 CT_ROLE=nat
 
 profile_up() {
-	lab_home_nat 'oifname "wan" snat to 203.0.113.1-203.0.113.2'
-	lab_addr nat wan 203.0.113.2/25
+	lab_home_nat "oifname \"wan\" snat to $(lab_home_wan 1)-$(lab_home_wan 2)"
+	lab_addr "$(lab_home_role)" wan "$(lab_home_wan 2)/25"
 }

@@ -722,6 +722,9 @@ static void punch_phase(const struct options *o, const struct technique *t,
 	}
 	run_trials(fds, pt, n);
 	guess_merge(pt, n, &row->res);
+	memcpy(row->tried, cfg.cand, cfg.ncand * sizeof(cfg.cand[0]));
+	row->ntried = cfg.ncand;
+	row->sprayed = pt[0].sprayed;
 	for (size_t i = 1; i < n; i++)
 		close(fds[i]);
 }
@@ -790,6 +793,23 @@ static json_t *ms_or_null(double ms)
 	return ms >= 0 ? json_real(round(ms * 10) / 10) : json_null();
 }
 
+/* The endpoints a trial's rounds went to: each with its path, and whether
+ * it was guessed (port prediction's window) rather than named. */
+static json_t *tried_json(const struct trial_row *r)
+{
+	json_t *list = json_array();
+	char a[ADDR_STRLEN];
+
+	for (size_t i = 0; i < r->ntried; i++)
+		json_array_append_new(
+		    list,
+		    json_pack("{s:s, s:s, s:b}", "endpoint",
+			      addr_format((const struct sockaddr *)&r->tried[i].addr, a, sizeof(a)),
+			      "path", punch_path_name(r->tried[i].path), "predicted",
+			      r->tried[i].predicted));
+	return list;
+}
+
 static json_t *trial_json(const struct trial_row *r, const struct birthday_row *b)
 {
 	char a[ADDR_STRLEN];
@@ -814,6 +834,10 @@ static json_t *trial_json(const struct trial_row *r, const struct birthday_row *
 			      "sent", (json_int_t)r->res.sent, "answers",
 			      (json_int_t)r->res.replies, "verified", (json_int_t)r->res.verified,
 			      "rejected", (json_int_t)r->res.rejected));
+	if (r->ntried)
+		json_object_set_new(t, "tried", tried_json(r));
+	if (r->sprayed)
+		json_object_set_new(t, "guessed_ports", json_integer((json_int_t)r->sprayed));
 	if (b->planned && b->role == PREDICT_ROLE_HARD)
 		json_object_set_new(t, "sockets", json_integer(b->opened));
 	return t;

@@ -16,6 +16,11 @@
 struct trial_row {
 	struct punch_result res; /* outcome PUNCH_SETUP_FAILED: see reason */
 	char reason[TRIAL_REASON_LEN];
+	/* The endpoints its rounds went to, in order, and the guessed ports
+	 * sprayed besides (birthday punching's easy side). */
+	struct punch_candidate tried[PUNCH_MAX_CANDIDATES];
+	size_t ntried;
+	size_t sprayed;
 };
 
 struct trial_summary {

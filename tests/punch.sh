@@ -5,8 +5,9 @@
 # secret each give their own outcome. Then through real NATs, in pair labs
 # (three at once): the kernel pair with and without path delay and with a
 # late side, natemu pairs (birthday punching and loss), one NAT, a public
-# peer, nested NATs behind a CGN with and without hairpinning; then a
-# subset of natemu's grid through natlab punch-matrix (24 pairs).
+# peer, nested NATs behind a CGN with and without hairpinning; then
+# subsets of natemu's grid and of the kernel grid through natlab
+# punch-matrix (31 pairs).
 #
 #   [ns nlp<PID>: lo 203.0.113.10, 203.0.113.11]
 #     natreflector --session-secret    natprobe punch (A)    natprobe punch (B)
@@ -73,6 +74,13 @@ if grep -q '"strict":true' "$tmp/a.json" && [ "${sent:-999}" -le 30 ]; then
     ok
 else
     bad "two probes: packets per trial ${sent:-?} (want at most 30), or no strict success"
+fi
+# The private technique's trials tried the other's own endpoint first, then its public one.
+if sed 's/{"technique":/\n&/g' "$tmp/a.json" | grep '^{"technique":"udp-hole-punching-private"' |
+    grep -q '"tried":\[{"endpoint":"[0-9.:]*","path":"private","predicted":false},{"endpoint":"[0-9.:]*","path":"public","predicted":false}\]'; then
+    ok
+else
+    bad "two probes: the private technique's record does not list its endpoints, private first"
 fi
 # Twelve meetings (six techniques, two trials each); the relay's trials went through
 # the reflector (path relay).
@@ -252,6 +260,7 @@ birthday_lab() {
     if grep -Eq '^ +udp-birthday +[1-3]/3 ' "$tmp/out" &&
         grep -Eq '^ +udp-hole-punching +0/3 .*expected fails: agrees$' "$tmp/out" &&
         grep -q '"birthday":{"role":"easy","ports":"random","sockets":256,"probes":1024,' "$tmp/bd.json" &&
+        grep -q '"guessed_ports":[1-9]' "$tmp/bd.json" &&
         grep -q '"predicted_success":0.98' "$tmp/bd.json"; then
         ok
     else
@@ -319,45 +328,61 @@ NATEMU_OPTIONS="--delay 5" par punch_lab cgn-homes-hairpin same "relay 2/2" \
     "udp-hole-punching 2/2 hairpin" "udp-hole-punching-private 2/2 hairpin"
 par_wait
 
-# natemu's grid through real labs, a subset for make check (the whole of
-# it: natlab punch-matrix --natemu-grid, README): four NAT kinds, every
-# ordered pair of them and each with a second client behind its own NAT and
-# with a public peer, every technique, one trial. Every cell the prediction
-# judges must agree (a CONTRADICTION, a setup failure or a missing cell
-# fails the test and names the cell), both judgements must occur, and each
-# record must carry the other side's mapping as it told the rendezvous.
-# Alone, after the other labs: punch-matrix runs three labs at once itself.
-natemu_grid_subset() {
-    # shellcheck disable=SC2054 # a side's settings are one word, commas and all
-    local sides=(natemu:mapping=endpoint-independent,filtering=endpoint-independent,ports=sequential
-        natemu:mapping=endpoint-independent,filtering=address-and-port-dependent
-        natemu:mapping=address-dependent,filtering=address-dependent,ports=random
-        natemu:mapping=address-and-port-dependent,filtering=address-and-port-dependent,ports=sequential)
-    local a b m rc bad_cells
-    NATLAB_PUNCH_JOBS=3 $NATLAB punch-matrix --trials 1 --json "$tmp/grid.json" "${sides[@]}" \
-        >"$tmp/grid.out" 2>"$tmp/grid.err"
+# The grids through real labs, subsets for make check (the whole of them:
+# natlab punch-matrix, with --natemu-grid, README), every technique, one
+# trial a cell, through natlab punch-matrix itself. Every cell the
+# prediction judges must agree (a CONTRADICTION, a setup failure or a
+# missing cell fails the test and names the cell), both judgements must
+# occur, and each record must carry the other side's mapping as it told
+# the rendezvous. Alone, after the other labs: punch-matrix runs its pairs
+# four at once (NATLAB_PUNCH_JOBS) itself.
+# matrix_subset NAME CELLS ARGS...: punch-matrix ARGS; CELLS rows wanted.
+matrix_subset() {
+    local name=$1 cells=$2 rc bad_cells
+    shift 2
+    NATLAB_PUNCH_JOBS=4 $NATLAB punch-matrix --trials 1 --json "$tmp/$name.json" "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err"
     rc=$?
-    cp "$tmp/grid.out" "$tmp/out"
-    bad_cells=$(awk 'NR > 1 && $5 != "agrees" && $5 != "not-judged"' "$tmp/grid.out")
-    if [ "$rc" -eq 0 ] && [ -z "$bad_cells" ] && [ "$(awk 'NR > 1' "$tmp/grid.out" | wc -l)" -eq 144 ] &&
-        awk 'NR > 1 && $4 == "works" && $5 == "agrees"' "$tmp/grid.out" | grep -q . &&
-        awk 'NR > 1 && $4 == "fails" && $5 == "agrees"' "$tmp/grid.out" | grep -q .; then
+    cp "$tmp/$name.out" "$tmp/out"
+    bad_cells=$(awk 'NR > 1 && $5 != "agrees" && $5 != "not-judged"' "$tmp/$name.out")
+    if [ "$rc" -eq 0 ] && [ -z "$bad_cells" ] && [ "$(awk 'NR > 1' "$tmp/$name.out" | wc -l)" -eq "$cells" ] &&
+        awk 'NR > 1 && $4 == "works" && $5 == "agrees"' "$tmp/$name.out" | grep -q . &&
+        awk 'NR > 1 && $4 == "fails" && $5 == "agrees"' "$tmp/$name.out" | grep -q .; then
         ok
     else
-        bad "natemu grid subset: exit $rc (want 0), 144 cells, each agrees or not judged; these do not: ${bad_cells:-none}"
+        bad "$name: exit $rc (want 0), $cells cells, each agrees or not judged; these do not: ${bad_cells:-none}"
     fi
-    for a in "${sides[@]}"; do
-        for b in "${sides[@]}"; do
+}
+# peer_mappings NAME SIDE...: each pair's record (cli1's) names the other
+# side's mapping, as natemu's settings give it.
+peer_mappings() {
+    local name=$1 a b m
+    shift
+    for a in "$@"; do
+        for b in "$@"; do
             m=${b#natemu:mapping=}
             m=${m%%,*}
-            grep -F "\"label\":\"natlab:$a+$b\"" "$tmp/grid.json" |
+            grep -F "\"label\":\"natlab:$a+$b\"" "$tmp/$name.json" |
                 grep -Fq "\"punch_peer\":{\"mapping\":\"$m\"" ||
-                { bad "natemu grid subset: $a+$b's record lacks the other side's mapping $m"; return; }
+                { bad "$name: $a+$b's record lacks the other side's mapping $m"; return; }
         done
     done
     ok
 }
-natemu_grid_subset
+# natemu: four kinds (a full cone with sequential ports, a port-restricted
+# cone, address-dependent with random ports, symmetric with sequential
+# ports), every ordered pair: 16 pairs, 96 cells.
+# shellcheck disable=SC2054 # a side's settings are one word, commas and all
+natemu_sides=(natemu:mapping=endpoint-independent,filtering=endpoint-independent,ports=sequential
+    natemu:mapping=endpoint-independent,filtering=address-and-port-dependent
+    natemu:mapping=address-dependent,filtering=address-dependent,ports=random
+    natemu:mapping=address-and-port-dependent,filtering=address-and-port-dependent,ports=sequential)
+matrix_subset natemu-grid 96 --only-pairs "${natemu_sides[@]}"
+peer_mappings natemu-grid "${natemu_sides[@]}"
+# The kernel: masq-fully-random, snat-pool and cgn (masq's pairs are above
+# and in regression.sh), every ordered pair, each with a second client
+# behind its own NAT and with a public peer: 15 pairs, 90 cells.
+matrix_subset kernel-grid 90 masq-fully-random snat-pool cgn
 
 # natlab punch, the command: a pair lab from two profiles (masq on each side),
 # both probes, the summary against the prediction, and nothing left behind.

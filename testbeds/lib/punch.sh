@@ -236,6 +236,7 @@ cmd_punch_matrix() {
 		--json) json=$2; shift 2 ;;
 		--delay) punch_delay "$2"; shift 2 ;;
 		--natemu-grid) grid=1; MATRIX_EXTRA=0; shift ;;
+		--only-pairs) MATRIX_EXTRA=0; shift ;;
 		--natemu-ports)
 			case ${2:-} in preserve | sequential | random) ;; *)
 				echo "natlab punch-matrix: --natemu-ports wants preserve, sequential or random, not '${2:-}'" >&2

@@ -37,14 +37,27 @@ static void join(char *have, const char *v)
 	}
 }
 
-/* The cell of technique in e, made on first sight; NULL when e is full. */
+/* The cell of technique in e, made on first sight; NULL (counted in over)
+ * when e has NR_SIDE_CELLS already, or no memory for one more. */
 static struct nr_side_cell *cell_of(struct nr_side_entry *e, const char *technique)
 {
 	for (unsigned i = 0; i < e->ncells; i++)
 		if (!strcmp(e->cell[i].technique, technique))
 			return &e->cell[i];
-	if (e->ncells == NR_PUNCH)
-		return NULL;
+	if (e->ncells == e->cap) {
+		unsigned cap = e->cap ? 2 * e->cap : 8;
+		struct nr_side_cell *p = NULL;
+
+		cap = cap < NR_SIDE_CELLS ? cap : NR_SIDE_CELLS;
+		if (cap > e->cap)
+			p = realloc(e->cell, cap * sizeof(*p));
+		if (!p) {
+			e->over++;
+			return NULL;
+		}
+		e->cell = p;
+		e->cap = cap;
+	}
 	memset(&e->cell[e->ncells], 0, sizeof(e->cell[0]));
 	snprintf(e->cell[e->ncells].technique, NR_VALUE_LEN, "%s", technique);
 	return &e->cell[e->ncells++];
@@ -98,8 +111,19 @@ int nr_side_add(struct nr_side *side, const struct nr_row *row)
 
 void nr_side_free(struct nr_side *side)
 {
+	for (size_t i = 0; i < side->n; i++)
+		free(side->e[i].cell);
 	free(side->e);
 	memset(side, 0, sizeof(*side));
+}
+
+unsigned long nr_side_over(const struct nr_side *side)
+{
+	unsigned long over = 0;
+
+	for (size_t i = 0; i < side->n; i++)
+		over += side->e[i].over;
+	return over;
 }
 
 static int by_label(const void *a, const void *b)
@@ -132,11 +156,13 @@ static void sort(struct nr_side *side)
 			continue;
 		}
 		e->n += more->n;
+		e->over += more->over;
 		for (int k = 0; k < NR_NKEYS; k++)
 			join(e->value[k], more->value[k]);
 		for (unsigned c = 0; c < more->ncells; c++)
 			join_cell(e, more->cell[c].technique, more->cell[c].outcome,
 				  more->cell[c].agrees);
+		free(more->cell); /* joined into e; its slot is dropped below */
 	}
 	side->n = out + 1;
 	for (size_t i = 0; i < side->n; i++)

@@ -23,12 +23,20 @@ struct nr_side_cell {
 	char outcome[NR_VALUE_LEN], agrees[NR_VALUE_LEN];
 };
 
+/* A label's techniques: at most this many (a record holds NR_PUNCH); more
+ * are counted in over and not compared. */
+#define NR_SIDE_CELLS 64
+
 struct nr_side_entry {
 	char label[NR_VALUE_LEN * 2];
 	char value[NR_NKEYS][NR_VALUE_LEN];
 	unsigned long n;
-	struct nr_side_cell cell[NR_PUNCH]; /* sorted by technique once the side is */
-	unsigned ncells;
+	/* Allocated as techniques come (none for a record without traversal
+	 * trials: a million-record survey diff carries no empty cells); sorted
+	 * by technique once the side is. */
+	struct nr_side_cell *cell;
+	unsigned ncells, cap;
+	unsigned long over; /* technique results past NR_SIDE_CELLS, or out of memory */
 };
 
 struct nr_side {
@@ -41,6 +49,8 @@ struct nr_side {
 /* Add a row to a side; -1 when out of memory. */
 int nr_side_add(struct nr_side *side, const struct nr_row *row);
 void nr_side_free(struct nr_side *side);
+/* Technique results a side could not keep (past NR_SIDE_CELLS a label). */
+unsigned long nr_side_over(const struct nr_side *side);
 
 /* Every comparison made, of what (a verdict's path, "punch.T.outcome",
  * "punch.T.agrees") in label. Before or after is NULL for what one side

@@ -434,6 +434,10 @@ static int cmd_diff(int argc, char **argv)
 	printf("natreport diff: %lu labels in the baseline, %lu in the current records: %lu "
 	       "change%s\n",
 	       (unsigned long)base.n, (unsigned long)cur.n, changes, changes == 1 ? "" : "s");
+	if (nr_side_over(&base) || nr_side_over(&cur))
+		printf("natreport diff: not compared: %lu technique results in the baseline, %lu "
+		       "in the current records, past %d techniques a label\n",
+		       nr_side_over(&base), nr_side_over(&cur), NR_SIDE_CELLS);
 	rc = changes ? EXIT_CHANGED : rc_a ? rc_a : rc_b;
 	if (junit && write_junit(junit, &base, &cur))
 		rc = EXIT_NO_RECORDS;

@@ -403,6 +403,55 @@ static void test_diff_cells_one_side(void)
 	nr_side_free(&y);
 }
 
+/* A label's technique cells come as they are needed (none for a record
+ * without trials) up to NR_SIDE_CELLS; the rest are counted, not kept, and
+ * the count survives the merge of a label's records met apart. */
+static void test_diff_bounds(void)
+{
+	static struct nr_row row;
+	struct nr_side x, y;
+	struct changes c;
+
+	memset(&x, 0, sizeof(x));
+	memset(&y, 0, sizeof(y));
+	memset(&row, 0, sizeof(row));
+	snprintf(row.label, sizeof(row.label), "plain");
+	CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
+	CU_ASSERT_PTR_NULL(x.e[0].cell); /* no trials, no cells */
+	/* Six records of one label, apart, twelve techniques each: 72 names. */
+	for (int r = 0; r < 6; r++) {
+		snprintf(row.label, sizeof(row.label), "%s", r % 2 ? "many" : "other");
+		row.npunch = NR_PUNCH;
+		for (int k = 0; k < NR_PUNCH; k++) {
+			struct nr_punch *p = &row.punch[k];
+
+			memset(p, 0, sizeof(*p));
+			snprintf(p->technique, sizeof(p->technique), "t%02d", r * NR_PUNCH + k);
+			p->trials = 1;
+			p->successes = 1;
+			snprintf(p->agrees, sizeof(p->agrees), "true");
+		}
+		CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
+		CU_ASSERT_EQUAL(nr_side_add(&y, &row), 0);
+	}
+	CU_ASSERT_EQUAL(nr_side_over(&x), 0); /* 36 a label, met apart */
+	for (int r = 0; r < 3; r++) {         /* "many" gets 36 more, together: 72 */
+		snprintf(row.label, sizeof(row.label), "many");
+		for (int k = 0; k < NR_PUNCH; k++)
+			snprintf(row.punch[k].technique, sizeof(row.punch[k].technique), "u%02d",
+				 r * NR_PUNCH + k);
+		CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
+		CU_ASSERT_EQUAL(nr_side_add(&y, &row), 0);
+	}
+	/* The diff sorts and merges: 72 techniques of "many", 64 kept. */
+	CU_ASSERT_EQUAL(nr_diff(&x, &y, seen, (memset(&c, 0, sizeof(c)), &c)), 1); /* "plain" */
+	CU_ASSERT_EQUAL(nr_side_over(&x), 72 - NR_SIDE_CELLS);
+	CU_ASSERT_EQUAL(nr_side_over(&y), 72 - NR_SIDE_CELLS);
+	CU_ASSERT_EQUAL(c.changed, 0);
+	nr_side_free(&x);
+	nr_side_free(&y);
+}
+
 int test_traversal_register(void)
 {
 	static const struct test_case tests[] = {
@@ -414,6 +463,7 @@ int test_traversal_register(void)
 	    {"diff: the same cells in another order are no change", test_diff_cells_same},
 	    {"diff: a cell's outcome class or agrees changed", test_diff_cells_changed},
 	    {"diff: a technique on one side only; JUnit", test_diff_cells_one_side},
+	    {"diff: cells as needed, bounded, the rest counted", test_diff_bounds},
 	};
 
 	return TEST_SUITE("natreport traversal", tests);

@@ -101,6 +101,7 @@ int nr_side_add(struct nr_side *side, const struct nr_row *row)
 		side->sorted = false;
 	}
 	e->n++;
+	e->over += row->punch_over;
 	for (int k = 0; k < NR_NKEYS; k++)
 		join(e->value[k], row->value[k]);
 	for (unsigned i = 0; i < row->npunch; i++)

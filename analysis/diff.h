@@ -36,7 +36,8 @@ struct nr_side_entry {
 	 * by technique once the side is. */
 	struct nr_side_cell *cell;
 	unsigned ncells, cap;
-	unsigned long over; /* technique results past NR_SIDE_CELLS, or out of memory */
+	unsigned long over; /* technique results past NR_PUNCH a record or NR_SIDE_CELLS a
+			     * label, or out of memory: not compared */
 };
 
 struct nr_side {
@@ -49,7 +50,8 @@ struct nr_side {
 /* Add a row to a side; -1 when out of memory. */
 int nr_side_add(struct nr_side *side, const struct nr_row *row);
 void nr_side_free(struct nr_side *side);
-/* Technique results a side could not keep (past NR_SIDE_CELLS a label). */
+/* Technique results a side could not keep (past NR_PUNCH a record or
+ * NR_SIDE_CELLS a label). */
 unsigned long nr_side_over(const struct nr_side *side);
 
 /* Every comparison made, of what (a verdict's path, "punch.T.outcome",

@@ -436,8 +436,8 @@ static int cmd_diff(int argc, char **argv)
 	       (unsigned long)base.n, (unsigned long)cur.n, changes, changes == 1 ? "" : "s");
 	if (nr_side_over(&base) || nr_side_over(&cur))
 		printf("natreport diff: not compared: %lu technique results in the baseline, %lu "
-		       "in the current records, past %d techniques a label\n",
-		       nr_side_over(&base), nr_side_over(&cur), NR_SIDE_CELLS);
+		       "in the current records, past %d in one record or %d a label\n",
+		       nr_side_over(&base), nr_side_over(&cur), NR_PUNCH, NR_SIDE_CELLS);
 	rc = changes ? EXIT_CHANGED : rc_a ? rc_a : rc_b;
 	if (junit && write_junit(junit, &base, &cur))
 		rc = EXIT_NO_RECORDS;

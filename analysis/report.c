@@ -194,6 +194,9 @@ static void text_matrix(FILE *out, const struct nr_tally *t)
 	if (t->inconsistent)
 		fprintf(out, "  %lu technique result%s left out: counts that do not add up\n",
 			t->inconsistent, t->inconsistent == 1 ? "" : "s");
+	if (t->over)
+		fprintf(out, "  %lu technique result%s left out: past %d in one record\n", t->over,
+			t->over == 1 ? "" : "s", NR_PUNCH);
 	fprintf(out, "  %-*s %-*s %-20s %-8s %s\n", wr, "PAIR", wt, "TECHNIQUE", "SUCCESSES/TRIALS",
 		"EXPECTED", "RESULT");
 	for (size_t i = 0; i < n; i++) {
@@ -569,6 +572,12 @@ static void doc_matrix(struct doc *d, const struct nr_tally *t)
 		open_block(d, PARAGRAPH);
 		textf(d, "%lu technique result%s left out: counts that do not add up.",
 		      t->inconsistent, t->inconsistent == 1 ? "" : "s");
+		close_block(d, PARAGRAPH);
+	}
+	if (t->over) {
+		open_block(d, PARAGRAPH);
+		textf(d, "%lu technique result%s left out: past %d in one record.", t->over,
+		      t->over == 1 ? "" : "s", NR_PUNCH);
 		close_block(d, PARAGRAPH);
 	}
 	matrix_contradictions(d, t, at, n);

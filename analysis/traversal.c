@@ -129,6 +129,7 @@ void nr_tally_add(struct nr_tally *t, const char *name, const struct nr_punch *p
 
 void nr_matrix_add(struct nr_tally *t, const struct nr_row *row)
 {
+	t->over += row->punch_over;
 	for (unsigned i = 0; i < row->npunch; i++)
 		nr_tally_add(t, nr_matrix_pair(row), &row->punch[i]);
 }

@@ -48,6 +48,7 @@ struct nr_tally {
 	unsigned nrows, ntechs; /* in order of first sight, "(other ...)" last */
 	struct nr_cell cell[NR_TALLY_ROWS + 1][NR_TALLY_TECHS + 1];
 	unsigned long inconsistent; /* techniques whose counts did not add up: left out */
+	unsigned long over;         /* techniques past NR_PUNCH in one record: left out */
 };
 
 enum nr_outcome nr_outcome_of(const struct nr_punch *p);

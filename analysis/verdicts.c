@@ -228,8 +228,12 @@ static void punch(const json_t *rec, struct nr_row *row, bool with_times)
 		struct nr_punch *t = &row->punch[row->npunch];
 		const json_t *ms = json_object_get(p, "median_connect_ms");
 
-		if (row->npunch == NR_PUNCH || !json_is_string(json_object_get(p, "technique")))
+		if (!json_is_string(json_object_get(p, "technique")))
 			continue;
+		if (row->npunch == NR_PUNCH) {
+			row->punch_over++;
+			continue;
+		}
 		nr_value_text(json_object_get(p, "technique"), t->technique, sizeof(t->technique));
 		t->trials = (long)json_integer_value(json_object_get(p, "trials"));
 		t->successes = (long)json_integer_value(json_object_get(p, "successes"));

@@ -75,6 +75,7 @@ struct nr_row {
 	double alive_s[2], dead_s[2];
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
+	unsigned punch_over; /* punch entries past NR_PUNCH: not read, counted */
 	/* The other probe's mapping and filtering (punch_peer); "" unknown. */
 	char peer[2][NR_VALUE_LEN];
 	/* Each successful trial's connect time (punch[].connect_ms), the first

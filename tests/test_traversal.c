@@ -452,6 +452,30 @@ static void test_diff_bounds(void)
 	nr_side_free(&y);
 }
 
+/* A record with more techniques than natreport reads (NR_PUNCH): the rest
+ * are counted where the matrix and the diff say what they left out. */
+static void test_record_over(void)
+{
+#define T3(n)                                                                                      \
+	TECH(n "a", 1, 1, 0, "works", "true")                                                      \
+	"," TECH(n "b", 1, 1, 0, "works", "true") "," TECH(n "c", 1, 1, 0, "works", "true")
+	static const char rec[] = MASQ(T3("p") "," T3("q") "," T3("r") "," T3("s") "," T3("t"));
+#undef T3
+	static struct nr_row row;
+	static struct nr_tally t;
+	struct nr_side side = {0};
+
+	row_of(rec, &row);
+	CU_ASSERT_EQUAL(row.npunch, NR_PUNCH);
+	CU_ASSERT_EQUAL(row.punch_over, 15 - NR_PUNCH);
+	memset(&t, 0, sizeof(t));
+	nr_matrix_add(&t, &row);
+	CU_ASSERT_EQUAL(t.over, 15 - NR_PUNCH);
+	CU_ASSERT_EQUAL(nr_side_add(&side, &row), 0);
+	CU_ASSERT_EQUAL(nr_side_over(&side), 15 - NR_PUNCH);
+	nr_side_free(&side);
+}
+
 int test_traversal_register(void)
 {
 	static const struct test_case tests[] = {
@@ -464,6 +488,7 @@ int test_traversal_register(void)
 	    {"diff: a cell's outcome class or agrees changed", test_diff_cells_changed},
 	    {"diff: a technique on one side only; JUnit", test_diff_cells_one_side},
 	    {"diff: cells as needed, bounded, the rest counted", test_diff_bounds},
+	    {"a record past natreport's techniques: counted, said", test_record_over},
 	};
 
 	return TEST_SUITE("natreport traversal", tests);

@@ -754,7 +754,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
 		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
 	struct sockaddr_storage local;
-	uint64_t answered = 0, deadline = clock_now_us() + setup_us;
+	uint64_t last_answer = 0, deadline = clock_now_us() + setup_us;
 	int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
 
 	memset(row, 0, sizeof(*row));
@@ -768,7 +768,7 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return 0;
 	}
 	meet(o, fd, &(struct registration){number, token, (struct sockaddr *)&local, cls, t->relay},
-	     deadline, mt, &answered);
+	     deadline, mt, &last_answer);
 	if (mt->met && t->relay && !mt->relay) {
 		snprintf(row->reason, sizeof(row->reason),
 			 "the reflector did not grant the relay (relays full, or off)");
@@ -777,9 +777,9 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 	}
 	if (!mt->met) {
 		snprintf(row->reason, sizeof(row->reason), "%s",
-			 setup_failure(mt, answered, deadline));
+			 setup_failure(mt, last_answer, deadline));
 		close(fd);
-		return answered || mt->error ? 0 : -1;
+		return last_answer || mt->error ? 0 : -1;
 	}
 	punch_phase(o, t, me, mt, token, fd, row, bday);
 	close(fd);

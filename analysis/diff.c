@@ -167,7 +167,9 @@ static void sort(struct nr_side *side)
 	}
 	side->n = out + 1;
 	for (size_t i = 0; i < side->n; i++)
-		qsort(side->e[i].cell, side->e[i].ncells, sizeof(side->e[i].cell[0]), by_technique);
+		if (side->e[i].ncells) /* a label without trials has no cells at all */
+			qsort(side->e[i].cell, side->e[i].ncells, sizeof(side->e[i].cell[0]),
+			      by_technique);
 	side->sorted = true;
 }
 

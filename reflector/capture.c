@@ -89,6 +89,7 @@ bool refl_capture_parse(int linktype, const uint8_t *frame, size_t len, struct r
 	l4 = p + ihl;
 	rest = len - ihl;
 	c->proto = p[9];
+	c->ttl = p[8];
 	if (c->proto == IPPROTO_TCP && rest >= 20) {
 		endpoint(&c->src, p + 12, l4);
 		endpoint(&c->dst, p + 16, l4 + 2);
@@ -138,5 +139,6 @@ bool refl_capture_match(const struct refl_test *t, const struct sockaddr *sent_f
 		return false;
 	}
 	memcpy(&o->from, &c->src, sizeof(c->src));
+	o->ttl = c->ttl;
 	return true;
 }

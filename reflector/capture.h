@@ -29,6 +29,7 @@
 
 struct refl_captured {
 	uint8_t proto; /* IPPROTO_TCP or IPPROTO_ICMP */
+	uint8_t ttl;   /* as it arrived: tells a NAT's own answer from its host's */
 	struct sockaddr_in src, dst;
 	uint8_t tcp_flags;
 	uint32_t tcp_ack;

@@ -9,7 +9,7 @@
  *
  * NATLAB-OBSERVED (8 bytes):
  *  +-------+-------+-------+-------+-------------------------------+
- *  |outcome|ICMP ty|ICMP cd|   0   |   microseconds until seen     |
+ *  |outcome|ICMP ty|ICMP cd|  TTL  |   microseconds until seen     |
  *  +-------+-------+-------+-------+-------------------------------+
  */
 #include "natlabtest.h"
@@ -162,7 +162,8 @@ enum stun_err refl_test_answer(const struct refl_test *t, const struct refl_obse
 			       size_t cap, size_t *len)
 {
 	struct stun_builder b;
-	uint8_t seen[8] = {(uint8_t)o->outcome, o->icmp_type, o->icmp_code, 0};
+	uint8_t seen[8] = {(uint8_t)o->outcome, o->icmp_type, o->icmp_code,
+			   o->outcome == REFL_SEEN_NOTHING ? 0 : o->ttl};
 
 	wire_put32(seen + 4, o->elapsed_us);
 	stun_build_start(&b, buf, cap, stun_type(STUN_NATLAB_TEST, STUN_SUCCESS), STUN_MAGIC_COOKIE,

@@ -54,6 +54,7 @@ struct refl_observation {
 	enum refl_outcome outcome;
 	uint8_t icmp_type, icmp_code;
 	struct sockaddr_storage from; /* who answered (for ICMP, the router) */
+	uint8_t ttl;                  /* the IP TTL it arrived with; 0 when nothing was seen */
 	uint32_t elapsed_us;
 };
 

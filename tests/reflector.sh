@@ -80,7 +80,7 @@ own_tests masq <<'EOF2'
 udp from the mapping's own endpoint arrives|outcome=nothing .*received=yes|--action udp --from pp
 udp from the other port is filtered|outcome=icmp icmp_type=3 icmp_code=3 observed_from=203.0.113.1 .*received=no|--action udp --from pa
 udp from the other address is filtered|outcome=icmp .*received=no|--action udp --from aa
-an unsolicited SYN gets the NAT's RST|outcome=rst observed_from=203.0.113.1 |--action syn --from aa --tcp
+an unsolicited SYN gets the NAT's RST, sent by the NAT itself (TTL 64, not one less)|outcome=rst observed_from=203.0.113.1 ttl=64 |--action syn --from aa --tcp
 a wrong key is refused|error=401|--action udp --from pp --key 00000000000000000000000000000000
 EOF2
 # natemu: endpoint-independent filtering lets both through; a listening
@@ -88,7 +88,7 @@ EOF2
 NATEMU_SETTINGS="filtering=endpoint-independent" own_tests natemu <<'EOF2'
 udp from the other address arrives|outcome=nothing .*received=yes|--action udp --from aa
 udp to another port of the mapped address|outcome=|--action udp --from aa --target-port 9
-the SYN reaches a listening client|outcome=syn-ack observed_from=203.0.113.1 |--action syn --from aa --tcp --listen
+the SYN reaches a listening client, whose SYN-ACK the NAT forwards (TTL 63)|outcome=syn-ack observed_from=203.0.113.1 ttl=63 |--action syn --from aa --tcp --listen
 EOF2
 # natemu: what it does with an unsolicited SYN is what the reflector sees.
 NATEMU_SETTINGS="unsolicited-syn=drop" own_tests natemu <<'EOF2'
@@ -99,7 +99,7 @@ NATEMU_SETTINGS="unsolicited-syn=icmp" own_tests natemu <<'EOF2'
 a refused SYN: ICMP administratively prohibited|outcome=icmp icmp_type=3 icmp_code=13 |--action syn --from pa --tcp
 EOF2
 NATEMU_SETTINGS="unsolicited-syn=rst" own_tests natemu <<'EOF2'
-a refused SYN: RST|outcome=rst |--action syn --from ap --tcp
+a refused SYN: RST, natemu's own (TTL 64)|outcome=rst observed_from=203.0.113.1 ttl=64 |--action syn --from ap --tcp
 EOF2
 
 # ---- natreflector alone, on a namespace's loopback ----

@@ -167,8 +167,11 @@ static void test_refusals(void)
 static void test_answer_and_datagram(void)
 {
 	struct refl_test t = {.action = REFL_TEST_SYN, .from_role = 3, .fingerprint = true};
-	struct refl_observation o = {
-	    .outcome = REFL_SEEN_ICMP, .icmp_type = 3, .icmp_code = 13, .elapsed_us = 1234};
+	struct refl_observation o = {.outcome = REFL_SEEN_ICMP,
+				     .icmp_type = 3,
+				     .icmp_code = 13,
+				     .ttl = 62,
+				     .elapsed_us = 1234};
 	struct sockaddr_storage sent = at("203.0.113.11:3479");
 	uint8_t buf[512];
 	const struct stun_attr *a;
@@ -190,8 +193,17 @@ static void test_answer_and_datagram(void)
 	CU_ASSERT_EQUAL(stun_check_fingerprint(&m), STUN_OK);
 	a = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
-	CU_ASSERT_EQUAL(memcmp(stun_attr_value(&m, a), "\x03\x03\x0d\x00\x00\x00\x04\xd2", 8), 0);
+	CU_ASSERT_EQUAL(memcmp(stun_attr_value(&m, a), "\x03\x03\x0d\x3e\x00\x00\x04\xd2", 8), 0);
 	CU_ASSERT_PTR_NOT_NULL(stun_find(&m, STUN_ATTR_NATLAB_OBSERVED_FROM));
+	/* Nothing seen: no TTL, whatever the observation held. */
+	o.outcome = REFL_SEEN_NOTHING;
+	CU_ASSERT_EQUAL_FATAL(
+	    refl_test_answer(&t, &o, (struct sockaddr *)&sent, NULL, buf, sizeof(buf), &len),
+	    STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
+	a = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_EQUAL(stun_attr_value(&m, a)[3], 0);
 	/* The UDP test's datagram: an indication carrying the token. */
 	CU_ASSERT_EQUAL_FATAL(refl_test_datagram(&t, buf, sizeof(buf), &len), STUN_OK);
 	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
@@ -239,6 +251,7 @@ static void test_capture(void)
 	CU_ASSERT_TRUE_FATAL(refl_capture_parse(REFL_LINK_SLL2, f, len, &c));
 	CU_ASSERT_TRUE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
 	CU_ASSERT_EQUAL(o.outcome, REFL_SEEN_SYN_ACK);
+	CU_ASSERT_EQUAL(o.ttl, 64); /* as the frame has it */
 	/* ... but not one for another SYN, nor from another port. */
 	wire_put32(tcp + 8, 0x11223346);
 	len = frame(f, IPPROTO_TCP, "198.51.100.1:1", "203.0.113.11:1", tcp, 20);
@@ -260,10 +273,12 @@ static void test_capture(void)
 	memcpy(icmp + 24, "\xC6\x33\x64\x01", 4);
 	memcpy(icmp + 28, "\x0D\x97\xC3\x50", 4);
 	len = frame(f, IPPROTO_ICMP, "198.51.100.254:1", "203.0.113.11:1", icmp, sizeof(icmp));
+	f[28] = 61; /* two routers nearer than the host: its TTL, not the first frame's */
 	CU_ASSERT_TRUE_FATAL(refl_capture_parse(REFL_LINK_SLL2, f, len, &c));
 	CU_ASSERT_TRUE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
 	CU_ASSERT_EQUAL(o.outcome, REFL_SEEN_ICMP);
 	CU_ASSERT_EQUAL(o.icmp_code, 13);
+	CU_ASSERT_EQUAL(o.ttl, 61);
 	/* The same error about a UDP datagram is not about this SYN. */
 	icmp[17] = IPPROTO_UDP;
 	len = frame(f, IPPROTO_ICMP, "198.51.100.254:1", "203.0.113.11:1", icmp, sizeof(icmp));

@@ -261,7 +261,11 @@ static void print_answer(const struct opts *o, const struct stun_msg *m, bool re
 	       v ? refl_outcome_name((enum refl_outcome)v[0]) : "?");
 	if (v && v[0] == REFL_SEEN_ICMP)
 		printf(" icmp_type=%u icmp_code=%u", v[1], v[2]);
-	printf(" observed_from=%s elapsed_us=%u received=%s\n", c, v ? wire_get32(v + 4) : 0,
+	if (v && v[0] != REFL_SEEN_NOTHING)
+		printf(" observed_from=%s ttl=%u", c, v[3]);
+	else
+		printf(" observed_from=%s", c);
+	printf(" elapsed_us=%u received=%s\n", v ? wire_get32(v + 4) : 0,
 	       o->action == REFL_TEST_SYN ? "-"
 	       : received                 ? "yes"
 					  : "no");

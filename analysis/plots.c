@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "analysis/plots.h"
+#include "analysis/traversal.h"
 
 #define MAX_SERIES     16 /* lines in one figure; more would be unreadable */
 #define MAX_TECHNIQUES 16
@@ -138,21 +139,22 @@ static unsigned traversal_data(FILE *out, const struct nr_report *r)
 			const struct nr_punch *t = &row->punch[p];
 			unsigned c = 0;
 
+			unsigned long started;
+
 			while (c < ntech && strcmp(tech[c], t->technique))
 				c++;
-			if (t->trials <= 0 || t->successes < 0 || t->setup_failed < 0 ||
-			    t->successes > t->trials - t->setup_failed ||
+			/* Counts that do not add up are left out, as in the matrix. */
+			if (nr_outcome_of(t) == NR_OUT_INCONSISTENT ||
 			    (c == ntech && ntech == MAX_TECHNIQUES))
 				continue;
 			if (c == ntech)
 				tech[ntech++] = t->technique;
-			/* Of the trials that started, as natprobe and the matrix count. */
-			fprintf(out, "%u %u %.1f %ld ", c, devices,
-				t->trials > t->setup_failed
-				    ? 100.0 * (double)t->successes /
-					  (double)(t->trials - t->setup_failed)
-				    : 0.0,
-				t->trials);
+			/* Of the trials that started, as natprobe and the matrix
+			 * count; -1 when none did (no rate, not 0%). */
+			started = (unsigned long)(t->trials - t->setup_failed);
+			fprintf(out, "%u %u %.1f %lu ", c, devices,
+				started ? 100.0 * (double)t->successes / (double)started : -1.0,
+				started);
 			nr_plot_string(out, t->technique);
 			fputc(' ', out);
 			nr_plot_string(out, nr_row_name(row));

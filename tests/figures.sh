@@ -43,6 +43,10 @@ check "ports.dat: lab-b's public port beside its own local port" \
     grep -qx '1 50002 41234' "$out/ports.dat"
 check "traversal.dat: 2 of 10 hole punches for lab-b is 20%" \
     grep -qx '0 1 20.0 10 "udp-hole-punching" "lab-b"' "$out/traversal.dat"
+check "traversal.dat: lab-a's birthday, 4 of the 8 trials that started, is 50%" \
+    grep -qx '2 0 50.0 8 "udp-birthday" "lab-a"' "$out/traversal.dat"
+check "traversal.dat: lab-b's reversal, none started, has no rate (-1), not 0%" \
+    grep -qx '4 1 -1.0 0 "connection-reversal" "lab-b"' "$out/traversal.dat"
 check "traversal.dat: a technique lab-a did not try has no cell" \
     sh -c "! grep -q 'udp-port-prediction\" \"lab-a\"' '$out/traversal.dat'"
 check "lifetime.dat: bounds per flow, '-' for an unknown one" \

@@ -452,9 +452,9 @@ static void doc_compliance(struct doc *d, const struct nr_row *row)
 
 /* A technique's result against natprobe's prediction, as the matrix says
  * it: loud when it contradicts. */
-static void punch_result_cell(struct doc *d, const struct nr_punch *p)
+static void punch_result_cell(struct doc *d, const struct nr_punch *p, enum nr_outcome oc)
 {
-	if (nr_outcome_of(p) == NR_OUT_INCONSISTENT)
+	if (oc == NR_OUT_INCONSISTENT)
 		cell_class(d, "left out: counts that do not add up", "untested");
 	else if (!strcmp(p->agrees, "false"))
 		cell_class(d, "CONTRADICTION", "fail");
@@ -472,6 +472,7 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 		   "expected", "result");
 	for (unsigned i = 0; i < row->npunch; i++) {
 		const struct nr_punch *p = &row->punch[i];
+		enum nr_outcome oc = nr_outcome_of(p);
 
 		row_begin(d);
 		cell(d, p->technique);
@@ -479,8 +480,7 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 		cellf(d, "%ld", p->successes);
 		/* Of the trials that started, as natprobe and the matrix count;
 		 * none when none started or the counts do not add up. */
-		if (nr_outcome_of(p) == NR_OUT_INCONSISTENT ||
-		    nr_outcome_of(p) == NR_OUT_NOT_STARTED)
+		if (oc == NR_OUT_INCONSISTENT || oc == NR_OUT_NOT_STARTED)
 			cell(d, "-");
 		else
 			cellf(d, "%.0f%%",
@@ -491,7 +491,7 @@ static void doc_punch(struct doc *d, const struct nr_row *row)
 		else
 			cell(d, "-");
 		cell(d, p->expected[0] ? p->expected : "-");
-		punch_result_cell(d, p);
+		punch_result_cell(d, p, oc);
 		row_end(d);
 	}
 	table_end(d);

@@ -147,8 +147,10 @@ void guess_hard_cfg(const struct punch_cfg *base, unsigned i, struct punch_cfg *
 	*out = *base;
 	if (i)
 		out->max_rounds = 1;
-	/* A token of its own (i < 256 sockets: the last byte varied), so that
-	 * only the socket the easy side answers can take the echo for proof. */
+	/* A token of its own (the last byte varied: one per socket while there
+	 * are at most 256), so that only the socket the easy side answers can
+	 * take the echo for proof. */
+	_Static_assert(GUESS_SOCKETS <= 256, "one token byte tells the hard sockets apart");
 	out->token[PUNCH_TOKEN_LEN - 1] ^= (uint8_t)i;
 }
 

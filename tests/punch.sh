@@ -403,5 +403,20 @@ elif grep -q "'firewall' cannot be a side of a pair lab yet" "$tmp/out"; then
 else
     bad "natlab punch firewall masq: no clear refusal"
 fi
+# Bad options: said, exit 2, before any lab is built.
+before=$(ip netns list | grep -c "^nl" || true)
+for args in "punch-matrix --trials" "punch-matrix --trials x masq" "punch --trials 0 masq masq" \
+    "punch-matrix --natemu-ports odd --natemu-grid"; do
+    # shellcheck disable=SC2086 # the words of a command line
+    $NATLAB $args >"$tmp/out" 2>&1
+    rc=$?
+    if [ "$rc" -eq 2 ] && grep -Eq "natlab punch(-matrix)?: --(trials|natemu-ports)" "$tmp/out"; then
+        ok
+    else
+        bad "natlab $args: exit $rc, want 2 and what was wrong"
+    fi
+done
+after=$(ip netns list | grep -c "^nl" || true)
+if [ "$after" -le "$before" ]; then ok; else bad "bad options built a lab"; fi
 
 summary

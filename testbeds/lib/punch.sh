@@ -154,6 +154,18 @@ punch_pair() {
 	case $PUNCH_RC in "0 0") return 0 ;; *) return 1 ;; esac
 }
 
+# --trials N: 1 to 100, as natprobe punch takes them; said before any lab
+# is built.
+punch_trials() {
+	case $1 in
+	'' | *[!0-9]*) echo "natlab punch: --trials wants a number of trials, not '$1'" >&2; exit 2 ;;
+	esac
+	if [ "$1" -lt 1 ] || [ "$1" -gt 100 ]; then
+		echo "natlab punch: --trials: 1 to 100" >&2
+		exit 2
+	fi
+}
+
 # --delay MS: a number, for NATLAB_INET_DELAY.
 punch_delay() {
 	case $1 in
@@ -169,7 +181,7 @@ cmd_punch() {
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 2 ]; do
 		case $1 in
-		--trials) trials=$2 ;;
+		--trials) punch_trials "$2"; trials=$2 ;;
 		--json) json=$2 ;;
 		--delay) punch_delay "$2" ;;
 		*) usage >&2; exit 2 ;;
@@ -232,7 +244,9 @@ cmd_punch_matrix() {
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--trials) trials=$2; shift 2 ;;
+		--trials | --json | --delay | --natemu-ports)
+			[ $# -ge 2 ] || { echo "natlab punch-matrix: $1 wants a value" >&2; exit 2; } ;;&
+		--trials) punch_trials "$2"; trials=$2; shift 2 ;;
 		--json) json=$2; shift 2 ;;
 		--delay) punch_delay "$2"; shift 2 ;;
 		--natemu-grid) grid=1; MATRIX_EXTRA=0; shift ;;

@@ -729,21 +729,9 @@ static void punch_phase(const struct options *o, const struct technique *t,
 		close(fds[i]);
 }
 
-/* Why a trial's two probes did not meet. The reflector's answers say the
- * other probe is awaited; when they stop (SILENT_REGS registrations in a
- * row unanswered before the deadline: loss does not do that) the reflector
- * went away, whatever the other probe did. */
+/* Registrations in a row unanswered that say the reflector went away
+ * (trials_setup_failure). */
 #define SILENT_REGS 5
-static const char *setup_failure(const struct meeting *mt, uint64_t last_answer, uint64_t deadline)
-{
-	if (mt->error)
-		return mt->reason;
-	if (!last_answer)
-		return "no answer from the reflector's rendezvous";
-	if (deadline - last_answer > SILENT_REGS * (uint64_t)REGISTER_US)
-		return "the reflector's rendezvous answered, then fell silent";
-	return "the other probe never arrived at the rendezvous";
-}
 
 /* One trial of technique t: returns -1 when the reflector never answered. */
 static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
@@ -777,7 +765,9 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 	}
 	if (!mt->met) {
 		snprintf(row->reason, sizeof(row->reason), "%s",
-			 setup_failure(mt, last_answer, deadline));
+			 mt->error ? mt->reason
+				   : trials_setup_failure(last_answer, deadline, REGISTER_US,
+							  SILENT_REGS));
 		close(fd);
 		return last_answer || mt->error ? 0 : -1;
 	}

@@ -62,3 +62,14 @@ void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summa
 	}
 	connect_times(rows, n, s);
 }
+
+const char *trials_setup_failure(uint64_t last_answer, uint64_t deadline, uint64_t interval_us,
+				 unsigned silent)
+{
+	if (!last_answer)
+		return "no answer from the reflector's rendezvous";
+	/* (An answer read just after the deadline is no silence.) */
+	if (last_answer + silent * interval_us < deadline)
+		return "the reflector's rendezvous answered, then fell silent";
+	return "the other probe never arrived at the rendezvous";
+}

@@ -7,6 +7,7 @@
 #define NATLAB_PROBE_TRIALS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "probe/punch.h"
 
@@ -33,5 +34,15 @@ struct trial_summary {
 };
 
 void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summary *s);
+
+/*
+ * Why a trial's two probes did not meet, when the reflector did not refuse
+ * (that has its own reason): never answered (last_answer 0); answered, then
+ * fell silent (no answer for `silent` registrations of interval_us before
+ * the deadline: loss does not do that, the reflector went away); or kept
+ * answering while the other probe never came. Times in microseconds.
+ */
+const char *trials_setup_failure(uint64_t last_answer, uint64_t deadline, uint64_t interval_us,
+				 unsigned silent);
 
 #endif

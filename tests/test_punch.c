@@ -961,6 +961,26 @@ static void test_packets(void)
 /* The counts of a technique's trials: setup failures outside the rate;
  * Wilson's interval (3 of 3: 0.4385 to 1, as tables give it); nearest-rank
  * percentiles of the connect times. */
+/* Why two probes did not meet, from when the reflector last answered. */
+static void test_setup_failure(void)
+{
+	const uint64_t deadline = 10000000, reg = 100000;
+
+	CU_ASSERT_STRING_EQUAL(trials_setup_failure(0, deadline, reg, 5),
+			       "no answer from the reflector's rendezvous");
+	/* Answering to the end: the other probe is the one missing. */
+	CU_ASSERT_STRING_EQUAL(trials_setup_failure(deadline - 50000, deadline, reg, 5),
+			       "the other probe never arrived at the rendezvous");
+	/* An answer read just after the deadline is not a silence (no wrap). */
+	CU_ASSERT_STRING_EQUAL(trials_setup_failure(deadline + 300, deadline, reg, 5),
+			       "the other probe never arrived at the rendezvous");
+	/* Five registrations unanswered: the reflector went away. */
+	CU_ASSERT_STRING_EQUAL(trials_setup_failure(deadline - 600000, deadline, reg, 5),
+			       "the reflector's rendezvous answered, then fell silent");
+	CU_ASSERT_STRING_EQUAL(trials_setup_failure(deadline - 500000, deadline, reg, 5),
+			       "the other probe never arrived at the rendezvous");
+}
+
 static void test_summary(void)
 {
 	struct trial_row rows[5] = {0};
@@ -1010,6 +1030,7 @@ int test_punch_register(void)
 	    {"birthday: measured rate against the predicted odds", test_birthday_rate},
 	    {"birthday, loss and forgeries: no success without a hit", test_birthday_loss},
 	    {"a technique's counts: rate, interval, connect times", test_summary},
+	    {"why two probes did not meet: never, fell silent, alone", test_setup_failure},
 	};
 
 	return TEST_SUITE("traversal trials (simulated NAT pair)", tests);

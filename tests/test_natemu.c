@@ -371,6 +371,81 @@ static void test_simultaneous_open_and_timeouts(void)
 	natemu_free(n);
 }
 
+/* Connections on one mapping each keep their own state (RFC 5382 REQ-1's
+ * endpoint-independent mapping carries several at once). */
+static void test_connections_on_one_mapping(void)
+{
+	static const uint16_t rport[] = {3478, 3479};
+	static const uint32_t rip[] = {R1, R2};
+	struct natemu_cfg cfg;
+	natemu_t *n;
+	uint64_t e = 0;
+
+	natemu_cfg_default(&cfg);
+	cfg.tcp_transitory_ms = 10000;
+	cfg.tcp_established_ms = 100000;
+	n = make(&cfg);
+	for (int i = 0; i < 4; i++) {
+		uint64_t ei = out(n, tcp(HOST_A, 9000, rip[i / 2], rport[i % 2], SYN), i);
+
+		CU_ASSERT_TRUE_FATAL(ei != 0);
+		CU_ASSERT_TRUE(e == 0 || ei == e); /* one mapping for all four */
+		e = ei;
+		CU_ASSERT_EQUAL(syn_in(n, e, rip[i / 2], rport[i % 2], SYN | ACK, i).verdict,
+				NATEMU_FORWARD);
+	}
+	/* One is reset: the other three stay established past the transitory time. */
+	CU_ASSERT_EQUAL(syn_in(n, e, R1, 3478, 0x04, 10).verdict, NATEMU_FORWARD);
+	CU_ASSERT_EQUAL(syn_in(n, e, R2, 3479, ACK, 50000).verdict, NATEMU_FORWARD);
+	/* A new connection on the live mapping is tracked from its own SYN. */
+	CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 80, SYN), 50000), e);
+	CU_ASSERT_EQUAL(syn_in(n, e, R1, 80, SYN | ACK, 50001).verdict, NATEMU_FORWARD);
+	/* All close: the mapping then lasts only the transitory time. */
+	for (int i = 1; i < 4; i++)
+		out(n, tcp(HOST_A, 9000, rip[i / 2], rport[i % 2], 0x01 | ACK), 60000);
+	out(n, tcp(HOST_A, 9000, R1, 80, 0x01 | ACK), 60000);
+	CU_ASSERT_EQUAL(natemu_mappings(n, 69999), 1);
+	CU_ASSERT_EQUAL(natemu_mappings(n, 70001), 0);
+	natemu_free(n);
+}
+
+/* simultaneous-open=off refuses only the SYN that crosses ours; a new
+ * connection from outside still goes by the filter. */
+static void test_simultaneous_open_off_only_crossing(void)
+{
+	for (int f = 0; f < 3; f++) {
+		struct natemu_cfg cfg;
+		natemu_t *n;
+		uint64_t e;
+
+		natemu_cfg_default(&cfg);
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.simultaneous_open = false;
+		cfg.unsolicited_syn = NATEMU_SYN_RST;
+		n = make(&cfg);
+		e = out(n, tcp(HOST_A, 9000, R1, 443, SYN), 0);
+		CU_ASSERT_TRUE_FATAL(e != 0);
+		/* A SYN from another address: in only through an endpoint-independent filter. */
+		CU_ASSERT_EQUAL(syn_in(n, e, R2, 5555, SYN, 1).verdict,
+				f == NATEMU_ENDPOINT_INDEPENDENT ? NATEMU_FORWARD
+								 : NATEMU_SEND_RST);
+		/* From the same address, another port: also through an address-dependent one. */
+		CU_ASSERT_EQUAL(syn_in(n, e, R1, 5555, SYN, 2).verdict,
+				f == NATEMU_ADDRESS_AND_PORT_DEPENDENT ? NATEMU_SEND_RST
+								       : NATEMU_FORWARD);
+		/* The crossing SYN is refused under every filter, the SYN-ACK is not. */
+		CU_ASSERT_EQUAL(syn_in(n, e, R1, 443, SYN, 3).verdict, NATEMU_SEND_RST);
+		CU_ASSERT_EQUAL(syn_in(n, e, R1, 443, SYN | ACK, 4).verdict, NATEMU_FORWARD);
+		/* An inside answer to an inbound SYN establishes that connection. */
+		if (f == NATEMU_ENDPOINT_INDEPENDENT) {
+			CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R2, 5555, SYN | ACK), 5), e);
+			CU_ASSERT_EQUAL(syn_in(n, e, R2, 5555, ACK, 200000).verdict,
+					NATEMU_FORWARD);
+		}
+		natemu_free(n);
+	}
+}
+
 static void test_table_and_ports_bounded(void)
 {
 	struct natemu_cfg cfg;
@@ -475,6 +550,10 @@ int test_natemu_register(void)
 	    {"UDP lifetime and inbound refresh", test_lifetime_and_refresh},
 	    {"unsolicited SYN: drop, RST, ICMP", test_unsolicited_syn},
 	    {"TCP simultaneous open and timeouts", test_simultaneous_open_and_timeouts},
+	    {"TCP: connections on one mapping, each its own state",
+	     test_connections_on_one_mapping},
+	    {"TCP: simultaneous-open=off refuses only the crossing SYN",
+	     test_simultaneous_open_off_only_crossing},
 	    {"ports and table bounded", test_table_and_ports_bounded},
 	    {"a thousand remotes remembered for the filter", test_many_remotes},
 	    {"settings from text", test_settings_from_text},

@@ -19,11 +19,21 @@
 #define TCP_RST 0x04
 #define TCP_ACK 0x10
 
-enum tcp_state { TCP_NONE, TCP_SYN_OUT, TCP_ESTABLISHED, TCP_CLOSING };
+/* One TCP connection's state, as a NAT tracks it (RFC 5382 section 5). */
+enum tcp_state { TCP_NONE, TCP_SYN_OUT, TCP_SYN_IN, TCP_ESTABLISHED, TCP_CLOSING };
 
 struct endpoint {
 	uint32_t ip;
 	uint16_t port;
+};
+
+/* A remote endpoint of a mapping. For TCP it is also one connection, with
+ * its own state and timer: several connections share an endpoint-independent
+ * mapping, and one closing must not shorten the others' lives. */
+struct remote {
+	struct endpoint ep;
+	enum tcp_state tcp;
+	uint64_t expires;
 };
 
 struct mapping {
@@ -32,11 +42,11 @@ struct mapping {
 	struct endpoint inside, outside;
 	struct endpoint key; /* the destination part of the key: zero where it is not part */
 	uint64_t expires;
-	/* The remote endpoints it has sent to, for its filter: grown as
-	 * needed, then the oldest replaced once NATEMU_MAX_REMOTES are kept. */
-	struct endpoint *remotes;
+	/* The remote endpoints it has sent to, for its filter (and for TCP,
+	 * those that opened a connection in through it): grown as needed, then
+	 * the oldest replaced once NATEMU_MAX_REMOTES are kept. */
+	struct remote *remotes;
 	size_t nremotes, next_remote, cap;
-	enum tcp_state tcp;
 };
 
 struct natemu {
@@ -263,7 +273,7 @@ static struct mapping *new_mapping(natemu_t *n, uint8_t proto, struct endpoint i
 static bool grow_remotes(struct mapping *m)
 {
 	size_t cap = m->cap ? 2 * m->cap : 16;
-	struct endpoint *r;
+	struct remote *r;
 
 	if (m->cap >= NATEMU_MAX_REMOTES)
 		return false;
@@ -277,19 +287,31 @@ static bool grow_remotes(struct mapping *m)
 	return true;
 }
 
-static void remember_remote(struct mapping *m, struct endpoint remote)
+static struct remote *find_remote(struct mapping *m, struct endpoint ep)
 {
 	for (size_t i = 0; i < m->nremotes; i++)
-		if (same(m->remotes[i], remote))
-			return;
-	if (m->nremotes < m->cap || grow_remotes(m)) {
-		m->remotes[m->nremotes++] = remote;
-		return;
+		if (same(m->remotes[i].ep, ep))
+			return &m->remotes[i];
+	return NULL;
+}
+
+/* The entry for ep, added if new; NULL only when out of memory. */
+static struct remote *remember_remote(struct mapping *m, struct endpoint ep)
+{
+	struct remote *r = find_remote(m, ep);
+
+	if (r)
+		return r;
+	if (m->nremotes < m->cap || grow_remotes(m))
+		r = &m->remotes[m->nremotes++];
+	else if (!m->cap)
+		return NULL; /* out of memory: the filter stays shut */
+	else {
+		r = &m->remotes[m->next_remote];
+		m->next_remote = (m->next_remote + 1) % m->cap;
 	}
-	if (!m->cap)
-		return; /* out of memory: the filter stays shut */
-	m->remotes[m->next_remote] = remote;
-	m->next_remote = (m->next_remote + 1) % m->cap;
+	*r = (struct remote){.ep = ep};
+	return r;
 }
 
 /* RFC 4787 section 5: may this remote endpoint send in through m? */
@@ -298,35 +320,53 @@ static bool filter_allows(const natemu_t *n, const struct mapping *m, struct end
 	for (size_t i = 0; i < m->nremotes; i++) {
 		if (n->cfg.filtering == NATEMU_ENDPOINT_INDEPENDENT)
 			return true;
-		if (m->remotes[i].ip == remote.ip &&
+		if (m->remotes[i].ep.ip == remote.ip &&
 		    (n->cfg.filtering == NATEMU_ADDRESS_DEPENDENT ||
-		     m->remotes[i].port == remote.port))
+		     m->remotes[i].ep.port == remote.port))
 			return true;
 	}
 	return false;
 }
 
-/* RFC 5382 REQ-5: established flows live long, the rest briefly. */
-static void refresh(const natemu_t *n, struct mapping *m, uint64_t now)
+/* RFC 5382 REQ-5: established connections live long, the rest briefly. A
+ * TCP mapping lives as long as its longest-lived connection. */
+static void refresh(const natemu_t *n, struct mapping *m, struct remote *r, uint64_t now)
 {
-	if (m->proto != IPPROTO_TCP)
+	if (m->proto != IPPROTO_TCP) {
 		m->expires = now + n->cfg.udp_lifetime_ms;
-	else if (m->tcp == TCP_ESTABLISHED)
-		m->expires = now + n->cfg.tcp_established_ms;
-	else
-		m->expires = now + n->cfg.tcp_transitory_ms;
+		return;
+	}
+	if (!r) { /* out of memory: the mapping alone, briefly */
+		if (now + n->cfg.tcp_transitory_ms > m->expires)
+			m->expires = now + n->cfg.tcp_transitory_ms;
+		return;
+	}
+	r->expires = now + (r->tcp == TCP_ESTABLISHED ? n->cfg.tcp_established_ms
+						      : n->cfg.tcp_transitory_ms);
+	m->expires = 0;
+	for (size_t i = 0; i < m->nremotes; i++)
+		if (m->remotes[i].expires > m->expires)
+			m->expires = m->remotes[i].expires;
 }
 
-static void tcp_track(struct mapping *m, uint8_t flags, bool outbound)
+static bool bare_syn(uint8_t flags)
 {
-	if (m->proto != IPPROTO_TCP)
+	return (flags & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* One connection's state after a segment in either direction. */
+static void tcp_track(struct remote *r, uint8_t flags, bool outbound)
+{
+	if (!r)
 		return;
 	if (flags & (TCP_FIN | TCP_RST))
-		m->tcp = TCP_CLOSING;
-	else if ((flags & TCP_SYN) && outbound && m->tcp == TCP_NONE)
-		m->tcp = TCP_SYN_OUT;
-	else if ((flags & TCP_SYN) && m->tcp == TCP_SYN_OUT && !outbound)
-		m->tcp = TCP_ESTABLISHED; /* SYN-ACK, or the peer's SYN in a simultaneous open */
+		r->tcp = TCP_CLOSING;
+	else if (!(flags & TCP_SYN))
+		return;
+	else if (r->tcp == TCP_NONE || r->tcp == TCP_CLOSING)
+		r->tcp = bare_syn(flags) ? (outbound ? TCP_SYN_OUT : TCP_SYN_IN) : r->tcp;
+	else if ((r->tcp == TCP_SYN_OUT && !outbound) || (r->tcp == TCP_SYN_IN && outbound))
+		r->tcp = TCP_ESTABLISHED; /* the SYN-ACK, or the other SYN of a simultaneous open */
 }
 
 static struct natemu_result result(enum natemu_verdict v, enum natemu_side to,
@@ -354,17 +394,24 @@ static struct natemu_result inbound(natemu_t *n, const struct natemu_pkt *pkt, u
 	struct mapping *m =
 	    find_inbound(n, pkt->proto, (struct endpoint){pkt->dst_ip, pkt->dst_port}, now);
 	struct natemu_pkt out = *pkt;
+	struct remote *r = NULL;
 
 	if (!m)
 		return refuse(n, pkt, "no mapping");
 	if (!filter_allows(n, m, src))
 		return refuse(n, pkt, "filtered");
-	if (pkt->proto == IPPROTO_TCP && (pkt->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN &&
-	    !n->cfg.simultaneous_open)
-		return refuse(n, pkt, "simultaneous open not supported");
-	tcp_track(m, pkt->tcp_flags, false);
-	if (n->cfg.inbound_refresh)
-		refresh(n, m, now);
+	if (pkt->proto == IPPROTO_TCP) {
+		bool syn = bare_syn(pkt->tcp_flags);
+
+		r = syn ? remember_remote(m, src) : find_remote(m, src);
+		/* REQ-2: a NAT without simultaneous open takes the crossing SYN
+		 * for an unsolicited one; other inbound SYNs go by the filter. */
+		if (syn && r && r->tcp == TCP_SYN_OUT && !n->cfg.simultaneous_open)
+			return refuse(n, pkt, "simultaneous open not supported");
+		tcp_track(r, pkt->tcp_flags, false);
+	}
+	if (n->cfg.inbound_refresh && (r || pkt->proto != IPPROTO_TCP))
+		refresh(n, m, r, now);
 	out.dst_ip = m->inside.ip;
 	out.dst_port = m->inside.port;
 	return result(NATEMU_FORWARD, NATEMU_INSIDE, &out, "translated");
@@ -393,9 +440,11 @@ static struct natemu_result outbound(natemu_t *n, const struct natemu_pkt *pkt, 
 		if (!m)
 			return result(NATEMU_DROP, NATEMU_INSIDE, pkt, why);
 	}
-	remember_remote(m, dst);
-	tcp_track(m, pkt->tcp_flags, true);
-	refresh(n, m, now);
+	struct remote *conn = remember_remote(m, dst);
+
+	if (pkt->proto == IPPROTO_TCP)
+		tcp_track(conn, pkt->tcp_flags, true);
+	refresh(n, m, conn, now);
 	out.src_ip = m->outside.ip;
 	out.src_port = m->outside.port;
 	if (!hairpin)

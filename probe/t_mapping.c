@@ -1,7 +1,8 @@
 /*
  * Mapping (RFC 4787 section 4.1, RFC 5780 section 4.3): one fresh socket asks
  * all four of the reflector's endpoints for its mapped address. RFC 5780
- * decides from three answers; here every answer must agree with the verdict:
+ * decides from three answers; here every answer must agree with the verdict
+ * (probe_decide_mapping, decide.c, which TCP's mapping shares):
  *
  *   endpoint-independent        all four mapped addresses equal
  *   address-dependent           PP = PA and AP = AA, PP != AP
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 
 struct state {
@@ -40,32 +42,6 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 	s->answered[tag] = true;
 }
 
-static bool same(const struct state *s, unsigned a, unsigned b)
-{
-	return addr_equal((const struct sockaddr *)&s->seen[a],
-			  (const struct sockaddr *)&s->seen[b]);
-}
-
-static enum probe_mapping decide(const struct state *s, const char **why)
-{
-	bool local = true;
-
-	for (unsigned role = 0; role < 4; role++)
-		local = local && addr_equal((const struct sockaddr *)&s->seen[role],
-					    (const struct sockaddr *)&s->local);
-	if (local)
-		return PROBE_MAPPING_NONE;
-	if (same(s, 0, 1) && same(s, 1, 2) && same(s, 2, 3))
-		return PROBE_MAPPING_EI;
-	if (same(s, 0, 1) && same(s, 2, 3))
-		return PROBE_MAPPING_AD;
-	if (!same(s, 0, 1) && !same(s, 2, 3))
-		return PROBE_MAPPING_APD;
-	*why = "the mapped addresses fit no mapping behaviour (one port change kept the mapping, "
-	       "the other did not)";
-	return PROBE_MAPPING_INCONCLUSIVE;
-}
-
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
 {
 	static const char *const names[4] = {"PP", "PA", "AP", "AA"};
@@ -86,7 +62,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 		snprintf(res->mapping_reason, sizeof(res->mapping_reason),
 			 "no answer from the reflector's %s endpoint", names[missing]);
 	else
-		res->mapping = decide(s, &why);
+		res->mapping = probe_decide_mapping(s->seen, &s->local, &why);
 	if (why && !res->mapping_reason[0])
 		snprintf(res->mapping_reason, sizeof(res->mapping_reason), "%s", why);
 }

@@ -50,10 +50,10 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 
 #define NSOCKS   PROBE_PORT_SAMPLES
-#define WIDE_GAP 64  /* steps this big or bigger are no sequence */
 #define DEST_TAG 100 /* tags of the one socket's questions: DEST_TAG + role */
 #define PEER_TAG 200 /* tags of the peer's sockets: PEER_TAG + index */
 #define PAIR_TAG 300 /* the pairs' questions: PAIR_TAG + 2 * pair + (0 or 1) */
@@ -191,86 +191,20 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 		settled(r, state);
 }
 
-static int by_value(const void *a, const void *b)
-{
-	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
-}
-
-/* The most common of n steps, and how many times it comes. */
-static unsigned modal_step(const unsigned *steps, int n, unsigned *count)
-{
-	unsigned best = 0;
-
-	*count = 0;
-	for (int i = 0; i < n; i++) {
-		unsigned same = 0;
-
-		for (int j = 0; j < n; j++)
-			same += steps[j] == steps[i];
-		if (same > *count || (same == *count && steps[i] < best)) {
-			best = steps[i];
-			*count = same;
-		}
-	}
-	return best;
-}
-
-/*
- * Steps between successive new ports: sequential when most take one small
- * step and the rest a few of them (ports others took meanwhile), random when
- * most are wide. Sets *delta and *predictability (the share of steps equal
- * to the delta).
- */
-static enum probe_ports step_pattern(const unsigned *steps, int n, unsigned *delta,
-				     double *predictability)
-{
-	unsigned count, step = modal_step(steps, n, &count), wide = 0, off = 0;
-
-	for (int i = 0; i < n; i++) {
-		wide += steps[i] >= WIDE_GAP;
-		off += step == 0 || steps[i] % step != 0 || steps[i] > 4 * step;
-	}
-	*predictability = (double)count / n;
-	if (step > 0 && step < WIDE_GAP && 2 * count >= (unsigned)n && off == 0) {
-		*delta = step;
-		return PROBE_PORTS_SEQUENTIAL;
-	}
-	if (2 * wide < (unsigned)n)
-		return PROBE_PORTS_INCONCLUSIVE;
-	*predictability = 0.0;
-	return PROBE_PORTS_RANDOM;
-}
-
 static void classify(const struct state *s, struct probe_result *res, const char **why)
 {
-	uint16_t sorted[NSOCKS];
-	unsigned steps[NSOCKS - 1];
-	unsigned preserved = 0;
-	bool parity = true;
+	struct probe_port_pattern p;
 
 	for (int i = 0; i < NSOCKS; i++) {
-		uint16_t local = addr_port((const struct sockaddr *)&s->local[i]);
-
 		res->port_samples[i] = s->mapped[i];
-		res->port_locals[i] = local;
-		preserved += s->mapped[i] == local;
-		parity = parity && (s->mapped[i] & 1) == (local & 1);
-		sorted[i] = s->mapped[i];
+		res->port_locals[i] = addr_port((const struct sockaddr *)&s->local[i]);
 	}
 	res->port_nsamples = NSOCKS;
-	res->port_parity = parity ? PROBE_YES : PROBE_NO;
-	if (4 * preserved >= 3 * NSOCKS) {
-		res->port_pattern = PROBE_PORTS_PRESERVING;
-		res->port_predictability = (double)preserved / NSOCKS;
-		return;
-	}
-	qsort(sorted, NSOCKS, sizeof(sorted[0]), by_value);
-	for (int i = 1; i < NSOCKS; i++)
-		steps[i - 1] = (unsigned)(sorted[i] - sorted[i - 1]);
-	res->port_pattern =
-	    step_pattern(steps, NSOCKS - 1, &res->port_delta, &res->port_predictability);
-	if (res->port_pattern == PROBE_PORTS_INCONCLUSIVE)
-		*why = "the mapped ports follow no pattern: neither steady steps nor wide ones";
+	probe_decide_ports(res->port_locals, res->port_samples, NSOCKS, &p, why);
+	res->port_pattern = p.pattern;
+	res->port_delta = p.delta;
+	res->port_predictability = p.predictability;
+	res->port_parity = p.parity;
 }
 
 /* One socket toward the four endpoints, in the order asked: the steps
@@ -307,7 +241,7 @@ static void destinations(const struct state *s, struct probe_result *res)
 			 "two mappings only (one per reflector address): one step is no pattern");
 	} else {
 		enum probe_ports p =
-		    step_pattern(steps, n, &res->dest_delta, &res->dest_predictability);
+		    probe_step_pattern(steps, n, &res->dest_delta, &res->dest_predictability);
 
 		res->dest_pattern = p == PROBE_PORTS_SEQUENTIAL ? PROBE_DEST_SEQUENTIAL
 				    : p == PROBE_PORTS_RANDOM   ? PROBE_DEST_RANDOM

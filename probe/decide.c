@@ -1,0 +1,120 @@
+/*
+ * The deciders UDP and TCP share. See decide.h; the reasoning behind each
+ * rule is at the top of t_mapping.c and t_ports.c.
+ */
+#include "decide.h"
+
+#include <stdlib.h>
+
+#include "addr.h"
+
+#define WIDE_GAP    64 /* steps this big or bigger are no sequence */
+#define MAX_SAMPLES 64
+
+static bool same(const struct sockaddr_storage *seen, unsigned a, unsigned b)
+{
+	return addr_equal((const struct sockaddr *)&seen[a], (const struct sockaddr *)&seen[b]);
+}
+
+enum probe_mapping probe_decide_mapping(const struct sockaddr_storage seen[4],
+					const struct sockaddr_storage *local, const char **why)
+{
+	bool own = true;
+
+	for (unsigned role = 0; role < 4; role++)
+		own = own && addr_equal((const struct sockaddr *)&seen[role],
+					(const struct sockaddr *)local);
+	if (own)
+		return PROBE_MAPPING_NONE;
+	if (same(seen, 0, 1) && same(seen, 1, 2) && same(seen, 2, 3))
+		return PROBE_MAPPING_EI;
+	if (same(seen, 0, 1) && same(seen, 2, 3))
+		return PROBE_MAPPING_AD;
+	if (!same(seen, 0, 1) && !same(seen, 2, 3))
+		return PROBE_MAPPING_APD;
+	*why = "the mapped addresses fit no mapping behaviour (one port change kept the mapping, "
+	       "the other did not)";
+	return PROBE_MAPPING_INCONCLUSIVE;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	return (int)*(const uint16_t *)a - (int)*(const uint16_t *)b;
+}
+
+/* The most common of n steps, and how many times it comes. */
+static unsigned modal_step(const unsigned *steps, int n, unsigned *count)
+{
+	unsigned best = 0;
+
+	*count = 0;
+	for (int i = 0; i < n; i++) {
+		unsigned same = 0;
+
+		for (int j = 0; j < n; j++)
+			same += steps[j] == steps[i];
+		if (same > *count || (same == *count && steps[i] < best)) {
+			best = steps[i];
+			*count = same;
+		}
+	}
+	return best;
+}
+
+/*
+ * Steps between successive new ports: sequential when most take one small
+ * step and the rest a few of them (ports others took meanwhile), random when
+ * most are wide. Sets *delta and *predictability (the share of steps equal
+ * to the delta).
+ */
+enum probe_ports probe_step_pattern(const unsigned *steps, int n, unsigned *delta,
+				    double *predictability)
+{
+	unsigned count, step = modal_step(steps, n, &count), wide = 0, off = 0;
+
+	for (int i = 0; i < n; i++) {
+		wide += steps[i] >= WIDE_GAP;
+		off += step == 0 || steps[i] % step != 0 || steps[i] > 4 * step;
+	}
+	*predictability = (double)count / n;
+	if (step > 0 && step < WIDE_GAP && 2 * count >= (unsigned)n && off == 0) {
+		*delta = step;
+		return PROBE_PORTS_SEQUENTIAL;
+	}
+	if (2 * wide < (unsigned)n)
+		return PROBE_PORTS_INCONCLUSIVE;
+	*predictability = 0.0;
+	return PROBE_PORTS_RANDOM;
+}
+
+void probe_decide_ports(const uint16_t *local, const uint16_t *mapped, int n,
+			struct probe_port_pattern *out, const char **why)
+{
+	uint16_t sorted[MAX_SAMPLES];
+	unsigned steps[MAX_SAMPLES - 1];
+	int preserved = 0;
+	bool parity = true;
+
+	*out = (struct probe_port_pattern){.pattern = PROBE_PORTS_INCONCLUSIVE};
+	if (n < 2 || n > MAX_SAMPLES) {
+		*why = "need 2 to 64 mapped ports to see a pattern";
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		preserved += mapped[i] == local[i];
+		parity = parity && (mapped[i] & 1) == (local[i] & 1);
+		sorted[i] = mapped[i];
+	}
+	out->parity = parity ? PROBE_YES : PROBE_NO;
+	if (4 * preserved >= 3 * n) {
+		out->pattern = PROBE_PORTS_PRESERVING;
+		out->predictability = (double)preserved / n;
+		return;
+	}
+	qsort(sorted, (size_t)n, sizeof(sorted[0]), by_value);
+	for (int i = 1; i < n; i++)
+		steps[i - 1] = (unsigned)(sorted[i] - sorted[i - 1]);
+	out->pattern = probe_step_pattern(steps, n - 1, &out->delta, &out->predictability);
+	if (out->pattern == PROBE_PORTS_INCONCLUSIVE)
+		*why = "the mapped ports follow no pattern: neither steady steps nor wide ones";
+}

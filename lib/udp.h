@@ -1,5 +1,5 @@
 /*
- * The UDP sockets a probe measures with: one internal endpoint each.
+ * The UDP and TCP sockets a probe measures with: one internal endpoint each.
  */
 #ifndef NATLAB_UDP_H
 #define NATLAB_UDP_H
@@ -18,6 +18,14 @@
  * sent. Its address in local; the descriptor, or -1 with errno set.
  */
 int udp_socket_toward(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local);
+
+/*
+ * The same for TCP, unconnected and not listening, with SO_REUSEADDR and
+ * SO_REUSEPORT: a listener and connections to several endpoints can then
+ * share one local port (RFC 5382's tests, and TCP hole punching, need it;
+ * REUSEADDR alone refuses a port that has a listener).
+ */
+int tcp_socket_toward(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *local);
 
 /*
  * For a program that holds many sockets at once (birthday punching's hard

@@ -12,7 +12,7 @@
 #include "stun.h"
 #include "wire.h"
 
-#define MAX_TESTS         16
+#define MAX_TESTS         32
 #define ASK_SENDS         7       /* RFC 8489 Rc for a question that should be answered */
 #define SILENCE_SENDS_MIN 3       /* even with no loss seen */
 #define SILENCE_SENDS_MAX 20      /* past this, loss is too high to read silence */
@@ -20,6 +20,8 @@
 #define RTO_FIRST_US      200000u /* before any round trip is measured */
 #define RTO_MIN_US        20000u
 #define RTO_MAX_US        1000000u
+#define TCP_CONNECT_US    3500000u /* Linux resends a SYN at 1 s and 3 s */
+#define TCP_ASK_US        2000000u /* a Binding over TCP: TCP resends, we only wait */
 
 struct txn {
 	bool used;
@@ -31,11 +33,22 @@ struct txn {
 	bool hairpin;               /* to one of our own mapped addresses */
 	bool silence;
 	bool timer;      /* no packet: on_timer when due */
+	bool tcp;        /* over the TCP connection `sock`: sent once */
 	int answer_sock; /* where the answer must arrive (RESPONSE-PORT: elsewhere) */
 	uint16_t response_port;
 	uint8_t tid[STUN_TID_LEN];
 	unsigned sends;
 	uint64_t sent_us, next_us, interval_us;
+};
+
+/* A TCP connection or listener a test opened (or a listener accepted). */
+struct conn {
+	bool used, listener, connecting;
+	int handle, tag;
+	struct probe_run *run;
+	int dest; /* the role it goes to; -1 for an accepted one */
+	struct sockaddr_storage peer;
+	uint64_t deadline_us; /* while connecting */
 };
 
 struct probe_run {
@@ -58,7 +71,10 @@ struct probe_engine {
 	} socks[PROBE_MAX_SOCKETS];
 	size_t nsocks;
 	struct txn txns[PROBE_MAX_TXNS];
+	struct conn conns[PROBE_MAX_CONNS];
 	struct probe_run runs[MAX_TESTS];
+	bool reached;     /* the first exchange was answered */
+	bool tcp_started; /* the TCP tests, after the UDP ones */
 	size_t nruns;
 	struct probe_run boot; /* the first exchange: OTHER-ADDRESS and a round trip */
 	char boot_note[PROBE_REASON_LEN];
@@ -221,13 +237,19 @@ static void transmit(probe_engine_t *e, struct txn *t)
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, &len) != STUN_OK)
 		return;
-	if (e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&t->to, msg, len))
-		unsendable(e, t);
 	t->sends++;
 	e->sends++;
+	t->sent_us = e->now_us;
+	if (t->tcp) {
+		/* A lost write is a dead connection: its silence is settled at the timeout. */
+		e->io.tcp_send(e->io.ctx, t->sock, msg, len);
+		t->next_us = e->now_us + TCP_ASK_US;
+		return;
+	}
+	if (e->io.send(e->io.ctx, t->sock, (const struct sockaddr *)&t->to, msg, len))
+		unsendable(e, t);
 	if (!t->silence)
 		e->ask_sends++;
-	t->sent_us = e->now_us;
 	/* RFC 8489 6.2.1: each interval doubles; a silence test keeps a steady pace. */
 	t->interval_us = t->sends == 1 ? rto(e) : t->silence ? t->interval_us : 2 * t->interval_us;
 	if (t->interval_us > RTO_MAX_US)
@@ -297,6 +319,188 @@ int probe_ask_via(struct probe_run *r, int tag, int sock, unsigned dest, uint16_
 	t->answer_sock = answer_sock;
 	first_send(e, r, t);
 	return 0;
+}
+
+/* ---- TCP ---- */
+
+static void settle(probe_engine_t *e, struct txn *t, const struct probe_answer *a);
+
+bool probe_have_tcp(const struct probe_run *r)
+{
+	return r->e->io.tcp_connect != NULL;
+}
+
+static struct conn *find_conn(probe_engine_t *e, int handle)
+{
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++)
+		if (e->conns[i].used && e->conns[i].handle == handle)
+			return &e->conns[i];
+	return NULL;
+}
+
+static struct conn *new_conn(struct probe_run *r, int tag)
+{
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++) {
+		struct conn *c = &r->e->conns[i];
+
+		if (!c->used) {
+			*c = (struct conn){.used = true, .run = r, .tag = tag, .dest = -1};
+			return c;
+		}
+	}
+	probe_note(r, "too many TCP connections at once");
+	return NULL;
+}
+
+int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+		      struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+	struct sockaddr_storage scratch;
+	struct conn *c;
+
+	if (!local)
+		local = &scratch;
+	if (!e->io.tcp_connect) {
+		probe_note(r, "this natprobe has no TCP");
+		return -1;
+	}
+	if (dest > 3 || (dest && !e->have_alternate) || !(c = new_conn(r, tag)))
+		return -1;
+	c->handle =
+	    e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[dest], port, local);
+	if (c->handle < 0) {
+		c->used = false;
+		probe_note(r, port ? "this host would not open a TCP connection from the port "
+				     "(taken, or no SO_REUSEPORT)"
+				   : "this host would not open a TCP connection");
+		return -1;
+	}
+	c->dest = (int)dest;
+	c->peer = e->role[dest];
+	c->connecting = true;
+	c->deadline_us = e->now_us + TCP_CONNECT_US;
+	r->open++;
+	return c->handle;
+}
+
+int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+	struct sockaddr_storage scratch;
+	struct conn *c;
+
+	if (!local)
+		local = &scratch;
+	if (!e->io.tcp_listen) {
+		probe_note(r, "this natprobe has no TCP");
+		return -1;
+	}
+	if (!(c = new_conn(r, tag)))
+		return -1;
+	c->handle =
+	    e->io.tcp_listen(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], port, local);
+	if (c->handle < 0) {
+		c->used = false;
+		probe_note(r, "this host would not listen on a TCP port");
+		return -1;
+	}
+	c->listener = true;
+	return c->handle;
+}
+
+int probe_tcp_ask(struct probe_run *r, int tag, int conn)
+{
+	struct conn *c = find_conn(r->e, conn);
+	struct txn *t;
+
+	if (!c || c->listener || c->connecting || c->dest < 0)
+		return -1;
+	t = new_txn(r, tag, conn, false);
+	if (!t)
+		return -1;
+	t->tcp = true;
+	t->dest = (unsigned)c->dest;
+	t->to = c->peer;
+	first_send(r->e, r, t);
+	return 0;
+}
+
+/* The connection is gone: its questions are silent now, not at their timeout. */
+static void drop_conn(probe_engine_t *e, struct conn *c)
+{
+	if (c->connecting)
+		c->run->open--;
+	c->used = false;
+	for (size_t i = 0; i < PROBE_MAX_TXNS; i++) {
+		struct txn *t = &e->txns[i];
+
+		if (t->used && t->tcp && t->sock == c->handle)
+			settle(e, t, NULL);
+	}
+}
+
+void probe_tcp_close(struct probe_run *r, int conn)
+{
+	struct conn *c = find_conn(r->e, conn);
+
+	if (!c)
+		return;
+	r->e->io.tcp_close(r->e->io.ctx, conn);
+	drop_conn(r->e, c);
+}
+
+void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev, int accepted,
+			    const struct sockaddr *peer, uint64_t now_us)
+{
+	struct conn *c = find_conn(e, conn), *a;
+	struct probe_run *r;
+	int tag;
+
+	e->now_us = now_us;
+	if (!c)
+		return;
+	r = c->run;
+	tag = c->tag;
+	if (ev == PROBE_TCP_ACCEPTED) {
+		if (!c->listener || !peer || !(a = new_conn(r, tag))) {
+			e->io.tcp_close(e->io.ctx, accepted);
+			return;
+		}
+		a->handle = accepted;
+		memcpy(&a->peer, peer, addr_len(peer));
+	} else if (ev == PROBE_TCP_CONNECTED) {
+		if (!c->connecting)
+			return;
+		c->connecting = false;
+		r->open--;
+	} else {
+		e->io.tcp_close(e->io.ctx, conn);
+		drop_conn(e, c);
+	}
+	if (r->test->on_tcp)
+		r->test->on_tcp(r, r->state, tag, conn, ev, accepted, peer);
+}
+
+void probe_engine_tcp_receive(probe_engine_t *e, int conn, const uint8_t *msg, size_t len,
+			      uint64_t now_us)
+{
+	struct conn *c = find_conn(e, conn);
+
+	if (c && !c->listener)
+		probe_engine_receive(e, conn, (const struct sockaddr *)&c->peer, msg, len, now_us);
+}
+
+/* Connections whose handshake ran out of time. */
+static void tcp_timeouts(probe_engine_t *e)
+{
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++) {
+		struct conn *c = &e->conns[i];
+
+		if (c->used && c->connecting && e->now_us >= c->deadline_us)
+			probe_engine_tcp_event(e, c->handle, PROBE_TCP_TIMEDOUT, -1, NULL,
+					       e->now_us);
+	}
 }
 
 int probe_timer(struct probe_run *r, int tag, uint64_t delay_us)
@@ -444,7 +648,7 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 	    stun_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a.mapped) != STUN_OK)
 		return;
 	e->answers++;
-	if (!t->silence) {
+	if (!t->silence && !t->tcp) {
 		e->ask_answers++;
 		if (t->sends == 1) /* Karn: only unambiguous samples */
 			rtt_sample(e, now_us - t->sent_us);
@@ -466,15 +670,43 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 static void start_tests(probe_engine_t *e, bool reached)
 {
 	e->boot_done = true;
+	e->reached = reached;
 	for (size_t i = 0; i < e->nruns; i++) {
 		struct probe_run *r = &e->runs[i];
 
-		r->started = true;
 		if (e->boot_note[0])
 			probe_note(r, e->boot_note);
+		if (r->test->tcp && reached)
+			continue; /* start_tcp, once the UDP tests settle */
+		r->started = true;
 		if (reached)
 			r->test->start(r, r->state);
 	}
+}
+
+/* The TCP tests, once no UDP test of the battery has a question open, and
+ * then one after the other, each once the one before has settled: no test
+ * draws ports from the NAT in the middle of another's samples. */
+static void start_tcp(probe_engine_t *e)
+{
+	if (e->tcp_started || !e->reached)
+		return;
+	for (size_t i = 0; i < e->nruns; i++) {
+		const struct probe_run *r = &e->runs[i];
+
+		if (!r->test->opt_in && (!r->test->tcp || r->started) && (!r->started || r->open))
+			return;
+	}
+	for (size_t i = 0; i < e->nruns; i++) {
+		struct probe_run *r = &e->runs[i];
+
+		if (r->test->tcp && !r->started) {
+			r->started = true;
+			r->test->start(r, r->state);
+			return;
+		}
+	}
+	e->tcp_started = true; /* every one has started */
 }
 
 /* A question is settled: answered (a), or silent (a NULL). */
@@ -516,12 +748,14 @@ void probe_engine_tick(probe_engine_t *e, uint64_t now_us)
 			r->test->on_timer(r, r->state, t->tag);
 			continue;
 		}
-		limit = t->silence ? silence_sends(e) : ASK_SENDS;
+		limit = t->tcp ? 1 : t->silence ? silence_sends(e) : ASK_SENDS;
 		if (t->sends < limit && t->sends < SILENCE_SENDS_MAX)
 			transmit(e, t);
 		else
 			settle(e, t, NULL);
 	}
+	tcp_timeouts(e);
+	start_tcp(e);
 }
 
 uint64_t probe_engine_deadline(const probe_engine_t *e)
@@ -531,6 +765,11 @@ uint64_t probe_engine_deadline(const probe_engine_t *e)
 	for (size_t i = 0; i < PROBE_MAX_TXNS; i++)
 		if (e->txns[i].used && e->txns[i].next_us < next)
 			next = e->txns[i].next_us;
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++)
+		if (e->conns[i].used && e->conns[i].connecting && e->conns[i].deadline_us < next)
+			next = e->conns[i].deadline_us;
+	if (!e->tcp_started && e->reached && next == UINT64_MAX)
+		next = e->now_us; /* the TCP tests are due */
 	return next;
 }
 
@@ -538,6 +777,12 @@ bool probe_engine_done(const probe_engine_t *e)
 {
 	for (size_t i = 0; i < PROBE_MAX_TXNS; i++)
 		if (e->txns[i].used)
+			return false;
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++)
+		if (e->conns[i].used && e->conns[i].connecting)
+			return false;
+	for (size_t i = 0; i < e->nruns && !e->tcp_started && e->reached; i++)
+		if (e->runs[i].test->tcp)
 			return false;
 	return true;
 }

@@ -36,6 +36,17 @@
 
 #define PROBE_MAX_SOCKETS 128
 #define PROBE_MAX_TXNS    256
+#define PROBE_MAX_CONNS   64 /* TCP connections and listeners at once */
+
+/* What became of a TCP connection or listener (the driver reports it). */
+enum probe_tcp_event {
+	PROBE_TCP_CONNECTED,   /* the handshake completed */
+	PROBE_TCP_REFUSED,     /* a RST answered the SYN */
+	PROBE_TCP_UNREACHABLE, /* an ICMP error answered it */
+	PROBE_TCP_TIMEDOUT,    /* nothing answered it in time */
+	PROBE_TCP_ACCEPTED,    /* a listener took a connection: its handle and peer */
+	PROBE_TCP_CLOSED,      /* the far end closed or reset a connection */
+};
 
 /* What the engine needs from its driver. */
 struct probe_io {
@@ -82,6 +93,21 @@ struct probe_io {
 	 * not untested: the user asked for them.
 	 */
 	const char *peer_missing;
+	/*
+	 * TCP (optional: NULL where the driver has none; TCP tests then say so).
+	 * Every socket has SO_REUSEADDR and SO_REUSEPORT, so a listener and
+	 * several connections share one local port, and is bound to this host's
+	 * address toward `toward`. port 0: a fresh one. Nonblocking: the outcome
+	 * comes later through probe_engine_tcp_event. Handles are distinct from
+	 * the UDP sockets'. -1 when the host refuses (the port is taken).
+	 */
+	int (*tcp_listen)(void *ctx, const struct sockaddr *toward, uint16_t port,
+			  struct sockaddr_storage *local);
+	int (*tcp_connect)(void *ctx, const struct sockaddr *to, uint16_t port,
+			   struct sockaddr_storage *local);
+	/* Write a whole message on a connected handle; -1 when the connection is gone. */
+	int (*tcp_send)(void *ctx, int conn, const uint8_t *msg, size_t len);
+	void (*tcp_close)(void *ctx, int conn);
 	/* Optional: a line of progress for people, on long tests. */
 	void (*progress)(void *ctx, const char *text);
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
@@ -118,6 +144,13 @@ struct probe_test {
 	void (*on_timer)(struct probe_run *r, void *state, int tag);
 	/* Write the verdicts; called once every question is settled. */
 	void (*finish)(struct probe_run *r, void *state, struct probe_result *res);
+	/* A TCP test: started once the UDP tests have settled, so that the two
+	 * never draw ports from a sequential NAT in turn. */
+	bool tcp;
+	/* What became of a connection or listener this test opened with this
+	 * tag. ACCEPTED: the new connection's handle and its peer. */
+	void (*on_tcp)(struct probe_run *r, void *state, int tag, int conn, enum probe_tcp_event ev,
+		       int accepted, const struct sockaddr *peer);
 };
 
 /* For the tests: sockets, questions, the reflector. */
@@ -155,6 +188,23 @@ int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr 
  */
 int probe_ask_via(struct probe_run *r, int tag, int sock, unsigned dest, uint16_t response_port,
 		  int answer_sock, bool expect_silence);
+/*
+ * TCP. A connection from local port `port` (0: fresh) to the role dest; its
+ * handshake's outcome comes to on_tcp(tag) (TIMEDOUT after about 3 s, which
+ * covers one lost SYN). A listener on port (0: fresh); connections it
+ * takes come to on_tcp(tag) as ACCEPTED. Both return the handle, or -1
+ * (no TCP in this driver, out of handles, or the host refused: probe_note
+ * says which). A pending connection keeps the run going.
+ */
+int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+		      struct sockaddr_storage *local);
+int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockaddr_storage *local);
+/* A Binding request over a connected handle: on_answer, or on_silence after
+ * 2 s (TCP retransmits; the engine does not). */
+int probe_tcp_ask(struct probe_run *r, int tag, int conn);
+void probe_tcp_close(struct probe_run *r, int conn);
+bool probe_have_tcp(const struct probe_run *r);
+
 /* on_timer(tag) after delay_us; a pending timer keeps the run going. */
 int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);
 /* Forget every unsettled question and timer of this test with this tag. */
@@ -181,6 +231,13 @@ void probe_engine_free(probe_engine_t *e);
 /* A datagram arrived on socket sock from `from`. */
 void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *from,
 			  const uint8_t *msg, size_t len, uint64_t now_us);
+/* A TCP connection or listener's news (see enum probe_tcp_event). peer:
+ * ACCEPTED's remote; NULL otherwise. */
+void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev, int accepted,
+			    const struct sockaddr *peer, uint64_t now_us);
+/* A whole STUN message read from a TCP connection (the driver frames them). */
+void probe_engine_tcp_receive(probe_engine_t *e, int conn, const uint8_t *msg, size_t len,
+			      uint64_t now_us);
 /* Time passes: retransmissions and silences. */
 void probe_engine_tick(probe_engine_t *e, uint64_t now_us);
 /* When tick must next be called; UINT64_MAX when nothing waits. */

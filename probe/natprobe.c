@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "probe/punchcmd.h"
 #include "probe/report.h"
 #include "probe/tests.h"
+#include "stun.h"
 #include "udp.h"
 
 #define EXIT_INCONCLUSIVE 1
@@ -48,7 +50,8 @@ static const char usage[] =
     "any STUN server with RFC 5780's OTHER-ADDRESS and CHANGE-REQUEST; port 3478\n"
     "unless given), in RFC 4787's terms, with the evidence. No root needed.\n"
     "\n"
-    "  --tests LIST     run only these tests (comma-separated; see --list-tests)\n"
+    "  --tests LIST     run only these tests (comma-separated; see --list-tests);\n"
+    "                   'udp' and 'tcp' name each group's default tests\n"
     "  --list-tests     list the tests and exit\n"
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
@@ -83,16 +86,27 @@ struct options {
 	int family; /* -4, -6: AF_INET, AF_INET6; AF_UNSPEC the resolver's first */
 	const char *json;
 	struct probe_meta meta;
-	const struct probe_test *tests[16];
+	const struct probe_test *tests[32];
 	size_t ntests;
 	unsigned lifetime_max_s;
 	bool lifetime;
+};
+
+/* A TCP socket of the engine's: a listener, or a connection and the bytes
+ * read from it that do not yet make a whole STUN message. */
+struct tcp_sock {
+	int fd;
+	bool listener, connecting;
+	size_t len;
+	uint8_t buf[2048];
 };
 
 struct driver {
 	int fds[PROBE_MAX_SOCKETS];
 	size_t nfds;
 	peer_link_t *peer; /* NULL without --peer */
+	struct tcp_sock tcp[PROBE_MAX_CONNS];
+	size_t ntcp;
 };
 
 /* ---- the engine's I/O ---- */
@@ -154,6 +168,159 @@ static int drv_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port
 	if (h < 0)
 		fprintf(stderr, "natprobe: --peer: %s\n", err);
 	return h;
+}
+
+/* ---- TCP ---- */
+
+static int tcp_add(struct driver *d, int fd, bool listener, bool connecting)
+{
+	if (d->ntcp == PROBE_MAX_CONNS) {
+		close(fd);
+		return -1;
+	}
+	d->tcp[d->ntcp++] =
+	    (struct tcp_sock){.fd = fd, .listener = listener, .connecting = connecting};
+	return fd;
+}
+
+static struct tcp_sock *tcp_find(struct driver *d, int fd)
+{
+	for (size_t i = 0; i < d->ntcp; i++)
+		if (d->tcp[i].fd == fd)
+			return &d->tcp[i];
+	return NULL;
+}
+
+static void drv_tcp_close(void *ctx, int conn)
+{
+	struct driver *d = ctx;
+	struct tcp_sock *t = tcp_find(d, conn);
+
+	if (!t)
+		return;
+	close(t->fd);
+	*t = d->tcp[--d->ntcp];
+}
+
+static int drv_tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
+			  struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	int fd = tcp_socket_toward(toward, port, local);
+
+	if (fd < 0)
+		return -1;
+	if (listen(fd, 16)) {
+		close(fd);
+		return -1;
+	}
+	return tcp_add(d, fd, true, false);
+}
+
+static int drv_tcp_connect(void *ctx, const struct sockaddr *to, uint16_t port,
+			   struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	int fd = tcp_socket_toward(to, port, local);
+
+	if (fd < 0)
+		return -1;
+	if (connect(fd, to, addr_len(to)) && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return tcp_add(d, fd, false, true);
+}
+
+static int drv_tcp_send(void *ctx, int conn, const uint8_t *msg, size_t len)
+{
+	(void)ctx;
+	return send(conn, msg, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+/* A connect() finished: how, by its socket's error. */
+static enum probe_tcp_event connect_outcome(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	return err == 0              ? PROBE_TCP_CONNECTED
+	       : err == ECONNREFUSED ? PROBE_TCP_REFUSED
+	       : err == ETIMEDOUT    ? PROBE_TCP_TIMEDOUT
+				     : PROBE_TCP_UNREACHABLE;
+}
+
+static void tcp_accept(probe_engine_t *e, struct driver *d, int listener)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int fd;
+
+	while ((fd = accept(listener, (struct sockaddr *)&peer, &len)) >= 0) {
+		if (fcntl(fd, F_SETFL, O_NONBLOCK)) {
+			close(fd);
+			continue;
+		}
+		if (tcp_add(d, fd, false, false) >= 0)
+			probe_engine_tcp_event(e, listener, PROBE_TCP_ACCEPTED, fd,
+					       (struct sockaddr *)&peer, clock_now_us());
+		len = sizeof(peer);
+	}
+}
+
+/* Bytes on a connection: each whole STUN message to the engine. A stream
+ * that cannot be STUN, or a closed one, ends the connection. */
+static void tcp_read(probe_engine_t *e, struct driver *d, int fd)
+{
+	struct tcp_sock *t = tcp_find(d, fd);
+	ssize_t n;
+	size_t mlen;
+
+	if (!t)
+		return;
+	n = recv(fd, t->buf + t->len, sizeof(t->buf) - t->len, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		probe_engine_tcp_event(e, fd, PROBE_TCP_CLOSED, -1, NULL, clock_now_us());
+		return;
+	}
+	t->len += (size_t)n;
+	while (t && stun_frame_length(t->buf, t->len, &mlen) == STUN_OK && mlen && mlen <= t->len) {
+		uint8_t msg[sizeof(t->buf)];
+
+		memcpy(msg, t->buf, mlen);
+		t->len -= mlen;
+		memmove(t->buf, t->buf + mlen, t->len);
+		probe_engine_tcp_receive(e, fd, msg, mlen, clock_now_us());
+		t = tcp_find(d, fd); /* the engine may have closed it */
+	}
+	if (t && (stun_frame_length(t->buf, t->len, &mlen) != STUN_OK || t->len == sizeof(t->buf)))
+		probe_engine_tcp_event(e, fd, PROBE_TCP_CLOSED, -1, NULL, clock_now_us());
+}
+
+/* What poll said of the TCP sockets, taken from a copy: the engine closes
+ * some as it hears of them. */
+static void tcp_events(probe_engine_t *e, struct driver *d, const struct pollfd *pfd, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tcp_sock *t = tcp_find(d, pfd[i].fd);
+
+		if (!t || !pfd[i].revents)
+			continue;
+		if (t->listener) {
+			tcp_accept(e, d, t->fd);
+		} else if (t->connecting) {
+			enum probe_tcp_event ev = connect_outcome(t->fd);
+
+			t->connecting = false;
+			probe_engine_tcp_event(e, pfd[i].fd, ev, -1, NULL, clock_now_us());
+		} else {
+			tcp_read(e, d, t->fd);
+		}
+	}
 }
 
 /* Progress of long tests, for people: standard error, so stdout stays the
@@ -223,6 +390,19 @@ static bool own_source_accepted(void)
 
 /* ---- options ---- */
 
+/* --tests udp or tcp: the group's tests of the default battery. */
+static int add_group(struct options *o, bool tcp)
+{
+	for (size_t i = 0; i < probe_ntests; i++) {
+		if (probe_tests[i]->opt_in || probe_tests[i]->tcp != tcp)
+			continue;
+		if (o->ntests == sizeof(o->tests) / sizeof(o->tests[0]))
+			return -1;
+		o->tests[o->ntests++] = probe_tests[i];
+	}
+	return 0;
+}
+
 static int parse_tests(const char *list, struct options *o)
 {
 	char buf[256], *save = NULL;
@@ -236,6 +416,11 @@ static int parse_tests(const char *list, struct options *o)
 	for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		const struct probe_test *t = probe_test_find(name);
 
+		if (!strcmp(name, "udp") || !strcmp(name, "tcp")) {
+			if (add_group(o, name[0] == 't'))
+				return -1;
+			continue;
+		}
 		if (!t) {
 			fprintf(stderr, "natprobe: --tests: no test '%s' (see --list-tests)\n",
 				name);
@@ -435,18 +620,23 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 	uint64_t start = clock_now_us();
 
 	while (!probe_engine_done(e) && clock_now_us() - start < limit_us) {
-		struct pollfd pfd[PROBE_MAX_SOCKETS + 1];
+		struct pollfd pfd[PROBE_MAX_SOCKETS + 1 + PROBE_MAX_CONNS];
 		uint64_t now = clock_now_us(), deadline = probe_engine_deadline(e);
 		int wait = deadline <= now ? 0 : (int)((deadline - now + 999) / 1000);
+		size_t ntcp = d->ntcp;
 
 		for (size_t i = 0; i < d->nfds; i++)
 			pfd[i] = (struct pollfd){.fd = d->fds[i], .events = POLLIN};
 		pfd[d->nfds] =
 		    (struct pollfd){.fd = d->peer ? peer_link_fd(d->peer) : -1, .events = POLLIN};
+		for (size_t i = 0; i < ntcp; i++)
+			pfd[d->nfds + 1 + i] = (struct pollfd){
+			    .fd = d->tcp[i].fd, .events = d->tcp[i].connecting ? POLLOUT : POLLIN};
 		if (wait > 1000)
 			wait = 1000;
-		if (poll(pfd, d->nfds + 1, wait) < 0 && errno != EINTR)
+		if (poll(pfd, d->nfds + 1 + ntcp, wait) < 0 && errno != EINTR)
 			break;
+		tcp_events(e, d, pfd + d->nfds + 1, ntcp);
 		if (d->peer)
 			from_peer(e, d);
 		for (size_t i = 0; i < d->nfds; i++) {
@@ -521,6 +711,10 @@ int main(int argc, char **argv)
 	struct probe_io io = {.ctx = &d,
 			      .open = drv_open,
 			      .send = drv_send,
+			      .tcp_listen = drv_tcp_listen,
+			      .tcp_connect = drv_tcp_connect,
+			      .tcp_send = drv_tcp_send,
+			      .tcp_close = drv_tcp_close,
 			      .progress = drv_progress,
 			      .own_source_visible = own_source_accepted()};
 	struct probe_result res;
@@ -581,6 +775,8 @@ int main(int argc, char **argv)
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)
 		close(d.fds[i]);
+	for (size_t i = 0; i < d.ntcp; i++)
+		close(d.tcp[i].fd);
 	peer_link_close(d.peer);
 	if (!o.json || strcmp(o.json, "-"))
 		probe_report_text(stdout, &res);

@@ -66,18 +66,20 @@ static const char *came_in(enum probe_bool b)
 
 /* The mapped address each endpoint saw, on one line: "PP 203.0.113.1:4000,
  * PA same, AP 203.0.113.1:4001, AA same" ("same" as the one before). */
-static void print_mapped(FILE *out, const struct probe_result *r, const char *const roles[4])
+static void print_mapped(FILE *out, const struct sockaddr_storage all[4])
 {
+	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
 	char a[ADDR_STRLEN];
 
+	if (!all[0].ss_family && !all[1].ss_family && !all[2].ss_family && !all[3].ss_family)
+		return;
 	fprintf(out, "  %-10s %-28s", "", "");
 	for (int role = 0; role < 4; role++) {
-		const struct sockaddr *seen = (const struct sockaddr *)&r->mapping_seen[role];
+		const struct sockaddr *seen = (const struct sockaddr *)&all[role];
 
 		if (!seen->sa_family)
 			fprintf(out, "%s %s no answer", role ? "," : "", roles[role]);
-		else if (role &&
-			 addr_equal(seen, (const struct sockaddr *)&r->mapping_seen[role - 1]))
+		else if (role && addr_equal(seen, (const struct sockaddr *)&all[role - 1]))
 			fprintf(out, ", %s same", roles[role]);
 		else
 			fprintf(out, "%s %s %s", role ? "," : "", roles[role],
@@ -287,9 +289,41 @@ static void print_hairpin(FILE *out, const struct probe_result *r)
 	fputc('\n', out);
 }
 
+/* The TCP verdicts (RFC 5382), after UDP's. */
+static void print_tcp(FILE *out, const struct probe_tcp *t)
+{
+	char pattern[40];
+
+	if (t->mapping != PROBE_MAPPING_UNTESTED) {
+		fprintf(out, "  %-10s %-28s %s\n", "tcp mapping", probe_mapping_name(t->mapping),
+			t->mapping == PROBE_MAPPING_INCONCLUSIVE ? t->mapping_reason
+			: t->mapping == PROBE_MAPPING_EI         ? "RFC 5382 REQ-1 met"
+			: t->mapping == PROBE_MAPPING_NONE
+			    ? ""
+			    : "RFC 5382 REQ-1 not met (MUST be endpoint-independent)");
+		print_mapped(out, t->mapping_seen);
+	}
+	if (t->port_pattern == PROBE_PORTS_UNTESTED)
+		return;
+	if (t->port_pattern == PROBE_PORTS_SEQUENTIAL)
+		snprintf(pattern, sizeof(pattern), "sequential, delta %u", t->port_delta);
+	else
+		snprintf(pattern, sizeof(pattern), "%s", probe_ports_name(t->port_pattern));
+	if (t->port_pattern == PROBE_PORTS_INCONCLUSIVE && !t->port_nsamples) {
+		fprintf(out, "  %-10s %-28s %s\n", "tcp ports", pattern, t->port_reason);
+		return;
+	}
+	fprintf(out, "  %-10s %-28s parity %s, predictability %.2f%s%s\n", "tcp ports", pattern,
+		t->port_parity == PROBE_YES ? "kept" : "not kept", t->port_predictability,
+		t->port_reason[0] ? "; " : "", t->port_reason);
+	fprintf(out, "  %-10s %-28s", "", "");
+	for (unsigned i = 0; i < t->port_nsamples; i++)
+		fprintf(out, " %u", t->port_samples[i]);
+	fputc('\n', out);
+}
+
 void probe_report_text(FILE *out, const struct probe_result *r)
 {
-	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
 	char a[ADDR_STRLEN], b[ADDR_STRLEN];
 
 	fprintf(out, "natprobe: reflector %s",
@@ -309,9 +343,7 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		fprintf(out, "  %-10s %-28s %s\n", "mapping", probe_mapping_name(r->mapping),
 			r->mapping == PROBE_MAPPING_INCONCLUSIVE ? r->mapping_reason
 								 : mapping_mark(r->mapping));
-		if (r->mapping_seen[0].ss_family || r->mapping_seen[1].ss_family ||
-		    r->mapping_seen[2].ss_family || r->mapping_seen[3].ss_family)
-			print_mapped(out, r, roles);
+		print_mapped(out, r->mapping_seen);
 	}
 	if (r->filtering != PROBE_FILTERING_UNTESTED) {
 		fprintf(out, "  %-10s %-28s %s\n", "filtering", probe_filtering_name(r->filtering),
@@ -340,6 +372,8 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		print_hairpin(out, r);
 	if (r->mapping != PROBE_MAPPING_UNTESTED && r->filtering != PROBE_FILTERING_UNTESTED)
 		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
+	if (r->tcp_tested)
+		print_tcp(out, &r->tcp);
 	print_contradictions(out, r);
 	print_open(out, r);
 }
@@ -585,6 +619,54 @@ static json_t *udp_json(const struct probe_result *r)
 	return udp;
 }
 
+static json_t *ports_json(const uint16_t *v, unsigned n)
+{
+	json_t *a = json_array();
+
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_integer(v[i]));
+	return a;
+}
+
+/* The tcp section (RFC 5382): the verdicts, then evidence and reasons, as udp's. */
+static json_t *tcp_json(const struct probe_tcp *t)
+{
+	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
+	json_t *tcp = json_object(), *reasons = json_object(), *evidence = json_object();
+
+	json_object_set_new(tcp, "local", addr_json(&t->local));
+	json_object_set_new(tcp, "mapped", addr_json(&t->mapped));
+	if (t->mapping != PROBE_MAPPING_UNTESTED) {
+		json_t *seen = json_object();
+
+		json_object_set_new(tcp, "mapping", json_string(probe_mapping_name(t->mapping)));
+		for (int role = 0; role < 4; role++)
+			json_object_set_new(seen, roles[role], addr_json(&t->mapping_seen[role]));
+		json_object_set_new(evidence, "mapping", seen);
+		if (t->mapping_reason[0])
+			json_object_set_new(reasons, "mapping", json_string(t->mapping_reason));
+	}
+	if (t->port_pattern != PROBE_PORTS_UNTESTED) {
+		json_object_set_new(
+		    tcp, "port_allocation",
+		    json_pack("{s:s, s:o, s:o, s:o, s:o, s:o}", "pattern",
+			      probe_ports_name(t->port_pattern), "delta",
+			      t->port_pattern == PROBE_PORTS_SEQUENTIAL
+				  ? json_integer(t->port_delta)
+				  : json_null(),
+			      "parity_preserved", bool_or_null(t->port_parity), "predictability",
+			      json_real(t->port_predictability), "samples",
+			      ports_json(t->port_samples, t->port_nsamples), "local_ports",
+			      ports_json(t->port_locals, t->port_nsamples)));
+		if (t->port_reason[0])
+			json_object_set_new(reasons, "port_allocation",
+					    json_string(t->port_reason));
+	}
+	json_object_set_new(tcp, "evidence", evidence);
+	json_object_set_new(tcp, "reasons", reasons);
+	return tcp;
+}
+
 /* The second host: as given, the address used, and whether it answered. */
 static json_t *peer_json(const struct probe_meta *m)
 {
@@ -621,6 +703,8 @@ int probe_report_json(FILE *out, const struct probe_result *r, const struct prob
 		json_object_set_new(rec, "peer", peer_json(m));
 	json_object_set_new(rec, "local", addr_json(&r->local));
 	json_object_set_new(rec, "udp", udp_json(r));
+	if (r->tcp_tested)
+		json_object_set_new(rec, "tcp", tcp_json(&r->tcp));
 	json_object_set_new(rec, "packets",
 			    json_pack("{s:i, s:i}", "sent", (json_int_t)r->sends, "answers",
 				      (json_int_t)r->answers));

@@ -74,6 +74,27 @@ struct probe_lifetime {
 	double lo_s, hi_s;
 };
 
+#define PROBE_TCP_PORT_SAMPLES 12
+
+/* TCP (RFC 5382), over connections to the reflector's TCP endpoints, in
+ * RFC 4787's terms as REQ-1 and section 4 borrow them. */
+struct probe_tcp {
+	/* Mapping: one local port, a connection to each role held at once. */
+	enum probe_mapping mapping;
+	struct sockaddr_storage local, mapped;   /* the port's, and PP's answer */
+	struct sockaddr_storage mapping_seen[4]; /* by role; family 0: no answer */
+	char mapping_reason[PROBE_REASON_LEN];
+	/* Port allocation: fresh connections to PP, one after the other. */
+	enum probe_ports port_pattern;
+	unsigned port_delta;
+	double port_predictability;
+	enum probe_bool port_parity;
+	uint16_t port_samples[PROBE_TCP_PORT_SAMPLES], port_locals[PROBE_TCP_PORT_SAMPLES];
+	unsigned port_nsamples;
+	char port_reason[PROBE_REASON_LEN];
+	uint64_t duration_us; /* from the first TCP test's start to the last answer */
+};
+
 struct probe_result {
 	uint64_t duration_us;
 	struct sockaddr_storage primary, alternate; /* alternate: family 0 when unknown */
@@ -161,6 +182,10 @@ struct probe_result {
 	enum probe_bool hairpin_peer;
 	char hairpin_peer_source[16];
 	char hairpin_peer_reason[PROBE_REASON_LEN];
+
+	/* TCP: written when a TCP test ran (tcp_tested). */
+	bool tcp_tested;
+	struct probe_tcp tcp;
 
 	/* Verdicts that contradicted each other, each pair made inconclusive
 	 * (probe_result_reconcile): what they said, for people to look into. */

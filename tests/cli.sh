@@ -93,7 +93,7 @@ expect "natprobe: a --peer that does not answer" 3 \
 # say why, and the exit status is the reflector's and the verdicts' (0: all
 # that applies without a NAT was reached), not 3.
 "$BIN/natreflector" --primary 127.0.0.1 --alternate 127.0.0.2 --port 34790 --alt-port 34791 \
-    --no-tcp --rate 0 >"$tmp/refl.log" 2>&1 &
+    --rate 0 >"$tmp/refl.log" 2>&1 &
 refl=$!
 for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl.log" && break; sleep 0.02; done
 expect "natprobe: a missing --peer, a reachable reflector: measured, exit 0" 0 \
@@ -205,7 +205,7 @@ else
     ip -n "$names_ns" addr add 198.51.100.2/32 dev lo
     # Not through inns: $! must be natreflector itself (ip execs it).
     ip netns exec "$names_ns" "$BIN/natreflector" --primary reflector.lab --alternate reflector2.lab \
-        --port 34792 --alt-port 34793 --no-tcp --rate 0 >"$tmp/names.log" 2>&1 &
+        --port 34792 --alt-port 34793 --rate 0 >"$tmp/names.log" 2>&1 &
     names_refl=$!
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/names.log" && break; sleep 0.02; done
     expect "natreflector: --primary and --alternate by host name" 0 '^natreflector ready .*families=1' -- \

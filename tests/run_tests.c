@@ -8,12 +8,13 @@
 int main(void)
 {
 	static int (*const suites[])(void) = {
-	    test_stun_register,       test_addr_register,        test_hex_register,
-	    test_natemu_register,     test_packet_register,      test_impair_register,
-	    test_reflector_register,  test_counters_register,    test_limiter_register,
-	    test_natlabtest_register, test_probe_register,       test_peermsg_register,
-	    test_report_register,     test_consistency_register, test_punch_register,
-	    test_rendezvous_register, test_traversal_register,   test_predict_register,
+	    test_stun_register,       test_addr_register,       test_hex_register,
+	    test_natemu_register,     test_packet_register,     test_impair_register,
+	    test_reflector_register,  test_counters_register,   test_limiter_register,
+	    test_natlabtest_register, test_probe_register,      test_probe_tcp_register,
+	    test_peermsg_register,    test_report_register,     test_consistency_register,
+	    test_punch_register,      test_rendezvous_register, test_traversal_register,
+	    test_predict_register,
 	};
 	unsigned failures;
 

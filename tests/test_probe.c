@@ -260,9 +260,10 @@ static void probe(struct sim *s, struct probe_result *res)
 	const struct probe_test *tests[16];
 	size_t n = 0;
 
-	/* The default battery; the lifetime test only when asked, as natprobe does. */
+	/* The default UDP battery; the lifetime test only when asked, as natprobe
+	 * does. The TCP tests have their own simulated network (test_probe_tcp.c). */
 	for (size_t i = 0; i < probe_ntests; i++)
-		if (!probe_tests[i]->opt_in || s->lifetime_max_s)
+		if (!probe_tests[i]->tcp && (!probe_tests[i]->opt_in || s->lifetime_max_s))
 			tests[n++] = probe_tests[i];
 	s->engine =
 	    probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], tests, n, s->now_us);

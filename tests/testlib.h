@@ -31,6 +31,7 @@ int test_counters_register(void);
 int test_limiter_register(void);
 int test_natlabtest_register(void);
 int test_probe_register(void);
+int test_probe_tcp_register(void);
 int test_consistency_register(void);
 int test_punch_register(void);
 int test_rendezvous_register(void);

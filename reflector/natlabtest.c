@@ -7,6 +7,8 @@
  *  |action | role  |   reserved |  |     port      |   reserved    |
  *  +-------+-------+-------+----+  +---------------+---------------+
  *
+ * NATLAB-PEER-TTL (4 bytes): the TTL of the SYN that opened the connection, 3 reserved.
+ *
  * NATLAB-OBSERVED (8 bytes):
  *  +-------+-------+-------+-------+-------------------------------+
  *  |outcome|ICMP ty|ICMP cd|  TTL  |   microseconds until seen     |
@@ -125,8 +127,8 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 	stun_get_u32(m, STUN_ATTR_NATLAB_WAIT, &wait);
 	if (wait < REFL_TEST_WAIT_MIN)
 		wait = REFL_TEST_WAIT_MIN;
-	if (wait > REFL_TEST_WAIT_MAX)
-		wait = REFL_TEST_WAIT_MAX;
+	if (wait > (v[0] == REFL_TEST_SYN ? REFL_TEST_WAIT_MAX_SYN : REFL_TEST_WAIT_MAX))
+		wait = v[0] == REFL_TEST_SYN ? REFL_TEST_WAIT_MAX_SYN : REFL_TEST_WAIT_MAX;
 	t->wait_ms = wait;
 	return 0;
 }
@@ -174,6 +176,11 @@ enum stun_err refl_test_answer(const struct refl_test *t, const struct refl_obse
 	if (o->outcome != REFL_SEEN_NOTHING)
 		stun_build_addr(&b, STUN_ATTR_NATLAB_OBSERVED_FROM,
 				(const struct sockaddr *)&o->from);
+	if (o->peer_ttl) {
+		uint8_t peer[4] = {o->peer_ttl, 0, 0, 0};
+
+		stun_build_attr(&b, STUN_ATTR_NATLAB_PEER_TTL, peer, sizeof(peer));
+	}
 	if (software)
 		stun_build_string(&b, STUN_ATTR_SOFTWARE, software);
 	stun_build_integrity(&b, (const uint8_t *)t->key, REFL_SESSION_KEY_LEN);

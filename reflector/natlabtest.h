@@ -36,6 +36,7 @@ enum refl_outcome {
 #define REFL_SESSION_KEY_LEN   32 /* hex characters */
 #define REFL_TEST_WAIT_MIN     50
 #define REFL_TEST_WAIT_MAX     3000
+#define REFL_TEST_WAIT_MAX_SYN 10000 /* RFC 5382 REQ-4: a NAT may hold a SYN for 6 s */
 #define REFL_TEST_WAIT_DEFAULT 500
 
 struct refl_test {
@@ -56,6 +57,10 @@ struct refl_observation {
 	struct sockaddr_storage from; /* who answered (for ICMP, the router) */
 	uint8_t ttl;                  /* the IP TTL it arrived with; 0 when nothing was seen */
 	uint32_t elapsed_us;
+	/* Over TCP: the TTL of the SYN that opened the connection the request
+	 * came on (0: not seen). What the client's own host sends arrives with
+	 * it; a NAT's own answer, as a rule, with another. */
+	uint8_t peer_ttl;
 };
 
 /* key = the first 32 hex digits of HMAC-SHA256(secret, "natlab session " ID). */

@@ -35,6 +35,7 @@
 #define PCAP_ERR_LEN 320
 #define RDV_SESSIONS 1024  /* rendezvous sessions at once, two probes each */
 #define RDV_TTL_MS   60000 /* a session forgotten a minute after its last registration */
+#define SYN_RING     256   /* the last inbound SYNs seen, with their TTL */
 
 enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE };
 
@@ -77,6 +78,12 @@ struct refl_server {
 	int epoll;
 	refl_limiter_t *limiter;
 	struct counters counters;
+	/* The TTL each connection's SYN arrived with (NATLAB-PEER-TTL). */
+	struct {
+		struct sockaddr_in src;
+		uint8_t ttl;
+	} syns[SYN_RING];
+	unsigned syn_next;
 	struct conn *conns;
 	unsigned nconns;
 	uint32_t next_gen;
@@ -543,14 +550,30 @@ static void close_idle(struct refl_server *s, uint64_t now)
 
 /* ---- natlab tests ---- */
 
+/* The TTL of the latest SYN seen from peer (0: none in the ring). */
+static uint8_t syn_ttl(const struct refl_server *s, const struct sockaddr *peer)
+{
+	for (unsigned k = 1; k <= SYN_RING; k++) {
+		unsigned i = (s->syn_next - k) % SYN_RING;
+
+		if (s->syns[i].ttl && addr_equal((const struct sockaddr *)&s->syns[i].src, peer))
+			return s->syns[i].ttl;
+	}
+	return 0;
+}
+
 static void answer_test(struct refl_server *s, struct pending *p, const struct refl_observation *o)
 {
 	const struct refl_cfg *h = &s->cfg.handler[p->family];
 	const struct sockaddr *sent_from = (const struct sockaddr *)&h->advertised[p->t.from_role];
 	const struct sockaddr *to = (const struct sockaddr *)&p->requester;
 	uint8_t *buf = s->out[0].buf[0];
+	struct refl_observation seen = *o;
 	size_t len;
 
+	if (p->conn >= 0)
+		seen.peer_ttl = syn_ttl(s, to);
+	o = &seen;
 	p->used = false;
 	s->npending--;
 	counters_add(&s->counters, o->outcome == REFL_SEEN_SYN_ACK ? "natlab test saw syn-ack"
@@ -620,6 +643,12 @@ static void on_captured(void *ctx, const struct refl_captured *c)
 {
 	struct refl_server *s = ctx;
 	uint64_t now = now_ns();
+
+	if (c->proto == IPPROTO_TCP &&
+	    (c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) == REFL_TCP_SYN) {
+		s->syns[s->syn_next % SYN_RING].src = c->src;
+		s->syns[s->syn_next++ % SYN_RING].ttl = c->ttl;
+	}
 
 	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++) {
 		struct pending *p = &s->pending[i];

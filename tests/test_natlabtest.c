@@ -122,6 +122,13 @@ static void test_order(void)
 	len = request(msg, "probe-7", key, REFL_TEST_UDP, 1, 0, 999999);
 	handle(secret, msg, len, "198.51.100.7:40000", &out, reply);
 	CU_ASSERT_EQUAL(out.order.wait_ms, REFL_TEST_WAIT_MAX);
+	/* A SYN may be watched longer: RFC 5382 REQ-4's 6 s hold must fit. */
+	len = request(msg, "probe-7", key, REFL_TEST_SYN, 1, 0, 8000);
+	handle(secret, msg, len, "198.51.100.7:40000", &out, reply);
+	CU_ASSERT_EQUAL(out.order.wait_ms, 8000);
+	len = request(msg, "probe-7", key, REFL_TEST_SYN, 1, 0, 999999);
+	handle(secret, msg, len, "198.51.100.7:40000", &out, reply);
+	CU_ASSERT_EQUAL(out.order.wait_ms, REFL_TEST_WAIT_MAX_SYN);
 	len = request(msg, "probe-7", key, REFL_TEST_UDP, 1, 0, -1);
 	handle(secret, msg, len, "198.51.100.7:40000", &out, reply);
 	CU_ASSERT_EQUAL(out.order.wait_ms, REFL_TEST_WAIT_DEFAULT);
@@ -195,6 +202,18 @@ static void test_answer_and_datagram(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
 	CU_ASSERT_EQUAL(memcmp(stun_attr_value(&m, a), "\x03\x03\x0d\x3e\x00\x00\x04\xd2", 8), 0);
 	CU_ASSERT_PTR_NOT_NULL(stun_find(&m, STUN_ATTR_NATLAB_OBSERVED_FROM));
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_NATLAB_PEER_TTL)); /* not known */
+	/* The connection's SYN was seen: its TTL, the client's baseline. */
+	o.peer_ttl = 63;
+	CU_ASSERT_EQUAL_FATAL(
+	    refl_test_answer(&t, &o, (struct sockaddr *)&sent, NULL, buf, sizeof(buf), &len),
+	    STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
+	CU_ASSERT_EQUAL(stun_check_integrity(&m, (uint8_t *)t.key, REFL_SESSION_KEY_LEN), STUN_OK);
+	a = stun_find(&m, STUN_ATTR_NATLAB_PEER_TTL);
+	CU_ASSERT_TRUE_FATAL(a && a->len == 4);
+	CU_ASSERT_EQUAL(memcmp(stun_attr_value(&m, a), "\x3f\x00\x00\x00", 4), 0);
+	o.peer_ttl = 0;
 	/* Nothing seen: no TTL, whatever the observation held. */
 	o.outcome = REFL_SEEN_NOTHING;
 	CU_ASSERT_EQUAL_FATAL(

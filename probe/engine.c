@@ -73,7 +73,12 @@ struct probe_engine {
 	struct txn txns[PROBE_MAX_TXNS];
 	struct conn conns[PROBE_MAX_CONNS];
 	struct probe_run runs[MAX_TESTS];
-	bool reached;     /* the first exchange was answered */
+	bool reached;    /* the first exchange was answered */
+	bool udp_silent; /* ... over TCP only: the UDP one was not */
+	/* The first exchange, over each protocol (TCP: when TCP tests are to run,
+	 * at the same time: UDP may be blocked on the way while TCP passes). */
+	enum { BOOT_NONE, BOOT_PENDING, BOOT_OK, BOOT_FAILED } udp_boot, tcp_boot;
+	int boot_conn;
 	bool tcp_started; /* the TCP tests, after the UDP ones */
 	size_t nruns;
 	struct probe_run boot; /* the first exchange: OTHER-ADDRESS and a round trip */
@@ -367,8 +372,8 @@ int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest
 	}
 	if (dest > 3 || (dest && !e->have_alternate) || !(c = new_conn(r, tag)))
 		return -1;
-	c->handle =
-	    e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[dest], port, local);
+	c->handle = e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP],
+				      (const struct sockaddr *)&e->role[dest], port, local);
 	if (c->handle < 0) {
 		c->used = false;
 		probe_note(r, port ? "this host would not open a TCP connection from the port "
@@ -450,6 +455,60 @@ void probe_tcp_close(struct probe_run *r, int conn)
 	drop_conn(r->e, c);
 }
 
+static void start_tests(probe_engine_t *e, bool reached);
+
+/* Both first exchanges settled, or enough of them: the tests start. */
+static void boot_decide(probe_engine_t *e)
+{
+	if (e->boot_done || e->udp_boot == BOOT_PENDING)
+		return;
+	if (e->udp_boot == BOOT_OK) {
+		start_tests(e, true); /* first: closing settles the TCP one's question */
+		if (e->tcp_boot != BOOT_NONE)
+			probe_tcp_close(&e->boot, e->boot_conn);
+		return;
+	}
+	if (e->tcp_boot == BOOT_PENDING)
+		return;
+	e->udp_silent = e->tcp_boot == BOOT_OK;
+	if (!e->udp_silent && !e->boot_note[0])
+		snprintf(e->boot_note, sizeof(e->boot_note),
+			 "no answer from the reflector's primary endpoint%s",
+			 e->tcp_boot == BOOT_FAILED ? ", over UDP or TCP" : "");
+	start_tests(e, e->udp_silent);
+}
+
+/* The first exchange over TCP: a Binding once connected. */
+static void boot_tcp_event(probe_engine_t *e, struct conn *c, enum probe_tcp_event ev)
+{
+	int conn = c->handle;
+
+	if (ev == PROBE_TCP_CONNECTED) {
+		c->connecting = false;
+		e->boot.open--;
+		if (!probe_tcp_ask(&e->boot, 1, conn))
+			return;
+	}
+	probe_tcp_close(&e->boot, conn);
+	if (e->tcp_boot == BOOT_PENDING)
+		e->tcp_boot = BOOT_FAILED;
+	boot_decide(e);
+}
+
+/* Where TCP tests are to run, the first exchange over TCP too. */
+static void boot_over_tcp(probe_engine_t *e)
+{
+	bool tcp_tests = false;
+
+	for (size_t i = 0; i < e->nruns; i++)
+		tcp_tests = tcp_tests || e->runs[i].test->tcp;
+	if (!tcp_tests || !e->io.tcp_connect)
+		return;
+	e->boot_conn = probe_tcp_connect(&e->boot, 1, 0, PROBE_PP, NULL);
+	if (e->boot_conn >= 0)
+		e->tcp_boot = BOOT_PENDING;
+}
+
 void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev, int accepted,
 			    const struct sockaddr *peer, uint64_t now_us)
 {
@@ -462,6 +521,10 @@ void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev
 		return;
 	r = c->run;
 	tag = c->tag;
+	if (r == &e->boot) {
+		boot_tcp_event(e, c, ev);
+		return;
+	}
 	if (ev == PROBE_TCP_ACCEPTED) {
 		if (!c->listener || !peer || !(a = new_conn(r, tag))) {
 			e->io.tcp_close(e->io.ctx, accepted);
@@ -678,8 +741,11 @@ static void start_tests(probe_engine_t *e, bool reached)
 			probe_note(r, e->boot_note);
 		if (r->test->tcp && reached)
 			continue; /* start_tcp, once the UDP tests settle */
+		if (e->udp_silent && reached)
+			probe_note(r, "no answer from the reflector's primary endpoint over UDP, "
+				      "though it answered over TCP: UDP is blocked on the way");
 		r->started = true;
-		if (reached)
+		if (reached && !e->udp_silent)
 			r->test->start(r, r->state);
 	}
 }
@@ -719,10 +785,13 @@ static void settle(probe_engine_t *e, struct txn *t, const struct probe_answer *
 	t->used = false;
 	r->open--;
 	if (r == &e->boot) {
-		if (!a && !e->boot_note[0])
-			snprintf(e->boot_note, sizeof(e->boot_note),
-				 "no answer from the reflector's primary endpoint");
-		start_tests(e, a != NULL);
+		if (t->tcp) {
+			e->tcp_boot = a ? BOOT_OK : BOOT_FAILED;
+			probe_tcp_close(r, t->sock);
+		} else {
+			e->udp_boot = a ? BOOT_OK : BOOT_FAILED;
+		}
+		boot_decide(e);
 		return;
 	}
 	if (a)
@@ -815,7 +884,9 @@ probe_engine_t *probe_engine_new(const struct probe_io *io, const struct sockadd
 		e->boot_done = true;
 		return e;
 	}
+	e->udp_boot = BOOT_PENDING;
 	probe_ask(&e->boot, 0, sock, PROBE_PP, 0, false);
+	boot_over_tcp(e);
 	return e;
 fail:
 	probe_engine_free(e);

@@ -97,14 +97,15 @@ struct probe_io {
 	 * TCP (optional: NULL where the driver has none; TCP tests then say so).
 	 * Every socket has SO_REUSEADDR and SO_REUSEPORT, so a listener and
 	 * several connections share one local port, and is bound to this host's
-	 * address toward `toward`. port 0: a fresh one. Nonblocking: the outcome
+	 * address toward `toward` (the primary endpoint, whatever `to` is: one
+	 * internal endpoint for every destination). port 0: a fresh one. Nonblocking: the outcome
 	 * comes later through probe_engine_tcp_event. Handles are distinct from
 	 * the UDP sockets'. -1 when the host refuses (the port is taken).
 	 */
 	int (*tcp_listen)(void *ctx, const struct sockaddr *toward, uint16_t port,
 			  struct sockaddr_storage *local);
-	int (*tcp_connect)(void *ctx, const struct sockaddr *to, uint16_t port,
-			   struct sockaddr_storage *local);
+	int (*tcp_connect)(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+			   uint16_t port, struct sockaddr_storage *local);
 	/* Write a whole message on a connected handle; -1 when the connection is gone. */
 	int (*tcp_send)(void *ctx, int conn, const uint8_t *msg, size_t len);
 	void (*tcp_close)(void *ctx, int conn);

@@ -217,11 +217,11 @@ static int drv_tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t por
 	return tcp_add(d, fd, true, false);
 }
 
-static int drv_tcp_connect(void *ctx, const struct sockaddr *to, uint16_t port,
-			   struct sockaddr_storage *local)
+static int drv_tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+			   uint16_t port, struct sockaddr_storage *local)
 {
 	struct driver *d = ctx;
-	int fd = tcp_socket_toward(to, port, local);
+	int fd = tcp_socket_toward(toward, port, local);
 
 	if (fd < 0)
 		return -1;

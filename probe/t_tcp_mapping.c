@@ -7,8 +7,10 @@
  * every answer must agree with it.
  *
  * Connections to four different endpoints from one port are four different
- * 4-tuples, which SO_REUSEPORT allows; none is closed before the end, so no
- * TIME_WAIT stands in the way of another.
+ * 4-tuples, which SO_REUSEPORT allows; none is closed before all four have
+ * settled, so no TIME_WAIT stands in the way of another. Then all are closed:
+ * the reflector keeps at most 16 connections per source, and the next test
+ * opens twelve.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,13 +25,29 @@ struct state {
 	int conn[4];
 	uint16_t port;
 	enum probe_tcp_event failed[4]; /* how a connection failed; CONNECTED: it did not */
+	int listener;
+	unsigned settled;
 };
+
+/* A role is settled (answered, or its connection or question failed): once
+ * all four are, the port's sockets are closed. */
+static void settle(struct probe_run *r, struct state *s)
+{
+	if (++s->settled < 4)
+		return;
+	for (unsigned role = 0; role < 4; role++)
+		probe_tcp_close(r, s->conn[role]);
+	probe_tcp_close(r, s->listener);
+}
 
 static void start(struct probe_run *r, void *state)
 {
 	struct state *s = state;
 
-	if (probe_tcp_listen(r, -1, 0, &s->local) < 0)
+	for (unsigned role = 0; role < 4; role++)
+		s->conn[role] = -1;
+	s->listener = probe_tcp_listen(r, -1, 0, &s->local);
+	if (s->listener < 0)
 		return;
 	s->port = addr_port((const struct sockaddr *)&s->local);
 	for (unsigned role = 0; role < 4; role++) {
@@ -48,10 +66,11 @@ static void on_tcp(struct probe_run *r, void *state, int tag, int conn, enum pro
 	(void)peer;
 	if (tag < 0 || tag >= 4)
 		return;
-	if (ev == PROBE_TCP_CONNECTED)
-		probe_tcp_ask(r, tag, conn);
-	else
-		s->failed[tag] = ev;
+	if (ev == PROBE_TCP_CONNECTED && !probe_tcp_ask(r, tag, conn))
+		return;
+	if (ev != PROBE_TCP_CLOSED) /* closed: its question's silence settles it */
+		settle(r, s);
+	s->failed[tag] = ev;
 }
 
 /* Why no answer came from the role: how its connection ended, if it did. */
@@ -75,11 +94,18 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 {
 	struct state *s = state;
 
-	(void)r;
 	if (tag < 0 || tag >= 4)
 		return;
 	s->seen[tag] = a->mapped;
 	s->answered[tag] = true;
+	settle(r, s);
+}
+
+static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
+{
+	(void)sends;
+	if (tag >= 0 && tag < 4)
+		settle(r, state);
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
@@ -119,6 +145,7 @@ const struct probe_test probe_test_tcp_mapping = {
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,
+    .on_silence = on_silence,
     .finish = finish,
     .tcp = true,
     .on_tcp = on_tcp,

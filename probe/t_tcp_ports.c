@@ -1,15 +1,15 @@
 /*
  * TCP port allocation (RFC 5382 section 4, in RFC 4787 4.2's terms): twelve
- * fresh connections to the reflector's primary endpoint, one after the
- * other, each asking for its mapped port and closed once answered (the
- * reflector keeps at most 16 connections per source; the mapping test holds
- * four). The pattern is UDP's rule (probe_decide_ports): preserving,
- * sequential with its delta, or random, with parity.
+ * fresh connections to the reflector's primary endpoint, opened at once, each
+ * asking for its mapped port and closed once answered (the reflector keeps at
+ * most 16 connections per source; the mapping test has closed its own by
+ * then). The pattern is UDP's rule (probe_decide_ports): preserving,
+ * sequential with its delta, or random, with parity; the decider sorts the
+ * ports, as the NAT may see the SYNs in any order.
  *
- * One after the other, so that the NAT made the mappings in the order they
- * were asked; the decider sorts them anyway, as loss and retransmission can
- * reorder. A connection that fails is one sample fewer; fewer than nine is
- * no verdict.
+ * At once, because under loss a lost SYN costs a second (Linux resends it
+ * at 1 s): twelve in turn would add up those seconds. A connection that fails
+ * is one sample fewer; fewer than nine is no verdict.
  */
 #include <stdio.h>
 
@@ -21,68 +21,57 @@
 #define ENOUGH 9
 
 struct state {
-	uint16_t tried_local[NCONNS];           /* by try */
+	uint16_t tried_local[NCONNS];           /* by tag */
+	int conn[NCONNS];                       /* by tag */
 	uint16_t local[NCONNS], mapped[NCONNS]; /* the answered ones */
-	unsigned tried, nsamples;
+	unsigned nsamples;
 	unsigned refused, silent; /* connections refused (RST or ICMP), or unanswered */
-	int conn;
 };
-
-static void next(struct probe_run *r, struct state *s)
-{
-	struct sockaddr_storage local;
-
-	while (s->tried < NCONNS) {
-		s->conn = probe_tcp_connect(r, (int)s->tried++, 0, PROBE_PP, &local);
-		if (s->conn >= 0) {
-			s->tried_local[s->tried - 1] = addr_port((const struct sockaddr *)&local);
-			return;
-		}
-	}
-}
 
 static void start(struct probe_run *r, void *state)
 {
-	next(r, state);
+	struct state *s = state;
+
+	for (int i = 0; i < NCONNS; i++) {
+		struct sockaddr_storage local;
+
+		s->conn[i] = probe_tcp_connect(r, i, 0, PROBE_PP, &local);
+		if (s->conn[i] >= 0)
+			s->tried_local[i] = addr_port((const struct sockaddr *)&local);
+	}
 }
 
 static void on_tcp(struct probe_run *r, void *state, int tag, int conn, enum probe_tcp_event ev,
 		   int accepted, const struct sockaddr *peer)
 {
+	struct state *s = state;
+
 	(void)accepted;
 	(void)peer;
-	if (ev == PROBE_TCP_CONNECTED && !probe_tcp_ask(r, tag, conn))
-		return;
-	if (ev == PROBE_TCP_CONNECTED)
+	if (ev == PROBE_TCP_CONNECTED && probe_tcp_ask(r, tag, conn))
 		probe_tcp_close(r, conn);
-	((struct state *)state)->refused += ev == PROBE_TCP_REFUSED || ev == PROBE_TCP_UNREACHABLE;
-	((struct state *)state)->silent += ev == PROBE_TCP_TIMEDOUT;
-	if (ev != PROBE_TCP_CLOSED) /* closed: its question's silence goes on */
-		next(r, state);
-}
-
-static void settled(struct probe_run *r, struct state *s)
-{
-	probe_tcp_close(r, s->conn);
-	next(r, s);
+	s->refused += ev == PROBE_TCP_REFUSED || ev == PROBE_TCP_UNREACHABLE;
+	s->silent += ev == PROBE_TCP_TIMEDOUT;
 }
 
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
 
-	if (tag >= 0 && tag < NCONNS && s->nsamples < NCONNS) {
-		s->local[s->nsamples] = s->tried_local[tag];
-		s->mapped[s->nsamples++] = addr_port((const struct sockaddr *)&a->mapped);
-	}
-	settled(r, s);
+	if (tag < 0 || tag >= NCONNS)
+		return;
+	s->local[s->nsamples] = s->tried_local[tag];
+	s->mapped[s->nsamples++] = addr_port((const struct sockaddr *)&a->mapped);
+	probe_tcp_close(r, s->conn[tag]);
 }
 
 static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
 {
+	struct state *s = state;
+
 	(void)sends;
-	(void)tag;
-	settled(r, state);
+	if (tag >= 0 && tag < NCONNS)
+		probe_tcp_close(r, s->conn[tag]);
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
@@ -120,7 +109,8 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 
 const struct probe_test probe_test_tcp_ports = {
     .name = "tcp-ports",
-    .help = "TCP port allocation (RFC 5382 section 4): twelve fresh connections, preserving, "
+    .help = "TCP port allocation (RFC 5382 section 4): twelve fresh connections at once, "
+	    "preserving, "
 	    "sequential (with its delta) or random; parity",
     .state_size = sizeof(struct state),
     .start = start,

@@ -19,8 +19,14 @@ need_root
 # shellcheck source=testbeds/lib/record.sh
 . testbeds/lib/record.sh
 
-# verdict KEY: the verdict for KEY in the record in $tmp/json.
-verdict() { record_verdict "$tmp/json" "$1"; }
+# verdict KEY: the verdict for KEY in the record in $tmp/json (tcp.KEY: in its
+# tcp section).
+verdict() {
+    case $1 in
+    tcp.*) record_tcp_verdict "$tmp/json" "${1#tcp.}" ;;
+    *) record_verdict "$tmp/json" "$1" ;;
+    esac
+}
 
 # probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
@@ -31,7 +37,8 @@ verdict() { record_verdict "$tmp/json" "$1"; }
 # unless set).
 # cli2 runs `natprobe peer` and natprobe uses it (--peer): OVERLOAD_TRUTH is
 # the port overloading verdict (false unless set), and hairpinning between
-# the hosts must be HAIRPIN too.
+# the hosts must be HAIRPIN too. TCP: TCP_MAPPING_TRUTH (MAPPING unless set)
+# and the port pattern PORTS_TRUTH, as for UDP.
 # With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
     local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want peer
@@ -50,8 +57,10 @@ probe_lab() {
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
-        hairpinning_peer contiguity_preserved; do
+        hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern; do
         case $key in
+        tcp.mapping) want=${TCP_MAPPING_TRUTH:-$mapping} ;;
+        tcp.pattern) want=${TCP_PORTS_TRUTH:-${PORTS_TRUTH:-preserving}} ;;
         contiguity_preserved) want=${CONTIG_TRUTH:-true} ;;
         port_overloading) want=${OVERLOAD_TRUTH:-false} ;;
         hairpinning_peer) want=${hairpin%%:*} ;;
@@ -86,11 +95,12 @@ for file in testbeds/profiles/*.sh; do
     case $profile in natemu | device) continue ;; esac
     grep -q '^PROFILE_PAIR=1' "$file" && continue # pair labs: tests/punch.sh
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
-            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}"
+            "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}" \
+            "${EXPECT_TCP_MAPPING:--}"
     )
     # Without NAT (or without UDP) there is no public endpoint to share.
     OVERLOAD_TRUTH=$e_over
@@ -105,8 +115,10 @@ for file in testbeds/profiles/*.sh; do
     [ "$e_pool" = several ] && POOL_TRUTH="arbitrary|inconclusive"
     [ "$profile" = snat-pool-persistent ] && POOL_TRUTH="paired|inconclusive"
     if [ "$e_udp" = blocked ]; then
-        # No UDP at all: natprobe must say so (exit 3) and claim nothing.
-        PORTS_TRUTH=inconclusive CONTIG_TRUTH=null par probe_lab "$profile" null inconclusive \
+        # No UDP at all: natprobe must say so and claim nothing of UDP; it
+        # finds the reflector over TCP, whose verdicts are the lab's.
+        PORTS_TRUTH=inconclusive CONTIG_TRUTH=null TCP_MAPPING_TRUTH=$e_tmap TCP_PORTS_TRUTH=preserving \
+            par probe_lab "$profile" null inconclusive \
             inconclusive null
         continue
     fi
@@ -118,7 +130,7 @@ for file in testbeds/profiles/*.sh; do
     else
         e_hairpin="$e_hp|null"
     fi
-    par probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
+    TCP_MAPPING_TRUTH=$e_tmap par probe_lab "$profile" "$e_nat" "$e_map" "$e_filt" "$e_hairpin"
 done
 par_wait
 

@@ -56,7 +56,8 @@ struct tsim {
 	struct tsock socks[MAX_SOCKS];
 	uint64_t now_us;
 	uint16_t next_port;
-	bool refuse; /* the reflector has no TCP: a RST for every SYN */
+	bool refuse;      /* the reflector has no TCP: a RST for every SYN */
+	bool udp_blocked; /* a firewall on the way drops every datagram */
 	probe_engine_t *engine;
 };
 
@@ -92,7 +93,7 @@ static int udp_send(void *ctx, int sock, const struct sockaddr *to, const uint8_
 	struct seg g = {.udp = true, .src_ip = INSIDE_IP, .src_port = (uint16_t)sock, .len = len};
 
 	ip_port(to, &g.dst_ip, &g.dst_port);
-	if (len <= sizeof(g.data)) {
+	if (len <= sizeof(g.data) && !s->udp_blocked) {
 		memcpy(g.data, msg, len);
 		fly(s, g);
 	}
@@ -166,13 +167,14 @@ static int tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
 	return h;
 }
 
-static int tcp_connect(void *ctx, const struct sockaddr *to, uint16_t port,
-		       struct sockaddr_storage *local)
+static int tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+		       uint16_t port, struct sockaddr_storage *local)
 {
 	struct tsim *s = ctx;
 	int h;
 	struct tsock *t = new_sock(s, port, &h);
 
+	(void)toward;
 	if (!t)
 		return -1;
 	ip_port(to, &t->rip, &t->rport);
@@ -466,12 +468,52 @@ static void test_tcp_refused(void)
 	CU_ASSERT_TRUE(res.duration_us < 2000000); /* refused at once, not timed out */
 }
 
+/* UDP blocked on the way, TCP not: the first exchange over TCP finds the
+ * reflector, the TCP verdicts are reached, the UDP tests say why not. */
+static void test_udp_blocked(void)
+{
+	struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+	const struct probe_test *tests[] = {&probe_test_mapping, &probe_test_tcp_mapping};
+	struct probe_io io = {.open = udp_open,
+			      .send = udp_send,
+			      .tcp_listen = tcp_listen,
+			      .tcp_connect = tcp_connect,
+			      .tcp_send = tcp_send,
+			      .tcp_close = tcp_close};
+	struct probe_result res;
+	struct tsim s;
+
+	for (int refuse = 0; refuse < 2; refuse++) {
+		tsim_setup(&s, &cfg, 7);
+		s.udp_blocked = true;
+		s.refuse = refuse;
+		io.ctx = &s;
+		s.engine = probe_engine_new(&io, (struct sockaddr *)&s.refl.advertised[0], tests, 2,
+					    s.now_us);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s.engine);
+		run(&s);
+		probe_engine_result(s.engine, &res);
+		probe_engine_free(s.engine);
+		natemu_free(s.nat);
+		CU_ASSERT_EQUAL(res.mapping, PROBE_MAPPING_INCONCLUSIVE);
+		if (!refuse) {
+			CU_ASSERT_EQUAL(res.tcp.mapping, PROBE_MAPPING_EI);
+			CU_ASSERT_PTR_NOT_NULL(strstr(res.mapping_reason, "UDP is blocked"));
+		} else {
+			CU_ASSERT_EQUAL(res.tcp.mapping, PROBE_MAPPING_INCONCLUSIVE);
+			CU_ASSERT_PTR_NOT_NULL(strstr(res.mapping_reason, "over UDP or TCP"));
+			CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.mapping_reason, "over UDP or TCP"));
+		}
+	}
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"TCP mapping x port allocation, exactly", test_tcp_grid},
 	    {"TCP without a NAT", test_tcp_no_nat},
 	    {"TCP refused by the reflector: inconclusive, at once", test_tcp_refused},
+	    {"UDP blocked: found over TCP, TCP verdicts reached", test_udp_blocked},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -366,6 +366,8 @@ natemu_expectations() {
 		unsolicited-syn) EXPECT_SYN=$value ;;
 		esac
 	done
+	# natemu maps TCP as it maps UDP.
+	EXPECT_TCP_MAPPING=$EXPECT_MAPPING
 	# Paired pooling keeps one inside host on one address, however big the pool.
 	if [ "$pool_size" -gt 1 ] && [ "$pooling" = arbitrary ]; then
 		EXPECT_POOL=several

@@ -8,3 +8,10 @@ record_verdict() {
 	grep -o "\"$2\":\\(\"[^\"]*\"\\|true\\|false\\|null\\)" "$1" | head -n 1 |
 		sed 's/^[^:]*://; s/"//g'
 }
+
+# record_tcp_verdict FILE KEY: the same within the record's tcp section (which
+# comes after udp's and reuses its keys).
+record_tcp_verdict() {
+	sed -n 's/.*"tcp":{/{/p' "$1" | grep -o "\"$2\":\(\"[^\"]*\"\|true\|false\|null\)" |
+		head -n 1 | sed 's/^[^:]*://; s/"//g'
+}

@@ -15,6 +15,7 @@ EXPECT_TCP=pass
 EXPECT_SYN=drop
 EXPECT_NAT=false
 EXPECT_MAPPING=none
+EXPECT_TCP_MAPPING=none
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

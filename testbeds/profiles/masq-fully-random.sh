@@ -14,6 +14,7 @@ EXPECT_TCP=pass
 EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=address-and-port-dependent
+EXPECT_TCP_MAPPING=address-and-port-dependent
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=not-preserving
 EXPECT_POOL=single

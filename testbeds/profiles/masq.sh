@@ -23,6 +23,7 @@ EXPECT_TCP=pass
 EXPECT_SYN=rst
 EXPECT_NAT=true
 EXPECT_MAPPING=endpoint-independent
+EXPECT_TCP_MAPPING=endpoint-independent
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

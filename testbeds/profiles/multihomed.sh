@@ -33,6 +33,7 @@ EXPECT_TCP=pass
 EXPECT_SYN=rst
 EXPECT_NAT=false
 EXPECT_MAPPING=none
+EXPECT_TCP_MAPPING=none
 EXPECT_FILTERING=endpoint-independent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

@@ -13,6 +13,8 @@ EXPECT_UDP=blocked
 EXPECT_TCP=pass
 EXPECT_SYN=rst
 EXPECT_NAT=true
+# Its TCP goes through masquerade as usual.
+EXPECT_TCP_MAPPING=endpoint-independent
 CT_ROLE=nat
 
 profile_up() {

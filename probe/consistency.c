@@ -207,6 +207,9 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 	     "binding_lifetime"},
 	    {r->tcp.mapping == PROBE_MAPPING_INCONCLUSIVE, "tcp.mapping"},
 	    {r->tcp.port_pattern == PROBE_PORTS_INCONCLUSIVE, "tcp.port_allocation"},
+	    {r->tcp.filtering == PROBE_FILTERING_INCONCLUSIVE, "tcp.filtering"},
+	    {r->tcp.syn == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn"},
+	    {r->tcp.syn_mapped == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn_mapped"},
 	};
 	size_t n = 0;
 

@@ -118,3 +118,41 @@ void probe_decide_ports(const uint16_t *local, const uint16_t *mapped, int n,
 	if (out->pattern == PROBE_PORTS_INCONCLUSIVE)
 		*why = "the mapped ports follow no pattern: neither steady steps nor wide ones";
 }
+
+enum probe_syn probe_decide_syn(const struct probe_observation *o, uint8_t baseline)
+{
+	switch (o->outcome) {
+	case PROBE_SEEN_NOTHING:
+		return PROBE_SYN_DROP;
+	case PROBE_SEEN_SYN_ACK:
+		return PROBE_SYN_PASS;
+	default:
+		if (!baseline || !o->ttl)
+			return PROBE_SYN_INCONCLUSIVE;
+		if (o->ttl == baseline)
+			return PROBE_SYN_PASS;
+		return o->outcome == PROBE_SEEN_RST ? PROBE_SYN_RST : PROBE_SYN_ICMP;
+	}
+}
+
+enum probe_filtering probe_decide_tcp_filtering(enum probe_syn pa, enum probe_syn aa,
+						const char **why)
+{
+	bool pa_in = pa == PROBE_SYN_PASS, aa_in = aa == PROBE_SYN_PASS;
+
+	*why = NULL;
+	if (pa == PROBE_SYN_INCONCLUSIVE || aa == PROBE_SYN_INCONCLUSIVE ||
+	    pa == PROBE_SYN_UNTESTED || aa == PROBE_SYN_UNTESTED) {
+		*why = "a SYN's fate was not known";
+		return PROBE_FILTERING_INCONCLUSIVE;
+	}
+	if (pa_in && aa_in)
+		return PROBE_FILTERING_EI;
+	if (pa_in)
+		return PROBE_FILTERING_AD;
+	if (!aa_in)
+		return PROBE_FILTERING_APD;
+	*why = "a SYN from the reflector's other address came in, but not one from its other "
+	       "port: no filtering behaviour lets that through";
+	return PROBE_FILTERING_INCONCLUSIVE;
+}

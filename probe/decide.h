@@ -8,7 +8,7 @@
 
 #include <sys/socket.h>
 
-#include "probe/result.h"
+#include "probe/engine.h"
 
 /*
  * Mapping (RFC 4787 4.1, RFC 5780 4.3) from one internal endpoint's four
@@ -33,5 +33,24 @@ void probe_decide_ports(const uint16_t *local, const uint16_t *mapped, int n,
  * inconclusive; *predictability is the share of steps equal to the delta. */
 enum probe_ports probe_step_pattern(const unsigned *steps, int n, unsigned *delta,
 				    double *predictability);
+
+/*
+ * What became of a SYN the reflector sent toward us, from what it saw come
+ * back (an order's observation) and the baseline TTL (what our own host's
+ * packets arrive with, 0: unknown). A SYN-ACK, or a RST or ICMP error at the
+ * baseline TTL, came from this host: the SYN passed the NAT (PASS). A RST or
+ * ICMP error at another TTL came from the NAT or a box before this host
+ * (RST, ICMP). Nothing: DROP, for the caller to ask again. INCONCLUSIVE: a
+ * RST or ICMP error with no baseline to tell whose it was.
+ */
+enum probe_syn probe_decide_syn(const struct probe_observation *o, uint8_t baseline);
+
+/*
+ * TCP filtering (RFC 5382 REQ-3, in RFC 4787 5's terms) from the fates of
+ * the SYNs from the reflector's other port (pa) and other address (aa),
+ * each settled (DROP only when its silence was trusted).
+ */
+enum probe_filtering probe_decide_tcp_filtering(enum probe_syn pa, enum probe_syn aa,
+						const char **why);
 
 #endif

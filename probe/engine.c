@@ -32,8 +32,12 @@ struct txn {
 	struct sockaddr_storage to; /* where it goes: a role's address, or one given */
 	bool hairpin;               /* to one of our own mapped addresses */
 	bool silence;
-	bool timer;      /* no packet: on_timer when due */
-	bool tcp;        /* over the TCP connection `sock`: sent once */
+	bool timer; /* no packet: on_timer when due */
+	bool tcp;   /* over the TCP connection `sock`: sent once */
+	bool order; /* ... a NatlabTest order: a SYN from role order_role */
+	unsigned order_role;
+	uint16_t target_port;
+	uint32_t wait_ms;
 	int answer_sock; /* where the answer must arrive (RESPONSE-PORT: elsewhere) */
 	uint16_t response_port;
 	uint8_t tid[STUN_TID_LEN];
@@ -199,6 +203,13 @@ bool probe_silence_trusted(const struct probe_run *r)
 	return !r->refused && silence_sends(r->e) <= SILENCE_SENDS_MAX;
 }
 
+unsigned probe_silence_needed(const struct probe_run *r)
+{
+	unsigned n = silence_sends(r->e);
+
+	return n > SILENCE_SENDS_MAX ? SILENCE_SENDS_MAX : n;
+}
+
 static uint64_t rto(const probe_engine_t *e)
 {
 	uint64_t v;
@@ -226,12 +237,45 @@ static void unsendable(probe_engine_t *e, const struct txn *t)
 	probe_note(t->run, why);
 }
 
+/* A NatlabTest order (PROTOCOL.md): the token is the transaction ID's last
+ * 8 bytes, unique to the order. */
+static enum stun_err build_order(const probe_engine_t *e, const struct txn *t, uint8_t *msg,
+				 size_t cap, size_t *len)
+{
+	uint8_t action[4] = {2 /* SYN */, (uint8_t)t->order_role, 0, 0}, port[4] = {0};
+	struct stun_builder b;
+
+	stun_build_start(&b, msg, cap, stun_type(STUN_NATLAB_TEST, STUN_REQUEST), STUN_MAGIC_COOKIE,
+			 t->tid);
+	stun_build_string(&b, STUN_ATTR_USERNAME, e->io.session);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_ACTION, action, sizeof(action));
+	if (t->target_port) {
+		wire_put16(port, t->target_port);
+		stun_build_attr(&b, STUN_ATTR_NATLAB_TARGET_PORT, port, sizeof(port));
+	}
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, t->tid + 4, 8);
+	stun_build_u32(&b, STUN_ATTR_NATLAB_WAIT, t->wait_ms);
+	stun_build_integrity(&b, (const uint8_t *)e->io.key, strlen(e->io.key));
+	stun_build_fingerprint(&b);
+	return stun_build_end(&b, len);
+}
+
 static void transmit(probe_engine_t *e, struct txn *t)
 {
-	uint8_t msg[64];
+	uint8_t msg[256];
 	struct stun_builder b;
 	size_t len;
 
+	if (t->order) {
+		if (build_order(e, t, msg, sizeof(msg), &len) != STUN_OK)
+			return;
+		t->sends++;
+		e->sends++;
+		t->sent_us = e->now_us;
+		e->io.tcp_send(e->io.ctx, t->sock, msg, len);
+		t->next_us = e->now_us + (uint64_t)t->wait_ms * 1000u + TCP_ASK_US;
+		return;
+	}
 	stun_build_start(&b, msg, sizeof(msg), stun_type(STUN_BINDING, STUN_REQUEST),
 			 STUN_MAGIC_COOKIE, t->tid);
 	if (t->change)
@@ -427,6 +471,40 @@ int probe_tcp_ask(struct probe_run *r, int tag, int conn)
 	t->tcp = true;
 	t->dest = (unsigned)c->dest;
 	t->to = c->peer;
+	first_send(r->e, r, t);
+	return 0;
+}
+
+bool probe_have_session(const struct probe_run *r)
+{
+	return r->e->io.session && r->e->io.key && r->e->io.tcp_connect;
+}
+
+unsigned probe_order_wait_ms(const struct probe_run *r)
+{
+	uint64_t ms = 3 * rto(r->e) / 1000;
+
+	return ms < 100 ? 100 : ms > 3000 ? 3000 : (unsigned)ms;
+}
+
+int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,
+		    unsigned wait_ms)
+{
+	struct conn *c = find_conn(r->e, conn);
+	struct txn *t;
+
+	if (!probe_have_session(r) || role > 3 || !c || c->listener || c->connecting ||
+	    c->dest < 0 || (role && !r->e->have_alternate))
+		return -1;
+	t = new_txn(r, tag, conn, false);
+	if (!t)
+		return -1;
+	t->tcp = t->order = true;
+	t->dest = (unsigned)c->dest;
+	t->to = c->peer;
+	t->order_role = role;
+	t->target_port = target_port;
+	t->wait_ms = wait_ms;
 	first_send(r->e, r, t);
 	return 0;
 }
@@ -642,6 +720,7 @@ static unsigned answer_role(const struct txn *t)
 }
 
 static void settle(probe_engine_t *e, struct txn *t, const struct probe_answer *a);
+static void settle_order(probe_engine_t *e, struct txn *t, const struct probe_observation *o);
 
 static void learn_alternate(probe_engine_t *e, const struct stun_msg *m)
 {
@@ -668,6 +747,66 @@ static void learn_alternate(probe_engine_t *e, const struct stun_msg *m)
 	e->have_alternate = true;
 }
 
+/* Why the reflector refused an order, in words for the record. */
+static void order_refused(struct txn *t, const struct stun_msg *m)
+{
+	unsigned code = 0;
+	const char *reason = NULL;
+	size_t rlen = 0;
+	char why[PROBE_REASON_LEN];
+
+	stun_get_error(m, &code, &reason, &rlen);
+	if (code == 403)
+		snprintf(why, sizeof(why),
+			 "the reflector does not run natlab's tests (403: started without "
+			 "--session-secret?)");
+	else if (code == 401)
+		snprintf(why, sizeof(why),
+			 "the reflector did not accept the session key (401): check --session "
+			 "and --key");
+	else
+		snprintf(why, sizeof(why), "the reflector refused an order with %u %.*s", code,
+			 (int)(rlen > 60 ? 60 : rlen), reason ? reason : "");
+	t->run->refused = true;
+	probe_note(t->run, why);
+}
+
+/* The answer to an order: authenticated with the session key, or ignored. */
+static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg *m)
+{
+	struct probe_observation o = {0};
+	const struct stun_attr *a;
+	const uint8_t *v;
+	uint32_t peer = 0;
+
+	/* An error comes unsigned when the key is the trouble: it only ever
+	 * makes the order's verdict inconclusive, never a verdict. */
+	if (m->cls == STUN_ERROR) {
+		order_refused(t, m);
+		settle(e, t, NULL);
+		return;
+	}
+	if (stun_check_integrity(m, (const uint8_t *)e->io.key, strlen(e->io.key)) != STUN_OK)
+		return; /* not from the reflector holding our session, or corrupt */
+	a = stun_find(m, STUN_ATTR_NATLAB_OBSERVED);
+	v = a && a->len == 8 ? stun_attr_value(m, a) : NULL;
+	if (m->cls != STUN_SUCCESS || !v || v[0] > PROBE_SEEN_ICMP ||
+	    stun_get_addr(m, STUN_ATTR_NATLAB_SENT_FROM, &o.sent_from) != STUN_OK)
+		return;
+	o.outcome = (enum probe_seen)v[0];
+	o.icmp_type = v[1];
+	o.icmp_code = v[2];
+	o.ttl = v[3];
+	o.us = wire_get32(v + 4);
+	if (o.outcome != PROBE_SEEN_NOTHING &&
+	    stun_get_addr(m, STUN_ATTR_NATLAB_OBSERVED_FROM, &o.from) != STUN_OK)
+		return;
+	if (stun_get_u32(m, STUN_ATTR_NATLAB_PEER_TTL, &peer) == STUN_OK)
+		o.peer_ttl = (uint8_t)(peer >> 24);
+	e->answers++;
+	settle_order(e, t, &o);
+}
+
 void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *from,
 			  const uint8_t *msg, size_t len, uint64_t now_us)
 {
@@ -677,15 +816,22 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 	uint32_t index;
 
 	e->now_us = now_us;
-	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_BINDING ||
+	if (stun_parse(&m, msg, len, 0) != STUN_OK ||
+	    (m.method != STUN_BINDING && m.method != STUN_NATLAB_TEST) ||
 	    wire_get32(m.tid) != e->run_id)
 		return;
 	index = wire_get32(m.tid + 4);
 	if (index >= PROBE_MAX_TXNS)
 		return;
 	t = &e->txns[index];
-	if (!t->used || memcmp(t->tid, m.tid, STUN_TID_LEN))
+	if (!t->used || memcmp(t->tid, m.tid, STUN_TID_LEN) ||
+	    (m.method == STUN_NATLAB_TEST) != t->order)
 		return;
+	if (t->order) {
+		if (t->sock == sock)
+			order_answer(e, t, &m);
+		return;
+	}
 	if (m.cls == STUN_REQUEST) {
 		/* Our own hairpin question, come back through the NAT to one of our sockets. */
 		if (!t->hairpin || sock == t->sock)
@@ -773,6 +919,19 @@ static void start_tcp(probe_engine_t *e)
 		}
 	}
 	e->tcp_started = true; /* every one has started */
+}
+
+/* An order is answered. */
+static void settle_order(probe_engine_t *e, struct txn *t, const struct probe_observation *o)
+{
+	struct probe_run *r = t->run;
+	int tag = t->tag;
+
+	(void)e;
+	t->used = false;
+	r->open--;
+	if (r->test->on_observed)
+		r->test->on_observed(r, r->state, tag, o);
 }
 
 /* A question is settled: answered (a), or silent (a NULL). */

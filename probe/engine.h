@@ -109,6 +109,11 @@ struct probe_io {
 	/* Write a whole message on a connected handle; -1 when the connection is gone. */
 	int (*tcp_send)(void *ctx, int conn, const uint8_t *msg, size_t len);
 	void (*tcp_close)(void *ctx, int conn);
+	/*
+	 * A natlab test session at the reflector (PROTOCOL.md: NatlabTest),
+	 * for the tests that order crafted SYNs: its ID and key, or NULL.
+	 */
+	const char *session, *key;
 	/* Optional: a line of progress for people, on long tests. */
 	void (*progress)(void *ctx, const char *text);
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
@@ -124,6 +129,26 @@ struct probe_answer {
 	struct sockaddr_storage from;   /* where the answer came from */
 	uint64_t rtt_us;                /* from the last transmission */
 	unsigned sends;                 /* how many transmissions it took */
+};
+
+/* What the reflector saw come back after a SYN it sent on our order. */
+enum probe_seen {
+	PROBE_SEEN_NOTHING = 0,
+	PROBE_SEEN_SYN_ACK = 1,
+	PROBE_SEEN_RST = 2,
+	PROBE_SEEN_ICMP = 3,
+};
+
+/* The answer to an order (probe_tcp_order), checked and authenticated. */
+struct probe_observation {
+	enum probe_seen outcome;
+	uint8_t icmp_type, icmp_code;
+	uint8_t ttl;                  /* the IP TTL what was seen arrived with (0: nothing seen) */
+	uint8_t peer_ttl;             /* the TTL of our connection's SYN at the reflector (0: not
+					 known): what our own host sends arrives with it */
+	uint32_t us;                  /* from the SYN to what was seen */
+	struct sockaddr_storage from; /* who sent it (for ICMP, the router); family 0: nothing */
+	struct sockaddr_storage sent_from; /* the endpoint the SYN left from */
 };
 
 typedef struct probe_engine probe_engine_t;
@@ -152,6 +177,9 @@ struct probe_test {
 	 * tag. ACCEPTED: the new connection's handle and its peer. */
 	void (*on_tcp)(struct probe_run *r, void *state, int tag, int conn, enum probe_tcp_event ev,
 		       int accepted, const struct sockaddr *peer);
+	/* The reflector's answer to an order given with this tag. */
+	void (*on_observed)(struct probe_run *r, void *state, int tag,
+			    const struct probe_observation *o);
 };
 
 /* For the tests: sockets, questions, the reflector. */
@@ -205,6 +233,23 @@ int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockadd
 int probe_tcp_ask(struct probe_run *r, int tag, int conn);
 void probe_tcp_close(struct probe_run *r, int conn);
 bool probe_have_tcp(const struct probe_run *r);
+/*
+ * An order over connection conn (PROTOCOL.md, NatlabTest action SYN): the
+ * reflector's role `role` sends a SYN to the connection's public endpoint,
+ * or to port target_port of its address (0: the endpoint's own), and
+ * reports what came back within wait_ms. The report comes to
+ * on_observed(tag); on_silence(tag) when none came (the connection died,
+ * or the reflector refused the order: probe_note says why). -1 without a
+ * session (probe_have_session), or out of transactions.
+ */
+int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,
+		    unsigned wait_ms);
+bool probe_have_session(const struct probe_run *r);
+/* How long an order should watch for an answer: a few round trips, at least 100 ms. */
+unsigned probe_order_wait_ms(const struct probe_run *r);
+/* How many times a question whose answer may rightly never come must be
+ * asked before its silence counts (at the loss measured so far). */
+unsigned probe_silence_needed(const struct probe_run *r);
 
 /* on_timer(tag) after delay_us; a pending timer keeps the run going. */
 int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);

@@ -40,7 +40,7 @@
 
 static const char usage[] =
     "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
-    "                [--tests LIST] [--list-tests]\n"
+    "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]  (natprobe peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER     (natprobe punch --help)\n"
@@ -61,6 +61,9 @@ static const char usage[] =
     "  --peer HOST      a second host behind the same NAT, running `natprobe peer`\n"
     "                   (port 3480 unless given): hairpinning between hosts, port\n"
     "                   overloading, paired pooling\n"
+    "  --session ID, --key KEY  a natlab test session at the reflector (issued\n"
+    "                   by natreflector --issue-session): the TCP tests that need\n"
+    "                   the reflector's SYNs (tcp-filtering, tcp-syn) run only with one\n"
     "  --lifetime[=MAX_S]  also time binding lifetimes, up to MAX_S seconds idle\n"
     "                   (default 300, at most 3600); takes about twice the lifetime\n"
     "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
@@ -90,6 +93,7 @@ struct options {
 	size_t ntests;
 	unsigned lifetime_max_s;
 	bool lifetime;
+	const char *session, *key;
 };
 
 /* A TCP socket of the engine's: a listener, or a connection and the bytes
@@ -529,6 +533,20 @@ static int resolve_hosts(struct options *o)
 	return 0;
 }
 
+/* A session ID or key: 1 to max printable ASCII characters, no spaces. */
+static bool printable(const char *arg, const char *opt, size_t max)
+{
+	size_t n = strlen(arg), i = 0;
+
+	while (i < n && arg[i] > ' ' && arg[i] < 0x7f)
+		i++;
+	if (n && n <= max && i == n)
+		return true;
+	fprintf(stderr, "natprobe: %s: '%s' is not 1 to %zu printable characters without spaces\n",
+		opt, arg, max);
+	return false;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option longopts[] = {
@@ -539,6 +557,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"lifetime", optional_argument, NULL, 'T'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
+	    {"session", required_argument, NULL, 's'},
+	    {"key", required_argument, NULL, 'k'},
 	    {"ipv4", no_argument, NULL, '4'},
 	    {"ipv6", no_argument, NULL, '6'},
 	    {"help", no_argument, NULL, 'h'},
@@ -564,6 +584,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'g':
 			if (parse_tag(optarg, &o->meta))
 				return -1;
+			break;
+		case 's':
+		case 'k':
+			if (!printable(optarg, c == 's' ? "--session" : "--key", 64))
+				return -1;
+			*(c == 's' ? &o->session : &o->key) = optarg;
 			break;
 		case 't':
 			if (parse_tests(optarg, o))
@@ -593,6 +619,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->lifetime)
 		add_lifetime(o);
+	if (!o->session != !o->key) {
+		fprintf(stderr, "natprobe: --session and --key go together\n");
+		return -1;
+	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "natprobe: want one SERVER[:PORT]\n");
 		return -1;
@@ -740,6 +770,8 @@ int main(int argc, char **argv)
 		}
 	}
 	io.lifetime_max_s = o.lifetime_max_s;
+	io.session = o.session;
+	io.key = o.key;
 	if (o.have_peer) {
 		char err[160], where[ADDR_STRLEN];
 

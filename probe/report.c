@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "addr.h"
+#include "probe/engine.h"
 
 static const char *addr_or_null(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
@@ -289,11 +290,12 @@ static void print_hairpin(FILE *out, const struct probe_result *r)
 	fputc('\n', out);
 }
 
+static void print_tcp_ports(FILE *out, const struct probe_tcp *t);
+static void print_tcp_filtering(FILE *out, const struct probe_tcp *t);
+
 /* The TCP verdicts (RFC 5382), after UDP's. */
 static void print_tcp(FILE *out, const struct probe_tcp *t)
 {
-	char pattern[40];
-
 	if (t->mapping != PROBE_MAPPING_UNTESTED) {
 		fprintf(out, "  %-10s %-28s %s\n", "tcp mapping", probe_mapping_name(t->mapping),
 			t->mapping == PROBE_MAPPING_INCONCLUSIVE ? t->mapping_reason
@@ -303,6 +305,64 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 			    : "RFC 5382 REQ-1 not met (MUST be endpoint-independent)");
 		print_mapped(out, t->mapping_seen);
 	}
+	print_tcp_ports(out, t);
+	print_tcp_filtering(out, t);
+}
+
+/* What came back for one ordered SYN, in a few words. */
+static void print_seen(FILE *out, const char *name, const struct probe_tcp_seen *s)
+{
+	static const char *const outcomes[4] = {"nothing", "syn-ack", "rst", "icmp"};
+
+	if (!s->asked)
+		return;
+	fprintf(out, " %s %s", name, outcomes[s->outcome & 3]);
+	if (s->outcome)
+		fprintf(out, " ttl %u %.1f ms", s->ttl, s->ms);
+	else
+		fprintf(out, " x%u", s->tries);
+}
+
+static void print_tcp_filtering(FILE *out, const struct probe_tcp *t)
+{
+	if (t->filtering != PROBE_FILTERING_UNTESTED || t->filtering_reason[0]) {
+		fprintf(out, "  %-10s %-28s", "tcp filter",
+			t->filtering == PROBE_FILTERING_UNTESTED
+			    ? "untested"
+			    : probe_filtering_name(t->filtering));
+		if (t->filtering == PROBE_FILTERING_UNTESTED ||
+		    t->filtering == PROBE_FILTERING_INCONCLUSIVE)
+			fprintf(out, " %s;", t->filtering_reason);
+		print_seen(out, "PA", &t->filtering_seen[0]);
+		print_seen(out, "AA", &t->filtering_seen[1]);
+		if (t->baseline_ttl)
+			fprintf(out, " (host ttl %u)", t->baseline_ttl);
+		fputc('\n', out);
+		fprintf(out, "  %-10s %-28s unsolicited, on a live mapping%s%s\n", "tcp syn",
+			probe_syn_name(t->syn_mapped),
+			t->syn_mapped == PROBE_SYN_INCONCLUSIVE ? ": " : "",
+			t->syn_mapped == PROBE_SYN_INCONCLUSIVE ? t->syn_mapped_reason : "");
+	}
+	if (t->syn != PROBE_SYN_UNTESTED || t->syn_reason[0]) {
+		fprintf(out, "  %-10s %-28s unsolicited, at an unused port", "tcp syn",
+			probe_syn_name(t->syn));
+		if (t->syn == PROBE_SYN_INCONCLUSIVE || t->syn == PROBE_SYN_UNTESTED)
+			fprintf(out, ": %s", t->syn_reason);
+		for (int i = 0; i < 2; i++)
+			if (t->syn_seen[i].asked) {
+				char name[16];
+
+				snprintf(name, sizeof(name), "%u", t->syn_seen[i].port);
+				print_seen(out, name, &t->syn_seen[i]);
+			}
+		fputc('\n', out);
+	}
+}
+
+static void print_tcp_ports(FILE *out, const struct probe_tcp *t)
+{
+	char pattern[40];
+
 	if (t->port_pattern == PROBE_PORTS_UNTESTED)
 		return;
 	if (t->port_pattern == PROBE_PORTS_SEQUENTIAL)
@@ -629,6 +689,78 @@ static json_t *ports_json(const uint16_t *v, unsigned n)
 }
 
 /* The tcp section (RFC 5382): the verdicts, then evidence and reasons, as udp's. */
+/* A verdict word, or null when the test did not run (the reason says why). */
+static json_t *word_or_null(const char *word, bool tested)
+{
+	return tested ? json_string(word) : json_null();
+}
+
+/* One SYN the reflector sent on our order, and what came back. */
+static json_t *seen_json(const struct probe_tcp_seen *s)
+{
+	static const char *const outcomes[4] = {"nothing", "syn-ack", "rst", "icmp"};
+	json_t *j;
+
+	if (!s->asked)
+		return json_null();
+	j = json_pack("{s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "outcome", outcomes[s->outcome & 3],
+		      "fate", probe_syn_name(s->fate), "port", (json_int_t)s->port, "ms", s->ms,
+		      "tries", (json_int_t)s->tries, "ttl",
+		      s->ttl ? json_integer(s->ttl) : json_null(), "from", addr_json(&s->from));
+	if (s->outcome == PROBE_SEEN_ICMP)
+		json_object_set_new(j, "icmp", json_pack("[i, i]", s->icmp_type, s->icmp_code));
+	return j;
+}
+
+static void tcp_filtering_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
+			       json_t *reasons)
+{
+	bool f = t->filtering != PROBE_FILTERING_UNTESTED, m = t->syn_mapped != PROBE_SYN_UNTESTED;
+
+	json_object_set_new(tcp, "filtering", word_or_null(probe_filtering_name(t->filtering), f));
+	json_object_set_new(tcp, "unsolicited_syn_mapped",
+			    word_or_null(probe_syn_name(t->syn_mapped), m));
+	json_object_set_new(tcp, "unsolicited_syn_mapped_ms",
+			    m && t->syn_mapped != PROBE_SYN_INCONCLUSIVE &&
+				    t->syn_mapped != PROBE_SYN_DROP
+				? json_real(t->filtering_seen[1].ms)
+				: json_null());
+	if (f)
+		json_object_set_new(evidence, "filtering",
+				    json_pack("{s:o, s:o}", "PA", seen_json(&t->filtering_seen[0]),
+					      "AA", seen_json(&t->filtering_seen[1])));
+	if (t->filtering_reason[0])
+		json_object_set_new(reasons, "filtering", json_string(t->filtering_reason));
+	if (t->syn_mapped_reason[0])
+		json_object_set_new(reasons, "unsolicited_syn_mapped",
+				    json_string(t->syn_mapped_reason));
+}
+
+static void tcp_syn_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence, json_t *reasons)
+{
+	const struct probe_tcp_seen *last = &t->syn_seen[t->syn_seen[1].asked ? 1 : 0];
+	bool tested = t->syn != PROBE_SYN_UNTESTED,
+	     timed = tested && t->syn != PROBE_SYN_INCONCLUSIVE && t->syn != PROBE_SYN_DROP;
+
+	json_object_set_new(tcp, "unsolicited_syn", word_or_null(probe_syn_name(t->syn), tested));
+	json_object_set_new(tcp, "unsolicited_syn_ms", timed ? json_real(last->ms) : json_null());
+	json_object_set_new(
+	    tcp, "unsolicited_syn_icmp",
+	    t->syn == PROBE_SYN_ICMP
+		? json_pack("{s:i, s:i}", "type", last->icmp_type, "code", last->icmp_code)
+		: json_null());
+	if (tested) {
+		json_t *ports = json_array();
+
+		for (int i = 0; i < 2; i++)
+			if (t->syn_seen[i].asked)
+				json_array_append_new(ports, seen_json(&t->syn_seen[i]));
+		json_object_set_new(evidence, "unsolicited_syn", ports);
+	}
+	if (t->syn_reason[0])
+		json_object_set_new(reasons, "unsolicited_syn", json_string(t->syn_reason));
+}
+
 static json_t *tcp_json(const struct probe_tcp *t)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -662,6 +794,12 @@ static json_t *tcp_json(const struct probe_tcp *t)
 			json_object_set_new(reasons, "port_allocation",
 					    json_string(t->port_reason));
 	}
+	if (t->filtering != PROBE_FILTERING_UNTESTED || t->filtering_reason[0])
+		tcp_filtering_json(t, tcp, evidence, reasons);
+	if (t->syn != PROBE_SYN_UNTESTED || t->syn_reason[0])
+		tcp_syn_json(t, tcp, evidence, reasons);
+	if (t->baseline_ttl)
+		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
 	json_object_set_new(tcp, "evidence", evidence);
 	json_object_set_new(tcp, "reasons", reasons);
 	return tcp;

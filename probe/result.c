@@ -36,6 +36,14 @@ const char *probe_pooling_name(enum probe_pooling p)
 	return (unsigned)p < 5 ? names[p] : "inconclusive";
 }
 
+const char *probe_syn_name(enum probe_syn s)
+{
+	static const char *const names[] = {"untested", "drop", "rst",
+					    "icmp",     "pass", "inconclusive"};
+
+	return (unsigned)s < 6 ? names[s] : "inconclusive";
+}
+
 const char *probe_dest_ports_name(enum probe_dest_ports p)
 {
 	static const char *const names[] = {"untested", "same", "sequential", "random",

@@ -76,6 +76,29 @@ struct probe_lifetime {
 
 #define PROBE_TCP_PORT_SAMPLES 12
 
+/* RFC 5382 REQ-4, section 7.1: what answers an unsolicited inbound SYN. */
+enum probe_syn {
+	PROBE_SYN_UNTESTED = 0,
+	PROBE_SYN_DROP, /* nothing, asked as often as the loss requires */
+	PROBE_SYN_RST,  /* a RST from the NAT */
+	PROBE_SYN_ICMP, /* an ICMP error from the NAT */
+	PROBE_SYN_PASS, /* it reached the host: its SYN-ACK, or its own RST or ICMP */
+	PROBE_SYN_INCONCLUSIVE,
+};
+
+/* One SYN the reflector sent on our order, and what came back (the last of
+ * `tries`; only "nothing" is asked again). */
+struct probe_tcp_seen {
+	bool asked;
+	unsigned outcome; /* enum probe_seen (engine.h): nothing, syn-ack, rst, icmp */
+	enum probe_syn fate;
+	uint8_t ttl, icmp_type, icmp_code;
+	double ms;
+	unsigned tries;
+	uint16_t port; /* the port of ours it went to */
+	struct sockaddr_storage from;
+};
+
 /* TCP (RFC 5382), over connections to the reflector's TCP endpoints, in
  * RFC 4787's terms as REQ-1 and section 4 borrow them. */
 struct probe_tcp {
@@ -92,6 +115,19 @@ struct probe_tcp {
 	uint16_t port_samples[PROBE_TCP_PORT_SAMPLES], port_locals[PROBE_TCP_PORT_SAMPLES];
 	unsigned port_nsamples;
 	char port_reason[PROBE_REASON_LEN];
+	/* The TTL our own host's packets reach the reflector with (0: unknown):
+	 * a RST or ICMP error with another TTL came from the NAT, or before it. */
+	uint8_t baseline_ttl;
+	/* Filtering (REQ-3): SYNs ordered from the reflector's other port (PA)
+	 * and other address (AA) to a live mapping with a listener behind it. */
+	enum probe_filtering filtering;
+	struct probe_tcp_seen filtering_seen[2]; /* PA, AA */
+	char filtering_reason[PROBE_REASON_LEN];
+	/* Unsolicited SYNs (REQ-4): to that mapping from AA, which it never
+	 * contacted (filtering_seen[1]), and to an unused port of its address. */
+	enum probe_syn syn_mapped, syn;
+	struct probe_tcp_seen syn_seen[2]; /* the unused ports tried */
+	char syn_mapped_reason[PROBE_REASON_LEN], syn_reason[PROBE_REASON_LEN];
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 
@@ -216,6 +252,7 @@ const char *probe_mapping_name(enum probe_mapping m);
 const char *probe_filtering_name(enum probe_filtering f);
 const char *probe_ports_name(enum probe_ports p);
 const char *probe_pooling_name(enum probe_pooling p);
+const char *probe_syn_name(enum probe_syn s);
 const char *probe_dest_ports_name(enum probe_dest_ports p);
 /* RFC 3489's names, derived from mapping and filtering. */
 const char *probe_legacy_type(const struct probe_result *r);

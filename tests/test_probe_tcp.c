@@ -13,9 +13,12 @@
 
 #include "addr.h"
 #include "probe/tests.h"
+#include "reflector/capture.h"
 #include "reflector/handler.h"
+#include "reflector/natlabtest.h"
 #include "testbeds/natemu/nat.h"
 #include "testlib.h"
+#include "wire.h"
 
 #define INSIDE_IP  0x0A000002u /* 10.0.0.2 */
 #define PUBLIC_IP  0xC6336401u /* 198.51.100.1 */
@@ -23,6 +26,10 @@
 #define MAX_FLIGHT 512
 #define MAX_SOCKS  64
 #define HANDLE0    1000 /* handles of the probe's TCP sockets: HANDLE0 + index */
+#define MAX_ORDERS 8
+#define HOST_TTL   64
+#define SECRET     "a lab secret, sixteen bytes or more"
+#define SESSION    "sim"
 
 #define F_FIN 0x01
 #define F_SYN 0x02
@@ -31,13 +38,30 @@
 
 struct seg {
 	bool inbound;
-	bool udp; /* the boot exchange's datagrams, untranslated */
+	bool udp;      /* the boot exchange's datagrams, untranslated */
+	bool nat_made; /* the NAT's own answer: not translated again */
+	bool icmp;     /* an ICMP error (from the NAT), quoting in_* */
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
-	uint8_t flags;
+	uint8_t flags, ttl;
+	uint32_t seq, ack;
+	uint32_t in_src_ip, in_dst_ip;
+	uint16_t in_src_port, in_dst_port;
 	uint64_t at_us;
 	size_t len;
 	uint8_t data[256];
+};
+
+/* An order the reflector carries out: answered when a segment matches it,
+ * or at its deadline with "nothing". */
+struct order {
+	bool used;
+	struct refl_test t;
+	enum refl_role arrival;
+	uint32_t rip; /* the requester: the connection's peer */
+	uint16_t rport;
+	uint8_t peer_ttl;
+	uint64_t sent_us, deadline_us;
 };
 
 /* The probe host's TCP sockets. */
@@ -58,6 +82,10 @@ struct tsim {
 	uint16_t next_port;
 	bool refuse;      /* the reflector has no TCP: a RST for every SYN */
 	bool udp_blocked; /* a firewall on the way drops every datagram */
+	bool host_reject; /* the probe's host REJECTs inbound SYNs with a RST */
+	bool host_icmp;   /* ... with an ICMP port unreachable instead */
+	struct order orders[MAX_ORDERS];
+	uint8_t syn_ttl[65536]; /* by the reflector-side source port: its SYN's TTL */
 	probe_engine_t *engine;
 };
 
@@ -73,6 +101,8 @@ static void fly(struct tsim *s, struct seg g)
 {
 	if (s->nflight == MAX_FLIGHT)
 		return;
+	if (!g.ttl)
+		g.ttl = HOST_TTL;
 	g.at_us = s->now_us + DELAY_US;
 	s->flight[s->nflight++] = g;
 }
@@ -220,18 +250,43 @@ static void tcp_close(void *ctx, int conn)
 	t->used = false;
 }
 
+/* The NAT refuses an inbound segment: its own RST or ICMP error, back to
+ * the sender, at its own initial TTL (not the host's, minus a hop). */
+static void nat_answer(struct tsim *s, const struct seg *g, bool icmp)
+{
+	struct seg a = {.nat_made = true,
+			.inbound = !g->inbound,
+			.icmp = icmp,
+			.src_ip = icmp ? PUBLIC_IP : g->dst_ip,
+			.src_port = icmp ? 0 : g->dst_port,
+			.dst_ip = g->src_ip,
+			.dst_port = icmp ? 0 : g->src_port,
+			.flags = F_RST | F_ACK,
+			.ack = g->seq + 1,
+			.ttl = 255,
+			.in_src_ip = g->src_ip,
+			.in_src_port = g->src_port,
+			.in_dst_ip = g->dst_ip,
+			.in_dst_port = g->dst_port};
+
+	fly(s, a);
+}
+
 static bool translate(struct tsim *s, struct seg *g)
 {
 	struct natemu_pkt k = {IPPROTO_TCP, g->src_ip,   g->dst_ip,
 			       g->src_port, g->dst_port, g->flags};
 	struct natemu_result r;
 
-	if (!s->nat)
+	if (!s->nat || g->nat_made)
 		return true;
 	r = natemu_process(s->nat, g->inbound ? NATEMU_OUTSIDE : NATEMU_INSIDE, &k,
 			   s->now_us / 1000);
+	if (r.verdict == NATEMU_SEND_RST || r.verdict == NATEMU_SEND_ICMP)
+		nat_answer(s, g, r.verdict == NATEMU_SEND_ICMP);
 	if (r.verdict != NATEMU_FORWARD)
 		return false;
+	g->ttl--;
 	g->src_ip = r.pkt.src_ip;
 	g->dst_ip = r.pkt.dst_ip;
 	g->src_port = r.pkt.src_port;
@@ -239,7 +294,106 @@ static bool translate(struct tsim *s, struct seg *g)
 	return true;
 }
 
-/* The reflector's kernel and natreflector: handshakes, STUN over TCP. */
+static void sin_of(struct sockaddr_in *sa, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_storage ss;
+
+	test_sockaddr_v4(ip, port, &ss);
+	memcpy(sa, &ss, sizeof(*sa));
+}
+
+/* natreflector's answer to an order, on the connection it came on. */
+static void answer_order(struct tsim *s, struct order *o, const struct refl_observation *seen)
+{
+	struct refl_observation ob = *seen;
+	struct seg back = {.inbound = true, .flags = F_ACK, .dst_ip = o->rip, .dst_port = o->rport};
+
+	o->used = false;
+	ob.peer_ttl = o->peer_ttl;
+	ob.elapsed_us = (uint32_t)(s->now_us - o->sent_us);
+	if (refl_test_answer(&o->t, &ob, (struct sockaddr *)&s->refl.advertised[o->t.from_role],
+			     NULL, back.data, sizeof(back.data), &back.len) != STUN_OK)
+		return;
+	ip_port((struct sockaddr *)&s->refl.advertised[o->arrival], &back.src_ip, &back.src_port);
+	fly(s, back);
+}
+
+/* What natreflector's capture sees of a segment that reached it, matched
+ * against the orders in flight as natreflector matches it. */
+static void capture(struct tsim *s, const struct seg *g)
+{
+	struct refl_captured c = {.proto = g->icmp ? IPPROTO_ICMP : IPPROTO_TCP,
+				  .ttl = g->ttl,
+				  .tcp_flags = g->flags,
+				  .tcp_ack = g->ack};
+
+	sin_of(&c.src, g->src_ip, g->src_port);
+	sin_of(&c.dst, g->dst_ip, g->dst_port);
+	if (g->icmp) {
+		c.icmp_type = 3;
+		c.icmp_code = 13;
+		c.has_inner = true;
+		c.inner_proto = IPPROTO_TCP;
+		sin_of(&c.inner_src, g->in_src_ip, g->in_src_port);
+		sin_of(&c.inner_dst, g->in_dst_ip, g->in_dst_port);
+	}
+	for (int i = 0; i < MAX_ORDERS; i++) {
+		struct order *o = &s->orders[i];
+		struct refl_observation ob = {0};
+
+		if (o->used &&
+		    refl_capture_match(
+			&o->t, (struct sockaddr *)&s->refl.advertised[o->t.from_role], &c, &ob))
+			answer_order(s, o, &ob);
+	}
+}
+
+/* Orders whose wait ran out: "nothing". */
+static void expire_orders(struct tsim *s)
+{
+	static const struct refl_observation nothing;
+
+	for (int i = 0; i < MAX_ORDERS; i++)
+		if (s->orders[i].used && s->orders[i].deadline_us <= s->now_us)
+			answer_order(s, &s->orders[i], &nothing);
+}
+
+static uint64_t orders_deadline(const struct tsim *s)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (int i = 0; i < MAX_ORDERS; i++)
+		if (s->orders[i].used && s->orders[i].deadline_us < next)
+			next = s->orders[i].deadline_us;
+	return next;
+}
+
+/* A NatlabTest order: the crafted SYN leaves the role's address. */
+static void start_order(struct tsim *s, const struct refl_test *t, int arrival, const struct seg *g)
+{
+	struct order *o = NULL;
+	struct seg syn = {.inbound = true, .flags = F_SYN, .ttl = HOST_TTL};
+
+	for (int i = 0; i < MAX_ORDERS && !o; i++)
+		if (!s->orders[i].used)
+			o = &s->orders[i];
+	if (!o)
+		return;
+	*o = (struct order){.used = true,
+			    .t = *t,
+			    .arrival = (enum refl_role)arrival,
+			    .rip = g->src_ip,
+			    .rport = g->src_port,
+			    .peer_ttl = s->syn_ttl[g->src_port],
+			    .sent_us = s->now_us,
+			    .deadline_us = s->now_us + (uint64_t)t->wait_ms * 1000u};
+	ip_port((struct sockaddr *)&s->refl.advertised[t->from_role], &syn.src_ip, &syn.src_port);
+	ip_port((const struct sockaddr *)&t->target, &syn.dst_ip, &syn.dst_port);
+	syn.seq = wire_get32(t->token);
+	fly(s, syn);
+}
+
+/* The reflector's kernel and natreflector: handshakes, STUN over TCP, orders. */
 static void reflect(struct tsim *s, const struct seg *g)
 {
 	struct seg back = {.inbound = true,
@@ -251,24 +405,33 @@ static void reflect(struct tsim *s, const struct seg *g)
 	struct refl_reply out;
 	int role = -1;
 
+	capture(s, g);
+	if (g->icmp)
+		return;
 	test_sockaddr_v4(g->dst_ip, g->dst_port, &to);
 	for (int r = 0; r < 4; r++)
 		if (addr_equal((struct sockaddr *)&to, (struct sockaddr *)&s->refl.advertised[r]))
 			role = r;
 	if (g->flags & (F_RST | F_FIN))
 		return;
-	if (g->flags & F_SYN) {
+	if ((g->flags & (F_SYN | F_ACK)) == F_SYN) {
+		s->syn_ttl[g->src_port] = g->ttl;
 		back.flags = role < 0 || s->refuse ? F_RST | F_ACK : F_SYN | F_ACK;
+		back.ack = g->seq + 1;
 		fly(s, back);
 		return;
 	}
 	if (role < 0 || !g->len)
-		return;
+		return; /* a SYN-ACK to an ordered SYN: captured above */
 	test_sockaddr_v4(g->src_ip, g->src_port, &from);
 	refl_handle(&s->refl,
 		    &(struct refl_request){g->data, g->len, (enum refl_role)role,
 					   (struct sockaddr *)&from, true},
 		    back.data, sizeof(back.data), &out);
+	if (out.test) {
+		start_order(s, &out.order, role, g);
+		return;
+	}
 	if (!out.len)
 		return;
 	back.len = out.len;
@@ -288,14 +451,40 @@ static struct tsock *sock_for(struct tsim *s, const struct seg *g)
 	return NULL;
 }
 
+static bool listening(const struct tsim *s, uint16_t port)
+{
+	for (int i = 0; i < MAX_SOCKS; i++)
+		if (s->socks[i].used && s->socks[i].listener && s->socks[i].port == port)
+			return true;
+	return false;
+}
+
+/* A segment for no connection: a SYN finds the listener (SYN-ACK), the host
+ * firewall (RST, when it REJECTs) or no socket (the kernel's RST). */
+static void host_answer(struct tsim *s, const struct seg *g)
+{
+	struct seg a = {.src_ip = INSIDE_IP,
+			.src_port = g->dst_port,
+			.dst_ip = g->src_ip,
+			.dst_port = g->src_port,
+			.ack = g->seq + 1};
+
+	if ((g->flags & (F_SYN | F_ACK)) != F_SYN)
+		return;
+	a.flags = !s->host_reject && listening(s, g->dst_port) ? F_SYN | F_ACK : F_RST | F_ACK;
+	fly(s, a);
+}
+
 /* A segment reaches the probe's host. */
 static void arrive(struct tsim *s, const struct seg *g)
 {
 	struct tsock *t = sock_for(s, g);
 	int h;
 
-	if (!t)
+	if (!t) {
+		host_answer(s, g);
 		return;
+	}
 	h = HANDLE0 + (int)(t - s->socks);
 	if (t->connecting && (g->flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
 		t->connecting = false;
@@ -336,7 +525,11 @@ static void run(struct tsim *s)
 {
 	while (!probe_engine_done(s->engine) && s->now_us < 60000000u) {
 		uint64_t next = probe_engine_deadline(s->engine);
+		uint64_t orders = orders_deadline(s);
 		size_t first = MAX_FLIGHT;
+
+		if (orders < next)
+			next = orders;
 
 		for (size_t i = 0; i < s->nflight; i++)
 			if (s->flight[i].at_us <= next) {
@@ -351,6 +544,7 @@ static void run(struct tsim *s)
 			s->flight[first] = s->flight[--s->nflight];
 			deliver(s, &g);
 		} else {
+			expire_orders(s);
 			probe_engine_tick(s->engine, s->now_us);
 		}
 	}
@@ -366,29 +560,44 @@ static void tsim_setup(struct tsim *s, const struct natemu_cfg *nat, uint64_t se
 	for (int r = 0; r < 4; r++)
 		addr_parse(roles[r], ADDR_PORT_REQUIRED, 0, &s->refl.advertised[r], err,
 			   sizeof(err));
+	s->refl.session_secret = (const uint8_t *)SECRET;
+	s->refl.session_secret_len = strlen(SECRET);
 	s->nat = nat ? natemu_new(nat, seed) : NULL;
 	s->next_port = 40000;
 	s->now_us = 1000000;
 }
 
-static void probe_tcp(struct tsim *s, struct probe_result *res)
+/* Run these tests against the simulated network, with a session at the
+ * reflector (key: NULL for the right one). */
+static void probe_with(struct tsim *s, const struct probe_test *const *tests, size_t n,
+		       const char *key, struct probe_result *res)
 {
+	char right[REFL_SESSION_KEY_LEN + 1];
 	struct probe_io io = {.ctx = s,
 			      .open = udp_open,
 			      .send = udp_send,
 			      .tcp_listen = tcp_listen,
 			      .tcp_connect = tcp_connect,
 			      .tcp_send = tcp_send,
-			      .tcp_close = tcp_close};
-	const struct probe_test *tests[] = {&probe_test_tcp_mapping, &probe_test_tcp_ports};
+			      .tcp_close = tcp_close,
+			      .session = SESSION};
 
+	refl_session_key((const uint8_t *)SECRET, strlen(SECRET), SESSION, right);
+	io.key = key ? key : right;
 	s->engine =
-	    probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], tests, 2, s->now_us);
+	    probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], tests, n, s->now_us);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s->engine);
 	run(s);
 	probe_engine_result(s->engine, res);
 	probe_engine_free(s->engine);
 	natemu_free(s->nat);
+}
+
+static void probe_tcp(struct tsim *s, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_mapping, &probe_test_tcp_ports};
+
+	probe_with(s, tests, 2, NULL, res);
 }
 
 static struct natemu_cfg nat_cfg(int mapping, int ports)
@@ -507,6 +716,88 @@ static void test_udp_blocked(void)
 	}
 }
 
+static void probe_syns(struct tsim *s, const char *key, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_filtering, &probe_test_tcp_syn};
+
+	probe_with(s, tests, 2, key, res);
+}
+
+/* Every filtering x answer to an unsolicited SYN: filtering, the answer on a
+ * live mapping (pass where the filter lets the other address in) and at an
+ * unused port, exactly; and the same with a host that REJECTs inbound SYNs
+ * itself, whose RSTs must not be read as the NAT's. */
+static void test_syn_grid(void)
+{
+	static const enum probe_filtering want_filtering[3] = {
+	    PROBE_FILTERING_EI, PROBE_FILTERING_AD, PROBE_FILTERING_APD};
+	static const enum probe_syn want_syn[3] = {PROBE_SYN_DROP, PROBE_SYN_RST, PROBE_SYN_ICMP};
+
+	for (int reject = 0; reject < 2; reject++)
+		for (int f = 0; f < 3; f++)
+			for (int u = 0; u < 3; u++) {
+				struct natemu_cfg cfg =
+				    nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+				struct probe_result res;
+				struct tsim s;
+
+				cfg.filtering = (enum natemu_dependence)f;
+				cfg.unsolicited_syn = (enum natemu_syn_reply)u;
+				tsim_setup(&s, &cfg, (uint64_t)(f * 3 + u + 1));
+				s.host_reject = reject;
+				probe_syns(&s, NULL, &res);
+				CU_ASSERT_EQUAL(res.tcp.filtering, want_filtering[f]);
+				CU_ASSERT_EQUAL(res.tcp.syn_mapped,
+						f == 0 ? PROBE_SYN_PASS : want_syn[u]);
+				CU_ASSERT_EQUAL(res.tcp.syn, want_syn[u]);
+				CU_ASSERT_EQUAL(res.tcp.baseline_ttl, HOST_TTL - 1);
+				if (res.tcp.filtering != want_filtering[f] ||
+				    res.tcp.syn != want_syn[u])
+					printf(
+					    "\n  reject %d filtering %d syn %d: %s (%s), %s (%s)\n",
+					    reject, f, u, probe_filtering_name(res.tcp.filtering),
+					    res.tcp.filtering_reason, probe_syn_name(res.tcp.syn),
+					    res.tcp.syn_reason);
+			}
+}
+
+/* No NAT: every SYN reaches the host; at an unused port its kernel RSTs. */
+static void test_syn_no_nat(void)
+{
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, NULL, 1);
+	probe_syns(&s, NULL, &res);
+	CU_ASSERT_EQUAL(res.tcp.filtering, PROBE_FILTERING_EI);
+	CU_ASSERT_EQUAL(res.tcp.syn_mapped, PROBE_SYN_PASS);
+	CU_ASSERT_EQUAL(res.tcp.syn, PROBE_SYN_PASS);
+	CU_ASSERT_TRUE(res.tcp.syn_seen[1].asked); /* a pass is confirmed at a second port */
+}
+
+/* Without a session, or with a key the reflector refuses: untested, or
+ * inconclusive with the reflector's reason; never a verdict. */
+static void test_syn_session(void)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 0);
+	const char *names[8];
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, &cfg, 1);
+	probe_syns(&s, "0123456789abcdef0123456789abcdef", &res);
+	CU_ASSERT_EQUAL(res.tcp.filtering, PROBE_FILTERING_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(res.tcp.syn, PROBE_SYN_INCONCLUSIVE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.filtering_reason, "401"));
+	CU_ASSERT_EQUAL(probe_result_open(&res, names, 8), 3);
+
+	tsim_setup(&s, &cfg, 1);
+	s.refl.session_secret = NULL;
+	probe_syns(&s, NULL, &res);
+	CU_ASSERT_EQUAL(res.tcp.filtering, PROBE_FILTERING_INCONCLUSIVE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.syn_reason, "403"));
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
@@ -514,6 +805,9 @@ int test_probe_tcp_register(void)
 	    {"TCP without a NAT", test_tcp_no_nat},
 	    {"TCP refused by the reflector: inconclusive, at once", test_tcp_refused},
 	    {"UDP blocked: found over TCP, TCP verdicts reached", test_udp_blocked},
+	    {"TCP filtering x unsolicited SYN, host REJECT or not, exactly", test_syn_grid},
+	    {"TCP SYNs without a NAT", test_syn_no_nat},
+	    {"TCP SYN orders: a refused key, no tests at the reflector", test_syn_session},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -484,7 +484,7 @@ unsigned probe_order_wait_ms(const struct probe_run *r)
 {
 	uint64_t ms = 3 * rto(r->e) / 1000;
 
-	return ms < 100 ? 100 : ms > 3000 ? 3000 : (unsigned)ms;
+	return ms < 50 ? 50 : ms > 3000 ? 3000 : (unsigned)ms;
 }
 
 int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,

@@ -245,7 +245,8 @@ bool probe_have_tcp(const struct probe_run *r);
 int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,
 		    unsigned wait_ms);
 bool probe_have_session(const struct probe_run *r);
-/* How long an order should watch for an answer: a few round trips, at least 100 ms. */
+/* How long an order should watch for an answer: three retransmission timeouts, at
+ * least 50 ms (the reflector's least NATLAB-WAIT). */
 unsigned probe_order_wait_ms(const struct probe_run *r);
 /* How many times a question whose answer may rightly never come must be
  * asked before its silence counts (at the loss measured so far). */

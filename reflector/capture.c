@@ -119,13 +119,18 @@ bool refl_capture_match(const struct refl_test *t, const struct sockaddr *sent_f
 	if (sent_from->sa_family != AF_INET || target->sa_family != AF_INET)
 		return false;
 	if (c->proto == IPPROTO_TCP && t->action == REFL_TEST_SYN &&
-	    addr_equal((const struct sockaddr *)&c->src, target) &&
 	    addr_equal((const struct sockaddr *)&c->dst, sent_from)) {
+		/* Acknowledging our SYN's sequence number proves the answer is to
+		 * it, from wherever it comes: a NAT whose mapping depends on the
+		 * destination sends the host's reply from a new public port. */
+		bool acks = (c->tcp_flags & REFL_TCP_ACK) && c->tcp_ack == wire_get32(t->token) + 1;
+		bool from_target = addr_equal((const struct sockaddr *)&c->src, target);
+
 		if ((c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) ==
 			(REFL_TCP_SYN | REFL_TCP_ACK) &&
-		    c->tcp_ack == wire_get32(t->token) + 1)
+		    acks)
 			o->outcome = REFL_SEEN_SYN_ACK;
-		else if (c->tcp_flags & REFL_TCP_RST)
+		else if ((c->tcp_flags & REFL_TCP_RST) && (from_target || acks))
 			o->outcome = REFL_SEEN_RST;
 		else
 			return false;

@@ -19,6 +19,13 @@ need_root
 # shellcheck source=testbeds/lib/record.sh
 . testbeds/lib/record.sh
 
+# One test session for every lab: the TCP tests order the reflector's SYNs.
+# (par gives each job a $tmp of its own: the secret stays where all see it.)
+SECRET=$tmp/secret
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$SECRET"
+SESSION_KEY=$("$BIN/natreflector" --session-secret "$SECRET" --issue-session probe |
+    awk '{ print $4 }')
+
 # verdict KEY: the verdict for KEY in the record in $tmp/json (tcp.KEY: in its
 # tcp section).
 verdict() {
@@ -38,27 +45,39 @@ verdict() {
 # cli2 runs `natprobe peer` and natprobe uses it (--peer): OVERLOAD_TRUTH is
 # the port overloading verdict (false unless set), and hairpinning between
 # the hosts must be HAIRPIN too. TCP: TCP_MAPPING_TRUTH (MAPPING unless set)
-# and the port pattern PORTS_TRUTH, as for UDP.
+# and the port pattern PORTS_TRUTH, as for UDP; TCP_FILTERING_TRUTH
+# (FILTERING unless set), SYN_TRUTH the answer to an unsolicited SYN at an
+# unused port (drop unless set: natemu's default) and SYN_MAPPED_TRUTH at a
+# mapping (pass where FILTERING is endpoint-independent, else SYN_TRUTH).
+# CLI1_SETUP, when set, is run in cli1 first (a host firewall).
 # With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
     local profile=$1 nat=$2 mapping=$3 filtering=$4 hairpin=$5 lossy=${6:-} id what got want peer
     $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    [ -z "${CLI1_SETUP:-}" ] || $NATLAB exec "$id" cli1 sh -c "$CLI1_SETUP"
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --rate 0 >"$tmp/refl" 2>&1 &
+        --rate 0 --session-secret "$SECRET" >"$tmp/refl" 2>&1 &
     peer=$($NATLAB exec "$id" cli2 ip -4 -o addr show scope global | awk '{ sub("/.*", "", $4); print $4; exit }')
     $NATLAB exec "$id" cli2 "$BIN/natprobe" peer --timeout 60 >"$tmp/peer" 2>&1 &
     for _ in $(seq 50); do
         grep -q '^natreflector ready' "$tmp/refl" && grep -q '^natprobe-peer ready' "$tmp/peer" && break
         sleep 0.02
     done
-    $NATLAB exec "$id" cli1 "$BIN/natprobe" --peer "$peer" --json "$tmp/json.all" 203.0.113.10 \
-        >"$tmp/out" 2>&1
+    $NATLAB exec "$id" cli1 "$BIN/natprobe" --peer "$peer" --json "$tmp/json.all" \
+        --session probe --key "$SESSION_KEY" 203.0.113.10 >"$tmp/out" 2>&1
     tail -n 1 "$tmp/json.all" >"$tmp/json"
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
-        hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern; do
+        hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern tcp.filtering \
+        tcp.unsolicited_syn tcp.unsolicited_syn_mapped; do
         case $key in
+        tcp.filtering) want=${TCP_FILTERING_TRUTH:-$filtering} ;;
+        tcp.unsolicited_syn) want=${SYN_TRUTH:-drop} ;;
+        tcp.unsolicited_syn_mapped)
+            want=${SYN_MAPPED_TRUTH:-${SYN_TRUTH:-drop}}
+            [ "${TCP_FILTERING_TRUTH:-$filtering}" = endpoint-independent ] && want=pass
+            ;;
         tcp.mapping) want=${TCP_MAPPING_TRUTH:-$mapping} ;;
         tcp.pattern) want=${TCP_PORTS_TRUTH:-${PORTS_TRUTH:-preserving}} ;;
         contiguity_preserved) want=${CONTIG_TRUTH:-true} ;;
@@ -95,13 +114,15 @@ for file in testbeds/profiles/*.sh; do
     case $profile in natemu | device) continue ;; esac
     grep -q '^PROFILE_PAIR=1' "$file" && continue # pair labs: tests/punch.sh
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
             "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}" \
-            "${EXPECT_TCP_MAPPING:--}"
+            "${EXPECT_TCP_MAPPING:--} ${EXPECT_TCP_FILTERING:--} ${EXPECT_TCP_SYN:--}" \
+            "${EXPECT_SYN_MAPPED:--}"
     )
+    TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap
     # Without NAT (or without UDP) there is no public endpoint to share.
     OVERLOAD_TRUTH=$e_over
     case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
@@ -218,6 +239,8 @@ probe_exit_rule
 # natemu's defaults, for the runs below: one address, no overloading, ports
 # kept (and so their contiguity).
 PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true
+# natemu filters TCP as UDP, and drops an unsolicited SYN.
+TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH=''
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -309,6 +332,22 @@ for pooling in arbitrary paired; do
         par probe_lab natemu true endpoint-independent address-and-port-dependent \
         "$(hairpin_truth endpoint-independent x external)"
 done
+# natemu's other answers to an unsolicited SYN, each beside a filter that
+# lets the other port in (so the two SYNs' fates differ).
+for syn in rst icmp; do
+    SYN_TRUTH=$syn NATEMU_SETTINGS="unsolicited-syn=$syn filtering=address-dependent" \
+        par probe_lab natemu true endpoint-independent address-dependent \
+        "$(hairpin_truth endpoint-independent x external)"
+done
+# A host whose own firewall answers every new inbound SYN with a RST: the
+# NAT let the reflector's SYNs through (endpoint-independent filtering), and
+# the RST that comes back, the host's, must not be read as the NAT's.
+CLI1_SETUP="nft add table inet nlhostfw && nft add chain inet nlhostfw in \
+'{ type filter hook input priority 0; }' && nft add rule inet nlhostfw in \
+tcp flags syn / syn,ack ct state new reject with tcp reset" \
+    NATEMU_SETTINGS="filtering=endpoint-independent unsolicited-syn=rst" SYN_TRUTH=rst \
+    par probe_lab natemu true endpoint-independent endpoint-independent \
+    "$(hairpin_truth endpoint-independent endpoint-independent external)"
 for hp in off internal; do
     NATEMU_SETTINGS="hairpin=$hp" par probe_lab natemu true endpoint-independent \
         address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"

@@ -285,6 +285,22 @@ static void test_capture(void)
 	len = frame(f, IPPROTO_TCP, "198.51.100.1:1", "203.0.113.11:1", tcp, 20);
 	refl_capture_parse(REFL_LINK_SLL2, f, len, &c);
 	CU_ASSERT_FALSE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
+	/* From another port (or address) only when it acknowledges our SYN: the
+	 * host's answer, sent out by a NAT through a mapping of its own. */
+	wire_put32(tcp + 8, 0x11223345);
+	len = frame(f, IPPROTO_TCP, "198.51.100.2:1", "203.0.113.11:1", tcp, 20);
+	refl_capture_parse(REFL_LINK_SLL2, f, len, &c);
+	CU_ASSERT_TRUE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
+	CU_ASSERT_EQUAL(o.outcome, REFL_SEEN_RST);
+	tcp[13] = REFL_TCP_SYN | REFL_TCP_ACK;
+	len = frame(f, IPPROTO_TCP, "198.51.100.1:1", "203.0.113.11:1", tcp, 20);
+	refl_capture_parse(REFL_LINK_SLL2, f, len, &c);
+	CU_ASSERT_TRUE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
+	CU_ASSERT_EQUAL(o.outcome, REFL_SEEN_SYN_ACK);
+	CU_ASSERT_EQUAL(ntohs(((struct sockaddr_in *)&o.from)->sin_port), 50001);
+	len = frame(f, IPPROTO_TCP, "198.51.100.1:1", "203.0.113.10:1", tcp, 20);
+	refl_capture_parse(REFL_LINK_SLL2, f, len, &c); /* to another of our addresses */
+	CU_ASSERT_FALSE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
 	/* An ICMP error quoting our SYN: 203.0.113.11:3479 -> 198.51.100.1:50000. */
 	icmp[8] = 0x45;
 	icmp[17] = IPPROTO_TCP;

@@ -723,7 +723,7 @@ static void probe_syns(struct tsim *s, const char *key, struct probe_result *res
 	probe_with(s, tests, 2, key, res);
 }
 
-/* Every filtering x answer to an unsolicited SYN: filtering, the answer on a
+/* Every mapping x filtering x answer to an unsolicited SYN: filtering, the answer on a
  * live mapping (pass where the filter lets the other address in) and at an
  * unused port, exactly; and the same with a host that REJECTs inbound SYNs
  * itself, whose RSTs must not be read as the NAT's. */
@@ -733,32 +733,27 @@ static void test_syn_grid(void)
 	    PROBE_FILTERING_EI, PROBE_FILTERING_AD, PROBE_FILTERING_APD};
 	static const enum probe_syn want_syn[3] = {PROBE_SYN_DROP, PROBE_SYN_RST, PROBE_SYN_ICMP};
 
-	for (int reject = 0; reject < 2; reject++)
-		for (int f = 0; f < 3; f++)
-			for (int u = 0; u < 3; u++) {
-				struct natemu_cfg cfg =
-				    nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
-				struct probe_result res;
-				struct tsim s;
+	for (int cell = 0; cell < 54; cell++) {
+		int reject = cell / 27, m = cell / 9 % 3, f = cell / 3 % 3, u = cell % 3;
+		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
 
-				cfg.filtering = (enum natemu_dependence)f;
-				cfg.unsolicited_syn = (enum natemu_syn_reply)u;
-				tsim_setup(&s, &cfg, (uint64_t)(f * 3 + u + 1));
-				s.host_reject = reject;
-				probe_syns(&s, NULL, &res);
-				CU_ASSERT_EQUAL(res.tcp.filtering, want_filtering[f]);
-				CU_ASSERT_EQUAL(res.tcp.syn_mapped,
-						f == 0 ? PROBE_SYN_PASS : want_syn[u]);
-				CU_ASSERT_EQUAL(res.tcp.syn, want_syn[u]);
-				CU_ASSERT_EQUAL(res.tcp.baseline_ttl, HOST_TTL - 1);
-				if (res.tcp.filtering != want_filtering[f] ||
-				    res.tcp.syn != want_syn[u])
-					printf(
-					    "\n  reject %d filtering %d syn %d: %s (%s), %s (%s)\n",
-					    reject, f, u, probe_filtering_name(res.tcp.filtering),
-					    res.tcp.filtering_reason, probe_syn_name(res.tcp.syn),
-					    res.tcp.syn_reason);
-			}
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.unsolicited_syn = (enum natemu_syn_reply)u;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		s.host_reject = reject;
+		probe_syns(&s, NULL, &res);
+		CU_ASSERT_EQUAL(res.tcp.filtering, want_filtering[f]);
+		CU_ASSERT_EQUAL(res.tcp.syn_mapped, f == 0 ? PROBE_SYN_PASS : want_syn[u]);
+		CU_ASSERT_EQUAL(res.tcp.syn, want_syn[u]);
+		CU_ASSERT_EQUAL(res.tcp.baseline_ttl, HOST_TTL - 1);
+		if (res.tcp.filtering != want_filtering[f] || res.tcp.syn != want_syn[u])
+			printf("\n  reject %d mapping %d filtering %d syn %d: %s (%s), %s (%s)\n",
+			       reject, m, f, u, probe_filtering_name(res.tcp.filtering),
+			       res.tcp.filtering_reason, probe_syn_name(res.tcp.syn),
+			       res.tcp.syn_reason);
+	}
 }
 
 /* No NAT: every SYN reaches the host; at an unused port its kernel RSTs. */

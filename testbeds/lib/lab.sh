@@ -366,8 +366,16 @@ natemu_expectations() {
 		unsolicited-syn) EXPECT_SYN=$value ;;
 		esac
 	done
-	# natemu maps TCP as it maps UDP.
+	# natemu maps and filters TCP as it does UDP. An unsolicited SYN gets its
+	# unsolicited-syn answer, at an unused port and at a mapping whose filter
+	# keeps the sender out; an endpoint-independent filter lets it pass.
 	EXPECT_TCP_MAPPING=$EXPECT_MAPPING
+	EXPECT_TCP_FILTERING=$EXPECT_FILTERING
+	EXPECT_TCP_SYN=$EXPECT_SYN
+	EXPECT_SYN_MAPPED=$EXPECT_SYN
+	if [ "$EXPECT_FILTERING" = endpoint-independent ]; then
+		EXPECT_SYN_MAPPED=pass
+	fi
 	# Paired pooling keeps one inside host on one address, however big the pool.
 	if [ "$pool_size" -gt 1 ] && [ "$pooling" = arbitrary ]; then
 		EXPECT_POOL=several

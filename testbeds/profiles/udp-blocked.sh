@@ -15,6 +15,9 @@ EXPECT_SYN=rst
 EXPECT_NAT=true
 # Its TCP goes through masquerade as usual.
 EXPECT_TCP_MAPPING=endpoint-independent
+EXPECT_TCP_FILTERING=address-and-port-dependent
+EXPECT_TCP_SYN=rst
+EXPECT_SYN_MAPPED=rst
 CT_ROLE=nat
 
 profile_up() {

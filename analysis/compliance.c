@@ -98,15 +98,18 @@ static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t
 }
 
 /* REQ-4: no answer to an unsolicited SYN for 6 s. A SYN passed to the host
- * was permitted, and a drop keeps the MUST; an RST answers it. The record
- * does not say when an ICMP error came, so "icmp" is not judged. */
+ * was permitted, and a drop keeps the MUST; a RST answers it; an ICMP error
+ * keeps it only when it came 6 s or more after the SYN. */
 static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 {
-	if (reached(r, NR_TCP_SYN, why, len) && !strcmp(r->value[NR_TCP_SYN], "icmp")) {
+	if (!reached(r, NR_TCP_SYN, why, len) || strcmp(r->value[NR_TCP_SYN], "icmp"))
+		return among(r, NR_TCP_SYN, "drop|pass", why, len);
+	if (r->syn_ms < 0) {
 		say(why, len, "an ICMP error, but the record does not say after how long");
 		return NR_UNTESTED;
 	}
-	return among(r, NR_TCP_SYN, "drop|pass", why, len);
+	say(why, len, "an ICMP error after %.0f ms", r->syn_ms);
+	return r->syn_ms >= 6000 ? NR_PASS : NR_FAIL;
 }
 
 /* A judge, or a key and the values that pass (|-separated), or neither:

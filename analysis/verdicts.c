@@ -28,6 +28,7 @@ const struct nr_key_info nr_keys[NR_NKEYS] = {
     [NR_TCP_MAPPING] = {"tcp.mapping", "TCP mapping"},
     [NR_TCP_FILTERING] = {"tcp.filtering", "TCP filtering"},
     [NR_TCP_SYN] = {"tcp.unsolicited_syn", "TCP unsolicited SYN"},
+    [NR_TCP_SYN_MAPPED] = {"tcp.unsolicited_syn_mapped", "TCP unsolicited SYN to a mapping"},
     [NR_TCP_SIMOPEN] = {"tcp.simultaneous_open", "TCP simultaneous open"},
     [NR_TCP_HAIRPINNING] = {"tcp.hairpinning", "TCP hairpinning"},
 };
@@ -43,6 +44,10 @@ static const char *const reason_of[NR_NKEYS] = {
     [NR_POOLING] = "udp.reasons.pooling",
     [NR_OVERLOADING] = "udp.reasons.port_overloading",
     [NR_LIFETIME] = "udp.reasons.binding_lifetime",
+    [NR_TCP_MAPPING] = "tcp.reasons.mapping",
+    [NR_TCP_FILTERING] = "tcp.reasons.filtering",
+    [NR_TCP_SYN] = "tcp.reasons.unsolicited_syn",
+    [NR_TCP_SYN_MAPPED] = "tcp.reasons.unsolicited_syn_mapped",
 };
 
 json_t *nr_get(const json_t *rec, const char *path)
@@ -300,6 +305,9 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	for (int k = 0; k < NR_NKEYS; k++)
 		text_at(rec, nr_keys[k].path, row->value[k], sizeof(row->value[k]));
 	samples(rec, row);
+	row->syn_ms = json_is_number(nr_get(rec, "tcp.unsolicited_syn_ms"))
+			  ? json_number_value(nr_get(rec, "tcp.unsolicited_syn_ms"))
+			  : -1;
 	punch(rec, row, with_evidence);
 	text_at(rec, "punch_peer.mapping", row->peer[0], sizeof(row->peer[0]));
 	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));

@@ -36,6 +36,7 @@ enum nr_key {
 	NR_TCP_MAPPING,
 	NR_TCP_FILTERING,
 	NR_TCP_SYN,
+	NR_TCP_SYN_MAPPED,
 	NR_TCP_SIMOPEN,
 	NR_TCP_HAIRPINNING,
 	NR_NKEYS
@@ -73,6 +74,9 @@ struct nr_row {
 	bool have_locals;
 	/* Binding lifetime: alive and dead bounds (s; < 0 unknown), by flow. */
 	double alive_s[2], dead_s[2];
+	/* tcp.unsolicited_syn_ms: when the answer came (< 0 not said); REQ-4
+	 * reads it. Not a key: it differs run to run. */
+	double syn_ms;
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
 	unsigned punch_over; /* punch entries past NR_PUNCH: not read, counted */

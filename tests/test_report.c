@@ -456,6 +456,17 @@ static void test_compliance_edges(void)
 	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-9"), NR_PASS);
 	CU_ASSERT_EQUAL(mark(&row, "4787", "REQ-9a"), NR_FAIL);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_FAIL);
+	/* REQ-4 and an ICMP error: after 6 s it is the SHOULD, before it a fail. */
+	row_of("{\"tcp\":{\"unsolicited_syn\":\"icmp\",\"unsolicited_syn_ms\":0.4}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_FAIL);
+	row_of("{\"tcp\":{\"unsolicited_syn\":\"icmp\",\"unsolicited_syn_ms\":6001}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_PASS);
+	row_of("{\"tcp\":{\"unsolicited_syn\":\"icmp\"}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_UNTESTED);
+	row_of("{\"tcp\":{\"filtering\":\"address-dependent\",\"unsolicited_syn\":\"drop\"}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-3"), NR_PASS);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_PASS);
 }
 
 /* ---- survey ---- */

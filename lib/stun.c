@@ -140,6 +140,7 @@ static const struct {
     {STUN_ATTR_NATLAB_RTT, "NATLAB-RTT"},
     {STUN_ATTR_NATLAB_TRIAL, "NATLAB-TRIAL"},
     {STUN_ATTR_NATLAB_RELAY, "NATLAB-RELAY"},
+    {STUN_ATTR_NATLAB_SEEN_SYN, "NATLAB-SEEN-SYN"},
 };
 
 const char *stun_attr_name(uint16_t type)
@@ -204,6 +205,7 @@ static bool is_addr_attr(uint16_t type)
 	case STUN_ATTR_NATLAB_OBSERVED_FROM:
 	case STUN_ATTR_NATLAB_SENT_FROM:
 	case STUN_ATTR_NATLAB_PRIVATE:
+	case STUN_ATTR_NATLAB_SEEN_SYN:
 	case STUN_ATTR_XOR_PEER_ADDRESS:
 		return true;
 	default:
@@ -215,7 +217,8 @@ static bool is_xor_attr(uint16_t type)
 {
 	return type == STUN_ATTR_XOR_MAPPED_ADDRESS || type == STUN_ATTR_XOR_MAPPED_ADDRESS_OLD ||
 	       type == STUN_ATTR_NATLAB_OBSERVED_FROM || type == STUN_ATTR_NATLAB_SENT_FROM ||
-	       type == STUN_ATTR_NATLAB_PRIVATE || type == STUN_ATTR_XOR_PEER_ADDRESS;
+	       type == STUN_ATTR_NATLAB_PRIVATE || type == STUN_ATTR_NATLAB_SEEN_SYN ||
+	       type == STUN_ATTR_XOR_PEER_ADDRESS;
 }
 
 /* The lengths a known attribute can have; anything else is malformed. */

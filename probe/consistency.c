@@ -210,6 +210,7 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 	    {r->tcp.filtering == PROBE_FILTERING_INCONCLUSIVE, "tcp.filtering"},
 	    {r->tcp.syn == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn"},
 	    {r->tcp.syn_mapped == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn_mapped"},
+	    {r->tcp.simopen_tested && r->tcp.simopen == PROBE_UNKNOWN, "tcp.simultaneous_open"},
 	};
 	size_t n = 0;
 

@@ -156,3 +156,21 @@ enum probe_filtering probe_decide_tcp_filtering(enum probe_syn pa, enum probe_sy
 	       "port: no filtering behaviour lets that through";
 	return PROBE_FILTERING_INCONCLUSIVE;
 }
+
+enum probe_simopen_trial
+probe_decide_simopen_trial(bool connected, const struct probe_observation *result, uint8_t baseline)
+{
+	if (!result || !result->seen_syn.ss_family)
+		return PROBE_TRIAL_UNKNOWN;
+	if (result->outcome == PROBE_SEEN_CONNECTED)
+		return connected ? PROBE_TRIAL_CONNECTED : PROBE_TRIAL_UNKNOWN;
+	switch (probe_decide_syn(result, baseline)) {
+	case PROBE_SYN_DROP:
+		return PROBE_TRIAL_NOTHING;
+	case PROBE_SYN_RST:
+	case PROBE_SYN_ICMP:
+		return PROBE_TRIAL_REFUSED;
+	default:
+		return PROBE_TRIAL_UNKNOWN;
+	}
+}

@@ -53,4 +53,19 @@ enum probe_syn probe_decide_syn(const struct probe_observation *o, uint8_t basel
 enum probe_filtering probe_decide_tcp_filtering(enum probe_syn pa, enum probe_syn aa,
 						const char **why);
 
+/* One simultaneous-open trial, from what both ends saw. */
+enum probe_simopen_trial {
+	PROBE_TRIAL_CONNECTED, /* the SYNs crossed (the reflector's drew our SYN-ACK), and
+				  our connection carried a Binding both ways */
+	PROBE_TRIAL_REFUSED,   /* the NAT answered the reflector's SYN itself (RST, ICMP) */
+	PROBE_TRIAL_NOTHING,   /* the reflector's SYN drew nothing back (a connection made
+				  later from our resent SYN does not count) */
+	PROBE_TRIAL_UNKNOWN,   /* no proof either way (our SYN never seen, a host's answer) */
+};
+
+/* result: the reflector's RESULT (NULL: none came); baseline: our host's TTL there. */
+enum probe_simopen_trial probe_decide_simopen_trial(bool connected,
+						    const struct probe_observation *result,
+						    uint8_t baseline);
+
 #endif

@@ -34,7 +34,9 @@ struct txn {
 	bool silence;
 	bool timer; /* no packet: on_timer when due */
 	bool tcp;   /* over the TCP connection `sock`: sent once */
-	bool order; /* ... a NatlabTest order: a SYN from role order_role */
+	bool order; /* ... a NatlabTest order, from role order_role */
+	enum probe_order action;
+	uint8_t token[8];
 	unsigned order_role;
 	uint16_t target_port;
 	uint32_t wait_ms;
@@ -44,6 +46,8 @@ struct txn {
 	unsigned sends;
 	uint64_t sent_us, next_us, interval_us;
 };
+
+#define NO_ROLE (-2) /* a connection to an address that is no role (-1: accepted) */
 
 /* A TCP connection or listener a test opened (or a listener accepted). */
 struct conn {
@@ -237,12 +241,11 @@ static void unsendable(probe_engine_t *e, const struct txn *t)
 	probe_note(t->run, why);
 }
 
-/* A NatlabTest order (PROTOCOL.md): the token is the transaction ID's last
- * 8 bytes, unique to the order. */
+/* A NatlabTest order (PROTOCOL.md). */
 static enum stun_err build_order(const probe_engine_t *e, const struct txn *t, uint8_t *msg,
 				 size_t cap, size_t *len)
 {
-	uint8_t action[4] = {2 /* SYN */, (uint8_t)t->order_role, 0, 0}, port[4] = {0};
+	uint8_t action[4] = {(uint8_t)t->action, (uint8_t)t->order_role, 0, 0}, port[4] = {0};
 	struct stun_builder b;
 
 	stun_build_start(&b, msg, cap, stun_type(STUN_NATLAB_TEST, STUN_REQUEST), STUN_MAGIC_COOKIE,
@@ -253,7 +256,7 @@ static enum stun_err build_order(const probe_engine_t *e, const struct txn *t, u
 		wire_put16(port, t->target_port);
 		stun_build_attr(&b, STUN_ATTR_NATLAB_TARGET_PORT, port, sizeof(port));
 	}
-	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, t->tid + 4, 8);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, t->token, sizeof(t->token));
 	stun_build_u32(&b, STUN_ATTR_NATLAB_WAIT, t->wait_ms);
 	stun_build_integrity(&b, (const uint8_t *)e->io.key, strlen(e->io.key));
 	stun_build_fingerprint(&b);
@@ -401,8 +404,9 @@ static struct conn *new_conn(struct probe_run *r, int tag)
 	return NULL;
 }
 
-int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
-		      struct sockaddr_storage *local)
+/* A connection to `to`; dest: its role, or NO_ROLE. */
+static int open_conn(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
+		     int dest, struct sockaddr_storage *local)
 {
 	probe_engine_t *e = r->e;
 	struct sockaddr_storage scratch;
@@ -414,10 +418,10 @@ int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest
 		probe_note(r, "this natprobe has no TCP");
 		return -1;
 	}
-	if (dest > 3 || (dest && !e->have_alternate) || !(c = new_conn(r, tag)))
+	if (!(c = new_conn(r, tag)))
 		return -1;
-	c->handle = e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP],
-				      (const struct sockaddr *)&e->role[dest], port, local);
+	c->handle = e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], to,
+				      port, local);
 	if (c->handle < 0) {
 		c->used = false;
 		probe_note(r, port ? "this host would not open a TCP connection from the port "
@@ -425,12 +429,28 @@ int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest
 				   : "this host would not open a TCP connection");
 		return -1;
 	}
-	c->dest = (int)dest;
-	c->peer = e->role[dest];
+	c->dest = dest;
+	memcpy(&c->peer, to, addr_len(to));
 	c->connecting = true;
 	c->deadline_us = e->now_us + TCP_CONNECT_US;
 	r->open++;
 	return c->handle;
+}
+
+int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+		      struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+
+	if (dest > 3 || (dest && !e->have_alternate))
+		return -1;
+	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local);
+}
+
+int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
+			 struct sockaddr_storage *local)
+{
+	return open_conn(r, tag, port, to, NO_ROLE, local);
 }
 
 int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockaddr_storage *local)
@@ -463,13 +483,13 @@ int probe_tcp_ask(struct probe_run *r, int tag, int conn)
 	struct conn *c = find_conn(r->e, conn);
 	struct txn *t;
 
-	if (!c || c->listener || c->connecting || c->dest < 0)
+	if (!c || c->listener || c->connecting || c->dest == -1)
 		return -1;
 	t = new_txn(r, tag, conn, false);
 	if (!t)
 		return -1;
 	t->tcp = true;
-	t->dest = (unsigned)c->dest;
+	t->dest = c->dest < 0 ? 0 : (unsigned)c->dest;
 	t->to = c->peer;
 	first_send(r->e, r, t);
 	return 0;
@@ -490,21 +510,38 @@ unsigned probe_order_wait_ms(const struct probe_run *r)
 int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,
 		    unsigned wait_ms)
 {
+	return probe_tcp_order_action(r, tag, conn, PROBE_ORDER_SYN, role, target_port, wait_ms,
+				      NULL);
+}
+
+int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
+			   unsigned role, uint16_t target_port, unsigned wait_ms,
+			   const uint8_t *token)
+{
 	struct conn *c = find_conn(r->e, conn);
 	struct txn *t;
 
 	if (!probe_have_session(r) || role > 3 || !c || c->listener || c->connecting ||
-	    c->dest < 0 || (role && !r->e->have_alternate))
+	    c->dest == -1 || (role && !r->e->have_alternate))
 		return -1;
 	t = new_txn(r, tag, conn, false);
 	if (!t)
 		return -1;
 	t->tcp = t->order = true;
-	t->dest = (unsigned)c->dest;
+	t->dest = c->dest < 0 ? 0 : (unsigned)c->dest;
 	t->to = c->peer;
+	t->action = action;
 	t->order_role = role;
 	t->target_port = target_port;
 	t->wait_ms = wait_ms;
+	wire_put32(t->tid, r->e->run_id);
+	wire_put32(t->tid + 4, (uint32_t)(t - r->e->txns));
+	if (token)
+		memcpy(t->token, token, sizeof(t->token));
+	else { /* unique to the order: its place and a serial */
+		memcpy(t->token, t->tid + 4, 4);
+		wire_put32(t->token + 4, r->e->serial + 1);
+	}
 	first_send(r->e, r, t);
 	return 0;
 }
@@ -790,7 +827,7 @@ static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg
 		return; /* not from the reflector holding our session, or corrupt */
 	a = stun_find(m, STUN_ATTR_NATLAB_OBSERVED);
 	v = a && a->len == 8 ? stun_attr_value(m, a) : NULL;
-	if (m->cls != STUN_SUCCESS || !v || v[0] > PROBE_SEEN_ICMP ||
+	if (m->cls != STUN_SUCCESS || !v || v[0] > PROBE_SEEN_CONNECTED ||
 	    stun_get_addr(m, STUN_ATTR_NATLAB_SENT_FROM, &o.sent_from) != STUN_OK)
 		return;
 	o.outcome = (enum probe_seen)v[0];
@@ -801,6 +838,7 @@ static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg
 	if (o.outcome != PROBE_SEEN_NOTHING &&
 	    stun_get_addr(m, STUN_ATTR_NATLAB_OBSERVED_FROM, &o.from) != STUN_OK)
 		return;
+	stun_get_addr(m, STUN_ATTR_NATLAB_SEEN_SYN, &o.seen_syn);
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_PEER_TTL, &peer) == STUN_OK)
 		o.peer_ttl = (uint8_t)(peer >> 24);
 	e->answers++;
@@ -845,7 +883,8 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 	}
 	if ((m.cls != STUN_SUCCESS && m.cls != STUN_ERROR) || t->hairpin || t->timer ||
 	    t->answer_sock != sock ||
-	    !addr_equal(from, (const struct sockaddr *)&e->role[answer_role(t)]))
+	    !addr_equal(from, t->tcp ? (const struct sockaddr *)&t->to
+				     : (const struct sockaddr *)&e->role[answer_role(t)]))
 		return; /* late, or not from where the question said it must come */
 	if (m.cls == STUN_ERROR) {
 		t->run->refused = true;

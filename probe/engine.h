@@ -137,6 +137,14 @@ enum probe_seen {
 	PROBE_SEEN_SYN_ACK = 1,
 	PROBE_SEEN_RST = 2,
 	PROBE_SEEN_ICMP = 3,
+	PROBE_SEEN_CONNECTED = 4, /* simultaneous open: the reflector's connect() completed */
+};
+
+/* What an order asks of the reflector (PROTOCOL.md, NATLAB-ACTION). */
+enum probe_order {
+	PROBE_ORDER_SYN = 2,            /* a SYN toward us; what came back */
+	PROBE_ORDER_SIMOPEN_ARM = 3,    /* a silent port X on the role's address, said at once */
+	PROBE_ORDER_SIMOPEN_RESULT = 4, /* how its connect() from X to the SYN it saw went */
 };
 
 /* The answer to an order (probe_tcp_order), checked and authenticated. */
@@ -148,7 +156,8 @@ struct probe_observation {
 					 known): what our own host sends arrives with it */
 	uint32_t us;                  /* from the SYN to what was seen */
 	struct sockaddr_storage from; /* who sent it (for ICMP, the router); family 0: nothing */
-	struct sockaddr_storage sent_from; /* the endpoint the SYN left from */
+	struct sockaddr_storage sent_from; /* the endpoint the SYN left from (ARM: X) */
+	struct sockaddr_storage seen_syn;  /* RESULT: whose SYN X saw; family 0: none */
 };
 
 typedef struct probe_engine probe_engine_t;
@@ -244,7 +253,15 @@ bool probe_have_tcp(const struct probe_run *r);
  */
 int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint16_t target_port,
 		    unsigned wait_ms);
+/* Any order; token: 8 bytes shared by an ARM and its RESULT (NULL: fresh). */
+int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
+			   unsigned role, uint16_t target_port, unsigned wait_ms,
+			   const uint8_t *token);
 bool probe_have_session(const struct probe_run *r);
+/* A connection from local port `port` (0: fresh) to an address that is no
+ * role (a port the reflector opened for a test), as probe_tcp_connect. */
+int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
+			 struct sockaddr_storage *local);
 /* How long an order should watch for an answer: three retransmission timeouts, at
  * least 50 ms (the reflector's least NATLAB-WAIT). */
 unsigned probe_order_wait_ms(const struct probe_run *r);

@@ -292,6 +292,7 @@ static void print_hairpin(FILE *out, const struct probe_result *r)
 
 static void print_tcp_ports(FILE *out, const struct probe_tcp *t);
 static void print_tcp_filtering(FILE *out, const struct probe_tcp *t);
+static void print_tcp_simopen(FILE *out, const struct probe_tcp *t);
 
 /* The TCP verdicts (RFC 5382), after UDP's. */
 static void print_tcp(FILE *out, const struct probe_tcp *t)
@@ -307,6 +308,7 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 	}
 	print_tcp_ports(out, t);
 	print_tcp_filtering(out, t);
+	print_tcp_simopen(out, t);
 }
 
 /* What came back for one ordered SYN, in a few words. */
@@ -357,6 +359,32 @@ static void print_tcp_filtering(FILE *out, const struct probe_tcp *t)
 			}
 		fputc('\n', out);
 	}
+}
+
+static void print_tcp_simopen(FILE *out, const struct probe_tcp *t)
+{
+	static const char *const answers[5] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
+	char a[ADDR_STRLEN];
+
+	if (!t->simopen_tested && !t->simopen_reason[0])
+		return;
+	fprintf(out, "  %-10s %-28s", "tcp simopen",
+		!t->simopen_tested        ? "untested"
+		: t->simopen == PROBE_YES ? "true"
+		: t->simopen == PROBE_NO  ? "false"
+					  : "inconclusive");
+	if (t->simopen_reason[0])
+		fprintf(out, " %s;", t->simopen_reason);
+	if (t->simopen_tested)
+		fprintf(
+		    out, " %u trial%s, our SYN %s, the reflector's: %s%s", t->simopen_trials,
+		    t->simopen_trials == 1 ? "" : "s",
+		    t->simopen_seen_syn.ss_family
+			? addr_format((const struct sockaddr *)&t->simopen_seen_syn, a, sizeof(a))
+			: "not seen",
+		    answers[t->simopen_answer < 5 ? t->simopen_answer : 0],
+		    t->simopen == PROBE_YES ? ", data both ways" : "");
+	fputc('\n', out);
 }
 
 static void print_tcp_ports(FILE *out, const struct probe_tcp *t)
@@ -761,6 +789,25 @@ static void tcp_syn_json(const struct probe_tcp *t, json_t *tcp, json_t *evidenc
 		json_object_set_new(reasons, "unsolicited_syn", json_string(t->syn_reason));
 }
 
+static void tcp_simopen_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
+			     json_t *reasons)
+{
+	static const char *const answers[5] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
+
+	json_object_set_new(tcp, "simultaneous_open", bool_or_null(t->simopen));
+	if (t->simopen_tested)
+		json_object_set_new(
+		    evidence, "simultaneous_open",
+		    json_pack("{s:i, s:o, s:o, s:s, s:o, s:f}", "trials",
+			      (json_int_t)t->simopen_trials, "silent_port",
+			      addr_json(&t->simopen_x), "seen_syn", addr_json(&t->simopen_seen_syn),
+			      "answer", answers[t->simopen_answer < 5 ? t->simopen_answer : 0],
+			      "ttl", t->simopen_ttl ? json_integer(t->simopen_ttl) : json_null(),
+			      "ms", t->simopen_ms));
+	if (t->simopen_reason[0])
+		json_object_set_new(reasons, "simultaneous_open", json_string(t->simopen_reason));
+}
+
 static json_t *tcp_json(const struct probe_tcp *t)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -798,6 +845,8 @@ static json_t *tcp_json(const struct probe_tcp *t)
 		tcp_filtering_json(t, tcp, evidence, reasons);
 	if (t->syn != PROBE_SYN_UNTESTED || t->syn_reason[0])
 		tcp_syn_json(t, tcp, evidence, reasons);
+	if (t->simopen_tested || t->simopen_reason[0])
+		tcp_simopen_json(t, tcp, evidence, reasons);
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
 	json_object_set_new(tcp, "evidence", evidence);

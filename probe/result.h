@@ -128,6 +128,16 @@ struct probe_tcp {
 	enum probe_syn syn_mapped, syn;
 	struct probe_tcp_seen syn_seen[2]; /* the unused ports tried */
 	char syn_mapped_reason[PROBE_REASON_LEN], syn_reason[PROBE_REASON_LEN];
+	/* Simultaneous open (REQ-2): our connect() to a silent port X crossed by
+	 * the reflector's own from X; up to 3 trials. */
+	bool simopen_tested;
+	enum probe_bool simopen;
+	unsigned simopen_trials;
+	unsigned simopen_answer; /* the last RESULT's outcome (enum probe_seen) */
+	uint8_t simopen_ttl;
+	double simopen_ms;
+	struct sockaddr_storage simopen_seen_syn, simopen_x;
+	char simopen_reason[PROBE_REASON_LEN];
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 

@@ -97,11 +97,11 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 		return 400;
 	}
 	v = stun_attr_value(m, action);
-	if ((v[0] != REFL_TEST_UDP && v[0] != REFL_TEST_SYN) || v[1] > 3) {
+	if (v[0] < REFL_TEST_UDP || v[0] > REFL_TEST_SIMOPEN_RESULT || v[1] > 3) {
 		*reason = "NATLAB-ACTION: unknown action or role";
 		return 400;
 	}
-	if (v[0] == REFL_TEST_SYN && from->sa_family != AF_INET) {
+	if (v[0] != REFL_TEST_UDP && from->sa_family != AF_INET) {
 		*reason = "SYN tests are IPv4 only";
 		return 400;
 	}
@@ -127,8 +127,8 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 	stun_get_u32(m, STUN_ATTR_NATLAB_WAIT, &wait);
 	if (wait < REFL_TEST_WAIT_MIN)
 		wait = REFL_TEST_WAIT_MIN;
-	if (wait > (v[0] == REFL_TEST_SYN ? REFL_TEST_WAIT_MAX_SYN : REFL_TEST_WAIT_MAX))
-		wait = v[0] == REFL_TEST_SYN ? REFL_TEST_WAIT_MAX_SYN : REFL_TEST_WAIT_MAX;
+	if (wait > (v[0] == REFL_TEST_UDP ? REFL_TEST_WAIT_MAX : REFL_TEST_WAIT_MAX_SYN))
+		wait = v[0] == REFL_TEST_UDP ? REFL_TEST_WAIT_MAX : REFL_TEST_WAIT_MAX_SYN;
 	t->wait_ms = wait;
 	return 0;
 }
@@ -176,6 +176,9 @@ enum stun_err refl_test_answer(const struct refl_test *t, const struct refl_obse
 	if (o->outcome != REFL_SEEN_NOTHING)
 		stun_build_addr(&b, STUN_ATTR_NATLAB_OBSERVED_FROM,
 				(const struct sockaddr *)&o->from);
+	if (o->seen_syn.ss_family)
+		stun_build_addr(&b, STUN_ATTR_NATLAB_SEEN_SYN,
+				(const struct sockaddr *)&o->seen_syn);
 	if (o->peer_ttl) {
 		uint8_t peer[4] = {o->peer_ttl, 0, 0, 0};
 
@@ -191,7 +194,7 @@ enum stun_err refl_test_answer(const struct refl_test *t, const struct refl_obse
 
 const char *refl_outcome_name(enum refl_outcome o)
 {
-	static const char *const names[] = {"nothing", "syn-ack", "rst", "icmp"};
+	static const char *const names[] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
 
-	return (unsigned)o < 4 ? names[o] : "invalid";
+	return (unsigned)o < 5 ? names[o] : "invalid";
 }

@@ -23,6 +23,12 @@
 enum refl_test_action {
 	REFL_TEST_UDP = 1, /* a STUN indication carrying the token */
 	REFL_TEST_SYN = 2, /* a TCP SYN whose sequence number is the token's first 4 bytes */
+	/* Simultaneous open (RFC 5382 REQ-2): a silent port X on the role's
+	 * address, answered at once with X; the first SYN to X from anywhere
+	 * draws the reflector's own connect() from X back to its source. */
+	REFL_TEST_SIMOPEN_ARM = 3,
+	/* How that went: answered once the connect() has ended, or at ARM's deadline. */
+	REFL_TEST_SIMOPEN_RESULT = 4,
 };
 
 enum refl_outcome {
@@ -30,6 +36,7 @@ enum refl_outcome {
 	REFL_SEEN_SYN_ACK = 1,
 	REFL_SEEN_RST = 2,
 	REFL_SEEN_ICMP = 3,
+	REFL_SEEN_CONNECTED = 4, /* simultaneous open: the reflector's connect() completed */
 };
 
 #define REFL_SESSION_ID_MAX    64
@@ -61,6 +68,8 @@ struct refl_observation {
 	 * came on (0: not seen). What the client's own host sends arrives with
 	 * it; a NAT's own answer, as a rule, with another. */
 	uint8_t peer_ttl;
+	/* Simultaneous open: the source of the SYN the silent port saw (family 0: none). */
+	struct sockaddr_storage seen_syn;
 };
 
 /* key = the first 32 hex digits of HMAC-SHA256(secret, "natlab session " ID). */

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
 
@@ -37,7 +38,10 @@
 #define RDV_TTL_MS   60000 /* a session forgotten a minute after its last registration */
 #define SYN_RING     256   /* the last inbound SYNs seen, with their TTL */
 
-enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE };
+enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE, KIND_SIMOPEN };
+
+#define ARMED_MAX  32           /* simultaneous-open tests at once */
+#define ARMED_KEEP 10000000000u /* a finished one waits this long for its RESULT */
 
 struct conn {
 	int fd; /* -1: free */
@@ -61,6 +65,33 @@ struct pending {
 	int conn; /* the TCP connection it came on, or -1 */
 	uint32_t conn_gen;
 	uint64_t sent_ns, deadline_ns;
+};
+
+/*
+ * A simultaneous-open test (NatlabTest SIMOPEN-ARM, RFC 5382 REQ-2): a
+ * silent port X (a listener whose accept queue is full, so a SYN to it gets
+ * no answer at all, not even the kernel's RST), then, on the first SYN to X,
+ * our own connect() from X back to that SYN's source. A connection that
+ * completes can only have formed from two crossing SYNs.
+ */
+struct armed {
+	bool used, done;
+	struct refl_test t; /* the ARM order: token, key, role */
+	int family;
+	struct sockaddr_storage x;      /* the bound address with port X */
+	struct sockaddr_storage filler; /* our own connection's end: its SYN is not the one */
+	int listen_fd, filler_fd, out_fd;
+	struct refl_observation o; /* what came of it */
+	/* Seen from the SYN's source after our connect(): its SYN-ACK (our SYN
+	 * crossed its own and reached it) or its SYN again (ours did not). */
+	bool synack_seen, resent_seen;
+	uint64_t seen_ns, deadline_ns;
+	/* The RESULT request, when it came before the end. */
+	bool waiting;
+	struct refl_test result;
+	int conn;
+	uint32_t conn_gen;
+	enum refl_role arrival;
 };
 
 /* Replies waiting to leave one role's socket. */
@@ -91,6 +122,7 @@ struct refl_server {
 	rdv_t *rdv;            /* the rendezvous of two probes (off without a secret) */
 	struct pending pending[PENDING_MAX];
 	unsigned npending;
+	struct armed armed[ARMED_MAX];
 	unsigned *free_slots, nfree;
 	/* The receive side of a batch, reused. */
 	struct mmsghdr in_hdr[BATCH];
@@ -465,7 +497,8 @@ static void accept_conns(struct refl_server *s, unsigned index)
 				   .family = (int)index / 4,
 				   .role = (enum refl_role)(index % 4),
 				   .peer = peer,
-				   .last_ns = now};
+				   .last_ns = now,
+				   .gen = ++s->next_gen};
 		if (watch(s, fd, KIND_CONN, slot)) {
 			s->nconns++;
 			drop_conn(s, slot, "tcp epoll failed");
@@ -562,6 +595,16 @@ static uint8_t syn_ttl(const struct refl_server *s, const struct sockaddr *peer)
 	return 0;
 }
 
+static void send_on_conn(struct refl_server *s, int conn, uint32_t gen, const uint8_t *buf,
+			 size_t len);
+static void adopt_conn(struct refl_server *s, struct armed *a);
+static void simopen_arm(struct refl_server *s, int f, int conn, const struct refl_test *t,
+			uint64_t now);
+static void simopen_result(struct refl_server *s, int conn, enum refl_role arrival,
+			   const struct refl_test *t);
+static void simopen_captured(struct refl_server *s, const struct refl_captured *c, uint64_t now);
+static void on_captured(void *ctx, const struct refl_captured *c);
+
 static void answer_test(struct refl_server *s, struct pending *p, const struct refl_observation *o)
 {
 	const struct refl_cfg *h = &s->cfg.handler[p->family];
@@ -587,10 +630,321 @@ static void answer_test(struct refl_server *s, struct pending *p, const struct r
 			counters_add(&s->counters, "send failed");
 		return;
 	}
-	if (s->conns[p->conn].fd < 0 || s->conns[p->conn].gen != p->conn_gen)
+	send_on_conn(s, p->conn, p->conn_gen, buf, len);
+}
+
+/* An answer on the TCP connection a request came on, if it is still there. */
+static void send_on_conn(struct refl_server *s, int conn, uint32_t gen, const uint8_t *buf,
+			 size_t len)
+{
+	if (s->conns[conn].fd < 0 || s->conns[conn].gen != gen)
 		counters_add(&s->counters, "natlab test connection gone");
-	else if (send(s->conns[p->conn].fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
-		drop_conn(s, (unsigned)p->conn, "tcp send blocked");
+	else if (send(s->conns[conn].fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+		drop_conn(s, (unsigned)conn, "tcp send blocked");
+}
+
+/* ---- simultaneous open ---- */
+
+/* The advertised address of an armed test's role, with port X. */
+static struct sockaddr_storage armed_from(const struct refl_server *s, const struct armed *a)
+{
+	struct sockaddr_storage adv = s->cfg.handler[a->family].advertised[a->t.from_role];
+
+	addr_set_port((struct sockaddr *)&adv, addr_port((const struct sockaddr *)&a->x));
+	return adv;
+}
+
+static void armed_answer(struct refl_server *s, struct armed *a, const struct refl_test *t,
+			 int conn, uint32_t gen)
+{
+	struct sockaddr_storage from = armed_from(s, a);
+	struct refl_observation o = a->o;
+	uint8_t *buf = s->out[0].buf[0];
+	size_t len;
+
+	/* The control connection's own SYN: the client's baseline TTL. */
+	if (s->conns[conn].fd >= 0 && s->conns[conn].gen == gen)
+		o.peer_ttl = syn_ttl(s, (const struct sockaddr *)&s->conns[conn].peer);
+	if (refl_test_answer(t, &o, (struct sockaddr *)&from, s->cfg.handler[a->family].software,
+			     buf, MSG_CAP, &len) == STUN_OK)
+		send_on_conn(s, conn, gen, buf, len);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The test is over: the silent port goes, a waiting RESULT is answered. */
+static void armed_finish(struct refl_server *s, struct armed *a, uint64_t now)
+{
+	a->done = true;
+	a->deadline_ns = now + ARMED_KEEP;
+	close_fd(&a->listen_fd);
+	close_fd(&a->filler_fd);
+	close_fd(&a->out_fd);
+	counters_add(&s->counters, a->o.outcome == REFL_SEEN_CONNECTED ? "simopen connected"
+				   : a->o.seen_syn.ss_family           ? "simopen not connected"
+								       : "simopen saw no syn");
+	if (a->waiting) {
+		armed_answer(s, a, &a->result, a->conn, a->conn_gen);
+		a->used = false;
+	}
+}
+
+static int reuse_socket(const struct sockaddr *bind_to)
+{
+	int one = 1, fd = socket(bind_to->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, bind_to, addr_len(bind_to))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A silent port: listen(fd, 0) and one connection of our own left in the
+ * accept queue, which is then full, so Linux drops further SYNs without a
+ * RST. 0, or -1 when it could not be made (or its filler did not connect
+ * within 100 ms over loopback). */
+static int silent_port(struct refl_server *s, struct armed *a)
+{
+	struct sockaddr_storage x = s->cfg.bound[a->family][a->t.from_role];
+	socklen_t len = sizeof(a->x);
+	struct pollfd pfd;
+	int err = 0;
+
+	addr_set_port((struct sockaddr *)&x, 0);
+	a->listen_fd = reuse_socket((struct sockaddr *)&x);
+	if (a->listen_fd < 0 || getsockname(a->listen_fd, (struct sockaddr *)&a->x, &len) ||
+	    listen(a->listen_fd, 0))
+		return -1;
+	a->filler_fd = socket(a->x.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (a->filler_fd < 0 ||
+	    (connect(a->filler_fd, (struct sockaddr *)&a->x, addr_len((struct sockaddr *)&a->x)) &&
+	     errno != EINPROGRESS))
+		return -1;
+	pfd = (struct pollfd){.fd = a->filler_fd, .events = POLLOUT};
+	len = sizeof(err);
+	if (poll(&pfd, 1, 100) != 1 || getsockopt(a->filler_fd, SOL_SOCKET, SO_ERROR, &err, &len) ||
+	    err)
+		return -1;
+	len = sizeof(a->filler);
+	return getsockname(a->filler_fd, (struct sockaddr *)&a->filler, &len);
+}
+
+static struct armed *armed_find(struct refl_server *s, const struct refl_test *t)
+{
+	for (unsigned i = 0; i < ARMED_MAX; i++)
+		if (s->armed[i].used && !memcmp(s->armed[i].t.token, t->token, sizeof(t->token)) &&
+		    !strcmp(s->armed[i].t.key, t->key))
+			return &s->armed[i];
+	return NULL;
+}
+
+/* SIMOPEN-ARM: a silent port, answered at once with where it is. */
+static void simopen_arm(struct refl_server *s, int f, int conn, const struct refl_test *t,
+			uint64_t now)
+{
+	struct armed *a = NULL;
+
+	for (unsigned i = 0; i < ARMED_MAX && !a; i++)
+		if (!s->armed[i].used)
+			a = &s->armed[i];
+	if (!a || armed_find(s, t)) {
+		counters_add(&s->counters, a ? "simopen token reused" : "simopen full");
+		return;
+	}
+	*a = (struct armed){.used = true,
+			    .t = *t,
+			    .family = f,
+			    .listen_fd = -1,
+			    .filler_fd = -1,
+			    .out_fd = -1,
+			    .deadline_ns = now + (uint64_t)t->wait_ms * 1000000u};
+	if (silent_port(s, a)) {
+		counters_add(&s->counters, "simopen no silent port");
+		close_fd(&a->listen_fd);
+		close_fd(&a->filler_fd);
+		a->used = false;
+		return;
+	}
+	counters_add(&s->counters, "simopen armed");
+	armed_answer(s, a, t, conn, s->conns[conn].gen);
+}
+
+/* SIMOPEN-RESULT: answered now if the test is over, else when it is. */
+static void simopen_result(struct refl_server *s, int conn, enum refl_role arrival,
+			   const struct refl_test *t)
+{
+	struct armed *a = armed_find(s, t);
+
+	if (!a) {
+		counters_add(&s->counters, "simopen result for nothing armed");
+		return;
+	}
+	a->result = *t;
+	if (a->done) {
+		armed_answer(s, a, t, conn, s->conns[conn].gen);
+		a->used = false;
+		return;
+	}
+	a->waiting = true;
+	a->conn = conn;
+	a->conn_gen = s->conns[conn].gen;
+	a->arrival = arrival;
+}
+
+/* The first SYN to X: our own connect() from X to its source, crossing it. */
+static void simopen_syn(struct refl_server *s, struct armed *a, const struct refl_captured *c,
+			uint64_t now)
+{
+	struct epoll_event ev = {.events = EPOLLOUT,
+				 .data.u64 =
+				     (uint64_t)KIND_SIMOPEN << 32 | (unsigned)(a - s->armed)};
+
+	memcpy(&a->o.seen_syn, &c->src, sizeof(c->src));
+	a->seen_ns = now;
+	a->out_fd = reuse_socket((struct sockaddr *)&a->x);
+	if (a->out_fd < 0 ||
+	    (connect(a->out_fd, (struct sockaddr *)&a->o.seen_syn, sizeof(struct sockaddr_in)) &&
+	     errno != EINPROGRESS) ||
+	    epoll_ctl(s->epoll, EPOLL_CTL_ADD, a->out_fd, &ev)) {
+		counters_add(&s->counters, "simopen connect failed");
+		armed_finish(s, a, now);
+	}
+}
+
+/* What capture saw, for the armed tests: the first SYN to X, and a RST or
+ * ICMP error answering our own SYN from X. */
+static void simopen_captured(struct refl_server *s, const struct refl_captured *c, uint64_t now)
+{
+	for (unsigned i = 0; i < ARMED_MAX; i++) {
+		struct armed *a = &s->armed[i];
+		struct refl_test mine = {.action = REFL_TEST_SYN};
+		struct refl_observation o = {0};
+
+		if (!a->used || a->done)
+			continue;
+		if (!a->o.seen_syn.ss_family) {
+			if (c->proto == IPPROTO_TCP &&
+			    (c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) == REFL_TCP_SYN &&
+			    addr_equal((const struct sockaddr *)&c->dst,
+				       (struct sockaddr *)&a->x) &&
+			    !addr_equal((const struct sockaddr *)&c->src,
+					(struct sockaddr *)&a->filler))
+				simopen_syn(s, a, c, now);
+			continue;
+		}
+		mine.target = a->o.seen_syn;
+		if (c->proto == IPPROTO_TCP && (c->tcp_flags & REFL_TCP_SYN) &&
+		    addr_equal((const struct sockaddr *)&c->src,
+			       (struct sockaddr *)&a->o.seen_syn) &&
+		    addr_equal((const struct sockaddr *)&c->dst, (struct sockaddr *)&a->x)) {
+			if (c->tcp_flags & REFL_TCP_ACK)
+				a->synack_seen = true;
+			else if (!a->synack_seen)
+				a->resent_seen = true;
+			continue;
+		}
+		if (a->o.outcome == REFL_SEEN_NOTHING &&
+		    refl_capture_match(&mine, (struct sockaddr *)&a->x, c, &o) &&
+		    o.outcome != REFL_SEEN_SYN_ACK) {
+			a->o.outcome = o.outcome;
+			a->o.icmp_type = o.icmp_type;
+			a->o.icmp_code = o.icmp_code;
+			a->o.from = o.from;
+			a->o.ttl = o.ttl;
+			a->o.elapsed_us = (uint32_t)((now - a->seen_ns) / 1000);
+		}
+	}
+}
+
+/* Our connect() from X ended: a connection (served as any other from now
+ * on), or refused, unreachable, timed out. */
+static void simopen_connected(struct refl_server *s, unsigned index)
+{
+	struct armed *a = &s->armed[index];
+	uint64_t now = now_ns();
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (index >= ARMED_MAX || !a->used || a->done || a->out_fd < 0)
+		return;
+	if (getsockopt(a->out_fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	/* What capture holds of the answer is read first: it came before. */
+	refl_probes_read(s->probes, on_captured, s);
+	if (a->done)
+		return;
+	if (!err) {
+		/* Simultaneous open only when our SYN reached the other end: a
+		 * connection made by its SYN sent again, after the NAT dropped
+		 * ours, is an ordinary one. */
+		if (a->synack_seen) {
+			a->o.outcome = REFL_SEEN_CONNECTED;
+			a->o.from = a->o.seen_syn;
+		}
+		counters_add(&s->counters, a->synack_seen   ? "simopen crossed"
+					   : a->resent_seen ? "simopen connected on a resent syn"
+							    : "simopen connected unseen");
+		a->o.elapsed_us = (uint32_t)((now - a->seen_ns) / 1000);
+		adopt_conn(s, a);
+	} else if (a->o.outcome == REFL_SEEN_NOTHING && err != ETIMEDOUT) {
+		a->o.outcome = err == ECONNREFUSED ? REFL_SEEN_RST : REFL_SEEN_ICMP;
+		a->o.elapsed_us = (uint32_t)((now - a->seen_ns) / 1000);
+	}
+	armed_finish(s, a, now);
+}
+
+/* The connection made by simultaneous open joins the others: STUN is served
+ * on it, so the probe can prove data flows both ways. */
+static void adopt_conn(struct refl_server *s, struct armed *a)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	unsigned slot;
+
+	if (!s->nfree || admit(s, (struct sockaddr *)&a->o.seen_syn, now_ns())) {
+		counters_add(&s->counters, "simopen connection not kept");
+		return;
+	}
+	slot = s->free_slots[--s->nfree];
+	s->conns[slot] = (struct conn){.fd = a->out_fd,
+				       .family = a->family,
+				       .role = a->t.from_role,
+				       .peer = a->o.seen_syn,
+				       .last_ns = now_ns(),
+				       .gen = ++s->next_gen};
+	ev.data.u64 = (uint64_t)KIND_CONN << 32 | slot;
+	s->nconns++;
+	if (epoll_ctl(s->epoll, EPOLL_CTL_MOD, a->out_fd, &ev)) {
+		a->out_fd = -1;
+		drop_conn(s, slot, "tcp epoll failed");
+		return;
+	}
+	a->out_fd = -1; /* the connection's now */
+}
+
+static void expire_armed(struct refl_server *s, uint64_t now)
+{
+	for (unsigned i = 0; i < ARMED_MAX; i++) {
+		struct armed *a = &s->armed[i];
+
+		if (!a->used || now < a->deadline_ns)
+			continue;
+		if (a->done)
+			a->used = false; /* its RESULT never came */
+		else
+			armed_finish(s, a, now);
+	}
 }
 
 /* Send the test's packet; the answer comes from capture or the deadline. */
@@ -605,6 +959,16 @@ static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 	size_t len;
 	int rc;
 
+	if (t->action == REFL_TEST_SIMOPEN_ARM || t->action == REFL_TEST_SIMOPEN_RESULT) {
+		if (conn < 0 || !s->probes)
+			counters_add(&s->counters,
+				     conn < 0 ? "simopen over udp" : "natlab test without capture");
+		else if (t->action == REFL_TEST_SIMOPEN_ARM)
+			simopen_arm(s, f, conn, t, now);
+		else
+			simopen_result(s, conn, arrival, t);
+		return;
+	}
 	for (unsigned i = 0; i < PENDING_MAX && !p; i++)
 		if (!s->pending[i].used)
 			p = &s->pending[i];
@@ -650,6 +1014,7 @@ static void on_captured(void *ctx, const struct refl_captured *c)
 		s->syns[s->syn_next++ % SYN_RING].ttl = c->ttl;
 	}
 
+	simopen_captured(s, c, now);
 	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++) {
 		struct pending *p = &s->pending[i];
 		const struct sockaddr *src =
@@ -686,6 +1051,9 @@ static int sleep_ms(const struct refl_server *s, uint64_t now)
 	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++)
 		if (s->pending[i].used && s->pending[i].deadline_ns < next)
 			next = s->pending[i].deadline_ns;
+	for (unsigned i = 0; i < ARMED_MAX; i++)
+		if (s->armed[i].used && s->armed[i].deadline_ns < next)
+			next = s->armed[i].deadline_ns;
 	return next <= now ? 0 : (int)((next - now + 999999) / 1000000);
 }
 
@@ -731,10 +1099,14 @@ int refl_server_run(refl_server_t *s, FILE *log)
 			case KIND_CAPTURE:
 				refl_probes_read(s->probes, on_captured, s);
 				break;
+			case KIND_SIMOPEN:
+				simopen_connected(s, index);
+				break;
 			}
 		}
 		now = now_ns();
 		expire_tests(s, now);
+		expire_armed(s, now);
 		if (now >= next_sweep) {
 			close_idle(s, now);
 			next_sweep = now + 1000000000u;
@@ -763,6 +1135,12 @@ void refl_server_close(refl_server_t *s)
 	for (unsigned i = 0; s->conns && i < s->cfg.tcp_max; i++)
 		if (s->conns[i].fd >= 0)
 			close(s->conns[i].fd);
+	for (unsigned i = 0; i < ARMED_MAX; i++)
+		if (s->armed[i].used) {
+			close_fd(&s->armed[i].listen_fd);
+			close_fd(&s->armed[i].filler_fd);
+			close_fd(&s->armed[i].out_fd);
+		}
 	if (s->epoll >= 0)
 		close(s->epoll);
 	refl_limiter_free(s->limiter);

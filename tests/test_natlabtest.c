@@ -157,9 +157,17 @@ static void test_refusals(void)
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 401); /* another session's key */
 	CU_ASSERT_FALSE(out.test);
-	len = request(msg, "probe-7", key, 3, 0, 0, -1);
+	len = request(msg, "probe-7", key, 5, 0, 0, -1);
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* unknown action */
+	len = request(msg, "probe-7", key, REFL_TEST_SIMOPEN_ARM, 2, 0, -1);
+	handle(secret, msg, len, "[2001:db8::7]:1", &out, reply);
+	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* simultaneous open: IPv4 only */
+	len = request(msg, "probe-7", key, REFL_TEST_SIMOPEN_ARM, 2, 0, -1);
+	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
+	CU_ASSERT_TRUE(out.test);
+	CU_ASSERT_EQUAL(out.order.action, REFL_TEST_SIMOPEN_ARM);
+	CU_ASSERT_EQUAL(out.order.from_role, 2);
 	len = request(msg, "probe-7", key, REFL_TEST_UDP, 4, 0, -1);
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* no role 4 */

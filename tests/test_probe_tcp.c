@@ -64,9 +64,28 @@ struct order {
 	uint64_t sent_us, deadline_us;
 };
 
+/* A simultaneous-open test at the reflector: silent port X, and what came
+ * of its own SYN from X to the first SYN's source. */
+struct armed {
+	bool used, done, connected;
+	struct refl_test t;
+	uint32_t x_ip;
+	uint16_t x_port;
+	uint32_t seen_ip; /* 0: no SYN yet */
+	uint16_t seen_port;
+	struct refl_observation o;
+	uint64_t seen_us, deadline_us;
+	bool waiting; /* a RESULT to answer at the end */
+	struct refl_test result;
+	uint32_t rip; /* its requester */
+	uint16_t rport;
+	enum refl_role arrival;
+};
+
 /* The probe host's TCP sockets. */
 struct tsock {
 	bool used, listener, connecting, connected;
+	bool syn_rcvd; /* connecting, and a SYN came: simultaneous open */
 	uint16_t port;
 	uint32_t rip;
 	uint16_t rport;
@@ -85,6 +104,8 @@ struct tsim {
 	bool host_reject; /* the probe's host REJECTs inbound SYNs with a RST */
 	bool host_icmp;   /* ... with an ICMP port unreachable instead */
 	struct order orders[MAX_ORDERS];
+	struct armed armed[MAX_ORDERS];
+	bool no_silent_ports;   /* the reflector cannot open one: ARM goes unanswered */
 	uint8_t syn_ttl[65536]; /* by the reflector-side source port: its SYN's TTL */
 	probe_engine_t *engine;
 };
@@ -318,6 +339,9 @@ static void answer_order(struct tsim *s, struct order *o, const struct refl_obse
 	fly(s, back);
 }
 
+static void simopen_capture(struct tsim *s, const struct refl_captured *c);
+static void armed_finish(struct tsim *s, struct armed *a);
+
 /* What natreflector's capture sees of a segment that reached it, matched
  * against the orders in flight as natreflector matches it. */
 static void capture(struct tsim *s, const struct seg *g)
@@ -337,6 +361,7 @@ static void capture(struct tsim *s, const struct seg *g)
 		sin_of(&c.inner_src, g->in_src_ip, g->in_src_port);
 		sin_of(&c.inner_dst, g->in_dst_ip, g->in_dst_port);
 	}
+	simopen_capture(s, &c);
 	for (int i = 0; i < MAX_ORDERS; i++) {
 		struct order *o = &s->orders[i];
 		struct refl_observation ob = {0};
@@ -353,18 +378,24 @@ static void expire_orders(struct tsim *s)
 {
 	static const struct refl_observation nothing;
 
-	for (int i = 0; i < MAX_ORDERS; i++)
+	for (int i = 0; i < MAX_ORDERS; i++) {
 		if (s->orders[i].used && s->orders[i].deadline_us <= s->now_us)
 			answer_order(s, &s->orders[i], &nothing);
+		if (s->armed[i].used && !s->armed[i].done && s->armed[i].deadline_us <= s->now_us)
+			armed_finish(s, &s->armed[i]);
+	}
 }
 
 static uint64_t orders_deadline(const struct tsim *s)
 {
 	uint64_t next = UINT64_MAX;
 
-	for (int i = 0; i < MAX_ORDERS; i++)
+	for (int i = 0; i < MAX_ORDERS; i++) {
 		if (s->orders[i].used && s->orders[i].deadline_us < next)
 			next = s->orders[i].deadline_us;
+		if (s->armed[i].used && !s->armed[i].done && s->armed[i].deadline_us < next)
+			next = s->armed[i].deadline_us;
+	}
 	return next;
 }
 
@@ -393,6 +424,149 @@ static void start_order(struct tsim *s, const struct refl_test *t, int arrival, 
 	fly(s, syn);
 }
 
+/* ---- simultaneous open at the reflector ---- */
+
+static void armed_answer(struct tsim *s, struct armed *a, const struct refl_test *t, uint32_t rip,
+			 uint16_t rport, enum refl_role arrival)
+{
+	struct refl_observation ob = a->o;
+	struct seg back = {.inbound = true, .flags = F_ACK, .dst_ip = rip, .dst_port = rport};
+	struct sockaddr_storage from;
+
+	ob.peer_ttl = s->syn_ttl[rport];
+	if (a->seen_ip)
+		test_sockaddr_v4(a->seen_ip, a->seen_port, &ob.seen_syn);
+	test_sockaddr_v4(a->x_ip, a->x_port, &from);
+	if (refl_test_answer(t, &ob, (struct sockaddr *)&from, NULL, back.data, sizeof(back.data),
+			     &back.len) != STUN_OK)
+		return;
+	ip_port((struct sockaddr *)&s->refl.advertised[arrival], &back.src_ip, &back.src_port);
+	fly(s, back);
+}
+
+static void armed_finish(struct tsim *s, struct armed *a)
+{
+	a->done = true;
+	if (a->waiting)
+		armed_answer(s, a, &a->result, a->rip, a->rport, a->arrival);
+	a->waiting = false;
+}
+
+static struct armed *armed_find(struct tsim *s, const struct refl_test *t)
+{
+	for (int i = 0; i < MAX_ORDERS; i++)
+		if (s->armed[i].used && !memcmp(s->armed[i].t.token, t->token, 8) &&
+		    !strcmp(s->armed[i].t.key, t->key))
+			return &s->armed[i];
+	return NULL;
+}
+
+/* SIMOPEN-ARM (a silent port, said at once) and SIMOPEN-RESULT. */
+static void simopen_order(struct tsim *s, const struct refl_test *t, int arrival,
+			  const struct seg *g)
+{
+	struct armed *a = armed_find(s, t);
+
+	if (t->action == REFL_TEST_SIMOPEN_RESULT) {
+		if (!a)
+			return;
+		if (a->done) {
+			armed_answer(s, a, t, g->src_ip, g->src_port, (enum refl_role)arrival);
+			return;
+		}
+		a->waiting = true;
+		a->result = *t;
+		a->rip = g->src_ip;
+		a->rport = g->src_port;
+		a->arrival = (enum refl_role)arrival;
+		return;
+	}
+	for (int i = 0; i < MAX_ORDERS && !a && !s->no_silent_ports; i++)
+		if (!s->armed[i].used) {
+			a = &s->armed[i];
+			*a =
+			    (struct armed){.used = true,
+					   .t = *t,
+					   .x_port = (uint16_t)(50000 + i),
+					   .deadline_us = s->now_us + (uint64_t)t->wait_ms * 1000u};
+			ip_port((struct sockaddr *)&s->refl.advertised[t->from_role], &a->x_ip,
+				&(uint16_t){0});
+			armed_answer(s, a, t, g->src_ip, g->src_port, (enum refl_role)arrival);
+		}
+}
+
+/* A segment to a silent port X: the first SYN draws our own from X (and no
+ * answer); the SYN-ACK to ours makes the connection, served like the others. */
+static bool simopen_segment(struct tsim *s, const struct seg *g)
+{
+	for (int i = 0; i < MAX_ORDERS; i++) {
+		struct armed *a = &s->armed[i];
+		struct seg out = {.inbound = true,
+				  .src_ip = g->dst_ip,
+				  .src_port = g->dst_port,
+				  .dst_ip = g->src_ip,
+				  .dst_port = g->src_port};
+
+		if (!a->used || g->dst_ip != a->x_ip || g->dst_port != a->x_port)
+			continue;
+		if ((g->flags & (F_SYN | F_ACK)) == F_SYN && !a->seen_ip && !a->done) {
+			a->seen_ip = g->src_ip;
+			a->seen_port = g->src_port;
+			a->seen_us = s->now_us;
+			out.flags = F_SYN;
+			out.seq = 777;
+			fly(s, out);
+		} else if ((g->flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK) && !a->done &&
+			   g->src_ip == a->seen_ip && g->src_port == a->seen_port) {
+			a->o.outcome = REFL_SEEN_CONNECTED;
+			test_sockaddr_v4(a->seen_ip, a->seen_port, &a->o.from);
+			a->o.elapsed_us = (uint32_t)(s->now_us - a->seen_us);
+			a->connected = true;
+			out.flags = F_ACK;
+			fly(s, out);
+			armed_finish(s, a);
+		} else if (a->connected && g->len) {
+			struct sockaddr_storage from;
+			struct refl_reply rep;
+
+			test_sockaddr_v4(g->src_ip, g->src_port, &from);
+			refl_handle(&s->refl,
+				    &(struct refl_request){g->data, g->len,
+							   (enum refl_role)a->t.from_role,
+							   (struct sockaddr *)&from, true},
+				    out.data, sizeof(out.data), &rep);
+			out.len = rep.len;
+			out.flags = F_ACK;
+			if (out.len)
+				fly(s, out);
+		}
+		return true;
+	}
+	return false;
+}
+
+/* What capture saw of the answer to our SYN from X: the NAT's RST or ICMP. */
+static void simopen_capture(struct tsim *s, const struct refl_captured *c)
+{
+	for (int i = 0; i < MAX_ORDERS; i++) {
+		struct armed *a = &s->armed[i];
+		struct refl_test mine = {.action = REFL_TEST_SYN};
+		struct sockaddr_storage x;
+		struct refl_observation o = {0};
+
+		if (!a->used || a->done || !a->seen_ip)
+			continue;
+		test_sockaddr_v4(a->seen_ip, a->seen_port, &mine.target);
+		test_sockaddr_v4(a->x_ip, a->x_port, &x);
+		if (refl_capture_match(&mine, (struct sockaddr *)&x, c, &o) &&
+		    o.outcome != REFL_SEEN_SYN_ACK) {
+			o.elapsed_us = (uint32_t)(s->now_us - a->seen_us);
+			a->o = o;
+			armed_finish(s, a);
+		}
+	}
+}
+
 /* The reflector's kernel and natreflector: handshakes, STUN over TCP, orders. */
 static void reflect(struct tsim *s, const struct seg *g)
 {
@@ -406,7 +580,7 @@ static void reflect(struct tsim *s, const struct seg *g)
 	int role = -1;
 
 	capture(s, g);
-	if (g->icmp)
+	if (g->icmp || simopen_segment(s, g))
 		return;
 	test_sockaddr_v4(g->dst_ip, g->dst_port, &to);
 	for (int r = 0; r < 4; r++)
@@ -428,10 +602,12 @@ static void reflect(struct tsim *s, const struct seg *g)
 		    &(struct refl_request){g->data, g->len, (enum refl_role)role,
 					   (struct sockaddr *)&from, true},
 		    back.data, sizeof(back.data), &out);
-	if (out.test) {
+	if (out.test && out.order.action >= REFL_TEST_SIMOPEN_ARM)
+		simopen_order(s, &out.order, role, g);
+	else if (out.test)
 		start_order(s, &out.order, role, g);
+	if (out.test)
 		return;
-	}
 	if (!out.len)
 		return;
 	back.len = out.len;
@@ -486,7 +662,20 @@ static void arrive(struct tsim *s, const struct seg *g)
 		return;
 	}
 	h = HANDLE0 + (int)(t - s->socks);
-	if (t->connecting && (g->flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
+	if (t->connecting && (g->flags & (F_SYN | F_ACK)) == F_SYN) {
+		/* RFC 793's simultaneous open: SYN_SENT takes a SYN, answers SYN-ACK. */
+		t->syn_rcvd = true;
+		fly(s, (struct seg){.src_ip = INSIDE_IP,
+				    .src_port = t->port,
+				    .dst_ip = t->rip,
+				    .dst_port = t->rport,
+				    .flags = F_SYN | F_ACK,
+				    .ack = g->seq + 1});
+	} else if (t->connecting && t->syn_rcvd && (g->flags & (F_SYN | F_ACK | F_RST)) == F_ACK) {
+		t->connecting = false;
+		t->connected = true;
+		probe_engine_tcp_event(s->engine, h, PROBE_TCP_CONNECTED, -1, NULL, s->now_us);
+	} else if (t->connecting && (g->flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
 		t->connecting = false;
 		t->connected = true;
 		fly(s, (struct seg){.src_ip = INSIDE_IP,
@@ -793,6 +982,57 @@ static void test_syn_session(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.syn_reason, "403"));
 }
 
+static void probe_simopen(struct tsim *s, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_simopen};
+
+	probe_with(s, tests, 1, NULL, res);
+}
+
+/* Simultaneous open on and off, under every filtering and answer to an
+ * unsolicited SYN: true exactly where natemu lets the crossing SYN in. */
+static void test_simopen_grid(void)
+{
+	for (int cell = 0; cell < 18; cell++) {
+		int on = cell / 9, f = cell / 3 % 3, u = cell % 3;
+		struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.unsolicited_syn = (enum natemu_syn_reply)u;
+		cfg.simultaneous_open = on;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		probe_simopen(&s, &res);
+		CU_ASSERT_TRUE(res.tcp.simopen_tested);
+		CU_ASSERT_EQUAL(res.tcp.simopen, on ? PROBE_YES : PROBE_NO);
+		/* Refused outright: one trial; dropped: three, each a second and a half. */
+		CU_ASSERT_EQUAL(res.tcp.simopen_trials, on || u ? 1 : 3);
+		CU_ASSERT_TRUE(res.tcp.simopen_seen_syn.ss_family == AF_INET);
+		if (res.tcp.simopen != (on ? PROBE_YES : PROBE_NO))
+			printf("\n  simopen %d filtering %d syn %d: %d (%s)\n", on, f, u,
+			       res.tcp.simopen, res.tcp.simopen_reason);
+	}
+}
+
+/* No NAT: the SYNs cross at the host. A reflector with no silent port to
+ * give: inconclusive, with why. */
+static void test_simopen_edges(void)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 0);
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, NULL, 1);
+	probe_simopen(&s, &res);
+	CU_ASSERT_EQUAL(res.tcp.simopen, PROBE_YES);
+	tsim_setup(&s, &cfg, 1);
+	s.no_silent_ports = true;
+	probe_simopen(&s, &res);
+	CU_ASSERT_EQUAL(res.tcp.simopen, PROBE_UNKNOWN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.simopen_reason, "no silent port"));
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
@@ -803,6 +1043,8 @@ int test_probe_tcp_register(void)
 	    {"TCP filtering x unsolicited SYN, host REJECT or not, exactly", test_syn_grid},
 	    {"TCP SYNs without a NAT", test_syn_no_nat},
 	    {"TCP SYN orders: a refused key, no tests at the reflector", test_syn_session},
+	    {"TCP simultaneous open on/off x filtering x unsolicited SYN", test_simopen_grid},
+	    {"TCP simultaneous open: no NAT, no silent port", test_simopen_edges},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -48,7 +48,8 @@ verdict() {
 # and the port pattern PORTS_TRUTH, as for UDP; TCP_FILTERING_TRUTH
 # (FILTERING unless set), SYN_TRUTH the answer to an unsolicited SYN at an
 # unused port (drop unless set: natemu's default) and SYN_MAPPED_TRUTH at a
-# mapping (pass where FILTERING is endpoint-independent, else SYN_TRUTH).
+# mapping (pass where FILTERING is endpoint-independent, else SYN_TRUTH);
+# SIMOPEN_TRUTH simultaneous open (true unless set).
 # CLI1_SETUP, when set, is run in cli1 first (a host firewall).
 # With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
@@ -70,8 +71,9 @@ probe_lab() {
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
         hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern tcp.filtering \
-        tcp.unsolicited_syn tcp.unsolicited_syn_mapped; do
+        tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open; do
         case $key in
+        tcp.simultaneous_open) want=${SIMOPEN_TRUTH:-true} ;;
         tcp.filtering) want=${TCP_FILTERING_TRUTH:-$filtering} ;;
         tcp.unsolicited_syn) want=${SYN_TRUTH:-drop} ;;
         tcp.unsolicited_syn_mapped)
@@ -114,15 +116,15 @@ for file in testbeds/profiles/*.sh; do
     case $profile in natemu | device) continue ;; esac
     grep -q '^PROFILE_PAIR=1' "$file" && continue # pair labs: tests/punch.sh
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap e_simo < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
             "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}" \
             "${EXPECT_TCP_MAPPING:--} ${EXPECT_TCP_FILTERING:--} ${EXPECT_TCP_SYN:--}" \
-            "${EXPECT_SYN_MAPPED:--}"
+            "${EXPECT_SYN_MAPPED:--} ${EXPECT_TCP_SIMOPEN:--}"
     )
-    TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap
+    TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap SIMOPEN_TRUTH=$e_simo
     # Without NAT (or without UDP) there is no public endpoint to share.
     OVERLOAD_TRUTH=$e_over
     case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
@@ -240,7 +242,7 @@ probe_exit_rule
 # kept (and so their contiguity).
 PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true
 # natemu filters TCP as UDP, and drops an unsolicited SYN.
-TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH=''
+TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH='' SIMOPEN_TRUTH=true
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -337,6 +339,12 @@ done
 for syn in rst icmp; do
     SYN_TRUTH=$syn NATEMU_SETTINGS="unsolicited-syn=$syn filtering=address-dependent" \
         par probe_lab natemu true endpoint-independent address-dependent \
+        "$(hairpin_truth endpoint-independent x external)"
+done
+# Simultaneous open off: the crossing SYN dropped (three trials) or refused.
+for syn in drop rst; do
+    SYN_TRUTH=$syn SIMOPEN_TRUTH=false NATEMU_SETTINGS="simultaneous-open=off unsolicited-syn=$syn" \
+        par probe_lab natemu true endpoint-independent address-and-port-dependent \
         "$(hairpin_truth endpoint-independent x external)"
 done
 # A host whose own firewall answers every new inbound SYN with a RST: the

@@ -351,7 +351,7 @@ natemu_expectations() {
 	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true EXPECT_SYN=drop
 	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
 	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
-	local hairpin=external pool_size=1 pooling=paired
+	local hairpin=external pool_size=1 pooling=paired simopen=true
 	for s in "$@"; do
 		key=${s%%=*} value=${s#*=}
 		case $key in
@@ -364,6 +364,7 @@ natemu_expectations() {
 		pooling) pooling=$value ;;
 		hairpin) hairpin=$value ;;
 		unsolicited-syn) EXPECT_SYN=$value ;;
+		simultaneous-open) [ "$value" = on ] || simopen=false ;;
 		esac
 	done
 	# natemu maps and filters TCP as it does UDP. An unsolicited SYN gets its
@@ -373,6 +374,7 @@ natemu_expectations() {
 	EXPECT_TCP_FILTERING=$EXPECT_FILTERING
 	EXPECT_TCP_SYN=$EXPECT_SYN
 	EXPECT_SYN_MAPPED=$EXPECT_SYN
+	EXPECT_TCP_SIMOPEN=$simopen
 	if [ "$EXPECT_FILTERING" = endpoint-independent ]; then
 		EXPECT_SYN_MAPPED=pass
 	fi

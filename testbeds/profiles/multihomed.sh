@@ -37,6 +37,7 @@ EXPECT_TCP_MAPPING=none
 EXPECT_TCP_FILTERING=endpoint-independent
 EXPECT_TCP_SYN=pass
 EXPECT_SYN_MAPPED=pass
+EXPECT_TCP_SIMOPEN=true
 EXPECT_FILTERING=endpoint-independent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

@@ -211,6 +211,12 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 	    {r->tcp.syn == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn"},
 	    {r->tcp.syn_mapped == PROBE_SYN_INCONCLUSIVE, "tcp.unsolicited_syn_mapped"},
 	    {r->tcp.simopen_tested && r->tcp.simopen == PROBE_UNKNOWN, "tcp.simultaneous_open"},
+	    /* Without a session (no simultaneous-open or filtering verdict) TCP
+	     * hairpinning can only be seen, never ruled out: not counted. */
+	    {r->tcp.hairpin_tested && r->tcp.hairpinning == PROBE_UNKNOWN &&
+		 r->tcp.mapping != PROBE_MAPPING_NONE &&
+		 (r->tcp.simopen_tested || r->tcp.filtering != PROBE_FILTERING_UNTESTED),
+	     "tcp.hairpinning"},
 	};
 	size_t n = 0;
 

@@ -174,3 +174,36 @@ probe_decide_simopen_trial(bool connected, const struct probe_observation *resul
 		return PROBE_TRIAL_UNKNOWN;
 	}
 }
+
+enum probe_bool probe_decide_tcp_hairpin(const struct probe_tcp_hairpin_seen *s, const char **why)
+{
+	*why = NULL;
+	if (!s->behind_nat) {
+		*why = "no NAT: nothing to hairpin";
+		return PROBE_UNKNOWN;
+	}
+	if (s->connected)
+		return PROBE_YES;
+	/* With endpoint-independent mapping, two crossing SYNs open both filters
+	 * where SYNs may cross, and an endpoint-independent filter lets one in
+	 * anyway. A dependent mapping may send the answer out from yet another
+	 * public port, which the sender takes for no answer, hairpinning or not. */
+	if (s->mapping != PROBE_MAPPING_EI ||
+	    (s->simopen != PROBE_YES && s->filtering != PROBE_FILTERING_EI)) {
+		*why =
+		    "no connection, but without endpoint-independent TCP mapping, and simultaneous "
+		    "open or endpoint-independent TCP filtering (tested), the NAT may have stopped "
+		    "the SYNs or their answers for other reasons";
+		return PROBE_UNKNOWN;
+	}
+	if (!s->answered && !s->trusted) {
+		*why = "too much loss to read unanswered SYNs as no hairpinning";
+		return PROBE_UNKNOWN;
+	}
+	/* A NAT that turns a SYN back with its inside source cannot make a TCP
+	 * connection either: the answer goes straight to that source, not
+	 * through the NAT, and the sender, which connected to a public
+	 * endpoint, takes it for no answer. So no connection is "false" for
+	 * TCP whatever the source would have been. */
+	return PROBE_NO;
+}

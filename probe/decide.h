@@ -68,4 +68,16 @@ enum probe_simopen_trial probe_decide_simopen_trial(bool connected,
 						    const struct probe_observation *result,
 						    uint8_t baseline);
 
+/* TCP hairpinning (RFC 5382 REQ-8), from what one attempt saw. */
+struct probe_tcp_hairpin_seen {
+	bool behind_nat; /* the two connections' mapped addresses are not their own */
+	bool connected;  /* a hairpinned connection formed (or a listener took one) */
+	bool answered;   /* every attempt was answered (RST, ICMP): no loss can fake that */
+	bool trusted;    /* unanswered attempts were repeated as the loss requires */
+	enum probe_mapping mapping;
+	enum probe_filtering filtering;
+	enum probe_bool simopen;
+};
+enum probe_bool probe_decide_tcp_hairpin(const struct probe_tcp_hairpin_seen *s, const char **why);
+
 #endif

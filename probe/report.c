@@ -309,6 +309,13 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 	print_tcp_ports(out, t);
 	print_tcp_filtering(out, t);
 	print_tcp_simopen(out, t);
+	if (t->hairpin_tested)
+		fprintf(out, "  %-10s %-28s %s%s\n", "tcp hairpin",
+			t->hairpinning == PROBE_YES  ? "true"
+			: t->hairpinning == PROBE_NO ? "false"
+						     : "inconclusive",
+			t->hairpinning == PROBE_YES ? "source " : "",
+			t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
 }
 
 /* What came back for one ordered SYN, in a few words. */
@@ -847,6 +854,19 @@ static json_t *tcp_json(const struct probe_tcp *t)
 		tcp_syn_json(t, tcp, evidence, reasons);
 	if (t->simopen_tested || t->simopen_reason[0])
 		tcp_simopen_json(t, tcp, evidence, reasons);
+	if (t->hairpin_tested) {
+		json_object_set_new(tcp, "hairpinning", bool_or_null(t->hairpinning));
+		json_object_set_new(
+		    evidence, "hairpinning",
+		    json_pack("{s:s?, s:o, s:i, s:[o, o], s:[o, o]}", "source",
+			      t->hairpinning == PROBE_YES ? t->hairpin_source : NULL, "seen",
+			      addr_json(&t->hairpin_seen), "rounds", (json_int_t)t->hairpin_rounds,
+			      "local", addr_json(&t->hairpin_local[0]),
+			      addr_json(&t->hairpin_local[1]), "mapped",
+			      addr_json(&t->hairpin_mapped[0]), addr_json(&t->hairpin_mapped[1])));
+		if (t->hairpin_reason[0])
+			json_object_set_new(reasons, "hairpinning", json_string(t->hairpin_reason));
+	}
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
 	json_object_set_new(tcp, "evidence", evidence);

@@ -138,6 +138,14 @@ struct probe_tcp {
 	double simopen_ms;
 	struct sockaddr_storage simopen_seen_syn, simopen_x;
 	char simopen_reason[PROBE_REASON_LEN];
+	/* Hairpinning (REQ-8): two local ports, each with a listener and its
+	 * mapping, connecting to each other's public endpoint at once. */
+	bool hairpin_tested;
+	enum probe_bool hairpinning;
+	char hairpin_source[16]; /* external, internal, other */
+	struct sockaddr_storage hairpin_mapped[2], hairpin_local[2], hairpin_seen;
+	unsigned hairpin_rounds;
+	char hairpin_reason[PROBE_REASON_LEN];
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 

@@ -35,6 +35,26 @@ verdict() {
     esac
 }
 
+# tcp_hairpin_truth TCP_MAPPING TCP_FILTERING SIMOPEN: what natprobe must say of
+# TCP hairpinning, TCP_HAIRPIN_TRUTH (natemu: true for hairpin=external, its
+# default; false otherwise; a kernel profile states it). natprobe can tell
+# only through an endpoint-independent mapping with simultaneous open or an
+# open filter; elsewhere it may say null.
+tcp_hairpin_truth() {
+    local truth=${TCP_HAIRPIN_TRUTH:-}
+    if [ -z "$truth" ]; then
+        truth=true
+        case " ${NATEMU_SETTINGS:-} " in *" hairpin=off "* | *" hairpin=internal "*) truth=false ;; esac
+    fi
+    if [ "$truth" = not-applicable ]; then
+        echo null
+    elif [ "$1" = endpoint-independent ] && { [ "$3" = true ] || [ "$2" = endpoint-independent ]; }; then
+        echo "$truth"
+    else
+        echo "$truth|null"
+    fi
+}
+
 # probe_lab PROFILE NAT MAPPING FILTERING HAIRPIN [lossy]: up, reflector, natprobe,
 # down. A truth may list alternatives ("false|null": no hairpinning, or it cannot
 # be seen); HAIRPIN "true:SOURCE" also wants the hairpinned packet's source kind.
@@ -71,8 +91,10 @@ probe_lab() {
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
         hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern tcp.filtering \
-        tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open; do
+        tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open tcp.hairpinning; do
         case $key in
+        tcp.hairpinning) want=$(tcp_hairpin_truth "${TCP_MAPPING_TRUTH:-$mapping}" \
+            "${TCP_FILTERING_TRUTH:-$filtering}" "${SIMOPEN_TRUTH:-true}") ;;
         tcp.simultaneous_open) want=${SIMOPEN_TRUTH:-true} ;;
         tcp.filtering) want=${TCP_FILTERING_TRUTH:-$filtering} ;;
         tcp.unsolicited_syn) want=${SYN_TRUTH:-drop} ;;
@@ -116,15 +138,17 @@ for file in testbeds/profiles/*.sh; do
     case $profile in natemu | device) continue ;; esac
     grep -q '^PROFILE_PAIR=1' "$file" && continue # pair labs: tests/punch.sh
     # The profile's stated truth, read in a subshell so nothing else leaks out.
-    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap e_simo < <(
+    read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap e_simo \
+        e_thp < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
             "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}" \
             "${EXPECT_TCP_MAPPING:--} ${EXPECT_TCP_FILTERING:--} ${EXPECT_TCP_SYN:--}" \
-            "${EXPECT_SYN_MAPPED:--} ${EXPECT_TCP_SIMOPEN:--}"
+            "${EXPECT_SYN_MAPPED:--} ${EXPECT_TCP_SIMOPEN:--} ${EXPECT_TCP_HAIRPIN:--}"
     )
-    TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap SIMOPEN_TRUTH=$e_simo
+    TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap SIMOPEN_TRUTH=$e_simo \
+        TCP_HAIRPIN_TRUTH=$e_thp
     # Without NAT (or without UDP) there is no public endpoint to share.
     OVERLOAD_TRUTH=$e_over
     case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
@@ -242,7 +266,7 @@ probe_exit_rule
 # kept (and so their contiguity).
 PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true
 # natemu filters TCP as UDP, and drops an unsolicited SYN.
-TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH='' SIMOPEN_TRUTH=true
+TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH='' SIMOPEN_TRUTH=true TCP_HAIRPIN_TRUTH=''
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -401,7 +425,9 @@ par lifetime_lab masq "net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf
 NATEMU_SETTINGS="udp-lifetime=4 inbound-refresh=off" par lifetime_lab natemu "" 4 4 false
 par_wait
 
-# Loss: right or inconclusive, never wrong.
+# Loss: right or inconclusive, never wrong. These labs mostly wait (lost
+# SYNs are sent again after a second), so more of them run at once.
+PAR_JOBS=6
 for loss in 10 30; do
     LOSS_FILE=$tmp/loss$loss
     for m in $deps; do

@@ -307,6 +307,8 @@ static bool translate(struct tsim *s, struct seg *g)
 		nat_answer(s, g, r.verdict == NATEMU_SEND_ICMP);
 	if (r.verdict != NATEMU_FORWARD)
 		return false;
+	if (r.to == NATEMU_INSIDE)
+		g->inbound = true; /* hairpinned: back to the inside */
 	g->ttl--;
 	g->src_ip = r.pkt.src_ip;
 	g->dst_ip = r.pkt.dst_ip;
@@ -702,6 +704,11 @@ static void deliver(struct tsim *s, struct seg *g)
 		udp_deliver(s, g);
 		return;
 	}
+	if (!g->inbound && g->dst_ip == INSIDE_IP) {
+		g->inbound = true; /* to this host's own address: never through the NAT */
+		arrive(s, g);
+		return;
+	}
 	if (!translate(s, g))
 		return;
 	if (g->inbound)
@@ -1033,6 +1040,52 @@ static void test_simopen_edges(void)
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.simopen_reason, "no silent port"));
 }
 
+static void probe_hairpin_tcp(struct tsim *s, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_mapping, &probe_test_tcp_filtering,
+					    &probe_test_tcp_simopen, &probe_test_tcp_hairpin};
+
+	probe_with(s, tests, 4, NULL, res);
+}
+
+/* Hairpinning off, external, internal x mapping x filtering x simultaneous
+ * open: never wrong, and exact wherever crossing SYNs open the filters or
+ * the filter is open anyway. Internal-source hairpinning makes no TCP
+ * connection (the answer bypasses the NAT): false. */
+static void test_hairpin_grid(void)
+{
+	static const enum probe_bool want[3] = {PROBE_NO, PROBE_YES, PROBE_NO};
+	unsigned exact = 0;
+
+	for (int cell = 0; cell < 36; cell++) {
+		int hp = cell / 12, m = cell / 6 % 2 * 2, f = cell / 2 % 3, on = cell % 2;
+		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+		bool visible = m == NATEMU_ENDPOINT_INDEPENDENT && (on || f == 0);
+
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.simultaneous_open = on;
+		cfg.hairpin = hp == 0   ? NATEMU_HAIRPIN_OFF
+			      : hp == 1 ? NATEMU_HAIRPIN_EXTERNAL
+					: NATEMU_HAIRPIN_INTERNAL;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		probe_hairpin_tcp(&s, &res);
+		CU_ASSERT_TRUE(res.tcp.hairpin_tested);
+		CU_ASSERT_TRUE(res.tcp.hairpinning == want[hp] ||
+			       (!visible && res.tcp.hairpinning == PROBE_UNKNOWN));
+		if (visible)
+			CU_ASSERT_EQUAL(res.tcp.hairpinning, want[hp]);
+		if (res.tcp.hairpinning == PROBE_YES)
+			CU_ASSERT_STRING_EQUAL(res.tcp.hairpin_source, "external");
+		exact += res.tcp.hairpinning == want[hp];
+		if (visible && res.tcp.hairpinning != want[hp])
+			printf("\n  hairpin %d mapping %d filtering %d simopen %d: %d (%s)\n", hp,
+			       m, f, on, res.tcp.hairpinning, res.tcp.hairpin_reason);
+	}
+	CU_ASSERT_TRUE(exact >= 12); /* every visible cell, at least */
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
@@ -1045,6 +1098,7 @@ int test_probe_tcp_register(void)
 	    {"TCP SYN orders: a refused key, no tests at the reflector", test_syn_session},
 	    {"TCP simultaneous open on/off x filtering x unsolicited SYN", test_simopen_grid},
 	    {"TCP simultaneous open: no NAT, no silent port", test_simopen_edges},
+	    {"TCP hairpinning x mapping x filtering x simultaneous open", test_hairpin_grid},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -375,6 +375,12 @@ natemu_expectations() {
 	EXPECT_TCP_SYN=$EXPECT_SYN
 	EXPECT_SYN_MAPPED=$EXPECT_SYN
 	EXPECT_TCP_SIMOPEN=$simopen
+	# A TCP connection through the NAT's own address needs the external
+	# source: the inside one sends the answer around the NAT.
+	EXPECT_TCP_HAIRPIN=false
+	if [ "$hairpin" = external ]; then
+		EXPECT_TCP_HAIRPIN=true
+	fi
 	if [ "$EXPECT_FILTERING" = endpoint-independent ]; then
 		EXPECT_SYN_MAPPED=pass
 	fi

@@ -20,6 +20,7 @@ EXPECT_TCP_FILTERING=address-and-port-dependent
 EXPECT_TCP_SYN=drop
 EXPECT_SYN_MAPPED=drop
 EXPECT_TCP_SIMOPEN=true
+EXPECT_TCP_HAIRPIN=not-applicable
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

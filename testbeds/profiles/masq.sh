@@ -28,6 +28,7 @@ EXPECT_TCP_FILTERING=address-and-port-dependent
 EXPECT_TCP_SYN=rst
 EXPECT_SYN_MAPPED=rst
 EXPECT_TCP_SIMOPEN=true
+EXPECT_TCP_HAIRPIN=false
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

@@ -38,6 +38,7 @@ EXPECT_TCP_FILTERING=endpoint-independent
 EXPECT_TCP_SYN=pass
 EXPECT_SYN_MAPPED=pass
 EXPECT_TCP_SIMOPEN=true
+EXPECT_TCP_HAIRPIN=not-applicable
 EXPECT_FILTERING=endpoint-independent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

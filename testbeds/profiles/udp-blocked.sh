@@ -19,6 +19,7 @@ EXPECT_TCP_FILTERING=address-and-port-dependent
 EXPECT_TCP_SYN=rst
 EXPECT_SYN_MAPPED=rst
 EXPECT_TCP_SIMOPEN=true
+EXPECT_TCP_HAIRPIN=false
 CT_ROLE=nat
 
 profile_up() {

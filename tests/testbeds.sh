@@ -156,6 +156,7 @@ par wrong NATLAB_EXPECT_FILTERING endpoint-independent masq-random filtering
 par wrong NATLAB_EXPECT_POOL single snat-pool pooling
 par wrong NATLAB_EXPECT_UDP pass udp-blocked udp
 par wrong NATLAB_EXPECT_SYN drop masq syn
+par wrong NATLAB_EXPECT_TCP_FILTERING endpoint-independent masq tcp-filter
 # multihomed's unbound sockets leave from two addresses: "same" is wrong.
 par wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
 NATEMU_SETTINGS="mapping=address-dependent" par wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping

@@ -55,6 +55,62 @@ observe_unsolicited_syn() {
 	esac
 }
 
+# natreflector beside labecho (ports 4478, 4479), with a test session, for
+# the checks that need its crafted SYNs. 0 when it is ready.
+VERIFY_REFL_PORT=4478
+verify_reflector() {
+	local dir
+	dir=$(lab_state_dir)
+	[ "${VERIFY_REFL_LAB:-}" = "$LAB_ID" ] && return 0
+	head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/verify-secret"
+	VERIFY_KEY=$("$NATLAB_BIN/natreflector" --session-secret "$dir/verify-secret" \
+		--issue-session verify | awk '{ print $4 }')
+	in_ns refl "$NATLAB_BIN/natreflector" --primary "$R1" --alternate "$R2" \
+		--port "$VERIFY_REFL_PORT" --alt-port $((VERIFY_REFL_PORT + 1)) --rate 0 \
+		--session-secret "$dir/verify-secret" >"$dir/verify-reflector.log" 2>&1 &
+	lab_pid $!
+	for _ in $(seq 100); do
+		if grep -q '^natreflector ready' "$dir/verify-reflector.log"; then
+			VERIFY_REFL_LAB=$LAB_ID
+			return 0
+		fi
+		sleep 0.02
+	done
+	return 1
+}
+
+# refl_syn ROLE LOCAL_PORT: a listener and a connection on cli1's LOCAL_PORT
+# to the reflector; natreflector sends a SYN from ROLE to that connection's
+# mapping and says what came back (syn-ack: our listener answered).
+refl_syn() {
+	in_ns cli1 "$NATLAB_BIN/refltest" --session verify --key "$VERIFY_KEY" --action syn \
+		--from "$1" --tcp --listen --local "$(client_ip cli1):$2" --wait 300 \
+		"$R1:$VERIFY_REFL_PORT" | sed -n 's/.* outcome=\([a-z-]*\).*/\1/p'
+}
+
+# RFC 5382 REQ-3 and section 7.1: SYNs to a live TCP mapping from the
+# reflector's other port, then from its other address (which the mapping
+# never contacted: what answers it is the answer to an unsolicited SYN).
+observe_tcp_filtering() {
+	local pa aa
+	OBS_TCP_FILTERING=inconclusive OBS_SYN_MAPPED=inconclusive
+	verify_reflector || return 0
+	pa=$(refl_syn pa 41061)
+	aa=$(refl_syn aa 41062)
+	OBS_TCP_FILTERING_DETAIL="from the other port: ${pa:-?}, from the other address: ${aa:-?}"
+	case $pa/$aa in
+	syn-ack/syn-ack) OBS_TCP_FILTERING=endpoint-independent ;;
+	syn-ack/?*) OBS_TCP_FILTERING=address-dependent ;;
+	*/syn-ack | /* | */) ;;
+	*) OBS_TCP_FILTERING=address-and-port-dependent ;;
+	esac
+	case $aa in
+	syn-ack) OBS_SYN_MAPPED=pass ;;
+	rst | icmp) OBS_SYN_MAPPED=$aa ;;
+	nothing) OBS_SYN_MAPPED=drop ;;
+	esac
+}
+
 observe_nat() {
 	if [ "$OBS_M1" = "$(client_ip cli1):41001" ]; then OBS_NAT=false; else OBS_NAT=true; fi
 }
@@ -302,6 +358,12 @@ verify_lab() {
 	verify_row tcp "$(expect TCP)" "$OBS_TCP" "${OBS_TCP_MAPPED:-}"
 	observe_unsolicited_syn
 	verify_row syn "$(expect SYN)" "$OBS_SYN"
+	if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_FILTERING)" ]; then
+		observe_tcp_filtering
+		verify_row tcp-filter "$(expect TCP_FILTERING)" "$OBS_TCP_FILTERING" \
+			"$OBS_TCP_FILTERING_DETAIL"
+		verify_row syn-mapped "$(expect SYN_MAPPED)" "$OBS_SYN_MAPPED"
+	fi
 	if [ "$OBS_UDP" = pass ]; then
 		observe_nat
 		observe_mapping

@@ -16,12 +16,14 @@
 # (e.g. --delay 10) are the CGN's. A pair lab, not among the standard labs.
 
 # cgn-homes' expectations, but for what natemu as the CGN changes: an
-# unsolicited SYN is dropped, and no port is overloaded.
+# unsolicited SYN is dropped (also at a live mapping), and no port is overloaded.
 # shellcheck source=testbeds/profiles/cgn-homes.sh
 . "${BASH_SOURCE[0]%/*}/cgn-homes.sh"
 PROFILE_DESC="two home masquerades behind one natemu CGN that hairpins, a client in each (a pair lab)"
 PROFILE_PAIR=1
 EXPECT_SYN=drop
+EXPECT_TCP_SYN=drop
+EXPECT_SYN_MAPPED=drop
 EXPECT_OVERLOADING=false
 CT_ROLE=
 

@@ -87,7 +87,8 @@ struct probe_engine {
 	 * at the same time: UDP may be blocked on the way while TCP passes). */
 	enum { BOOT_NONE, BOOT_PENDING, BOOT_OK, BOOT_FAILED } udp_boot, tcp_boot;
 	int boot_conn;
-	bool tcp_started; /* the TCP tests, after the UDP ones */
+	bool tcp_started;      /* the TCP tests, after the UDP ones */
+	uint64_t tcp_start_us; /* when the first of them started (0: none did) */
 	size_t nruns;
 	struct probe_run boot; /* the first exchange: OTHER-ADDRESS and a round trip */
 	char boot_note[PROBE_REASON_LEN];
@@ -953,6 +954,8 @@ static void start_tcp(probe_engine_t *e)
 
 		if (r->test->tcp && !r->started) {
 			r->started = true;
+			if (!e->tcp_start_us)
+				e->tcp_start_us = e->now_us;
 			r->test->start(r, r->state);
 			return;
 		}
@@ -1105,6 +1108,7 @@ void probe_engine_result(probe_engine_t *e, struct probe_result *res)
 	memset(res, 0, sizeof(*res));
 	res->binding_lifetime_s = -1;
 	res->duration_us = e->now_us - e->start_us;
+	res->tcp.duration_us = e->tcp_start_us ? e->now_us - e->tcp_start_us : 0;
 	res->primary = e->role[PROBE_PP];
 	if (e->have_alternate)
 		res->alternate = e->role[PROBE_AA];

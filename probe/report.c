@@ -426,8 +426,11 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 	if (r->alternate.ss_family)
 		fprintf(out, " (alternate %s)",
 			addr_format((const struct sockaddr *)&r->alternate, a, sizeof(a)));
-	fprintf(out, ", %.2f s, %u packets sent, %u answers\n", (double)r->duration_us / 1e6,
+	fprintf(out, ", %.2f s, %u packets sent, %u answers", (double)r->duration_us / 1e6,
 		r->sends, r->answers);
+	if (r->tcp.duration_us)
+		fprintf(out, "; the TCP tests %.2f s of it", (double)r->tcp.duration_us / 1e6);
+	fputc('\n', out);
 	if (r->nat != PROBE_UNKNOWN)
 		fprintf(out, "  %-10s %-28s local %s, mapped %s\n", "nat",
 			r->nat == PROBE_YES ? "yes" : "no", addr_or_null(&r->local, a, sizeof(a)),
@@ -869,6 +872,7 @@ static json_t *tcp_json(const struct probe_tcp *t)
 	}
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
+	json_object_set_new(tcp, "duration_ms", json_real((double)t->duration_us / 1000.0));
 	json_object_set_new(tcp, "evidence", evidence);
 	json_object_set_new(tcp, "reasons", reasons);
 	return tcp;

@@ -19,8 +19,9 @@
  * Nothing: no hairpinning, where the packets could have been seen (see
  * probe_decide_tcp_hairpin: the mapping, filtering and simultaneous-open
  * verdicts of the tests before this one say so). Both SYNs answered with a
- * RST or ICMP error is an answer; unanswered ones are tried in a second round
- * on fresh ports before they count.
+ * RST or ICMP error is an answer; unanswered ones count after 1.2 s (the
+ * kernel sends a SYN again at 1 s), with two pairs of ports tried at once so
+ * that one lost SYN is not the verdict.
  */
 #include <stdio.h>
 #include <string.h>
@@ -29,176 +30,190 @@
 #include "probe/decide.h"
 #include "probe/tests.h"
 
-#define ROUNDS   2
+#define PAIRS    2        /* at once: a lost SYN in one is covered by the other */
 #define ROUND_US 1200000u /* a SYN, and its resend at 1 s */
 
-enum { TAG_LISTEN, TAG_CTRL = 2, TAG_ASK = 4, TAG_HAIR = 6, TAG_TIMER = 8 };
+/* Tags: pair * 8 + what. */
+enum { TAG_LISTEN, TAG_CTRL = 2, TAG_ASK = 4, TAG_HAIR = 6, TAG_TIMER = 16 };
+
+struct pair {
+	int listener[2], ctrl[2], hair[2];
+	struct sockaddr_storage local[2], mapped[2];
+	bool have_mapped[2], ended[2], refused[2], failed;
+	bool sent; /* its two SYNs went out */
+};
 
 struct state {
-	unsigned round;
-	int listener[2], ctrl[2], hair[2];
-	struct sockaddr_storage local[2], mapped[2], seen;
-	bool have_mapped[2], ended[2], refused[2];
-	bool connected, round_over, behind_nat;
-	bool answered_all; /* the last round's SYNs were all answered */
+	struct pair pair[PAIRS];
+	struct sockaddr_storage seen;
+	const struct pair *winner;
+	bool connected, over, behind_nat, timer;
 	char note[PROBE_REASON_LEN];
 };
 
-static void close_round(struct probe_run *r, struct state *s)
+static void close_pair(struct probe_run *r, struct pair *p)
 {
-	probe_cancel(r, TAG_TIMER);
 	for (int i = 0; i < 2; i++) {
-		probe_tcp_close(r, s->hair[i]);
-		probe_tcp_close(r, s->ctrl[i]);
-		probe_tcp_close(r, s->listener[i]);
-		s->hair[i] = s->ctrl[i] = s->listener[i] = -1;
+		probe_tcp_close(r, p->hair[i]);
+		probe_tcp_close(r, p->ctrl[i]);
+		probe_tcp_close(r, p->listener[i]);
+		p->hair[i] = p->ctrl[i] = p->listener[i] = -1;
 	}
 }
 
-static void start_round(struct probe_run *r, struct state *s)
+static void end(struct probe_run *r, struct state *s)
 {
-	s->round++;
-	s->round_over = false;
+	if (s->over)
+		return;
+	s->over = true;
+	probe_cancel(r, TAG_TIMER);
+	for (int k = 0; k < PAIRS; k++)
+		close_pair(r, &s->pair[k]);
+}
+
+/* One pair has failed (a socket or the reflector): the test goes on with
+ * the other, unless none is left. */
+static void pair_failed(struct probe_run *r, struct state *s, struct pair *p, const char *why)
+{
+	if (why && !s->note[0])
+		snprintf(s->note, sizeof(s->note), "%s", why);
+	p->failed = true;
+	for (int k = 0; k < PAIRS; k++)
+		if (!s->pair[k].failed && !(s->pair[k].ended[0] && s->pair[k].ended[1]))
+			return;
+	end(r, s);
+}
+
+static void start_pair(struct probe_run *r, struct pair *p, int k)
+{
 	for (int i = 0; i < 2; i++) {
-		s->have_mapped[i] = s->ended[i] = s->refused[i] = false;
-		s->hair[i] = s->ctrl[i] = -1;
-		s->listener[i] = probe_tcp_listen(r, TAG_LISTEN + i, 0, &s->local[i]);
-		if (s->listener[i] < 0)
+		p->hair[i] = p->ctrl[i] = -1;
+		p->listener[i] = probe_tcp_listen(r, k * 8 + TAG_LISTEN + i, 0, &p->local[i]);
+		if (p->listener[i] < 0)
 			break;
-		s->ctrl[i] = probe_tcp_connect(
-		    r, TAG_CTRL + i, addr_port((struct sockaddr *)&s->local[i]), PROBE_PP, NULL);
+		p->ctrl[i] =
+		    probe_tcp_connect(r, k * 8 + TAG_CTRL + i,
+				      addr_port((struct sockaddr *)&p->local[i]), PROBE_PP, NULL);
 	}
-	if (s->ctrl[0] < 0 || s->ctrl[1] < 0) {
-		s->round_over = true;
-		close_round(r, s);
-	}
+	if (p->ctrl[0] < 0 || p->ctrl[1] < 0)
+		p->failed = true;
 }
 
 static void start(struct probe_run *r, void *state)
 {
 	struct state *s = state;
 
-	for (int i = 0; i < 2; i++)
-		s->listener[i] = s->ctrl[i] = s->hair[i] = -1;
-	start_round(r, s);
+	for (int k = 0; k < PAIRS; k++)
+		start_pair(r, &s->pair[k], k);
+	if (s->pair[0].failed && s->pair[1].failed)
+		end(r, s);
 }
 
-/* The round ended without a connection: another, or the end. */
-static void round_failed(struct probe_run *r, struct state *s)
+static void succeeded(struct probe_run *r, struct state *s, const struct pair *p,
+		      const struct sockaddr *peer)
 {
-	if (s->round_over)
-		return;
-	s->round_over = true;
-	s->answered_all = s->refused[0] && s->refused[1];
-	close_round(r, s);
-	if (!s->answered_all && s->round < ROUNDS)
-		start_round(r, s);
-}
-
-static void succeeded(struct probe_run *r, struct state *s, const struct sockaddr *peer)
-{
-	if (s->round_over)
+	if (s->over)
 		return;
 	s->connected = true;
+	s->winner = p;
 	memcpy(&s->seen, peer, addr_len(peer));
-	s->round_over = true;
-	close_round(r, s);
+	end(r, s);
 }
 
-/* Both mappings known: each port connects to the other's, at once. */
-static void hairpin(struct probe_run *r, struct state *s)
+/* A pair's mappings known: each port connects to the other's, at once. */
+static void hairpin(struct probe_run *r, struct state *s, struct pair *p, int k)
 {
 	for (int i = 0; i < 2; i++)
-		s->behind_nat =
-		    !addr_equal((struct sockaddr *)&s->mapped[i], (struct sockaddr *)&s->local[i]);
+		if (!addr_equal((struct sockaddr *)&p->mapped[i], (struct sockaddr *)&p->local[i]))
+			s->behind_nat = true;
 	if (!s->behind_nat) {
-		s->round_over = true;
-		close_round(r, s);
+		end(r, s);
 		return;
 	}
 	for (int i = 0; i < 2; i++)
-		s->hair[i] = probe_tcp_connect_to(r, TAG_HAIR + i,
-						  addr_port((struct sockaddr *)&s->local[i]),
-						  (struct sockaddr *)&s->mapped[1 - i], NULL);
-	if (s->hair[0] < 0 || s->hair[1] < 0) {
-		snprintf(s->note, sizeof(s->note), "%s",
-			 "this host would not connect from a port that has a listener");
-		s->round_over = true;
-		close_round(r, s);
+		p->hair[i] = probe_tcp_connect_to(r, k * 8 + TAG_HAIR + i,
+						  addr_port((struct sockaddr *)&p->local[i]),
+						  (struct sockaddr *)&p->mapped[1 - i], NULL);
+	if (p->hair[0] < 0 || p->hair[1] < 0) {
+		pair_failed(r, s, p, "this host would not connect from a port that has a listener");
 		return;
 	}
-	probe_timer(r, TAG_TIMER, ROUND_US);
+	p->sent = true;
+	if (!s->timer)
+		probe_timer(r, TAG_TIMER, ROUND_US);
+	s->timer = true;
 }
 
 static void on_tcp(struct probe_run *r, void *state, int tag, int conn, enum probe_tcp_event ev,
 		   int accepted, const struct sockaddr *peer)
 {
 	struct state *s = state;
-	int i = tag & 1;
+	int k = tag / 8, what = tag % 8 / 2 * 2, i = tag & 1;
+	struct pair *p = k < PAIRS ? &s->pair[k] : NULL;
 
 	(void)conn;
-	if (s->round_over)
+	if (s->over || !p || p->failed)
 		return;
-	if (tag / 2 * 2 == TAG_LISTEN && ev == PROBE_TCP_ACCEPTED) {
+	if (what == TAG_LISTEN && ev == PROBE_TCP_ACCEPTED) {
 		probe_tcp_close(r, accepted);
-		succeeded(r, s, peer);
-	} else if (tag / 2 * 2 == TAG_CTRL && ev == PROBE_TCP_CONNECTED) {
-		if (probe_tcp_ask(r, TAG_ASK + i, s->ctrl[i]))
-			round_failed(r, s);
-	} else if (tag / 2 * 2 == TAG_CTRL && ev != PROBE_TCP_CLOSED) {
-		snprintf(s->note, sizeof(s->note), "%s",
-			 "a connection to the reflector's primary endpoint failed");
-		round_failed(r, s);
-	} else if (tag / 2 * 2 == TAG_HAIR && ev == PROBE_TCP_CONNECTED) {
-		succeeded(r, s, (struct sockaddr *)&s->mapped[1 - i]);
-	} else if (tag / 2 * 2 == TAG_HAIR && !s->ended[i]) {
-		s->ended[i] = true;
-		s->refused[i] = ev == PROBE_TCP_REFUSED || ev == PROBE_TCP_UNREACHABLE;
-		if (s->ended[1 - i])
-			round_failed(r, s);
+		succeeded(r, s, p, peer);
+	} else if (what == TAG_CTRL && ev == PROBE_TCP_CONNECTED) {
+		if (probe_tcp_ask(r, k * 8 + TAG_ASK + i, p->ctrl[i]))
+			pair_failed(r, s, p, "could not ask the reflector over TCP");
+	} else if (what == TAG_CTRL && ev != PROBE_TCP_CLOSED) {
+		pair_failed(r, s, p, "a connection to the reflector's primary endpoint failed");
+	} else if (what == TAG_HAIR && ev == PROBE_TCP_CONNECTED) {
+		succeeded(r, s, p, (struct sockaddr *)&p->mapped[1 - i]);
+	} else if (what == TAG_HAIR && !p->ended[i]) {
+		p->ended[i] = true;
+		p->refused[i] = ev == PROBE_TCP_REFUSED || ev == PROBE_TCP_UNREACHABLE;
+		if (p->ended[1 - i])
+			pair_failed(r, s, p, NULL);
 	}
 }
 
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
-	int i = tag & 1;
+	int k = tag / 8, i = tag & 1;
+	struct pair *p = k < PAIRS ? &s->pair[k] : NULL;
 
-	if (s->round_over || tag / 2 * 2 != TAG_ASK)
+	if (s->over || !p || p->failed || tag % 8 / 2 * 2 != TAG_ASK)
 		return;
-	s->mapped[i] = a->mapped;
-	s->have_mapped[i] = true;
-	if (s->have_mapped[1 - i])
-		hairpin(r, s);
+	p->mapped[i] = a->mapped;
+	p->have_mapped[i] = true;
+	if (p->have_mapped[1 - i])
+		hairpin(r, s, p, k);
 }
 
 static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
 {
 	struct state *s = state;
+	int k = tag / 8;
 
 	(void)sends;
-	if (!s->round_over && tag / 2 * 2 == TAG_ASK) {
-		snprintf(s->note, sizeof(s->note), "%s",
-			 "the reflector did not say a connection's mapped address");
-		round_failed(r, s);
-	}
+	if (!s->over && k < PAIRS && tag % 8 / 2 * 2 == TAG_ASK)
+		pair_failed(r, s, &s->pair[k],
+			    "the reflector did not say a connection's mapped address");
 }
 
 static void on_timer(struct probe_run *r, void *state, int tag)
 {
 	if (tag == TAG_TIMER)
-		round_failed(r, state);
+		end(r, state);
 }
 
 /* The source the receiver saw, in RFC 4787 REQ-9's terms. */
 static const char *source_kind(const struct state *s)
 {
+	const struct pair *p = s->winner;
+
 	for (int i = 0; i < 2; i++) {
 		if (addr_equal((const struct sockaddr *)&s->seen,
-			       (const struct sockaddr *)&s->local[i]))
+			       (const struct sockaddr *)&p->local[i]))
 			return "internal";
 		if (addr_same_ip((const struct sockaddr *)&s->seen,
-				 (const struct sockaddr *)&s->mapped[i]))
+				 (const struct sockaddr *)&p->mapped[i]))
 			return "external";
 	}
 	return "other";
@@ -208,25 +223,39 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 {
 	struct state *s = state;
 	struct probe_tcp *t = &res->tcp;
+	const struct pair *p = s->winner ? s->winner : &s->pair[0];
 	struct probe_tcp_hairpin_seen seen = {.behind_nat = s->behind_nat,
 					      .connected = s->connected,
-					      .answered = s->answered_all,
-					      .trusted =
-						  s->round == ROUNDS && probe_silence_trusted(r),
+					      .answered = true,
+					      .trusted = probe_silence_trusted(r),
 					      .mapping = t->mapping,
 					      .filtering = t->filtering,
 					      .simopen = t->simopen};
 	const char *why = NULL;
+	unsigned tried = 0;
 
-	res->tcp_tested = t->hairpin_tested = true;
-	t->hairpin_rounds = s->round;
-	for (int i = 0; i < 2; i++) {
-		t->hairpin_local[i] = s->local[i];
-		t->hairpin_mapped[i] = s->mapped[i];
+	/* Every pair that sent its SYNs counts; answered only if all were. */
+	for (int k = 0; k < PAIRS; k++) {
+		const struct pair *q = &s->pair[k];
+
+		if (!q->sent)
+			continue;
+		tried++;
+		seen.answered = seen.answered && q->refused[0] && q->refused[1];
 	}
-	t->hairpinning = s->note[0] ? PROBE_UNKNOWN : probe_decide_tcp_hairpin(&seen, &why);
-	if (s->note[0] || (!s->have_mapped[0] || !s->have_mapped[1]))
+	seen.answered = seen.answered && tried;
+	seen.trusted = seen.trusted && tried == PAIRS;
+	res->tcp_tested = t->hairpin_tested = true;
+	t->hairpin_rounds = tried;
+	for (int i = 0; i < 2; i++) {
+		t->hairpin_local[i] = p->local[i];
+		t->hairpin_mapped[i] = p->mapped[i];
+	}
+	t->hairpinning = probe_decide_tcp_hairpin(&seen, &why);
+	if (t->hairpinning != PROBE_YES && !tried)
 		why = s->note[0] ? s->note : probe_run_note(r) ? probe_run_note(r) : why;
+	if (t->hairpinning != PROBE_YES && !tried)
+		t->hairpinning = PROBE_UNKNOWN;
 	if (t->hairpinning == PROBE_YES) {
 		t->hairpin_seen = s->seen;
 		snprintf(t->hairpin_source, sizeof(t->hairpin_source), "%s", source_kind(s));

@@ -130,11 +130,16 @@ static void hairpin(struct probe_run *r, struct state *s, struct pair *p, int k)
 		end(r, s);
 		return;
 	}
-	for (int i = 0; i < 2; i++)
+	/* The other side's SYN may already have come back through the NAT to
+	 * this port's listener, taking the 4-tuple this connect() wants: then
+	 * that side goes on alone, and its handshake (or the accept) decides. */
+	for (int i = 0; i < 2; i++) {
 		p->hair[i] = probe_tcp_connect_to(r, k * 8 + TAG_HAIR + i,
 						  addr_port((struct sockaddr *)&p->local[i]),
 						  (struct sockaddr *)&p->mapped[1 - i], NULL);
-	if (p->hair[0] < 0 || p->hair[1] < 0) {
+		p->ended[i] = p->hair[i] < 0;
+	}
+	if (p->hair[0] < 0 && p->hair[1] < 0) {
 		pair_failed(r, s, p, "this host would not connect from a port that has a listener");
 		return;
 	}

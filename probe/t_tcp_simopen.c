@@ -12,9 +12,13 @@
  * its answer. X never accepted anything, so it can only have formed from
  * the crossing SYNs. false: the reflector saw our SYN (the way out works)
  * and its own SYN drew the NAT's RST or ICMP error (at the NAT's TTL, not
- * this host's), or nothing in every one of three trials while our connect
- * failed. Anything else is inconclusive. SIMOPEN-RESULT (asked at once,
- * answered when the reflector's connect() ends) tells what its SYN met.
+ * this host's), or nothing in every trial, as many as the loss measured so
+ * far requires (at least 3: a trial is a round trip that may be lost, like
+ * a silence's question). A trial lasts two order waits at the reflector
+ * (six retransmission timeouts, at least 0.1 s): crossing SYNs meet within
+ * a round trip, and a connection made later, by our SYN sent again, would
+ * prove nothing. Anything else is inconclusive. SIMOPEN-RESULT (asked at
+ * once, answered when the reflector's connect() ends) tells what its SYN met.
  */
 #include <stdio.h>
 #include <string.h>
@@ -24,15 +28,17 @@
 #include "probe/tests.h"
 #include "wire.h"
 
-#define TRIALS 3
-#define ARM_MS 1500 /* the reflector's SYN and its resend at 1 s, then "nothing" */
+#define TRIALS     20 /* at most: as many as the loss requires, at least MIN_TRIALS */
+#define MIN_TRIALS 3
 
 enum { TAG_CTRL, TAG_ARM, TAG_RESULT, TAG_SIM, TAG_ASK };
 
 struct state {
 	int ctrl, sim;
 	bool ctrl_up;
-	unsigned trial; /* 1-based, the one under way */
+	unsigned trial;  /* 1-based, the one under way */
+	unsigned want;   /* trials before "nothing" counts */
+	unsigned arm_ms; /* how long the reflector's side of a trial lasts */
 	uint8_t token[8];
 	/* This trial. */
 	bool sim_done, connected, result_done, have_result;
@@ -59,7 +65,7 @@ static void arm(struct probe_run *r, struct state *s)
 	wire_put32(s->token, (uint32_t)probe_now_us(r));
 	wire_put32(s->token + 4, s->trial);
 	if (probe_tcp_order_action(r, TAG_ARM, s->ctrl, PROBE_ORDER_SIMOPEN_ARM, PROBE_AP, 0,
-				   ARM_MS, s->token)) {
+				   s->arm_ms, s->token)) {
 		probe_note(r, "could not order the reflector's silent port");
 		finish_ctrl(r, s);
 	}
@@ -72,6 +78,11 @@ static void start(struct probe_run *r, void *state)
 	s->ctrl = s->sim = -1;
 	if (!probe_have_session(r))
 		return;
+	/* A trial is one round trip that may be lost, as a silence's question is. */
+	s->want = probe_silence_needed(r);
+	s->want = s->want < MIN_TRIALS ? MIN_TRIALS : s->want > TRIALS ? TRIALS : s->want;
+	/* The ARM's answer, our SYN to X, the reflector's crossing it, our SYN-ACK. */
+	s->arm_ms = 2 * probe_order_wait_ms(r);
 	s->ctrl = probe_tcp_connect(r, TAG_CTRL, 0, PROBE_PP, NULL);
 	s->over = s->ctrl < 0;
 }
@@ -89,7 +100,7 @@ static void trial_done(struct probe_run *r, struct state *s)
 				       s->baseline);
 	s->seen[s->nseen++] = t;
 	probe_tcp_close(r, s->sim);
-	if (t == PROBE_TRIAL_CONNECTED || t == PROBE_TRIAL_REFUSED || s->trial == TRIALS)
+	if (t == PROBE_TRIAL_CONNECTED || t == PROBE_TRIAL_REFUSED || s->trial >= s->want)
 		finish_ctrl(r, s);
 	else
 		arm(r, s);
@@ -137,7 +148,7 @@ static void on_observed(struct probe_run *r, void *state, int tag,
 					      NULL);
 		if (s->sim < 0 ||
 		    probe_tcp_order_action(r, TAG_RESULT, s->ctrl, PROBE_ORDER_SIMOPEN_RESULT,
-					   PROBE_AP, 0, ARM_MS, s->token)) {
+					   PROBE_AP, 0, s->arm_ms, s->token)) {
 			probe_note(r, "could not connect to the reflector's silent port");
 			finish_ctrl(r, s);
 		}
@@ -180,7 +191,7 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 	}
 }
 
-static enum probe_bool verdict(const struct state *s, const char **why)
+static enum probe_bool verdict(const struct state *s, bool trusted, const char **why)
 {
 	unsigned nothing = 0;
 
@@ -192,12 +203,17 @@ static enum probe_bool verdict(const struct state *s, const char **why)
 			return PROBE_NO;
 		nothing += s->seen[i] == PROBE_TRIAL_NOTHING;
 	}
-	if (nothing == TRIALS)
+	if (nothing == s->want && trusted)
 		return PROBE_NO;
-	*why = s->nseen < TRIALS ? NULL
-	       : nothing         ? "the trials disagree, and none connected"
-				 : "the reflector never saw our SYN to its silent port, or this "
-				   "host answered its SYN";
+	if (nothing == s->want) {
+		*why =
+		    "too much loss to read the reflector's unanswered SYNs as no simultaneous open";
+		return PROBE_UNKNOWN;
+	}
+	*why = s->nseen < s->want ? NULL
+	       : nothing          ? "the trials disagree, and none connected"
+				  : "the reflector never saw our SYN to its silent port, or this "
+				    "host answered its SYN";
 	return PROBE_UNKNOWN;
 }
 
@@ -214,7 +230,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 			 "needs a natlab test session at the reflector (--session, --key)");
 		return;
 	}
-	t->simopen = verdict(s, &why);
+	t->simopen = verdict(s, probe_silence_trusted(r), &why);
 	t->simopen_trials = s->nseen;
 	t->simopen_x = s->arm.sent_from;
 	if (s->have_result) {

@@ -121,6 +121,9 @@ probe_lab() {
         got=$(verdict "$key")
         if [[ "|$want|" == *"|$got|"* ]]; then
             ok
+        elif [ "$key" = port_overloading ] && [ "$got" = null ] &&
+            grep -q 'peer refused: .*Address already in use' "$tmp/out"; then
+            ok # the second host had that port in use itself: nothing to test, said so
         elif [ -n "$lossy" ] && { [ "$got" = inconclusive ] || [ "$got" = null ]; }; then
             ok
             echo "$key" >>"$LOSS_FILE"
@@ -337,9 +340,11 @@ for m in $deps; do
     done
 done
 # Sequential with natemu's delta of 1 gives a pair's two ports one after the
-# other; random does not.
+# other, unless a mapping of the second host's falls between them (natemu has
+# one counter for both hosts, and they run at once): natprobe then says it
+# cannot tell. Random does not.
 for ports in sequential random; do
-    contig=true
+    contig="true|null"
     [ "$ports" = random ] && contig=false
     PORTS_TRUTH=$ports CONTIG_TRUTH=$contig \
         NATEMU_SETTINGS="ports=$ports mapping=address-and-port-dependent filtering=address-dependent" \

@@ -52,6 +52,8 @@ par emu "filtering=endpoint-independent hairpin=external"
 par emu "filtering=endpoint-independent hairpin=off"
 par emu "unsolicited-syn=rst"
 par emu "unsolicited-syn=icmp"
+par emu "simultaneous-open=off"
+par emu "simultaneous-open=off unsolicited-syn=rst"
 par_wait
 
 # natemu's impairments, seen by real flows: a 300 ms delay beats a 250 ms
@@ -157,6 +159,7 @@ par wrong NATLAB_EXPECT_POOL single snat-pool pooling
 par wrong NATLAB_EXPECT_UDP pass udp-blocked udp
 par wrong NATLAB_EXPECT_SYN drop masq syn
 par wrong NATLAB_EXPECT_TCP_FILTERING endpoint-independent masq tcp-filter
+par wrong NATLAB_EXPECT_TCP_SIMOPEN false masq simopen
 # multihomed's unbound sockets leave from two addresses: "same" is wrong.
 par wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
 NATEMU_SETTINGS="mapping=address-dependent" par wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping

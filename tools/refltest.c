@@ -28,7 +28,7 @@
 #define EXIT_NOREPLY 3
 
 static const char usage[] =
-    "usage: refltest --session ID --key KEY --action udp|syn --from pp|pa|ap|aa\n"
+    "usage: refltest --session ID --key KEY --action udp|syn|simopen --from pp|pa|ap|aa\n"
     "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local HOST:PORT]\n"
     "                SERVER:PORT\n"
     "\n"
@@ -40,6 +40,11 @@ static const char usage[] =
     "           observed_from=IP elapsed_us=N received=no\n"
     "outcome is what the reflector saw come back (nothing, syn-ack, rst, icmp);\n"
     "received says whether the datagram reached us (udp tests; - for syn).\n"
+    "simopen (over TCP): the reflector opens a silent port X, we connect to it, it\n"
+    "connects back from X when it sees our SYN (RFC 5382 REQ-2), and says how that went:\n"
+    "  refltest action=simopen from=ap silent_port=IP:PORT seen_syn=IP:PORT\n"
+    "           outcome=connected|rst|icmp|nothing connected=yes|no\n"
+    "outcome connected: the SYNs crossed; connected: whether our own connect() completed.\n"
     "\n"
     "  --session ID, --key KEY  the session and its key (natreflector --issue-session)\n"
     "  --target-port N          aim at this port of our mapped address instead\n"
@@ -124,9 +129,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->key = optarg;
 			break;
 		case 'a':
-			o->action = !strcmp(optarg, "udp")   ? REFL_TEST_UDP
-				    : !strcmp(optarg, "syn") ? REFL_TEST_SYN
-							     : 0;
+			o->action = !strcmp(optarg, "udp")       ? REFL_TEST_UDP
+				    : !strcmp(optarg, "syn")     ? REFL_TEST_SYN
+				    : !strcmp(optarg, "simopen") ? REFL_TEST_SIMOPEN_ARM
+								 : 0;
+			o->tcp = o->tcp || o->action == REFL_TEST_SIMOPEN_ARM;
 			break;
 		case 'f':
 			for (uint8_t r = 0; r < 4; r++)
@@ -160,7 +167,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->session || !o->key || !o->action || o->role > 3 || optind != argc - 1) {
-		fprintf(stderr, "refltest: want --session, --key, --action udp|syn, "
+		fprintf(stderr, "refltest: want --session, --key, --action udp|syn|simopen, "
 				"--from pp|pa|ap|aa and one SERVER:PORT\n");
 		return -1;
 	}
@@ -318,6 +325,120 @@ static int await(const struct opts *o, int fd, const uint8_t tid[STUN_TID_LEN],
 	return EXIT_NOREPLY;
 }
 
+/* One signed answer to tid over the TCP connection, into buf; 0, EXIT_REFUSED
+ * (printed), or EXIT_NOREPLY. */
+static int reply(const struct opts *o, int fd, const uint8_t tid[STUN_TID_LEN], uint8_t *buf,
+		 size_t cap, struct stun_msg *m)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	unsigned code;
+	const char *reason;
+	size_t rlen;
+
+	for (int budget = (int)o->wait_ms + 2000; budget > 0; budget -= 100) {
+		ssize_t n;
+
+		if (poll(&p, 1, 100) < 0)
+			break;
+		if (!(p.revents & POLLIN))
+			continue;
+		n = receive(fd, true, buf, cap);
+		if (n < 0)
+			break;
+		if (stun_parse(m, buf, (size_t)n, 0) != STUN_OK ||
+		    memcmp(m->tid, tid, STUN_TID_LEN))
+			continue;
+		if (m->cls == STUN_ERROR && stun_get_error(m, &code, &reason, &rlen) == STUN_OK) {
+			printf("refltest error=%u reason=\"%.*s\"\n", code, (int)rlen, reason);
+			return EXIT_REFUSED;
+		}
+		if (m->cls == STUN_SUCCESS &&
+		    stun_check_integrity(m, (const uint8_t *)o->key, strlen(o->key)) == STUN_OK)
+			return 0;
+	}
+	printf("refltest no answer in %u ms\n", o->wait_ms + 2000);
+	return EXIT_NOREPLY;
+}
+
+/* One order over the connection, and its answer. */
+static int order(struct opts *o, int fd, uint8_t action, const uint8_t token[8], uint8_t *buf,
+		 size_t cap, struct stun_msg *m)
+{
+	uint8_t tid[STUN_TID_LEN], req[512];
+	size_t len;
+
+	o->action = action;
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid))
+		return EXIT_NOREPLY;
+	len = build(o, tid, token, req, sizeof(req));
+	if (send(fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return EXIT_NOREPLY;
+	return reply(o, fd, tid, buf, cap, m);
+}
+
+/* Our connect() to the silent port: started, then read once RESULT is in. */
+static int connect_to(const struct opts *o, const struct sockaddr *x)
+{
+	struct sockaddr_storage local = o->local;
+	int fd = socket(x->sa_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		return -1;
+	if (o->has_local) {
+		addr_set_port((struct sockaddr *)&local, 0);
+		bind(fd, (struct sockaddr *)&local, addr_len((struct sockaddr *)&local));
+	}
+	if (connect(fd, x, addr_len(x)) && errno != EINPROGRESS) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static bool connected(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	return poll(&p, 1, 1500) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) && !err;
+}
+
+/* --action simopen: ARM, connect to X, RESULT (answered when the
+ * reflector's own connect() from X has ended). */
+static int simopen(struct opts *o, int fd, const uint8_t token[8])
+{
+	uint8_t buf[2048];
+	struct stun_msg m;
+	struct sockaddr_storage x, seen;
+	const struct stun_attr *obs;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN] = "-";
+	int sfd, rc = order(o, fd, REFL_TEST_SIMOPEN_ARM, token, buf, sizeof(buf), &m);
+
+	if (rc)
+		return rc;
+	if (stun_get_addr(&m, STUN_ATTR_NATLAB_SENT_FROM, &x) != STUN_OK ||
+	    (sfd = connect_to(o, (struct sockaddr *)&x)) < 0) {
+		perror("refltest: the silent port");
+		return EXIT_NOREPLY;
+	}
+	rc = order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, sizeof(buf), &m);
+	if (!rc) {
+		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+		if (stun_get_addr(&m, STUN_ATTR_NATLAB_SEEN_SYN, &seen) == STUN_OK)
+			addr_format((struct sockaddr *)&seen, b, sizeof(b));
+		printf("refltest action=simopen from=%s silent_port=%s seen_syn=%s outcome=%s "
+		       "connected=%s\n",
+		       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)), b,
+		       obs && obs->len == 8
+			   ? refl_outcome_name((enum refl_outcome)stun_attr_value(&m, obs)[0])
+			   : "?",
+		       connected(sfd) ? "yes" : "no");
+	}
+	close(sfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -330,6 +451,11 @@ int main(int argc, char **argv)
 	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid) ||
 	    getrandom(token, sizeof(token), 0) != sizeof(token) || open_sockets(&o, &fd, &lfd)) {
 		perror("refltest");
+		goto cleanup;
+	}
+	if (o.action == REFL_TEST_SIMOPEN_ARM) {
+		o.wait_ms = o.wait_ms < 1500 ? 1500 : o.wait_ms; /* a SYN and its resend */
+		rc = simopen(&o, fd, token);
 		goto cleanup;
 	}
 	len = build(&o, tid, token, req, sizeof(req));

@@ -111,6 +111,24 @@ observe_tcp_filtering() {
 	esac
 }
 
+# RFC 5382 REQ-2: cli1 connects to a silent port of the reflector's (no
+# answer to a SYN at all), which on seeing that SYN connects back from it:
+# true when the two SYNs crossed (cli1 answered the reflector's SYN with a
+# SYN-ACK) and the connection formed.
+observe_tcp_simopen() {
+	local out
+	OBS_TCP_SIMOPEN=inconclusive
+	verify_reflector || return 0
+	out=$(in_ns cli1 "$NATLAB_BIN/refltest" --session verify --key "$VERIFY_KEY" \
+		--action simopen --from ap --local "$(client_ip cli1):41063" "$R1:$VERIFY_REFL_PORT")
+	OBS_TCP_SIMOPEN_DETAIL=$(sed -n 's/.* seen_syn=\([^ ]*\) outcome=\([a-z-]*\) connected=\([a-z]*\).*/our SYN \1, the reflector'"'"'s: \2, our connect: \3/p' <<<"$out")
+	case $out in
+	*"seen_syn=-"*) ;;
+	*"outcome=connected connected=yes"*) OBS_TCP_SIMOPEN=true ;;
+	*"outcome=rst"* | *"outcome=icmp"* | *"outcome=nothing"*) OBS_TCP_SIMOPEN=false ;;
+	esac
+}
+
 observe_nat() {
 	if [ "$OBS_M1" = "$(client_ip cli1):41001" ]; then OBS_NAT=false; else OBS_NAT=true; fi
 }
@@ -363,6 +381,11 @@ verify_lab() {
 		verify_row tcp-filter "$(expect TCP_FILTERING)" "$OBS_TCP_FILTERING" \
 			"$OBS_TCP_FILTERING_DETAIL"
 		verify_row syn-mapped "$(expect SYN_MAPPED)" "$OBS_SYN_MAPPED"
+	fi
+	if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_SIMOPEN)" ]; then
+		observe_tcp_simopen
+		verify_row simopen "$(expect TCP_SIMOPEN)" "$OBS_TCP_SIMOPEN" \
+			"${OBS_TCP_SIMOPEN_DETAIL:-}"
 	fi
 	if [ "$OBS_UDP" = pass ]; then
 		observe_nat

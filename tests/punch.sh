@@ -204,7 +204,8 @@ two_nats() {
 # With 60 ms one way between the NATs and no opening round: each NAT's
 # first packet out leaves before the other's first packet can arrive, as on
 # a real path, and hole punching works, as predicted; the connect time is at
-# least the path's round trip. (The round trip, 120 ms, is longer than the
+# least the path's round trip, less a millisecond: netem keeps its delay to
+# within a timer tick, and CI once measured 119.9 ms. (The round trip, 120 ms, is longer than the
 # registrations' interval: the rendezvous' waits must come from round trips
 # timed per request, and the two must meet only once both are known.)
 two_nats_delay() {
@@ -216,10 +217,10 @@ two_nats_delay() {
     if [ "$LAB_RC" = "0 0" ] &&
         grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/la.out" &&
         grep -Eq '^  udp-hole-punching +3/3 .*expected works: agrees$' "$tmp/lb.out" &&
-        awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 120) }'; then
+        awk -v m="${ms:-0}" 'BEGIN { exit !(m >= 119) }'; then
         ok
     else
-        bad "two-nats, 60 ms one way, no opening round: exit $LAB_RC (want 0 0), hole punching 3 of 3, connect ${ms:-?} ms (want 120 or more)"
+        bad "two-nats, 60 ms one way, no opening round: exit $LAB_RC (want 0 0), hole punching 3 of 3, connect ${ms:-?} ms (want 119 or more)"
     fi
 }
 # A side 100 ms late (--stagger), without the opening round: the first

@@ -258,6 +258,8 @@ int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_or
 			   unsigned role, uint16_t target_port, unsigned wait_ms,
 			   const uint8_t *token);
 bool probe_have_session(const struct probe_run *r);
+/* The reason a test that needs one gives without it (its verdict: untested). */
+#define PROBE_NEEDS_SESSION "needs a natlab test session at the reflector (--session, --key)"
 /* A connection from local port `port` (0: fresh) to an address that is no
  * role (a port the reflector opened for a test), as probe_tcp_connect. */
 int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,

@@ -290,6 +290,14 @@ static void print_hairpin(FILE *out, const struct probe_result *r)
 	fputc('\n', out);
 }
 
+/* What the reflector saw come back (enum probe_seen), in the record's words. */
+static const char *seen_name(unsigned outcome)
+{
+	static const char *const names[5] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
+
+	return outcome < 5 ? names[outcome] : "nothing";
+}
+
 static void print_tcp_ports(FILE *out, const struct probe_tcp *t);
 static void print_tcp_filtering(FILE *out, const struct probe_tcp *t);
 static void print_tcp_simopen(FILE *out, const struct probe_tcp *t);
@@ -321,11 +329,9 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 /* What came back for one ordered SYN, in a few words. */
 static void print_seen(FILE *out, const char *name, const struct probe_tcp_seen *s)
 {
-	static const char *const outcomes[4] = {"nothing", "syn-ack", "rst", "icmp"};
-
 	if (!s->asked)
 		return;
-	fprintf(out, " %s %s", name, outcomes[s->outcome & 3]);
+	fprintf(out, " %s %s", name, seen_name(s->outcome));
 	if (s->outcome)
 		fprintf(out, " ttl %u %.1f ms", s->ttl, s->ms);
 	else
@@ -370,7 +376,6 @@ static void print_tcp_filtering(FILE *out, const struct probe_tcp *t)
 
 static void print_tcp_simopen(FILE *out, const struct probe_tcp *t)
 {
-	static const char *const answers[5] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
 	char a[ADDR_STRLEN];
 
 	if (!t->simopen_tested && !t->simopen_reason[0])
@@ -389,7 +394,7 @@ static void print_tcp_simopen(FILE *out, const struct probe_tcp *t)
 		    t->simopen_seen_syn.ss_family
 			? addr_format((const struct sockaddr *)&t->simopen_seen_syn, a, sizeof(a))
 			: "not seen",
-		    answers[t->simopen_answer < 5 ? t->simopen_answer : 0],
+		    seen_name(t->simopen_answer),
 		    t->simopen == PROBE_YES ? ", data both ways" : "");
 	fputc('\n', out);
 }
@@ -736,12 +741,11 @@ static json_t *word_or_null(const char *word, bool tested)
 /* One SYN the reflector sent on our order, and what came back. */
 static json_t *seen_json(const struct probe_tcp_seen *s)
 {
-	static const char *const outcomes[4] = {"nothing", "syn-ack", "rst", "icmp"};
 	json_t *j;
 
 	if (!s->asked)
 		return json_null();
-	j = json_pack("{s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "outcome", outcomes[s->outcome & 3],
+	j = json_pack("{s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "outcome", seen_name(s->outcome),
 		      "fate", probe_syn_name(s->fate), "port", (json_int_t)s->port, "ms", s->ms,
 		      "tries", (json_int_t)s->tries, "ttl",
 		      s->ttl ? json_integer(s->ttl) : json_null(), "from", addr_json(&s->from));
@@ -802,8 +806,6 @@ static void tcp_syn_json(const struct probe_tcp *t, json_t *tcp, json_t *evidenc
 static void tcp_simopen_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
 			     json_t *reasons)
 {
-	static const char *const answers[5] = {"nothing", "syn-ack", "rst", "icmp", "connected"};
-
 	json_object_set_new(tcp, "simultaneous_open", bool_or_null(t->simopen));
 	if (t->simopen_tested)
 		json_object_set_new(
@@ -811,9 +813,9 @@ static void tcp_simopen_json(const struct probe_tcp *t, json_t *tcp, json_t *evi
 		    json_pack("{s:i, s:o, s:o, s:s, s:o, s:f}", "trials",
 			      (json_int_t)t->simopen_trials, "silent_port",
 			      addr_json(&t->simopen_x), "seen_syn", addr_json(&t->simopen_seen_syn),
-			      "answer", answers[t->simopen_answer < 5 ? t->simopen_answer : 0],
-			      "ttl", t->simopen_ttl ? json_integer(t->simopen_ttl) : json_null(),
-			      "ms", t->simopen_ms));
+			      "answer", seen_name(t->simopen_answer), "ttl",
+			      t->simopen_ttl ? json_integer(t->simopen_ttl) : json_null(), "ms",
+			      t->simopen_ms));
 	if (t->simopen_reason[0])
 		json_object_set_new(reasons, "simultaneous_open", json_string(t->simopen_reason));
 }

@@ -139,8 +139,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 
 	res->tcp_tested = true;
 	if (!probe_have_session(r)) {
-		snprintf(t->filtering_reason, sizeof(t->filtering_reason),
-			 "needs a natlab test session at the reflector (--session, --key)");
+		snprintf(t->filtering_reason, sizeof(t->filtering_reason), PROBE_NEEDS_SESSION);
 		snprintf(t->syn_mapped_reason, sizeof(t->syn_mapped_reason), "%s",
 			 t->filtering_reason);
 		return; /* untested */

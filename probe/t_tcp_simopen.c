@@ -226,8 +226,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 	res->tcp_tested = true;
 	t->simopen_tested = probe_have_session(r);
 	if (!t->simopen_tested) {
-		snprintf(t->simopen_reason, sizeof(t->simopen_reason),
-			 "needs a natlab test session at the reflector (--session, --key)");
+		snprintf(t->simopen_reason, sizeof(t->simopen_reason), PROBE_NEEDS_SESSION);
 		return;
 	}
 	t->simopen = verdict(s, probe_silence_trusted(r), &why);

@@ -142,8 +142,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 
 	res->tcp_tested = true;
 	if (!probe_have_session(r)) {
-		snprintf(t->syn_reason, sizeof(t->syn_reason),
-			 "needs a natlab test session at the reflector (--session, --key)");
+		snprintf(t->syn_reason, sizeof(t->syn_reason), PROBE_NEEDS_SESSION);
 		return; /* untested */
 	}
 	for (unsigned i = 0; i < s->nasked; i++) {

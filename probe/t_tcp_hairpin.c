@@ -257,10 +257,10 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 		t->hairpin_mapped[i] = p->mapped[i];
 	}
 	t->hairpinning = probe_decide_tcp_hairpin(&seen, &why);
-	if (t->hairpinning != PROBE_YES && !tried)
+	if (t->hairpinning != PROBE_YES && !tried) { /* no SYN went out: no verdict, say why */
 		why = s->note[0] ? s->note : probe_run_note(r) ? probe_run_note(r) : why;
-	if (t->hairpinning != PROBE_YES && !tried)
 		t->hairpinning = PROBE_UNKNOWN;
+	}
 	if (t->hairpinning == PROBE_YES) {
 		t->hairpin_seen = s->seen;
 		snprintf(t->hairpin_source, sizeof(t->hairpin_source), "%s", source_kind(s));

@@ -146,8 +146,10 @@ const struct nr_requirement nr_requirements[] = {
     {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_NKEYS, NULL, NULL},
     {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_NKEYS, NULL, NULL},
     {"5382", "REQ-8", "MUST", "hairpinning for TCP", NR_TCP_HAIRPINNING, "true", NULL},
-    {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NR_NKEYS, NULL, NULL},
-    {"5382", "REQ-10", "MUST", "ICMP never ends a mapping or connection", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NR_TCP_ICMP, "true",
+     NULL},
+    {"5382", "REQ-10", "MUST", "ICMP never ends a mapping or connection", NR_TCP_ICMP_KEPT, "true",
+     NULL},
 };
 const size_t nr_nrequirements = sizeof(nr_requirements) / sizeof(nr_requirements[0]);
 

@@ -31,6 +31,8 @@ const struct nr_key_info nr_keys[NR_NKEYS] = {
     [NR_TCP_SYN_MAPPED] = {"tcp.unsolicited_syn_mapped", "TCP unsolicited SYN to a mapping"},
     [NR_TCP_SIMOPEN] = {"tcp.simultaneous_open", "TCP simultaneous open"},
     [NR_TCP_HAIRPINNING] = {"tcp.hairpinning", "TCP hairpinning"},
+    [NR_TCP_ICMP] = {"tcp.icmp_translated", "ICMP errors translated in"},
+    [NR_TCP_ICMP_KEPT] = {"tcp.icmp_keeps_connection", "TCP connections outlive ICMP errors"},
 };
 
 /* The reason natprobe gave for a verdict it could not reach, by key. */
@@ -48,6 +50,10 @@ static const char *const reason_of[NR_NKEYS] = {
     [NR_TCP_FILTERING] = "tcp.reasons.filtering",
     [NR_TCP_SYN] = "tcp.reasons.unsolicited_syn",
     [NR_TCP_SYN_MAPPED] = "tcp.reasons.unsolicited_syn_mapped",
+    [NR_TCP_SIMOPEN] = "tcp.reasons.simultaneous_open",
+    [NR_TCP_HAIRPINNING] = "tcp.reasons.hairpinning",
+    [NR_TCP_ICMP] = "tcp.reasons.icmp_translated",
+    [NR_TCP_ICMP_KEPT] = "tcp.reasons.icmp_keeps_connection",
 };
 
 json_t *nr_get(const json_t *rec, const char *path)

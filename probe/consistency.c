@@ -217,6 +217,8 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 		 r->tcp.mapping != PROBE_MAPPING_NONE &&
 		 (r->tcp.simopen_tested || r->tcp.filtering != PROBE_FILTERING_UNTESTED),
 	     "tcp.hairpinning"},
+	    {r->tcp.icmp_tested && r->tcp.icmp_translated == PROBE_UNKNOWN, "tcp.icmp_translated"},
+	    {r->tcp.icmp_tested && r->tcp.icmp_kept == PROBE_UNKNOWN, "tcp.icmp_keeps_connection"},
 	};
 	size_t n = 0;
 

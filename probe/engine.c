@@ -3,6 +3,7 @@
  */
 #include "engine.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,7 @@ struct txn {
 	bool order; /* ... a NatlabTest order, from role order_role */
 	enum probe_order action;
 	uint8_t token[8];
-	unsigned order_role;
+	unsigned order_role, copies;
 	uint16_t target_port;
 	uint32_t wait_ms;
 	int answer_sock; /* where the answer must arrive (RESPONSE-PORT: elsewhere) */
@@ -203,6 +204,19 @@ static unsigned silence_sends(const probe_engine_t *e)
 	return n > SILENCE_SENDS_MAX ? SILENCE_SENDS_MAX + 1 : (unsigned)n;
 }
 
+unsigned probe_tries_needed(const struct probe_run *r, unsigned round_trips)
+{
+	double p = (double)r->e->ask_answers / (double)(r->e->ask_sends + 1);
+	double q = pow(p, (double)round_trips), n;
+
+	if (q >= 1.0)
+		return 1;
+	if (q <= 0.0)
+		return UINT_MAX;
+	n = ceil(log(SILENCE_ERROR) / log(1.0 - q));
+	return n < 1.0 ? 1 : n > 1e6 ? UINT_MAX : (unsigned)n;
+}
+
 bool probe_silence_trusted(const struct probe_run *r)
 {
 	return !r->refused && silence_sends(r->e) <= SILENCE_SENDS_MAX;
@@ -246,7 +260,8 @@ static void unsendable(probe_engine_t *e, const struct txn *t)
 static enum stun_err build_order(const probe_engine_t *e, const struct txn *t, uint8_t *msg,
 				 size_t cap, size_t *len)
 {
-	uint8_t action[4] = {(uint8_t)t->action, (uint8_t)t->order_role, 0, 0}, port[4] = {0};
+	uint8_t action[4] = {(uint8_t)t->action, (uint8_t)t->order_role, (uint8_t)t->copies, 0};
+	uint8_t port[4] = {0};
 	struct stun_builder b;
 
 	stun_build_start(&b, msg, cap, stun_type(STUN_NATLAB_TEST, STUN_REQUEST), STUN_MAGIC_COOKIE,
@@ -515,15 +530,14 @@ int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint1
 				      NULL);
 }
 
-int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
-			   unsigned role, uint16_t target_port, unsigned wait_ms,
-			   const uint8_t *token)
+static int order(struct probe_run *r, int tag, int conn, enum probe_order action, unsigned role,
+		 uint16_t target_port, unsigned copies, unsigned wait_ms, const uint8_t *token)
 {
 	struct conn *c = find_conn(r->e, conn);
 	struct txn *t;
 
 	if (!probe_have_session(r) || role > 3 || !c || c->listener || c->connecting ||
-	    c->dest == -1 || (role && !r->e->have_alternate))
+	    c->dest == -1 || (role && !r->e->have_alternate) || copies > 20)
 		return -1;
 	t = new_txn(r, tag, conn, false);
 	if (!t)
@@ -534,6 +548,7 @@ int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_or
 	t->action = action;
 	t->order_role = role;
 	t->target_port = target_port;
+	t->copies = copies;
 	t->wait_ms = wait_ms;
 	wire_put32(t->tid, r->e->run_id);
 	wire_put32(t->tid + 4, (uint32_t)(t - r->e->txns));
@@ -545,6 +560,20 @@ int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_or
 	}
 	first_send(r->e, r, t);
 	return 0;
+}
+
+int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
+			   unsigned role, uint16_t target_port, unsigned wait_ms,
+			   const uint8_t *token)
+{
+	return order(r, tag, conn, action, role, target_port, 0, wait_ms, token);
+}
+
+int probe_tcp_order_copies(struct probe_run *r, int tag, int conn, enum probe_order action,
+			   unsigned role, uint16_t target_port, unsigned copies, unsigned wait_ms,
+			   const uint8_t *token)
+{
+	return order(r, tag, conn, action, role, target_port, copies, wait_ms, token);
 }
 
 /* The connection is gone: its questions are silent now, not at their timeout. */
@@ -840,6 +869,7 @@ static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg
 	    stun_get_addr(m, STUN_ATTR_NATLAB_OBSERVED_FROM, &o.from) != STUN_OK)
 		return;
 	stun_get_addr(m, STUN_ATTR_NATLAB_SEEN_SYN, &o.seen_syn);
+	stun_get_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &o.target);
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_PEER_TTL, &peer) == STUN_OK)
 		o.peer_ttl = (uint8_t)(peer >> 24);
 	e->answers++;

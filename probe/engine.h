@@ -145,6 +145,8 @@ enum probe_order {
 	PROBE_ORDER_SYN = 2,            /* a SYN toward us; what came back */
 	PROBE_ORDER_SIMOPEN_ARM = 3,    /* a silent port X on the role's address, said at once */
 	PROBE_ORDER_SIMOPEN_RESULT = 4, /* how its connect() from X to the SYN it saw went */
+	PROBE_ORDER_ICMP_ARM = 5,       /* a silent port X whose first SYN draws host unreachable */
+	PROBE_ORDER_ICMP_CONN = 6,      /* ICMP errors about this connection, to its mapping */
 };
 
 /* The answer to an order (probe_tcp_order), checked and authenticated. */
@@ -158,6 +160,7 @@ struct probe_observation {
 	struct sockaddr_storage from; /* who sent it (for ICMP, the router); family 0: nothing */
 	struct sockaddr_storage sent_from; /* the endpoint the SYN left from (ARM: X) */
 	struct sockaddr_storage seen_syn;  /* RESULT: whose SYN X saw; family 0: none */
+	struct sockaddr_storage target;    /* whom the order aimed at: our mapping (or its port) */
 };
 
 typedef struct probe_engine probe_engine_t;
@@ -257,6 +260,10 @@ int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint1
 int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
 			   unsigned role, uint16_t target_port, unsigned wait_ms,
 			   const uint8_t *token);
+/* The same for ICMP orders: each error sent `copies` times (1 to 20). */
+int probe_tcp_order_copies(struct probe_run *r, int tag, int conn, enum probe_order action,
+			   unsigned role, uint16_t target_port, unsigned copies, unsigned wait_ms,
+			   const uint8_t *token);
 bool probe_have_session(const struct probe_run *r);
 /* The reason a test that needs one gives without it (its verdict: untested). */
 #define PROBE_NEEDS_SESSION "needs a natlab test session at the reflector (--session, --key)"
@@ -270,6 +277,10 @@ unsigned probe_order_wait_ms(const struct probe_run *r);
 /* How many times a question whose answer may rightly never come must be
  * asked before its silence counts (at the loss measured so far). */
 unsigned probe_silence_needed(const struct probe_run *r);
+/* How many independent tries, each needing `round_trips` round trips'
+ * worth of packets to get through, must all fail before their failure
+ * counts (at the loss measured so far; UINT_MAX when nothing got through). */
+unsigned probe_tries_needed(const struct probe_run *r, unsigned round_trips);
 
 /* on_timer(tag) after delay_us; a pending timer keeps the run going. */
 int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);

@@ -301,6 +301,7 @@ static const char *seen_name(unsigned outcome)
 static void print_tcp_ports(FILE *out, const struct probe_tcp *t);
 static void print_tcp_filtering(FILE *out, const struct probe_tcp *t);
 static void print_tcp_simopen(FILE *out, const struct probe_tcp *t);
+static void print_tcp_icmp(FILE *out, const struct probe_tcp *t);
 
 /* The TCP verdicts (RFC 5382), after UDP's. */
 static void print_tcp(FILE *out, const struct probe_tcp *t)
@@ -324,6 +325,42 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 						     : "inconclusive",
 			t->hairpinning == PROBE_YES ? "source " : "",
 			t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
+	print_tcp_icmp(out, t);
+}
+
+static const char *bool_word(enum probe_bool b)
+{
+	return b == PROBE_YES ? "true" : b == PROBE_NO ? "false" : "inconclusive";
+}
+
+/* RFC 5382 REQ-9 and REQ-10, two lines. */
+static void print_tcp_icmp(FILE *out, const struct probe_tcp *t)
+{
+	if (!t->icmp_tested) {
+		if (t->icmp_reason[0])
+			fprintf(out, "  %-10s %-28s %s\n", "tcp icmp", "untested", t->icmp_reason);
+		return;
+	}
+	fprintf(out, "  %-10s %-28s ", "icmp in", bool_word(t->icmp_translated));
+	if (t->icmp_translated == PROBE_YES)
+		fprintf(out, "host unreachable for our SYN came back in %.1f ms (REQ-9 met)\n",
+			t->icmp_translated_ms);
+	else if (t->icmp_translated == PROBE_NO)
+		fprintf(out,
+			"host unreachable for our SYN, sent %u times, never came back "
+			"(REQ-9 not met: SHOULD translate)\n",
+			t->icmp_copies);
+	else
+		fprintf(out, "%s\n", t->icmp_translated_reason);
+	fprintf(out, "  %-10s %-28s ", "icmp kept", bool_word(t->icmp_kept));
+	if (t->icmp_kept == PROBE_UNKNOWN)
+		fprintf(out, "%s\n", t->icmp_kept_reason);
+	else
+		fprintf(out,
+			"%u of %u connections alive after port unreachable and time exceeded "
+			"(REQ-10 %s)\n",
+			t->icmp_victims_kept, t->icmp_victims,
+			t->icmp_kept == PROBE_YES ? "met" : "not met: MUST NOT end a connection");
 }
 
 /* What came back for one ordered SYN, in a few words. */
@@ -820,6 +857,30 @@ static void tcp_simopen_json(const struct probe_tcp *t, json_t *tcp, json_t *evi
 		json_object_set_new(reasons, "simultaneous_open", json_string(t->simopen_reason));
 }
 
+static void tcp_icmp_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence, json_t *reasons)
+{
+	json_object_set_new(tcp, "icmp_translated", bool_or_null(t->icmp_translated));
+	json_object_set_new(tcp, "icmp_keeps_connection", bool_or_null(t->icmp_kept));
+	if (!t->icmp_tested) {
+		json_object_set_new(reasons, "icmp", json_string(t->icmp_reason));
+		return;
+	}
+	json_object_set_new(
+	    evidence, "icmp",
+	    json_pack(
+		"{s:i, s:i, s:o, s:o, s:i, s:i}", "copies", (json_int_t)t->icmp_copies, "trials",
+		(json_int_t)t->icmp_trials, "silent_port", addr_json(&t->icmp_x), "translated_ms",
+		t->icmp_translated == PROBE_YES ? json_real(t->icmp_translated_ms) : json_null(),
+		"connections", (json_int_t)t->icmp_victims, "kept",
+		(json_int_t)t->icmp_victims_kept));
+	if (t->icmp_translated_reason[0])
+		json_object_set_new(reasons, "icmp_translated",
+				    json_string(t->icmp_translated_reason));
+	if (t->icmp_kept_reason[0])
+		json_object_set_new(reasons, "icmp_keeps_connection",
+				    json_string(t->icmp_kept_reason));
+}
+
 static json_t *tcp_json(const struct probe_tcp *t)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -872,6 +933,8 @@ static json_t *tcp_json(const struct probe_tcp *t)
 		if (t->hairpin_reason[0])
 			json_object_set_new(reasons, "hairpinning", json_string(t->hairpin_reason));
 	}
+	if (t->icmp_tested || t->icmp_reason[0])
+		tcp_icmp_json(t, tcp, evidence, reasons);
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
 	json_object_set_new(tcp, "duration_ms", json_real((double)t->duration_us / 1000.0));

@@ -146,6 +146,16 @@ struct probe_tcp {
 	struct sockaddr_storage hairpin_mapped[2], hairpin_local[2], hairpin_seen;
 	unsigned hairpin_rounds;
 	char hairpin_reason[PROBE_REASON_LEN];
+	/* ICMP errors (REQ-9: host unreachable for our SYN to a silent port,
+	 * translated back; REQ-10: port unreachable and time exceeded about
+	 * live connections, which must stay). */
+	bool icmp_tested;
+	enum probe_bool icmp_translated, icmp_kept;
+	double icmp_translated_ms; /* from our SYN to the error */
+	unsigned icmp_copies, icmp_trials, icmp_victims, icmp_victims_kept;
+	struct sockaddr_storage icmp_x;
+	char icmp_reason[PROBE_REASON_LEN]; /* untested: why */
+	char icmp_translated_reason[PROBE_REASON_LEN], icmp_kept_reason[PROBE_REASON_LEN];
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 

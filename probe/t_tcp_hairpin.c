@@ -3,14 +3,14 @@
  * each other at their public endpoints, as a TCP hole punch between them
  * needs?
  *
- * Two fresh local ports, each with a listener and a connection to the
- * reflector's primary endpoint, which says its mapping (M0, M1). Then each
- * port connects to the other's mapping at once: the two SYNs go out to the
- * NAT's own address, and a hairpinning NAT turns them back in. Crossing, they
- * open each other's filter as hole punching does. A connection that forms,
- * or a listener that takes one, is hairpinning; the source the receiver saw
- * says how: the sender's public endpoint ("external", what REQ-8 with RFC
- * 4787 REQ-9 wants), its inside one ("internal"), or another.
+ * A pair: two fresh local ports, each with a listener and a connection to
+ * the reflector's primary endpoint, which says its mapping (M0, M1). Then
+ * each port connects to the other's mapping at once: the two SYNs go out to
+ * the NAT's own address, and a hairpinning NAT turns them back in. Crossing,
+ * they open each other's filter as hole punching does. A connection that
+ * forms, or a listener that takes one, is hairpinning; the source the
+ * receiver saw says how: the sender's public endpoint ("external", what
+ * REQ-8 with RFC 4787 REQ-9 wants), its inside one ("internal"), or another.
  *
  * A NAT that hairpins with the inside source cannot make a TCP connection
  * at all (the answer bypasses it, and the sender expects one from the public
@@ -18,10 +18,13 @@
  *
  * Nothing: no hairpinning, where the packets could have been seen (see
  * probe_decide_tcp_hairpin: the mapping, filtering and simultaneous-open
- * verdicts of the tests before this one say so). Both SYNs answered with a
- * RST or ICMP error is an answer; unanswered ones count after 1.2 s (the
- * kernel sends a SYN again at 1 s), with two pairs of ports tried at once so
- * that one lost SYN is not the verdict.
+ * verdicts of the tests before this one say so). Both SYNs of every pair
+ * answered with a RST or ICMP error is an answer. Unanswered SYNs are not
+ * waited for until the kernel sends them again (1 s): a pair's SYNs count
+ * after six retransmission timeouts of the path to the reflector (which
+ * the hairpin's path, turning at the NAT, does not exceed), and pairs are
+ * tried, a few at once, until their silence is as trustworthy as the loss
+ * measured so far allows (a pair needs two round trips' worth of packets).
  */
 #include <stdio.h>
 #include <string.h>
@@ -30,28 +33,34 @@
 #include "probe/decide.h"
 #include "probe/tests.h"
 
-#define PAIRS    2        /* at once: a lost SYN in one is covered by the other */
-#define ROUND_US 1200000u /* a SYN, and its resend at 1 s */
+#define PAIRS_MAX 40 /* past this, the loss is too high to read silence */
+#define IN_FLIGHT                                                                                  \
+	4              /* pairs at once: 8 connections to the reflector, 16 allowed per            \
+			  source (a finished batch's may still be closing) */
+#define ROUND_TRIPS 2  /* the packets one pair needs: SYN, crossing SYN, SYN-ACK, ACK */
+#define SLOTS       16 /* tags per pair */
 
-/* Tags: pair * 8 + what. */
-enum { TAG_LISTEN, TAG_CTRL = 2, TAG_ASK = 4, TAG_HAIR = 6, TAG_TIMER = 16 };
+/* Tags: pair * SLOTS + what (+ side). */
+enum { TAG_LISTEN, TAG_CTRL = 2, TAG_ASK = 4, TAG_HAIR = 6, TAG_TIMER = 8 };
 
 struct pair {
 	int listener[2], ctrl[2], hair[2];
 	struct sockaddr_storage local[2], mapped[2];
-	bool have_mapped[2], ended[2], refused[2], failed;
-	bool sent; /* its two SYNs went out */
+	bool have_mapped[2], ended[2], refused[2];
+	bool sent, over; /* its two SYNs went out; its sockets are closed */
 };
 
 struct state {
-	struct pair pair[PAIRS];
+	struct pair pair[PAIRS_MAX];
+	unsigned want, attempts, started, in_flight, wait_ms;
+	bool enough; /* want pairs are enough for the loss measured */
 	struct sockaddr_storage seen;
 	const struct pair *winner;
-	bool connected, over, behind_nat, timer;
+	bool connected, over, behind_nat;
 	char note[PROBE_REASON_LEN];
 };
 
-static void close_pair(struct probe_run *r, struct pair *p)
+static void close_pair(struct probe_run *r, struct pair *p, int k)
 {
 	for (int i = 0; i < 2; i++) {
 		probe_tcp_close(r, p->hair[i]);
@@ -59,6 +68,7 @@ static void close_pair(struct probe_run *r, struct pair *p)
 		probe_tcp_close(r, p->listener[i]);
 		p->hair[i] = p->ctrl[i] = p->listener[i] = -1;
 	}
+	probe_cancel(r, k * SLOTS + TAG_TIMER);
 }
 
 static void end(struct probe_run *r, struct state *s)
@@ -66,47 +76,79 @@ static void end(struct probe_run *r, struct state *s)
 	if (s->over)
 		return;
 	s->over = true;
-	probe_cancel(r, TAG_TIMER);
-	for (int k = 0; k < PAIRS; k++)
-		close_pair(r, &s->pair[k]);
+	for (unsigned k = 0; k < s->started; k++)
+		if (!s->pair[k].over)
+			close_pair(r, &s->pair[k], (int)k);
 }
 
-/* One pair has failed (a socket or the reflector): the test goes on with
- * the other, unless none is left. */
-static void pair_failed(struct probe_run *r, struct state *s, struct pair *p, const char *why)
+static unsigned tried(const struct state *s)
 {
-	if (why && !s->note[0])
-		snprintf(s->note, sizeof(s->note), "%s", why);
-	p->failed = true;
-	for (int k = 0; k < PAIRS; k++)
-		if (!s->pair[k].failed && !(s->pair[k].ended[0] && s->pair[k].ended[1]))
-			return;
-	end(r, s);
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < s->started; k++)
+		n += s->pair[k].sent;
+	return n;
 }
 
-static void start_pair(struct probe_run *r, struct pair *p, int k)
+static void start_pair(struct probe_run *r, struct state *s, int k)
 {
+	struct pair *p = &s->pair[k];
+
+	s->started++;
+	s->in_flight++;
+	for (int i = 0; i < 2; i++)
+		p->hair[i] = p->ctrl[i] = p->listener[i] = -1;
 	for (int i = 0; i < 2; i++) {
-		p->hair[i] = p->ctrl[i] = -1;
-		p->listener[i] = probe_tcp_listen(r, k * 8 + TAG_LISTEN + i, 0, &p->local[i]);
+		p->listener[i] = probe_tcp_listen(r, k * SLOTS + TAG_LISTEN + i, 0, &p->local[i]);
 		if (p->listener[i] < 0)
 			break;
 		p->ctrl[i] =
-		    probe_tcp_connect(r, k * 8 + TAG_CTRL + i,
+		    probe_tcp_connect(r, k * SLOTS + TAG_CTRL + i,
 				      addr_port((struct sockaddr *)&p->local[i]), PROBE_PP, NULL);
 	}
-	if (p->ctrl[0] < 0 || p->ctrl[1] < 0)
-		p->failed = true;
+}
+
+/* Pairs while more are wanted: a few at once, those that failed to set up
+ * replaced (a setup failure is no hairpinning failure), within bounds. */
+static void launch(struct probe_run *r, struct state *s);
+
+/* A pair is over: its sockets close, and another may start. */
+static void pair_over(struct probe_run *r, struct state *s, struct pair *p, const char *why)
+{
+	if (p->over || s->over)
+		return;
+	if (why && !s->note[0])
+		snprintf(s->note, sizeof(s->note), "%s", why);
+	p->over = true;
+	s->in_flight--;
+	close_pair(r, p, (int)(p - s->pair));
+	launch(r, s);
+}
+
+static void launch(struct probe_run *r, struct state *s)
+{
+	while (!s->over && s->in_flight < IN_FLIGHT && s->started < s->attempts &&
+	       tried(s) + s->in_flight < s->want) {
+		struct pair *p = &s->pair[s->started];
+
+		start_pair(r, s, (int)s->started);
+		if (p->ctrl[0] < 0 || p->ctrl[1] < 0)
+			pair_over(r, s, p, "this host would not open a listener and a connection");
+	}
+	if (!s->over && !s->in_flight)
+		end(r, s);
 }
 
 static void start(struct probe_run *r, void *state)
 {
 	struct state *s = state;
+	unsigned want = probe_tries_needed(r, ROUND_TRIPS);
 
-	for (int k = 0; k < PAIRS; k++)
-		start_pair(r, &s->pair[k], k);
-	if (s->pair[0].failed && s->pair[1].failed)
-		end(r, s);
+	s->enough = want <= PAIRS_MAX;
+	s->want = s->enough ? want : PAIRS_MAX;
+	s->attempts = s->want + s->want / 2 + 1 < PAIRS_MAX ? s->want + s->want / 2 + 1 : PAIRS_MAX;
+	s->wait_ms = 2 * probe_order_wait_ms(r);
+	launch(r, s);
 }
 
 static void succeeded(struct probe_run *r, struct state *s, const struct pair *p,
@@ -134,56 +176,55 @@ static void hairpin(struct probe_run *r, struct state *s, struct pair *p, int k)
 	 * this port's listener, taking the 4-tuple this connect() wants: then
 	 * that side goes on alone, and its handshake (or the accept) decides. */
 	for (int i = 0; i < 2; i++) {
-		p->hair[i] = probe_tcp_connect_to(r, k * 8 + TAG_HAIR + i,
+		p->hair[i] = probe_tcp_connect_to(r, k * SLOTS + TAG_HAIR + i,
 						  addr_port((struct sockaddr *)&p->local[i]),
 						  (struct sockaddr *)&p->mapped[1 - i], NULL);
 		p->ended[i] = p->hair[i] < 0;
 	}
 	if (p->hair[0] < 0 && p->hair[1] < 0) {
-		pair_failed(r, s, p, "this host would not connect from a port that has a listener");
+		pair_over(r, s, p, "this host would not connect from a port that has a listener");
 		return;
 	}
 	p->sent = true;
-	if (!s->timer)
-		probe_timer(r, TAG_TIMER, ROUND_US);
-	s->timer = true;
+	if (probe_timer(r, k * SLOTS + TAG_TIMER, (uint64_t)s->wait_ms * 1000))
+		pair_over(r, s, p, "no timer");
 }
 
 static void on_tcp(struct probe_run *r, void *state, int tag, int conn, enum probe_tcp_event ev,
 		   int accepted, const struct sockaddr *peer)
 {
 	struct state *s = state;
-	int k = tag / 8, what = tag % 8 / 2 * 2, i = tag & 1;
-	struct pair *p = k < PAIRS ? &s->pair[k] : NULL;
+	int k = tag / SLOTS, what = tag % SLOTS / 2 * 2, i = tag & 1;
+	struct pair *p = k < PAIRS_MAX ? &s->pair[k] : NULL;
 
 	(void)conn;
-	if (s->over || !p || p->failed)
+	if (s->over || !p || p->over)
 		return;
 	if (what == TAG_LISTEN && ev == PROBE_TCP_ACCEPTED) {
 		probe_tcp_close(r, accepted);
 		succeeded(r, s, p, peer);
 	} else if (what == TAG_CTRL && ev == PROBE_TCP_CONNECTED) {
-		if (probe_tcp_ask(r, k * 8 + TAG_ASK + i, p->ctrl[i]))
-			pair_failed(r, s, p, "could not ask the reflector over TCP");
+		if (probe_tcp_ask(r, k * SLOTS + TAG_ASK + i, p->ctrl[i]))
+			pair_over(r, s, p, "could not ask the reflector over TCP");
 	} else if (what == TAG_CTRL && ev != PROBE_TCP_CLOSED) {
-		pair_failed(r, s, p, "a connection to the reflector's primary endpoint failed");
+		pair_over(r, s, p, "a connection to the reflector's primary endpoint failed");
 	} else if (what == TAG_HAIR && ev == PROBE_TCP_CONNECTED) {
 		succeeded(r, s, p, (struct sockaddr *)&p->mapped[1 - i]);
 	} else if (what == TAG_HAIR && !p->ended[i]) {
 		p->ended[i] = true;
 		p->refused[i] = ev == PROBE_TCP_REFUSED || ev == PROBE_TCP_UNREACHABLE;
 		if (p->ended[1 - i])
-			pair_failed(r, s, p, NULL);
+			pair_over(r, s, p, NULL);
 	}
 }
 
 static void on_answer(struct probe_run *r, void *state, int tag, const struct probe_answer *a)
 {
 	struct state *s = state;
-	int k = tag / 8, i = tag & 1;
-	struct pair *p = k < PAIRS ? &s->pair[k] : NULL;
+	int k = tag / SLOTS, i = tag & 1;
+	struct pair *p = k < PAIRS_MAX ? &s->pair[k] : NULL;
 
-	if (s->over || !p || p->failed || tag % 8 / 2 * 2 != TAG_ASK)
+	if (s->over || !p || p->over || tag % SLOTS / 2 * 2 != TAG_ASK)
 		return;
 	p->mapped[i] = a->mapped;
 	p->have_mapped[i] = true;
@@ -194,18 +235,21 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends)
 {
 	struct state *s = state;
-	int k = tag / 8;
+	int k = tag / SLOTS;
 
 	(void)sends;
-	if (!s->over && k < PAIRS && tag % 8 / 2 * 2 == TAG_ASK)
-		pair_failed(r, s, &s->pair[k],
-			    "the reflector did not say a connection's mapped address");
+	if (!s->over && k < PAIRS_MAX && tag % SLOTS / 2 * 2 == TAG_ASK)
+		pair_over(r, s, &s->pair[k],
+			  "the reflector did not say a connection's mapped address");
 }
 
 static void on_timer(struct probe_run *r, void *state, int tag)
 {
-	if (tag == TAG_TIMER)
-		end(r, state);
+	struct state *s = state;
+	int k = tag / SLOTS;
+
+	if (!s->over && k < PAIRS_MAX && tag % SLOTS == TAG_TIMER)
+		pair_over(r, s, &s->pair[k], NULL);
 }
 
 /* The source the receiver saw, in RFC 4787 REQ-9's terms. */
@@ -232,32 +276,31 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 	struct probe_tcp_hairpin_seen seen = {.behind_nat = s->behind_nat,
 					      .connected = s->connected,
 					      .answered = true,
-					      .trusted = probe_silence_trusted(r),
 					      .mapping = t->mapping,
 					      .filtering = t->filtering,
 					      .simopen = t->simopen};
 	const char *why = NULL;
-	unsigned tried = 0;
+	unsigned n = tried(s);
 
 	/* Every pair that sent its SYNs counts; answered only if all were. */
-	for (int k = 0; k < PAIRS; k++) {
+	for (unsigned k = 0; k < s->started; k++) {
 		const struct pair *q = &s->pair[k];
 
-		if (!q->sent)
-			continue;
-		tried++;
-		seen.answered = seen.answered && q->refused[0] && q->refused[1];
+		if (q->sent)
+			seen.answered = seen.answered && q->refused[0] && q->refused[1];
+		if (q->sent && !s->winner)
+			p = q;
 	}
-	seen.answered = seen.answered && tried;
-	seen.trusted = seen.trusted && tried == PAIRS;
+	seen.answered = seen.answered && n;
+	seen.trusted = probe_silence_trusted(r) && s->enough && n >= s->want;
 	res->tcp_tested = t->hairpin_tested = true;
-	t->hairpin_rounds = tried;
+	t->hairpin_rounds = n;
 	for (int i = 0; i < 2; i++) {
 		t->hairpin_local[i] = p->local[i];
 		t->hairpin_mapped[i] = p->mapped[i];
 	}
 	t->hairpinning = probe_decide_tcp_hairpin(&seen, &why);
-	if (t->hairpinning != PROBE_YES && !tried) { /* no SYN went out: no verdict, say why */
+	if (t->hairpinning != PROBE_YES && !n) { /* no SYN went out: no verdict, say why */
 		why = s->note[0] ? s->note : probe_run_note(r) ? probe_run_note(r) : why;
 		t->hairpinning = PROBE_UNKNOWN;
 	}
@@ -277,7 +320,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 const struct probe_test probe_test_tcp_hairpin = {
     .name = "tcp-hairpin",
     .help = "TCP hairpinning (RFC 5382 REQ-8): two local ports connect to each other's public "
-	    "endpoint at once; the source the receiver saw",
+	    "endpoint at once, pairs as the loss requires; the source the receiver saw",
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,

@@ -93,6 +93,7 @@ bool refl_capture_parse(int linktype, const uint8_t *frame, size_t len, struct r
 	if (c->proto == IPPROTO_TCP && rest >= 20) {
 		endpoint(&c->src, p + 12, l4);
 		endpoint(&c->dst, p + 16, l4 + 2);
+		c->tcp_seq = wire_get32(l4 + 4);
 		c->tcp_ack = wire_get32(l4 + 8);
 		c->tcp_flags = l4[13];
 		return true;
@@ -108,6 +109,34 @@ bool refl_capture_parse(int linktype, const uint8_t *frame, size_t len, struct r
 		return true;
 	}
 	return false;
+}
+
+static uint16_t ip_checksum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < len; i += 2)
+		sum += wire_get16(p + i);
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+void refl_icmp_quote(const struct sockaddr_in *src, const struct sockaddr_in *dst, uint32_t seq,
+		     uint8_t quote[REFL_ICMP_QUOTE_LEN])
+{
+	memset(quote, 0, REFL_ICMP_QUOTE_LEN);
+	quote[0] = 0x45;
+	wire_put16(quote + 2, 40);
+	wire_put16(quote + 6, 0x4000); /* DF */
+	quote[8] = 64;
+	quote[9] = IPPROTO_TCP;
+	memcpy(quote + 12, &src->sin_addr, 4);
+	memcpy(quote + 16, &dst->sin_addr, 4);
+	wire_put16(quote + 10, ip_checksum(quote, 20));
+	memcpy(quote + 20, &src->sin_port, 2);
+	memcpy(quote + 22, &dst->sin_port, 2);
+	wire_put32(quote + 24, seq);
 }
 
 bool refl_capture_match(const struct refl_test *t, const struct sockaddr *sent_from,

@@ -32,13 +32,20 @@ struct refl_captured {
 	uint8_t ttl;   /* as it arrived: tells a NAT's own answer from its host's */
 	struct sockaddr_in src, dst;
 	uint8_t tcp_flags;
-	uint32_t tcp_ack;
+	uint32_t tcp_seq, tcp_ack;
 	uint8_t icmp_type, icmp_code;
 	/* An ICMP error's quoted packet: the one it complains about. */
 	bool has_inner;
 	uint8_t inner_proto;
 	struct sockaddr_in inner_src, inner_dst;
 };
+
+/* What an ICMP error about a TCP segment quotes (RFC 792): the segment's
+ * IPv4 header (20 bytes, as a 40-byte segment with TTL 64) and its first 8
+ * bytes: source and destination ports and the sequence number. */
+#define REFL_ICMP_QUOTE_LEN 28
+void refl_icmp_quote(const struct sockaddr_in *src, const struct sockaddr_in *dst, uint32_t seq,
+		     uint8_t quote[REFL_ICMP_QUOTE_LEN]);
 
 /* false when the frame is not IPv4 TCP or ICMP, or is cut short. */
 bool refl_capture_parse(int linktype, const uint8_t *frame, size_t len, struct refl_captured *c);

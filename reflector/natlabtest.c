@@ -97,8 +97,12 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 		return 400;
 	}
 	v = stun_attr_value(m, action);
-	if (v[0] < REFL_TEST_UDP || v[0] > REFL_TEST_SIMOPEN_RESULT || v[1] > 3) {
+	if (v[0] < REFL_TEST_UDP || v[0] > REFL_TEST_ICMP_CONN || v[1] > 3) {
 		*reason = "NATLAB-ACTION: unknown action or role";
+		return 400;
+	}
+	if (v[2] > REFL_TEST_COPIES_MAX) {
+		*reason = "NATLAB-ACTION: more than 20 copies";
 		return 400;
 	}
 	if (v[0] != REFL_TEST_UDP && from->sa_family != AF_INET) {
@@ -112,6 +116,7 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 	}
 	t->action = (enum refl_test_action)v[0];
 	t->from_role = v[1];
+	t->copies = v[2] ? v[2] : 1;
 	memcpy(&t->target, from, addr_len(from));
 	if (port) {
 		/* Like RESPONSE-PORT: another port, never another address. */

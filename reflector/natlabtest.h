@@ -29,7 +29,17 @@ enum refl_test_action {
 	REFL_TEST_SIMOPEN_ARM = 3,
 	/* How that went: answered once the connect() has ended, or at ARM's deadline. */
 	REFL_TEST_SIMOPEN_RESULT = 4,
+	/* ICMP translation (RFC 5382 REQ-9): a silent port X as for SIMOPEN-ARM;
+	 * the first SYN to X is answered with ICMP host unreachable, quoting
+	 * it. SIMOPEN-RESULT with the same token says whether that SYN came. */
+	REFL_TEST_ICMP_ARM = 5,
+	/* ICMP errors into a live connection (RFC 5382 REQ-10): port unreachable
+	 * and time exceeded about the connection the order came on, sent to its
+	 * peer (the mapping), quoting its next segment; answered once sent. */
+	REFL_TEST_ICMP_CONN = 6,
 };
+
+#define REFL_TEST_COPIES_MAX 20 /* of each ICMP error (NATLAB-ACTION's third byte) */
 
 enum refl_outcome {
 	REFL_SEEN_NOTHING = 0,
@@ -52,6 +62,7 @@ struct refl_test {
 	struct sockaddr_storage target; /* the requester's address, maybe another port */
 	uint8_t token[8];
 	uint32_t wait_ms;
+	unsigned copies; /* ICMP tests: how many times each error is sent (1..20) */
 	/* For the answer. */
 	uint8_t tid[STUN_TID_LEN];
 	char key[REFL_SESSION_KEY_LEN + 1];

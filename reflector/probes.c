@@ -105,6 +105,31 @@ int refl_probes_send_syn(refl_probes_t *p, const struct sockaddr *from, const st
 	return rc;
 }
 
+int refl_probes_send_icmp(refl_probes_t *p, const struct sockaddr *from, const struct sockaddr *to,
+			  uint8_t type, uint8_t code, const uint8_t *quote, size_t quote_len)
+{
+	const struct sockaddr_in *src = (const struct sockaddr_in *)(const void *)from;
+	const struct sockaddr_in *dst = (const struct sockaddr_in *)(const void *)to;
+	libnet_ptag_t tag;
+	int rc = -1;
+
+	if (from->sa_family != AF_INET || to->sa_family != AF_INET)
+		return -1;
+	/* Both builders write a 4-byte unused field, then the quoted packet. */
+	tag = type == 11 ? libnet_build_icmpv4_timeexceed(type, code, 0, quote, (uint32_t)quote_len,
+							  p->net, 0)
+			 : libnet_build_icmpv4_unreach(type, code, 0, quote, (uint32_t)quote_len,
+						       p->net, 0);
+	if (tag != -1 &&
+	    libnet_build_ipv4((uint16_t)(LIBNET_IPV4_H + LIBNET_ICMPV4_UNREACH_H + quote_len), 0, 0,
+			      0, 64, IPPROTO_ICMP, 0, src->sin_addr.s_addr, dst->sin_addr.s_addr,
+			      NULL, 0, p->net, 0) != -1 &&
+	    libnet_write(p->net) != -1)
+		rc = 0;
+	libnet_clear_packet(p->net);
+	return rc;
+}
+
 static void on_frame(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
 {
 	struct refl_probes *p = (struct refl_probes *)(void *)user;

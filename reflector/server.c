@@ -50,6 +50,7 @@ struct conn {
 	struct sockaddr_storage peer;
 	uint64_t last_ns; /* the last request, for the idle timeout */
 	uint32_t gen;     /* which connection in this slot, for late test answers */
+	uint64_t rx;      /* bytes received: the peer's next sequence number, from its SYN's */
 	size_t have;
 	uint8_t buf[MSG_CAP];
 };
@@ -113,6 +114,7 @@ struct refl_server {
 	struct {
 		struct sockaddr_in src;
 		uint8_t ttl;
+		uint32_t seq;
 	} syns[SYN_RING];
 	unsigned syn_next;
 	struct conn *conns;
@@ -568,6 +570,7 @@ static void serve_conn(struct refl_server *s, unsigned slot)
 	if (got < 0)
 		return;
 	c->have += (size_t)got;
+	c->rx += (uint64_t)got;
 	while (c->have && serve_message(s, slot, now) > 0)
 		;
 }
@@ -593,6 +596,20 @@ static uint8_t syn_ttl(const struct refl_server *s, const struct sockaddr *peer)
 			return s->syns[i].ttl;
 	}
 	return 0;
+}
+
+/* The sequence number of the latest SYN seen from peer; false: none in the ring. */
+static bool syn_seq(const struct refl_server *s, const struct sockaddr *peer, uint32_t *seq)
+{
+	for (unsigned k = 1; k <= SYN_RING; k++) {
+		unsigned i = (s->syn_next - k) % SYN_RING;
+
+		if (s->syns[i].ttl && addr_equal((const struct sockaddr *)&s->syns[i].src, peer)) {
+			*seq = s->syns[i].seq;
+			return true;
+		}
+	}
+	return false;
 }
 
 static void send_on_conn(struct refl_server *s, int conn, uint32_t gen, const uint8_t *buf,
@@ -685,9 +702,13 @@ static void armed_finish(struct refl_server *s, struct armed *a, uint64_t now)
 	close_fd(&a->listen_fd);
 	close_fd(&a->filler_fd);
 	close_fd(&a->out_fd);
-	counters_add(&s->counters, a->o.outcome == REFL_SEEN_CONNECTED ? "simopen connected"
-				   : a->o.seen_syn.ss_family           ? "simopen not connected"
-								       : "simopen saw no syn");
+	if (a->t.action == REFL_TEST_ICMP_ARM)
+		counters_add(&s->counters,
+			     a->o.seen_syn.ss_family ? "icmp arm saw syn" : "icmp arm saw no syn");
+	else
+		counters_add(&s->counters, a->o.outcome == REFL_SEEN_CONNECTED ? "simopen connected"
+					   : a->o.seen_syn.ss_family ? "simopen not connected"
+								     : "simopen saw no syn");
 	if (a->waiting) {
 		armed_answer(s, a, &a->result, a->conn, a->conn_gen);
 		a->used = false;
@@ -821,6 +842,31 @@ static void simopen_syn(struct refl_server *s, struct armed *a, const struct ref
 	}
 }
 
+/* ICMP-ARM: the first SYN to X is answered with ICMP host unreachable from
+ * X's address, quoting it, as many times as the order asked; the RESULT
+ * says which error went (NATLAB-OBSERVED's type and code; 0: none could). */
+static void icmp_syn(struct refl_server *s, struct armed *a, const struct refl_captured *c,
+		     uint64_t now)
+{
+	const struct sockaddr *from =
+	    (const struct sockaddr *)&s->cfg.bound[a->family][a->t.from_role];
+	uint8_t quote[REFL_ICMP_QUOTE_LEN];
+	unsigned sent = 0;
+
+	memcpy(&a->o.seen_syn, &c->src, sizeof(c->src));
+	a->seen_ns = now;
+	refl_icmp_quote(&c->src, &c->dst, c->tcp_seq, quote);
+	for (unsigned i = 0; i < a->t.copies; i++)
+		sent += !refl_probes_send_icmp(s->probes, from, (const struct sockaddr *)&c->src, 3,
+					       1, quote, sizeof(quote));
+	counters_add(&s->counters, sent ? "icmp arm answered" : "icmp send failed");
+	if (sent) {
+		a->o.icmp_type = 3;
+		a->o.icmp_code = 1;
+	}
+	armed_finish(s, a, now);
+}
+
 /* What capture saw, for the armed tests: the first SYN to X, and a RST or
  * ICMP error answering our own SYN from X. */
 static void simopen_captured(struct refl_server *s, const struct refl_captured *c, uint64_t now)
@@ -838,8 +884,12 @@ static void simopen_captured(struct refl_server *s, const struct refl_captured *
 			    addr_equal((const struct sockaddr *)&c->dst,
 				       (struct sockaddr *)&a->x) &&
 			    !addr_equal((const struct sockaddr *)&c->src,
-					(struct sockaddr *)&a->filler))
-				simopen_syn(s, a, c, now);
+					(struct sockaddr *)&a->filler)) {
+				if (a->t.action == REFL_TEST_ICMP_ARM)
+					icmp_syn(s, a, c, now);
+				else
+					simopen_syn(s, a, c, now);
+			}
 			continue;
 		}
 		mine.target = a->o.seen_syn;
@@ -947,6 +997,66 @@ static void expire_armed(struct refl_server *s, uint64_t now)
 	}
 }
 
+/* The connection whose peer is `peer`, or -1. */
+static int conn_of_peer(const struct refl_server *s, const struct sockaddr *peer)
+{
+	for (unsigned i = 0; i < s->cfg.tcp_max; i++)
+		if (s->conns[i].fd >= 0 &&
+		    addr_equal((const struct sockaddr *)&s->conns[i].peer, peer))
+			return (int)i;
+	return -1;
+}
+
+/* ICMP-CONN: port unreachable (from the connection's own address) and time
+ * exceeded (from the order's role, a router on the way) about a connection
+ * of the requester's (the order's own, or the one from the port
+ * NATLAB-TARGET-PORT names), to its peer, quoting the peer's next segment
+ * (its SYN's sequence number plus what it has sent), each as many times as
+ * asked; then the answer on the order's connection. */
+static void icmp_conn(struct refl_server *s, int f, int conn, const struct refl_test *t)
+{
+	int victim = addr_equal((const struct sockaddr *)&s->conns[conn].peer,
+				(const struct sockaddr *)&t->target)
+			 ? conn
+			 : conn_of_peer(s, (const struct sockaddr *)&t->target);
+	struct conn *c = &s->conns[victim < 0 ? conn : victim];
+	const struct sockaddr *local = (const struct sockaddr *)&s->cfg.bound[f][c->role];
+	const struct sockaddr *router = (const struct sockaddr *)&s->cfg.bound[f][t->from_role];
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	const struct sockaddr *adv =
+	    (const struct sockaddr *)&s->cfg.handler[f].advertised[t->from_role];
+	struct refl_observation o = {0};
+	uint8_t quote[REFL_ICMP_QUOTE_LEN], *buf = s->out[0].buf[0];
+	uint32_t isn = 0, gen = s->conns[conn].gen;
+	unsigned sent = 0;
+	size_t len;
+
+	if (victim < 0) {
+		counters_add(&s->counters, "icmp conn: no such connection");
+		goto answer;
+	}
+	refl_probes_read(s->probes, on_captured, s); /* its SYN, if not read yet */
+	if (!syn_seq(s, peer, &isn))
+		counters_add(&s->counters, "icmp conn without its syn");
+	refl_icmp_quote((const struct sockaddr_in *)(const void *)peer,
+			(const struct sockaddr_in *)(const void *)local, isn + 1 + (uint32_t)c->rx,
+			quote);
+	for (unsigned i = 0; i < t->copies; i++) {
+		sent += !refl_probes_send_icmp(s->probes, local, peer, 3, 3, quote, sizeof(quote));
+		sent +=
+		    !refl_probes_send_icmp(s->probes, router, peer, 11, 0, quote, sizeof(quote));
+	}
+	counters_add(&s->counters, sent ? "icmp conn sent" : "icmp send failed");
+	if (sent) {
+		o.icmp_type = 3;
+		o.icmp_code = 3;
+	}
+	o.peer_ttl = syn_ttl(s, peer);
+answer:
+	if (refl_test_answer(t, &o, adv, s->cfg.handler[f].software, buf, MSG_CAP, &len) == STUN_OK)
+		send_on_conn(s, conn, gen, buf, len);
+}
+
 /* Send the test's packet; the answer comes from capture or the deadline. */
 static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 		       const struct sockaddr *from, int conn, const struct refl_test *t,
@@ -959,12 +1069,14 @@ static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 	size_t len;
 	int rc;
 
-	if (t->action == REFL_TEST_SIMOPEN_ARM || t->action == REFL_TEST_SIMOPEN_RESULT) {
+	if (t->action >= REFL_TEST_SIMOPEN_ARM) {
 		if (conn < 0 || !s->probes)
-			counters_add(&s->counters,
-				     conn < 0 ? "simopen over udp" : "natlab test without capture");
-		else if (t->action == REFL_TEST_SIMOPEN_ARM)
+			counters_add(&s->counters, conn < 0 ? "connection test over udp"
+							    : "natlab test without capture");
+		else if (t->action == REFL_TEST_SIMOPEN_ARM || t->action == REFL_TEST_ICMP_ARM)
 			simopen_arm(s, f, conn, t, now);
+		else if (t->action == REFL_TEST_ICMP_CONN)
+			icmp_conn(s, f, conn, t);
 		else
 			simopen_result(s, conn, arrival, t);
 		return;
@@ -1011,6 +1123,7 @@ static void on_captured(void *ctx, const struct refl_captured *c)
 	if (c->proto == IPPROTO_TCP &&
 	    (c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) == REFL_TCP_SYN) {
 		s->syns[s->syn_next % SYN_RING].src = c->src;
+		s->syns[s->syn_next % SYN_RING].seq = c->tcp_seq;
 		s->syns[s->syn_next++ % SYN_RING].ttl = c->ttl;
 	}
 

@@ -69,7 +69,9 @@ tcp_hairpin_truth() {
 # (FILTERING unless set), SYN_TRUTH the answer to an unsolicited SYN at an
 # unused port (drop unless set: natemu's default) and SYN_MAPPED_TRUTH at a
 # mapping (pass where FILTERING is endpoint-independent, else SYN_TRUTH);
-# SIMOPEN_TRUTH simultaneous open (true unless set).
+# SIMOPEN_TRUTH simultaneous open (true unless set); ICMP_TRUTH and
+# ICMP_KEPT_TRUTH whether ICMP errors come in translated and leave
+# connections alive (true unless set).
 # CLI1_SETUP, when set, is run in cli1 first (a host firewall).
 # With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
@@ -91,8 +93,11 @@ probe_lab() {
     what="$profile ${NATEMU_SETTINGS:-} ${NATEMU_OPTIONS:-}"
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
         hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern tcp.filtering \
-        tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open tcp.hairpinning; do
+        tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open tcp.hairpinning \
+        tcp.icmp_translated tcp.icmp_keeps_connection; do
         case $key in
+        tcp.icmp_translated) want=${ICMP_TRUTH:-true} ;;
+        tcp.icmp_keeps_connection) want=${ICMP_KEPT_TRUTH:-true} ;;
         tcp.hairpinning) want=$(tcp_hairpin_truth "${TCP_MAPPING_TRUTH:-$mapping}" \
             "${TCP_FILTERING_TRUTH:-$filtering}" "${SIMOPEN_TRUTH:-true}") ;;
         tcp.simultaneous_open) want=${SIMOPEN_TRUTH:-true} ;;
@@ -142,16 +147,17 @@ for file in testbeds/profiles/*.sh; do
     grep -q '^PROFILE_PAIR=1' "$file" && continue # pair labs: tests/punch.sh
     # The profile's stated truth, read in a subshell so nothing else leaks out.
     read -r e_udp e_nat e_map e_filt e_hp e_port e_pool e_over e_tmap e_tfilt e_syn e_smap e_simo \
-        e_thp < <(
+        e_thp e_icmp e_kept < <(
         # shellcheck disable=SC1090
         . "$file" >/dev/null 2>&1
         echo "${EXPECT_UDP:--} ${EXPECT_NAT:--} ${EXPECT_MAPPING:--} ${EXPECT_FILTERING:--}" \
             "${EXPECT_HAIRPIN:--} ${EXPECT_PORT:--} ${EXPECT_POOL:--} ${EXPECT_OVERLOADING:--}" \
             "${EXPECT_TCP_MAPPING:--} ${EXPECT_TCP_FILTERING:--} ${EXPECT_TCP_SYN:--}" \
-            "${EXPECT_SYN_MAPPED:--} ${EXPECT_TCP_SIMOPEN:--} ${EXPECT_TCP_HAIRPIN:--}"
+            "${EXPECT_SYN_MAPPED:--} ${EXPECT_TCP_SIMOPEN:--} ${EXPECT_TCP_HAIRPIN:--}" \
+            "${EXPECT_TCP_ICMP:--} ${EXPECT_TCP_ICMP_KEPT:--}"
     )
     TCP_FILTERING_TRUTH=$e_tfilt SYN_TRUTH=$e_syn SYN_MAPPED_TRUTH=$e_smap SIMOPEN_TRUTH=$e_simo \
-        TCP_HAIRPIN_TRUTH=$e_thp
+        TCP_HAIRPIN_TRUTH=$e_thp ICMP_TRUTH=$e_icmp ICMP_KEPT_TRUTH=$e_kept
     # Without NAT (or without UDP) there is no public endpoint to share.
     OVERLOAD_TRUTH=$e_over
     case $e_over in true | false) ;; *) OVERLOAD_TRUTH=null ;; esac
@@ -269,7 +275,7 @@ probe_exit_rule
 # kept (and so their contiguity).
 PORTS_TRUTH=preserving POOL_TRUTH=inconclusive OVERLOAD_TRUTH=false CONTIG_TRUTH=true
 # natemu filters TCP as UDP, and drops an unsolicited SYN.
-TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH='' SIMOPEN_TRUTH=true TCP_HAIRPIN_TRUTH=''
+TCP_FILTERING_TRUTH='' SYN_TRUTH=drop SYN_MAPPED_TRUTH='' SIMOPEN_TRUTH=true TCP_HAIRPIN_TRUTH='' ICMP_TRUTH=true ICMP_KEPT_TRUTH=true
 
 # Other reflectors: coturn's turnserver (RFC 5780 on: two listening addresses)
 # and Debian's stund serve in the masq lab; natprobe must still be right.
@@ -385,8 +391,13 @@ tcp flags syn / syn,ack ct state new reject with tcp reset" \
     NATEMU_SETTINGS="filtering=endpoint-independent unsolicited-syn=rst" SYN_TRUTH=rst \
     par probe_lab natemu true endpoint-independent endpoint-independent \
     "$(hairpin_truth endpoint-independent endpoint-independent external)"
+# With them, natemu's ICMP modes (RFC 5382 REQ-9, REQ-10): errors not let in
+# (hairpin=off) and errors let in that end the connection (internal).
 for hp in off internal; do
-    NATEMU_SETTINGS="hairpin=$hp" par probe_lab natemu true endpoint-independent \
+    icmp=drop in=false kept=true
+    [ "$hp" = internal ] && icmp=kill in=true kept=false
+    ICMP_TRUTH=$in ICMP_KEPT_TRUTH=$kept NATEMU_SETTINGS="hairpin=$hp icmp=$icmp" \
+        par probe_lab natemu true endpoint-independent \
         address-and-port-dependent "$(hairpin_truth endpoint-independent x "$hp")"
     NATEMU_SETTINGS="hairpin=$hp mapping=address-dependent filtering=endpoint-independent" \
         par probe_lab natemu true address-dependent endpoint-independent \

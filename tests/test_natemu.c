@@ -37,13 +37,22 @@ static natemu_t *make(struct natemu_cfg *cfg)
 
 static struct natemu_pkt udp(uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport)
 {
-	return (struct natemu_pkt){IPPROTO_UDP, sip, dip, sport, dport, 0};
+	return (struct natemu_pkt){.proto = IPPROTO_UDP,
+				   .src_ip = sip,
+				   .dst_ip = dip,
+				   .src_port = sport,
+				   .dst_port = dport};
 }
 
 static struct natemu_pkt tcp(uint32_t sip, uint16_t sport, uint32_t dip, uint16_t dport,
 			     uint8_t flags)
 {
-	return (struct natemu_pkt){IPPROTO_TCP, sip, dip, sport, dport, flags};
+	return (struct natemu_pkt){.proto = IPPROTO_TCP,
+				   .src_ip = sip,
+				   .dst_ip = dip,
+				   .src_port = sport,
+				   .dst_port = dport,
+				   .tcp_flags = flags};
 }
 
 /* Send from inside; the public endpoint it left with (0:0 when dropped). */
@@ -503,6 +512,85 @@ static void test_many_remotes(void)
 	natemu_free(n);
 }
 
+/* An ICMP error from R1 about what the mapping at pub sent to rip:rport. */
+static struct natemu_result icmp_in(natemu_t *n, uint64_t pub, uint8_t proto, uint32_t rip,
+				    uint16_t rport, uint64_t now)
+{
+	struct natemu_pkt p = {.proto = IPPROTO_ICMP, .src_ip = R1, .dst_ip = ip_of(pub)};
+
+	p.quoted = (struct natemu_quoted){proto, ip_of(pub), rip, port_of(pub), rport};
+	return natemu_process(n, NATEMU_OUTSIDE, &p, now);
+}
+
+/* RFC 5382 REQ-9, REQ-10: an ICMP error about a live connection goes in,
+ * translated (icmp=translate), is dropped (drop), or goes in and ends the
+ * connection (kill), after which its segments no longer pass; one about no
+ * mapping or another connection is dropped; one from inside is not sent. */
+static void test_icmp_errors(void)
+{
+	for (int mode = 0; mode < 3; mode++) {
+		struct natemu_cfg cfg;
+		natemu_t *n;
+		struct natemu_result r;
+		uint64_t e, u;
+
+		natemu_cfg_default(&cfg);
+		cfg.icmp = (enum natemu_icmp)mode;
+		n = make(&cfg);
+		e = out(n, tcp(HOST_A, 9000, R1, 443, SYN), 0);
+		CU_ASSERT_TRUE_FATAL(e != 0);
+		CU_ASSERT_EQUAL(syn_in(n, e, R1, 443, SYN | ACK, 1).verdict, NATEMU_FORWARD);
+		CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 443, ACK), 2), e);
+		CU_ASSERT_EQUAL(icmp_in(n, e, IPPROTO_TCP, R2, 443, 3).verdict, NATEMU_DROP);
+		r = icmp_in(n, e, IPPROTO_TCP, R1, 443, 3);
+		CU_ASSERT_EQUAL(r.verdict, mode == NATEMU_ICMP_DROP ? NATEMU_DROP : NATEMU_FORWARD);
+		if (r.verdict == NATEMU_FORWARD) {
+			CU_ASSERT_EQUAL(r.to, NATEMU_INSIDE);
+			CU_ASSERT_EQUAL(r.pkt.dst_ip, HOST_A);
+			CU_ASSERT_EQUAL(r.pkt.quoted.src_ip, HOST_A);
+			CU_ASSERT_EQUAL(r.pkt.quoted.src_port, 9000);
+			CU_ASSERT_EQUAL(r.pkt.quoted.dst_ip, R1);
+		}
+		/* The connection after it: alive unless killed. */
+		CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 443, ACK), 4),
+				mode == NATEMU_ICMP_KILL ? 0 : e);
+		CU_ASSERT_EQUAL(syn_in(n, e, R1, 443, ACK, 5).verdict,
+				mode == NATEMU_ICMP_KILL ? NATEMU_DROP : NATEMU_FORWARD);
+		/* UDP likewise: a killed mapping is gone. */
+		u = out(n, udp(HOST_A, 5000, R1, 3478), 6);
+		CU_ASSERT_TRUE_FATAL(u != 0);
+		CU_ASSERT_EQUAL(icmp_in(n, u, IPPROTO_UDP, R1, 3478, 7).verdict,
+				mode == NATEMU_ICMP_DROP ? NATEMU_DROP : NATEMU_FORWARD);
+		CU_ASSERT_EQUAL(natemu_mappings(n, 8), mode == NATEMU_ICMP_KILL ? 0 : 2);
+		r = natemu_process(
+		    n, NATEMU_INSIDE,
+		    &(struct natemu_pkt){.proto = IPPROTO_ICMP, .src_ip = HOST_A, .dst_ip = R1}, 9);
+		CU_ASSERT_EQUAL(r.verdict, NATEMU_DROP);
+		natemu_free(n);
+	}
+}
+
+/* A tracked TCP connection: a segment other than a SYN for a connection
+ * the NAT never saw open, or that expired, is dropped. */
+static void test_tcp_segment_of_no_connection(void)
+{
+	struct natemu_cfg cfg;
+	natemu_t *n;
+	uint64_t e;
+
+	natemu_cfg_default(&cfg);
+	cfg.tcp_transitory_ms = 10000;
+	n = make(&cfg);
+	CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 443, ACK), 0), 0);
+	e = out(n, tcp(HOST_A, 9000, R1, 443, SYN), 0);
+	CU_ASSERT_TRUE_FATAL(e != 0);
+	CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 443, ACK), 1), e);
+	/* Another destination on the same (endpoint-independent) mapping. */
+	CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R2, 443, ACK), 2), 0);
+	CU_ASSERT_EQUAL(out(n, tcp(HOST_A, 9000, R1, 443, ACK), 20000), 0);
+	natemu_free(n);
+}
+
 static void test_settings_from_text(void)
 {
 	struct natemu_cfg cfg;
@@ -523,6 +611,10 @@ static void test_settings_from_text(void)
 	CU_ASSERT_EQUAL(natemu_cfg_set(&cfg, "parity", "on", err, 160), 0);
 	CU_ASSERT_TRUE(cfg.parity);
 	CU_ASSERT_EQUAL(natemu_cfg_set(&cfg, "skip", "0", err, 160), 0);
+	CU_ASSERT_EQUAL(natemu_cfg_set(&cfg, "icmp", "kill", err, 160), 0);
+	CU_ASSERT_EQUAL(cfg.icmp, NATEMU_ICMP_KILL);
+	CU_ASSERT_EQUAL(natemu_cfg_set(&cfg, "icmp", "eat", err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "bad icmp 'eat': want translate, drop or kill");
 
 	CU_ASSERT_EQUAL(natemu_cfg_set(&cfg, "mapping", "symmetric", err, sizeof(err)), -1);
 	CU_ASSERT_STRING_EQUAL(err, "bad mapping 'symmetric': want endpoint-independent, "
@@ -556,6 +648,8 @@ int test_natemu_register(void)
 	     test_simultaneous_open_off_only_crossing},
 	    {"ports and table bounded", test_table_and_ports_bounded},
 	    {"a thousand remotes remembered for the filter", test_many_remotes},
+	    {"ICMP errors: translated, dropped, or ending the connection", test_icmp_errors},
+	    {"TCP: a segment of no connection is dropped", test_tcp_segment_of_no_connection},
 	    {"settings from text", test_settings_from_text},
 	};
 	return TEST_SUITE("natemu core", tests);

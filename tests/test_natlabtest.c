@@ -29,11 +29,14 @@ static struct sockaddr_storage at(const char *text)
 	return ss;
 }
 
+/* NATLAB-ACTION's third byte (ICMP copies) in the next request only. */
+static uint8_t next_copies;
+
 /* A NatlabTest request; NULL session for none, NULL key for no MESSAGE-INTEGRITY. */
 static size_t request(uint8_t *buf, const char *session, const char *key, uint8_t action,
 		      uint8_t role, uint16_t target_port, int wait)
 {
-	uint8_t act[4] = {action, role, 0, 0}, port[4] = {0};
+	uint8_t act[4] = {action, role, next_copies, 0}, port[4] = {0};
 	struct stun_builder b;
 	size_t len = 0;
 
@@ -53,6 +56,7 @@ static size_t request(uint8_t *buf, const char *session, const char *key, uint8_
 		stun_build_integrity(&b, (const uint8_t *)key, strlen(key));
 	stun_build_fingerprint(&b);
 	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &len), STUN_OK);
+	next_copies = 0;
 	return len;
 }
 
@@ -157,9 +161,25 @@ static void test_refusals(void)
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 401); /* another session's key */
 	CU_ASSERT_FALSE(out.test);
-	len = request(msg, "probe-7", key, 5, 0, 0, -1);
+	len = request(msg, "probe-7", key, 7, 0, 0, -1);
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* unknown action */
+	/* ICMP tests: copies of each error, 1 when not said, at most 20. */
+	next_copies = 4;
+	len = request(msg, "probe-7", key, REFL_TEST_ICMP_ARM, 2, 0, -1);
+	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
+	CU_ASSERT_TRUE(out.test);
+	CU_ASSERT_EQUAL(out.order.action, REFL_TEST_ICMP_ARM);
+	CU_ASSERT_EQUAL(out.order.copies, 4);
+	len = request(msg, "probe-7", key, REFL_TEST_ICMP_CONN, 2, 0, -1);
+	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
+	CU_ASSERT_TRUE(out.test);
+	CU_ASSERT_EQUAL(out.order.action, REFL_TEST_ICMP_CONN);
+	CU_ASSERT_EQUAL(out.order.copies, 1);
+	next_copies = 21;
+	len = request(msg, "probe-7", key, REFL_TEST_ICMP_CONN, 2, 0, -1);
+	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
+	CU_ASSERT_EQUAL(error_code(reply, out.len), 400);
 	len = request(msg, "probe-7", key, REFL_TEST_SIMOPEN_ARM, 2, 0, -1);
 	handle(secret, msg, len, "[2001:db8::7]:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* simultaneous open: IPv4 only */
@@ -258,6 +278,30 @@ static size_t frame(uint8_t *f, uint8_t proto, const char *src, const char *dst,
 	return 40 + body_len;
 }
 
+/* What an ICMP error about a TCP segment quotes: a valid IPv4 header, the
+ * ports and the sequence number, as RFC 792 and the receiving stack want. */
+static void test_icmp_quote(void)
+{
+	struct sockaddr_storage src = at("198.51.100.7:40000"), dst = at("203.0.113.11:3479");
+	uint8_t q[REFL_ICMP_QUOTE_LEN];
+	uint32_t sum = 0;
+
+	refl_icmp_quote((struct sockaddr_in *)&src, (struct sockaddr_in *)&dst, 0xDEADBEEF, q);
+	CU_ASSERT_EQUAL(q[0], 0x45);
+	CU_ASSERT_EQUAL(q[9], IPPROTO_TCP);
+	CU_ASSERT_EQUAL(wire_get16(q + 2), 40);
+	CU_ASSERT_EQUAL(wire_get32(q + 12), 0xC6336407u); /* 198.51.100.7 */
+	CU_ASSERT_EQUAL(wire_get32(q + 16), 0xCB00710Bu); /* 203.0.113.11 */
+	for (int i = 0; i < 20; i += 2)
+		sum += wire_get16(q + i);
+	while (sum >> 16)
+		sum = (sum & 0xFFFF) + (sum >> 16);
+	CU_ASSERT_EQUAL(sum, 0xFFFF); /* the header checksum holds */
+	CU_ASSERT_EQUAL(wire_get16(q + 20), 40000);
+	CU_ASSERT_EQUAL(wire_get16(q + 22), 3479);
+	CU_ASSERT_EQUAL(wire_get32(q + 24), 0xDEADBEEF);
+}
+
 static void test_capture(void)
 {
 	struct refl_test t = {.action = REFL_TEST_SYN};
@@ -272,10 +316,12 @@ static void test_capture(void)
 	memcpy(t.token, token, 8);
 	t.target = at("198.51.100.1:50000");
 	/* A SYN-ACK acknowledging our sequence number (the token's first 4 bytes). */
+	wire_put32(tcp + 4, 0xCAFE0001);
 	wire_put32(tcp + 8, 0x11223345);
 	tcp[13] = REFL_TCP_SYN | REFL_TCP_ACK;
 	len = frame(f, IPPROTO_TCP, "198.51.100.1:1", "203.0.113.11:1", tcp, 20);
 	CU_ASSERT_TRUE_FATAL(refl_capture_parse(REFL_LINK_SLL2, f, len, &c));
+	CU_ASSERT_EQUAL(c.tcp_seq, 0xCAFE0001); /* its own sequence number, for ICMP quotes */
 	CU_ASSERT_TRUE(refl_capture_match(&t, (struct sockaddr *)&sent, &c, &o));
 	CU_ASSERT_EQUAL(o.outcome, REFL_SEEN_SYN_ACK);
 	CU_ASSERT_EQUAL(o.ttl, 64); /* as the frame has it */
@@ -341,6 +387,7 @@ int test_natlabtest_register(void)
 	    {"a request becomes an order", test_order},
 	    {"refusals: off, unauthenticated, malformed", test_refusals},
 	    {"the answer and the datagram", test_answer_and_datagram},
+	    {"the quote of an ICMP error about a TCP segment", test_icmp_quote},
 	    {"captured frames read and matched", test_capture},
 	};
 

@@ -90,8 +90,14 @@ static void test_parse_rejects(void)
 	wire_put16(f + 20, 0x2000); /* MF */
 	reject(f, len, "fragment");
 	udp_frame(f);
-	f[23] = IPPROTO_ICMP;
+	f[23] = 47; /* GRE */
 	reject(f, len, "not UDP or TCP");
+	udp_frame(f);
+	f[23] = IPPROTO_ICMP;
+	f[34] = 8; /* echo request */
+	reject(f, len, "icmp, not an error");
+	f[34] = 3;
+	reject(f, len, "icmp error, quoted packet truncated");
 	udp_frame(f);
 	wire_put16(f + 16, 20 + 4); /* total length cuts the UDP header */
 	reject(f, len, "truncated transport header");
@@ -144,10 +150,50 @@ static void test_rst_and_icmp(void)
 	CU_ASSERT_EQUAL(packet_checksum(out + 20, out_len - 20, 0), 0);
 }
 
+/* An ICMP error in from outside (RFC 5508): parsed with the packet it
+ * quotes, and rewritten with that packet's source translated back, every
+ * checksum right (outer IP, ICMP, the quoted IP header). */
+static void test_icmp_error_translated(void)
+{
+	uint8_t f[256], icmp[PACKET_MAX], out[PACKET_MAX];
+	size_t len = udp_frame(f), icmp_len, out_len;
+	struct packet p, e;
+	struct natemu_pkt to;
+
+	/* The datagram as it left the NAT, then an error about it from its destination. */
+	wire_put32(f + 14 + 12, IP(203, 0, 113, 1));
+	wire_put16(f + 14 + 20, 50000);
+	CU_ASSERT_PTR_NULL_FATAL(packet_parse(&p, f, len));
+	packet_build_icmp_prohibited(&p, IP(203, 0, 113, 10), icmp, &icmp_len);
+	memcpy(f + 14, icmp, icmp_len);
+	CU_ASSERT_PTR_NULL_FATAL(packet_parse(&e, f, 14 + icmp_len));
+	CU_ASSERT_EQUAL(e.summary.proto, IPPROTO_ICMP);
+	CU_ASSERT_EQUAL(e.summary.dst_ip, IP(203, 0, 113, 1));
+	CU_ASSERT_EQUAL(e.summary.quoted.proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(e.summary.quoted.src_ip, IP(203, 0, 113, 1));
+	CU_ASSERT_EQUAL(e.summary.quoted.src_port, 50000);
+	CU_ASSERT_EQUAL(e.summary.quoted.dst_port, 3478);
+
+	to = e.summary;
+	to.dst_ip = to.quoted.src_ip = IP(10, 0, 1, 2);
+	to.quoted.src_port = 41001;
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&e, &to, out, &out_len));
+	CU_ASSERT_EQUAL(out_len, icmp_len);
+	CU_ASSERT_EQUAL(wire_get32(out + 16), IP(10, 0, 1, 2));
+	CU_ASSERT_EQUAL(out[20], 3);
+	CU_ASSERT_EQUAL(out[21], 13);
+	CU_ASSERT_EQUAL(wire_get32(out + 28 + 12), IP(10, 0, 1, 2));
+	CU_ASSERT_EQUAL(wire_get16(out + 28 + 20), 41001);
+	CU_ASSERT_EQUAL(packet_checksum(out, 20, 0), 0);
+	CU_ASSERT_EQUAL(packet_checksum(out + 20, out_len - 20, 0), 0);
+	CU_ASSERT_EQUAL(packet_checksum(out + 28, 20, 0), 0);
+}
+
 int test_packet_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"parse and rewrite with checksums", test_parse_and_rewrite},
+	    {"an ICMP error translated back, checksums right", test_icmp_error_translated},
 	    {"malformed frames named", test_parse_rejects},
 	    {"RST and ICMP answers", test_rst_and_icmp},
 	};

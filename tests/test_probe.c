@@ -136,7 +136,11 @@ static int sim_send(void *ctx, int sock, const struct sockaddr *to, const uint8_
  * it hairpins comes back marked inbound. */
 static bool translate(struct sim *s, struct packet *p)
 {
-	struct natemu_pkt k = {IPPROTO_UDP, p->src_ip, p->dst_ip, p->src_port, p->dst_port, 0};
+	struct natemu_pkt k = {.proto = IPPROTO_UDP,
+			       .src_ip = p->src_ip,
+			       .dst_ip = p->dst_ip,
+			       .src_port = p->src_port,
+			       .dst_port = p->dst_port};
 	struct natemu_result r;
 
 	if (!s->nat)

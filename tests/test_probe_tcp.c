@@ -40,7 +40,8 @@ struct seg {
 	bool inbound;
 	bool udp;      /* the boot exchange's datagrams, untranslated */
 	bool nat_made; /* the NAT's own answer: not translated again */
-	bool icmp;     /* an ICMP error (from the NAT), quoting in_* */
+	bool icmp;     /* an ICMP error (from the NAT, or the reflector's), quoting in_* */
+	uint8_t icmp_type, icmp_code;
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
 	uint8_t flags, ttl;
@@ -282,6 +283,8 @@ static void nat_answer(struct tsim *s, const struct seg *g, bool icmp)
 			.src_port = icmp ? 0 : g->dst_port,
 			.dst_ip = g->src_ip,
 			.dst_port = icmp ? 0 : g->src_port,
+			.icmp_type = 3,
+			.icmp_code = 13,
 			.flags = F_RST | F_ACK,
 			.ack = g->seq + 1,
 			.ttl = 255,
@@ -295,14 +298,31 @@ static void nat_answer(struct tsim *s, const struct seg *g, bool icmp)
 
 static bool translate(struct tsim *s, struct seg *g)
 {
-	struct natemu_pkt k = {IPPROTO_TCP, g->src_ip,   g->dst_ip,
-			       g->src_port, g->dst_port, g->flags};
+	struct natemu_pkt k = {.proto = IPPROTO_TCP,
+			       .src_ip = g->src_ip,
+			       .dst_ip = g->dst_ip,
+			       .src_port = g->src_port,
+			       .dst_port = g->dst_port,
+			       .tcp_flags = g->flags};
 	struct natemu_result r;
 
 	if (!s->nat || g->nat_made)
 		return true;
+	if (g->icmp) {
+		k.proto = IPPROTO_ICMP;
+		k.quoted = (struct natemu_quoted){IPPROTO_TCP, g->in_src_ip, g->in_dst_ip,
+						  g->in_src_port, g->in_dst_port};
+	}
 	r = natemu_process(s->nat, g->inbound ? NATEMU_OUTSIDE : NATEMU_INSIDE, &k,
 			   s->now_us / 1000);
+	if (g->icmp) { /* translated back in, or dropped */
+		if (r.verdict != NATEMU_FORWARD)
+			return false;
+		g->dst_ip = r.pkt.dst_ip;
+		g->in_src_ip = r.pkt.quoted.src_ip;
+		g->in_src_port = r.pkt.quoted.src_port;
+		return true;
+	}
 	if (r.verdict == NATEMU_SEND_RST || r.verdict == NATEMU_SEND_ICMP)
 		nat_answer(s, g, r.verdict == NATEMU_SEND_ICMP);
 	if (r.verdict != NATEMU_FORWARD)
@@ -356,8 +376,8 @@ static void capture(struct tsim *s, const struct seg *g)
 	sin_of(&c.src, g->src_ip, g->src_port);
 	sin_of(&c.dst, g->dst_ip, g->dst_port);
 	if (g->icmp) {
-		c.icmp_type = 3;
-		c.icmp_code = 13;
+		c.icmp_type = g->icmp_type ? g->icmp_type : 3;
+		c.icmp_code = g->icmp_type ? g->icmp_code : 13;
 		c.has_inner = true;
 		c.inner_proto = IPPROTO_TCP;
 		sin_of(&c.inner_src, g->in_src_ip, g->in_src_port);
@@ -465,12 +485,57 @@ static struct armed *armed_find(struct tsim *s, const struct refl_test *t)
 	return NULL;
 }
 
+/* An ICMP error from the reflector's side to `to`, about what `to` sent to `about`. */
+static void icmp_to(struct tsim *s, uint8_t type, uint8_t code, uint32_t from_ip, uint32_t to_ip,
+		    uint16_t to_port, uint32_t about_ip, uint16_t about_port)
+{
+	fly(s, (struct seg){.inbound = true,
+			    .icmp = true,
+			    .icmp_type = type,
+			    .icmp_code = code,
+			    .src_ip = from_ip,
+			    .dst_ip = to_ip,
+			    .in_src_ip = to_ip,
+			    .in_src_port = to_port,
+			    .in_dst_ip = about_ip,
+			    .in_dst_port = about_port});
+}
+
+/* ICMP-CONN: port unreachable and time exceeded about the target's
+ * connection to the primary endpoint, then the answer on the order's. */
+static void icmp_conn(struct tsim *s, const struct refl_test *t, int arrival, const struct seg *g)
+{
+	struct refl_observation ob = {.icmp_type = 3, .icmp_code = 3};
+	struct seg back = {
+	    .inbound = true, .flags = F_ACK, .dst_ip = g->src_ip, .dst_port = g->src_port};
+	uint32_t tip, pip, aip;
+	uint16_t tport, pport, aport;
+
+	ip_port((const struct sockaddr *)&t->target, &tip, &tport);
+	ip_port((struct sockaddr *)&s->refl.advertised[REFL_PP], &pip, &pport);
+	ip_port((struct sockaddr *)&s->refl.advertised[t->from_role], &aip, &aport);
+	for (unsigned i = 0; i < t->copies; i++) {
+		icmp_to(s, 3, 3, pip, tip, tport, pip, pport);
+		icmp_to(s, 11, 0, aip, tip, tport, pip, pport);
+	}
+	ob.peer_ttl = s->syn_ttl[g->src_port];
+	if (refl_test_answer(t, &ob, (struct sockaddr *)&s->refl.advertised[t->from_role], NULL,
+			     back.data, sizeof(back.data), &back.len) != STUN_OK)
+		return;
+	ip_port((struct sockaddr *)&s->refl.advertised[arrival], &back.src_ip, &back.src_port);
+	fly(s, back);
+}
+
 /* SIMOPEN-ARM (a silent port, said at once) and SIMOPEN-RESULT. */
 static void simopen_order(struct tsim *s, const struct refl_test *t, int arrival,
 			  const struct seg *g)
 {
 	struct armed *a = armed_find(s, t);
 
+	if (t->action == REFL_TEST_ICMP_CONN) {
+		icmp_conn(s, t, arrival, g);
+		return;
+	}
 	if (t->action == REFL_TEST_SIMOPEN_RESULT) {
 		if (!a)
 			return;
@@ -514,7 +579,17 @@ static bool simopen_segment(struct tsim *s, const struct seg *g)
 
 		if (!a->used || g->dst_ip != a->x_ip || g->dst_port != a->x_port)
 			continue;
-		if ((g->flags & (F_SYN | F_ACK)) == F_SYN && !a->seen_ip && !a->done) {
+		if ((g->flags & (F_SYN | F_ACK)) == F_SYN && !a->seen_ip && !a->done &&
+		    a->t.action == REFL_TEST_ICMP_ARM) {
+			a->seen_ip = g->src_ip;
+			a->seen_port = g->src_port;
+			for (unsigned k = 0; k < a->t.copies; k++)
+				icmp_to(s, 3, 1, a->x_ip, g->src_ip, g->src_port, a->x_ip,
+					a->x_port);
+			a->o.icmp_type = 3;
+			a->o.icmp_code = 1;
+			armed_finish(s, a);
+		} else if ((g->flags & (F_SYN | F_ACK)) == F_SYN && !a->seen_ip && !a->done) {
 			a->seen_ip = g->src_ip;
 			a->seen_port = g->src_port;
 			a->seen_us = s->now_us;
@@ -656,12 +731,32 @@ static void host_answer(struct tsim *s, const struct seg *g)
 	fly(s, a);
 }
 
+/* An ICMP error reaches the host: it ends a connection attempt (Linux,
+ * tcp_v4_err in SYN_SENT); an established connection only notes it. */
+static void arrive_icmp(struct tsim *s, const struct seg *g)
+{
+	for (int i = 0; i < MAX_SOCKS; i++) {
+		struct tsock *t = &s->socks[i];
+
+		if (!t->used || t->listener || t->port != g->in_src_port ||
+		    t->rip != g->in_dst_ip || t->rport != g->in_dst_port || !t->connecting)
+			continue;
+		t->connecting = false;
+		probe_engine_tcp_event(s->engine, HANDLE0 + i, PROBE_TCP_UNREACHABLE, -1, NULL,
+				       s->now_us);
+	}
+}
+
 /* A segment reaches the probe's host. */
 static void arrive(struct tsim *s, const struct seg *g)
 {
-	struct tsock *t = sock_for(s, g);
+	struct tsock *t = g->icmp ? NULL : sock_for(s, g);
 	int h;
 
+	if (g->icmp) {
+		arrive_icmp(s, g);
+		return;
+	}
 	if (!t) {
 		host_answer(s, g);
 		return;
@@ -1090,6 +1185,85 @@ static void test_hairpin_grid(void)
 	CU_ASSERT_TRUE(exact >= 12); /* every visible cell, at least */
 }
 
+static void probe_icmp(struct tsim *s, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_icmp};
+
+	probe_with(s, tests, 1, NULL, res);
+}
+
+/* natemu's ICMP modes x mapping x filtering: REQ-9 (host unreachable for
+ * our SYN comes back translated) false only where natemu drops the errors,
+ * REQ-10 (connections outlive port unreachable and time exceeded) false
+ * only where they end the connection; exactly. No NAT: both true; a
+ * reflector without silent ports: REQ-9 inconclusive, with why. */
+static void test_icmp_grid(void)
+{
+	for (int cell = 0; cell < 12; cell++) {
+		int mode = cell / 4, m = cell / 2 % 2 * 2, f = cell % 2 * 2;
+		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+		enum probe_bool in = mode == NATEMU_ICMP_DROP ? PROBE_NO : PROBE_YES;
+		enum probe_bool kept = mode == NATEMU_ICMP_KILL ? PROBE_NO : PROBE_YES;
+
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.icmp = (enum natemu_icmp)mode;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		probe_icmp(&s, &res);
+		CU_ASSERT_TRUE(res.tcp.icmp_tested);
+		CU_ASSERT_EQUAL(res.tcp.icmp_translated, in);
+		CU_ASSERT_EQUAL(res.tcp.icmp_kept, kept);
+		CU_ASSERT_TRUE(res.tcp.icmp_victims >= 1);
+		CU_ASSERT_EQUAL(res.tcp.icmp_victims_kept,
+				kept == PROBE_YES ? res.tcp.icmp_victims : 0);
+		if (res.tcp.icmp_translated != in || res.tcp.icmp_kept != kept)
+			printf("\n  icmp %d mapping %d filtering %d: %d (%s), %d (%s)\n", mode, m,
+			       f, res.tcp.icmp_translated, res.tcp.icmp_translated_reason,
+			       res.tcp.icmp_kept, res.tcp.icmp_kept_reason);
+	}
+}
+
+static void test_icmp_edges(void)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 0);
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, NULL, 1);
+	probe_icmp(&s, &res);
+	CU_ASSERT_EQUAL(res.tcp.icmp_translated, PROBE_YES);
+	CU_ASSERT_EQUAL(res.tcp.icmp_kept, PROBE_YES);
+	tsim_setup(&s, &cfg, 1);
+	s.no_silent_ports = true;
+	probe_icmp(&s, &res);
+	CU_ASSERT_EQUAL(res.tcp.icmp_translated, PROBE_UNKNOWN);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.icmp_translated_reason, "no silent port"));
+	CU_ASSERT_EQUAL(res.tcp.icmp_kept, PROBE_YES);
+	/* Without a session: untested, and said why. */
+	tsim_setup(&s, &cfg, 1);
+	{
+		const struct probe_test *tests[] = {&probe_test_tcp_icmp};
+		struct probe_io io = {.ctx = &s,
+				      .open = udp_open,
+				      .send = udp_send,
+				      .tcp_listen = tcp_listen,
+				      .tcp_connect = tcp_connect,
+				      .tcp_send = tcp_send,
+				      .tcp_close = tcp_close};
+
+		s.engine = probe_engine_new(&io, (struct sockaddr *)&s.refl.advertised[0], tests, 1,
+					    s.now_us);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(s.engine);
+		run(&s);
+		probe_engine_result(s.engine, &res);
+		probe_engine_free(s.engine);
+		natemu_free(s.nat);
+		CU_ASSERT_FALSE(res.tcp.icmp_tested);
+		CU_ASSERT_STRING_EQUAL(res.tcp.icmp_reason, PROBE_NEEDS_SESSION);
+	}
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
@@ -1103,6 +1277,9 @@ int test_probe_tcp_register(void)
 	    {"TCP simultaneous open on/off x filtering x unsolicited SYN", test_simopen_grid},
 	    {"TCP simultaneous open: no NAT, no silent port", test_simopen_edges},
 	    {"TCP hairpinning x mapping x filtering x simultaneous open", test_hairpin_grid},
+	    {"ICMP errors: translated, dropped, ending connections x mapping x filtering",
+	     test_icmp_grid},
+	    {"ICMP errors: no NAT, no silent port, no session", test_icmp_edges},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -215,7 +215,11 @@ static void host_receive(struct sim *s, int side, const struct packet *p)
 /* Through a NAT, from side `from`; false when it does not forward. */
 static bool translate(natemu_t *nat, enum natemu_side from, struct packet *p, uint64_t now_us)
 {
-	struct natemu_pkt k = {IPPROTO_UDP, p->src_ip, p->dst_ip, p->src_port, p->dst_port, 0};
+	struct natemu_pkt k = {.proto = IPPROTO_UDP,
+			       .src_ip = p->src_ip,
+			       .dst_ip = p->dst_ip,
+			       .src_port = p->src_port,
+			       .dst_port = p->dst_port};
 	struct natemu_result r = natemu_process(nat, from, &k, now_us / 1000);
 
 	if (r.verdict != NATEMU_FORWARD || r.to == from)

@@ -467,6 +467,16 @@ static void test_compliance_edges(void)
 	       &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-3"), NR_PASS);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_PASS);
+	/* REQ-9 and REQ-10 from tcp-icmp's two verdicts; null is untested, with why. */
+	row_of("{\"tcp\":{\"icmp_translated\":false,\"icmp_keeps_connection\":true}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-9"), NR_FAIL);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-10"), NR_PASS);
+	row_of("{\"tcp\":{\"icmp_translated\":true,\"icmp_keeps_connection\":false}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-9"), NR_PASS);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-10"), NR_FAIL);
+	row_of("{\"tcp\":{\"icmp_translated\":null,\"reasons\":{\"icmp_translated\":\"lossy\"}}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-9"), NR_UNTESTED);
 }
 
 /* ---- survey ---- */

@@ -52,8 +52,9 @@ par emu "filtering=endpoint-independent hairpin=external"
 par emu "filtering=endpoint-independent hairpin=off"
 par emu "unsolicited-syn=rst"
 par emu "unsolicited-syn=icmp"
-par emu "simultaneous-open=off"
-par emu "simultaneous-open=off unsolicited-syn=rst"
+# ... with natemu's ICMP modes beside them: errors kept out, errors that end connections.
+par emu "simultaneous-open=off icmp=drop"
+par emu "simultaneous-open=off unsolicited-syn=rst icmp=kill"
 par_wait
 
 # natemu's impairments, seen by real flows: a 300 ms delay beats a 250 ms
@@ -160,6 +161,7 @@ par wrong NATLAB_EXPECT_UDP pass udp-blocked udp
 par wrong NATLAB_EXPECT_SYN drop masq syn
 par wrong NATLAB_EXPECT_TCP_FILTERING endpoint-independent masq tcp-filter
 par wrong NATLAB_EXPECT_TCP_SIMOPEN false masq simopen
+par wrong NATLAB_EXPECT_TCP_ICMP_KEPT false masq icmp-kept
 # multihomed's unbound sockets leave from two addresses: "same" is wrong.
 par wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
 NATEMU_SETTINGS="mapping=address-dependent" par wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping

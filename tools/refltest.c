@@ -6,6 +6,7 @@
  * protocol.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -28,7 +29,8 @@
 #define EXIT_NOREPLY 3
 
 static const char usage[] =
-    "usage: refltest --session ID --key KEY --action udp|syn|simopen --from pp|pa|ap|aa\n"
+    "usage: refltest --session ID --key KEY --action udp|syn|simopen|icmp|icmp-conn\n"
+    "                --from pp|pa|ap|aa\n"
     "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local HOST:PORT]\n"
     "                SERVER:PORT\n"
     "\n"
@@ -45,6 +47,15 @@ static const char usage[] =
     "  refltest action=simopen from=ap silent_port=IP:PORT seen_syn=IP:PORT\n"
     "           outcome=connected|rst|icmp|nothing connected=yes|no\n"
     "outcome connected: the SYNs crossed; connected: whether our own connect() completed.\n"
+    "icmp (over TCP): a silent port X whose first SYN the reflector answers with ICMP\n"
+    "host unreachable, 3 times (RFC 5382 REQ-9); we connect to it:\n"
+    "  refltest action=icmp from=ap silent_port=IP:PORT seen_syn=IP:PORT sent=3/1\n"
+    "           unreachable=yes|no\n"
+    "unreachable: our connect() failed with EHOSTUNREACH (the error came back in).\n"
+    "icmp-conn (over TCP): a second connection, its mapping asked; the reflector sends\n"
+    "port unreachable and time exceeded about it, 3 times each (RFC 5382 REQ-10); then\n"
+    "a Binding over it:\n"
+    "  refltest action=icmp-conn from=ap victim=IP:PORT sent=3/3 kept=yes|no|moved\n"
     "\n"
     "  --session ID, --key KEY  the session and its key (natreflector --issue-session)\n"
     "  --target-port N          aim at this port of our mapped address instead\n"
@@ -58,7 +69,7 @@ static const char usage[] =
 
 struct opts {
 	const char *session, *key;
-	uint8_t action, role;
+	uint8_t action, role, copies;
 	uint16_t target_port;
 	uint32_t wait_ms;
 	bool tcp, listen, has_local;
@@ -129,11 +140,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->key = optarg;
 			break;
 		case 'a':
-			o->action = !strcmp(optarg, "udp")       ? REFL_TEST_UDP
-				    : !strcmp(optarg, "syn")     ? REFL_TEST_SYN
-				    : !strcmp(optarg, "simopen") ? REFL_TEST_SIMOPEN_ARM
-								 : 0;
-			o->tcp = o->tcp || o->action == REFL_TEST_SIMOPEN_ARM;
+			o->action = !strcmp(optarg, "udp")         ? REFL_TEST_UDP
+				    : !strcmp(optarg, "syn")       ? REFL_TEST_SYN
+				    : !strcmp(optarg, "simopen")   ? REFL_TEST_SIMOPEN_ARM
+				    : !strcmp(optarg, "icmp")      ? REFL_TEST_ICMP_ARM
+				    : !strcmp(optarg, "icmp-conn") ? REFL_TEST_ICMP_CONN
+								   : 0;
+			o->tcp = o->tcp || o->action >= REFL_TEST_SIMOPEN_ARM;
 			break;
 		case 'f':
 			for (uint8_t r = 0; r < 4; r++)
@@ -167,7 +180,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		}
 	}
 	if (!o->session || !o->key || !o->action || o->role > 3 || optind != argc - 1) {
-		fprintf(stderr, "refltest: want --session, --key, --action udp|syn|simopen, "
+		fprintf(stderr, "refltest: want --session, --key, --action "
+				"udp|syn|simopen|icmp|icmp-conn, "
 				"--from pp|pa|ap|aa and one SERVER:PORT\n");
 		return -1;
 	}
@@ -177,7 +191,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static size_t build(const struct opts *o, const uint8_t tid[STUN_TID_LEN], const uint8_t token[8],
 		    uint8_t *buf, size_t cap)
 {
-	uint8_t action[4] = {o->action, o->role, 0, 0}, port[4] = {0};
+	uint8_t action[4] = {o->action, o->role, o->copies, 0}, port[4] = {0};
 	struct stun_builder b;
 	size_t len = 0;
 
@@ -439,6 +453,119 @@ static int simopen(struct opts *o, int fd, const uint8_t token[8])
 	return rc;
 }
 
+/* Why a connect() ended: 0 connected, an errno, or ETIMEDOUT after ms. */
+static int connect_error(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (poll(&p, 1, ms) != 1)
+		return ETIMEDOUT;
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) ? errno : err;
+}
+
+/* --action icmp: ARM, connect to X, RESULT (the error's sent by then). */
+static int icmp(struct opts *o, int fd, const uint8_t token[8])
+{
+	uint8_t buf[2048];
+	struct stun_msg m;
+	struct sockaddr_storage x, seen;
+	const struct stun_attr *obs;
+	const uint8_t *v;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN] = "-";
+	int sfd, rc, err;
+
+	o->copies = 3;
+	rc = order(o, fd, REFL_TEST_ICMP_ARM, token, buf, sizeof(buf), &m);
+	if (rc)
+		return rc;
+	if (stun_get_addr(&m, STUN_ATTR_NATLAB_SENT_FROM, &x) != STUN_OK ||
+	    (sfd = connect_to(o, (struct sockaddr *)&x)) < 0) {
+		perror("refltest: the silent port");
+		return EXIT_NOREPLY;
+	}
+	rc = order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, sizeof(buf), &m);
+	if (!rc) {
+		/* The error left as our SYN arrived; ours is resent at 1 s, to a closed port. */
+		err = connect_error(sfd, 500);
+		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+		v = obs && obs->len == 8 ? stun_attr_value(&m, obs) : NULL;
+		if (stun_get_addr(&m, STUN_ATTR_NATLAB_SEEN_SYN, &seen) == STUN_OK)
+			addr_format((struct sockaddr *)&seen, b, sizeof(b));
+		printf("refltest action=icmp from=%s silent_port=%s seen_syn=%s sent=%u/%u "
+		       "unreachable=%s\n",
+		       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)), b,
+		       v ? (unsigned)v[1] : 0u, v ? (unsigned)v[2] : 0u,
+		       err == EHOSTUNREACH ? "yes" : "no");
+	}
+	close(sfd);
+	return rc;
+}
+
+/* A Binding over a connection: 0 and its mapped address, or -1. */
+static int binding(int fd, struct sockaddr_storage *mapped)
+{
+	uint8_t tid[STUN_TID_LEN], buf[1024];
+	struct stun_builder b;
+	struct stun_msg m;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t len = 0;
+	ssize_t n;
+
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid))
+		return -1;
+	stun_build_start(&b, buf, sizeof(buf), stun_type(STUN_BINDING, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_fingerprint(&b);
+	if (stun_build_end(&b, &len) != STUN_OK ||
+	    send(fd, buf, len, MSG_NOSIGNAL) != (ssize_t)len || poll(&p, 1, 2000) != 1 ||
+	    (n = receive(fd, true, buf, sizeof(buf))) < 0 ||
+	    stun_parse(&m, buf, (size_t)n, 0) != STUN_OK || memcmp(m.tid, tid, STUN_TID_LEN) ||
+	    stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, mapped) != STUN_OK)
+		return -1;
+	return 0;
+}
+
+/* --action icmp-conn: a victim connection and its mapping; the errors at it,
+ * ordered over the first connection; a Binding over the victim after. */
+static int icmp_conn(struct opts *o, int fd, const uint8_t token[8])
+{
+	uint8_t buf[2048];
+	struct stun_msg m;
+	struct sockaddr_storage before, after;
+	const struct stun_attr *obs;
+	const uint8_t *v;
+	char a[ADDR_STRLEN];
+	int vfd = connect_to(o, (struct sockaddr *)&o->server), rc;
+
+	if (vfd < 0 || connect_error(vfd, 3500) ||
+	    fcntl(vfd, F_SETFL, fcntl(vfd, F_GETFL) & ~O_NONBLOCK) || binding(vfd, &before)) {
+		perror("refltest: the second connection");
+		if (vfd >= 0)
+			close(vfd);
+		return EXIT_NOREPLY;
+	}
+	o->copies = 3;
+	o->target_port = addr_port((struct sockaddr *)&before);
+	rc = order(o, fd, REFL_TEST_ICMP_CONN, token, buf, sizeof(buf), &m);
+	if (!rc) {
+		bool kept = !binding(vfd, &after);
+
+		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+		v = obs && obs->len == 8 ? stun_attr_value(&m, obs) : NULL;
+		printf("refltest action=icmp-conn from=%s victim=%s sent=%u/%u kept=%s\n",
+		       roles[o->role], addr_format((struct sockaddr *)&before, a, sizeof(a)),
+		       v ? (unsigned)v[1] : 0u, v ? (unsigned)v[2] : 0u,
+		       !kept ? "no"
+		       : addr_equal((struct sockaddr *)&before, (struct sockaddr *)&after)
+			   ? "yes"
+			   : "moved");
+	}
+	close(vfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -456,6 +583,11 @@ int main(int argc, char **argv)
 	if (o.action == REFL_TEST_SIMOPEN_ARM) {
 		o.wait_ms = o.wait_ms < 1500 ? 1500 : o.wait_ms; /* a SYN and its resend */
 		rc = simopen(&o, fd, token);
+		goto cleanup;
+	}
+	if (o.action == REFL_TEST_ICMP_ARM || o.action == REFL_TEST_ICMP_CONN) {
+		rc =
+		    o.action == REFL_TEST_ICMP_ARM ? icmp(&o, fd, token) : icmp_conn(&o, fd, token);
 		goto cleanup;
 	}
 	len = build(&o, tid, token, req, sizeof(req));

@@ -351,7 +351,7 @@ natemu_expectations() {
 	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true EXPECT_SYN=drop
 	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
 	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
-	local hairpin=external pool_size=1 pooling=paired simopen=true
+	local hairpin=external pool_size=1 pooling=paired simopen=true icmp=translate
 	for s in "$@"; do
 		key=${s%%=*} value=${s#*=}
 		case $key in
@@ -365,6 +365,7 @@ natemu_expectations() {
 		hairpin) hairpin=$value ;;
 		unsolicited-syn) EXPECT_SYN=$value ;;
 		simultaneous-open) [ "$value" = on ] || simopen=false ;;
+		icmp) icmp=$value ;;
 		esac
 	done
 	# natemu maps and filters TCP as it does UDP. An unsolicited SYN gets its
@@ -375,6 +376,10 @@ natemu_expectations() {
 	EXPECT_TCP_SYN=$EXPECT_SYN
 	EXPECT_SYN_MAPPED=$EXPECT_SYN
 	EXPECT_TCP_SIMOPEN=$simopen
+	# icmp=drop keeps the error out, kill lets it in and ends the connection.
+	EXPECT_TCP_ICMP=true EXPECT_TCP_ICMP_KEPT=true
+	[ "$icmp" = drop ] && EXPECT_TCP_ICMP=false
+	[ "$icmp" = kill ] && EXPECT_TCP_ICMP_KEPT=false
 	# A TCP connection through the NAT's own address needs the external
 	# source: the inside one sends the answer around the NAT.
 	EXPECT_TCP_HAIRPIN=false

@@ -129,6 +129,33 @@ observe_tcp_simopen() {
 	esac
 }
 
+# RFC 5382 REQ-9: cli1 connects to a silent port of the reflector's, which
+# answers that SYN with ICMP host unreachable: true when cli1's connect()
+# failed with it (the NAT translated the error back in). REQ-10: port
+# unreachable and time exceeded about a second connection of cli1's: true
+# when a Binding over it is still answered, from the same mapping.
+observe_tcp_icmp() {
+	local out
+	OBS_TCP_ICMP=inconclusive OBS_TCP_ICMP_KEPT=inconclusive
+	verify_reflector || return 0
+	out=$(in_ns cli1 "$NATLAB_BIN/refltest" --session verify --key "$VERIFY_KEY" \
+		--action icmp --from ap --local "$(client_ip cli1):41065" "$R1:$VERIFY_REFL_PORT")
+	OBS_TCP_ICMP_DETAIL=$(sed -n 's/.* seen_syn=\([^ ]*\) sent=\([0-9/]*\) unreachable=\([a-z]*\).*/our SYN \1, error \2, our connect unreachable: \3/p' <<<"$out")
+	case $out in
+	*"seen_syn=- "* | *"sent=0/0"*) ;;
+	*"unreachable=yes"*) OBS_TCP_ICMP=true ;;
+	*"unreachable=no"*) OBS_TCP_ICMP=false ;;
+	esac
+	out=$(in_ns cli1 "$NATLAB_BIN/refltest" --session verify --key "$VERIFY_KEY" \
+		--action icmp-conn --from ap --local "$(client_ip cli1):41067" "$R1:$VERIFY_REFL_PORT")
+	OBS_TCP_ICMP_KEPT_DETAIL=$(sed -n 's/.* victim=\([^ ]*\) sent=\([0-9/]*\) kept=\([a-z]*\).*/mapping \1, errors \2, kept: \3/p' <<<"$out")
+	case $out in
+	*"sent=0/0"*) ;;
+	*"kept=yes"*) OBS_TCP_ICMP_KEPT=true ;;
+	*"kept=no"* | *"kept=moved"*) OBS_TCP_ICMP_KEPT=false ;;
+	esac
+}
+
 observe_nat() {
 	if [ "$OBS_M1" = "$(client_ip cli1):41001" ]; then OBS_NAT=false; else OBS_NAT=true; fi
 }
@@ -386,6 +413,12 @@ verify_lab() {
 		observe_tcp_simopen
 		verify_row simopen "$(expect TCP_SIMOPEN)" "$OBS_TCP_SIMOPEN" \
 			"${OBS_TCP_SIMOPEN_DETAIL:-}"
+	fi
+	if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_ICMP)" ]; then
+		observe_tcp_icmp
+		verify_row icmp-in "$(expect TCP_ICMP)" "$OBS_TCP_ICMP" "${OBS_TCP_ICMP_DETAIL:-}"
+		verify_row icmp-kept "$(expect TCP_ICMP_KEPT)" "$OBS_TCP_ICMP_KEPT" \
+			"${OBS_TCP_ICMP_KEPT_DETAIL:-}"
 	fi
 	if [ "$OBS_UDP" = pass ]; then
 		observe_nat

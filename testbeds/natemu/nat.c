@@ -417,6 +417,21 @@ static struct natemu_result inbound(natemu_t *n, const struct natemu_pkt *pkt, u
 	return result(NATEMU_FORWARD, NATEMU_INSIDE, &out, "translated");
 }
 
+/* A TCP connection between in and dst that the NAT has seen open, out
+ * or in (a connection opened from outside came in through a mapping whose
+ * key, where mapping depends on the destination, is not dst's). */
+static bool knows_connection(natemu_t *n, struct endpoint in, struct endpoint dst, uint64_t now)
+{
+	for (size_t i = 0; i < NATEMU_MAX_MAPPINGS; i++) {
+		struct mapping *m = &n->map[i];
+
+		if (alive(m, now) && m->proto == IPPROTO_TCP && same(m->inside, in) &&
+		    find_remote(m, dst))
+			return true;
+	}
+	return false;
+}
+
 static bool is_public(const natemu_t *n, uint32_t ip)
 {
 	for (size_t i = 0; i < n->cfg.npool; i++)
@@ -435,6 +450,12 @@ static struct natemu_result outbound(natemu_t *n, const struct natemu_pkt *pkt, 
 
 	if (hairpin && n->cfg.hairpin == NATEMU_HAIRPIN_OFF)
 		return result(NATEMU_DROP, NATEMU_INSIDE, pkt, "hairpinning off");
+	/* A NAT that tracks TCP (RFC 5382 section 5) passes a segment other than
+	 * a SYN only for a connection it knows: one that expired or that an
+	 * ICMP error ended does not come back by itself. */
+	if (pkt->proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_SYN) &&
+	    !(m && find_remote(m, dst)) && !knows_connection(n, in, dst, now))
+		return result(NATEMU_DROP, NATEMU_INSIDE, pkt, "tcp segment of no connection");
 	if (!m) {
 		m = new_mapping(n, pkt->proto, in, dst, now, &why);
 		if (!m)
@@ -464,9 +485,53 @@ static struct natemu_result outbound(natemu_t *n, const struct natemu_pkt *pkt, 
 	return r;
 }
 
+/* The connection a TCP ICMP error is about ends: forgotten, and the mapping
+ * with it when it was the last. */
+static void forget_connection(struct mapping *m, struct remote *r)
+{
+	r->ep = (struct endpoint){0, 0};
+	r->expires = 0;
+	r->tcp = TCP_NONE;
+	m->expires = 0;
+	for (size_t i = 0; i < m->nremotes; i++)
+		if (m->remotes[i].expires > m->expires)
+			m->expires = m->remotes[i].expires;
+}
+
+/* An ICMP error from outside about a packet a mapping sent (RFC 5382
+ * REQ-9, REQ-10; RFC 5508): in to the inside host, the outer destination
+ * and the quoted source translated back. */
+static struct natemu_result icmp_inbound(natemu_t *n, const struct natemu_pkt *pkt, uint64_t now)
+{
+	const struct natemu_quoted *q = &pkt->quoted;
+	struct endpoint out_ep = {q->src_ip, q->src_port}, remote = {q->dst_ip, q->dst_port};
+	struct mapping *m = find_inbound(n, q->proto, out_ep, now);
+	struct remote *r = m && q->proto == IPPROTO_TCP ? find_remote(m, remote) : NULL;
+	struct natemu_pkt out = *pkt;
+
+	if (!m || pkt->dst_ip != q->src_ip || (q->proto == IPPROTO_TCP && !r))
+		return result(NATEMU_DROP, NATEMU_OUTSIDE, pkt, "icmp error about no mapping");
+	if (n->cfg.icmp == NATEMU_ICMP_DROP)
+		return result(NATEMU_DROP, NATEMU_OUTSIDE, pkt, "icmp error not translated");
+	out.dst_ip = m->inside.ip;
+	out.quoted.src_ip = m->inside.ip;
+	out.quoted.src_port = m->inside.port;
+	if (n->cfg.icmp != NATEMU_ICMP_KILL)
+		return result(NATEMU_FORWARD, NATEMU_INSIDE, &out, "icmp error translated");
+	if (r)
+		forget_connection(m, r);
+	else
+		m->expires = 0;
+	return result(NATEMU_FORWARD, NATEMU_INSIDE, &out, "icmp error translated, state dropped");
+}
+
 struct natemu_result natemu_process(natemu_t *n, enum natemu_side from,
 				    const struct natemu_pkt *pkt, uint64_t now_ms)
 {
+	if (pkt->proto == IPPROTO_ICMP)
+		return from == NATEMU_OUTSIDE ? icmp_inbound(n, pkt, now_ms)
+					      : result(NATEMU_DROP, from, pkt,
+						       "icmp error from inside not translated");
 	if (pkt->proto != IPPROTO_UDP && pkt->proto != IPPROTO_TCP)
 		return result(NATEMU_DROP, from, pkt, "not UDP or TCP");
 	if (from == NATEMU_INSIDE)
@@ -548,6 +613,7 @@ static int set_word(struct natemu_cfg *cfg, const char *key, const char *value, 
 	static const char *const pooling[] = {"paired", "arbitrary"};
 	static const char *const hairpin[] = {"off", "external", "internal"};
 	static const char *const syn[] = {"drop", "rst", "icmp"};
+	static const char *const icmp[] = {"translate", "drop", "kill"};
 	int w = 0, rc;
 
 	if (!strcmp(key, "mapping") || !strcmp(key, "filtering")) {
@@ -571,6 +637,10 @@ static int set_word(struct natemu_cfg *cfg, const char *key, const char *value, 
 		*want = "drop, rst or icmp";
 		if ((rc = WORDS(syn)) == 0)
 			cfg->unsolicited_syn = (enum natemu_syn_reply)w;
+	} else if (!strcmp(key, "icmp")) {
+		*want = "translate, drop or kill";
+		if ((rc = WORDS(icmp)) == 0)
+			cfg->icmp = (enum natemu_icmp)w;
 	} else if (!strcmp(key, "parity") || !strcmp(key, "inbound-refresh") ||
 		   !strcmp(key, "simultaneous-open")) {
 		*want = "on or off";

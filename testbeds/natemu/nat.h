@@ -48,6 +48,13 @@ enum natemu_hairpin {
 };
 
 /* RFC 5382 section 7.1: the answer to an unsolicited inbound SYN. */
+/* ICMP errors from outside about a packet of a mapping (RFC 5382 REQ-9, REQ-10). */
+enum natemu_icmp {
+	NATEMU_ICMP_TRANSLATE, /* in to the inside host, the quoted packet translated back */
+	NATEMU_ICMP_DROP,      /* not translated: dropped */
+	NATEMU_ICMP_KILL,      /* translated, and the connection (UDP: the mapping) ends */
+};
+
 enum natemu_syn_reply {
 	NATEMU_SYN_DROP,
 	NATEMU_SYN_RST,
@@ -69,6 +76,7 @@ struct natemu_cfg {
 	bool inbound_refresh; /* RFC 4787 REQ-6: inbound packets refresh a mapping */
 	enum natemu_syn_reply unsolicited_syn;
 	bool simultaneous_open; /* RFC 5382 REQ-2 */
+	enum natemu_icmp icmp;
 	uint32_t tcp_established_ms, tcp_transitory_ms;
 };
 
@@ -85,10 +93,17 @@ int natemu_cfg_set(struct natemu_cfg *cfg, const char *key, const char *value, c
 
 /* A packet as the core sees it: only what translation reads and writes. */
 struct natemu_pkt {
-	uint8_t proto; /* IPPROTO_UDP or IPPROTO_TCP */
+	uint8_t proto; /* IPPROTO_UDP, IPPROTO_TCP, or IPPROTO_ICMP for an ICMP error */
 	uint32_t src_ip, dst_ip;
 	uint16_t src_port, dst_port;
 	uint8_t tcp_flags; /* TH_SYN, TH_ACK, TH_FIN, TH_RST as on the wire */
+	/* An ICMP error's quoted packet (RFC 792: its IP header and first 8
+	 * bytes), the one the error is about: UDP or TCP. */
+	struct natemu_quoted {
+		uint8_t proto;
+		uint32_t src_ip, dst_ip;
+		uint16_t src_port, dst_port;
+	} quoted;
 };
 
 enum natemu_side { NATEMU_INSIDE, NATEMU_OUTSIDE };

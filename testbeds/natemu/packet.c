@@ -38,6 +38,31 @@ uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+/* An ICMP error (destination unreachable, time exceeded, parameter
+ * problem) quoting a UDP or TCP packet: its IP header and ports. */
+static const char *parse_icmp_error(struct packet *p, const uint8_t *icmp, size_t len)
+{
+	const uint8_t *q = icmp + 8;
+	size_t qihl;
+
+	if (len < 8 || (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12))
+		return "icmp, not an error";
+	if (len < 8 + 20 || q[0] >> 4 != 4)
+		return "icmp error, quoted packet truncated";
+	qihl = (size_t)(q[0] & 0xF) * 4;
+	if (qihl < 20 || len < 8 + qihl + 8)
+		return "icmp error, quoted packet truncated";
+	if (q[9] != IPPROTO_UDP && q[9] != IPPROTO_TCP)
+		return "icmp error about neither UDP nor TCP";
+	p->quoted_ihl = qihl;
+	p->summary.quoted = (struct natemu_quoted){.proto = q[9],
+						   .src_ip = wire_get32(q + 12),
+						   .dst_ip = wire_get32(q + 16),
+						   .src_port = wire_get16(q + qihl),
+						   .dst_port = wire_get16(q + qihl + 2)};
+	return NULL;
+}
+
 const char *packet_parse(struct packet *p, const uint8_t *frame, size_t len)
 {
 	struct wire_cursor c = wire_cursor(frame, len);
@@ -83,6 +108,8 @@ const char *packet_parse(struct packet *p, const uint8_t *frame, size_t len)
 		p->summary.tcp_flags = ip[ihl + 13];
 		return NULL;
 	}
+	if (p->summary.proto == IPPROTO_ICMP)
+		return parse_icmp_error(p, ip + ihl, l4_len);
 	return p->summary.proto == IPPROTO_UDP || p->summary.proto == IPPROTO_TCP
 		   ? "truncated transport header"
 		   : "not UDP or TCP";
@@ -118,6 +145,21 @@ static void finish(uint8_t *ip, size_t ihl, size_t total)
 	}
 }
 
+/* The quoted packet of an ICMP error, translated as `to` says. Its IP
+ * header checksum is made right; its transport checksum covers bytes the
+ * error does not quote, so it stays (receivers do not check it). */
+static void rewrite_quoted(const struct packet *p, const struct natemu_pkt *to, uint8_t *out)
+{
+	uint8_t *q = out + p->ihl + 8;
+
+	wire_put32(q + 12, to->quoted.src_ip);
+	wire_put32(q + 16, to->quoted.dst_ip);
+	wire_put16(q + p->quoted_ihl, to->quoted.src_port);
+	wire_put16(q + p->quoted_ihl + 2, to->quoted.dst_port);
+	wire_put16(q + 10, 0);
+	wire_put16(q + 10, packet_checksum(q, p->quoted_ihl, 0));
+}
+
 const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, uint8_t *out,
 			   size_t *out_len)
 {
@@ -127,8 +169,12 @@ const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, 
 	out[8]--;
 	wire_put32(out + 12, to->src_ip);
 	wire_put32(out + 16, to->dst_ip);
-	wire_put16(out + p->ihl, to->src_port);
-	wire_put16(out + p->ihl + 2, to->dst_port);
+	if (p->summary.proto == IPPROTO_ICMP) {
+		rewrite_quoted(p, to, out);
+	} else {
+		wire_put16(out + p->ihl, to->src_port);
+		wire_put16(out + p->ihl + 2, to->dst_port);
+	}
 	finish(out, p->ihl, p->ip_len);
 	*out_len = p->ip_len;
 	return NULL;

@@ -17,6 +17,7 @@ struct packet {
 	size_t ip_len;     /* total length from the header */
 	size_t ihl;        /* header length in bytes */
 	uint32_t tcp_seq, tcp_ack;
+	size_t quoted_ihl; /* an ICMP error: the quoted IP header's length */
 	struct natemu_pkt summary;
 };
 

@@ -102,6 +102,16 @@ static enum nr_mark udp_hairpin_source(const struct nr_row *r, char *why, size_t
  * keeps it only when it came 6 s or more after the SYN. */
 static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 {
+	const char *hold = r->value[NR_TCP_SYN_HOLD];
+
+	/* The hold test (opt-in), where it ran: the NAT's own answer to a SYN at
+	 * a mapping within 6 s fails; held, with our SYN through after, passes
+	 * unless the unused port's answer fails it below. */
+	if ((!strcmp(hold, "rst") || !strcmp(hold, "icmp")) && r->hold_ms >= 0 &&
+	    r->hold_ms < 6000) {
+		say(why, len, "a SYN to a mapping: the NAT's %s after %.0f ms", hold, r->hold_ms);
+		return NR_FAIL;
+	}
 	if (!reached(r, NR_TCP_SYN, why, len) || strcmp(r->value[NR_TCP_SYN], "icmp"))
 		return among(r, NR_TCP_SYN, "drop|pass", why, len);
 	if (r->syn_ms < 0) {
@@ -110,6 +120,35 @@ static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 	}
 	say(why, len, "an ICMP error after %.0f ms", r->syn_ms);
 	return r->syn_ms >= 6000 ? NR_PASS : NR_FAIL;
+}
+
+/* REQ-5, the established-idle part (tcp-lifetime, opt-in): alive after
+ * 2 h 4 min passes, dead sooner fails. The transitory timeout is not
+ * measured: a pass says so. */
+static enum nr_mark tcp_idle(const struct nr_row *r, char *why, size_t len)
+{
+	if (!strcmp(r->value[NR_NAT], "false")) {
+		say(why, len, "no NAT");
+		return NR_UNTESTED;
+	}
+	if (r->idle_dead_s >= 0 && r->idle_dead_s <= 7440) {
+		say(why, len, "an established connection dropped after %.0f s idle",
+		    r->idle_dead_s);
+		return NR_FAIL;
+	}
+	if (r->idle_alive_s >= 7440) {
+		say(why, len,
+		    "an established connection alive after %.0f s idle (the transitory "
+		    "timeout is not measured)",
+		    r->idle_alive_s);
+		return NR_PASS;
+	}
+	if (r->idle_alive_s >= 0)
+		say(why, len, "alive after %.0f s idle, short of 2 h 4 min (--tcp-lifetime=7440)",
+		    r->idle_alive_s);
+	else
+		say(why, len, "not in the record (natprobe --tcp-lifetime=7440 measures it)");
+	return NR_UNTESTED;
 }
 
 /* A judge, or a key and the values that pass (|-separated), or neither:
@@ -142,7 +181,7 @@ const struct nr_requirement nr_requirements[] = {
      NR_TCP_FILTERING, "endpoint-independent|address-dependent", NULL},
     {"5382", "REQ-4", "MUST", "no answer to an unsolicited SYN for 6 s", NR_TCP_SYN, NULL, tcp_syn},
     {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NR_NKEYS,
-     NULL, NULL},
+     NULL, tcp_idle},
     {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_NKEYS, NULL, NULL},
     {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_NKEYS, NULL, NULL},
     {"5382", "REQ-8", "MUST", "hairpinning for TCP", NR_TCP_HAIRPINNING, "true", NULL},

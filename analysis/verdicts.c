@@ -33,6 +33,7 @@ const struct nr_key_info nr_keys[NR_NKEYS] = {
     [NR_TCP_HAIRPINNING] = {"tcp.hairpinning", "TCP hairpinning"},
     [NR_TCP_ICMP] = {"tcp.icmp_translated", "ICMP errors translated in"},
     [NR_TCP_ICMP_KEPT] = {"tcp.icmp_keeps_connection", "TCP connections outlive ICMP errors"},
+    [NR_TCP_SYN_HOLD] = {"tcp.syn_hold", "TCP SYN held, then ours through"},
 };
 
 /* The reason natprobe gave for a verdict it could not reach, by key. */
@@ -54,6 +55,7 @@ static const char *const reason_of[NR_NKEYS] = {
     [NR_TCP_HAIRPINNING] = "tcp.reasons.hairpinning",
     [NR_TCP_ICMP] = "tcp.reasons.icmp_translated",
     [NR_TCP_ICMP_KEPT] = "tcp.reasons.icmp_keeps_connection",
+    [NR_TCP_SYN_HOLD] = "tcp.reasons.syn_hold",
 };
 
 json_t *nr_get(const json_t *rec, const char *path)
@@ -314,6 +316,15 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	row->syn_ms = json_is_number(nr_get(rec, "tcp.unsolicited_syn_ms"))
 			  ? json_number_value(nr_get(rec, "tcp.unsolicited_syn_ms"))
 			  : -1;
+	row->idle_alive_s = json_is_number(nr_get(rec, "tcp.established_idle.alive_s"))
+				? json_number_value(nr_get(rec, "tcp.established_idle.alive_s"))
+				: -1;
+	row->idle_dead_s = json_is_number(nr_get(rec, "tcp.established_idle.dead_s"))
+			       ? json_number_value(nr_get(rec, "tcp.established_idle.dead_s"))
+			       : -1;
+	row->hold_ms = json_is_number(nr_get(rec, "tcp.syn_hold_ms"))
+			   ? json_number_value(nr_get(rec, "tcp.syn_hold_ms"))
+			   : -1;
 	punch(rec, row, with_evidence);
 	text_at(rec, "punch_peer.mapping", row->peer[0], sizeof(row->peer[0]));
 	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));

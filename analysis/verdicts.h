@@ -41,6 +41,7 @@ enum nr_key {
 	NR_TCP_HAIRPINNING,
 	NR_TCP_ICMP,
 	NR_TCP_ICMP_KEPT,
+	NR_TCP_SYN_HOLD,
 	NR_NKEYS
 };
 
@@ -79,6 +80,9 @@ struct nr_row {
 	/* tcp.unsolicited_syn_ms: when the answer came (< 0 not said); REQ-4
 	 * reads it. Not a key: it differs run to run. */
 	double syn_ms;
+	double hold_ms; /* tcp.syn_hold_ms likewise: the hold test's answer */
+	/* tcp.established_idle's bracket (s; < 0 unknown): REQ-5 reads it. */
+	double idle_alive_s, idle_dead_s;
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
 	unsigned punch_over; /* punch entries past NR_PUNCH: not read, counted */

@@ -219,6 +219,9 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 	     "tcp.hairpinning"},
 	    {r->tcp.icmp_tested && r->tcp.icmp_translated == PROBE_UNKNOWN, "tcp.icmp_translated"},
 	    {r->tcp.icmp_tested && r->tcp.icmp_kept == PROBE_UNKNOWN, "tcp.icmp_keeps_connection"},
+	    {r->tcp.hold == PROBE_HOLD_INCONCLUSIVE, "tcp.syn_hold"},
+	    {r->tcp.idle_tested && r->tcp.idle_alive_s < 0 && r->tcp.idle_dead_s < 0,
+	     "tcp.established_idle"},
 	};
 	size_t n = 0;
 

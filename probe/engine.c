@@ -740,6 +740,11 @@ uint64_t probe_now_us(const struct probe_run *r)
 	return r->e->now_us;
 }
 
+unsigned probe_tcp_lifetime_max_s(const struct probe_run *r)
+{
+	return r->e->io.tcp_lifetime_max_s;
+}
+
 unsigned probe_lifetime_max_s(const struct probe_run *r)
 {
 	return r->e->io.lifetime_max_s;

@@ -118,6 +118,7 @@ struct probe_io {
 	void (*progress)(void *ctx, const char *text);
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
 	unsigned lifetime_max_s;
+	unsigned tcp_lifetime_max_s; /* the TCP one's (--tcp-lifetime=MAX_S) */
 };
 
 /* One answer, checked, as a test sees it. */
@@ -147,6 +148,10 @@ enum probe_order {
 	PROBE_ORDER_SIMOPEN_RESULT = 4, /* how its connect() from X to the SYN it saw went */
 	PROBE_ORDER_ICMP_ARM = 5,       /* a silent port X whose first SYN draws host unreachable */
 	PROBE_ORDER_ICMP_CONN = 6,      /* ICMP errors about this connection, to its mapping */
+	PROBE_ORDER_SYN_HOLD = 7,
+	PROBE_ORDER_KEEP = 8,
+	/* this connection may idle for hours at the reflector */ /* the reflector's connect() to
+								     our mapping, X said at once */
 };
 
 /* The answer to an order (probe_tcp_order), checked and authenticated. */
@@ -288,6 +293,7 @@ int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);
 void probe_cancel(struct probe_run *r, int tag);
 uint64_t probe_now_us(const struct probe_run *r);
 unsigned probe_lifetime_max_s(const struct probe_run *r);
+unsigned probe_tcp_lifetime_max_s(const struct probe_run *r);
 void probe_progress(struct probe_run *r, const char *text);
 bool probe_own_source_visible(const struct probe_run *r);
 /* The address of a role. */

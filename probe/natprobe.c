@@ -37,11 +37,13 @@
 #define RUN_LIMIT_US      30000000u /* a run never takes longer than this, */
 #define LIFETIME_DEFAULT  300       /* but for the lifetime test's: 3 x MAX_S more */
 #define LIFETIME_MAX      3600
+#define TCP_LIFETIME_MAX  10800 /* RFC 5382 REQ-5's 2 h 4 min, and room */
 
 static const char usage[] =
     "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
     "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
-    "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] SERVER[:PORT]\n"
+    "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]] [--tcp-lifetime[=MAX_S]]\n"
+    "                SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]  (natprobe peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER     (natprobe punch --help)\n"
     "\n"
@@ -51,7 +53,8 @@ static const char usage[] =
     "unless given), in RFC 4787's terms, with the evidence. No root needed.\n"
     "\n"
     "  --tests LIST     run only these tests (comma-separated; see --list-tests);\n"
-    "                   'udp' and 'tcp' name each group's default tests\n"
+    "                   'udp' and 'tcp' name each group's default tests; opt-in ones\n"
+    "                   join by name (udp,tcp,tcp-syn-hold: the default and REQ-4's hold)\n"
     "  --list-tests     list the tests and exit\n"
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
@@ -63,9 +66,14 @@ static const char usage[] =
     "                   overloading, paired pooling\n"
     "  --session ID, --key KEY  a natlab test session at the reflector (issued\n"
     "                   by natreflector --issue-session): the TCP tests that need\n"
-    "                   the reflector's SYNs (tcp-filtering, tcp-syn) run only with one\n"
+    "                   the reflector's SYNs and ICMP errors (tcp-filtering, tcp-syn,\n"
+    "                   tcp-simopen, tcp-icmp, tcp-syn-hold) run only with one\n"
     "  --lifetime[=MAX_S]  also time binding lifetimes, up to MAX_S seconds idle\n"
     "                   (default 300, at most 3600); takes about twice the lifetime\n"
+    "  --tcp-lifetime[=MAX_S]  also time how long an idle established TCP connection\n"
+    "                   lives in the NAT (RFC 5382 REQ-5: 2 h 4 min at least), up to\n"
+    "                   MAX_S seconds (default 300, at most 10800; 7440 to judge\n"
+    "                   REQ-5); needs --session; takes up to MAX_S\n"
     "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
     "                   otherwise the first address the resolver gives\n"
     "  -h, --help       this text\n"
@@ -91,8 +99,8 @@ struct options {
 	struct probe_meta meta;
 	const struct probe_test *tests[32];
 	size_t ntests;
-	unsigned lifetime_max_s;
-	bool lifetime;
+	unsigned lifetime_max_s, tcp_lifetime_max_s;
+	bool lifetime, tcp_lifetime;
 	const char *session, *key;
 };
 
@@ -454,14 +462,31 @@ static int parse_lifetime(const char *arg, struct options *o)
 	return 0;
 }
 
-/* After every option (--tests may come later): the lifetime test, once. */
-static void add_lifetime(struct options *o)
+/* --tcp-lifetime[=MAX_S]: the TCP one joins the others. */
+static int parse_tcp_lifetime(const char *arg, struct options *o)
+{
+	char *end;
+	unsigned long v = arg ? strtoul(arg, &end, 10) : LIFETIME_DEFAULT;
+
+	if (arg && (*end || !*arg || v < 2 || v > TCP_LIFETIME_MAX)) {
+		fprintf(stderr,
+			"natprobe: --tcp-lifetime: '%s' is not a number of seconds from 2 to %d\n",
+			arg, TCP_LIFETIME_MAX);
+		return -1;
+	}
+	o->tcp_lifetime_max_s = (unsigned)v;
+	o->tcp_lifetime = true;
+	return 0;
+}
+
+/* After every option (--tests may come later): an opt-in test, once. */
+static void add_test(struct options *o, const struct probe_test *t)
 {
 	for (size_t i = 0; i < o->ntests; i++)
-		if (o->tests[i] == &probe_test_lifetime)
+		if (o->tests[i] == t)
 			return;
 	if (o->ntests < sizeof(o->tests) / sizeof(o->tests[0]))
-		o->tests[o->ntests++] = &probe_test_lifetime;
+		o->tests[o->ntests++] = t;
 }
 
 /* The record is JSON: text in it must be UTF-8 (jansson refuses the rest). */
@@ -555,6 +580,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"tests", required_argument, NULL, 't'},
 	    {"list-tests", no_argument, NULL, 'l'},
 	    {"lifetime", optional_argument, NULL, 'T'},
+	    {"tcp-lifetime", optional_argument, NULL, 'C'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
 	    {"session", required_argument, NULL, 's'},
@@ -570,7 +596,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	for (size_t i = 0; i < probe_ntests; i++)
 		if (!probe_tests[i]->opt_in)
 			o->tests[o->ntests++] = probe_tests[i];
-	o->lifetime_max_s = LIFETIME_DEFAULT;
+	o->lifetime_max_s = o->tcp_lifetime_max_s = LIFETIME_DEFAULT;
 	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -613,12 +639,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 			if (parse_lifetime(optarg, o))
 				return -1;
 			break;
+		case 'C':
+			if (parse_tcp_lifetime(optarg, o))
+				return -1;
+			break;
 		default:
 			return -1;
 		}
 	}
 	if (o->lifetime)
-		add_lifetime(o);
+		add_test(o, &probe_test_lifetime);
+	if (o->tcp_lifetime)
+		add_test(o, &probe_test_tcp_lifetime);
 	if (!o->session != !o->key) {
 		fprintf(stderr, "natprobe: --session and --key go together\n");
 		return -1;
@@ -770,6 +802,7 @@ int main(int argc, char **argv)
 		}
 	}
 	io.lifetime_max_s = o.lifetime_max_s;
+	io.tcp_lifetime_max_s = o.tcp_lifetime_max_s;
 	io.session = o.session;
 	io.key = o.key;
 	if (o.have_peer) {
@@ -802,7 +835,9 @@ int main(int argc, char **argv)
 			fclose(json);
 		return EXIT_UNREACHABLE;
 	}
-	run(e, &d, RUN_LIMIT_US + (uint64_t)o.lifetime_max_s * 3000000u);
+	run(e, &d,
+	    RUN_LIMIT_US + (uint64_t)o.lifetime_max_s * 3000000u +
+		(o.tcp_lifetime ? (uint64_t)o.tcp_lifetime_max_s * 1000000u : 0));
 	probe_engine_result(e, &res);
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)

@@ -302,6 +302,8 @@ static void print_tcp_ports(FILE *out, const struct probe_tcp *t);
 static void print_tcp_filtering(FILE *out, const struct probe_tcp *t);
 static void print_tcp_simopen(FILE *out, const struct probe_tcp *t);
 static void print_tcp_icmp(FILE *out, const struct probe_tcp *t);
+static void print_tcp_hold(FILE *out, const struct probe_tcp *t);
+static void print_tcp_idle(FILE *out, const struct probe_tcp *t);
 
 /* The TCP verdicts (RFC 5382), after UDP's. */
 static void print_tcp(FILE *out, const struct probe_tcp *t)
@@ -326,11 +328,63 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 			t->hairpinning == PROBE_YES ? "source " : "",
 			t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
 	print_tcp_icmp(out, t);
+	print_tcp_hold(out, t);
+	print_tcp_idle(out, t);
 }
 
 static const char *bool_word(enum probe_bool b)
 {
 	return b == PROBE_YES ? "true" : b == PROBE_NO ? "false" : "inconclusive";
+}
+
+/* RFC 5382 REQ-5's established-idle timeout (tcp-lifetime). */
+static void print_tcp_idle(FILE *out, const struct probe_tcp *t)
+{
+	char bracket[64];
+
+	if (!t->idle_tested)
+		return;
+	if (t->idle_alive_s < 0 && t->idle_dead_s < 0) {
+		fprintf(out, "  %-10s %-28s %s\n", "tcp idle", "inconclusive", t->idle_reason);
+		return;
+	}
+	if (t->idle_dead_s >= 0)
+		snprintf(bracket, sizeof(bracket), "%.0f to %.0f s",
+			 t->idle_alive_s < 0 ? 0 : t->idle_alive_s, t->idle_dead_s);
+	else
+		snprintf(bracket, sizeof(bracket), "over %.0f s", t->idle_alive_s);
+	fprintf(out, "  %-10s %-28s %s\n", "tcp idle", bracket,
+		t->idle_dead_s >= 0 && t->idle_dead_s <= 7440
+		    ? "established connections dropped idle (REQ-5 not met: 2 h 4 min)"
+		: t->idle_alive_s >= 7440
+		    ? "REQ-5 met (2 h 4 min)"
+		    : "alive as long as measured (--tcp-lifetime=7440 judges REQ-5)");
+}
+
+/* RFC 5382 REQ-4's hold (tcp-syn-hold). */
+static void print_tcp_hold(FILE *out, const struct probe_tcp *t)
+{
+	if (t->hold == PROBE_HOLD_UNTESTED)
+		return;
+	fprintf(out, "  %-10s %-28s ", "syn hold", probe_hold_name(t->hold));
+	switch (t->hold) {
+	case PROBE_HOLD_HELD:
+		fprintf(out,
+			"no answer to the reflector's SYN, and ours 2 s later made the "
+			"connection in %.0f ms (REQ-4 met for 2 s)\n",
+			t->hold_ms);
+		break;
+	case PROBE_HOLD_RST:
+	case PROBE_HOLD_ICMP:
+		fprintf(out, "the NAT answered the reflector's SYN after %.1f ms (REQ-4 %s)\n",
+			t->hold_ms, t->hold_ms >= 6000 ? "met" : "not met: silent for 6 s");
+		break;
+	case PROBE_HOLD_PASS:
+		fprintf(out, "the SYN reached this host: nothing held\n");
+		break;
+	default:
+		fprintf(out, "%s\n", t->hold_reason);
+	}
 }
 
 /* RFC 5382 REQ-9 and REQ-10, two lines. */
@@ -881,6 +935,44 @@ static void tcp_icmp_json(const struct probe_tcp *t, json_t *tcp, json_t *eviden
 				    json_string(t->icmp_kept_reason));
 }
 
+static void tcp_hold_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence, json_t *reasons)
+{
+	bool given = t->hold != PROBE_HOLD_INCONCLUSIVE;
+
+	json_object_set_new(tcp, "syn_hold", word_or_null(probe_hold_name(t->hold), given));
+	json_object_set_new(tcp, "syn_hold_ms", given ? json_real(t->hold_ms) : json_null());
+	if (t->hold_x.ss_family)
+		json_object_set_new(
+		    evidence, "syn_hold",
+		    json_pack("{s:o, s:o}", "from", addr_json(&t->hold_x), "ttl",
+			      t->hold_ttl ? json_integer(t->hold_ttl) : json_null()));
+	if (t->hold_reason[0])
+		json_object_set_new(reasons, "syn_hold", json_string(t->hold_reason));
+}
+
+static json_t *seconds_or_null(double s)
+{
+	return s < 0 ? json_null() : json_real(s);
+}
+
+static void tcp_idle_json(const struct probe_tcp *t, json_t *tcp, json_t *reasons)
+{
+	static const char *const fates[] = {"-", "alive", "dead", "not known"};
+	json_t *checks = json_array();
+
+	for (unsigned k = 0; k < t->idle_nchecks; k++)
+		json_array_append_new(checks, json_pack("{s:i, s:s}", "idle_s",
+							(json_int_t)t->idle_checks[k], "fate",
+							fates[t->idle_fates[k] & 3]));
+	json_object_set_new(tcp, "established_idle",
+			    json_pack("{s:o, s:o, s:i, s:o}", "alive_s",
+				      seconds_or_null(t->idle_alive_s), "dead_s",
+				      seconds_or_null(t->idle_dead_s), "max_s",
+				      (json_int_t)t->idle_max_s, "checks", checks));
+	if (t->idle_reason[0])
+		json_object_set_new(reasons, "established_idle", json_string(t->idle_reason));
+}
+
 static json_t *tcp_json(const struct probe_tcp *t)
 {
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
@@ -935,6 +1027,10 @@ static json_t *tcp_json(const struct probe_tcp *t)
 	}
 	if (t->icmp_tested || t->icmp_reason[0])
 		tcp_icmp_json(t, tcp, evidence, reasons);
+	if (t->hold != PROBE_HOLD_UNTESTED)
+		tcp_hold_json(t, tcp, evidence, reasons);
+	if (t->idle_tested)
+		tcp_idle_json(t, tcp, reasons);
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));
 	json_object_set_new(tcp, "duration_ms", json_real((double)t->duration_us / 1000.0));

@@ -44,6 +44,14 @@ const char *probe_syn_name(enum probe_syn s)
 	return (unsigned)s < 6 ? names[s] : "inconclusive";
 }
 
+const char *probe_hold_name(enum probe_hold h)
+{
+	static const char *const names[] = {"untested", "held", "rst",
+					    "icmp",     "pass", "inconclusive"};
+
+	return (unsigned)h < 6 ? names[h] : "inconclusive";
+}
+
 const char *probe_dest_ports_name(enum probe_dest_ports p)
 {
 	static const char *const names[] = {"untested", "same", "sequential", "random",

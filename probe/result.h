@@ -86,6 +86,19 @@ enum probe_syn {
 	PROBE_SYN_INCONCLUSIVE,
 };
 
+#define PROBE_TCP_LIFETIME_CHECKS 14 /* 2, 4, ... 4096 s and the maximum */
+
+/* RFC 5382 REQ-4's hold: what met the reflector's SYN to a mapping, which
+ * our own SYN followed 2 s later. */
+enum probe_hold {
+	PROBE_HOLD_UNTESTED = 0,
+	PROBE_HOLD_HELD, /* no answer, and our SYN made the connection */
+	PROBE_HOLD_RST,  /* the NAT's RST */
+	PROBE_HOLD_ICMP, /* the NAT's ICMP error */
+	PROBE_HOLD_PASS, /* it reached the host (the filter let it in): nothing held */
+	PROBE_HOLD_INCONCLUSIVE,
+};
+
 /* One SYN the reflector sent on our order, and what came back (the last of
  * `tries`; only "nothing" is asked again). */
 struct probe_tcp_seen {
@@ -156,6 +169,21 @@ struct probe_tcp {
 	struct sockaddr_storage icmp_x;
 	char icmp_reason[PROBE_REASON_LEN]; /* untested: why */
 	char icmp_translated_reason[PROBE_REASON_LEN], icmp_kept_reason[PROBE_REASON_LEN];
+	/* REQ-4's hold (tcp-syn-hold, opt-in): the reflector's SYN to a mapping,
+	 * then ours from its port 2 s later. */
+	enum probe_hold hold;
+	double hold_ms; /* the answer's time from the reflector's SYN (held: the connection's) */
+	uint8_t hold_ttl;
+	struct sockaddr_storage hold_x;
+	char hold_reason[PROBE_REASON_LEN];
+	/* REQ-5's established-idle timeout (tcp-lifetime, opt-in): idle checks,
+	 * each on its own connection; alive_s, dead_s the bracket (< 0: none). */
+	bool idle_tested;
+	unsigned idle_max_s, idle_nchecks;
+	unsigned idle_checks[PROBE_TCP_LIFETIME_CHECKS];
+	uint8_t idle_fates[PROBE_TCP_LIFETIME_CHECKS]; /* 1 alive, 2 dead, 3 not known */
+	double idle_alive_s, idle_dead_s;
+	char idle_reason[PROBE_REASON_LEN];
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 
@@ -281,6 +309,7 @@ const char *probe_filtering_name(enum probe_filtering f);
 const char *probe_ports_name(enum probe_ports p);
 const char *probe_pooling_name(enum probe_pooling p);
 const char *probe_syn_name(enum probe_syn s);
+const char *probe_hold_name(enum probe_hold h);
 const char *probe_dest_ports_name(enum probe_dest_ports p);
 /* RFC 3489's names, derived from mapping and filtering. */
 const char *probe_legacy_type(const struct probe_result *r);

@@ -37,7 +37,18 @@ enum refl_test_action {
 	 * and time exceeded about the connection the order came on, sent to its
 	 * peer (the mapping), quoting its next segment; answered once sent. */
 	REFL_TEST_ICMP_CONN = 6,
+	/* RFC 5382 REQ-4's hold: the reflector connect()s at once from a fresh
+	 * port X on the role's address to the target (a mapping of the
+	 * requester's, NATLAB-TARGET-PORT), answered at once with X; the client
+	 * connects to X later, and SIMOPEN-RESULT with the same token says how
+	 * the reflector's connect() ended and what answered its SYN first. */
+	REFL_TEST_SYN_HOLD = 7,
+	/* RFC 5382 REQ-5: the connection the order came on may idle up to
+	 * REFL_KEEP_S instead of --tcp-idle; answered at once. */
+	REFL_TEST_KEEP = 8,
 };
+
+#define REFL_KEEP_S 10800 /* 3 h: REQ-5's 2 h 4 min, and room */
 
 #define REFL_TEST_COPIES_MAX 20 /* of each ICMP error (NATLAB-ACTION's third byte) */
 

@@ -51,6 +51,7 @@ struct conn {
 	uint64_t last_ns; /* the last request, for the idle timeout */
 	uint32_t gen;     /* which connection in this slot, for late test answers */
 	uint64_t rx;      /* bytes received: the peer's next sequence number, from its SYN's */
+	bool keep;        /* KEEP: idle up to REFL_KEEP_S (RFC 5382 REQ-5 tests) */
 	size_t have;
 	uint8_t buf[MSG_CAP];
 };
@@ -81,6 +82,7 @@ struct armed {
 	int family;
 	struct sockaddr_storage x;      /* the bound address with port X */
 	struct sockaddr_storage filler; /* our own connection's end: its SYN is not the one */
+	struct sockaddr_storage target; /* whom our connect() from X goes to */
 	int listen_fd, filler_fd, out_fd;
 	struct refl_observation o; /* what came of it */
 	/* Seen from the SYN's source after our connect(): its SYN-ACK (our SYN
@@ -580,7 +582,9 @@ static void close_idle(struct refl_server *s, uint64_t now)
 	uint64_t idle = (uint64_t)s->cfg.tcp_idle_s * 1000000000u;
 
 	for (unsigned i = 0; i < s->cfg.tcp_max; i++)
-		if (s->conns[i].fd >= 0 && now - s->conns[i].last_ns > idle)
+		if (s->conns[i].fd >= 0 &&
+		    now - s->conns[i].last_ns >
+			(s->conns[i].keep ? (uint64_t)REFL_KEEP_S * 1000000000u : idle))
 			drop_conn(s, i, "tcp idle timeout");
 }
 
@@ -705,6 +709,11 @@ static void armed_finish(struct refl_server *s, struct armed *a, uint64_t now)
 	if (a->t.action == REFL_TEST_ICMP_ARM)
 		counters_add(&s->counters,
 			     a->o.seen_syn.ss_family ? "icmp arm saw syn" : "icmp arm saw no syn");
+	else if (a->t.action == REFL_TEST_SYN_HOLD)
+		counters_add(&s->counters,
+			     a->o.outcome == REFL_SEEN_CONNECTED ? "syn hold connected"
+			     : a->o.outcome == REFL_SEEN_NOTHING ? "syn hold unanswered"
+								 : "syn hold refused");
 	else
 		counters_add(&s->counters, a->o.outcome == REFL_SEEN_CONNECTED ? "simopen connected"
 					   : a->o.seen_syn.ss_family ? "simopen not connected"
@@ -800,6 +809,67 @@ static void simopen_arm(struct refl_server *s, int f, int conn, const struct ref
 	armed_answer(s, a, t, conn, s->conns[conn].gen);
 }
 
+/* SYN-HOLD: our connect() from a fresh port X to the target at once, X
+ * said at once; the capture watches what answers our SYN (hold_captured)
+ * and the first SYN to X (seen_syn): the target's own makes a simultaneous
+ * open that completes the connect(); one from elsewhere (a mapping that
+ * depends on the destination) cannot. */
+static void syn_hold(struct refl_server *s, int f, int conn, const struct refl_test *t,
+		     uint64_t now)
+{
+	struct epoll_event ev = {.events = EPOLLOUT};
+	struct sockaddr_storage x = s->cfg.bound[f][t->from_role];
+	socklen_t len = sizeof(x);
+	struct armed *a = NULL;
+
+	for (unsigned i = 0; i < ARMED_MAX && !a; i++)
+		if (!s->armed[i].used)
+			a = &s->armed[i];
+	if (!a || armed_find(s, t)) {
+		counters_add(&s->counters, a ? "syn hold token reused" : "simopen full");
+		return;
+	}
+	*a = (struct armed){.used = true,
+			    .t = *t,
+			    .family = f,
+			    .listen_fd = -1,
+			    .filler_fd = -1,
+			    .seen_ns = now,
+			    .deadline_ns = now + (uint64_t)t->wait_ms * 1000000u};
+	memcpy(&a->target, &t->target, sizeof(t->target));
+	addr_set_port((struct sockaddr *)&x, 0);
+	ev.data.u64 = (uint64_t)KIND_SIMOPEN << 32 | (unsigned)(a - s->armed);
+	a->out_fd = reuse_socket((struct sockaddr *)&x);
+	if (a->out_fd < 0 || getsockname(a->out_fd, (struct sockaddr *)&a->x, &len) ||
+	    (connect(a->out_fd, (const struct sockaddr *)&t->target,
+		     addr_len((const struct sockaddr *)&t->target)) &&
+	     errno != EINPROGRESS) ||
+	    epoll_ctl(s->epoll, EPOLL_CTL_ADD, a->out_fd, &ev)) {
+		counters_add(&s->counters, "syn hold connect failed");
+		close_fd(&a->out_fd);
+		a->used = false;
+		return;
+	}
+	counters_add(&s->counters, "syn hold armed");
+	armed_answer(s, a, t, conn, s->conns[conn].gen);
+}
+
+/* KEEP: this connection may idle up to REFL_KEEP_S; answered at once. */
+static void keep_conn(struct refl_server *s, int f, int conn, const struct refl_test *t)
+{
+	const struct sockaddr *adv =
+	    (const struct sockaddr *)&s->cfg.handler[f].advertised[t->from_role];
+	struct refl_observation o = {0};
+	uint8_t *buf = s->out[0].buf[0];
+	size_t len;
+
+	s->conns[conn].keep = true;
+	counters_add(&s->counters, "keep");
+	o.peer_ttl = syn_ttl(s, (const struct sockaddr *)&s->conns[conn].peer);
+	if (refl_test_answer(t, &o, adv, s->cfg.handler[f].software, buf, MSG_CAP, &len) == STUN_OK)
+		send_on_conn(s, conn, s->conns[conn].gen, buf, len);
+}
+
 /* SIMOPEN-RESULT: answered now if the test is over, else when it is. */
 static void simopen_result(struct refl_server *s, int conn, enum refl_role arrival,
 			   const struct refl_test *t)
@@ -831,6 +901,7 @@ static void simopen_syn(struct refl_server *s, struct armed *a, const struct ref
 				     (uint64_t)KIND_SIMOPEN << 32 | (unsigned)(a - s->armed)};
 
 	memcpy(&a->o.seen_syn, &c->src, sizeof(c->src));
+	memcpy(&a->target, &c->src, sizeof(c->src));
 	a->seen_ns = now;
 	a->out_fd = reuse_socket((struct sockaddr *)&a->x);
 	if (a->out_fd < 0 ||
@@ -869,6 +940,36 @@ static void icmp_syn(struct refl_server *s, struct armed *a, const struct refl_c
 
 /* What capture saw, for the armed tests: the first SYN to X, and a RST or
  * ICMP error answering our own SYN from X. */
+/* SYN-HOLD's capture: the first SYN to X, from anyone; and what answered
+ * our SYN from X: a RST to X or an ICMP error quoting it, from anywhere (X
+ * is this test's alone: a NAT whose mapping depends on the destination
+ * sends the host's answer from another port). */
+static void armed_finish(struct refl_server *s, struct armed *a, uint64_t now);
+
+static void hold_captured(struct refl_server *s, struct armed *a, const struct refl_captured *c,
+			  uint64_t now)
+{
+	bool rst = c->proto == IPPROTO_TCP && (c->tcp_flags & REFL_TCP_RST) &&
+		   addr_equal((const struct sockaddr *)&c->dst, (struct sockaddr *)&a->x);
+	bool icmp = c->proto == IPPROTO_ICMP && c->has_inner && c->inner_proto == IPPROTO_TCP &&
+		    addr_equal((const struct sockaddr *)&c->inner_src, (struct sockaddr *)&a->x);
+
+	if (c->proto == IPPROTO_TCP &&
+	    (c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) == REFL_TCP_SYN &&
+	    addr_equal((const struct sockaddr *)&c->dst, (struct sockaddr *)&a->x) &&
+	    !a->o.seen_syn.ss_family)
+		memcpy(&a->o.seen_syn, &c->src, sizeof(c->src));
+	if ((!rst && !icmp) || a->o.outcome != REFL_SEEN_NOTHING)
+		return;
+	a->o.outcome = rst ? REFL_SEEN_RST : REFL_SEEN_ICMP;
+	a->o.icmp_type = icmp ? c->icmp_type : 0;
+	a->o.icmp_code = icmp ? c->icmp_code : 0;
+	memcpy(&a->o.from, &c->src, sizeof(c->src));
+	a->o.ttl = c->ttl;
+	a->o.elapsed_us = (uint32_t)((now - a->seen_ns) / 1000);
+	armed_finish(s, a, now); /* answered: no need to wait for our connect() to give up */
+}
+
 static void simopen_captured(struct refl_server *s, const struct refl_captured *c, uint64_t now)
 {
 	for (unsigned i = 0; i < ARMED_MAX; i++) {
@@ -878,6 +979,10 @@ static void simopen_captured(struct refl_server *s, const struct refl_captured *
 
 		if (!a->used || a->done)
 			continue;
+		if (a->t.action == REFL_TEST_SYN_HOLD) {
+			hold_captured(s, a, c, now);
+			continue;
+		}
 		if (!a->o.seen_syn.ss_family) {
 			if (c->proto == IPPROTO_TCP &&
 			    (c->tcp_flags & (REFL_TCP_SYN | REFL_TCP_ACK)) == REFL_TCP_SYN &&
@@ -939,9 +1044,9 @@ static void simopen_connected(struct refl_server *s, unsigned index)
 		/* Simultaneous open only when our SYN reached the other end: a
 		 * connection made by its SYN sent again, after the NAT dropped
 		 * ours, is an ordinary one. */
-		if (a->synack_seen) {
+		if (a->synack_seen || a->t.action == REFL_TEST_SYN_HOLD) {
 			a->o.outcome = REFL_SEEN_CONNECTED;
-			a->o.from = a->o.seen_syn;
+			a->o.from = a->target;
 		}
 		counters_add(&s->counters, a->synack_seen   ? "simopen crossed"
 					   : a->resent_seen ? "simopen connected on a resent syn"
@@ -962,7 +1067,7 @@ static void adopt_conn(struct refl_server *s, struct armed *a)
 	struct epoll_event ev = {.events = EPOLLIN};
 	unsigned slot;
 
-	if (!s->nfree || admit(s, (struct sockaddr *)&a->o.seen_syn, now_ns())) {
+	if (!s->nfree || admit(s, (struct sockaddr *)&a->target, now_ns())) {
 		counters_add(&s->counters, "simopen connection not kept");
 		return;
 	}
@@ -970,7 +1075,7 @@ static void adopt_conn(struct refl_server *s, struct armed *a)
 	s->conns[slot] = (struct conn){.fd = a->out_fd,
 				       .family = a->family,
 				       .role = a->t.from_role,
-				       .peer = a->o.seen_syn,
+				       .peer = a->target,
 				       .last_ns = now_ns(),
 				       .gen = ++s->next_gen};
 	ev.data.u64 = (uint64_t)KIND_CONN << 32 | slot;
@@ -1075,6 +1180,10 @@ static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 							    : "natlab test without capture");
 		else if (t->action == REFL_TEST_SIMOPEN_ARM || t->action == REFL_TEST_ICMP_ARM)
 			simopen_arm(s, f, conn, t, now);
+		else if (t->action == REFL_TEST_SYN_HOLD)
+			syn_hold(s, f, conn, t, now);
+		else if (t->action == REFL_TEST_KEEP)
+			keep_conn(s, f, conn, t);
 		else if (t->action == REFL_TEST_ICMP_CONN)
 			icmp_conn(s, f, conn, t);
 		else

@@ -69,6 +69,7 @@ struct order {
  * of its own SYN from X to the first SYN's source. */
 struct armed {
 	bool used, done, connected;
+	bool hold, hold_synack; /* SYN-HOLD: our SYN went at once; we answered theirs */
 	struct refl_test t;
 	uint32_t x_ip;
 	uint16_t x_port;
@@ -106,8 +107,9 @@ struct tsim {
 	bool host_icmp;   /* ... with an ICMP port unreachable instead */
 	struct order orders[MAX_ORDERS];
 	struct armed armed[MAX_ORDERS];
-	bool no_silent_ports;   /* the reflector cannot open one: ARM goes unanswered */
-	uint8_t syn_ttl[65536]; /* by the reflector-side source port: its SYN's TTL */
+	bool no_silent_ports;    /* the reflector cannot open one: ARM goes unanswered */
+	uint8_t syn_ttl[65536];  /* by the reflector-side source port: its SYN's TTL */
+	unsigned lifetime_max_s; /* --tcp-lifetime */
 	probe_engine_t *engine;
 };
 
@@ -501,6 +503,22 @@ static void icmp_to(struct tsim *s, uint8_t type, uint8_t code, uint32_t from_ip
 			    .in_dst_port = about_port});
 }
 
+/* An order's answer at once, on the connection it came on. */
+static void answer_now(struct tsim *s, const struct refl_test *t, int arrival, const struct seg *g,
+		       const struct refl_observation *seen)
+{
+	struct refl_observation ob = *seen;
+	struct seg back = {
+	    .inbound = true, .flags = F_ACK, .dst_ip = g->src_ip, .dst_port = g->src_port};
+
+	ob.peer_ttl = s->syn_ttl[g->src_port];
+	if (refl_test_answer(t, &ob, (struct sockaddr *)&s->refl.advertised[t->from_role], NULL,
+			     back.data, sizeof(back.data), &back.len) != STUN_OK)
+		return;
+	ip_port((struct sockaddr *)&s->refl.advertised[arrival], &back.src_ip, &back.src_port);
+	fly(s, back);
+}
+
 /* ICMP-CONN: port unreachable and time exceeded about the target's
  * connection to the primary endpoint, then the answer on the order's. */
 static void icmp_conn(struct tsim *s, const struct refl_test *t, int arrival, const struct seg *g)
@@ -526,6 +544,34 @@ static void icmp_conn(struct tsim *s, const struct refl_test *t, int arrival, co
 	fly(s, back);
 }
 
+/* SYN-HOLD: our SYN from a fresh X to the target at once; X said at once. */
+static void syn_hold(struct tsim *s, const struct refl_test *t, int arrival, const struct seg *g)
+{
+	struct armed *a = NULL;
+
+	for (int i = 0; i < MAX_ORDERS && !a; i++)
+		if (!s->armed[i].used)
+			a = &s->armed[i];
+	if (!a)
+		return;
+	*a = (struct armed){.used = true,
+			    .hold = true,
+			    .t = *t,
+			    .x_port = (uint16_t)(51000 + (a - s->armed)),
+			    .seen_us = s->now_us,
+			    .deadline_us = s->now_us + (uint64_t)t->wait_ms * 1000u};
+	ip_port((struct sockaddr *)&s->refl.advertised[t->from_role], &a->x_ip, &(uint16_t){0});
+	ip_port((const struct sockaddr *)&t->target, &a->seen_ip, &a->seen_port);
+	armed_answer(s, a, t, g->src_ip, g->src_port, (enum refl_role)arrival);
+	fly(s, (struct seg){.inbound = true,
+			    .src_ip = a->x_ip,
+			    .src_port = a->x_port,
+			    .dst_ip = a->seen_ip,
+			    .dst_port = a->seen_port,
+			    .flags = F_SYN,
+			    .seq = 888});
+}
+
 /* SIMOPEN-ARM (a silent port, said at once) and SIMOPEN-RESULT. */
 static void simopen_order(struct tsim *s, const struct refl_test *t, int arrival,
 			  const struct seg *g)
@@ -534,6 +580,14 @@ static void simopen_order(struct tsim *s, const struct refl_test *t, int arrival
 
 	if (t->action == REFL_TEST_ICMP_CONN) {
 		icmp_conn(s, t, arrival, g);
+		return;
+	}
+	if (t->action == REFL_TEST_SYN_HOLD) {
+		syn_hold(s, t, arrival, g);
+		return;
+	}
+	if (t->action == REFL_TEST_KEEP) { /* the toy reflector closes nothing idle */
+		answer_now(s, t, arrival, g, &(struct refl_observation){0});
 		return;
 	}
 	if (t->action == REFL_TEST_SIMOPEN_RESULT) {
@@ -579,6 +633,21 @@ static bool simopen_segment(struct tsim *s, const struct seg *g)
 
 		if (!a->used || g->dst_ip != a->x_ip || g->dst_port != a->x_port)
 			continue;
+		if (a->hold && !a->done && g->src_ip == a->seen_ip && g->src_port == a->seen_port) {
+			/* In SYN_SENT, their SYN: our SYN-ACK; their ACK then completes it. */
+			if ((g->flags & (F_SYN | F_ACK)) == F_SYN) {
+				a->hold_synack = true;
+				out.flags = F_SYN | F_ACK;
+				out.ack = g->seq + 1;
+				fly(s, out);
+			} else if ((g->flags & F_ACK) && a->hold_synack) {
+				a->o.outcome = REFL_SEEN_CONNECTED;
+				test_sockaddr_v4(a->seen_ip, a->seen_port, &a->o.from);
+				a->o.elapsed_us = (uint32_t)(s->now_us - a->seen_us);
+				armed_finish(s, a);
+			}
+			return true;
+		}
 		if ((g->flags & (F_SYN | F_ACK)) == F_SYN && !a->seen_ip && !a->done &&
 		    a->t.action == REFL_TEST_ICMP_ARM) {
 			a->seen_ip = g->src_ip;
@@ -874,7 +943,8 @@ static void probe_with(struct tsim *s, const struct probe_test *const *tests, si
 			      .tcp_connect = tcp_connect,
 			      .tcp_send = tcp_send,
 			      .tcp_close = tcp_close,
-			      .session = SESSION};
+			      .session = SESSION,
+			      .tcp_lifetime_max_s = s->lifetime_max_s};
 
 	refl_session_key((const uint8_t *)SECRET, strlen(SECRET), SESSION, right);
 	io.key = key ? key : right;
@@ -1264,6 +1334,77 @@ static void test_icmp_edges(void)
 	}
 }
 
+static void probe_hold(struct tsim *s, struct probe_result *res)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_syn_hold};
+
+	probe_with(s, tests, 1, NULL, res);
+}
+
+/* REQ-4's hold x filtering: an open filter lets the reflector's SYN to the
+ * host (pass); a closed one holds it (drop: our SYN 2 s later makes the
+ * connection), or answers it (rst, icmp, at the NAT's TTL); exactly. */
+static void test_hold_grid(void)
+{
+	static const enum probe_hold want[3] = {PROBE_HOLD_HELD, PROBE_HOLD_RST, PROBE_HOLD_ICMP};
+
+	for (int cell = 0; cell < 6; cell++) {
+		int f = cell / 3 * 2, u = cell % 3;
+		struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+		enum probe_hold w = f == 0 ? PROBE_HOLD_PASS : want[u];
+
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.unsolicited_syn = (enum natemu_syn_reply)u;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		probe_hold(&s, &res);
+		CU_ASSERT_EQUAL(res.tcp.hold, w);
+		if (w == PROBE_HOLD_HELD)
+			CU_ASSERT_TRUE(res.tcp.hold_ms >= 2000);
+		if (w == PROBE_HOLD_RST || w == PROBE_HOLD_ICMP)
+			CU_ASSERT_TRUE(res.tcp.hold_ms < 100);
+		if (res.tcp.hold != w)
+			printf("\n  hold filtering %d syn %d: %s (%s)\n", f, u,
+			       probe_hold_name(res.tcp.hold), res.tcp.hold_reason);
+	}
+	/* No NAT: the host's own RST, at its TTL: pass. */
+	{
+		struct probe_result res;
+		struct tsim s;
+
+		tsim_setup(&s, NULL, 1);
+		probe_hold(&s, &res);
+		CU_ASSERT_EQUAL(res.tcp.hold, PROBE_HOLD_PASS);
+	}
+}
+
+/* REQ-5's established-idle timeout: natemu's tcp-established lies between
+ * the longest check alive and the shortest dead; the checks after a dead
+ * one are not waited for. Without a NAT, every check alive. */
+static void test_tcp_lifetime(void)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_lifetime};
+	struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+	struct probe_result res;
+	struct tsim s;
+
+	cfg.tcp_established_ms = 5000;
+	tsim_setup(&s, &cfg, 1);
+	s.lifetime_max_s = 20;
+	probe_with(&s, tests, 1, NULL, &res);
+	CU_ASSERT_TRUE(res.tcp.idle_tested);
+	CU_ASSERT_EQUAL(res.tcp.idle_alive_s, 4);
+	CU_ASSERT_EQUAL(res.tcp.idle_dead_s, 8);
+	CU_ASSERT_EQUAL(res.tcp.idle_nchecks, 5);  /* 2, 4, 8, 16, 20 */
+	CU_ASSERT_EQUAL(res.tcp.idle_fates[3], 3); /* 16: not waited for */
+	tsim_setup(&s, NULL, 1);
+	s.lifetime_max_s = 10;
+	probe_with(&s, tests, 1, NULL, &res);
+	CU_ASSERT_EQUAL(res.tcp.idle_alive_s, 10);
+	CU_ASSERT_TRUE(res.tcp.idle_dead_s < 0);
+}
+
 int test_probe_tcp_register(void)
 {
 	static const struct test_case tests[] = {
@@ -1280,6 +1421,8 @@ int test_probe_tcp_register(void)
 	    {"ICMP errors: translated, dropped, ending connections x mapping x filtering",
 	     test_icmp_grid},
 	    {"ICMP errors: no NAT, no silent port, no session", test_icmp_edges},
+	    {"REQ-4's hold x filtering x unsolicited SYN, exactly", test_hold_grid},
+	    {"REQ-5: the established-idle timeout bracketed", test_tcp_lifetime},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

@@ -477,6 +477,21 @@ static void test_compliance_edges(void)
 	row_of("{\"tcp\":{\"icmp_translated\":null,\"reasons\":{\"icmp_translated\":\"lossy\"}}}",
 	       &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-9"), NR_UNTESTED);
+	/* REQ-4's hold: a RST to a SYN at a mapping fails it, whatever the unused port got. */
+	row_of("{\"tcp\":{\"unsolicited_syn\":\"drop\",\"syn_hold\":\"rst\",\"syn_hold_ms\":0.3}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_FAIL);
+	row_of(
+	    "{\"tcp\":{\"unsolicited_syn\":\"drop\",\"syn_hold\":\"held\",\"syn_hold_ms\":2003}}",
+	    &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_PASS);
+	/* REQ-5 from tcp-lifetime's bracket. */
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":4,\"dead_s\":8}}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_FAIL);
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":7440,\"dead_s\":null}}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_PASS);
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":300,\"dead_s\":null}}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_UNTESTED);
 }
 
 /* ---- survey ---- */

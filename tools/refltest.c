@@ -29,7 +29,8 @@
 #define EXIT_NOREPLY 3
 
 static const char usage[] =
-    "usage: refltest --session ID --key KEY --action udp|syn|simopen|icmp|icmp-conn\n"
+    "usage: refltest --session ID --key KEY\n"
+    "                --action udp|syn|simopen|icmp|icmp-conn|syn-hold\n"
     "                --from pp|pa|ap|aa\n"
     "                [--target-port N] [--wait MS] [--tcp] [--listen] [--local HOST:PORT]\n"
     "                SERVER:PORT\n"
@@ -56,6 +57,13 @@ static const char usage[] =
     "port unreachable and time exceeded about it, 3 times each (RFC 5382 REQ-10); then\n"
     "a Binding over it:\n"
     "  refltest action=icmp-conn from=ap victim=IP:PORT sent=3/3 kept=yes|no|moved\n"
+    "syn-hold (over TCP): a second connection, its mapping asked; the reflector\n"
+    "connect()s to that mapping at once from a port X (RFC 5382 REQ-4), and 2 s later we\n"
+    "connect to X from the second connection's port:\n"
+    "  refltest action=syn-hold from=ap target=IP:PORT x=IP:PORT outcome=connected|rst|\n"
+    "           icmp|nothing ttl=N peer_ttl=N ms=N connected=yes|no\n"
+    "outcome: how the reflector's connect() ended (rst, icmp: what answered its SYN,\n"
+    "at TTL ttl; peer_ttl is our own host's); connected: whether ours completed.\n"
     "\n"
     "  --session ID, --key KEY  the session and its key (natreflector --issue-session)\n"
     "  --target-port N          aim at this port of our mapped address instead\n"
@@ -145,6 +153,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				    : !strcmp(optarg, "simopen")   ? REFL_TEST_SIMOPEN_ARM
 				    : !strcmp(optarg, "icmp")      ? REFL_TEST_ICMP_ARM
 				    : !strcmp(optarg, "icmp-conn") ? REFL_TEST_ICMP_CONN
+				    : !strcmp(optarg, "syn-hold")  ? REFL_TEST_SYN_HOLD
 								   : 0;
 			o->tcp = o->tcp || o->action >= REFL_TEST_SIMOPEN_ARM;
 			break;
@@ -181,7 +190,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->session || !o->key || !o->action || o->role > 3 || optind != argc - 1) {
 		fprintf(stderr, "refltest: want --session, --key, --action "
-				"udp|syn|simopen|icmp|icmp-conn, "
+				"udp|syn|simopen|icmp|icmp-conn|syn-hold, "
 				"--from pp|pa|ap|aa and one SERVER:PORT\n");
 		return -1;
 	}
@@ -566,6 +575,89 @@ static int icmp_conn(struct opts *o, int fd, const uint8_t token[8])
 	return rc;
 }
 
+/* A connection from a port another socket may share (SO_REUSEADDR,
+ * SO_REUSEPORT), blocking once made; its local endpoint in *local. */
+static int shared_connect(const struct opts *o, const struct sockaddr *to, uint16_t port,
+			  struct sockaddr_storage *local)
+{
+	struct sockaddr_storage at = o->local;
+	socklen_t len = sizeof(*local);
+	int one = 1, fd = socket(to->sa_family, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (!o->has_local) {
+		memset(&at, 0, sizeof(at));
+		at.ss_family = to->sa_family;
+	}
+	addr_set_port((struct sockaddr *)&at, port);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&at, addr_len((struct sockaddr *)&at)) ||
+	    connect(fd, to, addr_len(to)) || getsockname(fd, (struct sockaddr *)local, &len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* --action syn-hold: a second connection's mapping; the reflector's SYN to
+ * it at once; ours from that port to X 2 s later; RESULT. */
+static int syn_hold(struct opts *o, int fd, const uint8_t token[8])
+{
+	uint8_t buf[2048];
+	struct stun_msg m;
+	struct sockaddr_storage p, mapped, x;
+	const struct stun_attr *obs;
+	const uint8_t *v;
+	uint32_t peer = 0;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	int vfd = shared_connect(o, (struct sockaddr *)&o->server, 0, &p), sfd = -1, rc;
+	bool ok;
+
+	if (vfd < 0 || binding(vfd, &mapped)) {
+		perror("refltest: the second connection");
+		if (vfd >= 0)
+			close(vfd);
+		return EXIT_NOREPLY;
+	}
+	o->target_port = addr_port((struct sockaddr *)&mapped);
+	o->wait_ms = 5000;
+	rc = order(o, fd, REFL_TEST_SYN_HOLD, token, buf, sizeof(buf), &m);
+	if (rc || stun_get_addr(&m, STUN_ATTR_NATLAB_SENT_FROM, &x) != STUN_OK) {
+		close(vfd);
+		return rc ? rc : EXIT_NOREPLY;
+	}
+	usleep(2000000);
+	sfd = socket(x.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	ok = sfd >= 0 && !setsockopt(sfd, SOL_SOCKET, SO_REUSEADDR, &(int){1}, sizeof(int)) &&
+	     !setsockopt(sfd, SOL_SOCKET, SO_REUSEPORT, &(int){1}, sizeof(int)) &&
+	     !bind(sfd, (struct sockaddr *)&p, addr_len((struct sockaddr *)&p)) &&
+	     (!connect(sfd, (struct sockaddr *)&x, addr_len((struct sockaddr *)&x)) ||
+	      errno == EINPROGRESS);
+	o->target_port = 0;
+	rc =
+	    ok ? order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, sizeof(buf), &m) : EXIT_NOREPLY;
+	if (!rc) {
+		bool connected = !connect_error(sfd, 1500);
+
+		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+		v = obs && obs->len == 8 ? stun_attr_value(&m, obs) : NULL;
+		stun_get_u32(&m, STUN_ATTR_NATLAB_PEER_TTL, &peer);
+		printf(
+		    "refltest action=syn-hold from=%s target=%s x=%s outcome=%s ttl=%u peer_ttl=%u "
+		    "ms=%u connected=%s\n",
+		    roles[o->role], addr_format((struct sockaddr *)&mapped, a, sizeof(a)),
+		    addr_format((struct sockaddr *)&x, b, sizeof(b)),
+		    v ? refl_outcome_name((enum refl_outcome)v[0]) : "?", v ? (unsigned)v[3] : 0u,
+		    peer >> 24, v ? wire_get32(v + 4) / 1000 : 0u, connected ? "yes" : "no");
+	}
+	if (sfd >= 0)
+		close(sfd);
+	close(vfd);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -583,6 +675,10 @@ int main(int argc, char **argv)
 	if (o.action == REFL_TEST_SIMOPEN_ARM) {
 		o.wait_ms = o.wait_ms < 1500 ? 1500 : o.wait_ms; /* a SYN and its resend */
 		rc = simopen(&o, fd, token);
+		goto cleanup;
+	}
+	if (o.action == REFL_TEST_SYN_HOLD) {
+		rc = syn_hold(&o, fd, token);
 		goto cleanup;
 	}
 	if (o.action == REFL_TEST_ICMP_ARM || o.action == REFL_TEST_ICMP_CONN) {

@@ -386,8 +386,16 @@ natemu_expectations() {
 	if [ "$hairpin" = external ]; then
 		EXPECT_TCP_HAIRPIN=true
 	fi
+	# REQ-4's hold: a refused SYN dropped is held until ours goes out, which
+	# reaches the reflector from the same public port only where the mapping
+	# is endpoint-independent (natprobe and verify cannot tell otherwise).
+	EXPECT_TCP_SYN_HOLD=$EXPECT_SYN
+	if [ "$EXPECT_SYN" = drop ]; then
+		EXPECT_TCP_SYN_HOLD=held
+		[ "$EXPECT_MAPPING" = endpoint-independent ] || EXPECT_TCP_SYN_HOLD=inconclusive
+	fi
 	if [ "$EXPECT_FILTERING" = endpoint-independent ]; then
-		EXPECT_SYN_MAPPED=pass
+		EXPECT_SYN_MAPPED=pass EXPECT_TCP_SYN_HOLD=pass
 	fi
 	# Paired pooling keeps one inside host on one address, however big the pool.
 	if [ "$pool_size" -gt 1 ] && [ "$pooling" = arbitrary ]; then

@@ -156,6 +156,43 @@ observe_tcp_icmp() {
 	esac
 }
 
+# RFC 5382 REQ-4's hold: the reflector connect()s from a port X to the
+# mapping of a second connection of cli1's at once; cli1 connects from that
+# connection's port to X 2 s later. held: nothing answered the reflector's
+# SYN and the connection formed; rst, icmp: what answered it (not at cli1's
+# own TTL); pass: cli1's kernel answered it (the filter let it in). It waits,
+# so it runs beside the other checks: syn_hold_begin, then observe_syn_hold.
+syn_hold_begin() {
+	SYN_HOLD_OUT=$(lab_state_dir)/verify-syn-hold
+	: >"$SYN_HOLD_OUT"
+	SYN_HOLD_PID=
+	verify_reflector || return 0
+	in_ns cli1 "$NATLAB_BIN/refltest" --session verify --key "$VERIFY_KEY" \
+		--action syn-hold --from ap --local "$(client_ip cli1):41069" "$R1:$VERIFY_REFL_PORT" \
+		>"$SYN_HOLD_OUT" 2>&1 &
+	SYN_HOLD_PID=$!
+}
+
+observe_syn_hold() {
+	local out ttl peer
+	OBS_SYN_HOLD=inconclusive
+	[ -n "$SYN_HOLD_PID" ] && wait "$SYN_HOLD_PID"
+	out=$(cat "$SYN_HOLD_OUT")
+	OBS_SYN_HOLD_DETAIL=$(sed -n 's/.* outcome=\([a-z]*\) ttl=\([0-9]*\) peer_ttl=\([0-9]*\) ms=\([0-9]*\) connected=\([a-z]*\).*/the reflector'"'"'s SYN: \1 after \4 ms (TTL \2, ours \3), our connect: \5/p' <<<"$out")
+	ttl=$(sed -n 's/.* ttl=\([0-9]*\) .*/\1/p' <<<"$out")
+	peer=$(sed -n 's/.* peer_ttl=\([0-9]*\) .*/\1/p' <<<"$out")
+	case $out in
+	*"outcome=connected"*"connected=yes"*) OBS_SYN_HOLD=held ;;
+	*"outcome=rst"* | *"outcome=icmp"*)
+		if [ -n "$ttl" ] && [ "$ttl" = "$peer" ]; then
+			OBS_SYN_HOLD=pass
+		else
+			OBS_SYN_HOLD=$(sed -n 's/.* outcome=\([a-z]*\) .*/\1/p' <<<"$out")
+		fi
+		;;
+	esac
+}
+
 observe_nat() {
 	if [ "$OBS_M1" = "$(client_ip cli1):41001" ]; then OBS_NAT=false; else OBS_NAT=true; fi
 }
@@ -407,6 +444,7 @@ expect() {
 
 verify_lab() {
 	unset "${!OBS_@}"
+	SYN_HOLD_OUT=
 	VERIFY_FAILED=0
 	printf '  %-12s %-28s %-28s %s\n' check expected observed result
 	observe_udp
@@ -426,6 +464,7 @@ verify_lab() {
 		verify_row simopen "$(expect TCP_SIMOPEN)" "$OBS_TCP_SIMOPEN" \
 			"${OBS_TCP_SIMOPEN_DETAIL:-}"
 	fi
+	[ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_SYN_HOLD)" ] && syn_hold_begin
 	if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_ICMP)" ]; then
 		observe_tcp_icmp
 		verify_row icmp-in "$(expect TCP_ICMP)" "$OBS_TCP_ICMP" "${OBS_TCP_ICMP_DETAIL:-}"
@@ -466,6 +505,10 @@ verify_lab() {
 			verify_row ct-timeouts "$(expect CT_TIMEOUTS)" "$OBS_CT_TIMEOUTS" \
 				"seconds: flow under 2 s / stream"
 		fi
+	fi
+	if [ -n "${SYN_HOLD_OUT:-}" ]; then
+		observe_syn_hold
+		verify_row syn-hold "$(expect TCP_SYN_HOLD)" "$OBS_SYN_HOLD" "${OBS_SYN_HOLD_DETAIL:-}"
 	fi
 	return "$VERIFY_FAILED"
 }

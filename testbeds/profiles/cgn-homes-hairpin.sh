@@ -16,7 +16,8 @@
 # (e.g. --delay 10) are the CGN's. A pair lab, not among the standard labs.
 
 # cgn-homes' expectations, but for what natemu as the CGN changes: an
-# unsolicited SYN is dropped (also at a live mapping), and no port is overloaded.
+# unsolicited SYN is dropped (also at a live mapping) and so held until the
+# inside one goes out (REQ-4's hold), and no port is overloaded.
 # shellcheck source=testbeds/profiles/cgn-homes.sh
 . "${BASH_SOURCE[0]%/*}/cgn-homes.sh"
 PROFILE_DESC="two home masquerades behind one natemu CGN that hairpins, a client in each (a pair lab)"
@@ -24,6 +25,7 @@ PROFILE_PAIR=1
 EXPECT_SYN=drop
 EXPECT_TCP_SYN=drop
 EXPECT_SYN_MAPPED=drop
+EXPECT_TCP_SYN_HOLD=held
 EXPECT_OVERLOADING=false
 CT_ROLE=
 

@@ -23,6 +23,7 @@ EXPECT_TCP_SIMOPEN=true
 EXPECT_TCP_HAIRPIN=not-applicable
 EXPECT_TCP_ICMP=true
 EXPECT_TCP_ICMP_KEPT=true
+EXPECT_TCP_SYN_HOLD=held
 EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single

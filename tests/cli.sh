@@ -72,6 +72,10 @@ expect "natprobe: a bad --lifetime bound" 2 "lifetime: '9999' is not a number of
     "$P" --lifetime=9999 127.0.0.1
 expect "natprobe: the lifetime test is listed, and opt-in" 0 '^lifetime +binding lifetime' -- \
     "$P" --list-tests
+expect "natprobe: a bad --tcp-lifetime bound" 2 \
+    "tcp-lifetime: '1' is not a number of seconds from 2 to 10800" -- "$P" --tcp-lifetime=1 127.0.0.1
+expect "natprobe: the TCP opt-in tests are listed" 0 '^tcp-syn-hold +RFC 5382 REQ-4' -- \
+    "$P" --list-tests
 expect "natprobe: a bad server" 2 "bad port '99999'" -- "$P" 127.0.0.1:99999
 # Loopback port 9 (discard) answers nothing: exit 3, every verdict inconclusive
 # with its reason, and the record still written.

@@ -70,6 +70,8 @@ struct order {
 struct armed {
 	bool used, done, connected;
 	bool hold, hold_synack; /* SYN-HOLD: our SYN went at once; we answered theirs */
+	uint32_t first_ip;      /* SYN-HOLD: the first SYN to X, from anyone (0: none) */
+	uint16_t first_port;
 	struct refl_test t;
 	uint32_t x_ip;
 	uint16_t x_port;
@@ -458,8 +460,9 @@ static void armed_answer(struct tsim *s, struct armed *a, const struct refl_test
 	struct sockaddr_storage from;
 
 	ob.peer_ttl = s->syn_ttl[rport];
-	if (a->seen_ip)
-		test_sockaddr_v4(a->seen_ip, a->seen_port, &ob.seen_syn);
+	if (a->hold ? a->first_ip != 0 : a->seen_ip != 0)
+		test_sockaddr_v4(a->hold ? a->first_ip : a->seen_ip,
+				 a->hold ? a->first_port : a->seen_port, &ob.seen_syn);
 	test_sockaddr_v4(a->x_ip, a->x_port, &from);
 	if (refl_test_answer(t, &ob, (struct sockaddr *)&from, NULL, back.data, sizeof(back.data),
 			     &back.len) != STUN_OK)
@@ -633,6 +636,10 @@ static bool simopen_segment(struct tsim *s, const struct seg *g)
 
 		if (!a->used || g->dst_ip != a->x_ip || g->dst_port != a->x_port)
 			continue;
+		if (a->hold && !a->first_ip && (g->flags & (F_SYN | F_ACK)) == F_SYN) {
+			a->first_ip = g->src_ip; /* as natreflector's capture says it */
+			a->first_port = g->src_port;
+		}
 		if (a->hold && !a->done && g->src_ip == a->seen_ip && g->src_port == a->seen_port) {
 			/* In SYN_SENT, their SYN: our SYN-ACK; their ACK then completes it. */
 			if ((g->flags & (F_SYN | F_ACK)) == F_SYN) {
@@ -1367,6 +1374,19 @@ static void test_hold_grid(void)
 		if (res.tcp.hold != w)
 			printf("\n  hold filtering %d syn %d: %s (%s)\n", f, u,
 			       probe_hold_name(res.tcp.hold), res.tcp.hold_reason);
+	}
+	/* A mapping that depends on the destination: our SYN to X leaves from
+	 * another public port, and cannot meet the reflector's; said so. */
+	{
+		struct natemu_cfg cfg = nat_cfg(NATEMU_ADDRESS_DEPENDENT, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+
+		cfg.filtering = NATEMU_ADDRESS_AND_PORT_DEPENDENT;
+		tsim_setup(&s, &cfg, 7);
+		probe_hold(&s, &res);
+		CU_ASSERT_EQUAL(res.tcp.hold, PROBE_HOLD_INCONCLUSIVE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(res.tcp.hold_reason, "another public port"));
 	}
 	/* No NAT: the host's own RST, at its TTL: pass. */
 	{

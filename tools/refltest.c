@@ -427,39 +427,62 @@ static bool connected(int fd)
 	return poll(&p, 1, 1500) == 1 && !getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) && !err;
 }
 
+/* An armed silent port: ARM (action), our connect() to X from a fresh port,
+ * then RESULT, answered once the reflector's side is over. 0 with *sfd our
+ * connecting socket, *x the port and m the RESULT; or the exit status. */
+static int armed_trial(struct opts *o, int fd, uint8_t action, const uint8_t token[8], uint8_t *buf,
+		       size_t cap, struct stun_msg *m, struct sockaddr_storage *x, int *sfd)
+{
+	int rc = order(o, fd, action, token, buf, cap, m);
+
+	if (rc)
+		return rc;
+	if (stun_get_addr(m, STUN_ATTR_NATLAB_SENT_FROM, x) != STUN_OK ||
+	    (*sfd = connect_to(o, (struct sockaddr *)x)) < 0) {
+		perror("refltest: the silent port");
+		return EXIT_NOREPLY;
+	}
+	rc = order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, cap, m);
+	if (rc)
+		close(*sfd);
+	return rc;
+}
+
+/* The RESULT's NATLAB-SEEN-SYN as text ("-": none). */
+static const char *seen_syn(const struct stun_msg *m, char *text, size_t len)
+{
+	struct sockaddr_storage seen;
+
+	return stun_get_addr(m, STUN_ATTR_NATLAB_SEEN_SYN, &seen) == STUN_OK
+		   ? addr_format((struct sockaddr *)&seen, text, len)
+		   : "-";
+}
+
 /* --action simopen: ARM, connect to X, RESULT (answered when the
  * reflector's own connect() from X has ended). */
 static int simopen(struct opts *o, int fd, const uint8_t token[8])
 {
 	uint8_t buf[2048];
 	struct stun_msg m;
-	struct sockaddr_storage x, seen;
+	struct sockaddr_storage x;
 	const struct stun_attr *obs;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN] = "-";
-	int sfd, rc = order(o, fd, REFL_TEST_SIMOPEN_ARM, token, buf, sizeof(buf), &m);
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	int sfd = -1,
+	    rc = armed_trial(o, fd, REFL_TEST_SIMOPEN_ARM, token, buf, sizeof(buf), &m, &x, &sfd);
 
 	if (rc)
 		return rc;
-	if (stun_get_addr(&m, STUN_ATTR_NATLAB_SENT_FROM, &x) != STUN_OK ||
-	    (sfd = connect_to(o, (struct sockaddr *)&x)) < 0) {
-		perror("refltest: the silent port");
-		return EXIT_NOREPLY;
-	}
-	rc = order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, sizeof(buf), &m);
-	if (!rc) {
-		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
-		if (stun_get_addr(&m, STUN_ATTR_NATLAB_SEEN_SYN, &seen) == STUN_OK)
-			addr_format((struct sockaddr *)&seen, b, sizeof(b));
-		printf("refltest action=simopen from=%s silent_port=%s seen_syn=%s outcome=%s "
-		       "connected=%s\n",
-		       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)), b,
-		       obs && obs->len == 8
-			   ? refl_outcome_name((enum refl_outcome)stun_attr_value(&m, obs)[0])
-			   : "?",
-		       connected(sfd) ? "yes" : "no");
-	}
+	obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+	printf("refltest action=simopen from=%s silent_port=%s seen_syn=%s outcome=%s "
+	       "connected=%s\n",
+	       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)),
+	       seen_syn(&m, b, sizeof(b)),
+	       obs && obs->len == 8
+		   ? refl_outcome_name((enum refl_outcome)stun_attr_value(&m, obs)[0])
+		   : "?",
+	       connected(sfd) ? "yes" : "no");
 	close(sfd);
-	return rc;
+	return 0;
 }
 
 /* Why a connect() ended: 0 connected, an errno, or ETIMEDOUT after ms. */
@@ -479,37 +502,27 @@ static int icmp(struct opts *o, int fd, const uint8_t token[8])
 {
 	uint8_t buf[2048];
 	struct stun_msg m;
-	struct sockaddr_storage x, seen;
+	struct sockaddr_storage x;
 	const struct stun_attr *obs;
 	const uint8_t *v;
-	char a[ADDR_STRLEN], b[ADDR_STRLEN] = "-";
-	int sfd, rc, err;
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+	int sfd = -1, rc, err;
 
 	o->copies = 3;
-	rc = order(o, fd, REFL_TEST_ICMP_ARM, token, buf, sizeof(buf), &m);
+	rc = armed_trial(o, fd, REFL_TEST_ICMP_ARM, token, buf, sizeof(buf), &m, &x, &sfd);
 	if (rc)
 		return rc;
-	if (stun_get_addr(&m, STUN_ATTR_NATLAB_SENT_FROM, &x) != STUN_OK ||
-	    (sfd = connect_to(o, (struct sockaddr *)&x)) < 0) {
-		perror("refltest: the silent port");
-		return EXIT_NOREPLY;
-	}
-	rc = order(o, fd, REFL_TEST_SIMOPEN_RESULT, token, buf, sizeof(buf), &m);
-	if (!rc) {
-		/* The error left as our SYN arrived; ours is resent at 1 s, to a closed port. */
-		err = connect_error(sfd, 500);
-		obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
-		v = obs && obs->len == 8 ? stun_attr_value(&m, obs) : NULL;
-		if (stun_get_addr(&m, STUN_ATTR_NATLAB_SEEN_SYN, &seen) == STUN_OK)
-			addr_format((struct sockaddr *)&seen, b, sizeof(b));
-		printf("refltest action=icmp from=%s silent_port=%s seen_syn=%s sent=%u/%u "
-		       "unreachable=%s\n",
-		       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)), b,
-		       v ? (unsigned)v[1] : 0u, v ? (unsigned)v[2] : 0u,
-		       err == EHOSTUNREACH ? "yes" : "no");
-	}
+	/* The error left as our SYN arrived; ours is resent at 1 s, to a closed port. */
+	err = connect_error(sfd, 500);
+	obs = stun_find(&m, STUN_ATTR_NATLAB_OBSERVED);
+	v = obs && obs->len == 8 ? stun_attr_value(&m, obs) : NULL;
+	printf("refltest action=icmp from=%s silent_port=%s seen_syn=%s sent=%u/%u "
+	       "unreachable=%s\n",
+	       roles[o->role], addr_format((struct sockaddr *)&x, a, sizeof(a)),
+	       seen_syn(&m, b, sizeof(b)), v ? (unsigned)v[1] : 0u, v ? (unsigned)v[2] : 0u,
+	       err == EHOSTUNREACH ? "yes" : "no");
 	close(sfd);
-	return rc;
+	return 0;
 }
 
 /* A Binding over a connection: 0 and its mapped address, or -1. */
@@ -682,6 +695,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	if (o.action == REFL_TEST_ICMP_ARM || o.action == REFL_TEST_ICMP_CONN) {
+		o.wait_ms = o.wait_ms < 1500 ? 1500 : o.wait_ms; /* our SYN may be slow to come */
 		rc =
 		    o.action == REFL_TEST_ICMP_ARM ? icmp(&o, fd, token) : icmp_conn(&o, fd, token);
 		goto cleanup;

@@ -63,9 +63,10 @@ struct state {
 	bool ctrl_up, over_a, over_b;
 	unsigned copies, wait_ms;
 	/* Translation. */
-	unsigned trial, useful_trials;
+	unsigned trial;
 	uint8_t token[8];
 	bool syn_ended, unreachable, result_in, result_ok;
+	bool syn_spoiled; /* our connect() ended otherwise (a RST, say): no proof either way */
 	enum probe_bool translated;
 	double translated_ms;
 	uint64_t syn_start_us;
@@ -107,7 +108,7 @@ static void arm(struct probe_run *r, struct state *s)
 {
 	s->trial++;
 	s->syn = -1;
-	s->syn_ended = s->unreachable = s->result_in = s->result_ok = false;
+	s->syn_ended = s->unreachable = s->result_in = s->result_ok = s->syn_spoiled = false;
 	wire_put32(s->token, (uint32_t)probe_now_us(r));
 	wire_put32(s->token + 4, 0x1C000000u | s->trial);
 	if (probe_tcp_order_copies(r, TAG_ARM, s->ctrl, PROBE_ORDER_ICMP_ARM, PROBE_AP, 0,
@@ -127,8 +128,7 @@ static void trial_done(struct probe_run *r, struct state *s)
 	}
 	if (!s->syn_ended || !s->result_in)
 		return;
-	if (s->result_ok) {
-		s->useful_trials++;
+	if (s->result_ok && !s->syn_spoiled) {
 		s->translated = PROBE_NO; /* the error went, and nothing came back */
 		end_a(r, s);
 		return;
@@ -244,6 +244,7 @@ static void on_tcp(struct probe_run *r, void *state, int tag, int conn, enum pro
 		/* EHOSTUNREACH: the error came back through the NAT. */
 		s->syn_ended = true;
 		s->unreachable = ev == PROBE_TCP_UNREACHABLE;
+		s->syn_spoiled = !s->unreachable;
 		if (s->unreachable)
 			s->translated_ms = (double)(probe_now_us(r) - s->syn_start_us) / 1000.0;
 		trial_done(r, s);
@@ -299,7 +300,7 @@ static void on_observed(struct probe_run *r, void *state, int tag,
 		/* The error left as our SYN arrived: it is back within a round
 		 * trip, or it is not coming. */
 		if (!s->syn_ended && probe_timer(r, TAG_WAIT, (uint64_t)s->wait_ms * 1000))
-			s->syn_ended = true;
+			s->syn_ended = s->syn_spoiled = true; /* no wait, no reading of silence */
 		trial_done(r, s);
 	} else if (tag >= TAG_ORDER && tag < TAG_ALIVE && i < s->nvictims &&
 		   s->v[i].fate == V_PENDING) {
@@ -355,10 +356,8 @@ static enum probe_bool kept(const struct state *s, bool trusted, const char **wh
 	}
 	if (alive == s->nvictims)
 		return PROBE_YES;
-	if (moved + dead == s->nvictims && moved) {
-		*why = NULL;
+	if (moved + dead == s->nvictims && moved)
 		return PROBE_NO; /* the mapping was dropped and made anew */
-	}
 	if (dead == s->nvictims && trusted)
 		return PROBE_NO;
 	*why = dead == s->nvictims ? "too much loss to read unanswered Bindings after the ICMP "

@@ -36,7 +36,6 @@ struct check {
 struct state {
 	struct check c[PROBE_TCP_LIFETIME_CHECKS];
 	unsigned n;
-	bool over;
 	char note[PROBE_REASON_LEN];
 };
 
@@ -44,14 +43,6 @@ static void note(struct state *s, const char *why)
 {
 	if (!s->note[0])
 		snprintf(s->note, sizeof(s->note), "%s", why);
-}
-
-static bool all_settled(const struct state *s)
-{
-	for (unsigned k = 0; k < s->n; k++)
-		if (s->c[k].fate == PENDING)
-			return false;
-	return true;
 }
 
 static void settle(struct probe_run *r, struct state *s, unsigned k, enum fate f)
@@ -67,8 +58,6 @@ static void settle(struct probe_run *r, struct state *s, unsigned k, enum fate f
 	/* Dead after k's idle time: the longer ones need not be waited for. */
 	for (unsigned j = k + 1; f == DEAD && j < s->n; j++)
 		settle(r, s, j, UNKNOWN);
-	if (all_settled(s))
-		s->over = true;
 }
 
 static void start(struct probe_run *r, void *state)
@@ -76,10 +65,8 @@ static void start(struct probe_run *r, void *state)
 	struct state *s = state;
 	unsigned max = probe_tcp_lifetime_max_s(r);
 
-	if (!probe_have_session(r)) {
-		s->over = true;
+	if (!probe_have_session(r))
 		return;
-	}
 	for (unsigned at = FIRST_S; s->n < PROBE_TCP_LIFETIME_CHECKS; at *= 2) {
 		s->c[s->n++].at_s = at < max ? at : max;
 		if (at >= max)

@@ -110,6 +110,7 @@ struct tsim {
 	struct order orders[MAX_ORDERS];
 	struct armed armed[MAX_ORDERS];
 	bool no_silent_ports;    /* the reflector cannot open one: ARM goes unanswered */
+	bool no_session;         /* the probe runs without --session/--key */
 	uint8_t syn_ttl[65536];  /* by the reflector-side source port: its SYN's TTL */
 	unsigned lifetime_max_s; /* --tcp-lifetime */
 	probe_engine_t *engine;
@@ -954,7 +955,9 @@ static void probe_with(struct tsim *s, const struct probe_test *const *tests, si
 			      .tcp_lifetime_max_s = s->lifetime_max_s};
 
 	refl_session_key((const uint8_t *)SECRET, strlen(SECRET), SESSION, right);
-	io.key = key ? key : right;
+	io.key = s->no_session ? NULL : key ? key : right;
+	if (s->no_session)
+		io.session = NULL;
 	s->engine =
 	    probe_engine_new(&io, (struct sockaddr *)&s->refl.advertised[0], tests, n, s->now_us);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s->engine);
@@ -1319,26 +1322,10 @@ static void test_icmp_edges(void)
 	CU_ASSERT_EQUAL(res.tcp.icmp_kept, PROBE_YES);
 	/* Without a session: untested, and said why. */
 	tsim_setup(&s, &cfg, 1);
-	{
-		const struct probe_test *tests[] = {&probe_test_tcp_icmp};
-		struct probe_io io = {.ctx = &s,
-				      .open = udp_open,
-				      .send = udp_send,
-				      .tcp_listen = tcp_listen,
-				      .tcp_connect = tcp_connect,
-				      .tcp_send = tcp_send,
-				      .tcp_close = tcp_close};
-
-		s.engine = probe_engine_new(&io, (struct sockaddr *)&s.refl.advertised[0], tests, 1,
-					    s.now_us);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(s.engine);
-		run(&s);
-		probe_engine_result(s.engine, &res);
-		probe_engine_free(s.engine);
-		natemu_free(s.nat);
-		CU_ASSERT_FALSE(res.tcp.icmp_tested);
-		CU_ASSERT_STRING_EQUAL(res.tcp.icmp_reason, PROBE_NEEDS_SESSION);
-	}
+	s.no_session = true;
+	probe_icmp(&s, &res);
+	CU_ASSERT_FALSE(res.tcp.icmp_tested);
+	CU_ASSERT_STRING_EQUAL(res.tcp.icmp_reason, PROBE_NEEDS_SESSION);
 }
 
 static void probe_hold(struct tsim *s, struct probe_result *res)

@@ -97,7 +97,7 @@ static unsigned read_order(const struct stun_msg *m, const struct sockaddr *from
 		return 400;
 	}
 	v = stun_attr_value(m, action);
-	if (v[0] < REFL_TEST_UDP || v[0] > REFL_TEST_KEEP || v[1] > 3) {
+	if (v[0] < REFL_TEST_UDP || v[0] > REFL_TEST_PUSH || v[1] > 3) {
 		*reason = "NATLAB-ACTION: unknown action or role";
 		return 400;
 	}

@@ -46,6 +46,11 @@ enum refl_test_action {
 	/* RFC 5382 REQ-5: the connection the order came on may idle up to
 	 * REFL_KEEP_S instead of --tcp-idle; answered at once. */
 	REFL_TEST_KEEP = 8,
+	/* RFC 5382 REQ-5's check: an answer pushed down a kept connection of the
+	 * requester's (NATLAB-TARGET-PORT: its peer's port, as ICMP-CONN), not
+	 * the order's; on the order's own connection when there is none. A kept
+	 * connection whose peer half-closed it stays open for this. */
+	REFL_TEST_PUSH = 9,
 };
 
 #define REFL_KEEP_S 10800 /* 3 h: REQ-5's 2 h 4 min, and room */

@@ -56,7 +56,7 @@ static const char usage[] =
     "                            probes share one address)\n"
     "  --burst N                 requests one source may send at once (2 x rate)\n"
     "  --tcp-max N               TCP connections in all (1024)\n"
-    "  --tcp-per-source N        TCP connections from one address (16)\n"
+    "  --tcp-per-source N        TCP connections from one address (64)\n"
     "  --tcp-idle SECONDS        close a TCP connection idle this long (30)\n"
     "  --user NAME               after binding, run as this user\n"
     "natlab's own tests (reflector/PROTOCOL.md: UDP datagrams and TCP SYNs on request):\n"
@@ -347,7 +347,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct refl_s
 					.rate = 100,
 					.limiter_slots = 65536,
 					.tcp_max = 1024,
-					.tcp_per_source = 16,
+					.tcp_per_source = 64,
 					.tcp_idle_s = 30,
 					.relay_max = 64,
 					.relay_s = 10,

@@ -52,6 +52,7 @@ struct conn {
 	uint32_t gen;     /* which connection in this slot, for late test answers */
 	uint64_t rx;      /* bytes received: the peer's next sequence number, from its SYN's */
 	bool keep;        /* KEEP: idle up to REFL_KEEP_S (RFC 5382 REQ-5 tests) */
+	bool half_closed; /* kept, and its peer sent FIN: no more reading, still writable */
 	size_t have;
 	uint8_t buf[MSG_CAP];
 };
@@ -559,12 +560,31 @@ static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
 	return 1;
 }
 
+/* A kept connection's peer half-closed it (RFC 5382 REQ-5's transitory
+ * state): it stays, unread (an end of file is readable for ever), for a
+ * PUSH; a hang-up or an error still ends it. */
+static void keep_half_closed(struct refl_server *s, unsigned slot)
+{
+	struct epoll_event ev = {.events = 0, .data.u64 = (uint64_t)KIND_CONN << 32 | slot};
+
+	if (epoll_ctl(s->epoll, EPOLL_CTL_MOD, s->conns[slot].fd, &ev)) {
+		drop_conn(s, slot, "tcp epoll failed");
+		return;
+	}
+	s->conns[slot].half_closed = true;
+	counters_add(&s->counters, "keep half-closed");
+}
+
 static void serve_conn(struct refl_server *s, unsigned slot)
 {
 	struct conn *c = &s->conns[slot];
 	ssize_t got = recv(c->fd, c->buf + c->have, MSG_CAP - c->have, MSG_DONTWAIT);
 	uint64_t now = now_ns();
 
+	if (got == 0 && c->keep && !c->half_closed) {
+		keep_half_closed(s, slot);
+		return;
+	}
 	if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
 		drop_conn(s, slot, NULL);
 		return;
@@ -1162,6 +1182,25 @@ answer:
 		send_on_conn(s, conn, gen, buf, len);
 }
 
+/* PUSH: the answer down the kept connection NATLAB-TARGET-PORT names (the
+ * client sees it arrive there only if its NAT still holds the connection),
+ * or down the order's own when there is no such connection. */
+static void push_conn(struct refl_server *s, int f, int conn, const struct refl_test *t)
+{
+	int victim = conn_of_peer(s, (const struct sockaddr *)&t->target);
+	const struct sockaddr *adv =
+	    (const struct sockaddr *)&s->cfg.handler[f].advertised[t->from_role];
+	struct refl_observation o = {0};
+	uint8_t *buf = s->out[0].buf[0];
+	int to = victim >= 0 && s->conns[victim].keep ? victim : conn;
+	size_t len;
+
+	counters_add(&s->counters, to == conn ? "push: no kept connection" : "push sent");
+	o.peer_ttl = syn_ttl(s, (const struct sockaddr *)&s->conns[to].peer);
+	if (refl_test_answer(t, &o, adv, s->cfg.handler[f].software, buf, MSG_CAP, &len) == STUN_OK)
+		send_on_conn(s, to, s->conns[to].gen, buf, len);
+}
+
 /* Send the test's packet; the answer comes from capture or the deadline. */
 static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 		       const struct sockaddr *from, int conn, const struct refl_test *t,
@@ -1186,6 +1225,8 @@ static void start_test(struct refl_server *s, int f, enum refl_role arrival,
 			keep_conn(s, f, conn, t);
 		else if (t->action == REFL_TEST_ICMP_CONN)
 			icmp_conn(s, f, conn, t);
+		else if (t->action == REFL_TEST_PUSH)
+			push_conn(s, f, conn, t);
 		else
 			simopen_result(s, conn, arrival, t);
 		return;

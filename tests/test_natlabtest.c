@@ -161,7 +161,7 @@ static void test_refusals(void)
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 401); /* another session's key */
 	CU_ASSERT_FALSE(out.test);
-	len = request(msg, "probe-7", key, 9, 0, 0, -1);
+	len = request(msg, "probe-7", key, REFL_TEST_PUSH + 1, 0, 0, -1);
 	handle(secret, msg, len, "198.51.100.7:1", &out, reply);
 	CU_ASSERT_EQUAL(error_code(reply, out.len), 400); /* unknown action */
 	/* ICMP tests: copies of each error, 1 when not said, at most 20. */

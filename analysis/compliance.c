@@ -122,9 +122,9 @@ static enum nr_mark tcp_syn(const struct nr_row *r, char *why, size_t len)
 	return r->syn_ms >= 6000 ? NR_PASS : NR_FAIL;
 }
 
-/* REQ-5, the established-idle part (tcp-lifetime, opt-in): alive after
- * 2 h 4 min passes, dead sooner fails. The transitory timeout is not
- * measured: a pass says so. */
+/* REQ-5 (tcp-lifetime, opt-in): an idle established connection kept
+ * 2 h 4 min, a half-closed one 4 min. Either dead sooner fails; both alive
+ * past their floors passes; anything less judges nothing. */
 static enum nr_mark tcp_idle(const struct nr_row *r, char *why, size_t len)
 {
 	if (!strcmp(r->value[NR_NAT], "false")) {
@@ -136,16 +136,20 @@ static enum nr_mark tcp_idle(const struct nr_row *r, char *why, size_t len)
 		    r->idle_dead_s);
 		return NR_FAIL;
 	}
-	if (r->idle_alive_s >= 7440) {
-		say(why, len,
-		    "an established connection alive after %.0f s idle (the transitory "
-		    "timeout is not measured)",
-		    r->idle_alive_s);
+	if (r->transitory_dead_s >= 0 && r->transitory_dead_s <= 240) {
+		say(why, len, "a half-closed connection dropped after %.0f s idle",
+		    r->transitory_dead_s);
+		return NR_FAIL;
+	}
+	if (r->idle_alive_s >= 7440 && r->transitory_alive_s >= 240) {
+		say(why, len, "alive after %.0f s idle established, %.0f s half-closed",
+		    r->idle_alive_s, r->transitory_alive_s);
 		return NR_PASS;
 	}
-	if (r->idle_alive_s >= 0)
-		say(why, len, "alive after %.0f s idle, short of 2 h 4 min (--tcp-lifetime=7440)",
-		    r->idle_alive_s);
+	if (r->idle_alive_s >= 0 || r->transitory_alive_s >= 0)
+		say(why, len,
+		    "alive as long as measured, short of 2 h 4 min established and 4 min "
+		    "half-closed (--tcp-lifetime=7440)");
 	else
 		say(why, len, "not in the record (natprobe --tcp-lifetime=7440 measures it)");
 	return NR_UNTESTED;
@@ -183,7 +187,7 @@ const struct nr_requirement nr_requirements[] = {
     {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NR_NKEYS,
      NULL, tcp_idle},
     {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_NKEYS, NULL, NULL},
-    {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_TCP_OVERLOADING, "false", NULL},
     {"5382", "REQ-8", "MUST", "hairpinning for TCP", NR_TCP_HAIRPINNING, "true", NULL},
     {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NR_TCP_ICMP, "true",
      NULL},

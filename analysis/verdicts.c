@@ -31,6 +31,7 @@ const struct nr_key_info nr_keys[NR_NKEYS] = {
     [NR_TCP_SYN_MAPPED] = {"tcp.unsolicited_syn_mapped", "TCP unsolicited SYN to a mapping"},
     [NR_TCP_SIMOPEN] = {"tcp.simultaneous_open", "TCP simultaneous open"},
     [NR_TCP_HAIRPINNING] = {"tcp.hairpinning", "TCP hairpinning"},
+    [NR_TCP_OVERLOADING] = {"tcp.port_overloading", "TCP port overloading"},
     [NR_TCP_ICMP] = {"tcp.icmp_translated", "ICMP errors translated in"},
     [NR_TCP_ICMP_KEPT] = {"tcp.icmp_keeps_connection", "TCP connections outlive ICMP errors"},
     [NR_TCP_SYN_HOLD] = {"tcp.syn_hold", "TCP SYN held, then ours through"},
@@ -53,6 +54,7 @@ static const char *const reason_of[NR_NKEYS] = {
     [NR_TCP_SYN_MAPPED] = "tcp.reasons.unsolicited_syn_mapped",
     [NR_TCP_SIMOPEN] = "tcp.reasons.simultaneous_open",
     [NR_TCP_HAIRPINNING] = "tcp.reasons.hairpinning",
+    [NR_TCP_OVERLOADING] = "tcp.reasons.port_overloading",
     [NR_TCP_ICMP] = "tcp.reasons.icmp_translated",
     [NR_TCP_ICMP_KEPT] = "tcp.reasons.icmp_keeps_connection",
     [NR_TCP_SYN_HOLD] = "tcp.reasons.syn_hold",
@@ -199,6 +201,14 @@ static bool is_port(const json_t *v)
 }
 
 /* The mapped ports; the local ones only when each sample has its own. */
+/* A number at path, or -1 when there is none. */
+static double number_or(const json_t *rec, const char *path)
+{
+	const json_t *v = nr_get(rec, path);
+
+	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
 static void samples(const json_t *rec, struct nr_row *row)
 {
 	const json_t *a = nr_get(rec, "udp.port_allocation.samples"),
@@ -313,18 +323,12 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	for (int k = 0; k < NR_NKEYS; k++)
 		text_at(rec, nr_keys[k].path, row->value[k], sizeof(row->value[k]));
 	samples(rec, row);
-	row->syn_ms = json_is_number(nr_get(rec, "tcp.unsolicited_syn_ms"))
-			  ? json_number_value(nr_get(rec, "tcp.unsolicited_syn_ms"))
-			  : -1;
-	row->idle_alive_s = json_is_number(nr_get(rec, "tcp.established_idle.alive_s"))
-				? json_number_value(nr_get(rec, "tcp.established_idle.alive_s"))
-				: -1;
-	row->idle_dead_s = json_is_number(nr_get(rec, "tcp.established_idle.dead_s"))
-			       ? json_number_value(nr_get(rec, "tcp.established_idle.dead_s"))
-			       : -1;
-	row->hold_ms = json_is_number(nr_get(rec, "tcp.syn_hold_ms"))
-			   ? json_number_value(nr_get(rec, "tcp.syn_hold_ms"))
-			   : -1;
+	row->syn_ms = number_or(rec, "tcp.unsolicited_syn_ms");
+	row->idle_alive_s = number_or(rec, "tcp.established_idle.alive_s");
+	row->idle_dead_s = number_or(rec, "tcp.established_idle.dead_s");
+	row->transitory_alive_s = number_or(rec, "tcp.transitory_idle.alive_s");
+	row->transitory_dead_s = number_or(rec, "tcp.transitory_idle.dead_s");
+	row->hold_ms = number_or(rec, "tcp.syn_hold_ms");
 	punch(rec, row, with_evidence);
 	text_at(rec, "punch_peer.mapping", row->peer[0], sizeof(row->peer[0]));
 	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));

@@ -39,6 +39,7 @@ enum nr_key {
 	NR_TCP_SYN_MAPPED,
 	NR_TCP_SIMOPEN,
 	NR_TCP_HAIRPINNING,
+	NR_TCP_OVERLOADING,
 	NR_TCP_ICMP,
 	NR_TCP_ICMP_KEPT,
 	NR_TCP_SYN_HOLD,
@@ -81,8 +82,10 @@ struct nr_row {
 	 * reads it. Not a key: it differs run to run. */
 	double syn_ms;
 	double hold_ms; /* tcp.syn_hold_ms likewise: the hold test's answer */
-	/* tcp.established_idle's bracket (s; < 0 unknown): REQ-5 reads it. */
+	/* tcp.established_idle's and tcp.transitory_idle's brackets (s; < 0
+	 * unknown): REQ-5 reads them. */
 	double idle_alive_s, idle_dead_s;
+	double transitory_alive_s, transitory_dead_s;
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
 	unsigned punch_over; /* punch entries past NR_PUNCH: not read, counted */

@@ -2,11 +2,14 @@
 
 #include <string.h>
 
+#include "wire.h"
+
 /* Which attributes each (op, class) needs. */
 #define NEED_SOCKET 0x1u
 #define NEED_ADDR   0x2u
 #define NEED_DATA   0x4u
 #define NEED_PORT   0x8u
+#define NEED_EVENT  0x10u
 
 static unsigned needs(enum peer_op op, enum stun_class cls)
 {
@@ -14,6 +17,8 @@ static unsigned needs(enum peer_op op, enum stun_class cls)
 		return 0;
 	switch (op) {
 	case PEER_OPEN:
+	case PEER_TCP_LISTEN:
+	case PEER_TCP_CONNECT:
 		return cls == STUN_REQUEST   ? NEED_PORT | NEED_ADDR
 		       : cls == STUN_SUCCESS ? NEED_SOCKET | NEED_ADDR
 					     : ~0u;
@@ -22,9 +27,29 @@ static unsigned needs(enum peer_op op, enum stun_class cls)
 		return cls == STUN_INDICATION ? NEED_SOCKET | NEED_ADDR | NEED_DATA : ~0u;
 	case PEER_RESET:
 		return cls == STUN_REQUEST || cls == STUN_SUCCESS ? 0 : ~0u;
+	case PEER_TCP_EVENT:
+		return cls == STUN_INDICATION ? NEED_SOCKET | NEED_ADDR | NEED_EVENT : ~0u;
+	case PEER_CLOSE:
+		return cls == STUN_INDICATION ? NEED_SOCKET : ~0u;
 	default:
 		return ~0u;
 	}
+}
+
+/* NATLAB-PEER-EVENT: event, 3 reserved bytes, the accepted socket. */
+static int parse_event(const struct stun_msg *m, struct peer_msg *pm)
+{
+	const struct stun_attr *a = stun_find(m, STUN_ATTR_NATLAB_PEER_EVENT);
+	const uint8_t *v;
+
+	if (!a || a->len != 8)
+		return -1;
+	v = stun_attr_value(m, a);
+	if (v[0] < PEER_EV_CONNECTED || v[0] > PEER_EV_CLOSED)
+		return -1;
+	pm->event = (enum peer_event)v[0];
+	pm->accepted = wire_get32(v + 4);
+	return 0;
 }
 
 int peer_parse(struct peer_msg *pm, const uint8_t *buf, size_t len, const char **why)
@@ -82,6 +107,10 @@ int peer_parse(struct peer_msg *pm, const uint8_t *buf, size_t len, const char *
 		return -1;
 	}
 	pm->port = (uint16_t)port;
+	if ((need & NEED_EVENT) && parse_event(&m, pm)) {
+		*why = "no NATLAB-PEER-EVENT, or an unknown event";
+		return -1;
+	}
 	if (need & NEED_DATA) {
 		data = stun_find(&m, STUN_ATTR_DATA);
 		if (!data || data->len > PEER_DATA_MAX) {
@@ -113,6 +142,12 @@ size_t peer_build(const struct peer_msg *pm, uint8_t *buf, size_t cap)
 		stun_build_u32(&b, STUN_ATTR_NATLAB_PEER_SOCKET, pm->socket);
 	if (need & NEED_ADDR)
 		stun_build_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, (const struct sockaddr *)&pm->addr);
+	if (need & NEED_EVENT) {
+		uint8_t ev[8] = {(uint8_t)pm->event};
+
+		wire_put32(ev + 4, pm->accepted);
+		stun_build_attr(&b, STUN_ATTR_NATLAB_PEER_EVENT, ev, sizeof(ev));
+	}
 	if (need & NEED_DATA) {
 		if (pm->data_len > PEER_DATA_MAX)
 			return 0;

@@ -10,6 +10,10 @@
  *   data   indication    NATLAB-PEER-SOCKET, XOR-PEER-ADDRESS (the source), DATA
  *   reset  request       -                                   probe -> peer
  *          success       -
+ *   tcp-listen, tcp-connect: as open (XOR-PEER-ADDRESS: toward; to)
+ *   tcp-event  indication NATLAB-PEER-SOCKET, NATLAB-PEER-EVENT, XOR-PEER-ADDRESS
+ *                                        (the far end)       peer -> probe
+ *   close  indication    NATLAB-PEER-SOCKET                  probe -> peer
  *   any    error         ERROR-CODE
  *
  * Every message ends with FINGERPRINT, which the parser requires.
@@ -33,6 +37,20 @@ enum peer_op {
 	PEER_SEND = 2,
 	PEER_DATA = 3,
 	PEER_RESET = 4,
+	PEER_TCP_LISTEN = 5,
+	PEER_TCP_CONNECT = 6, /* answered at once; how it went comes as a tcp-event */
+	PEER_TCP_EVENT = 7,
+	PEER_CLOSE = 8,
+};
+
+/* NATLAB-PEER-EVENT's first byte. */
+enum peer_event {
+	PEER_EV_CONNECTED = 1,
+	PEER_EV_REFUSED = 2,     /* a RST answered the SYN */
+	PEER_EV_UNREACHABLE = 3, /* an ICMP error answered it */
+	PEER_EV_TIMEDOUT = 4,
+	PEER_EV_ACCEPTED = 5, /* on a listener: the new connection is `accepted` */
+	PEER_EV_CLOSED = 6,
 };
 
 struct peer_msg {
@@ -46,6 +64,8 @@ struct peer_msg {
 	size_t data_len;
 	unsigned code; /* error */
 	char reason[96];
+	enum peer_event event; /* tcp-event */
+	uint32_t accepted;     /* tcp-event ACCEPTED: the new connection's socket */
 };
 
 /* 0, or -1 when buf is no well-formed peer message (what is wrong in why). */

@@ -105,9 +105,10 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_RTT = 0xC4CE,           /* microseconds: a probe's round trip to S */
 	STUN_ATTR_NATLAB_PEER_TTL =
 	    0xC4D1, /* the TTL of the SYN that opened the connection, 3 reserved */
-	STUN_ATTR_NATLAB_TRIAL = 0xC4CF,    /* the trial's number within its session */
-	STUN_ATTR_NATLAB_RELAY = 0xC4D0,    /* empty: relay this trial (asked, granted) */
-	STUN_ATTR_NATLAB_SEEN_SYN = 0xC4D2, /* XOR address: who sent the SYN a silent port saw */
+	STUN_ATTR_NATLAB_TRIAL = 0xC4CF,      /* the trial's number within its session */
+	STUN_ATTR_NATLAB_RELAY = 0xC4D0,      /* empty: relay this trial (asked, granted) */
+	STUN_ATTR_NATLAB_SEEN_SYN = 0xC4D2,   /* XOR address: who sent the SYN a silent port saw */
+	STUN_ATTR_NATLAB_PEER_EVENT = 0xC4D3, /* a peer's TCP news: event, 3 reserved, socket */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

@@ -217,11 +217,18 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 		 r->tcp.mapping != PROBE_MAPPING_NONE &&
 		 (r->tcp.simopen_tested || r->tcp.filtering != PROBE_FILTERING_UNTESTED),
 	     "tcp.hairpinning"},
+	    {r->tcp.overload_tested && r->tcp.overloading == PROBE_UNKNOWN &&
+		 r->tcp.mapping != PROBE_MAPPING_NONE,
+	     "tcp.port_overloading"},
 	    {r->tcp.icmp_tested && r->tcp.icmp_translated == PROBE_UNKNOWN, "tcp.icmp_translated"},
 	    {r->tcp.icmp_tested && r->tcp.icmp_kept == PROBE_UNKNOWN, "tcp.icmp_keeps_connection"},
 	    {r->tcp.hold == PROBE_HOLD_INCONCLUSIVE, "tcp.syn_hold"},
-	    {r->tcp.idle_tested && r->tcp.idle_alive_s < 0 && r->tcp.idle_dead_s < 0,
+	    {r->tcp.established.tested && r->tcp.established.alive_s < 0 &&
+		 r->tcp.established.dead_s < 0,
 	     "tcp.established_idle"},
+	    {r->tcp.transitory.tested && r->tcp.transitory.alive_s < 0 &&
+		 r->tcp.transitory.dead_s < 0,
+	     "tcp.transitory_idle"},
 	};
 	size_t n = 0;
 

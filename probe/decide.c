@@ -175,6 +175,20 @@ probe_decide_simopen_trial(bool connected, const struct probe_observation *resul
 	}
 }
 
+enum probe_bool probe_decide_hairpin_join(bool peer_tested, enum probe_bool host,
+					  enum probe_bool peer, const char **why)
+{
+	*why = NULL;
+	if (!peer_tested || peer == host || peer == PROBE_UNKNOWN)
+		return host;
+	if (host == PROBE_UNKNOWN)
+		return peer;
+	*why = host == PROBE_YES
+		   ? "hairpinned between two sockets of this host, not between the two hosts"
+		   : "hairpinned between the two hosts, not between two sockets of this host";
+	return PROBE_UNKNOWN;
+}
+
 enum probe_bool probe_decide_tcp_hairpin(const struct probe_tcp_hairpin_seen *s, const char **why)
 {
 	*why = NULL;

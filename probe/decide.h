@@ -68,6 +68,11 @@ enum probe_simopen_trial probe_decide_simopen_trial(bool connected,
 						    const struct probe_observation *result,
 						    uint8_t baseline);
 
+/* Hairpinning on this host and between two hosts (--peer) joined: the
+ * one that is known when the other is not; disagreeing, unknown (why). */
+enum probe_bool probe_decide_hairpin_join(bool peer_tested, enum probe_bool host,
+					  enum probe_bool peer, const char **why);
+
 /* TCP hairpinning (RFC 5382 REQ-8), from what one attempt saw. */
 struct probe_tcp_hairpin_seen {
 	bool behind_nat; /* the two connections' mapped addresses are not their own */

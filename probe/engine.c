@@ -23,6 +23,7 @@
 #define RTO_MAX_US        1000000u
 #define TCP_CONNECT_US    3500000u /* Linux resends a SYN at 1 s and 3 s */
 #define TCP_ASK_US        2000000u /* a Binding over TCP: TCP resends, we only wait */
+#define PUSH_WAIT_MS      3000u    /* and 2 s: the reflector's TCP resends a push 4 times */
 
 struct txn {
 	bool used;
@@ -42,6 +43,7 @@ struct txn {
 	uint16_t target_port;
 	uint32_t wait_ms;
 	int answer_sock; /* where the answer must arrive (RESPONSE-PORT: elsewhere) */
+	int push_sock;   /* PUSH: the kept connection the answer should come down (else -1) */
 	uint16_t response_port;
 	uint8_t tid[STUN_TID_LEN];
 	unsigned sends;
@@ -163,6 +165,11 @@ bool probe_can_pair(const struct probe_run *r)
 bool probe_have_peer(const struct probe_run *r)
 {
 	return r->e->io.open_peer != NULL;
+}
+
+bool probe_have_peer_tcp(const struct probe_run *r)
+{
+	return r->e->io.peer_tcp_connect && r->e->io.peer_tcp_listen;
 }
 
 const char *probe_peer_missing(const struct probe_run *r)
@@ -339,6 +346,7 @@ static struct txn *new_txn(struct probe_run *r, int tag, int sock, bool expect_s
 				  .tag = tag,
 				  .sock = sock,
 				  .answer_sock = sock,
+				  .push_sock = -1,
 				  .silence = expect_silence};
 	return t;
 }
@@ -421,28 +429,35 @@ static struct conn *new_conn(struct probe_run *r, int tag)
 }
 
 /* A connection to `to`; dest: its role, or NO_ROLE. */
+/* A connection from this host, or with peer from the second host (no note
+ * there when it cannot: a test that can do without it goes on). */
 static int open_conn(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
-		     int dest, struct sockaddr_storage *local)
+		     int dest, struct sockaddr_storage *local, bool peer)
 {
 	probe_engine_t *e = r->e;
+	int (*connect)(void *, const struct sockaddr *, const struct sockaddr *, uint16_t,
+		       struct sockaddr_storage *) =
+	    peer ? e->io.peer_tcp_connect : e->io.tcp_connect;
 	struct sockaddr_storage scratch;
 	struct conn *c;
 
 	if (!local)
 		local = &scratch;
-	if (!e->io.tcp_connect) {
-		probe_note(r, "this natprobe has no TCP");
+	if (!connect) {
+		if (!peer)
+			probe_note(r, "this natprobe has no TCP");
 		return -1;
 	}
 	if (!(c = new_conn(r, tag)))
 		return -1;
-	c->handle = e->io.tcp_connect(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], to,
-				      port, local);
+	c->handle =
+	    connect(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP], to, port, local);
 	if (c->handle < 0) {
 		c->used = false;
-		probe_note(r, port ? "this host would not open a TCP connection from the port "
-				     "(taken, or no SO_REUSEPORT)"
-				   : "this host would not open a TCP connection");
+		if (!peer)
+			probe_note(r, port ? "this host would not open a TCP connection from the "
+					     "port (taken, or no SO_REUSEPORT)"
+					   : "this host would not open a TCP connection");
 		return -1;
 	}
 	c->dest = dest;
@@ -460,13 +475,58 @@ int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest
 
 	if (dest > 3 || (dest && !e->have_alternate))
 		return -1;
-	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local);
+	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local,
+			 false);
 }
 
 int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
 			 struct sockaddr_storage *local)
 {
-	return open_conn(r, tag, port, to, NO_ROLE, local);
+	return open_conn(r, tag, port, to, NO_ROLE, local, false);
+}
+
+int probe_peer_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+			   struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+
+	if (dest > 3 || (dest && !e->have_alternate))
+		return -1;
+	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local,
+			 true);
+}
+
+int probe_peer_tcp_connect_to(struct probe_run *r, int tag, uint16_t port,
+			      const struct sockaddr *to, struct sockaddr_storage *local)
+{
+	return open_conn(r, tag, port, to, NO_ROLE, local, true);
+}
+
+int probe_peer_tcp_listen(struct probe_run *r, int tag, uint16_t port,
+			  struct sockaddr_storage *local)
+{
+	probe_engine_t *e = r->e;
+	struct sockaddr_storage scratch;
+	struct conn *c;
+
+	if (!e->io.peer_tcp_listen || !(c = new_conn(r, tag)))
+		return -1;
+	c->handle = e->io.peer_tcp_listen(e->io.ctx, (const struct sockaddr *)&e->role[PROBE_PP],
+					  port, local ? local : &scratch);
+	if (c->handle < 0) {
+		c->used = false;
+		return -1;
+	}
+	c->listener = true;
+	return c->handle;
+}
+
+bool probe_engine_is_conn(const probe_engine_t *e, int handle)
+{
+	for (size_t i = 0; i < PROBE_MAX_CONNS; i++)
+		if (e->conns[i].used && e->conns[i].handle == handle)
+			return true;
+	return false;
 }
 
 int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockaddr_storage *local)
@@ -530,18 +590,19 @@ int probe_tcp_order(struct probe_run *r, int tag, int conn, unsigned role, uint1
 				      NULL);
 }
 
-static int order(struct probe_run *r, int tag, int conn, enum probe_order action, unsigned role,
-		 uint16_t target_port, unsigned copies, unsigned wait_ms, const uint8_t *token)
+static struct txn *order(struct probe_run *r, int tag, int conn, enum probe_order action,
+			 unsigned role, uint16_t target_port, unsigned copies, unsigned wait_ms,
+			 const uint8_t *token)
 {
 	struct conn *c = find_conn(r->e, conn);
 	struct txn *t;
 
 	if (!probe_have_session(r) || role > 3 || !c || c->listener || c->connecting ||
 	    c->dest == -1 || (role && !r->e->have_alternate) || copies > 20)
-		return -1;
+		return NULL;
 	t = new_txn(r, tag, conn, false);
 	if (!t)
-		return -1;
+		return NULL;
 	t->tcp = t->order = true;
 	t->dest = c->dest < 0 ? 0 : (unsigned)c->dest;
 	t->to = c->peer;
@@ -559,21 +620,51 @@ static int order(struct probe_run *r, int tag, int conn, enum probe_order action
 		wire_put32(t->token + 4, r->e->serial + 1);
 	}
 	first_send(r->e, r, t);
+	return t;
+}
+
+int probe_tcp_push(struct probe_run *r, int tag, int ctrl, int kept, uint16_t kept_port)
+{
+	struct conn *k = find_conn(r->e, kept);
+	struct txn *t;
+
+	if (!k || k->listener || k->connecting || kept == ctrl)
+		return -1;
+	t = order(r, tag, ctrl, PROBE_ORDER_PUSH, 0, kept_port, 0, PUSH_WAIT_MS, NULL);
+	if (!t)
+		return -1;
+	t->push_sock = kept;
 	return 0;
+}
+
+int probe_tcp_shutdown(struct probe_run *r, int conn)
+{
+	struct conn *c = find_conn(r->e, conn);
+
+	if (!c || c->listener || c->connecting || !r->e->io.tcp_shutdown)
+		return -1;
+	return r->e->io.tcp_shutdown(r->e->io.ctx, conn);
+}
+
+bool probe_tcp_is_open(const struct probe_run *r, int conn)
+{
+	const struct conn *c = find_conn(r->e, conn);
+
+	return c && !c->connecting;
 }
 
 int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_order action,
 			   unsigned role, uint16_t target_port, unsigned wait_ms,
 			   const uint8_t *token)
 {
-	return order(r, tag, conn, action, role, target_port, 0, wait_ms, token);
+	return order(r, tag, conn, action, role, target_port, 0, wait_ms, token) ? 0 : -1;
 }
 
 int probe_tcp_order_copies(struct probe_run *r, int tag, int conn, enum probe_order action,
 			   unsigned role, uint16_t target_port, unsigned copies, unsigned wait_ms,
 			   const uint8_t *token)
 {
-	return order(r, tag, conn, action, role, target_port, copies, wait_ms, token);
+	return order(r, tag, conn, action, role, target_port, copies, wait_ms, token) ? 0 : -1;
 }
 
 /* The connection is gone: its questions are silent now, not at their timeout. */
@@ -844,9 +935,9 @@ static void order_refused(struct txn *t, const struct stun_msg *m)
 }
 
 /* The answer to an order: authenticated with the session key, or ignored. */
-static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg *m)
+static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg *m, int sock)
 {
-	struct probe_observation o = {0};
+	struct probe_observation o = {.conn = sock};
 	const struct stun_attr *a;
 	const uint8_t *v;
 	uint32_t peer = 0;
@@ -902,8 +993,8 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 	    (m.method == STUN_NATLAB_TEST) != t->order)
 		return;
 	if (t->order) {
-		if (t->sock == sock)
-			order_answer(e, t, &m);
+		if (t->sock == sock || t->push_sock == sock)
+			order_answer(e, t, &m, sock);
 		return;
 	}
 	if (m.cls == STUN_REQUEST) {

@@ -36,7 +36,7 @@
 
 #define PROBE_MAX_SOCKETS 128
 #define PROBE_MAX_TXNS    256
-#define PROBE_MAX_CONNS   64 /* TCP connections and listeners at once */
+#define PROBE_MAX_CONNS   96 /* TCP connections and listeners at once */
 
 /* What became of a TCP connection or listener (the driver reports it). */
 enum probe_tcp_event {
@@ -110,6 +110,17 @@ struct probe_io {
 	int (*tcp_send)(void *ctx, int conn, const uint8_t *msg, size_t len);
 	void (*tcp_close)(void *ctx, int conn);
 	/*
+	 * Optional, with --peer: TCP on the second host, as tcp_listen and
+	 * tcp_connect (handles from the peer's range; tcp_send and tcp_close
+	 * take them too, tcp_shutdown need not). NULL without a second host.
+	 */
+	int (*peer_tcp_listen)(void *ctx, const struct sockaddr *toward, uint16_t port,
+			       struct sockaddr_storage *local);
+	int (*peer_tcp_connect)(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+				uint16_t port, struct sockaddr_storage *local);
+	/* Optional: end our sending side (FIN), still reading; -1 when it cannot. */
+	int (*tcp_shutdown)(void *ctx, int conn);
+	/*
 	 * A natlab test session at the reflector (PROTOCOL.md: NatlabTest),
 	 * for the tests that order crafted SYNs: its ID and key, or NULL.
 	 */
@@ -148,10 +159,9 @@ enum probe_order {
 	PROBE_ORDER_SIMOPEN_RESULT = 4, /* how its connect() from X to the SYN it saw went */
 	PROBE_ORDER_ICMP_ARM = 5,       /* a silent port X whose first SYN draws host unreachable */
 	PROBE_ORDER_ICMP_CONN = 6,      /* ICMP errors about this connection, to its mapping */
-	PROBE_ORDER_SYN_HOLD = 7,
-	PROBE_ORDER_KEEP = 8,
-	/* this connection may idle for hours at the reflector */ /* the reflector's connect() to
-								     our mapping, X said at once */
+	PROBE_ORDER_SYN_HOLD = 7, /* the reflector's connect() to our mapping, X said at once */
+	PROBE_ORDER_KEEP = 8,     /* this connection may idle for hours at the reflector */
+	PROBE_ORDER_PUSH = 9,     /* the answer down another (kept) connection: probe_tcp_push */
 };
 
 /* The answer to an order (probe_tcp_order), checked and authenticated. */
@@ -166,6 +176,7 @@ struct probe_observation {
 	struct sockaddr_storage sent_from; /* the endpoint the SYN left from (ARM: X) */
 	struct sockaddr_storage seen_syn;  /* RESULT: whose SYN X saw; family 0: none */
 	struct sockaddr_storage target;    /* whom the order aimed at: our mapping (or its port) */
+	int conn;                          /* the connection the answer came on */
 };
 
 typedef struct probe_engine probe_engine_t;
@@ -207,6 +218,8 @@ int probe_peer_socket(struct probe_run *r, uint16_t port, struct sockaddr_storag
 bool probe_have_peer(const struct probe_run *r);
 /* The reason the second host asked for is missing (see probe_io), or NULL. */
 const char *probe_peer_missing(const struct probe_run *r);
+/* Whether the second host does TCP (probe_peer_tcp_*). */
+bool probe_have_peer_tcp(const struct probe_run *r);
 /* Two fresh sockets on local ports N and N+1, N even (see probe_io.open_pair).
  * 0, or -1 when the driver cannot bind such a pair. */
 int probe_socket_pair(struct probe_run *r, int socks[2], struct sockaddr_storage local[2]);
@@ -269,6 +282,26 @@ int probe_tcp_order_action(struct probe_run *r, int tag, int conn, enum probe_or
 int probe_tcp_order_copies(struct probe_run *r, int tag, int conn, enum probe_order action,
 			   unsigned role, uint16_t target_port, unsigned copies, unsigned wait_ms,
 			   const uint8_t *token);
+/*
+ * PUSH over connection `ctrl`: the reflector answers down our kept
+ * connection `kept` (its mapping's port: kept_port) if it still has it, else
+ * down ctrl. on_observed(tag) with o->conn saying which; on_silence when no
+ * answer came on either (a push the NAT dropped: the reflector's TCP resends
+ * it for as long as we wait).
+ */
+int probe_tcp_push(struct probe_run *r, int tag, int ctrl, int kept, uint16_t kept_port);
+/* The same on the second host (--peer): -1, without a note, when there is
+ * none or it cannot. */
+int probe_peer_tcp_listen(struct probe_run *r, int tag, uint16_t port,
+			  struct sockaddr_storage *local);
+int probe_peer_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+			   struct sockaddr_storage *local);
+int probe_peer_tcp_connect_to(struct probe_run *r, int tag, uint16_t port,
+			      const struct sockaddr *to, struct sockaddr_storage *local);
+/* Half-close: our FIN on conn, which still receives. -1 when it cannot. */
+int probe_tcp_shutdown(struct probe_run *r, int conn);
+/* Whether conn is still open (not closed, reset or timed out). */
+bool probe_tcp_is_open(const struct probe_run *r, int conn);
 bool probe_have_session(const struct probe_run *r);
 /* The reason a test that needs one gives without it (its verdict: untested). */
 #define PROBE_NEEDS_SESSION "needs a natlab test session at the reflector (--session, --key)"
@@ -318,6 +351,8 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
  * ACCEPTED's remote; NULL otherwise. */
 void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev, int accepted,
 			    const struct sockaddr *peer, uint64_t now_us);
+/* Whether handle is a TCP connection or listener the engine knows. */
+bool probe_engine_is_conn(const probe_engine_t *e, int handle);
 /* A whole STUN message read from a TCP connection (the driver frames them). */
 void probe_engine_tcp_receive(probe_engine_t *e, int conn, const uint8_t *msg, size_t len,
 			      uint64_t now_us);

@@ -71,10 +71,11 @@ static const char usage[] =
     "                   tcp-simopen, tcp-icmp, tcp-syn-hold) run only with one\n"
     "  --lifetime[=MAX_S]  also time binding lifetimes, up to MAX_S seconds idle\n"
     "                   (default 300, at most 3600); takes about twice the lifetime\n"
-    "  --tcp-lifetime[=MAX_S]  also time how long an idle established TCP connection\n"
-    "                   lives in the NAT (RFC 5382 REQ-5: 2 h 4 min at least), up to\n"
-    "                   MAX_S seconds (default 300, at most 10800; 7440 to judge\n"
-    "                   REQ-5); needs --session; takes up to MAX_S\n"
+    "  --tcp-lifetime[=MAX_S]  also time how long the NAT keeps an idle TCP\n"
+    "                   connection, established and half-closed (RFC 5382 REQ-5: 2 h\n"
+    "                   4 min and 4 min at least), up to MAX_S seconds (default 300,\n"
+    "                   at most 10800; 7440 to judge REQ-5); needs --session; takes\n"
+    "                   up to MAX_S\n"
     "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
     "                   otherwise the first address the resolver gives\n"
     "  -h, --help       this text\n"
@@ -183,6 +184,33 @@ static int drv_open_peer(void *ctx, const struct sockaddr *toward, uint16_t port
 	return h;
 }
 
+static int drv_peer_tcp(void *ctx, bool listen, const struct sockaddr *addr, uint16_t port,
+			struct sockaddr_storage *local)
+{
+	struct driver *d = ctx;
+	char err[160];
+	int h = peer_link_tcp(d->peer, listen, addr, port, local, err, sizeof(err));
+
+	/* A connect() can rightly fail: a hairpinned SYN that came first to
+	 * the port's listener holds the connection it wants. */
+	if (h < 0 && listen)
+		fprintf(stderr, "natprobe: --peer: %s\n", err);
+	return h;
+}
+
+static int drv_peer_tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
+			       struct sockaddr_storage *local)
+{
+	return drv_peer_tcp(ctx, true, toward, port, local);
+}
+
+static int drv_peer_tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+				uint16_t port, struct sockaddr_storage *local)
+{
+	(void)toward; /* the peer binds toward `to`: its own route */
+	return drv_peer_tcp(ctx, false, to, port, local);
+}
+
 /* ---- TCP ---- */
 
 static int tcp_add(struct driver *d, int fd, bool listener, bool connecting)
@@ -209,6 +237,8 @@ static void drv_tcp_close(void *ctx, int conn)
 	struct driver *d = ctx;
 	struct tcp_sock *t = tcp_find(d, conn);
 
+	if (conn >= PEER_HANDLE_BASE && d->peer)
+		peer_link_close_socket(d->peer, conn);
 	if (!t)
 		return;
 	close(t->fd);
@@ -247,8 +277,23 @@ static int drv_tcp_connect(void *ctx, const struct sockaddr *toward, const struc
 
 static int drv_tcp_send(void *ctx, int conn, const uint8_t *msg, size_t len)
 {
-	(void)ctx;
+	struct driver *d = ctx;
+
+	if (conn >= PEER_HANDLE_BASE) { /* down the peer's connection: no address needed */
+		struct sockaddr_in none = {.sin_family = AF_INET};
+
+		if (!d->peer)
+			return -1;
+		peer_link_send(d->peer, conn, (struct sockaddr *)&none, msg, len);
+		return 0;
+	}
 	return send(conn, msg, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int drv_tcp_shutdown(void *ctx, int conn)
+{
+	(void)ctx;
+	return conn >= PEER_HANDLE_BASE ? -1 : shutdown(conn, SHUT_WR);
 }
 
 /* A connect() finished: how, by its socket's error. */
@@ -666,16 +711,44 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the run ---- */
 
+/* A peer's TCP news in the engine's words. */
+static enum probe_tcp_event peer_event(enum peer_event what)
+{
+	switch (what) {
+	case PEER_EV_CONNECTED:
+		return PROBE_TCP_CONNECTED;
+	case PEER_EV_REFUSED:
+		return PROBE_TCP_REFUSED;
+	case PEER_EV_UNREACHABLE:
+		return PROBE_TCP_UNREACHABLE;
+	case PEER_EV_TIMEDOUT:
+		return PROBE_TCP_TIMEDOUT;
+	case PEER_EV_ACCEPTED:
+		return PROBE_TCP_ACCEPTED;
+	default:
+		return PROBE_TCP_CLOSED;
+	}
+}
+
 /* What the peer relayed (also what it kept while a socket was being opened). */
 static void from_peer(probe_engine_t *e, struct driver *d)
 {
 	uint8_t buf[PEER_DATA_MAX];
-	struct sockaddr_storage from;
-	size_t len;
-	int handle;
+	struct peer_news n;
 
-	while (peer_link_receive(d->peer, &handle, &from, buf, sizeof(buf), &len))
-		probe_engine_receive(e, handle, (struct sockaddr *)&from, buf, len, clock_now_us());
+	while (peer_link_receive(d->peer, &n, buf, sizeof(buf))) {
+		if (n.event)
+			probe_engine_tcp_event(
+			    e, n.handle, peer_event(n.what),
+			    n.what == PEER_EV_ACCEPTED ? n.accepted : -1,
+			    n.what == PEER_EV_ACCEPTED ? (struct sockaddr *)&n.from : NULL,
+			    clock_now_us());
+		else if (probe_engine_is_conn(e, n.handle))
+			probe_engine_tcp_receive(e, n.handle, buf, n.len, clock_now_us());
+		else
+			probe_engine_receive(e, n.handle, (struct sockaddr *)&n.from, buf, n.len,
+					     clock_now_us());
+	}
 }
 
 static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
@@ -778,6 +851,7 @@ int main(int argc, char **argv)
 			      .tcp_connect = drv_tcp_connect,
 			      .tcp_send = drv_tcp_send,
 			      .tcp_close = drv_tcp_close,
+			      .tcp_shutdown = drv_tcp_shutdown,
 			      .progress = drv_progress,
 			      .own_source_visible = own_source_accepted()};
 	struct probe_result res;
@@ -812,6 +886,8 @@ int main(int argc, char **argv)
 		d.peer = peer_link_open((struct sockaddr *)&o.peer, err, sizeof(err));
 		if (d.peer) {
 			io.open_peer = drv_open_peer;
+			io.peer_tcp_listen = drv_peer_tcp_listen;
+			io.peer_tcp_connect = drv_peer_tcp_connect;
 			o.meta.peer_reached = true;
 		} else {
 			/* What one host can measure is still measured and written. */

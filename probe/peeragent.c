@@ -5,10 +5,16 @@
  * arrives on them. The decisions stay in the controller's engine; this end
  * only lends its address.
  *
+ * TCP too: listeners and connections (tcp-listen, tcp-connect), whose news
+ * (connected, refused, accepted, closed) goes back as tcp-event, and whose
+ * STUN messages, framed out of the stream, go back as data.
+ *
  * It is no open relay: it sends nothing but Binding requests, serves one
  * controller at a time (others get 403 until that one resets or falls idle),
- * and every session is bounded in sockets and in datagrams sent.
+ * and every session is bounded in sockets and in datagrams and connections
+ * sent.
  */
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
@@ -32,16 +38,17 @@
 #define AGENT_SOCKETS    32
 #define AGENT_SENDS      5000      /* datagrams sent per session, at most */
 #define AGENT_IDLE_US    30000000u /* a silent controller's session ends */
-#define AGENT_OPENS_KEPT 64        /* answered opens, for retransmitted requests */
+#define AGENT_OPENS_KEPT 64        /* the last answered opens, for retransmitted requests */
 
 static const char usage[] =
     "usage: natprobe peer [--listen HOST[:PORT]] [--timeout S]\n"
     "\n"
     "Serve as natprobe's second host behind the same NAT: run this on another\n"
     "host of the NAT's inside network, then `natprobe --peer THIS_HOST SERVER` on\n"
-    "the first. It opens UDP sockets and sends STUN Binding requests from them as\n"
-    "that natprobe asks (nothing else, at most 32 sockets and 5000 datagrams a\n"
-    "session), for hairpinning between hosts, port overloading and pooling.\n"
+    "the first. It opens UDP sockets, TCP listeners and TCP connections and sends\n"
+    "STUN Binding requests from them as that natprobe asks (nothing else, at most\n"
+    "32 sockets at once and 5000 datagrams and connections a session), for\n"
+    "hairpinning between hosts, port overloading (UDP and TCP) and pooling.\n"
     "\n"
     "  --listen HOST[:PORT]  where to take natprobe's requests: an address of this\n"
     "                        host or a name of one (default 0.0.0.0:3480)\n"
@@ -56,12 +63,17 @@ struct agent {
 	struct sockaddr_storage controller;
 	bool have_controller;
 	uint64_t last_us;
-	struct {
+	struct lent {
 		int fd;
 		uint32_t id;
+		bool tcp, listener, connecting;
+		struct sockaddr_storage remote; /* a TCP connection's far end */
+		size_t have;                    /* a TCP connection's bytes not yet a message */
+		uint8_t buf[PEER_DATA_MAX];
 	} socks[AGENT_SOCKETS];
 	size_t nsocks;
 	uint32_t next_id;
+	uint32_t events; /* tcp-events sent: their transaction IDs */
 	struct {
 		uint8_t tid[STUN_TID_LEN];
 		struct peer_msg answer;
@@ -101,37 +113,81 @@ static void end_session(struct agent *a)
 	a->have_controller = false;
 }
 
+/* A socket for an open, tcp-listen or tcp-connect request: its fd (bound as
+ * natprobe's own, one internal endpoint: udp.h), or -1 with errno. */
+static int lend(const struct peer_msg *req, struct sockaddr_storage *local)
+{
+	const struct sockaddr *to = (const struct sockaddr *)&req->addr;
+	int fd = req->op == PEER_OPEN ? udp_socket_toward(to, req->port, local)
+				      : tcp_socket_toward(to, req->port, local);
+
+	if (fd < 0 || req->op == PEER_OPEN)
+		return fd;
+	if (req->op == PEER_TCP_LISTEN ? listen(fd, 16) == 0
+				       : connect(fd, to, addr_len(to)) == 0 || errno == EINPROGRESS)
+		return fd;
+	close(fd);
+	return -1;
+}
+
 static void do_open(struct agent *a, const struct sockaddr *from, const struct peer_msg *req)
 {
-	struct peer_msg pm = {.op = PEER_OPEN, .cls = STUN_SUCCESS};
+	struct peer_msg pm = {.op = req->op, .cls = STUN_SUCCESS};
+	struct lent *l;
 	char why[96];
 	int fd;
 
-	for (size_t i = 0; i < a->nopened; i++)
+	for (size_t i = 0; i < a->nopened && i < AGENT_OPENS_KEPT; i++)
 		if (!memcmp(a->opened[i].tid, req->tid, STUN_TID_LEN)) {
 			reply(a, from, &a->opened[i].answer); /* a retransmission */
 			return;
 		}
-	if (a->nsocks == AGENT_SOCKETS || a->nopened == AGENT_OPENS_KEPT) {
+	if (a->nsocks == AGENT_SOCKETS) {
 		refuse(a, from, req, 508, "out of sockets for this session");
 		return;
 	}
-	/* One internal endpoint, as natprobe's own sockets (udp.h). */
-	fd = udp_socket_toward((const struct sockaddr *)&req->addr, req->port, &pm.addr);
+	if (req->op == PEER_TCP_CONNECT && a->sends >= AGENT_SENDS) {
+		refuse(a, from, req, 508, "over the session's packets");
+		return;
+	}
+	fd = lend(req, &pm.addr);
 	if (fd < 0) {
-		snprintf(why, sizeof(why), "cannot open a UDP socket on port %u: %s", req->port,
-			 strerror(errno));
+		snprintf(why, sizeof(why), "cannot open a %s socket on port %u: %s",
+			 req->op == PEER_OPEN ? "UDP" : "TCP", req->port, strerror(errno));
 		refuse(a, from, req, 500, why);
 		return;
 	}
+	a->sends += req->op == PEER_TCP_CONNECT;
 	pm.socket = ++a->next_id;
 	memcpy(pm.tid, req->tid, STUN_TID_LEN);
-	a->socks[a->nsocks].fd = fd;
-	a->socks[a->nsocks++].id = pm.socket;
-	memcpy(a->opened[a->nopened].tid, req->tid, STUN_TID_LEN);
-	a->opened[a->nopened++].answer = pm;
+	l = &a->socks[a->nsocks++];
+	*l = (struct lent){.fd = fd,
+			   .id = pm.socket,
+			   .tcp = req->op != PEER_OPEN,
+			   .listener = req->op == PEER_TCP_LISTEN,
+			   .connecting = req->op == PEER_TCP_CONNECT,
+			   .remote = req->addr};
+	memcpy(a->opened[a->nopened % AGENT_OPENS_KEPT].tid, req->tid, STUN_TID_LEN);
+	a->opened[a->nopened++ % AGENT_OPENS_KEPT].answer = pm;
 	reply(a, from, &pm);
 	counters_add(&a->counters, "opened");
+}
+
+static void forget(struct agent *a, size_t i)
+{
+	close(a->socks[i].fd);
+	a->socks[i] = a->socks[--a->nsocks];
+}
+
+/* A close from the controller. */
+static void do_close(struct agent *a, const struct peer_msg *req)
+{
+	for (size_t i = 0; i < a->nsocks; i++)
+		if (a->socks[i].id == req->socket) {
+			forget(a, i);
+			counters_add(&a->counters, "closed");
+			return;
+		}
 }
 
 /* Only Binding requests leave, to where the controller says. */
@@ -147,11 +203,17 @@ static void do_send(struct agent *a, const struct peer_msg *req)
 			counters_add(&a->counters, "not a binding request: dropped");
 		} else if (a->sends >= AGENT_SENDS) {
 			counters_add(&a->counters, "over the session's datagrams: dropped");
+		} else if (a->socks[i].listener || a->socks[i].connecting) {
+			counters_add(&a->counters, "no connection to send on: dropped");
 		} else {
 			a->sends++;
-			sendto(a->socks[i].fd, req->data, req->data_len, 0,
-			       (const struct sockaddr *)&req->addr,
-			       addr_len((const struct sockaddr *)&req->addr));
+			/* TCP: down the connection, whatever XOR-PEER-ADDRESS says. */
+			if (a->socks[i].tcp)
+				send(a->socks[i].fd, req->data, req->data_len, MSG_NOSIGNAL);
+			else
+				sendto(a->socks[i].fd, req->data, req->data_len, 0,
+				       (const struct sockaddr *)&req->addr,
+				       addr_len((const struct sockaddr *)&req->addr));
 			counters_add(&a->counters, "sent");
 		}
 		return;
@@ -167,6 +229,7 @@ static void control(struct agent *a)
 	struct peer_msg pm;
 	const char *why;
 	char who[ADDR_STRLEN];
+	bool held;
 	ssize_t n = recvfrom(a->ctl, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
 
 	if (n < 0)
@@ -184,8 +247,10 @@ static void control(struct agent *a)
 			       "serving another natprobe; try again later");
 		return;
 	}
-	if (!a->have_controller) {
-		if (pm.op != PEER_RESET && pm.op != PEER_OPEN)
+	held = a->have_controller;
+	if (!held) {
+		if (pm.op != PEER_RESET && pm.op != PEER_OPEN && pm.op != PEER_TCP_LISTEN &&
+		    pm.op != PEER_TCP_CONNECT)
 			return;
 		a->controller = from;
 		a->have_controller = true;
@@ -198,14 +263,23 @@ static void control(struct agent *a)
 		struct peer_msg ok = {.op = PEER_RESET, .cls = STUN_SUCCESS};
 
 		memcpy(ok.tid, pm.tid, STUN_TID_LEN);
+		/* A new controller's reset claims B; the holder's (its last word,
+		 * or a resent first one) frees B: its next request claims it again. */
 		end_session(a);
-		a->controller = from;
-		a->have_controller = true;
+		if (!held) {
+			a->controller = from;
+			a->have_controller = true;
+		}
 		reply(a, (struct sockaddr *)&from, &ok);
 		break;
 	}
 	case PEER_OPEN:
+	case PEER_TCP_LISTEN:
+	case PEER_TCP_CONNECT:
 		do_open(a, (struct sockaddr *)&from, &pm);
+		break;
+	case PEER_CLOSE:
+		do_close(a, &pm);
 		break;
 	case PEER_SEND:
 		do_send(a, &pm);
@@ -215,14 +289,23 @@ static void control(struct agent *a)
 	}
 }
 
+static void to_controller(struct agent *a, const struct peer_msg *pm)
+{
+	uint8_t out[PEER_MSG_MAX];
+	size_t len = peer_build(pm, out, sizeof(out));
+
+	if (len && a->have_controller)
+		sendto(a->ctl, out, len, 0, (struct sockaddr *)&a->controller,
+		       addr_len((struct sockaddr *)&a->controller));
+}
+
 /* A datagram on one of the lent sockets goes back to the controller whole. */
 static void relay(struct agent *a, size_t i)
 {
-	uint8_t buf[PEER_DATA_MAX], out[PEER_MSG_MAX];
+	uint8_t buf[PEER_DATA_MAX];
 	struct peer_msg pm = {.op = PEER_DATA, .cls = STUN_INDICATION, .socket = a->socks[i].id};
 	socklen_t flen = sizeof(pm.addr);
 	struct stun_msg m;
-	size_t len;
 	ssize_t n;
 
 	while ((n = recvfrom(a->socks[i].fd, buf, sizeof(buf), 0, (struct sockaddr *)&pm.addr,
@@ -235,12 +318,119 @@ static void relay(struct agent *a, size_t i)
 		memcpy(pm.tid, m.tid, STUN_TID_LEN);
 		pm.data = buf;
 		pm.data_len = (size_t)n;
-		len = peer_build(&pm, out, sizeof(out));
-		if (len && a->have_controller)
-			sendto(a->ctl, out, len, 0, (struct sockaddr *)&a->controller,
-			       addr_len((struct sockaddr *)&a->controller));
+		to_controller(a, &pm);
 		counters_add(&a->counters, "relayed");
 	}
+}
+
+/* News of socket l; `accepted`: a listener's new connection, else NULL. */
+static void tcp_event(struct agent *a, const struct lent *l, enum peer_event ev,
+		      const struct lent *accepted)
+{
+	struct peer_msg pm = {.op = PEER_TCP_EVENT,
+			      .cls = STUN_INDICATION,
+			      .socket = l->id,
+			      .event = ev,
+			      .accepted = accepted ? accepted->id : 0,
+			      .addr = accepted ? accepted->remote : l->remote};
+	uint32_t tid[3] = {l->id, pm.accepted, ++a->events};
+
+	memcpy(pm.tid, tid, STUN_TID_LEN);
+	to_controller(a, &pm);
+}
+
+/* A connect() ended: how, by its socket's error (one that failed is gone). */
+static void tcp_connected(struct agent *a, size_t i)
+{
+	struct lent *l = &a->socks[i];
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &len))
+		err = errno;
+	l->connecting = false;
+	tcp_event(a, l,
+		  err == 0              ? PEER_EV_CONNECTED
+		  : err == ECONNREFUSED ? PEER_EV_REFUSED
+		  : err == ETIMEDOUT    ? PEER_EV_TIMEDOUT
+					: PEER_EV_UNREACHABLE,
+		  NULL);
+	if (err)
+		forget(a, i);
+}
+
+/* A listener's new connections, each a lent socket (past the bound, closed). */
+static void tcp_accept(struct agent *a, size_t i)
+{
+	struct sockaddr_storage remote;
+	socklen_t len = sizeof(remote);
+	int fd;
+
+	while ((fd = accept4(a->socks[i].fd, (struct sockaddr *)&remote, &len,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		len = sizeof(remote);
+		if (a->nsocks == AGENT_SOCKETS) {
+			close(fd);
+			counters_add(&a->counters, "out of sockets: connection closed");
+			continue;
+		}
+		a->socks[a->nsocks] =
+		    (struct lent){.fd = fd, .id = ++a->next_id, .tcp = true, .remote = remote};
+		tcp_event(a, &a->socks[i], PEER_EV_ACCEPTED, &a->socks[a->nsocks++]);
+		counters_add(&a->counters, "accepted");
+	}
+}
+
+/* A connection's bytes: each whole STUN message to the controller. An end,
+ * an error, or bytes that cannot be STUN close it (said as closed). */
+static void tcp_relay(struct agent *a, size_t i)
+{
+	struct lent *l = &a->socks[i];
+	ssize_t n = recv(l->fd, l->buf + l->have, sizeof(l->buf) - l->have, 0);
+	size_t mlen = 0;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	l->have += n > 0 ? (size_t)n : 0;
+	while (n > 0 && stun_frame_length(l->buf, l->have, &mlen) == STUN_OK && mlen &&
+	       mlen <= l->have) {
+		struct peer_msg pm = {.op = PEER_DATA,
+				      .cls = STUN_INDICATION,
+				      .socket = l->id,
+				      .addr = l->remote,
+				      .data = l->buf,
+				      .data_len = mlen};
+
+		memcpy(pm.tid, l->buf + 8, STUN_TID_LEN);
+		to_controller(a, &pm);
+		counters_add(&a->counters, "relayed");
+		l->have -= mlen;
+		memmove(l->buf, l->buf + mlen, l->have);
+	}
+	if (n > 0 && stun_frame_length(l->buf, l->have, &mlen) == STUN_OK &&
+	    l->have < sizeof(l->buf))
+		return;
+	tcp_event(a, l, PEER_EV_CLOSED, NULL);
+	forget(a, i);
+}
+
+/* What poll said of one lent socket (found by its fd: the table moves). */
+static void lent_ready(struct agent *a, int fd, short revents)
+{
+	size_t i = 0;
+
+	while (i < a->nsocks && a->socks[i].fd != fd)
+		i++;
+	if (i == a->nsocks || !revents)
+		return;
+	if (!a->socks[i].tcp)
+		relay(a, i);
+	else if (a->socks[i].connecting)
+		tcp_connected(a, i);
+	else if (a->socks[i].listener)
+		tcp_accept(a, i);
+	else
+		tcp_relay(a, i);
 }
 
 static int parse(int argc, char **argv, struct sockaddr_storage *listen, double *timeout)
@@ -299,17 +489,20 @@ static void serve(struct agent *a, double timeout)
 		struct pollfd pfd[1 + AGENT_SOCKETS];
 
 		pfd[0] = (struct pollfd){.fd = a->ctl, .events = POLLIN};
-		for (size_t i = 0; i < a->nsocks; i++)
-			pfd[1 + i] = (struct pollfd){.fd = a->socks[i].fd, .events = POLLIN};
-		if (poll(pfd, 1 + a->nsocks, 200) < 0 && errno != EINTR)
+		size_t n = a->nsocks;
+
+		for (size_t i = 0; i < n; i++)
+			pfd[1 + i] =
+			    (struct pollfd){.fd = a->socks[i].fd,
+					    .events = a->socks[i].connecting ? POLLOUT : POLLIN};
+		if (poll(pfd, 1 + n, 200) < 0 && errno != EINTR)
 			break;
 		if (counters_report) {
 			counters_report = 0;
 			counters_print(&a->counters, stdout, "natprobe-peer");
 		}
-		for (size_t i = 0; i < a->nsocks; i++)
-			if (pfd[1 + i].revents & POLLIN)
-				relay(a, i);
+		for (size_t i = 0; i < n; i++)
+			lent_ready(a, pfd[1 + i].fd, pfd[1 + i].revents);
 		if (pfd[0].revents & POLLIN)
 			control(a);
 		if (a->have_controller && clock_now_us() - a->last_us > AGENT_IDLE_US)

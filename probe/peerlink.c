@@ -91,7 +91,7 @@ static int transact(peer_link_t *l, const struct peer_msg *req, struct peer_msg 
 			if (n < 0 || !from_peer(l, &from) ||
 			    peer_parse(ans, ans_buf, (size_t)n, &why))
 				continue;
-			if (ans->op == PEER_DATA) {
+			if (ans->op == PEER_DATA || ans->op == PEER_TCP_EVENT) {
 				keep(l, ans_buf, (size_t)n);
 				continue;
 			}
@@ -174,6 +174,48 @@ int peer_link_socket(peer_link_t *l, const struct sockaddr *toward, uint16_t por
 	return PEER_HANDLE_BASE + (int)ans.socket;
 }
 
+int peer_link_tcp(peer_link_t *l, bool listen, const struct sockaddr *addr, uint16_t port,
+		  struct sockaddr_storage *local, char *err, size_t err_len)
+{
+	struct peer_msg req = {.op = listen ? PEER_TCP_LISTEN : PEER_TCP_CONNECT,
+			       .cls = STUN_REQUEST,
+			       .port = port},
+			ans;
+	uint8_t buf[PEER_MSG_MAX];
+
+	memcpy(&req.addr, addr, addr_len(addr));
+	new_tid(l, req.tid);
+	if (transact(l, &req, &ans, buf, err, err_len))
+		return -1;
+	if (ans.socket >= 0x7fffffffu - PEER_HANDLE_BASE) {
+		snprintf(err, err_len, "the peer gave a socket number out of range");
+		return -1;
+	}
+	*local = ans.addr;
+	return PEER_HANDLE_BASE + (int)ans.socket;
+}
+
+static void indicate(peer_link_t *l, struct peer_msg *pm)
+{
+	uint8_t out[PEER_MSG_MAX];
+	size_t n;
+
+	new_tid(l, pm->tid);
+	n = peer_build(pm, out, sizeof(out));
+	if (n)
+		sendto(l->fd, out, n, 0, (struct sockaddr *)&l->peer,
+		       addr_len((struct sockaddr *)&l->peer));
+}
+
+void peer_link_close_socket(peer_link_t *l, int handle)
+{
+	struct peer_msg pm = {.op = PEER_CLOSE,
+			      .cls = STUN_INDICATION,
+			      .socket = (uint32_t)(handle - PEER_HANDLE_BASE)};
+
+	indicate(l, &pm);
+}
+
 void peer_link_send(peer_link_t *l, int handle, const struct sockaddr *to, const uint8_t *msg,
 		    size_t len)
 {
@@ -182,36 +224,41 @@ void peer_link_send(peer_link_t *l, int handle, const struct sockaddr *to, const
 			      .socket = (uint32_t)(handle - PEER_HANDLE_BASE),
 			      .data = msg,
 			      .data_len = len};
-	uint8_t out[PEER_MSG_MAX];
-	size_t n;
 
 	memcpy(&pm.addr, to, addr_len(to));
-	new_tid(l, pm.tid);
-	n = peer_build(&pm, out, sizeof(out));
-	if (n)
-		sendto(l->fd, out, n, 0, (struct sockaddr *)&l->peer,
-		       addr_len((struct sockaddr *)&l->peer));
+	indicate(l, &pm);
 }
 
-/* A relayed datagram out of one peer message; 0 when it is not one. */
-static int unpack(const uint8_t *raw, size_t raw_len, int *handle, struct sockaddr_storage *from,
-		  uint8_t *buf, size_t cap, size_t *len)
+static bool handle_ok(uint32_t socket)
+{
+	return socket < 0x7fffffffu - PEER_HANDLE_BASE;
+}
+
+/* What one peer message relays; 0 when it relays nothing. */
+static int unpack(const uint8_t *raw, size_t raw_len, struct peer_news *n, uint8_t *buf, size_t cap)
 {
 	struct peer_msg pm;
 	const char *why;
 
-	if (peer_parse(&pm, raw, raw_len, &why) || pm.op != PEER_DATA || pm.data_len > cap ||
-	    pm.socket >= 0x7fffffffu - PEER_HANDLE_BASE)
+	if (peer_parse(&pm, raw, raw_len, &why) || !handle_ok(pm.socket))
 		return 0;
-	*handle = PEER_HANDLE_BASE + (int)pm.socket;
-	*from = pm.addr;
+	*n = (struct peer_news){.handle = PEER_HANDLE_BASE + (int)pm.socket, .from = pm.addr};
+	if (pm.op == PEER_TCP_EVENT) {
+		if (pm.event == PEER_EV_ACCEPTED && !handle_ok(pm.accepted))
+			return 0;
+		n->event = true;
+		n->what = pm.event;
+		n->accepted = PEER_HANDLE_BASE + (int)pm.accepted;
+		return 1;
+	}
+	if (pm.op != PEER_DATA || pm.data_len > cap)
+		return 0;
 	memcpy(buf, pm.data, pm.data_len);
-	*len = pm.data_len;
+	n->len = pm.data_len;
 	return 1;
 }
 
-int peer_link_receive(peer_link_t *l, int *handle, struct sockaddr_storage *from, uint8_t *buf,
-		      size_t cap, size_t *len)
+int peer_link_receive(peer_link_t *l, struct peer_news *n, uint8_t *buf, size_t cap)
 {
 	uint8_t raw[PEER_MSG_MAX];
 
@@ -220,17 +267,17 @@ int peer_link_receive(peer_link_t *l, int *handle, struct sockaddr_storage *from
 
 		l->head = (l->head + 1) % LINK_QUEUE;
 		l->count--;
-		if (unpack(l->queue[at].buf, l->queue[at].len, handle, from, buf, cap, len))
+		if (unpack(l->queue[at].buf, l->queue[at].len, n, buf, cap))
 			return 1;
 	}
 	for (;;) {
 		struct sockaddr_storage src;
 		socklen_t slen = sizeof(src);
-		ssize_t n = recvfrom(l->fd, raw, sizeof(raw), 0, (struct sockaddr *)&src, &slen);
+		ssize_t got = recvfrom(l->fd, raw, sizeof(raw), 0, (struct sockaddr *)&src, &slen);
 
-		if (n < 0)
+		if (got < 0)
 			return 0;
-		if (from_peer(l, &src) && unpack(raw, (size_t)n, handle, from, buf, cap, len))
+		if (from_peer(l, &src) && unpack(raw, (size_t)got, n, buf, cap))
 			return 1;
 	}
 }

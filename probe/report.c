@@ -196,25 +196,42 @@ static void print_open(FILE *out, const struct probe_result *r)
 	fprintf(out, " inconclusive (exit status 1)\n");
 }
 
-/* RFC 4787 REQ-3: no port overloading. */
-static void print_overloading(FILE *out, const struct probe_result *r)
+/* Port overloading (RFC 4787 REQ-3, RFC 5382 REQ-7): the verdict, then the
+ * three public endpoints it came from. */
+static void print_overload(FILE *out, const char *label, const char *req, enum probe_bool v,
+			   const struct sockaddr_storage seen[3], const char *reason)
 {
 	char a[ADDR_STRLEN], b[ADDR_STRLEN], c[ADDR_STRLEN];
 
-	if (r->overloading == PROBE_UNKNOWN) {
-		fprintf(out, "  %-10s %-28s %s\n", "overload", "inconclusive", r->overload_reason);
+	if (v == PROBE_UNKNOWN) {
+		fprintf(out, "  %-10s %-28s %s\n", label, "inconclusive", reason);
 		return;
 	}
-	fprintf(out, "  %-10s %-28s %s\n", "overload", r->overloading == PROBE_YES ? "yes" : "no",
-		r->overloading == PROBE_YES ? "RFC 4787 REQ-3 not met (MUST NOT overload ports)"
-					    : "RFC 4787 REQ-3 met");
+	fprintf(out, "  %-10s %-28s %s %s\n", label, v == PROBE_YES ? "yes" : "no", req,
+		v == PROBE_YES ? "not met (MUST NOT overload ports)" : "met");
 	fprintf(out,
 		"  %-10s %-28s here to PP %s; second host, same port, to AA %s; here to AA %s\n",
-		"", "", addr_or_null(&r->overload_here, a, sizeof(a)),
-		addr_or_null(&r->overload_peer, b, sizeof(b)),
-		r->overload_after.ss_family
-		    ? addr_format((const struct sockaddr *)&r->overload_after, c, sizeof(c))
-		    : "no answer");
+		"", "", addr_or_null(&seen[0], a, sizeof(a)), addr_or_null(&seen[1], b, sizeof(b)),
+		seen[2].ss_family ? addr_format((const struct sockaddr *)&seen[2], c, sizeof(c))
+				  : "no answer");
+}
+
+static void print_overloading(FILE *out, const struct probe_result *r)
+{
+	const struct sockaddr_storage seen[3] = {r->overload_here, r->overload_peer,
+						 r->overload_after};
+
+	print_overload(out, "overload", "RFC 4787 REQ-3", r->overloading, seen, r->overload_reason);
+}
+
+static void print_tcp_overloading(FILE *out, const struct probe_tcp *t)
+{
+	const struct sockaddr_storage seen[3] = {t->overload_here, t->overload_peer,
+						 t->overload_after};
+
+	if (t->overload_tested)
+		print_overload(out, "tcp overld", "RFC 5382 REQ-7", t->overloading, seen,
+			       t->overload_reason);
 }
 
 static const char *yes_no(enum probe_bool b)
@@ -290,6 +307,24 @@ static void print_hairpin(FILE *out, const struct probe_result *r)
 	fputc('\n', out);
 }
 
+/* RFC 5382 REQ-8; with --peer, each pair kind's verdict too. */
+static void print_tcp_hairpin(FILE *out, const struct probe_tcp *t)
+{
+	if (!t->hairpin_tested)
+		return;
+	fprintf(out, "  %-10s %-28s %s%s\n", "tcp hairpin", yes_no(t->hairpinning),
+		t->hairpinning == PROBE_YES ? "source " : "",
+		t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
+	if (!t->hairpin_peer_tested)
+		return;
+	fprintf(out, "  %-10s %-28s ", "", "");
+	print_pair(out, "this host", t->hairpin_host, t->hairpin_host_source, "");
+	fputs("; ", out);
+	print_pair(out, "between hosts", t->hairpin_peer, t->hairpin_peer_source,
+		   t->hairpin_peer_reason);
+	fputc('\n', out);
+}
+
 /* What the reflector saw come back (enum probe_seen), in the record's words. */
 static const char *seen_name(unsigned outcome)
 {
@@ -320,13 +355,8 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 	print_tcp_ports(out, t);
 	print_tcp_filtering(out, t);
 	print_tcp_simopen(out, t);
-	if (t->hairpin_tested)
-		fprintf(out, "  %-10s %-28s %s%s\n", "tcp hairpin",
-			t->hairpinning == PROBE_YES  ? "true"
-			: t->hairpinning == PROBE_NO ? "false"
-						     : "inconclusive",
-			t->hairpinning == PROBE_YES ? "source " : "",
-			t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
+	print_tcp_hairpin(out, t);
+	print_tcp_overloading(out, t);
 	print_tcp_icmp(out, t);
 	print_tcp_hold(out, t);
 	print_tcp_idle(out, t);
@@ -337,28 +367,38 @@ static const char *bool_word(enum probe_bool b)
 	return b == PROBE_YES ? "true" : b == PROBE_NO ? "false" : "inconclusive";
 }
 
-/* RFC 5382 REQ-5's established-idle timeout (tcp-lifetime). */
-static void print_tcp_idle(FILE *out, const struct probe_tcp *t)
+/* One of RFC 5382 REQ-5's timeouts (tcp-lifetime): its bracket and what
+ * that says against the requirement's floor. */
+static void print_idle(FILE *out, const char *label, const struct probe_tcp_idle *t,
+		       unsigned floor_s, const char *floor_text)
 {
-	char bracket[64];
+	char bracket[64], verdict[128];
 
-	if (!t->idle_tested)
+	if (!t->tested)
 		return;
-	if (t->idle_alive_s < 0 && t->idle_dead_s < 0) {
-		fprintf(out, "  %-10s %-28s %s\n", "tcp idle", "inconclusive", t->idle_reason);
+	if (t->alive_s < 0 && t->dead_s < 0) {
+		fprintf(out, "  %-10s %-28s %s\n", label, "inconclusive", t->reason);
 		return;
 	}
-	if (t->idle_dead_s >= 0)
+	if (t->dead_s >= 0)
 		snprintf(bracket, sizeof(bracket), "%.0f to %.0f s",
-			 t->idle_alive_s < 0 ? 0 : t->idle_alive_s, t->idle_dead_s);
+			 t->alive_s < 0 ? 0 : t->alive_s, t->dead_s);
 	else
-		snprintf(bracket, sizeof(bracket), "over %.0f s", t->idle_alive_s);
-	fprintf(out, "  %-10s %-28s %s\n", "tcp idle", bracket,
-		t->idle_dead_s >= 0 && t->idle_dead_s <= 7440
-		    ? "established connections dropped idle (REQ-5 not met: 2 h 4 min)"
-		: t->idle_alive_s >= 7440
-		    ? "REQ-5 met (2 h 4 min)"
-		    : "alive as long as measured (--tcp-lifetime=7440 judges REQ-5)");
+		snprintf(bracket, sizeof(bracket), "over %.0f s", t->alive_s);
+	if (t->dead_s >= 0 && t->dead_s <= floor_s)
+		snprintf(verdict, sizeof(verdict), "dropped idle (REQ-5 not met: %s)", floor_text);
+	else if (t->alive_s >= floor_s)
+		snprintf(verdict, sizeof(verdict), "REQ-5 met (%s)", floor_text);
+	else
+		snprintf(verdict, sizeof(verdict),
+			 "alive as long as measured (--tcp-lifetime=%u judges REQ-5)", floor_s);
+	fprintf(out, "  %-10s %-28s %s\n", label, bracket, verdict);
+}
+
+static void print_tcp_idle(FILE *out, const struct probe_tcp *t)
+{
+	print_idle(out, "tcp idle", &t->established, 7440, "2 h 4 min established");
+	print_idle(out, "tcp closing", &t->transitory, 240, "4 min half-closed");
 }
 
 /* RFC 5382 REQ-4's hold (tcp-syn-hold). */
@@ -608,6 +648,20 @@ static json_t *source_or_null(enum probe_bool b, const char *source)
 	return b == PROBE_YES && source[0] ? json_string(source) : json_null();
 }
 
+/* Port overloading's evidence (UDP's or TCP's section): the three public
+ * endpoints, and the reason where there is no verdict. */
+static void overload_json(const struct sockaddr_storage *here, const struct sockaddr_storage *peer,
+			  const struct sockaddr_storage *after, const char *reason,
+			  json_t *evidence, json_t *reasons)
+{
+	json_object_set_new(evidence, "port_overloading",
+			    json_pack("{s:o, s:o, s:o}", "here_to_PP", addr_json(here),
+				      "peer_same_port_to_AA", addr_json(peer), "here_to_AA",
+				      addr_json(after)));
+	if (reason[0])
+		json_object_set_new(reasons, "port_overloading", json_string(reason));
+}
+
 /* The joined verdict; in the evidence, each pair's. */
 static void hairpin_json(const struct probe_result *r, json_t *udp, json_t *evidence,
 			 json_t *reasons)
@@ -777,16 +831,9 @@ static json_t *udp_json(const struct probe_result *r)
 	/* null without a second host: not tested (INTERFACE.md). */
 	json_object_set_new(udp, "port_overloading",
 			    r->overload_tested ? bool_or_null(r->overloading) : json_null());
-	if (r->overload_tested) {
-		json_object_set_new(evidence, "port_overloading",
-				    json_pack("{s:o, s:o, s:o}", "here_to_PP",
-					      addr_json(&r->overload_here), "peer_same_port_to_AA",
-					      addr_json(&r->overload_peer), "here_to_AA",
-					      addr_json(&r->overload_after)));
-		if (r->overload_reason[0])
-			json_object_set_new(reasons, "port_overloading",
-					    json_string(r->overload_reason));
-	}
+	if (r->overload_tested)
+		overload_json(&r->overload_here, &r->overload_peer, &r->overload_after,
+			      r->overload_reason, evidence, reasons);
 	if (r->hairpin_tested)
 		hairpin_json(r, udp, evidence, reasons);
 	/* null unless --lifetime, or when no lifetime was reached. */
@@ -955,22 +1002,66 @@ static json_t *seconds_or_null(double s)
 	return s < 0 ? json_null() : json_real(s);
 }
 
-static void tcp_idle_json(const struct probe_tcp *t, json_t *tcp, json_t *reasons)
+static void idle_json(const char *key, const struct probe_tcp_idle *t, json_t *tcp, json_t *reasons)
 {
 	static const char *const fates[] = {"-", "alive", "dead", "not known"};
 	json_t *checks = json_array();
 
-	for (unsigned k = 0; k < t->idle_nchecks; k++)
-		json_array_append_new(checks, json_pack("{s:i, s:s}", "idle_s",
-							(json_int_t)t->idle_checks[k], "fate",
-							fates[t->idle_fates[k] & 3]));
-	json_object_set_new(tcp, "established_idle",
-			    json_pack("{s:o, s:o, s:i, s:o}", "alive_s",
-				      seconds_or_null(t->idle_alive_s), "dead_s",
-				      seconds_or_null(t->idle_dead_s), "max_s",
-				      (json_int_t)t->idle_max_s, "checks", checks));
-	if (t->idle_reason[0])
-		json_object_set_new(reasons, "established_idle", json_string(t->idle_reason));
+	if (!t->tested)
+		return;
+	for (unsigned k = 0; k < t->nchecks; k++)
+		json_array_append_new(checks,
+				      json_pack("{s:i, s:s}", "idle_s", (json_int_t)t->checks[k],
+						"fate", fates[t->fates[k] & 3]));
+	json_object_set_new(
+	    tcp, key,
+	    json_pack("{s:o, s:o, s:i, s:o}", "alive_s", seconds_or_null(t->alive_s), "dead_s",
+		      seconds_or_null(t->dead_s), "max_s", (json_int_t)t->max_s, "checks", checks));
+	if (t->reason[0])
+		json_object_set_new(reasons, key, json_string(t->reason));
+}
+
+static void tcp_idle_json(const struct probe_tcp *t, json_t *tcp, json_t *reasons)
+{
+	idle_json("established_idle", &t->established, tcp, reasons);
+	idle_json("transitory_idle", &t->transitory, tcp, reasons);
+}
+
+static void tcp_overload_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
+			      json_t *reasons)
+{
+	json_object_set_new(tcp, "port_overloading", bool_or_null(t->overloading));
+	overload_json(&t->overload_here, &t->overload_peer, &t->overload_after, t->overload_reason,
+		      evidence, reasons);
+}
+
+static void tcp_hairpin_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
+			     json_t *reasons)
+{
+	json_t *ev = json_pack(
+	    "{s:o, s:o, s:i, s:[o, o], s:[o, o], s:o, s:o}", "source",
+	    source_or_null(t->hairpinning, t->hairpin_source), "seen", addr_json(&t->hairpin_seen),
+	    "rounds", (json_int_t)t->hairpin_rounds, "local", addr_json(&t->hairpin_local[0]),
+	    addr_json(&t->hairpin_local[1]), "mapped", addr_json(&t->hairpin_mapped[0]),
+	    addr_json(&t->hairpin_mapped[1]), "this_host", bool_or_null(t->hairpin_host),
+	    "this_host_source", source_or_null(t->hairpin_host, t->hairpin_host_source));
+
+	json_object_set_new(tcp, "hairpinning", bool_or_null(t->hairpinning));
+	if (t->hairpin_peer_tested) {
+		json_object_set_new(tcp, "hairpinning_peer", bool_or_null(t->hairpin_peer));
+		json_object_set_new(ev, "between_hosts", bool_or_null(t->hairpin_peer));
+		json_object_set_new(ev, "between_hosts_source",
+				    source_or_null(t->hairpin_peer, t->hairpin_peer_source));
+		json_object_set_new(ev, "between_hosts_seen", addr_json(&t->hairpin_peer_seen));
+		json_object_set_new(ev, "between_hosts_rounds",
+				    json_integer((json_int_t)t->hairpin_peer_rounds));
+		if (t->hairpin_peer_reason[0])
+			json_object_set_new(reasons, "hairpinning_peer",
+					    json_string(t->hairpin_peer_reason));
+	}
+	json_object_set_new(evidence, "hairpinning", ev);
+	if (t->hairpin_reason[0])
+		json_object_set_new(reasons, "hairpinning", json_string(t->hairpin_reason));
 }
 
 static json_t *tcp_json(const struct probe_tcp *t)
@@ -1012,24 +1103,15 @@ static json_t *tcp_json(const struct probe_tcp *t)
 		tcp_syn_json(t, tcp, evidence, reasons);
 	if (t->simopen_tested || t->simopen_reason[0])
 		tcp_simopen_json(t, tcp, evidence, reasons);
-	if (t->hairpin_tested) {
-		json_object_set_new(tcp, "hairpinning", bool_or_null(t->hairpinning));
-		json_object_set_new(
-		    evidence, "hairpinning",
-		    json_pack("{s:s?, s:o, s:i, s:[o, o], s:[o, o]}", "source",
-			      t->hairpinning == PROBE_YES ? t->hairpin_source : NULL, "seen",
-			      addr_json(&t->hairpin_seen), "rounds", (json_int_t)t->hairpin_rounds,
-			      "local", addr_json(&t->hairpin_local[0]),
-			      addr_json(&t->hairpin_local[1]), "mapped",
-			      addr_json(&t->hairpin_mapped[0]), addr_json(&t->hairpin_mapped[1])));
-		if (t->hairpin_reason[0])
-			json_object_set_new(reasons, "hairpinning", json_string(t->hairpin_reason));
-	}
+	if (t->hairpin_tested)
+		tcp_hairpin_json(t, tcp, evidence, reasons);
+	if (t->overload_tested)
+		tcp_overload_json(t, tcp, evidence, reasons);
 	if (t->icmp_tested || t->icmp_reason[0])
 		tcp_icmp_json(t, tcp, evidence, reasons);
 	if (t->hold != PROBE_HOLD_UNTESTED)
 		tcp_hold_json(t, tcp, evidence, reasons);
-	if (t->idle_tested)
+	if (t->established.tested || t->transitory.tested)
 		tcp_idle_json(t, tcp, reasons);
 	if (t->baseline_ttl)
 		json_object_set_new(evidence, "baseline_ttl", json_integer(t->baseline_ttl));

@@ -112,6 +112,17 @@ struct probe_tcp_seen {
 	struct sockaddr_storage from;
 };
 
+/* One of REQ-5's timeouts: idle checks, each on its own connection;
+ * alive_s, dead_s the bracket (< 0: none). */
+struct probe_tcp_idle {
+	bool tested;
+	unsigned max_s, nchecks;
+	unsigned checks[PROBE_TCP_LIFETIME_CHECKS];
+	uint8_t fates[PROBE_TCP_LIFETIME_CHECKS]; /* 1 alive, 2 dead, 3 not known */
+	double alive_s, dead_s;
+	char reason[PROBE_REASON_LEN];
+};
+
 /* TCP (RFC 5382), over connections to the reflector's TCP endpoints, in
  * RFC 4787's terms as REQ-1 and section 4 borrow them. */
 struct probe_tcp {
@@ -159,6 +170,23 @@ struct probe_tcp {
 	struct sockaddr_storage hairpin_mapped[2], hairpin_local[2], hairpin_seen;
 	unsigned hairpin_rounds;
 	char hairpin_reason[PROBE_REASON_LEN];
+	/* The same between this host and the second (--peer); hairpinning joins
+	 * the two as UDP's does (hairpin_host: this host's pairs alone). */
+	enum probe_bool hairpin_host;
+	char hairpin_host_source[16];
+	bool hairpin_peer_tested;
+	enum probe_bool hairpin_peer;
+	char hairpin_peer_source[16];
+	struct sockaddr_storage hairpin_peer_seen;
+	unsigned hairpin_peer_rounds;
+	char hairpin_peer_reason[PROBE_REASON_LEN];
+	/* Port overloading (REQ-7, tcp-overloading, with --peer): connections
+	 * from one port here (to PP), on the second host (to AA), here again
+	 * (to AA), and the public endpoint each was given. */
+	bool overload_tested;
+	enum probe_bool overloading;
+	struct sockaddr_storage overload_here, overload_peer, overload_after;
+	char overload_reason[PROBE_REASON_LEN];
 	/* ICMP errors (REQ-9: host unreachable for our SYN to a silent port,
 	 * translated back; REQ-10: port unreachable and time exceeded about
 	 * live connections, which must stay). */
@@ -176,14 +204,9 @@ struct probe_tcp {
 	uint8_t hold_ttl;
 	struct sockaddr_storage hold_x;
 	char hold_reason[PROBE_REASON_LEN];
-	/* REQ-5's established-idle timeout (tcp-lifetime, opt-in): idle checks,
-	 * each on its own connection; alive_s, dead_s the bracket (< 0: none). */
-	bool idle_tested;
-	unsigned idle_max_s, idle_nchecks;
-	unsigned idle_checks[PROBE_TCP_LIFETIME_CHECKS];
-	uint8_t idle_fates[PROBE_TCP_LIFETIME_CHECKS]; /* 1 alive, 2 dead, 3 not known */
-	double idle_alive_s, idle_dead_s;
-	char idle_reason[PROBE_REASON_LEN];
+	/* REQ-5's timeouts (tcp-lifetime, opt-in): established connections
+	 * idle, and half-closed ones (transitory). */
+	struct probe_tcp_idle established, transitory;
 	uint64_t duration_us; /* from the first TCP test's start to the last answer */
 };
 

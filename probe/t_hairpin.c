@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 
 /* Two pairs: this host's two sockets, and one here with one on the peer. */
@@ -163,25 +164,17 @@ static void join(struct probe_result *res, enum probe_bool host, const char *hos
 		 const struct pair *same)
 {
 	enum probe_bool peer = res->hairpin_peer;
+	const char *why;
 
 	res->hairpin_host = host;
 	if (host == PROBE_YES)
 		snprintf(res->hairpin_host_source, sizeof(res->hairpin_host_source), "%s",
 			 source_kind(same));
-	if (!res->hairpin_peer_tested || peer == host || peer == PROBE_UNKNOWN) {
-		res->hairpinning = host;
-		if (host == PROBE_UNKNOWN && peer == PROBE_UNKNOWN)
-			set_reason(res->hairpin_reason, host_why);
-	} else if (host == PROBE_UNKNOWN) {
-		res->hairpinning = peer;
-	} else {
-		res->hairpinning = PROBE_UNKNOWN;
-		set_reason(res->hairpin_reason,
-			   host == PROBE_YES ? "hairpinned between two sockets of this host, not "
-					       "between the two hosts"
-					     : "hairpinned between the two hosts, not between two "
-					       "sockets of this host");
-	}
+	res->hairpinning = probe_decide_hairpin_join(res->hairpin_peer_tested, host, peer, &why);
+	if (why)
+		set_reason(res->hairpin_reason, why);
+	else if (host == PROBE_UNKNOWN && peer == PROBE_UNKNOWN)
+		set_reason(res->hairpin_reason, host_why);
 	/* The source between hosts is the one REQ-9 is about. */
 	snprintf(res->hairpin_source, sizeof(res->hairpin_source), "%s",
 		 peer == PROBE_YES ? res->hairpin_peer_source : res->hairpin_host_source);

@@ -28,8 +28,12 @@ static void test_round_trip(void)
 		enum peer_op op;
 		enum stun_class cls;
 	} cases[] = {
-	    {PEER_OPEN, STUN_REQUEST},    {PEER_OPEN, STUN_SUCCESS},  {PEER_SEND, STUN_INDICATION},
-	    {PEER_DATA, STUN_INDICATION}, {PEER_RESET, STUN_REQUEST}, {PEER_RESET, STUN_SUCCESS},
+	    {PEER_OPEN, STUN_REQUEST},         {PEER_OPEN, STUN_SUCCESS},
+	    {PEER_SEND, STUN_INDICATION},      {PEER_DATA, STUN_INDICATION},
+	    {PEER_RESET, STUN_REQUEST},        {PEER_RESET, STUN_SUCCESS},
+	    {PEER_TCP_LISTEN, STUN_REQUEST},   {PEER_TCP_LISTEN, STUN_SUCCESS},
+	    {PEER_TCP_CONNECT, STUN_REQUEST},  {PEER_TCP_CONNECT, STUN_SUCCESS},
+	    {PEER_TCP_EVENT, STUN_INDICATION}, {PEER_CLOSE, STUN_INDICATION},
 	};
 	uint8_t buf[PEER_MSG_MAX];
 	struct peer_msg in, out;
@@ -41,6 +45,8 @@ static void test_round_trip(void)
 		in = msg(cases[i].op, cases[i].cls);
 		in.data = payload;
 		in.data_len = sizeof(payload);
+		in.event = PEER_EV_ACCEPTED;
+		in.accepted = 0x01020304;
 		len = peer_build(&in, buf, sizeof(buf));
 		CU_ASSERT_FATAL(len > 0);
 		CU_ASSERT_EQUAL_FATAL(peer_parse(&out, buf, len, &why), 0);
@@ -51,13 +57,20 @@ static void test_round_trip(void)
 			CU_ASSERT_EQUAL(out.data_len, sizeof(payload));
 			CU_ASSERT_EQUAL(memcmp(out.data, payload, sizeof(payload)), 0);
 		}
-		if (in.op != PEER_RESET)
+		if (in.op != PEER_RESET && in.op != PEER_CLOSE)
 			CU_ASSERT_TRUE(
 			    addr_equal((struct sockaddr *)&out.addr, (struct sockaddr *)&in.addr));
-		if (in.op == PEER_OPEN && in.cls == STUN_REQUEST)
+		if (in.op != PEER_SEND && in.op != PEER_DATA)
+			CU_ASSERT_PTR_NULL(out.data);
+		if (in.cls == STUN_REQUEST && in.op != PEER_RESET)
 			CU_ASSERT_EQUAL(out.port, 40000);
-		if (in.op != PEER_RESET && !(in.op == PEER_OPEN && in.cls == STUN_REQUEST))
+		if (in.op != PEER_RESET && in.cls != STUN_REQUEST)
 			CU_ASSERT_EQUAL(out.socket, 7);
+		if (in.op == PEER_TCP_EVENT) {
+			CU_ASSERT_EQUAL(out.event, PEER_EV_ACCEPTED);
+			CU_ASSERT_EQUAL(out.accepted, 0x01020304);
+		} else
+			CU_ASSERT_EQUAL(out.event, 0);
 	}
 }
 
@@ -102,6 +115,13 @@ static void test_refused(void)
 	buf[24] ^= 0x40;
 	CU_ASSERT_EQUAL(peer_parse(&out, buf, len, &why), -1);
 	CU_ASSERT_STRING_EQUAL(why, "no valid FINGERPRINT");
+	/* A TCP event the parser does not know. */
+	in = msg(PEER_TCP_EVENT, STUN_INDICATION);
+	in.event = (enum peer_event)(PEER_EV_CLOSED + 1);
+	len = peer_build(&in, buf, sizeof(buf));
+	CU_ASSERT_FATAL(len > 0);
+	CU_ASSERT_EQUAL(peer_parse(&out, buf, len, &why), -1);
+	CU_ASSERT_STRING_EQUAL(why, "no NATLAB-PEER-EVENT, or an unknown event");
 	/* A Binding request is no peer message. */
 	memcpy(buf, "\x00\x01\x00\x00\x21\x12\xa4\x42natlab-peer!", 20);
 	CU_ASSERT_EQUAL(peer_parse(&out, buf, 20, &why), -1);

@@ -21,6 +21,7 @@
 #include "wire.h"
 
 #define INSIDE_IP  0x0A000002u /* 10.0.0.2 */
+#define PEER_IP    0x0A000003u /* 10.0.0.3: the second host (--peer) */
 #define PUBLIC_IP  0xC6336401u /* 198.51.100.1 */
 #define DELAY_US   1000
 #define MAX_FLIGHT 512
@@ -88,8 +89,10 @@ struct armed {
 
 /* The probe host's TCP sockets. */
 struct tsock {
+	uint32_t ip; /* the host it is on: INSIDE_IP, or PEER_IP */
 	bool used, listener, connecting, connected;
 	bool syn_rcvd; /* connecting, and a SYN came: simultaneous open */
+	bool wr_shut;  /* our FIN sent (half-closed): still receives */
 	uint16_t port;
 	uint32_t rip;
 	uint16_t rport;
@@ -111,6 +114,8 @@ struct tsim {
 	struct armed armed[MAX_ORDERS];
 	bool no_silent_ports;    /* the reflector cannot open one: ARM goes unanswered */
 	bool no_session;         /* the probe runs without --session/--key */
+	bool peer;               /* a second host, PEER_IP (--peer) */
+	unsigned peer_socks;     /* sockets opened there */
 	uint8_t syn_ttl[65536];  /* by the reflector-side source port: its SYN's TTL */
 	unsigned lifetime_max_s; /* --tcp-lifetime */
 	probe_engine_t *engine;
@@ -190,12 +195,12 @@ static uint16_t fresh_port(struct tsim *s)
 	return (uint16_t)(20000 + (s->next_port++ * 2053u) % 40000);
 }
 
-static struct tsock *new_sock(struct tsim *s, uint16_t port, int *handle)
+static struct tsock *new_sock(struct tsim *s, uint32_t ip, uint16_t port, int *handle)
 {
 	for (int i = 0; i < MAX_SOCKS; i++)
 		if (!s->socks[i].used) {
-			s->socks[i] =
-			    (struct tsock){.used = true, .port = port ? port : fresh_port(s)};
+			s->socks[i] = (struct tsock){
+			    .ip = ip, .used = true, .port = port ? port : fresh_port(s)};
 			*handle = HANDLE0 + i;
 			return &s->socks[i];
 		}
@@ -209,35 +214,32 @@ static struct tsock *sock_of(struct tsim *s, int handle)
 	return i >= 0 && i < MAX_SOCKS && s->socks[i].used ? &s->socks[i] : NULL;
 }
 
-static int tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
-		      struct sockaddr_storage *local)
+static int listen_on(struct tsim *s, uint32_t ip, uint16_t port, struct sockaddr_storage *local)
 {
-	struct tsim *s = ctx;
 	int h;
-	struct tsock *t = new_sock(s, port, &h);
+	struct tsock *t = new_sock(s, ip, port, &h);
 
-	(void)toward;
 	if (!t)
 		return -1;
+	s->peer_socks += ip == PEER_IP;
 	t->listener = true;
-	test_sockaddr_v4(INSIDE_IP, t->port, local);
+	test_sockaddr_v4(ip, t->port, local);
 	return h;
 }
 
-static int tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
-		       uint16_t port, struct sockaddr_storage *local)
+static int connect_from(struct tsim *s, uint32_t ip, const struct sockaddr *to, uint16_t port,
+			struct sockaddr_storage *local)
 {
-	struct tsim *s = ctx;
 	int h;
-	struct tsock *t = new_sock(s, port, &h);
+	struct tsock *t = new_sock(s, ip, port, &h);
 
-	(void)toward;
 	if (!t)
 		return -1;
+	s->peer_socks += ip == PEER_IP;
 	ip_port(to, &t->rip, &t->rport);
 	t->connecting = true;
-	test_sockaddr_v4(INSIDE_IP, t->port, local);
-	fly(s, (struct seg){.src_ip = INSIDE_IP,
+	test_sockaddr_v4(ip, t->port, local);
+	fly(s, (struct seg){.src_ip = ip,
 			    .src_port = t->port,
 			    .dst_ip = t->rip,
 			    .dst_port = t->rport,
@@ -245,19 +247,65 @@ static int tcp_connect(void *ctx, const struct sockaddr *toward, const struct so
 	return h;
 }
 
+static int tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
+		      struct sockaddr_storage *local)
+{
+	(void)toward;
+	return listen_on(ctx, INSIDE_IP, port, local);
+}
+
+static int tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+		       uint16_t port, struct sockaddr_storage *local)
+{
+	(void)toward;
+	return connect_from(ctx, INSIDE_IP, to, port, local);
+}
+
+static int peer_tcp_listen(void *ctx, const struct sockaddr *toward, uint16_t port,
+			   struct sockaddr_storage *local)
+{
+	(void)toward;
+	return listen_on(ctx, PEER_IP, port, local);
+}
+
+static int peer_tcp_connect(void *ctx, const struct sockaddr *toward, const struct sockaddr *to,
+			    uint16_t port, struct sockaddr_storage *local)
+{
+	(void)toward;
+	return connect_from(ctx, PEER_IP, to, port, local);
+}
+
 static int tcp_send(void *ctx, int conn, const uint8_t *msg, size_t len)
 {
 	struct tsim *s = ctx;
 	struct tsock *t = sock_of(s, conn);
-	struct seg g = {.src_ip = INSIDE_IP, .flags = F_ACK, .len = len};
+	struct seg g = {.flags = F_ACK, .len = len};
 
-	if (!t || !t->connected || len > sizeof(g.data))
+	if (!t || !t->connected || t->wr_shut || len > sizeof(g.data))
 		return -1;
+	g.src_ip = t->ip;
 	g.src_port = t->port;
 	g.dst_ip = t->rip;
 	g.dst_port = t->rport;
 	memcpy(g.data, msg, len);
 	fly(s, g);
+	return 0;
+}
+
+/* Our FIN; the socket still receives. */
+static int tcp_shutdown(void *ctx, int conn)
+{
+	struct tsim *s = ctx;
+	struct tsock *t = sock_of(s, conn);
+
+	if (!t || !t->connected || t->wr_shut)
+		return -1;
+	t->wr_shut = true;
+	fly(s, (struct seg){.src_ip = t->ip,
+			    .src_port = t->port,
+			    .dst_ip = t->rip,
+			    .dst_port = t->rport,
+			    .flags = F_FIN | F_ACK});
 	return 0;
 }
 
@@ -269,7 +317,7 @@ static void tcp_close(void *ctx, int conn)
 	if (!t)
 		return;
 	if (t->connected)
-		fly(s, (struct seg){.src_ip = INSIDE_IP,
+		fly(s, (struct seg){.src_ip = t->ip,
 				    .src_port = t->port,
 				    .dst_ip = t->rip,
 				    .dst_port = t->rport,
@@ -594,6 +642,14 @@ static void simopen_order(struct tsim *s, const struct refl_test *t, int arrival
 		answer_now(s, t, arrival, g, &(struct refl_observation){0});
 		return;
 	}
+	if (t->action == REFL_TEST_PUSH) { /* down the target's connection (to PP), kept */
+		struct seg kept = {.src_ip = g->src_ip};
+		uint32_t ip;
+
+		ip_port((const struct sockaddr *)&t->target, &ip, &kept.src_port);
+		answer_now(s, t, REFL_PP, &kept, &(struct refl_observation){0});
+		return;
+	}
 	if (t->action == REFL_TEST_SIMOPEN_RESULT) {
 		if (!a)
 			return;
@@ -777,17 +833,18 @@ static struct tsock *sock_for(struct tsim *s, const struct seg *g)
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct tsock *t = &s->socks[i];
 
-		if (t->used && !t->listener && t->port == g->dst_port && t->rip == g->src_ip &&
-		    t->rport == g->src_port)
+		if (t->used && !t->listener && t->ip == g->dst_ip && t->port == g->dst_port &&
+		    t->rip == g->src_ip && t->rport == g->src_port)
 			return t;
 	}
 	return NULL;
 }
 
-static bool listening(const struct tsim *s, uint16_t port)
+static bool listening(const struct tsim *s, uint32_t ip, uint16_t port)
 {
 	for (int i = 0; i < MAX_SOCKS; i++)
-		if (s->socks[i].used && s->socks[i].listener && s->socks[i].port == port)
+		if (s->socks[i].used && s->socks[i].listener && s->socks[i].ip == ip &&
+		    s->socks[i].port == port)
 			return true;
 	return false;
 }
@@ -796,7 +853,7 @@ static bool listening(const struct tsim *s, uint16_t port)
  * firewall (RST, when it REJECTs) or no socket (the kernel's RST). */
 static void host_answer(struct tsim *s, const struct seg *g)
 {
-	struct seg a = {.src_ip = INSIDE_IP,
+	struct seg a = {.src_ip = g->dst_ip,
 			.src_port = g->dst_port,
 			.dst_ip = g->src_ip,
 			.dst_port = g->src_port,
@@ -804,7 +861,8 @@ static void host_answer(struct tsim *s, const struct seg *g)
 
 	if ((g->flags & (F_SYN | F_ACK)) != F_SYN)
 		return;
-	a.flags = !s->host_reject && listening(s, g->dst_port) ? F_SYN | F_ACK : F_RST | F_ACK;
+	a.flags =
+	    !s->host_reject && listening(s, g->dst_ip, g->dst_port) ? F_SYN | F_ACK : F_RST | F_ACK;
 	fly(s, a);
 }
 
@@ -815,7 +873,7 @@ static void arrive_icmp(struct tsim *s, const struct seg *g)
 	for (int i = 0; i < MAX_SOCKS; i++) {
 		struct tsock *t = &s->socks[i];
 
-		if (!t->used || t->listener || t->port != g->in_src_port ||
+		if (!t->used || t->listener || t->ip != g->dst_ip || t->port != g->in_src_port ||
 		    t->rip != g->in_dst_ip || t->rport != g->in_dst_port || !t->connecting)
 			continue;
 		t->connecting = false;
@@ -842,7 +900,7 @@ static void arrive(struct tsim *s, const struct seg *g)
 	if (t->connecting && (g->flags & (F_SYN | F_ACK)) == F_SYN) {
 		/* RFC 793's simultaneous open: SYN_SENT takes a SYN, answers SYN-ACK. */
 		t->syn_rcvd = true;
-		fly(s, (struct seg){.src_ip = INSIDE_IP,
+		fly(s, (struct seg){.src_ip = t->ip,
 				    .src_port = t->port,
 				    .dst_ip = t->rip,
 				    .dst_port = t->rport,
@@ -855,7 +913,7 @@ static void arrive(struct tsim *s, const struct seg *g)
 	} else if (t->connecting && (g->flags & (F_SYN | F_ACK)) == (F_SYN | F_ACK)) {
 		t->connecting = false;
 		t->connected = true;
-		fly(s, (struct seg){.src_ip = INSIDE_IP,
+		fly(s, (struct seg){.src_ip = t->ip,
 				    .src_port = t->port,
 				    .dst_ip = t->rip,
 				    .dst_port = t->rport,
@@ -879,8 +937,8 @@ static void deliver(struct tsim *s, struct seg *g)
 		udp_deliver(s, g);
 		return;
 	}
-	if (!g->inbound && g->dst_ip == INSIDE_IP) {
-		g->inbound = true; /* to this host's own address: never through the NAT */
+	if (!g->inbound && (g->dst_ip == INSIDE_IP || g->dst_ip == PEER_IP)) {
+		g->inbound = true; /* to an inside address: never through the NAT */
 		arrive(s, g);
 		return;
 	}
@@ -951,6 +1009,9 @@ static void probe_with(struct tsim *s, const struct probe_test *const *tests, si
 			      .tcp_connect = tcp_connect,
 			      .tcp_send = tcp_send,
 			      .tcp_close = tcp_close,
+			      .tcp_shutdown = tcp_shutdown,
+			      .peer_tcp_listen = s->peer ? peer_tcp_listen : NULL,
+			      .peer_tcp_connect = s->peer ? peer_tcp_connect : NULL,
 			      .session = SESSION,
 			      .tcp_lifetime_max_s = s->lifetime_max_s};
 
@@ -1265,6 +1326,74 @@ static void test_hairpin_grid(void)
 	CU_ASSERT_TRUE(exact >= 12); /* every visible cell, at least */
 }
 
+/* With a second host (--peer): hairpinning between the hosts, beside this
+ * host's own pairs, and port overloading. natemu never overloads a port (a
+ * kernel NAT does: tests/probe.sh); between hosts, hairpinning is exact
+ * wherever it can be seen, as on one host, and the joined verdict never
+ * contradicts either. */
+static void test_peer_grid(void)
+{
+	static const enum probe_bool want[3] = {PROBE_NO, PROBE_YES, PROBE_NO};
+	const struct probe_test *tests[] = {&probe_test_tcp_mapping, &probe_test_tcp_filtering,
+					    &probe_test_tcp_simopen, &probe_test_tcp_hairpin,
+					    &probe_test_tcp_overload};
+
+	for (int cell = 0; cell < 36; cell++) {
+		int hp = cell / 12, m = cell / 6 % 2 * 2, f = cell / 2 % 3, on = cell % 2;
+		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		struct probe_result res;
+		struct tsim s;
+		bool visible = m == NATEMU_ENDPOINT_INDEPENDENT && (on || f == 0);
+
+		cfg.filtering = (enum natemu_dependence)f;
+		cfg.simultaneous_open = on;
+		cfg.hairpin = hp == 0   ? NATEMU_HAIRPIN_OFF
+			      : hp == 1 ? NATEMU_HAIRPIN_EXTERNAL
+					: NATEMU_HAIRPIN_INTERNAL;
+		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
+		s.peer = true;
+		probe_with(&s, tests, 5, NULL, &res);
+		CU_ASSERT_TRUE(res.tcp.hairpin_peer_tested);
+		CU_ASSERT_TRUE(res.tcp.hairpin_peer == want[hp] ||
+			       (!visible && res.tcp.hairpin_peer == PROBE_UNKNOWN));
+		if (visible) {
+			CU_ASSERT_EQUAL(res.tcp.hairpin_peer, want[hp]);
+			CU_ASSERT_EQUAL(res.tcp.hairpinning, want[hp]);
+		}
+		CU_ASSERT_TRUE(res.tcp.hairpinning == want[hp] ||
+			       res.tcp.hairpinning == PROBE_UNKNOWN);
+		if (res.tcp.hairpin_peer == PROBE_YES)
+			CU_ASSERT_STRING_EQUAL(res.tcp.hairpin_peer_source, "external");
+		CU_ASSERT_TRUE(res.tcp.overload_tested);
+		CU_ASSERT_EQUAL(res.tcp.overloading, PROBE_NO);
+		CU_ASSERT_NOT_EQUAL(addr_port((struct sockaddr *)&res.tcp.overload_peer), 0);
+		/* A hairpin pair's listener, connection and attempt there; overloading's. */
+		CU_ASSERT_TRUE(s.peer_socks >= 4);
+	}
+}
+
+/* No second host: both untested, not inconclusive. No NAT: nothing to
+ * overload. */
+static void test_peer_edges(void)
+{
+	const struct probe_test *tests[] = {&probe_test_tcp_hairpin, &probe_test_tcp_overload};
+	struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, &cfg, 1);
+	probe_with(&s, tests, 2, NULL, &res);
+	CU_ASSERT_FALSE(res.tcp.hairpin_peer_tested);
+	CU_ASSERT_FALSE(res.tcp.overload_tested);
+	tsim_setup(&s, NULL, 1);
+	s.peer = true;
+	probe_with(&s, tests, 2, NULL, &res);
+	CU_ASSERT_TRUE(res.tcp.overload_tested);
+	CU_ASSERT_EQUAL(res.tcp.overloading, PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(res.tcp.overload_reason, "no NAT: no public endpoint to share");
+	CU_ASSERT_EQUAL(res.tcp.hairpin_peer, PROBE_UNKNOWN);
+}
+
 static void probe_icmp(struct tsim *s, struct probe_result *res)
 {
 	const struct probe_test *tests[] = {&probe_test_tcp_icmp};
@@ -1386,9 +1515,9 @@ static void test_hold_grid(void)
 	}
 }
 
-/* REQ-5's established-idle timeout: natemu's tcp-established lies between
- * the longest check alive and the shortest dead; the checks after a dead
- * one are not waited for. Without a NAT, every check alive. */
+/* REQ-5's timeouts: natemu's tcp-established and tcp-transitory each lie
+ * between its kind's longest check alive and shortest dead; the checks
+ * after a dead one are not waited for. Without a NAT, every check alive. */
 static void test_tcp_lifetime(void)
 {
 	const struct probe_test *tests[] = {&probe_test_tcp_lifetime};
@@ -1397,19 +1526,32 @@ static void test_tcp_lifetime(void)
 	struct tsim s;
 
 	cfg.tcp_established_ms = 5000;
+	cfg.tcp_transitory_ms = 3000;
 	tsim_setup(&s, &cfg, 1);
 	s.lifetime_max_s = 20;
 	probe_with(&s, tests, 1, NULL, &res);
-	CU_ASSERT_TRUE(res.tcp.idle_tested);
-	CU_ASSERT_EQUAL(res.tcp.idle_alive_s, 4);
-	CU_ASSERT_EQUAL(res.tcp.idle_dead_s, 8);
-	CU_ASSERT_EQUAL(res.tcp.idle_nchecks, 5);  /* 2, 4, 8, 16, 20 */
-	CU_ASSERT_EQUAL(res.tcp.idle_fates[3], 3); /* 16: not waited for */
+	CU_ASSERT_TRUE(res.tcp.established.tested);
+	CU_ASSERT_EQUAL(res.tcp.established.alive_s, 4);
+	CU_ASSERT_EQUAL(res.tcp.established.dead_s, 8);
+	CU_ASSERT_EQUAL(res.tcp.established.nchecks, 5);  /* 2, 4, 8, 16, 20 */
+	CU_ASSERT_EQUAL(res.tcp.established.fates[3], 3); /* 16: not waited for */
+	CU_ASSERT_EQUAL(res.tcp.transitory.alive_s, 2);
+	CU_ASSERT_EQUAL(res.tcp.transitory.dead_s, 4);
+	CU_ASSERT_EQUAL(res.tcp.transitory.fates[2], 3);
+	/* A transitory timeout as long as the established one: the FIN changed nothing. */
+	cfg.tcp_transitory_ms = 5000;
+	tsim_setup(&s, &cfg, 1);
+	s.lifetime_max_s = 20;
+	probe_with(&s, tests, 1, NULL, &res);
+	CU_ASSERT_EQUAL(res.tcp.transitory.alive_s, 4);
+	CU_ASSERT_EQUAL(res.tcp.transitory.dead_s, 8);
 	tsim_setup(&s, NULL, 1);
 	s.lifetime_max_s = 10;
 	probe_with(&s, tests, 1, NULL, &res);
-	CU_ASSERT_EQUAL(res.tcp.idle_alive_s, 10);
-	CU_ASSERT_TRUE(res.tcp.idle_dead_s < 0);
+	CU_ASSERT_EQUAL(res.tcp.established.alive_s, 10);
+	CU_ASSERT_TRUE(res.tcp.established.dead_s < 0);
+	CU_ASSERT_EQUAL(res.tcp.transitory.alive_s, 10);
+	CU_ASSERT_TRUE(res.tcp.transitory.dead_s < 0);
 }
 
 int test_probe_tcp_register(void)
@@ -1425,11 +1567,15 @@ int test_probe_tcp_register(void)
 	    {"TCP simultaneous open on/off x filtering x unsolicited SYN", test_simopen_grid},
 	    {"TCP simultaneous open: no NAT, no silent port", test_simopen_edges},
 	    {"TCP hairpinning x mapping x filtering x simultaneous open", test_hairpin_grid},
+	    {"a second host: hairpinning between hosts x mapping x filtering x simultaneous open, "
+	     "port overloading",
+	     test_peer_grid},
+	    {"a second host: none (untested), no NAT", test_peer_edges},
 	    {"ICMP errors: translated, dropped, ending connections x mapping x filtering",
 	     test_icmp_grid},
 	    {"ICMP errors: no NAT, no silent port, no session", test_icmp_edges},
 	    {"REQ-4's hold x filtering x unsolicited SYN, exactly", test_hold_grid},
-	    {"REQ-5: the established-idle timeout bracketed", test_tcp_lifetime},
+	    {"REQ-5: the established and transitory timeouts bracketed", test_tcp_lifetime},
 	};
 
 	return TEST_SUITE("natprobe TCP (simulated network)", tests);

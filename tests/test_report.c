@@ -488,9 +488,21 @@ static void test_compliance_edges(void)
 	/* REQ-5 from tcp-lifetime's bracket. */
 	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":4,\"dead_s\":8}}}", &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_FAIL);
-	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":7440,\"dead_s\":null}}}", &row);
+	/* Both floors met: a pass; the established one alone judges nothing. */
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":7440,\"dead_s\":null},"
+	       "\"transitory_idle\":{\"alive_s\":7440,\"dead_s\":null}}}",
+	       &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_PASS);
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":7440,\"dead_s\":null}}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_UNTESTED);
 	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":300,\"dead_s\":null}}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_UNTESTED);
+	/* Linux's default: half-closed connections dropped after 60 s. */
+	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":7440,\"dead_s\":null},"
+	       "\"transitory_idle\":{\"alive_s\":32,\"dead_s\":64}}}",
+	       &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_FAIL);
+	row_of("{\"tcp\":{\"transitory_idle\":{\"alive_s\":256,\"dead_s\":null}}}", &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_UNTESTED);
 }
 

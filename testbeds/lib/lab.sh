@@ -350,7 +350,7 @@ natemu_expectations() {
 	local s key value
 	EXPECT_UDP=pass EXPECT_TCP=pass EXPECT_NAT=true EXPECT_SYN=drop
 	EXPECT_MAPPING=endpoint-independent EXPECT_FILTERING=address-and-port-dependent
-	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false
+	EXPECT_PORT=preserving EXPECT_POOL=single EXPECT_OVERLOADING=false EXPECT_TCP_OVERLOADING=false
 	local hairpin=external pool_size=1 pooling=paired simopen=true icmp=translate
 	for s in "$@"; do
 		key=${s%%=*} value=${s#*=}

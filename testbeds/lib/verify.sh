@@ -346,6 +346,30 @@ observe_overloading() {
 	OBS_OVERLOADING_DETAIL="$a $b"
 }
 
+# TCP port overloading (RFC 5382 REQ-7), as UDP's: cli1 and cli2 connect
+# from the same inside port to different reflector addresses. labecho closes
+# each connection once answered; the NAT still holds its entry for a while
+# (Linux: TIME_WAIT, 120 s; natemu: its transitory timeout), and so its port.
+observe_tcp_overloading() {
+	local a b
+	if [ "$OBS_NAT" = false ]; then
+		OBS_TCP_OVERLOADING=not-applicable
+		return
+	fi
+	a=$(in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41053" "$R1:3478" |
+		awk '$1 == "mapped" { print $2 }')
+	b=$(in_ns cli2 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli2):41053" "$R2:3478" |
+		awk '$1 == "mapped" { print $2 }')
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		OBS_TCP_OVERLOADING=inconclusive
+	elif [ "$a" = "$b" ]; then
+		OBS_TCP_OVERLOADING=true
+	else
+		OBS_TCP_OVERLOADING=false
+	fi
+	OBS_TCP_OVERLOADING_DETAIL="$a $b"
+}
+
 # The NAT's own record: a conntrack entry for cli1's first flow whose reply
 # direction goes to exactly the mapping the reflector saw.
 observe_conntrack() {
@@ -496,6 +520,11 @@ verify_lab() {
 		[ "$OBS_HAIRPIN" = true ] &&
 			verify_row hairpin-src "$(expect HAIRPIN_SOURCE)" "$OBS_HAIRPIN_SOURCE"
 		verify_row overloading "$(expect OVERLOADING)" "$OBS_OVERLOADING" "${OBS_OVERLOADING_DETAIL:-}"
+		if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_OVERLOADING)" ]; then
+			observe_tcp_overloading
+			verify_row tcp-overload "$(expect TCP_OVERLOADING)" "$OBS_TCP_OVERLOADING" \
+				"${OBS_TCP_OVERLOADING_DETAIL:-}"
+		fi
 		[ -n "$CT_ROLE" ] &&
 			verify_row conntrack agrees "$OBS_CONNTRACK" "in $CT_ROLE: reply to $OBS_M1"
 		if [ -n "$(expect SOURCES)" ]; then

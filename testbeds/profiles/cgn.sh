@@ -28,6 +28,7 @@ EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single
 EXPECT_OVERLOADING=true
+EXPECT_TCP_OVERLOADING=true
 EXPECT_HAIRPIN=false
 CT_ROLE=cgn
 

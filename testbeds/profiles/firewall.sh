@@ -28,6 +28,7 @@ EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=single
 EXPECT_OVERLOADING=not-applicable
+EXPECT_TCP_OVERLOADING=not-applicable
 EXPECT_HAIRPIN=not-applicable
 CT_ROLE=fw
 

@@ -29,6 +29,7 @@ EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=not-preserving
 EXPECT_POOL=single
 EXPECT_OVERLOADING=false
+EXPECT_TCP_OVERLOADING=false
 EXPECT_HAIRPIN=false
 CT_ROLE=nat
 

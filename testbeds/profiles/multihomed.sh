@@ -46,6 +46,7 @@ EXPECT_FILTERING=endpoint-independent
 EXPECT_PORT=preserving
 EXPECT_POOL=single
 EXPECT_OVERLOADING=not-applicable
+EXPECT_TCP_OVERLOADING=not-applicable
 EXPECT_HAIRPIN=not-applicable
 EXPECT_SOURCES=different
 EXPECT_SOURCES6=different

@@ -33,6 +33,7 @@ EXPECT_FILTERING=address-and-port-dependent
 EXPECT_PORT=preserving
 EXPECT_POOL=several
 EXPECT_OVERLOADING=false
+EXPECT_TCP_OVERLOADING=false
 EXPECT_HAIRPIN=false
 CT_ROLE=nat
 

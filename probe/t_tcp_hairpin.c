@@ -22,8 +22,11 @@
  *
  * Nothing: no hairpinning, where the packets could have been seen (see
  * probe_decide_tcp_hairpin: the mapping, filtering and simultaneous-open
- * verdicts of the tests before this one say so). Both SYNs of every pair
- * answered with a RST or ICMP error is an answer. Unanswered SYNs are not
+ * verdicts of the tests before this one say so). Every pair with a SYN
+ * answered by a RST or ICMP error is an answer: a hairpinned SYN would have
+ * met the other port's listener, and loss cannot make a RST. (Of a pair's
+ * two SYNs, crossing at once, the NAT now and then answers only one before
+ * the pair's time is up.) Unanswered SYNs are not
  * waited for until the kernel sends them again (1 s): a pair's SYNs count
  * after six retransmission timeouts of the path to the reflector (which
  * the hairpin's path, turning at the NAT, does not exceed), and pairs are
@@ -329,12 +332,12 @@ static enum probe_bool decide_set(struct probe_run *r, const struct set *s, stru
 	unsigned n = tried(s);
 	enum probe_bool v;
 
-	/* Every pair that sent its SYNs counts; answered only if all were. */
+	/* Every pair that sent its SYNs counts; answered only if each had one refused. */
 	for (unsigned k = 0; k < s->started; k++) {
 		const struct pair *q = &s->pair[k];
 
 		if (q->sent)
-			seen.answered = seen.answered && q->refused[0] && q->refused[1];
+			seen.answered = seen.answered && (q->refused[0] || q->refused[1]);
 		if (q->sent && !s->winner)
 			p = q;
 	}

@@ -155,6 +155,24 @@ static enum nr_mark tcp_idle(const struct nr_row *r, char *why, size_t len)
 	return NR_UNTESTED;
 }
 
+/* REQ-6: a rewrite of the reflector's plain MAPPED-ADDRESS in a TCP answer
+ * is an ALG at work on the reflector's port, so a fail. None seen passes
+ * nothing: ALGs bound to other ports (SIP's, H.323's) cannot be seen. */
+static enum nr_mark tcp_alg(const struct nr_row *r, char *why, size_t len)
+{
+	if (!strcmp(r->value[NR_TCP_ALG], "true")) {
+		say(why, len, "the reflector's MAPPED-ADDRESS arrived rewritten over TCP: an ALG");
+		return NR_FAIL;
+	}
+	if (!strcmp(r->value[NR_TCP_ALG], "false"))
+		say(why, len,
+		    "no rewrite of the reflector's TCP answers; ALGs on other ports cannot be "
+		    "seen");
+	else
+		say(why, len, "not in the record (natprobe's tcp-mapping measures it)");
+	return NR_UNTESTED;
+}
+
 /* A judge, or a key and the values that pass (|-separated), or neither:
  * no natprobe test measures it. */
 const struct nr_requirement nr_requirements[] = {
@@ -186,7 +204,8 @@ const struct nr_requirement nr_requirements[] = {
     {"5382", "REQ-4", "MUST", "no answer to an unsolicited SYN for 6 s", NR_TCP_SYN, NULL, tcp_syn},
     {"5382", "REQ-5", "MUST", "idle timeouts: established 2 h 4 min, transitory 4 min", NR_NKEYS,
      NULL, tcp_idle},
-    {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_NKEYS, NULL, NULL},
+    {"5382", "REQ-6", "RECOMMENDED", "TCP ALGs (but FTP's) off by default", NR_TCP_ALG, NULL,
+     tcp_alg},
     {"5382", "REQ-7", "MUST NOT", "port overloading for TCP", NR_TCP_OVERLOADING, "false", NULL},
     {"5382", "REQ-8", "MUST", "hairpinning for TCP", NR_TCP_HAIRPINNING, "true", NULL},
     {"5382", "REQ-9", "SHOULD", "ICMP destination unreachable translated", NR_TCP_ICMP, "true",

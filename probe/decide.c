@@ -175,6 +175,30 @@ probe_decide_simopen_trial(bool connected, const struct probe_observation *resul
 	}
 }
 
+enum probe_bool probe_decide_alg(const struct sockaddr_storage * xor,
+				 const struct sockaddr_storage *plain, unsigned n, unsigned *which,
+				 const char **why)
+{
+	unsigned both = 0;
+
+	*why = NULL;
+	for (unsigned i = 0; i < n; i++) {
+		if (!plain[i].ss_family || !xor[i].ss_family)
+			continue;
+		both++;
+		if (!addr_equal((const struct sockaddr *)&plain[i],
+				(const struct sockaddr *)&xor[i])) {
+			*which = i;
+			return PROBE_YES;
+		}
+	}
+	if (both && both == n)
+		return PROBE_NO;
+	*why = both ? "not every answer came with MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS"
+		    : "the reflector sends no MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS";
+	return PROBE_UNKNOWN;
+}
+
 enum probe_bool probe_decide_hairpin_join(bool peer_tested, enum probe_bool host,
 					  enum probe_bool peer, const char **why)
 {

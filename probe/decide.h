@@ -73,6 +73,14 @@ enum probe_simopen_trial probe_decide_simopen_trial(bool connected,
 enum probe_bool probe_decide_hairpin_join(bool peer_tested, enum probe_bool host,
 					  enum probe_bool peer, const char **why);
 
+/* A payload rewrite on the way (RFC 5382 REQ-6's ALGs, RFC 5389 15.2): over
+ * n answers, each's XOR-MAPPED-ADDRESS against its plain MAPPED-ADDRESS
+ * (family 0: the answer had none). YES when one differs (*which: its
+ * index), NO when every answer had both and all agree, else unknown. */
+enum probe_bool probe_decide_alg(const struct sockaddr_storage * xor,
+				 const struct sockaddr_storage *plain, unsigned n, unsigned *which,
+				 const char **why);
+
 /* TCP hairpinning (RFC 5382 REQ-8), from what one attempt saw. */
 struct probe_tcp_hairpin_seen {
 	bool behind_nat; /* the two connections' mapped addresses are not their own */

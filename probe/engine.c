@@ -1019,8 +1019,9 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 		settle(e, t, NULL);
 		return;
 	}
-	if (stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a.mapped) != STUN_OK &&
-	    stun_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a.mapped) != STUN_OK)
+	if (stun_get_addr(&m, STUN_ATTR_XOR_MAPPED_ADDRESS, &a.mapped) == STUN_OK)
+		stun_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a.plain);
+	else if (stun_get_addr(&m, STUN_ATTR_MAPPED_ADDRESS, &a.mapped) != STUN_OK)
 		return;
 	e->answers++;
 	if (!t->silence && !t->tcp) {

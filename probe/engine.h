@@ -138,6 +138,7 @@ struct probe_answer {
 	unsigned dest;                  /* the role the request went to */
 	uint32_t change;                /* the CHANGE-REQUEST flags asked for */
 	struct sockaddr_storage mapped; /* XOR-MAPPED-ADDRESS (or MAPPED-ADDRESS) */
+	struct sockaddr_storage plain;  /* MAPPED-ADDRESS beside the XOR one (family 0: none) */
 	struct sockaddr_storage from;   /* where the answer came from */
 	uint64_t rtt_us;                /* from the last transmission */
 	unsigned sends;                 /* how many transmissions it took */

@@ -340,6 +340,24 @@ static void print_tcp_icmp(FILE *out, const struct probe_tcp *t);
 static void print_tcp_hold(FILE *out, const struct probe_tcp *t);
 static void print_tcp_idle(FILE *out, const struct probe_tcp *t);
 
+/* RFC 5382 REQ-6: a payload rewrite seen in the mapping test's answers. */
+static void print_tcp_alg(FILE *out, const struct probe_tcp *t)
+{
+	char a[ADDR_STRLEN], b[ADDR_STRLEN];
+
+	if (t->alg == PROBE_YES)
+		fprintf(out,
+			"  %-10s %-28s MAPPED-ADDRESS came as %s, XOR-MAPPED-ADDRESS %s: an ALG "
+			"rewrites TCP payloads (RFC 5382 REQ-6 not met)\n",
+			"tcp alg", "rewrite",
+			addr_format((const struct sockaddr *)&t->alg_plain, a, sizeof(a)),
+			addr_format((const struct sockaddr *)&t->alg_xor, b, sizeof(b)));
+	else if (t->alg == PROBE_NO)
+		fprintf(out, "  %-10s %-28s %s\n", "tcp alg", "none seen",
+			"the answers' plain MAPPED-ADDRESS came unchanged (ALGs on other ports "
+			"cannot be seen)");
+}
+
 /* The TCP verdicts (RFC 5382), after UDP's. */
 static void print_tcp(FILE *out, const struct probe_tcp *t)
 {
@@ -351,6 +369,7 @@ static void print_tcp(FILE *out, const struct probe_tcp *t)
 			    ? ""
 			    : "RFC 5382 REQ-1 not met (MUST be endpoint-independent)");
 		print_mapped(out, t->mapping_seen);
+		print_tcp_alg(out, t);
 	}
 	print_tcp_ports(out, t);
 	print_tcp_filtering(out, t);
@@ -1027,6 +1046,19 @@ static void tcp_idle_json(const struct probe_tcp *t, json_t *tcp, json_t *reason
 	idle_json("transitory_idle", &t->transitory, tcp, reasons);
 }
 
+/* REQ-6: null where no answer had both addresses; the rewrite's pair. */
+static void tcp_alg_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence, json_t *reasons)
+{
+	json_object_set_new(tcp, "alg_rewrite", bool_or_null(t->alg));
+	if (t->alg == PROBE_YES)
+		json_object_set_new(evidence, "alg_rewrite",
+				    json_pack("{s:o, s:o}", "mapped_address",
+					      addr_json(&t->alg_plain), "xor_mapped_address",
+					      addr_json(&t->alg_xor)));
+	if (t->alg_reason[0])
+		json_object_set_new(reasons, "alg_rewrite", json_string(t->alg_reason));
+}
+
 static void tcp_overload_json(const struct probe_tcp *t, json_t *tcp, json_t *evidence,
 			      json_t *reasons)
 {
@@ -1080,6 +1112,7 @@ static json_t *tcp_json(const struct probe_tcp *t)
 		json_object_set_new(evidence, "mapping", seen);
 		if (t->mapping_reason[0])
 			json_object_set_new(reasons, "mapping", json_string(t->mapping_reason));
+		tcp_alg_json(t, tcp, evidence, reasons);
 	}
 	if (t->port_pattern != PROBE_PORTS_UNTESTED) {
 		json_object_set_new(

@@ -180,6 +180,11 @@ struct probe_tcp {
 	struct sockaddr_storage hairpin_peer_seen;
 	unsigned hairpin_peer_rounds;
 	char hairpin_peer_reason[PROBE_REASON_LEN];
+	/* A payload rewrite on the way (REQ-6's ALGs): tcp-mapping's answers'
+	 * plain MAPPED-ADDRESS against XOR-MAPPED-ADDRESS; one that differs. */
+	enum probe_bool alg;
+	struct sockaddr_storage alg_plain, alg_xor;
+	char alg_reason[PROBE_REASON_LEN];
 	/* Port overloading (REQ-7, tcp-overloading, with --peer): connections
 	 * from one port here (to PP), on the second host (to AA), here again
 	 * (to AA), and the public endpoint each was given. */

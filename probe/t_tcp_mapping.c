@@ -9,8 +9,12 @@
  * Connections to four different endpoints from one port are four different
  * 4-tuples, which SO_REUSEPORT allows; none is closed before all four have
  * settled, so no TIME_WAIT stands in the way of another. Then all are closed:
- * the reflector keeps at most 16 connections per source, and the next test
- * opens twelve.
+ * the reflector keeps a bounded number of connections per source, and the
+ * next test opens twelve.
+ *
+ * The same answers show a payload rewrite (RFC 5382 REQ-6's ALGs): the
+ * reflector's plain MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS, which a box
+ * that rewrites addresses in payloads changes and cannot recognise.
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,7 +24,7 @@
 #include "probe/tests.h"
 
 struct state {
-	struct sockaddr_storage local, seen[4];
+	struct sockaddr_storage local, seen[4], plain[4];
 	bool answered[4];
 	int conn[4];
 	uint16_t port;
@@ -97,6 +101,7 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 	if (tag < 0 || tag >= 4)
 		return;
 	s->seen[tag] = a->mapped;
+	s->plain[tag] = a->plain;
 	s->answered[tag] = true;
 	settle(r, s);
 }
@@ -106,6 +111,27 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 	(void)sends;
 	if (tag >= 0 && tag < 4)
 		settle(r, state);
+}
+
+/* REQ-6: over the roles answered. */
+static void decide_alg(const struct state *s, struct probe_tcp *t)
+{
+	struct sockaddr_storage xor [4], plain[4];
+	unsigned n = 0, which = 0;
+	const char *why;
+
+	for (unsigned role = 0; role < 4; role++)
+		if (s->answered[role]) {
+			xor[n] = s->seen[role];
+			plain[n++] = s->plain[role];
+		}
+	t->alg = n ? probe_decide_alg(xor, plain, n, &which, &why) : PROBE_UNKNOWN;
+	if (t->alg == PROBE_YES) {
+		t->alg_xor = xor[which];
+		t->alg_plain = plain[which];
+	} else if (t->alg == PROBE_UNKNOWN)
+		snprintf(t->alg_reason, sizeof(t->alg_reason), "%s",
+			 n ? why : "no answer over TCP");
 }
 
 static void finish(struct probe_run *r, void *state, struct probe_result *res)
@@ -136,12 +162,14 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 		t->mapping = probe_decide_mapping(s->seen, &s->local, &why);
 	if (why && !t->mapping_reason[0])
 		snprintf(t->mapping_reason, sizeof(t->mapping_reason), "%s", why);
+	decide_alg(s, t);
 }
 
 const struct probe_test probe_test_tcp_mapping = {
     .name = "tcp-mapping",
     .help = "TCP mapping (RFC 5382 REQ-1): one local port with a listener, connections to the "
-	    "reflector's four endpoints held at once",
+	    "reflector's four endpoints held at once; their answers' plain MAPPED-ADDRESS shows an "
+	    "ALG that rewrites payloads (REQ-6)",
     .state_size = sizeof(struct state),
     .start = start,
     .on_answer = on_answer,

@@ -71,7 +71,10 @@ tcp_hairpin_truth() {
 # mapping (pass where FILTERING is endpoint-independent, else SYN_TRUTH);
 # SIMOPEN_TRUTH simultaneous open (true unless set); ICMP_TRUTH and
 # ICMP_KEPT_TRUTH whether ICMP errors come in translated and leave
-# connections alive (true unless set).
+# connections alive (true unless set); ALG_TRUTH whether the NAT rewrites
+# addresses in TCP payloads (false unless set); TCP_OVERLOAD_TRUTH TCP port
+# overloading (OVERLOAD_TRUTH unless set), and hairpinning between the hosts
+# over TCP must be what it is on one.
 # CLI1_SETUP, when set, is run in cli1 first (a host firewall).
 # With "lossy", a verdict may also be inconclusive; counts go to $LOSS_FILE.
 probe_lab() {
@@ -94,8 +97,10 @@ probe_lab() {
     for key in nat mapping filtering hairpinning source pattern pooling port_overloading \
         hairpinning_peer contiguity_preserved tcp.mapping tcp.pattern tcp.filtering \
         tcp.unsolicited_syn tcp.unsolicited_syn_mapped tcp.simultaneous_open tcp.hairpinning \
-        tcp.icmp_translated tcp.icmp_keeps_connection tcp.hairpinning_peer tcp.port_overloading; do
+        tcp.icmp_translated tcp.icmp_keeps_connection tcp.hairpinning_peer tcp.port_overloading \
+        tcp.alg_rewrite; do
         case $key in
+        tcp.alg_rewrite) want=${ALG_TRUTH:-false} ;;
         tcp.port_overloading) want=${TCP_OVERLOAD_TRUTH:-${OVERLOAD_TRUTH:-false}} ;;
         tcp.icmp_translated) want=${ICMP_TRUTH:-true} ;;
         tcp.icmp_keeps_connection) want=${ICMP_KEPT_TRUTH:-true} ;;
@@ -390,12 +395,14 @@ for syn in drop rst; do
 done
 # A host whose own firewall answers every new inbound SYN with a RST: the
 # NAT let the reflector's SYNs through (endpoint-independent filtering), and
-# the RST that comes back, the host's, must not be read as the NAT's.
+# the RST that comes back, the host's, must not be read as the NAT's. Its
+# NAT also rewrites addresses in TCP payloads (alg=on, RFC 5382 REQ-6):
+# every verdict must stay right, and the rewrite be seen.
 CLI1_SETUP="nft add table inet nlhostfw && nft add chain inet nlhostfw in \
 '{ type filter hook input priority 0; }' && nft add rule inet nlhostfw in \
 tcp flags syn / syn,ack ct state new reject with tcp reset" \
-    NATEMU_SETTINGS="filtering=endpoint-independent unsolicited-syn=rst" SYN_TRUTH=rst \
-    par probe_lab natemu true endpoint-independent endpoint-independent \
+    NATEMU_SETTINGS="filtering=endpoint-independent unsolicited-syn=rst alg=on" SYN_TRUTH=rst \
+    ALG_TRUTH=true par probe_lab natemu true endpoint-independent endpoint-independent \
     "$(hairpin_truth endpoint-independent endpoint-independent external)"
 # With them, natemu's ICMP modes (RFC 5382 REQ-9, REQ-10): errors not let in
 # (hairpin=off) and errors let in that end the connection (internal).

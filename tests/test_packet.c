@@ -52,7 +52,7 @@ static void test_parse_and_rewrite(void)
 
 	to = p.summary;
 	to.src_ip = IP(203, 0, 113, 1);
-	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&p, &to, out, &out_len));
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&p, &to, false, out, &out_len));
 	CU_ASSERT_EQUAL(out_len, 39);
 	CU_ASSERT_EQUAL(out[8], 63);
 	/* Checksums computed outside natlab (Python) for this exact packet. */
@@ -104,7 +104,7 @@ static void test_parse_rejects(void)
 	udp_frame(f);
 	f[22] = 1;
 	CU_ASSERT_PTR_NULL(packet_parse(&p, f, len));
-	CU_ASSERT_STRING_EQUAL(packet_rewrite(&p, &p.summary, f, &len), "ttl expired");
+	CU_ASSERT_STRING_EQUAL(packet_rewrite(&p, &p.summary, false, f, &len), "ttl expired");
 }
 
 static void test_rst_and_icmp(void)
@@ -150,6 +150,52 @@ static void test_rst_and_icmp(void)
 	CU_ASSERT_EQUAL(packet_checksum(out + 20, out_len - 20, 0), 0);
 }
 
+/* natemu's alg=on (RFC 5382 REQ-6's subject): an inbound TCP segment whose
+ * payload carries the public address (as STUN's MAPPED-ADDRESS does) gets
+ * the inside one there too, checksum right; without it, untouched; a
+ * UDP payload never. */
+static void test_alg(void)
+{
+	static const uint8_t mapped[8] = {0, 1, 0x9c, 0x41, 203, 0, 113, 1};
+	uint8_t f[128], out[PACKET_MAX], data[12] = {203, 0, 113, 1, 7, 203, 0, 113, 1, 203, 0};
+	uint8_t *ip = f + 14;
+	size_t out_len;
+	struct packet p;
+	struct natemu_pkt to;
+	uint32_t pseudo;
+
+	CU_ASSERT_EQUAL(packet_alg_replace(data, sizeof(data), IP(203, 0, 113, 1), IP(10, 0, 1, 2)),
+			2);
+	CU_ASSERT_EQUAL(data[5], 10);
+	CU_ASSERT_EQUAL(data[9], 203); /* a cut-off copy stays */
+	udp_frame(f);
+	ip[9] = IPPROTO_TCP;
+	wire_put16(ip + 2, 48);
+	memset(ip + 20, 0, 20);
+	wire_put32(ip + 12, IP(203, 0, 113, 10));
+	wire_put32(ip + 16, IP(203, 0, 113, 1));
+	wire_put16(ip + 20, 3478);
+	wire_put16(ip + 22, 40001);
+	ip[32] = 5 << 4;
+	ip[33] = 0x18;
+	memcpy(ip + 40, mapped, sizeof(mapped));
+	CU_ASSERT_PTR_NULL_FATAL(packet_parse(&p, f, 14 + 48));
+	to = p.summary;
+	to.dst_ip = IP(10, 0, 1, 2);
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&p, &to, false, out, &out_len));
+	CU_ASSERT_EQUAL(memcmp(out + 40, mapped, sizeof(mapped)), 0);
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&p, &to, true, out, &out_len));
+	CU_ASSERT_EQUAL(wire_get32(out + 44), IP(10, 0, 1, 2));
+	pseudo = wire_get16(out + 12) + wire_get16(out + 14) + wire_get16(out + 16) +
+		 wire_get16(out + 18) + IPPROTO_TCP + 28;
+	CU_ASSERT_EQUAL(packet_checksum(out + 20, 28, pseudo), 0);
+	ip[9] = IPPROTO_UDP;
+	wire_put16(ip + 24, 28);
+	CU_ASSERT_PTR_NULL_FATAL(packet_parse(&p, f, 14 + 48));
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&p, &to, true, out, &out_len));
+	CU_ASSERT_EQUAL(wire_get32(out + 44), IP(203, 0, 113, 1));
+}
+
 /* An ICMP error in from outside (RFC 5508): parsed with the packet it
  * quotes, and rewritten with that packet's source translated back, every
  * checksum right (outer IP, ICMP, the quoted IP header). */
@@ -177,7 +223,7 @@ static void test_icmp_error_translated(void)
 	to = e.summary;
 	to.dst_ip = to.quoted.src_ip = IP(10, 0, 1, 2);
 	to.quoted.src_port = 41001;
-	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&e, &to, out, &out_len));
+	CU_ASSERT_PTR_NULL_FATAL(packet_rewrite(&e, &to, false, out, &out_len));
 	CU_ASSERT_EQUAL(out_len, icmp_len);
 	CU_ASSERT_EQUAL(wire_get32(out + 16), IP(10, 0, 1, 2));
 	CU_ASSERT_EQUAL(out[20], 3);
@@ -196,6 +242,7 @@ int test_packet_register(void)
 	    {"an ICMP error translated back, checksums right", test_icmp_error_translated},
 	    {"malformed frames named", test_parse_rejects},
 	    {"RST and ICMP answers", test_rst_and_icmp},
+	    {"alg=on: a TCP payload's copies of the address rewritten", test_alg},
 	};
 
 	return TEST_SUITE("natemu packets", tests);

@@ -12,11 +12,13 @@
 #include <arpa/inet.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 #include "reflector/capture.h"
 #include "reflector/handler.h"
 #include "reflector/natlabtest.h"
 #include "testbeds/natemu/nat.h"
+#include "testbeds/natemu/packet.h"
 #include "testlib.h"
 #include "wire.h"
 
@@ -116,6 +118,7 @@ struct tsim {
 	bool no_session;         /* the probe runs without --session/--key */
 	bool peer;               /* a second host, PEER_IP (--peer) */
 	unsigned peer_socks;     /* sockets opened there */
+	bool alg;                /* the NAT rewrites addresses in payloads (natemu's alg=on) */
 	uint8_t syn_ttl[65536];  /* by the reflector-side source port: its SYN's TTL */
 	unsigned lifetime_max_s; /* --tcp-lifetime */
 	probe_engine_t *engine;
@@ -382,6 +385,10 @@ static bool translate(struct tsim *s, struct seg *g)
 		return false;
 	if (r.to == NATEMU_INSIDE)
 		g->inbound = true; /* hairpinned: back to the inside */
+	if (s->alg) {              /* natemu's alg=on, as packet.c does it */
+		packet_alg_replace(g->data, g->len, g->dst_ip, r.pkt.dst_ip);
+		packet_alg_replace(g->data, g->len, g->src_ip, r.pkt.src_ip);
+	}
 	g->ttl--;
 	g->src_ip = r.pkt.src_ip;
 	g->dst_ip = r.pkt.dst_ip;
@@ -1091,6 +1098,55 @@ static void test_tcp_no_nat(void)
 	probe_tcp(&s, &res);
 	CU_ASSERT_EQUAL(res.tcp.mapping, PROBE_MAPPING_NONE);
 	CU_ASSERT_EQUAL(res.tcp.port_pattern, PROBE_PORTS_PRESERVING);
+	CU_ASSERT_EQUAL(res.tcp.alg, PROBE_NO);
+}
+
+/* REQ-6: a NAT that rewrites addresses in TCP payloads turns the answers'
+ * plain MAPPED-ADDRESS into the inside address; XOR-MAPPED-ADDRESS, and so
+ * the mapping verdict, stay right. Without the rewrite: none seen. */
+static void test_tcp_alg(void)
+{
+	struct natemu_cfg cfg = nat_cfg(NATEMU_ENDPOINT_INDEPENDENT, NATEMU_PORTS_PRESERVE);
+	struct probe_result res;
+	struct tsim s;
+
+	for (int alg = 0; alg < 2; alg++) {
+		uint32_t ip;
+		uint16_t port;
+
+		tsim_setup(&s, &cfg, 1);
+		s.alg = alg;
+		probe_tcp(&s, &res);
+		CU_ASSERT_EQUAL(res.tcp.mapping, PROBE_MAPPING_EI);
+		CU_ASSERT_EQUAL(res.tcp.alg, alg ? PROBE_YES : PROBE_NO);
+		if (!alg)
+			continue;
+		ip_port((struct sockaddr *)&res.tcp.alg_plain, &ip, &port);
+		CU_ASSERT_EQUAL(ip, INSIDE_IP);
+		ip_port((struct sockaddr *)&res.tcp.alg_xor, &ip, &port);
+		CU_ASSERT_EQUAL(ip, PUBLIC_IP);
+	}
+}
+
+/* The rule alone: answers without a plain MAPPED-ADDRESS say nothing. */
+static void test_alg_rule(void)
+{
+	struct sockaddr_storage xor [2], plain[2] = {{0}};
+	unsigned which = 9;
+	const char *why;
+
+	test_sockaddr_v4(PUBLIC_IP, 4000, &xor[0]);
+	test_sockaddr_v4(PUBLIC_IP, 4001, &xor[1]);
+	CU_ASSERT_EQUAL(probe_decide_alg(xor, plain, 2, &which, &why), PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(why,
+			       "the reflector sends no MAPPED-ADDRESS beside XOR-MAPPED-ADDRESS");
+	plain[0] = xor[0];
+	CU_ASSERT_EQUAL(probe_decide_alg(xor, plain, 2, &which, &why), PROBE_UNKNOWN);
+	plain[1] = xor[1];
+	CU_ASSERT_EQUAL(probe_decide_alg(xor, plain, 2, &which, &why), PROBE_NO);
+	test_sockaddr_v4(INSIDE_IP, 4001, &plain[1]);
+	CU_ASSERT_EQUAL(probe_decide_alg(xor, plain, 2, &which, &why), PROBE_YES);
+	CU_ASSERT_EQUAL(which, 1);
 }
 
 /* A reflector without TCP (its kernel answers RST): inconclusive, with why. */
@@ -1559,6 +1615,8 @@ int test_probe_tcp_register(void)
 	static const struct test_case tests[] = {
 	    {"TCP mapping x port allocation, exactly", test_tcp_grid},
 	    {"TCP without a NAT", test_tcp_no_nat},
+	    {"REQ-6: an ALG's payload rewrite seen, none without", test_tcp_alg},
+	    {"REQ-6's rule: without MAPPED-ADDRESS, nothing", test_alg_rule},
 	    {"TCP refused by the reflector: inconclusive, at once", test_tcp_refused},
 	    {"UDP blocked: found over TCP, TCP verdicts reached", test_udp_blocked},
 	    {"TCP filtering x unsolicited SYN, host REJECT or not, exactly", test_syn_grid},

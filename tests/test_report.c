@@ -485,6 +485,16 @@ static void test_compliance_edges(void)
 	    "{\"tcp\":{\"unsolicited_syn\":\"drop\",\"syn_hold\":\"held\",\"syn_hold_ms\":2003}}",
 	    &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-4"), NR_PASS);
+	/* REQ-6: a rewrite seen fails; none seen judges nothing (other ports). */
+	row_of("{\"tcp\":{\"alg_rewrite\":true}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-6"), NR_FAIL);
+	row_of("{\"tcp\":{\"alg_rewrite\":false}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-6"), NR_UNTESTED);
+	/* REQ-7 from tcp-overloading (--peer). */
+	row_of("{\"tcp\":{\"port_overloading\":true}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-7"), NR_FAIL);
+	row_of("{\"tcp\":{\"port_overloading\":false}}", &row);
+	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-7"), NR_PASS);
 	/* REQ-5 from tcp-lifetime's bracket. */
 	row_of("{\"tcp\":{\"established_idle\":{\"alive_s\":4,\"dead_s\":8}}}", &row);
 	CU_ASSERT_EQUAL(mark(&row, "5382", "REQ-5"), NR_FAIL);

@@ -642,11 +642,12 @@ static int set_word(struct natemu_cfg *cfg, const char *key, const char *value, 
 		if ((rc = WORDS(icmp)) == 0)
 			cfg->icmp = (enum natemu_icmp)w;
 	} else if (!strcmp(key, "parity") || !strcmp(key, "inbound-refresh") ||
-		   !strcmp(key, "simultaneous-open")) {
+		   !strcmp(key, "simultaneous-open") || !strcmp(key, "alg")) {
 		*want = "on or off";
 		if ((rc = WORDS(onoff_words)) == 0)
 			*(key[0] == 'p'   ? &cfg->parity
 			  : key[0] == 'i' ? &cfg->inbound_refresh
+			  : key[0] == 'a' ? &cfg->alg
 					  : &cfg->simultaneous_open) = w;
 	} else {
 		return 1;

@@ -78,6 +78,9 @@ struct natemu_cfg {
 	bool simultaneous_open; /* RFC 5382 REQ-2 */
 	enum natemu_icmp icmp;
 	uint32_t tcp_established_ms, tcp_transitory_ms;
+	/* RFC 5382 REQ-6's subject: a generic ALG that rewrites every copy of a
+	 * translated address in TCP payloads (packet.c does it; off by default) */
+	bool alg;
 };
 
 /* The defaults: a well-behaved NAT (RFC 4787 and 5382 recommendations). */

@@ -76,7 +76,8 @@ static const char usage[] =
     "unsolicited-syn=drop|rst|icmp; simultaneous-open=on|off (off refuses the SYN that\n"
     "crosses our own); tcp-established=S (7440); tcp-transitory=S (240), per connection;\n"
     "icmp=translate|drop|kill (an ICMP error about a mapping's packet: in, translated;\n"
-    "dropped; or in, ending its connection or UDP mapping).\n"
+    "dropped; or in, ending its connection or UDP mapping); alg=off|on (on: a generic\n"
+    "ALG, every copy of a translated address in a TCP payload rewritten as well).\n"
     "\n"
     "SIGUSR1 prints the counters; SIGTERM or SIGINT prints them and exits.\n"
     "Exit status: 0 stopped by a signal, 2 bad usage, 3 the interfaces or sockets\n"
@@ -156,7 +157,7 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 	}
 	switch (res.verdict) {
 	case NATEMU_FORWARD:
-		err = packet_rewrite(&p, &res.pkt, out, &out_len);
+		err = packet_rewrite(&p, &res.pkt, r->cfg.alg && !r->forward_only, out, &out_len);
 		if (err)
 			counters_add(&r->counters, err);
 		else

@@ -160,8 +160,39 @@ static void rewrite_quoted(const struct packet *p, const struct natemu_pkt *to, 
 	wire_put16(q + 10, packet_checksum(q, p->quoted_ihl, 0));
 }
 
-const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, uint8_t *out,
-			   size_t *out_len)
+unsigned packet_alg_replace(uint8_t *data, size_t len, uint32_t from, uint32_t to)
+{
+	uint8_t f[4], t[4];
+	unsigned n = 0;
+
+	wire_put32(f, from);
+	wire_put32(t, to);
+	for (size_t i = 0; len >= 4 && i <= len - 4; i++)
+		if (!memcmp(data + i, f, 4)) {
+			memcpy(data + i, t, 4);
+			n++;
+			i += 3;
+		}
+	return n;
+}
+
+/* A TCP segment's payload in a packet being rewritten: the translated
+ * addresses' old values become their new ones, as a generic ALG does. */
+static void alg(const struct packet *p, const struct natemu_pkt *to, uint8_t *out)
+{
+	uint8_t *tcp = out + p->ihl;
+	size_t off = p->ihl + (size_t)(tcp[12] >> 4) * 4;
+
+	if (p->summary.proto != IPPROTO_TCP || off >= p->ip_len)
+		return;
+	if (to->dst_ip != p->summary.dst_ip)
+		packet_alg_replace(out + off, p->ip_len - off, p->summary.dst_ip, to->dst_ip);
+	if (to->src_ip != p->summary.src_ip)
+		packet_alg_replace(out + off, p->ip_len - off, p->summary.src_ip, to->src_ip);
+}
+
+const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, bool with_alg,
+			   uint8_t *out, size_t *out_len)
 {
 	if (p->ip[8] <= 1)
 		return "ttl expired";
@@ -175,6 +206,8 @@ const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, 
 		wire_put16(out + p->ihl, to->src_port);
 		wire_put16(out + p->ihl + 2, to->dst_port);
 	}
+	if (with_alg)
+		alg(p, to, out);
 	finish(out, p->ihl, p->ip_len);
 	*out_len = p->ip_len;
 	return NULL;

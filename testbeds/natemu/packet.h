@@ -5,6 +5,7 @@
 #ifndef NATLAB_NATEMU_PACKET_H
 #define NATLAB_NATEMU_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,9 +29,15 @@ struct packet {
 const char *packet_parse(struct packet *p, const uint8_t *frame, size_t len);
 
 /* The IP packet with the translated addresses and ports, TTL one less and
- * checksums recomputed. NULL on success, else why not ("ttl expired"). */
-const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, uint8_t *out,
-			   size_t *out_len);
+ * checksums recomputed; with_alg: a TCP payload's copies of the translated
+ * addresses too (natemu's alg=on). NULL on success, else why not ("ttl
+ * expired"). */
+const char *packet_rewrite(const struct packet *p, const struct natemu_pkt *to, bool with_alg,
+			   uint8_t *out, size_t *out_len);
+
+/* Every 4-byte copy of address `from` (host order) in data becomes `to`, as
+ * a generic ALG rewrites payloads; how many. */
+unsigned packet_alg_replace(uint8_t *data, size_t len, uint32_t from, uint32_t to);
 
 /* RFC 793's answer to a SYN that finds no listener: RST|ACK, ack = seq + 1. */
 void packet_build_rst(const struct packet *syn, uint8_t *out, size_t *out_len);

@@ -41,9 +41,10 @@
 #include "probe/tests.h"
 
 #define PAIRS_MAX 40 /* past this, the loss is too high to read silence */
-#define IN_FLIGHT                                                                                  \
-	4              /* pairs at once: 8 connections to the reflector, 16 allowed per            \
-			  source (a finished batch's may still be closing) */
+/* Pairs at once, per set: with --peer 16 connections to the reflector, well
+ * inside natreflector's 64 per source (16 before: a finished batch's may
+ * still be closing) */
+#define IN_FLIGHT   4
 #define ROUND_TRIPS 2  /* the packets one pair needs: SYN, crossing SYN, SYN-ACK, ACK */
 #define SLOTS       16 /* tags per pair */
 

@@ -190,8 +190,9 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 		t->res.rejected++;
 		return;
 	}
-	if (t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN)) {
-		t->res.rejected++; /* a third probe in the session: not the one we met */
+	if ((t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN)) ||
+	    (t->cfg.bind_peer && memcmp(token, t->cfg.peer_token, PUNCH_TOKEN_LEN - 1))) {
+		t->res.rejected++; /* not the probe the rendezvous named for this trial */
 		return;
 	}
 	t->res.verified++;

@@ -66,6 +66,13 @@ struct punch_cfg {
 	uint8_t key[64];
 	size_t key_len;
 	uint8_t token[PUNCH_TOKEN_LEN]; /* this side's, fresh per trial */
+	/* The other probe's token for this trial, as the rendezvous named it: a
+	 * packet with any other (a replay from an earlier trial, a third probe)
+	 * is refused. Its last byte is not compared: a hard side's birthday
+	 * sockets vary it (guess_hard_cfg). bind_peer false: the first that
+	 * verifies is taken. */
+	bool bind_peer;
+	uint8_t peer_token[PUNCH_TOKEN_LEN];
 	/* Where the rendezvous says the other probe is, tried in this order. */
 	struct punch_candidate cand[PUNCH_MAX_CANDIDATES];
 	size_t ncand;

@@ -554,6 +554,8 @@ static void punch_config(const struct options *o, const struct technique *t,
 	cfg->key_len = strlen(o->key);
 	memcpy(cfg->key, o->key, cfg->key_len);
 	memcpy(cfg->token, token, PUNCH_TOKEN_LEN);
+	cfg->bind_peer = true; /* RFC 5128 6.1: only the probe met, only in this trial */
+	memcpy(cfg->peer_token, mt->token, PUNCH_TOKEN_LEN);
 	cfg->passive = passive;
 	cfg->interval_us = ROUND_US;
 	cfg->max_rounds = ROUNDS;

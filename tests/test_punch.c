@@ -169,6 +169,8 @@ static void host_start(struct sim *s, int side)
 	struct punch_cfg cfg = h->cfg, base;
 
 	h->started = true;
+	cfg.bind_peer = true; /* the other's token, as the rendezvous names it */
+	memcpy(cfg.peer_token, o->cfg.token, PUNCH_TOKEN_LEN);
 	cfg.ncand = 0;
 	if (s->tech == PREDICT_UDP_PORT_PREDICTION && predict_sequential(&o->cls))
 		cfg.ncand = guess_window(pub, o->cls.delta, PUNCH_MAX_PREDICTED, cfg.cand,
@@ -962,6 +964,39 @@ static void test_packets(void)
 	CU_ASSERT_EQUAL(discarded, 2);
 }
 
+/* RFC 5128 6.1: with the token the rendezvous named for this trial bound, a
+ * signed packet of the same session with another (a replay from an earlier
+ * trial) is refused even before any peer was met; the named one (its last
+ * byte varied, as a birthday socket's) is taken. */
+static void test_bound_peer(void)
+{
+	struct punch_cfg me = {.session = "s1", .key_len = 16, .bind_peer = true}, peer;
+	struct punch_trial t;
+	struct sockaddr_storage from;
+	uint8_t msg[192];
+	size_t len;
+
+	memcpy(me.key, "k-k-k-k-k-k-k-k-", 16);
+	memcpy(me.token, "AAAAAAAA", 8);
+	memcpy(me.peer_token, "BBBBBBBB", 8);
+	me.passive = true;
+	me.timeout_us = 1000000;
+	me.max_rounds = 1;
+	peer = me;
+	test_sockaddr_v4(PUBLIC_B, 40000, &from);
+	punch_start(&t, &me, discard, NULL, 0);
+	memcpy(peer.token, "ZZZZZZZZ", 8); /* an earlier trial's */
+	len = punch_build(&peer, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&from, msg, len, 10);
+	CU_ASSERT_EQUAL(t.res.rejected, 1);
+	CU_ASSERT_EQUAL(t.res.verified, 0);
+	CU_ASSERT_EQUAL(t.res.outcome, PUNCH_PENDING);
+	memcpy(peer.token, "BBBBBBBC", 8); /* the named one, a birthday socket's */
+	len = punch_build(&peer, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&from, msg, len, 20);
+	CU_ASSERT_EQUAL(t.res.outcome, PUNCH_SUCCESS);
+}
+
 /* The counts of a technique's trials: setup failures outside the rate;
  * Wilson's interval (3 of 3: 0.4385 to 1, as tables give it); nearest-rank
  * percentiles of the connect times. */
@@ -1018,6 +1053,7 @@ int test_punch_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"a punch packet verifies only from the other probe", test_packets},
+	    {"the peer the rendezvous named: an earlier trial's token refused", test_bound_peer},
 	    {"UDP hole punching: every NAT pair as predicted", test_punch_grid},
 	    {"connection reversal: every NAT pair as predicted", test_reversal_grid},
 	    {"10% loss: no success the rules do not allow", test_loss},

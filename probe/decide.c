@@ -175,6 +175,21 @@ probe_decide_simopen_trial(bool connected, const struct probe_observation *resul
 	}
 }
 
+enum probe_bool probe_decide_overloading(const struct sockaddr_storage *here,
+					 const struct sockaddr_storage *peer,
+					 const struct sockaddr_storage *local, const char **why)
+{
+	*why = !here->ss_family ? "no answer from the reflector"
+	       : addr_equal((const struct sockaddr *)here, (const struct sockaddr *)local)
+		   ? "no NAT: no public endpoint to share"
+	       : !peer->ss_family ? "no answer to the second host"
+				  : NULL;
+	if (*why)
+		return PROBE_UNKNOWN;
+	return addr_equal((const struct sockaddr *)here, (const struct sockaddr *)peer) ? PROBE_YES
+											: PROBE_NO;
+}
+
 enum probe_bool probe_decide_alg(const struct sockaddr_storage * xor,
 				 const struct sockaddr_storage *plain, unsigned n, unsigned *which,
 				 const char **why)

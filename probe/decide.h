@@ -68,6 +68,15 @@ enum probe_simopen_trial probe_decide_simopen_trial(bool connected,
 						    const struct probe_observation *result,
 						    uint8_t baseline);
 
+/* Port overloading (RFC 4787 REQ-3, RFC 5382 REQ-7): the public endpoint a
+ * port here was given toward PP, and the one the second host's socket on the
+ * same port was given toward AA (family 0: no answer); local: the port's
+ * own address. YES when they are one; unknown (why) without both, or
+ * without NAT. */
+enum probe_bool probe_decide_overloading(const struct sockaddr_storage *here,
+					 const struct sockaddr_storage *peer,
+					 const struct sockaddr_storage *local, const char **why);
+
 /* Hairpinning on this host and between two hosts (--peer) joined: the
  * one that is known when the other is not; disagreeing, unknown (why). */
 enum probe_bool probe_decide_hairpin_join(bool peer_tested, enum probe_bool host,

@@ -468,15 +468,22 @@ static int open_conn(struct probe_run *r, int tag, uint16_t port, const struct s
 	return c->handle;
 }
 
-int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
-		      struct sockaddr_storage *local)
+/* A connection to role `dest`, from this host or (peer) the second. */
+static int connect_role(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+			struct sockaddr_storage *local, bool peer)
 {
 	probe_engine_t *e = r->e;
 
 	if (dest > 3 || (dest && !e->have_alternate))
 		return -1;
 	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local,
-			 false);
+			 peer);
+}
+
+int probe_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
+		      struct sockaddr_storage *local)
+{
+	return connect_role(r, tag, port, dest, local, false);
 }
 
 int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const struct sockaddr *to,
@@ -488,12 +495,7 @@ int probe_tcp_connect_to(struct probe_run *r, int tag, uint16_t port, const stru
 int probe_peer_tcp_connect(struct probe_run *r, int tag, uint16_t port, unsigned dest,
 			   struct sockaddr_storage *local)
 {
-	probe_engine_t *e = r->e;
-
-	if (dest > 3 || (dest && !e->have_alternate))
-		return -1;
-	return open_conn(r, tag, port, (const struct sockaddr *)&e->role[dest], (int)dest, local,
-			 true);
+	return connect_role(r, tag, port, dest, local, true);
 }
 
 int probe_peer_tcp_connect_to(struct probe_run *r, int tag, uint16_t port,
@@ -521,12 +523,9 @@ int probe_peer_tcp_listen(struct probe_run *r, int tag, uint16_t port,
 	return c->handle;
 }
 
-bool probe_engine_is_conn(const probe_engine_t *e, int handle)
+bool probe_engine_is_conn(probe_engine_t *e, int handle)
 {
-	for (size_t i = 0; i < PROBE_MAX_CONNS; i++)
-		if (e->conns[i].used && e->conns[i].handle == handle)
-			return true;
-	return false;
+	return find_conn(e, handle) != NULL;
 }
 
 int probe_tcp_listen(struct probe_run *r, int tag, uint16_t port, struct sockaddr_storage *local)

@@ -353,7 +353,7 @@ void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *fr
 void probe_engine_tcp_event(probe_engine_t *e, int conn, enum probe_tcp_event ev, int accepted,
 			    const struct sockaddr *peer, uint64_t now_us);
 /* Whether handle is a TCP connection or listener the engine knows. */
-bool probe_engine_is_conn(const probe_engine_t *e, int handle);
+bool probe_engine_is_conn(probe_engine_t *e, int handle);
 /* A whole STUN message read from a TCP connection (the driver frames them). */
 void probe_engine_tcp_receive(probe_engine_t *e, int conn, const uint8_t *msg, size_t len,
 			      uint64_t now_us);

@@ -391,25 +391,27 @@ static void tcp_relay(struct agent *a, size_t i)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	l->have += n > 0 ? (size_t)n : 0;
-	while (n > 0 && stun_frame_length(l->buf, l->have, &mlen) == STUN_OK && mlen &&
-	       mlen <= l->have) {
-		struct peer_msg pm = {.op = PEER_DATA,
-				      .cls = STUN_INDICATION,
-				      .socket = l->id,
-				      .addr = l->remote,
-				      .data = l->buf,
-				      .data_len = mlen};
+	if (n > 0) {
+		l->have += (size_t)n;
+		while (stun_frame_length(l->buf, l->have, &mlen) == STUN_OK && mlen &&
+		       mlen <= l->have) {
+			struct peer_msg pm = {.op = PEER_DATA,
+					      .cls = STUN_INDICATION,
+					      .socket = l->id,
+					      .addr = l->remote,
+					      .data = l->buf,
+					      .data_len = mlen};
 
-		memcpy(pm.tid, l->buf + 8, STUN_TID_LEN);
-		to_controller(a, &pm);
-		counters_add(&a->counters, "relayed");
-		l->have -= mlen;
-		memmove(l->buf, l->buf + mlen, l->have);
+			memcpy(pm.tid, l->buf + 8, STUN_TID_LEN);
+			to_controller(a, &pm);
+			counters_add(&a->counters, "relayed");
+			l->have -= mlen;
+			memmove(l->buf, l->buf + mlen, l->have);
+		}
+		if (stun_frame_length(l->buf, l->have, &mlen) == STUN_OK &&
+		    l->have < sizeof(l->buf))
+			return; /* a message still coming */
 	}
-	if (n > 0 && stun_frame_length(l->buf, l->have, &mlen) == STUN_OK &&
-	    l->have < sizeof(l->buf))
-		return;
 	tcp_event(a, l, PEER_EV_CLOSED, NULL);
 	forget(a, i);
 }

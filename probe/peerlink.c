@@ -156,17 +156,24 @@ int peer_link_fd(const peer_link_t *l)
 	return l->fd;
 }
 
-int peer_link_socket(peer_link_t *l, const struct sockaddr *toward, uint16_t port,
-		     struct sockaddr_storage *local, char *err, size_t err_len)
+static bool handle_ok(uint32_t socket)
 {
-	struct peer_msg req = {.op = PEER_OPEN, .cls = STUN_REQUEST, .port = port}, ans;
+	return socket < 0x7fffffffu - PEER_HANDLE_BASE;
+}
+
+/* An open, tcp-listen or tcp-connect request for a socket on the peer: its
+ * handle, or -1 with the reason in err. */
+static int open_on_peer(peer_link_t *l, enum peer_op op, const struct sockaddr *addr, uint16_t port,
+			struct sockaddr_storage *local, char *err, size_t err_len)
+{
+	struct peer_msg req = {.op = op, .cls = STUN_REQUEST, .port = port}, ans;
 	uint8_t buf[PEER_MSG_MAX];
 
-	memcpy(&req.addr, toward, addr_len(toward));
+	memcpy(&req.addr, addr, addr_len(addr));
 	new_tid(l, req.tid);
 	if (transact(l, &req, &ans, buf, err, err_len))
 		return -1;
-	if (ans.socket >= 0x7fffffffu - PEER_HANDLE_BASE) {
+	if (!handle_ok(ans.socket)) {
 		snprintf(err, err_len, "the peer gave a socket number out of range");
 		return -1;
 	}
@@ -174,25 +181,17 @@ int peer_link_socket(peer_link_t *l, const struct sockaddr *toward, uint16_t por
 	return PEER_HANDLE_BASE + (int)ans.socket;
 }
 
+int peer_link_socket(peer_link_t *l, const struct sockaddr *toward, uint16_t port,
+		     struct sockaddr_storage *local, char *err, size_t err_len)
+{
+	return open_on_peer(l, PEER_OPEN, toward, port, local, err, err_len);
+}
+
 int peer_link_tcp(peer_link_t *l, bool listen, const struct sockaddr *addr, uint16_t port,
 		  struct sockaddr_storage *local, char *err, size_t err_len)
 {
-	struct peer_msg req = {.op = listen ? PEER_TCP_LISTEN : PEER_TCP_CONNECT,
-			       .cls = STUN_REQUEST,
-			       .port = port},
-			ans;
-	uint8_t buf[PEER_MSG_MAX];
-
-	memcpy(&req.addr, addr, addr_len(addr));
-	new_tid(l, req.tid);
-	if (transact(l, &req, &ans, buf, err, err_len))
-		return -1;
-	if (ans.socket >= 0x7fffffffu - PEER_HANDLE_BASE) {
-		snprintf(err, err_len, "the peer gave a socket number out of range");
-		return -1;
-	}
-	*local = ans.addr;
-	return PEER_HANDLE_BASE + (int)ans.socket;
+	return open_on_peer(l, listen ? PEER_TCP_LISTEN : PEER_TCP_CONNECT, addr, port, local, err,
+			    err_len);
 }
 
 static void indicate(peer_link_t *l, struct peer_msg *pm)
@@ -227,11 +226,6 @@ void peer_link_send(peer_link_t *l, int handle, const struct sockaddr *to, const
 
 	memcpy(&pm.addr, to, addr_len(to));
 	indicate(l, &pm);
-}
-
-static bool handle_ok(uint32_t socket)
-{
-	return socket < 0x7fffffffu - PEER_HANDLE_BASE;
 }
 
 /* What one peer message relays; 0 when it relays nothing. */

@@ -294,17 +294,23 @@ static void print_pair(FILE *out, const char *name, enum probe_bool b, const cha
 		fprintf(out, " (%s)", reason);
 }
 
+/* Hairpinning's two kinds (--peer): this host's pairs, and between hosts. */
+static void print_hosts(FILE *out, enum probe_bool host, const char *host_source,
+			enum probe_bool peer, const char *peer_source, const char *peer_reason)
+{
+	fprintf(out, "  %-10s %-28s ", "", "");
+	print_pair(out, "this host", host, host_source, "");
+	fputs("; ", out);
+	print_pair(out, "between hosts", peer, peer_source, peer_reason);
+	fputc('\n', out);
+}
+
 static void print_hairpin(FILE *out, const struct probe_result *r)
 {
 	fprintf(out, "  %-10s %-28s %s\n", "hairpin", yes_no(r->hairpinning), hairpin_mark(r));
-	if (!r->hairpin_peer_tested)
-		return;
-	fprintf(out, "  %-10s %-28s ", "", "");
-	print_pair(out, "this host", r->hairpin_host, r->hairpin_host_source, "");
-	fputs("; ", out);
-	print_pair(out, "between hosts", r->hairpin_peer, r->hairpin_peer_source,
-		   r->hairpin_peer_reason);
-	fputc('\n', out);
+	if (r->hairpin_peer_tested)
+		print_hosts(out, r->hairpin_host, r->hairpin_host_source, r->hairpin_peer,
+			    r->hairpin_peer_source, r->hairpin_peer_reason);
 }
 
 /* RFC 5382 REQ-8; with --peer, each pair kind's verdict too. */
@@ -315,14 +321,9 @@ static void print_tcp_hairpin(FILE *out, const struct probe_tcp *t)
 	fprintf(out, "  %-10s %-28s %s%s\n", "tcp hairpin", yes_no(t->hairpinning),
 		t->hairpinning == PROBE_YES ? "source " : "",
 		t->hairpinning == PROBE_YES ? t->hairpin_source : t->hairpin_reason);
-	if (!t->hairpin_peer_tested)
-		return;
-	fprintf(out, "  %-10s %-28s ", "", "");
-	print_pair(out, "this host", t->hairpin_host, t->hairpin_host_source, "");
-	fputs("; ", out);
-	print_pair(out, "between hosts", t->hairpin_peer, t->hairpin_peer_source,
-		   t->hairpin_peer_reason);
-	fputc('\n', out);
+	if (t->hairpin_peer_tested)
+		print_hosts(out, t->hairpin_host, t->hairpin_host_source, t->hairpin_peer,
+			    t->hairpin_peer_source, t->hairpin_peer_reason);
 }
 
 /* What the reflector saw come back (enum probe_seen), in the record's words. */

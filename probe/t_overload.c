@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 
 enum { HERE, PEER, AFTER };
@@ -68,21 +69,11 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 	res->overload_after = s->seen[AFTER];
 	if (!why && !probe_role_addr(r, PROBE_AA)->sa_family)
 		why = "the reflector's alternate endpoint is not known";
-	else if (!why && !s->answered[HERE])
-		why = "no answer from the reflector";
-	else if (!why &&
-		 addr_equal((struct sockaddr *)&s->seen[HERE], (struct sockaddr *)&s->local))
-		why = "no NAT: no public endpoint to share";
-	else if (!why && !s->answered[PEER])
-		why = "no answer to the second host";
-	if (why) {
+	if (!why)
+		res->overloading =
+		    probe_decide_overloading(&s->seen[HERE], &s->seen[PEER], &s->local, &why);
+	if (why)
 		snprintf(res->overload_reason, sizeof(res->overload_reason), "%s", why);
-		return;
-	}
-	res->overloading =
-	    addr_equal((struct sockaddr *)&s->seen[HERE], (struct sockaddr *)&s->seen[PEER])
-		? PROBE_YES
-		: PROBE_NO;
 }
 
 const struct probe_test probe_test_overload = {

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "addr.h"
+#include "probe/decide.h"
 #include "probe/tests.h"
 
 enum { HERE, PEER, AFTER, STEPS };
@@ -123,20 +124,18 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 		why = probe_peer_missing(r);
 	else if (!probe_role_addr(r, PROBE_AA)->sa_family)
 		why = "the reflector's alternate endpoint is not known";
-	else if (s->answered[HERE] &&
-		 addr_equal((struct sockaddr *)&s->seen[HERE], (struct sockaddr *)&s->local))
-		why = "no NAT: no public endpoint to share";
-	else if (!why && !s->answered[PEER])
-		why = "no answer to the second host";
-	if (!s->answered[PEER] || !s->answered[HERE]) {
-		snprintf(t->overload_reason, sizeof(t->overload_reason), "%s",
-			 why ? why : "the test did not end");
-		return;
+	else {
+		/* A failed step's note says why an answer is missing; the
+		 * third step's failure cannot undo a verdict the first two made. */
+		const char *note = why;
+
+		t->overloading =
+		    probe_decide_overloading(&s->seen[HERE], &s->seen[PEER], &s->local, &why);
+		if (why && note)
+			why = note;
 	}
-	t->overloading =
-	    addr_equal((struct sockaddr *)&s->seen[HERE], (struct sockaddr *)&s->seen[PEER])
-		? PROBE_YES
-		: PROBE_NO;
+	if (why)
+		snprintf(t->overload_reason, sizeof(t->overload_reason), "%s", why);
 }
 
 const struct probe_test probe_test_tcp_overload = {

@@ -1128,6 +1128,26 @@ static void test_tcp_alg(void)
 	}
 }
 
+/* Overloading's rule (UDP's and TCP's): one public endpoint for both hosts'
+ * same port is overloading; none without both answers, or without NAT. */
+static void test_overload_rule(void)
+{
+	struct sockaddr_storage local, here, peer = {0};
+	const char *why;
+
+	test_sockaddr_v4(INSIDE_IP, 4000, &local);
+	test_sockaddr_v4(PUBLIC_IP, 4000, &here);
+	CU_ASSERT_EQUAL(probe_decide_overloading(&here, &peer, &local, &why), PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(why, "no answer to the second host");
+	peer = here;
+	CU_ASSERT_EQUAL(probe_decide_overloading(&here, &peer, &local, &why), PROBE_YES);
+	CU_ASSERT_PTR_NULL(why);
+	test_sockaddr_v4(PUBLIC_IP, 4001, &peer);
+	CU_ASSERT_EQUAL(probe_decide_overloading(&here, &peer, &local, &why), PROBE_NO);
+	CU_ASSERT_EQUAL(probe_decide_overloading(&local, &peer, &local, &why), PROBE_UNKNOWN);
+	CU_ASSERT_STRING_EQUAL(why, "no NAT: no public endpoint to share");
+}
+
 /* The rule alone: answers without a plain MAPPED-ADDRESS say nothing. */
 static void test_alg_rule(void)
 {
@@ -1344,6 +1364,28 @@ static void probe_hairpin_tcp(struct tsim *s, struct probe_result *res)
 	probe_with(s, tests, 4, NULL, res);
 }
 
+/* Hairpinning's grid, cell 0 to 35: hairpinning off, external, internal
+ * (hp) x mapping endpoint-independent, address-and-port-dependent (m) x
+ * filtering (f) x simultaneous open (on). visible: a cell where crossing
+ * SYNs open the filters, or the filter is open anyway. */
+static struct natemu_cfg hairpin_cell(int cell, int *hp, int *m, int *f, int *on, bool *visible)
+{
+	struct natemu_cfg cfg;
+
+	*hp = cell / 12;
+	*m = cell / 6 % 2 * 2;
+	*f = cell / 2 % 3;
+	*on = cell % 2;
+	*visible = *m == NATEMU_ENDPOINT_INDEPENDENT && (*on || *f == 0);
+	cfg = nat_cfg(*m, NATEMU_PORTS_PRESERVE);
+	cfg.filtering = (enum natemu_dependence) * f;
+	cfg.simultaneous_open = *on;
+	cfg.hairpin = *hp == 0   ? NATEMU_HAIRPIN_OFF
+		      : *hp == 1 ? NATEMU_HAIRPIN_EXTERNAL
+				 : NATEMU_HAIRPIN_INTERNAL;
+	return cfg;
+}
+
 /* Hairpinning off, external, internal x mapping x filtering x simultaneous
  * open: never wrong, and exact wherever crossing SYNs open the filters or
  * the filter is open anyway. Internal-source hairpinning makes no TCP
@@ -1354,17 +1396,12 @@ static void test_hairpin_grid(void)
 	unsigned exact = 0;
 
 	for (int cell = 0; cell < 36; cell++) {
-		int hp = cell / 12, m = cell / 6 % 2 * 2, f = cell / 2 % 3, on = cell % 2;
-		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		int hp, m, f, on;
+		bool visible;
+		struct natemu_cfg cfg = hairpin_cell(cell, &hp, &m, &f, &on, &visible);
 		struct probe_result res;
 		struct tsim s;
-		bool visible = m == NATEMU_ENDPOINT_INDEPENDENT && (on || f == 0);
 
-		cfg.filtering = (enum natemu_dependence)f;
-		cfg.simultaneous_open = on;
-		cfg.hairpin = hp == 0   ? NATEMU_HAIRPIN_OFF
-			      : hp == 1 ? NATEMU_HAIRPIN_EXTERNAL
-					: NATEMU_HAIRPIN_INTERNAL;
 		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
 		probe_hairpin_tcp(&s, &res);
 		CU_ASSERT_TRUE(res.tcp.hairpin_tested);
@@ -1395,17 +1432,12 @@ static void test_peer_grid(void)
 					    &probe_test_tcp_overload};
 
 	for (int cell = 0; cell < 36; cell++) {
-		int hp = cell / 12, m = cell / 6 % 2 * 2, f = cell / 2 % 3, on = cell % 2;
-		struct natemu_cfg cfg = nat_cfg(m, NATEMU_PORTS_PRESERVE);
+		int hp, m, f, on;
+		bool visible;
+		struct natemu_cfg cfg = hairpin_cell(cell, &hp, &m, &f, &on, &visible);
 		struct probe_result res;
 		struct tsim s;
-		bool visible = m == NATEMU_ENDPOINT_INDEPENDENT && (on || f == 0);
 
-		cfg.filtering = (enum natemu_dependence)f;
-		cfg.simultaneous_open = on;
-		cfg.hairpin = hp == 0   ? NATEMU_HAIRPIN_OFF
-			      : hp == 1 ? NATEMU_HAIRPIN_EXTERNAL
-					: NATEMU_HAIRPIN_INTERNAL;
 		tsim_setup(&s, &cfg, (uint64_t)cell + 1);
 		s.peer = true;
 		probe_with(&s, tests, 5, NULL, &res);
@@ -1617,6 +1649,7 @@ int test_probe_tcp_register(void)
 	    {"TCP without a NAT", test_tcp_no_nat},
 	    {"REQ-6: an ALG's payload rewrite seen, none without", test_tcp_alg},
 	    {"REQ-6's rule: without MAPPED-ADDRESS, nothing", test_alg_rule},
+	    {"overloading's rule: one endpoint for both, or nothing said", test_overload_rule},
 	    {"TCP refused by the reflector: inconclusive, at once", test_tcp_refused},
 	    {"UDP blocked: found over TCP, TCP verdicts reached", test_udp_blocked},
 	    {"TCP filtering x unsolicited SYN, host REJECT or not, exactly", test_syn_grid},

@@ -909,22 +909,29 @@ static int discard(void *ctx, const struct sockaddr *to, const uint8_t *msg, siz
 	return 0;
 }
 
+/* A passive side of session s1 (token AAAAAAAA): it only answers. */
+static struct punch_cfg passive_cfg(void)
+{
+	struct punch_cfg me = {.session = "s1", .key_len = 16};
+
+	memcpy(me.key, "k-k-k-k-k-k-k-k-", 16);
+	memcpy(me.token, "AAAAAAAA", 8);
+	me.passive = true;
+	me.timeout_us = 1000000;
+	me.max_rounds = 1;
+	return me;
+}
+
 /* The packet itself: a wrong key, another session, our own token back, a
  * truncation: none verifies; the right one does. */
 static void test_packets(void)
 {
-	struct punch_cfg me = {.session = "s1", .key_len = 16}, peer;
+	struct punch_cfg me = passive_cfg(), peer;
 	struct punch_trial t;
 	struct sockaddr_storage from;
 	uint8_t msg[192];
 	size_t len;
 
-	memcpy(me.key, "k-k-k-k-k-k-k-k-", 16);
-	memcpy(me.token, "AAAAAAAA", 8);
-	me.ncand = 0;
-	me.passive = true;
-	me.timeout_us = 1000000;
-	me.max_rounds = 1;
 	peer = me;
 	memcpy(peer.token, "BBBBBBBB", 8);
 	test_sockaddr_v4(PUBLIC_B, 40000, &from);
@@ -970,18 +977,14 @@ static void test_packets(void)
  * byte varied, as a birthday socket's) is taken. */
 static void test_bound_peer(void)
 {
-	struct punch_cfg me = {.session = "s1", .key_len = 16, .bind_peer = true}, peer;
+	struct punch_cfg me = passive_cfg(), peer;
 	struct punch_trial t;
 	struct sockaddr_storage from;
 	uint8_t msg[192];
 	size_t len;
 
-	memcpy(me.key, "k-k-k-k-k-k-k-k-", 16);
-	memcpy(me.token, "AAAAAAAA", 8);
+	me.bind_peer = true;
 	memcpy(me.peer_token, "BBBBBBBB", 8);
-	me.passive = true;
-	me.timeout_us = 1000000;
-	me.max_rounds = 1;
 	peer = me;
 	test_sockaddr_v4(PUBLIC_B, 40000, &from);
 	punch_start(&t, &me, discard, NULL, 0);

@@ -23,6 +23,12 @@ udp_mapped() {
 		awk '$1 == "mapped" { print $2; exit }'
 }
 
+# tcp_mapped ROLE LOCAL_PORT SERVER: the same over a TCP connection.
+tcp_mapped() {
+	in_ns "$1" "$NATLAB_BIN/labecho" tcp --local "$(client_ip "$1"):$2" "$3" |
+		awk '$1 == "mapped" { print $2; exit }'
+}
+
 ip_of() { echo "${1%:*}"; }
 port_of() { echo "${1##*:}"; }
 
@@ -32,8 +38,7 @@ observe_udp() {
 }
 
 observe_tcp() {
-	OBS_TCP_MAPPED=$(in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41051" \
-		"$R1:3478" | awk '$1 == "mapped" { print $2 }')
+	OBS_TCP_MAPPED=$(tcp_mapped cli1 41051 "$R1:3478")
 	if [ -n "$OBS_TCP_MAPPED" ]; then OBS_TCP=pass; else OBS_TCP=blocked; fi
 }
 
@@ -325,49 +330,39 @@ observe_hairpin() {
 	rm -f "$out"
 }
 
-# Port overloading: two inside hosts, the same inside port, different
-# destinations. Linux gives both the same public endpoint when it can, since
-# their 5-tuples still differ.
-observe_overloading() {
+# Port overloading over PROTO (udp, tcp): two inside hosts, the same inside
+# port PORT, different destinations. Linux gives both the same public
+# endpoint when it can, since their 5-tuples still differ; over TCP too
+# (RFC 5382 REQ-7), where labecho closes each connection once answered but
+# the NAT keeps its entry a while (Linux: TIME_WAIT, 120 s; natemu: its
+# transitory timeout), and so its port. Prints the verdict and both mappings.
+overloading_of() {
 	local a b
+	a=$("${1}_mapped" cli1 "$2" "$R1:3478")
+	b=$("${1}_mapped" cli2 "$2" "$R2:3478")
+	if [ -z "$a" ] || [ -z "$b" ]; then
+		echo "inconclusive $a $b"
+	elif [ "$a" = "$b" ]; then
+		echo "true $a $b"
+	else
+		echo "false $a $b"
+	fi
+}
+
+observe_overloading() {
 	if [ "$OBS_NAT" = false ]; then
 		OBS_OVERLOADING=not-applicable
 		return
 	fi
-	a=$(udp_mapped cli1 41061 "$R1:3478")
-	b=$(udp_mapped cli2 41061 "$R2:3478")
-	if [ -z "$a" ] || [ -z "$b" ]; then
-		OBS_OVERLOADING=inconclusive
-	elif [ "$a" = "$b" ]; then
-		OBS_OVERLOADING=true
-	else
-		OBS_OVERLOADING=false
-	fi
-	OBS_OVERLOADING_DETAIL="$a $b"
+	read -r OBS_OVERLOADING OBS_OVERLOADING_DETAIL < <(overloading_of udp 41061)
 }
 
-# TCP port overloading (RFC 5382 REQ-7), as UDP's: cli1 and cli2 connect
-# from the same inside port to different reflector addresses. labecho closes
-# each connection once answered; the NAT still holds its entry for a while
-# (Linux: TIME_WAIT, 120 s; natemu: its transitory timeout), and so its port.
 observe_tcp_overloading() {
-	local a b
 	if [ "$OBS_NAT" = false ]; then
 		OBS_TCP_OVERLOADING=not-applicable
 		return
 	fi
-	a=$(in_ns cli1 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli1):41053" "$R1:3478" |
-		awk '$1 == "mapped" { print $2 }')
-	b=$(in_ns cli2 "$NATLAB_BIN/labecho" tcp --local "$(client_ip cli2):41053" "$R2:3478" |
-		awk '$1 == "mapped" { print $2 }')
-	if [ -z "$a" ] || [ -z "$b" ]; then
-		OBS_TCP_OVERLOADING=inconclusive
-	elif [ "$a" = "$b" ]; then
-		OBS_TCP_OVERLOADING=true
-	else
-		OBS_TCP_OVERLOADING=false
-	fi
-	OBS_TCP_OVERLOADING_DETAIL="$a $b"
+	read -r OBS_TCP_OVERLOADING OBS_TCP_OVERLOADING_DETAIL < <(overloading_of tcp 41053)
 }
 
 # The NAT's own record: a conntrack entry for cli1's first flow whose reply

@@ -158,7 +158,8 @@ void guess_merge(const struct punch_trial *t, size_t n, struct punch_result *out
 {
 	const struct punch_result *won = NULL;
 	bool pending = false;
-	unsigned rounds = 0, sent = 0, replies = 0, verified = 0, rejected = 0;
+	unsigned rounds = 0, sent = 0, replies = 0, verified = 0, rejected = 0, strangers = 0;
+	struct punch_result imp = {0};
 
 	for (size_t i = 0; i < n; i++) {
 		const struct punch_result *r = &t[i].res;
@@ -171,6 +172,8 @@ void guess_merge(const struct punch_trial *t, size_t n, struct punch_result *out
 		replies += r->replies;
 		verified += r->verified;
 		rejected += r->rejected;
+		strangers += r->strangers;
+		punch_add_impostors(&imp, r);
 	}
 	memset(out, 0, sizeof(*out));
 	if (won)
@@ -182,6 +185,10 @@ void guess_merge(const struct punch_trial *t, size_t n, struct punch_result *out
 	out->replies = replies;
 	out->verified = verified;
 	out->rejected = rejected;
+	out->strangers = strangers;
+	out->impostors = imp.impostors;
+	memcpy(out->imp, imp.imp, sizeof(imp.imp));
+	out->nimp = imp.nimp;
 }
 
 uint64_t guess_deadline(const struct punch_trial *t, size_t n)

@@ -155,29 +155,126 @@ static void classify(struct punch_trial *t, const struct sockaddr *from)
 		}
 }
 
-/* The other probe's packet, verified: its token (and an echo of ours, if
- * any); false for anything that is not one. */
-static bool verify(struct punch_trial *t, const uint8_t *msg, size_t len, const uint8_t **token,
-		   const uint8_t **echo, bool *done)
+/* What a received packet is, to this trial. */
+enum check {
+	CHECK_PEER,    /* the other probe's: verified, its token the one named */
+	CHECK_FORGED,  /* no NatlabPunch of this session under its key */
+	CHECK_MIRROR,  /* this side's own packet come back */
+	CHECK_OTHER,   /* verified, but another probe's or another trial's token */
+	CHECK_SIBLING, /* the named probe's, from another of its birthday sockets */
+};
+
+static enum check check_token(const struct punch_trial *t, const uint8_t *token)
+{
+	/* Our own packet come back (a hairpin to ourselves) proves nothing. */
+	if (!memcmp(token, t->cfg.token, PUNCH_TOKEN_LEN))
+		return CHECK_MIRROR;
+	if (t->cfg.bind_peer && memcmp(token, t->cfg.peer_token, PUNCH_TOKEN_LEN - 1))
+		return CHECK_OTHER; /* not the probe the rendezvous named for this trial */
+	if (t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN))
+		return t->cfg.bind_peer ? CHECK_SIBLING : CHECK_OTHER;
+	return CHECK_PEER;
+}
+
+/* The packet checked; for the other probe's, its token, the echo of ours
+ * (if any) and whether its sender is done. */
+static enum check check(const struct punch_trial *t, const uint8_t *msg, size_t len,
+			const uint8_t **token, const uint8_t **echo, bool *done)
 {
 	struct stun_msg m;
 	const struct stun_attr *user, *tok, *ech;
 
 	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_NATLAB_PUNCH ||
 	    m.cls != STUN_INDICATION)
-		return false;
+		return CHECK_FORGED;
 	user = stun_find(&m, STUN_ATTR_USERNAME);
 	tok = stun_find(&m, STUN_ATTR_NATLAB_TOKEN);
 	ech = stun_find(&m, STUN_ATTR_NATLAB_ECHO);
-	if (!user || !tok || user->len != strlen(t->cfg.session) ||
+	if (!user || !tok || tok->len != PUNCH_TOKEN_LEN || (ech && ech->len != PUNCH_TOKEN_LEN) ||
+	    user->len != strlen(t->cfg.session) ||
 	    memcmp(stun_attr_value(&m, user), t->cfg.session, user->len) ||
 	    stun_check_integrity_sha256(&m, t->cfg.key, t->cfg.key_len) != STUN_OK)
-		return false;
+		return CHECK_FORGED;
 	*token = stun_attr_value(&m, tok);
 	*done = m.tid[PUNCH_TOKEN_LEN] == PUNCH_DONE; /* under the integrity, as the header is */
 	*echo = ech ? stun_attr_value(&m, ech) : NULL;
-	/* Our own packet come back (a hairpin to ourselves) proves nothing. */
-	return memcmp(*token, t->cfg.token, PUNCH_TOKEN_LEN) != 0;
+	return check_token(t, *token);
+}
+
+/* The address of a candidate (of one on `path` only, unless any), or of
+ * the sprayed ports. */
+static bool named_ip(const struct punch_trial *t, const struct sockaddr *from, bool any,
+		     enum punch_path path)
+{
+	if (any && t->cfg.spray && addr_same_ip(from, (const struct sockaddr *)&t->cfg.spray_to))
+		return true;
+	for (size_t i = 0; i < t->cfg.ncand; i++)
+		if ((any || t->cfg.cand[i].path == path) &&
+		    addr_same_ip(from, (const struct sockaddr *)&t->cfg.cand[i].addr))
+			return true;
+	return false;
+}
+
+/*
+ * A packet from where the other probe should be that is not the other
+ * probe's: a forgery or another probe's (a host that owns the other
+ * probe's private address, a stale mapping), or this side's own mirrored
+ * from a private endpoint (one come back from a public address is a NAT's
+ * hairpinning, no impostor).
+ */
+static bool impostor(const struct punch_trial *t, const struct sockaddr *from, enum check c)
+{
+	if (c == CHECK_MIRROR)
+		return named_ip(t, from, false, PUNCH_PATH_PRIVATE);
+	return (c == CHECK_FORGED || c == CHECK_OTHER) && named_ip(t, from, true, 0);
+}
+
+void punch_note_impostor(struct punch_result *r, const struct sockaddr *from, unsigned packets)
+{
+	size_t i;
+
+	r->impostors += packets;
+	for (i = 0; i < r->nimp && !addr_equal(from, (const struct sockaddr *)&r->imp[i].addr); i++)
+		;
+	if (i == r->nimp && r->nimp < PUNCH_MAX_IMPOSTORS)
+		memcpy(&r->imp[r->nimp++].addr, from, addr_len(from));
+	if (i < r->nimp)
+		r->imp[i].packets += packets;
+}
+
+void punch_add_impostors(struct punch_result *sum, const struct punch_result *r)
+{
+	unsigned named = 0;
+
+	for (size_t k = 0; k < r->nimp; k++) {
+		punch_note_impostor(sum, (const struct sockaddr *)&r->imp[k].addr,
+				    r->imp[k].packets);
+		named += r->imp[k].packets;
+	}
+	sum->impostors += r->impostors - named; /* from endpoints past the named */
+}
+
+/* A packet that is not the other probe's: counted, and named when it is an
+ * impostor's. */
+static void reject(struct punch_trial *t, const struct sockaddr *from, enum check c)
+{
+	t->res.rejected++;
+	if (impostor(t, from, c))
+		punch_note_impostor(&t->res, from, 1);
+}
+
+/* May a verified packet from `from` be answered? Within the trial's
+ * allowance, and to an address nobody named only a few times. */
+static bool may_answer(struct punch_trial *t, const struct sockaddr *from)
+{
+	if (t->res.replies >= t->max_replies)
+		return false;
+	if (named_ip(t, from, true, 0))
+		return true;
+	if (t->res.strangers >= PUNCH_STRANGER_REPLIES)
+		return false;
+	t->res.strangers++;
+	return true;
 }
 
 void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uint8_t *msg,
@@ -185,14 +282,10 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 {
 	const uint8_t *token, *echo;
 	bool done;
+	enum check c = check(t, msg, len, &token, &echo, &done);
 
-	if (!verify(t, msg, len, &token, &echo, &done)) {
-		t->res.rejected++;
-		return;
-	}
-	if ((t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN)) ||
-	    (t->cfg.bind_peer && memcmp(token, t->cfg.peer_token, PUNCH_TOKEN_LEN - 1))) {
-		t->res.rejected++; /* not the probe the rendezvous named for this trial */
+	if (c != CHECK_PEER) {
+		reject(t, from, c);
 		return;
 	}
 	t->res.verified++;
@@ -213,7 +306,7 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 	/* Answered where it came from: the endpoint the other NAT uses; not
 	 * when the other side says it is done (its proof is complete), or the
 	 * two would answer each other's answers. */
-	if (!done && t->res.replies < t->max_replies) {
+	if (!done && may_answer(t, from)) {
 		t->res.replies++;
 		send_to(t, from, 0);
 	}

@@ -18,12 +18,18 @@
  * packet that verifies with the session key came from the other probe
  * (its token), and a packet that verifies echoes this side's own token (the
  * other probe got ours). Anything else (a packet that does not verify, from
- * another session, our own token coming back) is counted and dropped. Every
- * verified packet is answered once, to the endpoint it came from: the one
- * the other NAT really uses, which may not be the one the rendezvous named;
- * except one whose sender says it has its proof (byte 8 of the transaction
- * ID, under the integrity; punch_build's done), so that answers do not
- * answer answers.
+ * another session, our own token coming back) is counted and dropped; one
+ * from the address of an endpoint the rendezvous named is an impostor (a
+ * host that owns the other probe's private address on this side's LAN, a
+ * stale mapping) and is named in the result. Every verified packet is
+ * answered once, to the endpoint it came from: the one the other NAT really
+ * uses, which may not be the one the rendezvous named; except one whose
+ * sender says it has its proof (byte 8 of the transaction ID, under the
+ * integrity; punch_build's done), so that answers do not answer answers.
+ * Answers to an address no candidate has (a NAT that sends from another
+ * address of its pool, or a replay with a forged source) are at most
+ * PUNCH_STRANGER_REPLIES a trial (RFC 5128 6.2): this side sends only to
+ * what the session named, but for those.
  */
 #ifndef NATLAB_PROBE_PUNCH_H
 #define NATLAB_PROBE_PUNCH_H
@@ -33,12 +39,14 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define PUNCH_TOKEN_LEN      8
-#define PUNCH_MAX_PRIVATE    3 /* the other probe's own endpoints, as the rendezvous names them */
-#define PUNCH_MAX_PREDICTED  8 /* port prediction's window (guess.h) */
-#define PUNCH_MAX_CANDIDATES (PUNCH_MAX_PRIVATE + PUNCH_MAX_PREDICTED + 1)
-#define PUNCH_MAX_SESSION    64
-#define PUNCH_DONE           1 /* transaction ID byte 8: the sender has its proof */
+#define PUNCH_TOKEN_LEN        8
+#define PUNCH_MAX_PRIVATE      3 /* the other probe's own endpoints, as the rendezvous names them */
+#define PUNCH_MAX_PREDICTED    8 /* port prediction's window (guess.h) */
+#define PUNCH_MAX_CANDIDATES   (PUNCH_MAX_PRIVATE + PUNCH_MAX_PREDICTED + 1)
+#define PUNCH_MAX_SESSION      64
+#define PUNCH_DONE             1 /* transaction ID byte 8: the sender has its proof */
+#define PUNCH_MAX_IMPOSTORS    4 /* impostor endpoints named in a result */
+#define PUNCH_STRANGER_REPLIES 4 /* answers a trial to addresses nobody named */
 
 /* The path a success took (INTERFACE.md: punch[].path). */
 enum punch_path {
@@ -103,6 +111,13 @@ struct punch_cfg {
 	struct sockaddr_storage spray_to;
 };
 
+/* An endpoint at a candidate's address whose packets did not prove the
+ * other probe, and how many it sent. */
+struct punch_impostor {
+	struct sockaddr_storage addr;
+	unsigned packets;
+};
+
 /* What the trial found, on this side. */
 struct punch_result {
 	enum punch_outcome outcome;
@@ -118,6 +133,12 @@ struct punch_result {
 	uint64_t connect_us;          /* from the start to the proof both ways */
 	unsigned rounds, sent, replies;
 	unsigned verified, rejected; /* packets that verified; that did not */
+	unsigned strangers;          /* answers sent to an address no candidate has */
+	/* Rejected packets from a candidate's address (any port), and the
+	 * first PUNCH_MAX_IMPOSTORS endpoints they came from. */
+	unsigned impostors;
+	struct punch_impostor imp[PUNCH_MAX_IMPOSTORS];
+	size_t nimp;
 };
 
 /* Send msg to `to`; ttl 0: the socket's default, else this IP TTL (hop limit). */
@@ -152,6 +173,12 @@ bool punch_done(const struct punch_trial *t);
 /* Build one NatlabPunch packet (for tests and the driver); its length or 0. */
 size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, uint8_t *buf,
 		   size_t cap);
+
+/* Count `packets` from an impostor at `from` into r (named while there is
+ * room): for the trial, and for what sums trials (birthday's sockets). */
+void punch_note_impostor(struct punch_result *r, const struct sockaddr *from, unsigned packets);
+/* r's impostors added to sum's. */
+void punch_add_impostors(struct punch_result *sum, const struct punch_result *r);
 
 const char *punch_path_name(enum punch_path p);
 const char *punch_outcome_name(enum punch_outcome o);

@@ -374,10 +374,11 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
 
 	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok ||
+	    tok->len != PUNCH_TOKEN_LEN ||
 	    stun_get_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &mt->self) != STUN_OK)
 		return;
 	memcpy(mt->token, stun_attr_value(m, tok), PUNCH_TOKEN_LEN);
-	if (cls)
+	if (cls && cls->len == 4)
 		memcpy(mt->cls, stun_attr_value(m, cls), 4);
 	mt->npriv = 0;
 	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_PRIVATE; i++)
@@ -802,6 +803,21 @@ static json_t *tried_json(const struct trial_row *r)
 	return list;
 }
 
+/* Impostors' endpoints and their packets. */
+static json_t *impostors_json(const struct punch_impostor *imp, size_t n)
+{
+	json_t *list = json_array();
+	char a[ADDR_STRLEN];
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(
+		    list,
+		    json_pack("{s:s, s:i}", "endpoint",
+			      addr_format((const struct sockaddr *)&imp[i].addr, a, sizeof(a)),
+			      "packets", (json_int_t)imp[i].packets));
+	return list;
+}
+
 static json_t *trial_json(const struct trial_row *r, const struct birthday_row *b)
 {
 	char a[ADDR_STRLEN];
@@ -822,10 +838,14 @@ static json_t *trial_json(const struct trial_row *r, const struct birthday_row *
 	else
 		json_object_set_new(
 		    t, "packets",
-		    json_pack("{s:i, s:i, s:i, s:i, s:i}", "rounds", (json_int_t)r->res.rounds,
-			      "sent", (json_int_t)r->res.sent, "answers",
+		    json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rounds",
+			      (json_int_t)r->res.rounds, "sent", (json_int_t)r->res.sent, "answers",
 			      (json_int_t)r->res.replies, "verified", (json_int_t)r->res.verified,
-			      "rejected", (json_int_t)r->res.rejected));
+			      "rejected", (json_int_t)r->res.rejected, "unnamed_answers",
+			      (json_int_t)r->res.strangers, "impostors",
+			      (json_int_t)r->res.impostors));
+	if (r->res.nimp)
+		json_object_set_new(t, "impostors", impostors_json(r->res.imp, r->res.nimp));
 	if (r->ntried)
 		json_object_set_new(t, "tried", tried_json(r));
 	if (r->sprayed)
@@ -929,6 +949,7 @@ static json_t *technique_json(const struct technique_run *run)
 	json_object_set_new(t, "expected", json_string(predict_expect_name(run->want.expect)));
 	json_object_set_new(t, "expected_reason", json_string(run->want.reason));
 	json_object_set_new(t, "agrees", agrees_json(agreement(run, &s)));
+	json_object_set_new(t, "impostor_packets", json_integer((json_int_t)s.impostors));
 	if (run->t->predict_ports)
 		json_object_set_new(t, "prediction", prediction_json(run));
 	if (run->t->birthday)
@@ -985,6 +1006,26 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 	return rc;
 }
 
+/* Packets from where the other probe should be that did not prove it
+ * (RFC 5128 6.1): refused, never taken for the other probe; said loudly. */
+static void print_impostors(FILE *out, const struct trial_summary *s)
+{
+	char a[ADDR_STRLEN];
+	unsigned named = 0;
+
+	if (!s->impostors)
+		return;
+	fprintf(out, "    IMPOSTOR: %u unauthenticated packets from", s->impostors);
+	for (size_t k = 0; k < s->nimp; k++) {
+		fprintf(out, "%s %s (%u)", k ? "," : "",
+			addr_format((const struct sockaddr *)&s->imp[k].addr, a, sizeof(a)),
+			s->imp[k].packets);
+		named += s->imp[k].packets;
+	}
+	fprintf(out, "%s; refused, never taken for the other probe\n",
+		named < s->impostors ? " and elsewhere" : "");
+}
+
 /* One line a technique; a contradiction is said loudly. 1 when any. */
 static int print_summary(FILE *out, const struct options *o, const struct technique_run *runs)
 {
@@ -1005,6 +1046,7 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 			fprintf(out, "  median %.1f ms, p95 %.1f ms", s.median_ms, s.p95_ms);
 		fprintf(out, "  expected %s: %s\n", predict_expect_name(runs[i].want.expect),
 			said[a]);
+		print_impostors(out, &s);
 		contradictions += a == CONTRADICTS;
 	}
 	return contradictions ? 1 : 0;

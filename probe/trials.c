@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "stats.h"
 
@@ -48,12 +49,17 @@ static void connect_times(const struct trial_row *rows, size_t n, struct trial_s
 void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summary *s)
 {
 	unsigned started;
+	struct punch_result imp = {0};
 
 	*s = (struct trial_summary){.trials = (unsigned)n, .path = PUNCH_PATH_PUBLIC};
 	for (size_t i = 0; i < n; i++) {
 		s->successes += rows[i].res.outcome == PUNCH_SUCCESS;
 		s->setup_failed += rows[i].res.outcome == PUNCH_SETUP_FAILED;
+		punch_add_impostors(&imp, &rows[i].res);
 	}
+	s->impostors = imp.impostors;
+	memcpy(s->imp, imp.imp, sizeof(s->imp));
+	s->nimp = imp.nimp;
 	started = s->trials - s->setup_failed;
 	s->rate = s->ci_lo = s->ci_hi = -1;
 	if (started) {

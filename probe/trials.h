@@ -31,6 +31,10 @@ struct trial_summary {
 	double median_ms, p95_ms;  /* of successes; -1 when none */
 	double first_round_share;  /* successes won before the second round; -1 none */
 	enum punch_path path;      /* the path most successes took */
+	/* Impostors' packets over the trials, and the first endpoints. */
+	unsigned impostors;
+	struct punch_impostor imp[PUNCH_MAX_IMPOSTORS];
+	size_t nimp;
 };
 
 void trials_summarise(const struct trial_row *rows, size_t n, struct trial_summary *s);

@@ -75,6 +75,13 @@ if grep -q '"strict":true' "$tmp/a.json" && [ "${sent:-999}" -le 30 ]; then
 else
     bad "two probes: packets per trial ${sent:-?} (want at most 30), or no strict success"
 fi
+# No impostor where only the two probes send (RFC 5128 6.1; the decoy lab has one).
+if [ "$(grep -o '"impostor_packets":0' "$tmp/a.json" | wc -l)" -eq 6 ] &&
+    ! grep -q IMPOSTOR "$tmp/a.out" "$tmp/b.out"; then
+    ok
+else
+    bad "two probes: an impostor counted where there is none"
+fi
 # The private technique's trials tried the other's own endpoint first, then its public one.
 if sed 's/{"technique":/\n&/g' "$tmp/a.json" | grep '^{"technique":"udp-hole-punching-private"' |
     grep -q '"tried":\[{"endpoint":"[0-9.:]*","path":"private","predicted":false},{"endpoint":"[0-9.:]*","path":"public","predicted":false}\]'; then

@@ -837,15 +837,24 @@ static void test_merge(void)
 {
 	static struct punch_trial t[3];
 	struct punch_result r;
+	struct sockaddr_storage decoy;
 
 	memset(t, 0, sizeof(t));
 	t[0].res = (struct punch_result){.outcome = PUNCH_FAILED, .sent = 3, .rounds = 20};
 	t[1].res = (struct punch_result){.outcome = PUNCH_SUCCESS, .connect_us = 500, .sent = 5};
 	t[2].res = (struct punch_result){
 	    .outcome = PUNCH_SUCCESS, .connect_us = 300, .sent = 1, .predicted = true};
+
+	test_sockaddr_v4(INSIDE_B, 5000, &decoy);
+	punch_note_impostor(&t[0].res, (struct sockaddr *)&decoy, 2);
+	punch_note_impostor(&t[2].res, (struct sockaddr *)&decoy, 1);
+	t[2].res.strangers = 3;
 	guess_merge(t, 3, &r);
 	CU_ASSERT_TRUE(r.outcome == PUNCH_SUCCESS && r.connect_us == 300 && r.predicted);
 	CU_ASSERT_TRUE(r.sent == 9 && r.rounds == 20);
+	/* Impostors over every socket: one endpoint, 3 packets. */
+	CU_ASSERT_TRUE(r.impostors == 3 && r.nimp == 1 && r.imp[0].packets == 3);
+	CU_ASSERT_EQUAL(r.strangers, 3);
 	t[1].res.outcome = t[2].res.outcome = PUNCH_PENDING;
 	guess_merge(t, 3, &r);
 	CU_ASSERT_EQUAL(r.outcome, PUNCH_PENDING);
@@ -1000,6 +1009,122 @@ static void test_bound_peer(void)
 	CU_ASSERT_EQUAL(t.res.outcome, PUNCH_SUCCESS);
 }
 
+/* Where a trial's packets went: how many to the address `watch`. */
+static uint32_t watch_ip;
+static unsigned to_watch;
+
+static int count_to(void *ctx, const struct sockaddr *to, const uint8_t *msg, size_t len,
+		    unsigned ttl)
+{
+	(void)ctx;
+	(void)msg;
+	(void)len;
+	(void)ttl;
+	if (to->sa_family == AF_INET &&
+	    ntohl(((const struct sockaddr_in *)to)->sin_addr.s_addr) == watch_ip)
+		to_watch++;
+	return 0;
+}
+
+/* A passive side that expects the other probe (token BBBBBBBB) at its
+ * private endpoint 10.0.2.2:5000 or its public one 198.51.100.1:40000. */
+static struct punch_cfg expecting_b(void)
+{
+	struct punch_cfg me = passive_cfg();
+
+	me.bind_peer = true;
+	memcpy(me.peer_token, "BBBBBBBB", 8);
+	test_sockaddr_v4(INSIDE_B, 5000, &me.cand[0].addr);
+	me.cand[0].path = PUNCH_PATH_PRIVATE;
+	test_sockaddr_v4(PUBLIC_B, 40000, &me.cand[1].addr);
+	me.ncand = 2;
+	return me;
+}
+
+/* RFC 5128 6.1: what comes from where the other probe should be but is
+ * not the other probe is an impostor, named with its endpoint: a forgery,
+ * another trial's token, our own packet mirrored by a host at the private
+ * address. Our own come back from the public address (hairpinning), a
+ * birthday sibling of the named probe, anything from elsewhere: rejected,
+ * no impostor. The real peer still succeeds. */
+static void test_impostors(void)
+{
+	struct punch_cfg me = expecting_b(), peer = me, forger = me;
+	struct punch_trial t;
+	struct sockaddr_storage decoy, decoy2, pub, elsewhere;
+	uint8_t msg[192];
+	size_t len;
+
+	memcpy(peer.token, "BBBBBBBB", 8);
+	memcpy(forger.token, "BBBBBBBB", 8);
+	forger.key[0] ^= 1;
+	test_sockaddr_v4(INSIDE_B, 5000, &decoy);
+	test_sockaddr_v4(INSIDE_B, 7000, &decoy2);
+	test_sockaddr_v4(PUBLIC_B, 40000, &pub);
+	test_sockaddr_v4(0xC0000277u, 40000, &elsewhere); /* 192.0.2.119 */
+	punch_start(&t, &me, discard, NULL, 0);
+	len = punch_build(&forger, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&decoy, msg, len, 10);
+	punch_receive(&t, (struct sockaddr *)&decoy, msg, len, 11);
+	punch_receive(&t, (struct sockaddr *)&decoy2, msg, len, 12);
+	punch_receive(&t, (struct sockaddr *)&elsewhere, msg, len, 13);
+	len = punch_build(&me, NULL, false, msg, sizeof(msg)); /* our own */
+	punch_receive(&t, (struct sockaddr *)&decoy, msg, len, 14);
+	punch_receive(&t, (struct sockaddr *)&pub, msg, len, 15);
+	memcpy(peer.token, "ZZZZZZZZ", 8); /* an earlier trial's, signed */
+	len = punch_build(&peer, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&pub, msg, len, 16);
+	CU_ASSERT_EQUAL(t.res.rejected, 7);
+	CU_ASSERT_EQUAL(t.res.impostors, 5);
+	CU_ASSERT_EQUAL_FATAL(t.res.nimp, 3);
+	CU_ASSERT_TRUE(
+	    addr_equal((struct sockaddr *)&t.res.imp[0].addr, (struct sockaddr *)&decoy));
+	CU_ASSERT_EQUAL(t.res.imp[0].packets, 3);
+	CU_ASSERT_EQUAL(t.res.imp[1].packets, 1);
+	CU_ASSERT_TRUE(addr_equal((struct sockaddr *)&t.res.imp[2].addr, (struct sockaddr *)&pub));
+	CU_ASSERT_EQUAL(t.res.outcome, PUNCH_PENDING);
+	memcpy(peer.token, "BBBBBBBB", 8);
+	len = punch_build(&peer, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&pub, msg, len, 20);
+	CU_ASSERT_EQUAL(t.res.outcome, PUNCH_SUCCESS);
+	memcpy(peer.token, "BBBBBBBC", 8); /* a sibling socket of the named probe */
+	len = punch_build(&peer, me.token, false, msg, sizeof(msg));
+	punch_receive(&t, (struct sockaddr *)&pub, msg, len, 30);
+	CU_ASSERT_EQUAL(t.res.rejected, 8);
+	CU_ASSERT_EQUAL(t.res.impostors, 5);
+}
+
+/* RFC 5128 6.2: a signed packet of this trial replayed with a forged
+ * source (a third party's) draws at most PUNCH_STRANGER_REPLIES answers;
+ * the endpoints the session named are answered each time. */
+static void test_stranger_answers(void)
+{
+	struct punch_cfg me = expecting_b(), peer = me;
+	struct punch_trial t;
+	struct sockaddr_storage victim, pub;
+	uint8_t msg[192];
+	size_t len;
+
+	me.max_rounds = 20; /* 80 answers allowed in all */
+	memcpy(peer.token, "BBBBBBBB", 8);
+	test_sockaddr_v4(0xC0000277u, 22, &victim);
+	test_sockaddr_v4(PUBLIC_B, 40001, &pub); /* the named address, another port */
+	len = punch_build(&peer, NULL, false, msg, sizeof(msg));
+	watch_ip = 0xC0000277u;
+	to_watch = 0;
+	punch_start(&t, &me, count_to, NULL, 0);
+	for (int i = 0; i < 20; i++)
+		punch_receive(&t, (struct sockaddr *)&victim, msg, len, 10 + (uint64_t)i);
+	CU_ASSERT_EQUAL(t.res.verified, 20);
+	CU_ASSERT_EQUAL(to_watch, PUNCH_STRANGER_REPLIES);
+	CU_ASSERT_EQUAL(t.res.strangers, PUNCH_STRANGER_REPLIES);
+	watch_ip = PUBLIC_B;
+	to_watch = 0;
+	for (int i = 0; i < 10; i++)
+		punch_receive(&t, (struct sockaddr *)&pub, msg, len, 40 + (uint64_t)i);
+	CU_ASSERT_EQUAL(to_watch, 10);
+}
+
 /* The counts of a technique's trials: setup failures outside the rate;
  * Wilson's interval (3 of 3: 0.4385 to 1, as tables give it); nearest-rank
  * percentiles of the connect times. */
@@ -1027,6 +1152,7 @@ static void test_summary(void)
 {
 	struct trial_row rows[5] = {0};
 	struct trial_summary s;
+	struct sockaddr_storage decoy;
 
 	for (int i = 0; i < 3; i++) {
 		rows[i].res.outcome = PUNCH_SUCCESS;
@@ -1034,7 +1160,11 @@ static void test_summary(void)
 		rows[i].res.rounds = i ? 2 : 1;
 	}
 	rows[3].res.outcome = PUNCH_SETUP_FAILED;
+	test_sockaddr_v4(INSIDE_B, 5000, &decoy);
+	punch_note_impostor(&rows[0].res, (struct sockaddr *)&decoy, 2);
+	punch_note_impostor(&rows[2].res, (struct sockaddr *)&decoy, 1);
 	trials_summarise(rows, 4, &s);
+	CU_ASSERT_TRUE(s.impostors == 3 && s.nimp == 1 && s.imp[0].packets == 3);
 	CU_ASSERT_EQUAL(s.trials, 4);
 	CU_ASSERT_EQUAL(s.successes, 3);
 	CU_ASSERT_EQUAL(s.setup_failed, 1);
@@ -1057,6 +1187,8 @@ int test_punch_register(void)
 	static const struct test_case tests[] = {
 	    {"a punch packet verifies only from the other probe", test_packets},
 	    {"the peer the rendezvous named: an earlier trial's token refused", test_bound_peer},
+	    {"impostors at the other probe's endpoints: counted and named", test_impostors},
+	    {"a forged source draws a bounded number of answers", test_stranger_answers},
 	    {"UDP hole punching: every NAT pair as predicted", test_punch_grid},
 	    {"connection reversal: every NAT pair as predicted", test_reversal_grid},
 	    {"10% loss: no success the rules do not allow", test_loss},

@@ -323,6 +323,45 @@ bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 	return addr_same_ip(a, b) && addr_port(a) == addr_port(b);
 }
 
+static enum addr_realm realm_v4(const uint8_t *b)
+{
+	if (b[0] == 10 || (b[0] == 172 && (b[1] & 0xF0) == 16) || (b[0] == 192 && b[1] == 168))
+		return ADDR_REALM_PRIVATE;
+	if (b[0] == 100 && (b[1] & 0xC0) == 64)
+		return ADDR_REALM_SHARED;
+	if (b[0] == 169 && b[1] == 254)
+		return ADDR_REALM_LINK_LOCAL;
+	return b[0] == 127 ? ADDR_REALM_LOOPBACK : ADDR_REALM_PUBLIC;
+}
+
+enum addr_realm addr_realm(const struct sockaddr *sa)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+	static const uint8_t loop6[16] = {[15] = 1};
+	size_t n;
+	const uint8_t *b = ip_bytes(sa, &n);
+
+	if (!b)
+		return ADDR_REALM_PUBLIC;
+	if (n == 4)
+		return realm_v4(b);
+	if (!memcmp(b, v4mapped, sizeof(v4mapped)))
+		return realm_v4(b + 12);
+	if ((b[0] & 0xFE) == 0xFC)
+		return ADDR_REALM_PRIVATE;
+	if (b[0] == 0xFE && (b[1] & 0xC0) == 0x80)
+		return ADDR_REALM_LINK_LOCAL;
+	return memcmp(b, loop6, 16) ? ADDR_REALM_PUBLIC : ADDR_REALM_LOOPBACK;
+}
+
+const char *addr_realm_name(enum addr_realm r)
+{
+	static const char *const names[] = {"public", "private", "shared", "link-local",
+					    "loopback"};
+
+	return (unsigned)r < 5 ? names[r] : "public";
+}
+
 int addr_route_source(const struct sockaddr *toward, uint16_t port, struct sockaddr_storage *out)
 {
 	socklen_t len = sizeof(*out);

@@ -57,6 +57,19 @@ bool addr_same_ip(const struct sockaddr *a, const struct sockaddr *b);
 bool addr_in_network(const struct sockaddr *a, const struct sockaddr *net,
 		     const struct sockaddr *mask);
 bool addr_equal(const struct sockaddr *a, const struct sockaddr *b);
+
+/* Where an address is meant to be reachable from. */
+enum addr_realm {
+	ADDR_REALM_PUBLIC,
+	ADDR_REALM_PRIVATE,    /* RFC 1918; IPv6 unique local fc00::/7 (RFC 4193) */
+	ADDR_REALM_SHARED,     /* 100.64.0.0/10, a carrier-grade NAT's realm (RFC 6598) */
+	ADDR_REALM_LINK_LOCAL, /* 169.254.0.0/16, fe80::/10 */
+	ADDR_REALM_LOOPBACK,   /* 127.0.0.0/8, ::1 */
+};
+/* IPv4-mapped IPv6 addresses are judged as IPv4; an unknown family is
+ * PUBLIC (nothing says otherwise). */
+enum addr_realm addr_realm(const struct sockaddr *sa);
+const char *addr_realm_name(enum addr_realm r);
 /*
  * The local address a UDP socket bound to the wildcard address, port port,
  * sends to `toward` with: the route's source (asks the kernel with a

@@ -27,6 +27,7 @@
 #define STUN_FINGERPRINT_XOR   0x5354554Eu
 #define STUN_HMAC_SHA1_LEN     20
 #define STUN_HMAC_SHA256_LEN   32
+#define STUN_NATLAB_COOKIE_LEN 8 /* NATLAB-COOKIE's value */
 #define STUN_LONG_TERM_KEY_LEN 16
 
 enum stun_class {
@@ -109,6 +110,7 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_RELAY = 0xC4D0,      /* empty: relay this trial (asked, granted) */
 	STUN_ATTR_NATLAB_SEEN_SYN = 0xC4D2,   /* XOR address: who sent the SYN a silent port saw */
 	STUN_ATTR_NATLAB_PEER_EVENT = 0xC4D3, /* a peer's TCP news: event, 3 reserved, socket */
+	STUN_ATTR_NATLAB_COOKIE = 0xC4D5, /* 8 bytes: the rendezvous's return-routability proof */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

@@ -153,7 +153,11 @@ struct meeting {
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
 	uint32_t wait_ms;
-	bool relay;     /* the reflector relays this trial */
+	bool relay; /* the reflector relays this trial */
+	/* The reflector's NATLAB-COOKIE for this socket, echoed in the next
+	 * registration: it proves this probe receives there (PROTOCOL.md). */
+	bool have_cookie;
+	uint8_t cookie[STUN_NATLAB_COOKIE_LEN];
 	unsigned error; /* an error answer's code */
 	char reason[TRIAL_REASON_LEN];
 };
@@ -344,7 +348,7 @@ struct registration {
 };
 
 static void register_msg(const struct options *o, const struct registration *r, uint32_t rtt_us,
-			 uint8_t *buf, size_t cap, size_t *len)
+			 const struct meeting *mt, uint8_t *buf, size_t cap, size_t *len)
 {
 	uint8_t tid[STUN_TID_LEN];
 	struct stun_builder b;
@@ -361,6 +365,8 @@ static void register_msg(const struct options *o, const struct registration *r, 
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, rtt_us);
 	if (r->relay)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
+	if (mt->have_cookie)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_COOKIE, mt->cookie, STUN_NATLAB_COOKIE_LEN);
 	stun_build_integrity_sha256(&b, (const uint8_t *)o->key, strlen(o->key));
 	stun_build_fingerprint(&b);
 	if (stun_build_end(&b, len) != STUN_OK)
@@ -391,6 +397,16 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	mt->met = true;
 }
 
+static void read_cookie(const struct stun_msg *m, struct meeting *mt)
+{
+	const struct stun_attr *c = stun_find(m, STUN_ATTR_NATLAB_COOKIE);
+
+	if (c && c->len == STUN_NATLAB_COOKIE_LEN) {
+		memcpy(mt->cookie, stun_attr_value(m, c), STUN_NATLAB_COOKIE_LEN);
+		mt->have_cookie = true;
+	}
+}
+
 /* A datagram during setup: the rendezvous's answer or start, or nothing. 1
  * when it was a signed answer from the reflector; tid is its transaction ID. */
 static int setup_datagram(const struct options *o, const uint8_t *buf, size_t len,
@@ -410,6 +426,7 @@ static int setup_datagram(const struct options *o, const uint8_t *buf, size_t le
 	}
 	if (stun_check_integrity_sha256(&m, (const uint8_t *)o->key, strlen(o->key)) != STUN_OK)
 		return 0;
+	read_cookie(&m, mt);
 	read_peer(&m, mt);
 	memcpy(tid, m.tid, STUN_TID_LEN);
 	return m.cls == STUN_SUCCESS;
@@ -472,7 +489,7 @@ static void meet(const struct options *o, int fd, const struct registration *r, 
 		if (clock_now_us() >= next) {
 			size_t len;
 
-			register_msg(o, r, rtt_us, buf, sizeof(buf), &len);
+			register_msg(o, r, rtt_us, mt, buf, sizeof(buf), &len);
 			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
 			       addr_len((const struct sockaddr *)&o->server));
 			sent_note(&sent, buf, clock_now_us());

@@ -3,14 +3,19 @@
  */
 #include "rendezvous.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <nettle/hmac.h>
+#include <nettle/memops.h>
 
 #include "addr.h"
 #include "reflector/natlabtest.h"
 #include "wire.h"
 
 #define TOKEN_LEN   8
+#define COOKIE_LEN  RDV_COOKIE_LEN
 #define WAIT_MAX_MS 3000 /* a start further off than this is no synchronised start */
 
 struct side {
@@ -21,7 +26,8 @@ struct side {
 	size_t npriv;
 	uint8_t cls[4];
 	uint32_t rtt_us;
-	bool relay; /* asked for the relay */
+	bool relay;  /* asked for the relay */
+	bool proven; /* its registration echoed the cookie of its source */
 };
 
 struct session {
@@ -48,6 +54,7 @@ struct reg {
 	char id[REFL_SESSION_ID_MAX + 1];
 	uint32_t trial;
 	struct side side;
+	const uint8_t *cookie; /* the NATLAB-COOKIE echoed, or NULL */
 };
 
 rdv_t *rdv_new(const struct rdv_limits *l)
@@ -135,7 +142,7 @@ static void side_details(const struct stun_msg *m, struct side *s)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
 		    stun_attr_addr(m, &m->attrs[i], &s->priv[s->npriv]) == STUN_OK)
 			s->npriv++;
-	if (cls)
+	if (cls && cls->len == 4)
 		memcpy(s->cls, stun_attr_value(m, cls), 4);
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_RTT, &s->rtt_us) != STUN_OK)
 		s->rtt_us = 0;
@@ -147,13 +154,13 @@ static unsigned read_register(const struct stun_msg *m, const uint8_t *secret, s
 			      struct reg *reg, char key[REFL_SESSION_KEY_LEN + 1],
 			      const char **reason)
 {
-	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
+	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN), *cookie;
 
 	*reason = "rendezvous not enabled";
 	if (!secret)
 		return 403;
 	*reason = "bad request: USERNAME, NATLAB-TOKEN and MESSAGE-INTEGRITY-SHA256 needed";
-	if (m->cls != STUN_REQUEST || !session_id(m, reg->id) || !tok ||
+	if (m->cls != STUN_REQUEST || !session_id(m, reg->id) || !tok || tok->len != TOKEN_LEN ||
 	    !stun_find(m, STUN_ATTR_MESSAGE_INTEGRITY_SHA256))
 		return 400;
 	refl_session_key(secret, secret_len, reg->id, key);
@@ -167,7 +174,53 @@ static unsigned read_register(const struct stun_msg *m, const uint8_t *secret, s
 	reg->side.used = true;
 	memcpy(reg->side.token, stun_attr_value(m, tok), TOKEN_LEN);
 	side_details(m, &reg->side);
+	cookie = stun_find(m, STUN_ATTR_NATLAB_COOKIE);
+	reg->cookie = cookie && cookie->len == COOKIE_LEN ? stun_attr_value(m, cookie) : NULL;
 	return 0;
+}
+
+/*
+ * Return routability (RFC 5128 6.2): the cookie of a registration's
+ * source, session, trial and token under the secret. A probe that echoes
+ * it in a later registration receives at that source; nothing is kept for
+ * one that does not.
+ */
+void rdv_cookie(const uint8_t *secret, size_t secret_len, const struct sockaddr *from,
+		const char *id, uint32_t trial, const uint8_t *token, uint8_t out[RDV_COOKIE_LEN])
+{
+	static const char label[] = "natlab rendezvous cookie ";
+	uint8_t mac[SHA256_DIGEST_SIZE], t[4] = {trial >> 24, trial >> 16, trial >> 8, trial};
+	char a[ADDR_STRLEN];
+	struct hmac_sha256_ctx ctx;
+
+	addr_format(from, a, sizeof(a));
+	hmac_sha256_set_key(&ctx, secret_len, secret);
+	hmac_sha256_update(&ctx, sizeof(label) - 1, (const uint8_t *)label);
+	hmac_sha256_update(&ctx, strlen(a) + 1, (const uint8_t *)a);
+	hmac_sha256_update(&ctx, strlen(id) + 1, (const uint8_t *)id);
+	hmac_sha256_update(&ctx, sizeof(t), t);
+	hmac_sha256_update(&ctx, TOKEN_LEN, token);
+	hmac_sha256_digest(&ctx, sizeof(mac), mac);
+	memcpy(out, mac, RDV_COOKIE_LEN);
+}
+
+/* A probe's own endpoints that the other probe may be sent to (RFC 5128
+ * 6.3): addresses meant for a local network, or the registration's own
+ * source address (a host without NAT). A public address of a third party
+ * is dropped; how many, in *dropped. */
+static void keep_own_privates(struct side *s, const struct sockaddr *from, unsigned *dropped)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->npriv; i++) {
+		const struct sockaddr *p = (const struct sockaddr *)&s->priv[i];
+
+		if (addr_realm(p) != ADDR_REALM_PUBLIC || addr_same_ip(p, from))
+			s->priv[n++] = s->priv[i];
+		else
+			(*dropped)++;
+	}
+	s->npriv = n;
 }
 
 /* ---- the table ---- */
@@ -244,29 +297,49 @@ static void finish(struct stun_builder *b, const char *key, struct rdv_out *o)
 		o->len = 0;
 }
 
+/* An error answer goes to a source nobody proved: it is never longer than
+ * the request (RFC 5128 6.2, no amplification). The reason is cut to fit;
+ * a request too short for even an empty one gets none (0). */
+#define ERROR_FIXED (STUN_HEADER_LEN + 8 + 8) /* header, ERROR-CODE's head, FINGERPRINT */
+
 static size_t error_out(const struct stun_msg *m, const struct sockaddr *from, unsigned code,
 			const char *reason, struct rdv_out *o)
 {
 	struct stun_builder b;
+	char cut[128];
+	size_t room;
 
+	o->len = 0;
+	if (m->len < ERROR_FIXED)
+		return 0;
+	room = (m->len - ERROR_FIXED) & ~(size_t)3;
+	snprintf(cut, room + 1 < sizeof(cut) ? room + 1 : sizeof(cut), "%s", reason);
 	memcpy(&o->to, from, addr_len(from));
 	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_ERROR);
-	stun_build_error(&b, code, reason);
+	stun_build_error(&b, code, cut);
 	finish(&b, NULL, o);
-	return o->len ? 1 : 0;
+	return o->len && o->len <= m->len ? 1 : 0;
 }
 
-/* The answer to side x: its public endpoint, and the other's when there. */
-static void answer(const struct stun_msg *m, const struct session *s, int x, struct rdv_out *o)
+/* The answer to a registration of side x, at its source: that endpoint and
+ * the cookie to echo; once met and the source proven, the other probe.
+ * Until proven, no longer than the request (0: none). */
+static size_t answer(const struct stun_msg *m, const struct session *s, int x,
+		     const struct sockaddr *from, bool proven, const uint8_t *cookie,
+		     struct rdv_out *o)
 {
 	struct stun_builder b;
 
-	o->to = s->side[x].pub;
+	memcpy(&o->to, from, addr_len(from));
 	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_SUCCESS);
-	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, (const struct sockaddr *)&o->to);
-	if (s->met)
+	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, from);
+	stun_build_attr(&b, STUN_ATTR_NATLAB_COOKIE, cookie, COOKIE_LEN);
+	if (s->met && proven)
 		peer_attrs(&b, s, x);
 	finish(&b, s->key, o);
+	if (!proven && o->len > m->len)
+		o->len = 0;
+	return o->len ? 1 : 0;
 }
 
 /* The start pushed to side x, which registered first and waits. */
@@ -294,6 +367,24 @@ static void grant_relay(const rdv_t *r, struct session *s, uint64_t now_ms)
 	}
 }
 
+/*
+ * Side x registers from `from`. A registration that echoes the cookie of
+ * its source proves it, and is taken; one that does not is taken only
+ * where nothing proven is held (the first of a side, or one whose NAT
+ * moved it, until its next registration proves the new source).
+ */
+static bool take_side(struct session *s, int x, const struct reg *reg, const struct sockaddr *from,
+		      bool proven)
+{
+	if (!proven && s->side[x].used && s->side[x].proven)
+		return false;
+	s->side[x] = reg->side;
+	memset(&s->side[x].pub, 0, sizeof(s->side[x].pub));
+	memcpy(&s->side[x].pub, from, addr_len(from));
+	s->side[x].proven = proven;
+	return true;
+}
+
 size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from,
 		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
 		  const char **counter)
@@ -302,8 +393,9 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 	const char *reason;
 	struct reg reg;
 	struct session *s;
-	unsigned code = read_register(m, secret, secret_len, &reg, key, &reason);
-	bool matched;
+	unsigned code = read_register(m, secret, secret_len, &reg, key, &reason), dropped = 0;
+	uint8_t cookie[COOKIE_LEN];
+	bool matched, proven;
 	int x;
 
 	*counter = code == 403 ? "rendezvous off" : code ? "rendezvous refused" : NULL;
@@ -319,19 +411,27 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 		*counter = "rendezvous session full";
 		return error_out(m, from, 403, "session full: two probes are registered", &out[0]);
 	}
-	*counter = s->side[x].used ? "rendezvous refreshed" : "rendezvous registered";
-	memset(&reg.side.pub, 0, sizeof(reg.side.pub));
-	memcpy(&reg.side.pub, from, addr_len(from));
-	s->side[x] = reg.side;
+	rdv_cookie(secret, secret_len, from, reg.id, reg.trial, reg.side.token, cookie);
+	proven = reg.cookie && memeql_sec(reg.cookie, cookie, COOKIE_LEN);
+	keep_own_privates(&reg.side, from, &dropped);
+	*counter = !proven             ? "rendezvous unproven"
+		   : s->side[x].proven ? "rendezvous refreshed"
+				       : "rendezvous registered";
+	take_side(s, x, &reg, from, proven);
 	s->last_ms = now_ms;
-	/* They meet once both are there and each has told its round trip, so
-	 * that the start can even out the two one-way delays: a probe's first
-	 * registration cannot know it yet, its next one (after this answer) does. */
-	matched = !s->met && s->side[!x].used && s->side[0].rtt_us && s->side[1].rtt_us;
+	/* They meet once both are there, each at a source it proved, and each
+	 * has told its round trip, so that the start can even out the two
+	 * one-way delays: a probe's first registration cannot know it yet, nor
+	 * the cookie; its next one (after this answer) does. */
+	matched = !s->met && s->side[0].proven && s->side[1].proven && s->side[0].rtt_us &&
+		  s->side[1].rtt_us;
 	s->met |= matched;
 	if (matched)
 		grant_relay(r, s, now_ms);
-	answer(m, s, x, &out[0]);
+	if (dropped)
+		*counter = "rendezvous private dropped";
+	if (!answer(m, s, x, from, proven, cookie, &out[0]) && !proven)
+		*counter = "rendezvous unanswered (no amplification)";
 	if (!matched)
 		return out[0].len ? 1 : 0;
 	*counter = "rendezvous matched";

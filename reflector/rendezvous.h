@@ -28,6 +28,7 @@
 
 #define RDV_MAX_PRIVATE 4
 #define RDV_MSG_MAX     512
+#define RDV_COOKIE_LEN  STUN_NATLAB_COOKIE_LEN
 
 typedef struct rdv rdv_t;
 
@@ -73,6 +74,11 @@ size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t 
 		 const char **counter);
 
 /* Forget sessions idle past the TTL; how many were forgotten. */
+/* The NATLAB-COOKIE a registration from `from` must echo (for tests and
+ * the reflector's own use). */
+void rdv_cookie(const uint8_t *secret, size_t secret_len, const struct sockaddr *from,
+		const char *id, uint32_t trial, const uint8_t *token, uint8_t out[RDV_COOKIE_LEN]);
+
 size_t rdv_expire(rdv_t *r, uint64_t now_ms);
 size_t rdv_sessions(const rdv_t *r);
 size_t rdv_relays(const rdv_t *r, uint64_t now_ms); /* relays running */

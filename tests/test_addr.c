@@ -364,6 +364,55 @@ static void test_network(void)
 					(struct sockaddr *)&mask6));
 }
 
+/* Realms at their edges: the first and last address of each range, and
+ * the neighbours just outside. */
+static void test_realm(void)
+{
+	static const struct {
+		const char *ip;
+		enum addr_realm want;
+	} cases[] = {
+	    {"10.0.0.0", ADDR_REALM_PRIVATE},
+	    {"10.255.255.255", ADDR_REALM_PRIVATE},
+	    {"9.255.255.255", ADDR_REALM_PUBLIC},
+	    {"11.0.0.0", ADDR_REALM_PUBLIC},
+	    {"172.16.0.0", ADDR_REALM_PRIVATE},
+	    {"172.31.255.255", ADDR_REALM_PRIVATE},
+	    {"172.15.255.255", ADDR_REALM_PUBLIC},
+	    {"172.32.0.0", ADDR_REALM_PUBLIC},
+	    {"192.168.0.1", ADDR_REALM_PRIVATE},
+	    {"192.169.0.1", ADDR_REALM_PUBLIC},
+	    {"100.64.0.0", ADDR_REALM_SHARED},
+	    {"100.127.255.255", ADDR_REALM_SHARED},
+	    {"100.63.255.255", ADDR_REALM_PUBLIC},
+	    {"100.128.0.0", ADDR_REALM_PUBLIC},
+	    {"169.254.1.1", ADDR_REALM_LINK_LOCAL},
+	    {"127.0.0.1", ADDR_REALM_LOOPBACK},
+	    {"203.0.113.10", ADDR_REALM_PUBLIC},
+	    {"::ffff:10.1.2.3", ADDR_REALM_PRIVATE},
+	    {"::ffff:100.64.1.1", ADDR_REALM_SHARED},
+	    {"fd00::1", ADDR_REALM_PRIVATE},
+	    {"fc00::1", ADDR_REALM_PRIVATE},
+	    {"fe00::1", ADDR_REALM_PUBLIC},
+	    {"fe80::1", ADDR_REALM_LINK_LOCAL},
+	    {"febf::1", ADDR_REALM_LINK_LOCAL},
+	    {"fec0::1", ADDR_REALM_PUBLIC},
+	    {"::1", ADDR_REALM_LOOPBACK},
+	    {"::2", ADDR_REALM_PUBLIC},
+	    {"2001:db8::1", ADDR_REALM_PUBLIC},
+	};
+	struct sockaddr_storage ss;
+	char err[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(
+		    addr_parse(cases[i].ip, ADDR_PORT_NONE, 0, &ss, err, sizeof(err)), 0);
+		if (addr_realm((struct sockaddr *)&ss) != cases[i].want)
+			CU_FAIL(cases[i].ip);
+	}
+	CU_ASSERT_STRING_EQUAL(addr_realm_name(ADDR_REALM_SHARED), "shared");
+}
+
 int test_addr_register(void)
 {
 	static const struct test_case tests[] = {
@@ -371,6 +420,7 @@ int test_addr_register(void)
 	    {"errors name the bad part", test_parse_errors},
 	    {"compare", test_compare},
 	    {"an address in an interface's network", test_network},
+	    {"realms: private, shared, link-local, loopback, public", test_realm},
 	    {"resolve: literals as parsed, never looked up", test_resolve_literals},
 	    {"resolve: localhost, ports and their errors", test_resolve_localhost},
 	    {"resolve: families and several addresses (own hosts file)", test_resolve_lab},

@@ -26,6 +26,7 @@ struct probe {
 	bool wrong_key, no_token;
 	uint32_t trial;
 	bool relay;
+	bool no_cookie; /* a first registration: the reflector's cookie not yet known */
 };
 
 /* A REGISTER as a probe sends it, parsed as the reflector would. */
@@ -54,6 +55,15 @@ static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_m
 		stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, p->trial);
 	if (p->relay)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
+	if (!p->no_cookie) { /* as from the answer to an earlier registration */
+		struct sockaddr_storage pub;
+		uint8_t cookie[RDV_COOKIE_LEN];
+
+		test_sockaddr(p->pub, &pub);
+		rdv_cookie(secret, SECRET_LEN, (struct sockaddr *)&pub, p->session, p->trial,
+			   p->token, cookie);
+		stun_build_attr(&b, STUN_ATTR_NATLAB_COOKIE, cookie, RDV_COOKIE_LEN);
+	}
 	stun_build_integrity_sha256(&b, (const uint8_t *)key, REFL_SESSION_KEY_LEN);
 	stun_build_fingerprint(&b);
 	CU_ASSERT_EQUAL_FATAL(stun_build_end(&b, &len), STUN_OK);
@@ -111,19 +121,18 @@ static bool to_is(const struct rdv_out *o, const char *want)
 	return addr_equal((const struct sockaddr *)&o->to, (struct sockaddr *)&w);
 }
 
-static const struct probe a = {
-    "trial-1", "AAAAAAAA", "203.0.113.1:40000", "10.0.1.2:40000", {1, 2, 3, 0}, 40000, false, false,
-    0,         false};
-static const struct probe b = {"trial-1",
-			       "BBBBBBBB",
-			       "198.51.100.1:50000",
-			       "10.0.2.2:40000",
-			       {2, 3, 3, 0},
-			       10000,
-			       false,
-			       false,
-			       0,
-			       false};
+static const struct probe a = {.session = "trial-1",
+			       .token = "AAAAAAAA",
+			       .pub = "203.0.113.1:40000",
+			       .priv = "10.0.1.2:40000",
+			       .cls = {1, 2, 3, 0},
+			       .rtt_us = 40000};
+static const struct probe b = {.session = "trial-1",
+			       .token = "BBBBBBBB",
+			       .pub = "198.51.100.1:50000",
+			       .priv = "10.0.2.2:40000",
+			       .cls = {2, 3, 3, 0},
+			       .rtt_us = 10000};
 
 static void test_meet(void)
 {
@@ -261,6 +270,153 @@ static void test_off(void)
 	rdv_free(r);
 }
 
+/* A request of `len` bytes from 192.0.2.7:9: the header, then USERNAME
+ * (a session) and padding, unsigned. What comes back, and its length. */
+static size_t bare(rdv_t *r, size_t attrs, struct rdv_out out[2], const char **counter)
+{
+	uint8_t buf[256] = {0}, tid[STUN_TID_LEN] = {7};
+	struct stun_builder sb;
+	struct stun_msg m;
+	struct sockaddr_storage from;
+	size_t len;
+
+	stun_build_start(&sb, buf, sizeof(buf), stun_type(STUN_NATLAB_RENDEZVOUS, STUN_REQUEST),
+			 STUN_MAGIC_COOKIE, tid);
+	if (attrs)
+		stun_build_string(&sb, STUN_ATTR_USERNAME, "trial-1");
+	for (size_t i = 1; i < attrs; i++)
+		stun_build_attr(&sb, STUN_ATTR_PADDING, (const uint8_t *)"xxxxxxxx", 8);
+	CU_ASSERT_EQUAL_FATAL(stun_build_end(&sb, &len), STUN_OK);
+	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
+	test_sockaddr("192.0.2.7:9", &from);
+	out[0].len = 0;
+	return rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, 0, out, counter)
+		   ? out[0].len
+		   : 0;
+}
+
+/* RFC 5128 6.2: S is no amplifier. Until a source is proven, no answer is
+ * longer than its request: a header alone (20 bytes) gets nothing, a
+ * longer bad request its error with the reason cut to fit; a signed
+ * registration from a source that has not echoed its cookie gets its
+ * mapped address and the cookie, no longer than it. */
+static void test_no_amplification(void)
+{
+	struct rdv_limits l = {8, 30000, 0, 0, 0, 0};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct probe first = a;
+	uint8_t buf[256];
+	struct stun_msg m;
+	struct sockaddr_storage from;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	CU_ASSERT_EQUAL(bare(r, 0, out, &counter), 0);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous refused");
+	for (size_t attrs = 1; attrs < 12; attrs++) {
+		size_t req = STUN_HEADER_LEN + 12 + 12 * (attrs - 1),
+		       got = bare(r, attrs, out, &counter);
+
+		CU_ASSERT_TRUE(got <= req);
+		if (req >= 36) /* room for an error with an empty reason */
+			CU_ASSERT_EQUAL(check(&out[0], "trial-1", &m), 400);
+	}
+	first.no_cookie = true;
+	build(&first, buf, sizeof(buf), &m);
+	test_sockaddr(first.pub, &from);
+	CU_ASSERT_EQUAL_FATAL(
+	    rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, 0, out, &counter), 1);
+	CU_ASSERT_TRUE(out[0].len <= m.len);
+	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 0);
+	CU_ASSERT_PTR_NOT_NULL(stun_find(&m, STUN_ATTR_NATLAB_COOKIE));
+	rdv_free(r);
+}
+
+/* RFC 5128 6.2, return routability: a probe meets only once it has echoed
+ * the cookie of the source it registers from. A registration with the key
+ * forged from a victim's address, without its cookie, neither replaces
+ * the proven endpoint nor draws the start; the victim gets only the answer
+ * to its forged request, no longer than the request. */
+static void test_return_routability(void)
+{
+	struct rdv_limits l = {8, 30000, 4, 10000, 65536, 100};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct stun_msg m;
+	struct probe fresh_a = a, forged = b, fresh_b = b;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	fresh_a.no_cookie = fresh_b.no_cookie = true;
+	fresh_a.relay = fresh_b.relay = forged.relay = true;
+	CU_ASSERT_EQUAL(reg(r, &fresh_a, 0, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous unproven");
+	CU_ASSERT_EQUAL(reg(r, &fresh_b, 1, out, &counter), 1); /* both there, neither proven */
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous unproven");
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_XOR_PEER_ADDRESS));
+	CU_ASSERT_EQUAL(reg(r, &b, 2, out, &counter), 1); /* B proven, A still not */
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous registered");
+	/* The forger, with the key, registers B's token from a victim: B's
+	 * proven endpoint stays; the victim's answer is no longer than the
+	 * request and names nobody. */
+	forged.pub = "192.0.2.80:22";
+	forged.no_cookie = true;
+	CU_ASSERT_EQUAL(reg(r, &forged, 3, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous unproven");
+	CU_ASSERT_TRUE(to_is(&out[0], "192.0.2.80:22"));
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_XOR_PEER_ADDRESS));
+	/* A proves its source: they meet, the start goes to B's proven endpoint. */
+	CU_ASSERT_EQUAL_FATAL(reg(r, &a, 4, out, &counter), 2);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous matched");
+	CU_ASSERT_TRUE(to_is(&out[1], b.pub));
+	/* A cookie made for another source proves nothing: echoed from the
+	 * victim's address (a forger who saw B's answer), still unproven. */
+	forged.no_cookie = false;
+	forged.pub = b.pub; /* the cookie is B's ... */
+	{
+		uint8_t buf[256];
+		struct sockaddr_storage victim;
+
+		build(&forged, buf, sizeof(buf), &m);
+		test_sockaddr("192.0.2.80:22", &victim); /* ... sent from elsewhere */
+		CU_ASSERT_EQUAL(rdv_handle(r, &m, (struct sockaddr *)&victim, secret, SECRET_LEN, 5,
+					   out, &counter),
+				1);
+		CU_ASSERT_STRING_EQUAL(counter, "rendezvous unproven");
+		CU_ASSERT_TRUE(out[0].len <= m.len);
+	}
+	rdv_free(r);
+}
+
+/* RFC 5128 6.3: a probe's own endpoints are passed on only when they are
+ * meant for a local network, or are its own source address; a public
+ * third party's (a victim's port 22) is dropped. */
+static void test_private_dropped(void)
+{
+	struct rdv_limits l = {8, 30000, 0, 0, 0, 0};
+	rdv_t *r = rdv_new(&l);
+	struct rdv_out out[2];
+	struct stun_msg m;
+	struct probe liar = a, open = b;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	liar.priv = "192.0.2.80:22";
+	open.priv = "198.51.100.1:40000"; /* no NAT: its own address */
+	CU_ASSERT_EQUAL(reg(r, &liar, 0, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous private dropped");
+	CU_ASSERT_EQUAL_FATAL(reg(r, &open, 1, out, &counter), 2);
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, a.pub));
+	CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_NATLAB_PRIVATE));
+	CU_ASSERT_EQUAL(check(&out[1], a.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_NATLAB_PRIVATE, open.priv));
+	rdv_free(r);
+}
+
 /* A NatlabPunch indication from p's public endpoint, signed with the key of
  * session `signed_as` (p's own, or another's); what the relay does with it. */
 static size_t punch_via(rdv_t *r, const struct probe *p, const char *signed_as, uint64_t now_ms,
@@ -384,6 +540,9 @@ int test_rendezvous_register(void)
 	    {"no meeting before both round trips are known", test_meet_after_rtt},
 	    {"a third probe, bad requests, a full table, expiry", test_refusals},
 	    {"no session secret: off", test_off},
+	    {"no answer longer than its request until proven", test_no_amplification},
+	    {"return routability: the cookie, forged sources", test_return_routability},
+	    {"a third party's public address is no private endpoint", test_private_dropped},
 	    {"the relay: granted trials' signed packets, for a time", test_relay},
 	    {"the relay: asked by both, at most so many, bytes and rate", test_relay_limits},
 	};

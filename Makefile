@@ -74,7 +74,7 @@ PLOT_GEN   := $(BUILD)/gen/plotscripts.c
 
 # One entry per program that works; each is built from its folder's sources.
 PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload bareresponder \
-            refltest
+            refltest rdvabuse
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c
@@ -88,6 +88,7 @@ natemu_LIBS := $(BUILD)/libnatemu.a -lpcap
 stunload_SRC := bench/stunload.c
 refltest_SRC := tools/refltest.c
 refltest_LIBS := $(BUILD)/libreflector.a
+rdvabuse_SRC := tools/rdvabuse.c
 bareresponder_SRC := bench/bareresponder.c
 
 TEST_SRC := $(wildcard tests/*.c)

@@ -9,6 +9,9 @@
  * UDP answer:   "seen IP:PORT", from the endpoint named by via (when the
  *               server has it) or else from the one the request reached.
  * TCP:          the server writes "seen IP:PORT\n" and closes.
+ *
+ * mirror: every UDP datagram goes back to its sender as it came (a host
+ * that replays what it is sent: natprobe punch's decoy, tests/punch.sh).
  */
 #include <errno.h>
 #include <poll.h>
@@ -36,6 +39,7 @@ static const char usage[] =
     "                   [--listen MS] SERVER:PORT\n"
     "       labecho tcp [--local IP:PORT] [--timeout MS] SERVER:PORT\n"
     "       labecho send [--local IP:PORT] DEST:PORT\n"
+    "       labecho mirror [--for SECONDS] IP:PORT\n"
     "\n"
     "serve   answer UDP and TCP on each endpoint with the source address seen,\n"
     "        for SECONDS (default 3600) or until SIGTERM\n"
@@ -45,6 +49,8 @@ static const char usage[] =
     "        SOURCE' for each datagram that arrives\n"
     "tcp     the same over a TCP connection\n"
     "send    send one datagram and exit\n"
+    "mirror  send every UDP datagram back to its sender, as it came, for SECONDS\n"
+    "        (default 3600) or until SIGTERM; prints 'mirrored N' at the end\n"
     "\n"
     "Exit status: 0 answered, 1 no answer (timeout, refused), 2 bad usage.\n";
 
@@ -243,6 +249,37 @@ static int serve(int argc, char **argv, int first, const struct opts *o)
 	return rc;
 }
 
+static int mirror(int argc, char **argv, int first, const struct opts *o)
+{
+	struct sockaddr_storage at;
+	int64_t deadline = now_ms() + (int64_t)o->for_s * 1000;
+	unsigned long mirrored = 0;
+	struct pollfd p;
+
+	if (argc - first != 1 || parse_endpoint(argv[first], &at))
+		return EXIT_USAGE;
+	p = (struct pollfd){.fd = open_socket(SOCK_DGRAM, &at, at.ss_family), .events = POLLIN};
+	if (p.fd < 0)
+		return EXIT_USAGE;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	while (!stop && now_ms() < deadline) {
+		char buf[2048];
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		ssize_t got;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		got = recvfrom(p.fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		if (got >= 0 &&
+		    sendto(p.fd, buf, (size_t)got, 0, (struct sockaddr *)&from, flen) >= 0)
+			mirrored++;
+	}
+	printf("mirrored %lu\n", mirrored);
+	return 0;
+}
+
 /* ---- clients ---- */
 
 static int target(int argc, char **argv, int first, struct sockaddr_storage *dest)
@@ -392,8 +429,11 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*run)(int, char **, int, const struct opts *);
-	} commands[] = {
-	    {"serve", serve}, {"udp", udp_client}, {"tcp", tcp_client}, {"send", send_one}};
+	} commands[] = {{"serve", serve},
+			{"udp", udp_client},
+			{"tcp", tcp_client},
+			{"send", send_one},
+			{"mirror", mirror}};
 	struct opts o;
 	int first;
 

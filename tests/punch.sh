@@ -4,7 +4,8 @@
 # technique; a probe alone, a wrong key and a reflector without a session
 # secret each give their own outcome. Then through real NATs, in pair labs
 # (three at once): the kernel pair with and without path delay and with a
-# late side, natemu pairs (birthday punching and loss), one NAT, a public
+# late side, a decoy at the other's private address (RFC 5128 6.1), natemu
+# pairs (birthday punching and loss), one NAT, a public
 # peer, nested NATs behind a CGN with and without hairpinning; then
 # subsets of natemu's grid and of the kernel grid through natlab
 # punch-matrix (31 pairs).
@@ -32,6 +33,7 @@ ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip -n "$ns" addr add 203.0.113.10/32 dev lo
 ip -n "$ns" addr add 203.0.113.11/32 dev lo
+ip -n "$ns" addr add 203.0.113.99/32 dev lo # the victim of the abuse tests
 secret=$tmp/secret # shared by the parallel labs below, whose $tmp are their own
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$secret"
 key=$("$BIN/natreflector" --session-secret "$secret" --issue-session s1 | awk '{ print $4 }')
@@ -146,6 +148,46 @@ inns timeout 30 "$BIN/natprobe" punch --session s1 --key 00000000000000000000000
     --trials 1 203.0.113.10 >"$tmp/out" 2>&1
 rc=$?
 if [ "$rc" -eq 2 ] && grep -q 'the reflector refused: 401' "$tmp/out"; then ok; else bad "a wrong key: exit $rc, want 2 and 401"; fi
+
+# RFC 5128 6.2 and 6.3: the rendezvous is no amplifier and no port scanner.
+# rdvabuse sends 89 bad requests (a 20-byte header up, unsigned, junk, a
+# wrong key): fewer bytes come back than went. Then, as a key holder, it
+# registers 16 trials from a victim's 32 ports, blind as a spoofer is
+# (never echoing the cookie), naming the victim's port 22, asking for the
+# relay, and sends signed packets to be relayed: the victim gets less than
+# was sent, no start, no packet that names a peer, nothing relayed. The
+# control, the same echoing the cookies as natprobe does, meets 16 times
+# and is relayed: the zeros above are the reflector's doing.
+abuse() { # SESSION [--echo-cookies]: rdvabuse's lines, in $tmp/abuse.$1
+    local k
+    k=$("$BIN/natreflector" --session-secret "$secret" --issue-session "$1" | awk '{ print $4 }')
+    inns timeout 30 "$BIN/rdvabuse" --session "$1" --key "$k" --victim 203.0.113.99 "${@:2}" \
+        203.0.113.10 >"$tmp/abuse.$1" 2>&1
+}
+field() { sed -n "s/^$1 \(.* \)*$2=\([0-9]*\).*/\2/p" "$3"; }
+abuse ab1
+abuse ab2 --echo-cookies
+cat "$tmp/abuse.ab1" "$tmp/abuse.ab2" >"$tmp/out"
+f=$tmp/abuse.ab1
+if [ "$(field amplify bytes_in "$f")" -le "$(field amplify bytes_out "$f")" ] &&
+    [ "$(field amplify requests "$f")" -eq 89 ]; then
+    ok
+else
+    bad "the rendezvous as an amplifier: $(grep amplify "$f")"
+fi
+if [ "$(field forge bytes_in "$f")" -le "$(field forge bytes_out "$f")" ] &&
+    [ "$(field forge starts "$f")" -eq 0 ] && [ "$(field forge peers "$f")" -eq 0 ] &&
+    [ "$(field relay relayed "$f")" -eq 0 ] && [ "$(field forge registrations "$f")" -eq 128 ]; then
+    ok
+else
+    bad "the rendezvous as a scanner of 203.0.113.99: $(grep -E 'forge|relay' "$f")"
+fi
+f=$tmp/abuse.ab2
+if [ "$(field forge starts "$f")" -eq 16 ] && [ "$(field relay relayed "$f")" -gt 0 ]; then
+    ok
+else
+    bad "the control, echoing cookies, did not meet 16 times and get relayed: $(grep -E 'forge|relay' "$f")"
+fi
 stop_refl
 
 # A reflector without a session secret: no rendezvous (403).
@@ -170,9 +212,11 @@ export NATLAB_BIN=$BIN NATLAB_LABECHO=0
 # pair_lab SESSION KEY TTL [PROFILE [TRIALS]]: the lab, the reflector, both probes,
 # down; their exit statuses in LAB_RC, their summaries in la.out and lb.out.
 # STAGGER_B: the second probe's --stagger (ms late); INET_DELAY: one way
-# between wan-a and wan-b (natlab's NATLAB_INET_DELAY; 10 ms unless set).
+# between wan-a and wan-b (natlab's NATLAB_INET_DELAY; 10 ms unless set);
+# TECHNIQUES: natprobe punch's list (relay, hole punching, reversal unless set).
 pair_lab() {
     local id session=$1 key=$2 ttl=$3 profile=${4:-two-nats} trials=${5:-3} ra rb
+    local techniques=${TECHNIQUES:-relay,udp-hole-punching,connection-reversal}
     NATLAB_INET_DELAY=${INET_DELAY:-10} $NATLAB up "$profile" >"$tmp/up" 2>&1 ||
         { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
@@ -180,11 +224,11 @@ pair_lab() {
         --rate 0 --no-tcp --session-secret "$secret" >"$tmp/labrefl" 2>&1 &
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/labrefl" && break; sleep 0.02; done
     $NATLAB exec "$id" cli1 timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials "$trials" --open-ttl "$ttl" --techniques relay,udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques "$techniques" \
         --json "$tmp/la.json" 203.0.113.10 >"$tmp/la.out" 2>&1 &
     ra=$!
     $NATLAB exec "$id" peer timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
-        --trials "$trials" --open-ttl "$ttl" --techniques relay,udp-hole-punching,connection-reversal \
+        --trials "$trials" --open-ttl "$ttl" --techniques "$techniques" \
         --stagger "${STAGGER_B:-0}" --json "$tmp/lb.json" 203.0.113.10 >"$tmp/lb.out" 2>&1
     rb=$?
     wait "$ra"
@@ -249,10 +293,31 @@ two_nats_late() {
         bad "two-nats, one side 100 ms late, no opening round: exit $LAB_RC (want 1 1) and a CONTRADICTION"
     fi
 }
+# RFC 5128 6.1, the impostor: on cli1's network a decoy owns the other
+# probe's private address and mirrors what it gets (two-nats-decoy). The
+# private technique tries that address first: every trial meets the decoy,
+# counts it as an impostor named by its address, and succeeds on the public
+# path, never the private one; the other side, with no decoy, counts none.
+two_nats_decoy() {
+    local key6 named
+    key6=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab6 | awk '{ print $4 }')
+    TECHNIQUES=udp-hole-punching-private pair_lab lab6 "$key6" 2 two-nats-decoy || return
+    named=$(grep -o '"impostors":\[{"endpoint":"10\.0\.2\.2:[0-9]*","packets":[1-9]' "$tmp/la.json" | wc -l)
+    if [ "$LAB_RC" = "0 0" ] &&
+        grep -Eq '^  udp-hole-punching-private +3/3 .*expected works: agrees$' "$tmp/la.out" &&
+        grep -q '^    IMPOSTOR: [0-9]* unauthenticated packets from 10\.0\.2\.2:' "$tmp/la.out" &&
+        [ "$named" -eq 3 ] && ! grep -q '"outcome":"success","path":"private"' "$tmp/la.json" &&
+        grep -q '"impostor_packets":0' "$tmp/lb.json" && ! grep -q IMPOSTOR "$tmp/lb.out"; then
+        ok
+    else
+        bad "two-nats-decoy: exit $LAB_RC (want 0 0), 3/3 on the public path, the decoy at 10.0.2.2 an impostor in each of 3 trials (named in $named)"
+    fi
+}
 
 # The pair labs are independent: several at once (tests/lib.sh, par).
 par two_nats
 par two_nats_late
+par two_nats_decoy
 # Quick (NATLAB_CHECK_QUICK=1, CI's sanitizer pass): path delay, birthday
 # punching and loss are timing and statistics over code paths the other
 # labs take; the full pass runs them.

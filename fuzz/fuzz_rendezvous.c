@@ -3,10 +3,12 @@
  * requests: each starts with a byte that says whether it is taken as raw
  * bytes (any message, most of them refused) or as the fields of a request
  * that this harness signs with the session key (so that registrations,
- * meetings, refusals and expiry are all reached). Invariants: every message
- * out parses as STUN and fits its buffer; an answer goes to the requester;
- * a start goes only to an endpoint that registered with the key; the table
- * never holds more than its bound.
+ * meetings, refusals and expiry are all reached), over TCP or UDP as the
+ * source port says (UDP sources here never echo a cookie). Invariants:
+ * every message out parses as STUN and fits its buffer; an answer goes to
+ * the requester, and over UDP is never longer than the request (no
+ * amplification); a start goes only to an endpoint that registered with
+ * the key; the table never holds more than its bound.
  */
 #include <stdio.h>
 #include <string.h>
@@ -68,18 +70,21 @@ static void one(rdv_t *r, const uint8_t *msg, size_t len, uint16_t port, uint64_
 	struct stun_msg m, o;
 	const char *counter;
 	size_t n;
+	bool tcp = port & 0x100; /* over TCP (proven by the handshake) or UDP (never proven here) */
 
 	from.sin_addr.s_addr = htonl(0xC6336400u | (port & 0xff));
 	if (stun_parse(&m, msg, len, 0) != STUN_OK)
 		return;
-	n = rdv_handle(r, &m, (struct sockaddr *)&from, secret, sizeof(secret) - 1, now_ms, out,
-		       &counter);
+	n = rdv_handle(r, &m, (struct sockaddr *)&from, tcp, secret, sizeof(secret) - 1, now_ms,
+		       out, &counter);
 	CHECK(n <= 2);
 	for (size_t i = 0; i < n; i++) {
 		CHECK(out[i].len <= sizeof(out[i].buf));
 		CHECK(stun_parse(&o, out[i].buf, out[i].len, 0) == STUN_OK);
 		if (i == 0)
 			CHECK(addr_equal((struct sockaddr *)&out[i].to, (struct sockaddr *)&from));
+		if (i == 0 && !tcp) /* no cookie echoed: no amplification */
+			CHECK(out[i].len <= m.len);
 		else
 			CHECK(was_registered((struct sockaddr *)&out[i].to));
 	}

@@ -27,7 +27,8 @@ struct side {
 	uint8_t cls[4];
 	uint32_t rtt_us;
 	bool relay;  /* asked for the relay */
-	bool proven; /* its registration echoed the cookie of its source */
+	bool proven; /* its registration echoed the cookie of its source, or came over TCP */
+	bool tcp;    /* registered over a TCP connection */
 };
 
 struct session {
@@ -315,6 +316,7 @@ static size_t error_out(const struct stun_msg *m, const struct sockaddr *from, u
 	room = (m->len - ERROR_FIXED) & ~(size_t)3;
 	snprintf(cut, room + 1 < sizeof(cut) ? room + 1 : sizeof(cut), "%s", reason);
 	memcpy(&o->to, from, addr_len(from));
+	o->tcp = false; /* the server answers on the connection it came by, if any */
 	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_ERROR);
 	stun_build_error(&b, code, cut);
 	finish(&b, NULL, o);
@@ -331,6 +333,7 @@ static size_t answer(const struct stun_msg *m, const struct session *s, int x,
 	struct stun_builder b;
 
 	memcpy(&o->to, from, addr_len(from));
+	o->tcp = s->side[x].tcp;
 	stun_build_response(&b, o->buf, sizeof(o->buf), m, STUN_SUCCESS);
 	stun_build_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, from);
 	stun_build_attr(&b, STUN_ATTR_NATLAB_COOKIE, cookie, COOKIE_LEN);
@@ -350,6 +353,7 @@ static void start(const struct session *s, int x, struct rdv_out *o)
 
 	memcpy(tid, s->side[x].token, TOKEN_LEN);
 	o->to = s->side[x].pub;
+	o->tcp = s->side[x].tcp;
 	stun_build_start(&b, o->buf, sizeof(o->buf),
 			 stun_type(STUN_NATLAB_RENDEZVOUS, STUN_INDICATION), STUN_MAGIC_COOKIE,
 			 tid);
@@ -385,7 +389,7 @@ static bool take_side(struct session *s, int x, const struct reg *reg, const str
 	return true;
 }
 
-size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from,
+size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from, bool tcp,
 		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
 		  const char **counter)
 {
@@ -411,8 +415,16 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 		*counter = "rendezvous session full";
 		return error_out(m, from, 403, "session full: two probes are registered", &out[0]);
 	}
+	if (s->side[!x].used && s->side[!x].tcp != tcp) {
+		*counter = "rendezvous refused";
+		return error_out(m, from, 400,
+				 "transport mismatch: the other probe registered over "
+				 "another transport",
+				 &out[0]);
+	}
 	rdv_cookie(secret, secret_len, from, reg.id, reg.trial, reg.side.token, cookie);
-	proven = reg.cookie && memeql_sec(reg.cookie, cookie, COOKIE_LEN);
+	proven = tcp || (reg.cookie && memeql_sec(reg.cookie, cookie, COOKIE_LEN));
+	reg.side.tcp = tcp;
 	keep_own_privates(&reg.side, from, &dropped);
 	*counter = !proven             ? "rendezvous unproven"
 		   : s->side[x].proven ? "rendezvous refreshed"
@@ -441,8 +453,10 @@ size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *fro
 
 /* ---- the relay ---- */
 
-/* The granted relay whose probe sends from `from`, and which side it is. */
-static struct session *relay_of(rdv_t *r, const struct sockaddr *from, uint64_t now_ms, int *x)
+/* The granted relay whose probe sends from `from` over this transport, and
+ * which side it is. */
+static struct session *relay_of(rdv_t *r, const struct sockaddr *from, bool tcp, uint64_t now_ms,
+				int *x)
 {
 	for (size_t i = 0; i < r->l.max_sessions; i++) {
 		struct session *s = &r->s[i];
@@ -450,7 +464,8 @@ static struct session *relay_of(rdv_t *r, const struct sockaddr *from, uint64_t 
 		if (!relaying(r, s, now_ms))
 			continue;
 		for (*x = 0; *x < 2; (*x)++)
-			if (addr_equal(from, (const struct sockaddr *)&s->side[*x].pub))
+			if (s->side[*x].tcp == tcp &&
+			    addr_equal(from, (const struct sockaddr *)&s->side[*x].pub))
 				return s;
 	}
 	return NULL;
@@ -471,7 +486,7 @@ static bool within(const rdv_t *r, struct session *s, size_t len, uint64_t now_m
 }
 
 size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t len,
-		 const struct sockaddr *from, uint64_t now_ms, struct rdv_out *out,
+		 const struct sockaddr *from, bool tcp, uint64_t now_ms, struct rdv_out *out,
 		 const char **counter)
 {
 	char id[REFL_SESSION_ID_MAX + 1];
@@ -480,7 +495,7 @@ size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t 
 
 	*counter = "relay: not a relayed probe";
 	if (m->cls != STUN_INDICATION || len > sizeof(out->buf) ||
-	    !(s = relay_of(r, from, now_ms, &x)))
+	    !(s = relay_of(r, from, tcp, now_ms, &x)))
 		return 0;
 	*counter = "relay: does not verify";
 	if (!session_id(m, id) || strcmp(id, s->id) ||
@@ -492,6 +507,7 @@ size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t 
 		return 0;
 	*counter = "relayed";
 	out->to = s->side[!x].pub;
+	out->tcp = tcp;
 	memcpy(out->buf, msg, len);
 	out->len = len;
 	return 1;

@@ -20,6 +20,7 @@
 #ifndef NATLAB_REFLECTOR_RENDEZVOUS_H
 #define NATLAB_REFLECTOR_RENDEZVOUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -45,6 +46,7 @@ struct rdv_limits {
  * probe that registered first. From the socket the request came in on. */
 struct rdv_out {
 	struct sockaddr_storage to;
+	bool tcp; /* down the connection from `to` (the trial registered over TCP) */
 	size_t len;
 	uint8_t buf[RDV_MSG_MAX];
 };
@@ -55,30 +57,35 @@ void rdv_free(rdv_t *r);
 
 /*
  * A parsed NatlabRendezvous request from `from` (its public endpoint as S
- * sees it). Writes 0 to 2 messages into out; returns how many. *counter
- * names what happened, for the reflector's counters. The secret (NULL: the
- * rendezvous is off, 403) derives each session's key (refl_session_key).
+ * sees it), over TCP (a connection from the port the probe will connect
+ * from: the handshake proved the source) or UDP (proven by the cookie).
+ * The two probes of a trial register over one transport (else 400).
+ * Writes 0 to 2 messages into out, returns how many: out[0] the answer, to
+ * `from`; out[1] the start, to the other probe (down its own connection
+ * when tcp). *counter names what happened, for the reflector's counters.
+ * The secret (NULL: the rendezvous is off, 403) derives each session's key
+ * (refl_session_key).
  */
-size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from,
+size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from, bool tcp,
 		  const uint8_t *secret, size_t secret_len, uint64_t now_ms, struct rdv_out out[2],
 		  const char **counter);
 
 /*
- * A datagram of len bytes that parsed as m, a NatlabPunch indication, from
- * `from`: when it belongs to a granted relay, within its limits, out is the
- * same bytes to the other probe and 1 is returned; else 0, with *counter
- * saying why it was dropped.
+ * A message of len bytes that parsed as m, a NatlabPunch indication, from
+ * `from` over the transport its trial registered with: when it belongs to
+ * a granted relay, within its limits, out is the same bytes to the other
+ * probe and 1 is returned; else 0, with *counter saying why it was dropped.
  */
 size_t rdv_relay(rdv_t *r, const struct stun_msg *m, const uint8_t *msg, size_t len,
-		 const struct sockaddr *from, uint64_t now_ms, struct rdv_out *out,
+		 const struct sockaddr *from, bool tcp, uint64_t now_ms, struct rdv_out *out,
 		 const char **counter);
 
-/* Forget sessions idle past the TTL; how many were forgotten. */
 /* The NATLAB-COOKIE a registration from `from` must echo (for tests and
  * the reflector's own use). */
 void rdv_cookie(const uint8_t *secret, size_t secret_len, const struct sockaddr *from,
 		const char *id, uint32_t trial, const uint8_t *token, uint8_t out[RDV_COOKIE_LEN]);
 
+/* Forget sessions idle past the TTL; how many were forgotten. */
 size_t rdv_expire(rdv_t *r, uint64_t now_ms);
 size_t rdv_sessions(const rdv_t *r);
 size_t rdv_relays(const rdv_t *r, uint64_t now_ms); /* relays running */

@@ -344,7 +344,7 @@ static bool rendezvous(struct refl_server *s, int f, enum refl_role role, const 
 	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_REQUEST ||
 	    stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH)
 		return false;
-	n = rdv_handle(s->rdv, &m, from, h->session_secret, h->session_secret_len,
+	n = rdv_handle(s->rdv, &m, from, false, h->session_secret, h->session_secret_len,
 		       now_ns() / 1000000, out, &counter);
 	if (counter)
 		counters_add(&s->counters, counter);
@@ -369,7 +369,7 @@ static bool relay(struct refl_server *s, int f, enum refl_role role, const uint8
 	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.cls != STUN_INDICATION ||
 	    stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH)
 		return false;
-	if (rdv_relay(s->rdv, &m, msg, len, from, now_ns() / 1000000, &out, &counter)) {
+	if (rdv_relay(s->rdv, &m, msg, len, from, false, now_ns() / 1000000, &out, &counter)) {
 		room(s, f, role);
 		queue(s, role, out.buf, out.len, &out.to);
 	}
@@ -514,6 +514,64 @@ static void accept_conns(struct refl_server *s, unsigned index)
 	}
 }
 
+static int conn_of_peer(const struct refl_server *s, const struct sockaddr *peer);
+
+/* msg down the connection `slot`; false, and the connection dropped, when
+ * it would block (never buffer for a peer that does not read). */
+static bool conn_send(struct refl_server *s, unsigned slot, const uint8_t *msg, size_t len)
+{
+	if (send(s->conns[slot].fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len)
+		return true;
+	drop_conn(s, slot, "tcp send blocked");
+	return false;
+}
+
+/*
+ * A rendezvous message over the connection `slot` (a TCP trial, RFC 5128
+ * 3.4: the probe registers over a connection from the port it will connect
+ * from): a registration, answered on it, whose start goes down the other
+ * probe's own connection; or a punch packet for the relay, forwarded down
+ * the other's. 1 handled, 0 not one, -1 this connection dropped.
+ */
+static int tcp_rendezvous(struct refl_server *s, unsigned slot, const uint8_t *msg, size_t len,
+			  uint64_t now)
+{
+	const struct conn *c = &s->conns[slot];
+	const struct refl_cfg *h = &s->cfg.handler[c->family];
+	const struct sockaddr *peer = (const struct sockaddr *)&c->peer;
+	uint16_t method = method_of(msg, len);
+	const char *counter = NULL;
+	struct rdv_out out[2];
+	struct stun_msg m;
+	size_t n;
+
+	if ((method != STUN_NATLAB_RENDEZVOUS && method != STUN_NATLAB_PUNCH) ||
+	    stun_parse(&m, msg, len, 0) != STUN_OK ||
+	    stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH)
+		return 0;
+	if (method == STUN_NATLAB_RENDEZVOUS && m.cls == STUN_REQUEST)
+		n = rdv_handle(s->rdv, &m, peer, true, h->session_secret, h->session_secret_len,
+			       now / 1000000, out, &counter);
+	else if (method == STUN_NATLAB_PUNCH && m.cls == STUN_INDICATION)
+		n = rdv_relay(s->rdv, &m, msg, len, peer, true, now / 1000000, &out[1], &counter)
+			? 2
+			: 0; /* out[1]: to the other probe */
+	else
+		return 0;
+	if (counter)
+		counters_add(&s->counters, counter);
+	for (size_t i = method == STUN_NATLAB_PUNCH ? 1 : 0; i < n; i++) {
+		int to = i == 0 ? (int)slot : conn_of_peer(s, (const struct sockaddr *)&out[i].to);
+
+		if (to < 0)
+			counters_add(&s->counters,
+				     "rendezvous: the other probe's connection is gone");
+		else if (!conn_send(s, (unsigned)to, out[i].buf, out[i].len) && to == (int)slot)
+			return -1;
+	}
+	return 1;
+}
+
 /* One framed request out of the connection's buffer: 1 when one was
  * handled, 0 when more bytes are needed, -1 when the connection was closed. */
 static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
@@ -524,6 +582,7 @@ static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
 	struct refl_request req;
 	struct refl_reply rep;
 	size_t len;
+	int rdv;
 
 	if (stun_frame_length(c->buf, c->have, &len) != STUN_OK) {
 		drop_conn(s, slot, "tcp stream not stun");
@@ -538,7 +597,9 @@ static int serve_message(struct refl_server *s, unsigned slot, uint64_t now)
 	c->last_ns = now;
 	if (!refl_limiter_allow(s->limiter, peer, now)) {
 		counters_add(&s->counters, "rate limited");
-	} else {
+	} else if ((rdv = tcp_rendezvous(s, slot, c->buf, len, now)) < 0) {
+		return -1;
+	} else if (!rdv) {
 		req = (struct refl_request){c->buf, len, c->role, peer, true};
 		refl_handle(&s->cfg.handler[c->family], &req, reply, MSG_CAP, &rep);
 		if (rep.test) {

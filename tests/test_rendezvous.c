@@ -27,6 +27,7 @@ struct probe {
 	uint32_t trial;
 	bool relay;
 	bool no_cookie; /* a first registration: the reflector's cookie not yet known */
+	bool tcp;       /* registers over a TCP connection */
 };
 
 /* A REGISTER as a probe sends it, parsed as the reflector would. */
@@ -79,7 +80,7 @@ static size_t reg(rdv_t *r, const struct probe *p, uint64_t now_ms, struct rdv_o
 
 	build(p, buf, sizeof(buf), &m);
 	test_sockaddr(p->pub, &from);
-	return rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, now_ms, out,
+	return rdv_handle(r, &m, (struct sockaddr *)&from, p->tcp, secret, SECRET_LEN, now_ms, out,
 			  counter);
 }
 
@@ -263,7 +264,7 @@ static void test_off(void)
 	build(&a, buf, sizeof(buf), &m);
 	test_sockaddr(a.pub, &from);
 	CU_ASSERT_EQUAL_FATAL(
-	    rdv_handle(r, &m, (struct sockaddr *)&from, NULL, 0, 0, out, &counter), 1);
+	    rdv_handle(r, &m, (struct sockaddr *)&from, false, NULL, 0, 0, out, &counter), 1);
 	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 403);
 	CU_ASSERT_STRING_EQUAL(counter, "rendezvous off");
 	CU_ASSERT_EQUAL(rdv_sessions(r), 0);
@@ -290,7 +291,8 @@ static size_t bare(rdv_t *r, size_t attrs, struct rdv_out out[2], const char **c
 	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
 	test_sockaddr("192.0.2.7:9", &from);
 	out[0].len = 0;
-	return rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, 0, out, counter)
+	return rdv_handle(r, &m, (struct sockaddr *)&from, false, secret, SECRET_LEN, 0, out,
+			  counter)
 		   ? out[0].len
 		   : 0;
 }
@@ -325,8 +327,9 @@ static void test_no_amplification(void)
 	first.no_cookie = true;
 	build(&first, buf, sizeof(buf), &m);
 	test_sockaddr(first.pub, &from);
-	CU_ASSERT_EQUAL_FATAL(
-	    rdv_handle(r, &m, (struct sockaddr *)&from, secret, SECRET_LEN, 0, out, &counter), 1);
+	CU_ASSERT_EQUAL_FATAL(rdv_handle(r, &m, (struct sockaddr *)&from, false, secret, SECRET_LEN,
+					 0, out, &counter),
+			      1);
 	CU_ASSERT_TRUE(out[0].len <= m.len);
 	CU_ASSERT_EQUAL(check(&out[0], a.session, &m), 0);
 	CU_ASSERT_PTR_NOT_NULL(stun_find(&m, STUN_ATTR_NATLAB_COOKIE));
@@ -382,8 +385,8 @@ static void test_return_routability(void)
 
 		build(&forged, buf, sizeof(buf), &m);
 		test_sockaddr("192.0.2.80:22", &victim); /* ... sent from elsewhere */
-		CU_ASSERT_EQUAL(rdv_handle(r, &m, (struct sockaddr *)&victim, secret, SECRET_LEN, 5,
-					   out, &counter),
+		CU_ASSERT_EQUAL(rdv_handle(r, &m, (struct sockaddr *)&victim, false, secret,
+					   SECRET_LEN, 5, out, &counter),
 				1);
 		CU_ASSERT_STRING_EQUAL(counter, "rendezvous unproven");
 		CU_ASSERT_TRUE(out[0].len <= m.len);
@@ -440,7 +443,7 @@ static size_t punch_via(rdv_t *r, const struct probe *p, const char *signed_as, 
 	CU_ASSERT_EQUAL_FATAL(stun_parse(&m, buf, len, 0), STUN_OK);
 	test_sockaddr(p->pub, &from);
 	out->len = 0;
-	if (!rdv_relay(r, &m, buf, len, (struct sockaddr *)&from, now_ms, out, counter))
+	if (!rdv_relay(r, &m, buf, len, (struct sockaddr *)&from, p->tcp, now_ms, out, counter))
 		return 0;
 	CU_ASSERT_TRUE(out->len == len && !memcmp(out->buf, buf, len)); /* as it came */
 	return 1;
@@ -487,6 +490,43 @@ static void test_relay(void)
 	CU_ASSERT_EQUAL(punch_via(r, &ra, a.session, 10011, out, &counter), 0);
 	CU_ASSERT_STRING_EQUAL(counter, "relay: not a relayed probe");
 	CU_ASSERT_EQUAL(rdv_relays(r, 10011), 0);
+	rdv_free(r);
+}
+
+/* A TCP trial (RFC 5128 3.4): both register over connections, which prove
+ * their sources (no cookie needed); the start goes down the first probe's
+ * own connection; the relay forwards over TCP only. A probe of the trial
+ * over the other transport is refused (400), and a UDP packet from the
+ * same endpoint is not relayed. */
+static void test_tcp(void)
+{
+	struct rdv_limits l = {8, 30000, 4, 10000, 100000, 1000};
+	rdv_t *r = rdv_new(&l);
+	struct probe ta = a, tb = b, ub = b;
+	struct rdv_out out[2];
+	struct stun_msg m;
+	const char *counter;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
+	ta.tcp = tb.tcp = true;
+	ta.no_cookie = tb.no_cookie = ub.no_cookie = true;
+	ta.relay = tb.relay = true;
+	CU_ASSERT_EQUAL(reg(r, &ta, 0, out, &counter), 1);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous registered");
+	CU_ASSERT_TRUE(out[0].tcp);
+	CU_ASSERT_EQUAL_FATAL(reg(r, &ub, 5, out, &counter), 1);
+	CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 400);
+	CU_ASSERT_EQUAL_FATAL(reg(r, &tb, 10, out, &counter), 2);
+	CU_ASSERT_STRING_EQUAL(counter, "rendezvous matched");
+	CU_ASSERT_TRUE(out[0].tcp && out[1].tcp);
+	CU_ASSERT_TRUE(to_is(&out[1], a.pub));
+	CU_ASSERT_EQUAL(check(&out[1], a.session, &m), 0);
+	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, b.pub));
+	CU_ASSERT_EQUAL_FATAL(punch_via(r, &ta, a.session, 20, out, &counter), 1);
+	CU_ASSERT_TRUE(out[0].tcp && to_is(&out[0], b.pub));
+	ta.tcp = false; /* the same endpoint, over UDP */
+	CU_ASSERT_EQUAL(punch_via(r, &ta, a.session, 20, out, &counter), 0);
+	CU_ASSERT_STRING_EQUAL(counter, "relay: not a relayed probe");
 	rdv_free(r);
 }
 
@@ -543,6 +583,7 @@ int test_rendezvous_register(void)
 	    {"no answer longer than its request until proven", test_no_amplification},
 	    {"return routability: the cookie, forged sources", test_return_routability},
 	    {"a third party's public address is no private endpoint", test_private_dropped},
+	    {"over TCP: connections prove the sources, one transport a trial", test_tcp},
 	    {"the relay: granted trials' signed packets, for a time", test_relay},
 	    {"the relay: asked by both, at most so many, bytes and rate", test_relay_limits},
 	};

@@ -122,95 +122,83 @@ void punch_start(struct punch_trial *t, const struct punch_cfg *cfg, punch_send_
 		round_out(t, now_us);
 }
 
-static bool sprayed_to(const struct punch_trial *t, const struct sockaddr *from)
+static bool sprayed_to(const struct punch_cfg *cfg, size_t sprayed, const struct sockaddr *from)
 {
-	if (!t->cfg.spray || !addr_same_ip(from, (const struct sockaddr *)&t->cfg.spray_to))
+	if (!cfg->spray || !addr_same_ip(from, (const struct sockaddr *)&cfg->spray_to))
 		return false;
-	for (size_t i = 0; i < t->sprayed; i++)
-		if (addr_port(from) == t->cfg.spray[i])
+	for (size_t i = 0; i < sprayed; i++)
+		if (addr_port(from) == cfg->spray[i])
 			return true;
 	return false;
 }
 
-/* Which path an endpoint is: the candidate it is (strict when the
- * rendezvous named it, predicted when guessed), a port of the spray, or
- * the first candidate of its address (the other NAT gave its packets
- * another port). */
-static void classify(struct punch_trial *t, const struct sockaddr *from)
+void punch_classify(const struct punch_cfg *cfg, size_t sprayed, const struct sockaddr *from,
+		    struct punch_result *res)
 {
-	for (size_t i = 0; i < t->cfg.ncand; i++)
-		if (addr_equal(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {
-			t->res.path = t->cfg.cand[i].path;
-			t->res.predicted = t->cfg.cand[i].predicted;
-			t->res.strict = !t->res.predicted;
+	for (size_t i = 0; i < cfg->ncand; i++)
+		if (addr_equal(from, (const struct sockaddr *)&cfg->cand[i].addr)) {
+			res->path = cfg->cand[i].path;
+			res->predicted = cfg->cand[i].predicted;
+			res->strict = !res->predicted;
 			return;
 		}
-	t->res.strict = false;
-	t->res.predicted = sprayed_to(t, from);
-	t->res.path = PUNCH_PATH_PUBLIC;
-	for (size_t i = 0; i < t->cfg.ncand; i++)
-		if (addr_same_ip(from, (const struct sockaddr *)&t->cfg.cand[i].addr)) {
-			t->res.path = t->cfg.cand[i].path;
+	res->strict = false;
+	res->predicted = sprayed_to(cfg, sprayed, from);
+	res->path = PUNCH_PATH_PUBLIC;
+	for (size_t i = 0; i < cfg->ncand; i++)
+		if (addr_same_ip(from, (const struct sockaddr *)&cfg->cand[i].addr)) {
+			res->path = cfg->cand[i].path;
 			return;
 		}
 }
 
-/* What a received packet is, to this trial. */
-enum check {
-	CHECK_PEER,    /* the other probe's: verified, its token the one named */
-	CHECK_FORGED,  /* no NatlabPunch of this session under its key */
-	CHECK_MIRROR,  /* this side's own packet come back */
-	CHECK_OTHER,   /* verified, but another probe's or another trial's token */
-	CHECK_SIBLING, /* the named probe's, from another of its birthday sockets */
-};
-
-static enum check check_token(const struct punch_trial *t, const uint8_t *token)
+static enum punch_check check_token(const struct punch_cfg *cfg, const uint8_t *peer_token,
+				    const uint8_t *token)
 {
 	/* Our own packet come back (a hairpin to ourselves) proves nothing. */
-	if (!memcmp(token, t->cfg.token, PUNCH_TOKEN_LEN))
-		return CHECK_MIRROR;
-	if (t->cfg.bind_peer && memcmp(token, t->cfg.peer_token, PUNCH_TOKEN_LEN - 1))
-		return CHECK_OTHER; /* not the probe the rendezvous named for this trial */
-	if (t->have_peer_token && memcmp(token, t->peer_token, PUNCH_TOKEN_LEN))
-		return t->cfg.bind_peer ? CHECK_SIBLING : CHECK_OTHER;
-	return CHECK_PEER;
+	if (!memcmp(token, cfg->token, PUNCH_TOKEN_LEN))
+		return PUNCH_CHECK_MIRROR;
+	if (cfg->bind_peer && memcmp(token, cfg->peer_token, PUNCH_TOKEN_LEN - 1))
+		return PUNCH_CHECK_OTHER; /* not the probe the rendezvous named for this trial */
+	if (peer_token && memcmp(token, peer_token, PUNCH_TOKEN_LEN))
+		return cfg->bind_peer ? PUNCH_CHECK_SIBLING : PUNCH_CHECK_OTHER;
+	return PUNCH_CHECK_PEER;
 }
 
-/* The packet checked; for the other probe's, its token, the echo of ours
- * (if any) and whether its sender is done. */
-static enum check check(const struct punch_trial *t, const uint8_t *msg, size_t len,
-			const uint8_t **token, const uint8_t **echo, bool *done)
+enum punch_check punch_check(const struct punch_cfg *cfg, const uint8_t *peer_token,
+			     const uint8_t *msg, size_t len, const uint8_t **token,
+			     const uint8_t **echo, bool *done)
 {
 	struct stun_msg m;
 	const struct stun_attr *user, *tok, *ech;
 
 	if (stun_parse(&m, msg, len, 0) != STUN_OK || m.method != STUN_NATLAB_PUNCH ||
 	    m.cls != STUN_INDICATION)
-		return CHECK_FORGED;
+		return PUNCH_CHECK_FORGED;
 	user = stun_find(&m, STUN_ATTR_USERNAME);
 	tok = stun_find(&m, STUN_ATTR_NATLAB_TOKEN);
 	ech = stun_find(&m, STUN_ATTR_NATLAB_ECHO);
 	if (!user || !tok || tok->len != PUNCH_TOKEN_LEN || (ech && ech->len != PUNCH_TOKEN_LEN) ||
-	    user->len != strlen(t->cfg.session) ||
-	    memcmp(stun_attr_value(&m, user), t->cfg.session, user->len) ||
-	    stun_check_integrity_sha256(&m, t->cfg.key, t->cfg.key_len) != STUN_OK)
-		return CHECK_FORGED;
+	    user->len != strlen(cfg->session) ||
+	    memcmp(stun_attr_value(&m, user), cfg->session, user->len) ||
+	    stun_check_integrity_sha256(&m, cfg->key, cfg->key_len) != STUN_OK)
+		return PUNCH_CHECK_FORGED;
 	*token = stun_attr_value(&m, tok);
 	*done = m.tid[PUNCH_TOKEN_LEN] == PUNCH_DONE; /* under the integrity, as the header is */
 	*echo = ech ? stun_attr_value(&m, ech) : NULL;
-	return check_token(t, *token);
+	return check_token(cfg, peer_token, *token);
 }
 
 /* The address of a candidate (of one on `path` only, unless any), or of
  * the sprayed ports. */
-static bool named_ip(const struct punch_trial *t, const struct sockaddr *from, bool any,
+static bool named_ip(const struct punch_cfg *cfg, const struct sockaddr *from, bool any,
 		     enum punch_path path)
 {
-	if (any && t->cfg.spray && addr_same_ip(from, (const struct sockaddr *)&t->cfg.spray_to))
+	if (any && cfg->spray && addr_same_ip(from, (const struct sockaddr *)&cfg->spray_to))
 		return true;
-	for (size_t i = 0; i < t->cfg.ncand; i++)
-		if ((any || t->cfg.cand[i].path == path) &&
-		    addr_same_ip(from, (const struct sockaddr *)&t->cfg.cand[i].addr))
+	for (size_t i = 0; i < cfg->ncand; i++)
+		if ((any || cfg->cand[i].path == path) &&
+		    addr_same_ip(from, (const struct sockaddr *)&cfg->cand[i].addr))
 			return true;
 	return false;
 }
@@ -222,11 +210,11 @@ static bool named_ip(const struct punch_trial *t, const struct sockaddr *from, b
  * from a private endpoint (one come back from a public address is a NAT's
  * hairpinning, no impostor).
  */
-static bool impostor(const struct punch_trial *t, const struct sockaddr *from, enum check c)
+static bool impostor(const struct punch_cfg *cfg, const struct sockaddr *from, enum punch_check c)
 {
-	if (c == CHECK_MIRROR)
-		return named_ip(t, from, false, PUNCH_PATH_PRIVATE);
-	return (c == CHECK_FORGED || c == CHECK_OTHER) && named_ip(t, from, true, 0);
+	if (c == PUNCH_CHECK_MIRROR)
+		return named_ip(cfg, from, false, PUNCH_PATH_PRIVATE);
+	return (c == PUNCH_CHECK_FORGED || c == PUNCH_CHECK_OTHER) && named_ip(cfg, from, true, 0);
 }
 
 void punch_note_impostor(struct punch_result *r, const struct sockaddr *from, unsigned packets)
@@ -254,13 +242,12 @@ void punch_add_impostors(struct punch_result *sum, const struct punch_result *r)
 	sum->impostors += r->impostors - named; /* from endpoints past the named */
 }
 
-/* A packet that is not the other probe's: counted, and named when it is an
- * impostor's. */
-static void reject(struct punch_trial *t, const struct sockaddr *from, enum check c)
+void punch_reject(const struct punch_cfg *cfg, struct punch_result *r, const struct sockaddr *from,
+		  enum punch_check c)
 {
-	t->res.rejected++;
-	if (impostor(t, from, c))
-		punch_note_impostor(&t->res, from, 1);
+	r->rejected++;
+	if (impostor(cfg, from, c))
+		punch_note_impostor(r, from, 1);
 }
 
 /* May a verified packet from `from` be answered? Within the trial's
@@ -269,7 +256,7 @@ static bool may_answer(struct punch_trial *t, const struct sockaddr *from)
 {
 	if (t->res.replies >= t->max_replies)
 		return false;
-	if (named_ip(t, from, true, 0))
+	if (named_ip(&t->cfg, from, true, 0))
 		return true;
 	if (t->res.strangers >= PUNCH_STRANGER_REPLIES)
 		return false;
@@ -282,10 +269,11 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 {
 	const uint8_t *token, *echo;
 	bool done;
-	enum check c = check(t, msg, len, &token, &echo, &done);
+	enum punch_check c = punch_check(&t->cfg, t->have_peer_token ? t->peer_token : NULL, msg,
+					 len, &token, &echo, &done);
 
-	if (c != CHECK_PEER) {
-		reject(t, from, c);
+	if (c != PUNCH_CHECK_PEER) {
+		punch_reject(&t->cfg, &t->res, from, c);
 		return;
 	}
 	t->res.verified++;
@@ -299,7 +287,7 @@ void punch_receive(struct punch_trial *t, const struct sockaddr *from, const uin
 		t->res.outcome = PUNCH_SUCCESS;
 		t->res.connect_us = now_us - t->start_us;
 		memcpy(&t->res.peer, from, addr_len(from));
-		classify(t, from);
+		punch_classify(&t->cfg, t->sprayed, from, &t->res);
 		t->linger = PUNCH_LINGER_ROUNDS;
 		t->next_us = now_us + t->cfg.interval_us;
 	}

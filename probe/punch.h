@@ -174,6 +174,28 @@ bool punch_done(const struct punch_trial *t);
 size_t punch_build(const struct punch_cfg *cfg, const uint8_t *echo, bool done, uint8_t *buf,
 		   size_t cap);
 
+/* The pieces a trial over another transport (probe/punchtcp.h) shares. */
+enum punch_check {
+	PUNCH_CHECK_PEER,    /* the other probe's: verified, its token the one named */
+	PUNCH_CHECK_FORGED,  /* no NatlabPunch of this session under its key */
+	PUNCH_CHECK_MIRROR,  /* this side's own packet come back */
+	PUNCH_CHECK_OTHER,   /* verified, but another probe's or another trial's token */
+	PUNCH_CHECK_SIBLING, /* the named probe's, from another of its birthday sockets */
+};
+/* A received packet checked against cfg and the other probe's token seen
+ * so far (NULL: none yet); for PUNCH_CHECK_PEER also its token, the echo of
+ * ours (NULL if none) and whether its sender is done. */
+enum punch_check punch_check(const struct punch_cfg *cfg, const uint8_t *peer_token,
+			     const uint8_t *msg, size_t len, const uint8_t **token,
+			     const uint8_t **echo, bool *done);
+/* A packet that is not the other probe's, counted into r; an impostor's
+ * (from where the other probe should be) named. */
+void punch_reject(const struct punch_cfg *cfg, struct punch_result *r, const struct sockaddr *from,
+		  enum punch_check c);
+/* The path, strictness and prediction of a proof from `from` into res
+ * (sprayed: how many of cfg's guessed ports went out). */
+void punch_classify(const struct punch_cfg *cfg, size_t sprayed, const struct sockaddr *from,
+		    struct punch_result *res);
 /* Count `packets` from an impostor at `from` into r (named while there is
  * room): for the trial, and for what sums trials (birthday's sockets). */
 void punch_note_impostor(struct punch_result *r, const struct sockaddr *from, unsigned packets);

@@ -34,6 +34,7 @@ int test_probe_register(void);
 int test_probe_tcp_register(void);
 int test_consistency_register(void);
 int test_punch_register(void);
+int test_punch_tcp_register(void);
 int test_rendezvous_register(void);
 int test_report_register(void);
 int test_traversal_register(void);

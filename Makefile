@@ -77,7 +77,8 @@ PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload b
             refltest rdvabuse
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
-natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c
+natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
+                probe/punchtcpcmd.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm
 natreport_SRC := analysis/natreport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread

@@ -226,6 +226,10 @@ struct predict predict_technique(enum predict_technique t, const struct predict_
 	if (t == PREDICT_RELAY)
 		return (struct predict){PREDICT_WORKS, "the server carries it: works whenever it "
 						       "is reachable (RFC 5128 3.1)"};
+	if (t == PREDICT_TCP_SIMULTANEOUS_OPEN)
+		return (struct predict){
+		    PREDICT_DEPENDS, "the sides' TCP classes are not exchanged yet, and UDP's do "
+				     "not say what a NAT does with a SYN"};
 	if (unknown(a) || unknown(b))
 		return (struct predict){PREDICT_DEPENDS,
 					"a side's mapping or filtering is not known"};

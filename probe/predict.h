@@ -38,8 +38,9 @@ enum predict_technique {
 	PREDICT_RELAY,
 	PREDICT_CONNECTION_REVERSAL,
 	PREDICT_UDP_HOLE_PUNCHING,
-	PREDICT_UDP_PORT_PREDICTION, /* RFC 5128 3.5 */
-	PREDICT_UDP_BIRTHDAY,        /* many sockets against many guessed ports */
+	PREDICT_UDP_PORT_PREDICTION,   /* RFC 5128 3.5 */
+	PREDICT_UDP_BIRTHDAY,          /* many sockets against many guessed ports */
+	PREDICT_TCP_SIMULTANEOUS_OPEN, /* RFC 5128 3.4 */
 };
 
 /* Who does what in birthday punching (predict.c says why). */

@@ -35,20 +35,11 @@
 #include "probe/guess.h"
 #include "probe/predict.h"
 #include "probe/punch.h"
+#include "probe/punchint.h"
 #include "probe/report.h"
 #include "probe/trials.h"
 #include "stun.h"
 #include "udp.h"
-
-#define EXIT_SOME      1
-#define EXIT_USAGE     2
-#define EXIT_NO_SERVER 3
-#define MAX_TRIALS     100
-#define REGISTER_US    100000u /* between registrations */
-#define GRACE_US       500000u /* answering the other side after this side is done */
-#define ROUND_US       50000u
-#define ROUNDS         20
-#define TRIAL_US       3000000u
 
 static const char usage[] =
     "usage: natprobe punch --session ID --key KEY [--trials N] [--techniques LIST]\n"
@@ -67,16 +58,19 @@ static const char usage[] =
     "  --key KEY          its key (as issued)\n"
     "  --trials N         trials per technique, each on fresh sockets (default 5,\n"
     "                     at most 100)\n"
-    "  --techniques LIST  comma-separated (default: all; see --list-techniques)\n"
+    "  --techniques LIST  comma-separated (default: the UDP ones and relay; the TCP\n"
+    "                     ones, tcp-relay and tcp-simultaneous-open, when named;\n"
+    "                     see --list-techniques)\n"
     "  --list-techniques  list them and exit\n"
     "  --json FILE        append the record to FILE; '-' standard output instead of\n"
     "                     the summary\n"
     "  --label TEXT       a name for the run in the record\n"
     "  --setup-timeout S  how long to wait for the other probe at each trial (10;\n"
     "                     after the first trial that waits in vain, none waits)\n"
-    "  --open-ttl N       the IP TTL of each trial's first round (default 2): it\n"
-    "                     opens this NAT but dies before the other's, whose\n"
-    "                     conntrack it could otherwise take; 0 for none\n"
+    "  --open-ttl N       the IP TTL of each trial's first round, and of a TCP\n"
+    "                     trial's first SYN (default 2): it opens this NAT but dies\n"
+    "                     before the other's, whose conntrack it could otherwise\n"
+    "                     take (or which would answer a SYN with a RST); 0 for none\n"
     "  --stagger MS       start this side's packets MS ms (0 to 5000) after the\n"
     "                     moment both agreed: a late side, to see how the NATs\n"
     "                     take packets that cross out of step (default 0)\n"
@@ -91,6 +85,9 @@ static const char usage[] =
     "the predicted odds beside the measured rate. Raise ulimit -n if 256 sockets\n"
     "cannot be opened (the trial runs with those that could, and says so).\n"
     "\n"
+    "A TCP trial registers over a connection from the port it then connects from\n"
+    "(a listener kept on it): the reflector must serve TCP (no --no-tcp).\n"
+    "\n"
     "A trial succeeds only when packets signed with the session key have crossed\n"
     "both ways; one that could not start (no other probe) is setup-failed, outside\n"
     "the success rate. Exit status: 0 every trial ran and every result agrees with\n"
@@ -98,69 +95,37 @@ static const char usage[] =
     "prediction; 2 bad usage or a key the reflector refuses; 3 the reflector could\n"
     "not be reached.\n";
 
-/* A technique: what to send to, and who waits. */
-struct technique {
-	const char *name;
-	const char *help;
-	enum predict_technique rule;
-	bool private_first; /* the other probe's own endpoints before its public one */
-	bool reversal;      /* one side passive (predict_reversal_passive) */
-	bool relay;         /* through the reflector: asked at the rendezvous */
-	bool predict_ports; /* the other's next ports too, when sequential (guess_window) */
-	bool birthday;      /* many sockets against many guessed ports (guess.h) */
-};
-
 static const struct technique techniques[] = {
     {"relay", "RFC 5128 3.1: both send to the reflector, which forwards to the other; the control",
-     PREDICT_RELAY, false, false, true, false, false},
+     PREDICT_RELAY, false, false, true, false, false, false},
     {"udp-hole-punching", "RFC 5128 3.3.1: both send to each other's public endpoint at once",
-     PREDICT_UDP_HOLE_PUNCHING, false, false, false, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, false, false, false, false, false, false},
     {"udp-hole-punching-private",
      "RFC 5128 3.3.2: the other probe's own endpoints first (behind the same NAT), then its "
      "public one",
-     PREDICT_UDP_HOLE_PUNCHING, true, false, false, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, true, false, false, false, false, false},
     {"connection-reversal",
      "RFC 5128 3.2: the side whose filter takes unsolicited packets waits; the other opens "
      "toward it",
-     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false},
+     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, false},
     {"udp-port-prediction",
      "RFC 5128 3.5: hole punching, plus the next 8 ports of a NAT that maps in sequence",
-     PREDICT_UDP_PORT_PREDICTION, false, false, false, true, false},
+     PREDICT_UDP_PORT_PREDICTION, false, false, false, true, false, false},
     {"udp-birthday",
      "beyond RFC 5128: against a dependent mapping, 256 sockets there, 1024 guessed ports "
      "from here (a sequential NAT: 4 and 64)",
-     PREDICT_UDP_BIRTHDAY, false, false, false, false, true},
+     PREDICT_UDP_BIRTHDAY, false, false, false, false, true, false},
+    {"tcp-relay",
+     "RFC 5128 3.1 over TCP: both keep their connection to the reflector, which forwards "
+     "between them; TCP's control",
+     PREDICT_RELAY, false, false, true, false, false, true},
+    {"tcp-simultaneous-open",
+     "RFC 5128 3.4: both connect to each other's public endpoint from the port they "
+     "registered from, a listener kept on it; the first SYN at the opening TTL",
+     PREDICT_TCP_SIMULTANEOUS_OPEN, false, false, false, false, false, true},
 };
 #define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
-
-struct options {
-	char session[PUNCH_MAX_SESSION + 1];
-	char key[64];
-	unsigned trials;
-	const struct technique *tech[NTECHNIQUES];
-	size_t ntech;
-	const char *json, *label, *server_given;
-	int family;
-	unsigned setup_timeout_s, open_ttl, stagger_ms;
-	struct sockaddr_storage server;
-};
-
-/* What the rendezvous said of the other probe. */
-struct meeting {
-	bool met;
-	struct sockaddr_storage self; /* this probe's public endpoint, as S saw it */
-	struct sockaddr_storage pub, priv[PUNCH_MAX_PRIVATE];
-	size_t npriv;
-	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
-	uint32_t wait_ms;
-	bool relay; /* the reflector relays this trial */
-	/* The reflector's NATLAB-COOKIE for this socket, echoed in the next
-	 * registration: it proves this probe receives there (PROTOCOL.md). */
-	bool have_cookie;
-	uint8_t cookie[STUN_NATLAB_COOKIE_LEN];
-	unsigned error; /* an error answer's code */
-	char reason[TRIAL_REASON_LEN];
-};
+_Static_assert(NTECHNIQUES <= MAX_TECHNIQUES, "struct options holds every technique");
 
 /* One technique's trials, and its prediction. */
 /* What a birthday trial planned and used (the record's punch[].birthday). */
@@ -317,8 +282,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->trials = 5;
 	o->setup_timeout_s = 10;
 	o->open_ttl = 2;
-	for (size_t i = 0; i < NTECHNIQUES; i++)
-		o->tech[o->ntech++] = &techniques[i];
+	for (size_t i = 0; i < NTECHNIQUES; i++) /* TCP's asked for by name, for now */
+		if (!techniques[i].tcp)
+			o->tech[o->ntech++] = &techniques[i];
 	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1)
 		if (one_option(c, optarg, o))
 			return -1;
@@ -338,17 +304,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the rendezvous, from the probe's side ---- */
 
-/* What a registration says besides the session: this trial's socket. */
-struct registration {
-	uint32_t trial;
-	const uint8_t *token;
-	const struct sockaddr *local;
-	const uint8_t *cls; /* 4 bytes */
-	bool relay;         /* ask for the relay */
-};
-
-static void register_msg(const struct options *o, const struct registration *r, uint32_t rtt_us,
-			 const struct meeting *mt, uint8_t *buf, size_t cap, size_t *len)
+void punch_register_msg(const struct options *o, const struct registration *r, uint32_t rtt_us,
+			const struct meeting *mt, uint8_t *buf, size_t cap, size_t *len)
 {
 	uint8_t tid[STUN_TID_LEN];
 	struct stun_builder b;
@@ -407,17 +364,14 @@ static void read_cookie(const struct stun_msg *m, struct meeting *mt)
 	}
 }
 
-/* A datagram during setup: the rendezvous's answer or start, or nothing. 1
- * when it was a signed answer from the reflector; tid is its transaction ID. */
-static int setup_datagram(const struct options *o, const uint8_t *buf, size_t len,
-			  const struct sockaddr *from, struct meeting *mt, uint8_t *tid)
+int punch_setup_message(const struct options *o, const uint8_t *buf, size_t len, struct meeting *mt,
+			uint8_t *tid)
 {
 	struct stun_msg m;
 	const char *reason;
 	size_t rlen;
 
-	if (!addr_equal(from, (const struct sockaddr *)&o->server) ||
-	    stun_parse(&m, buf, len, 0) != STUN_OK || m.method != STUN_NATLAB_RENDEZVOUS)
+	if (stun_parse(&m, buf, len, 0) != STUN_OK || m.method != STUN_NATLAB_RENDEZVOUS)
 		return 0;
 	if (m.cls == STUN_ERROR && stun_get_error(&m, &mt->error, &reason, &rlen) == STUN_OK) {
 		snprintf(mt->reason, sizeof(mt->reason), "the reflector refused: %u %.*s",
@@ -430,6 +384,16 @@ static int setup_datagram(const struct options *o, const uint8_t *buf, size_t le
 	read_peer(&m, mt);
 	memcpy(tid, m.tid, STUN_TID_LEN);
 	return m.cls == STUN_SUCCESS;
+}
+
+/* A datagram during setup: the rendezvous's answer or start, or nothing. 1
+ * when it was a signed answer from the reflector; tid is its transaction ID. */
+static int setup_datagram(const struct options *o, const uint8_t *buf, size_t len,
+			  const struct sockaddr *from, struct meeting *mt, uint8_t *tid)
+{
+	if (!addr_equal(from, (const struct sockaddr *)&o->server))
+		return 0;
+	return punch_setup_message(o, buf, len, mt, tid);
 }
 
 /* Wait for one datagram on fd until deadline; its length, or -1. */
@@ -445,24 +409,13 @@ static ssize_t receive(int fd, uint64_t deadline, uint8_t *buf, size_t cap,
 	return recvfrom(fd, buf, cap, MSG_DONTWAIT, (struct sockaddr *)from, &flen);
 }
 
-/* The registrations sent, to time their answers: an answer is matched to
- * its own request by transaction ID, since on a path slower than the
- * registrations' interval the answer to one comes after the next is sent. */
-#define SENT_KEPT 8
-struct sent_regs {
-	uint8_t tid[SENT_KEPT][STUN_TID_LEN];
-	uint64_t at[SENT_KEPT];
-	unsigned n;
-};
-
-static void sent_note(struct sent_regs *s, const uint8_t *msg, uint64_t now)
+void punch_sent_note(struct sent_regs *s, const uint8_t *msg, uint64_t now)
 {
 	memcpy(s->tid[s->n % SENT_KEPT], msg + 8, STUN_TID_LEN);
 	s->at[s->n++ % SENT_KEPT] = now;
 }
 
-/* The round trip of the registration tid answered (0: not one we keep). */
-static uint32_t sent_rtt(const struct sent_regs *s, const uint8_t *tid, uint64_t now)
+uint32_t punch_sent_rtt(const struct sent_regs *s, const uint8_t *tid, uint64_t now)
 {
 	for (unsigned i = 0; i < SENT_KEPT && i < s->n; i++)
 		if (!memcmp(s->tid[i], tid, STUN_TID_LEN))
@@ -489,17 +442,17 @@ static void meet(const struct options *o, int fd, const struct registration *r, 
 		if (clock_now_us() >= next) {
 			size_t len;
 
-			register_msg(o, r, rtt_us, mt, buf, sizeof(buf), &len);
+			punch_register_msg(o, r, rtt_us, mt, buf, sizeof(buf), &len);
 			sendto(fd, buf, len, 0, (const struct sockaddr *)&o->server,
 			       addr_len((const struct sockaddr *)&o->server));
-			sent_note(&sent, buf, clock_now_us());
+			punch_sent_note(&sent, buf, clock_now_us());
 			next = clock_now_us() + REGISTER_US;
 		}
 		n = receive(fd, next < deadline ? next : deadline, buf, sizeof(buf), &from);
 		if (n > 0 && setup_datagram(o, buf, (size_t)n, (struct sockaddr *)&from, mt, tid)) {
 			*last_answer = clock_now_us();
 			if (!rtt_us)
-				rtt_us = sent_rtt(&sent, tid, clock_now_us());
+				rtt_us = punch_sent_rtt(&sent, tid, clock_now_us());
 		}
 	}
 }
@@ -524,7 +477,7 @@ static int send_datagram(void *ctx, const struct sockaddr *to, const uint8_t *ms
 
 /* Both probes behind one public address: one NAT, or one outer NAT (with
  * no NAT, one address is one host). */
-static bool one_address(const struct probe_result *me, const struct meeting *mt)
+bool punch_one_address(const struct probe_result *me, const struct meeting *mt)
 {
 	return me->mapping != PROBE_MAPPING_NONE &&
 	       addr_same_ip((const struct sockaddr *)&mt->self, (const struct sockaddr *)&mt->pub);
@@ -561,9 +514,9 @@ static struct predict_side their_side(const struct meeting *mt)
 }
 
 /* Step 4's configuration: where to send, and whether to wait. */
-static void punch_config(const struct options *o, const struct technique *t,
-			 const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
-			 struct punch_cfg *cfg)
+void punch_trial_config(const struct options *o, const struct technique *t,
+			const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
+			struct punch_cfg *cfg)
 {
 	struct predict_side theirs;
 
@@ -704,8 +657,8 @@ static size_t birthday_prepare(const struct options *o, const struct probe_resul
 }
 
 /* Which side waits in a reversal: both probes order themselves by token. */
-static bool am_passive(const struct technique *t, const struct probe_result *me,
-		       const struct meeting *mt, const uint8_t *token)
+bool punch_am_passive(const struct technique *t, const struct probe_result *me,
+		      const struct meeting *mt, const uint8_t *token)
 {
 	struct predict_side mine = my_side(me), theirs = their_side(mt);
 	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
@@ -729,7 +682,8 @@ static void punch_phase(const struct options *o, const struct technique *t,
 	uint64_t now;
 
 	fds[0] = fd;
-	punch_config(o, t, mt, token, am_passive(t, me, mt, token), one_address(me, mt), &cfg);
+	punch_trial_config(o, t, mt, token, punch_am_passive(t, me, mt, token),
+			   punch_one_address(me, mt), &cfg);
 	if (t->birthday)
 		n = birthday_prepare(o, me, mt, &cfg, fds, bday);
 	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
@@ -748,10 +702,6 @@ static void punch_phase(const struct options *o, const struct technique *t,
 	for (size_t i = 1; i < n; i++)
 		close(fds[i]);
 }
-
-/* Registrations in a row unanswered that say the reflector went away
- * (trials_setup_failure). */
-#define SILENT_REGS 5
 
 /* One trial of technique t: returns -1 when the reflector never answered. */
 static int one_trial(const struct options *o, const struct technique *t, uint32_t number,
@@ -835,6 +785,40 @@ static json_t *impostors_json(const struct punch_impostor *imp, size_t n)
 	return list;
 }
 
+/* A TCP trial's connects, in order: where, the first SYN's TTL, and what
+ * became of each, when (ms from the start). */
+static json_t *attempts_json(const struct trial_row *r)
+{
+	json_t *list = json_array();
+	char a[ADDR_STRLEN];
+
+	for (size_t i = 0; i < r->natt; i++) {
+		const struct ptcp_attempt *at = &r->att[i];
+
+		json_array_append_new(
+		    list,
+		    json_pack(
+			"{s:s, s:s, s:b, s:i, s:s, s:o}", "endpoint",
+			addr_format((const struct sockaddr *)&at->to.addr, a, sizeof(a)), "path",
+			punch_path_name(at->to.path), "predicted", at->to.predicted, "ttl",
+			(json_int_t)at->ttl, "outcome", ptcp_outcome_name(at->outcome), "ms",
+			at->outcome == PTCP_PENDING ? json_null()
+						    : ms_or_null((double)at->ended_us / 1000.0)));
+	}
+	return list;
+}
+
+/* What a TCP trial adds: which move won, the opening TTL, its connects and
+ * the connections its listener accepted. */
+static void tcp_trial_json(json_t *t, const struct trial_row *r)
+{
+	if (r->res.outcome == PUNCH_SUCCESS)
+		json_object_set_new(t, "won", json_string(ptcp_won_name(r->won)));
+	json_object_set_new(t, "open_ttl", json_integer((json_int_t)r->open_ttl));
+	json_object_set_new(t, "accepted", json_integer((json_int_t)r->accepted));
+	json_object_set_new(t, "attempts", attempts_json(r));
+}
+
 static json_t *trial_json(const struct trial_row *r, const struct birthday_row *b)
 {
 	char a[ADDR_STRLEN];
@@ -865,6 +849,9 @@ static json_t *trial_json(const struct trial_row *r, const struct birthday_row *
 		json_object_set_new(t, "impostors", impostors_json(r->res.imp, r->res.nimp));
 	if (r->ntried)
 		json_object_set_new(t, "tried", tried_json(r));
+	if (r->tcp && r->res.outcome != PUNCH_SETUP_FAILED &&
+	    !(r->ntried && r->tried[0].path == PUNCH_PATH_RELAY))
+		tcp_trial_json(t, r);
 	if (r->sprayed)
 		json_object_set_new(t, "guessed_ports", json_integer((json_int_t)r->sprayed));
 	if (b->planned && b->role == PREDICT_ROLE_HARD)
@@ -967,6 +954,7 @@ static json_t *technique_json(const struct technique_run *run)
 	json_object_set_new(t, "expected_reason", json_string(run->want.reason));
 	json_object_set_new(t, "agrees", agrees_json(agreement(run, &s)));
 	json_object_set_new(t, "impostor_packets", json_integer((json_int_t)s.impostors));
+	json_object_set_new(t, "transport", json_string(run->t->tcp ? "tcp" : "udp"));
 	if (run->t->predict_ports)
 		json_object_set_new(t, "prediction", prediction_json(run));
 	if (run->t->birthday)
@@ -1080,7 +1068,7 @@ static void predict_all(const struct options *o, const struct probe_result *me,
 	struct predict_side theirs = {PROBE_MAPPING_UNTESTED, PROBE_FILTERING_UNTESTED,
 				      PROBE_PORTS_UNTESTED, 0};
 
-	bool one = mt->met && one_address(me, mt), lan = one && same_lan(mt);
+	bool one = mt->met && punch_one_address(me, mt), lan = one && same_lan(mt);
 
 	if (mt->met)
 		theirs = their_side(mt);
@@ -1114,8 +1102,10 @@ static int run_all(const struct options *o, const struct probe_result *me,
 				snprintf(row->reason, sizeof(row->reason), "%s", gone);
 				continue;
 			}
-			if (one_trial(o, runs[i].t, number, me, setup_us, row,
-				      &runs[i].bday[runs[i].nrows - 1], &mt) < 0 &&
+			if ((runs[i].t->tcp
+				 ? punch_tcp_trial(o, runs[i].t, number, me, setup_us, row, &mt)
+				 : one_trial(o, runs[i].t, number, me, setup_us, row,
+					     &runs[i].bday[runs[i].nrows - 1], &mt)) < 0 &&
 			    !number)
 				return -1;
 			/* A key the reflector refuses, or no rendezvous at all. */

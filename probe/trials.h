@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "probe/punch.h"
+#include "probe/punchtcp.h"
 
 #define TRIAL_REASON_LEN 128
 
@@ -22,6 +23,13 @@ struct trial_row {
 	struct punch_candidate tried[PUNCH_MAX_CANDIDATES];
 	size_t ntried;
 	size_t sprayed;
+	/* A TCP trial's own (punchtcp.h): its connects in order, which of this
+	 * side's moves won, connections accepted, the first SYN's TTL. */
+	bool tcp;
+	struct ptcp_attempt att[PTCP_MAX_ATTEMPTS];
+	size_t natt;
+	enum ptcp_won won;
+	unsigned accepted, open_ttl;
 };
 
 struct trial_summary {

@@ -43,7 +43,7 @@ key2=$("$BIN/natreflector" --session-secret "$secret" --issue-session s2 | awk '
 
 start_refl() {
     ip netns exec "$ns" "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --rate 0 --no-tcp "$@" >"$tmp/refl" 2>&1 &
+        --rate 0 "$@" >"$tmp/refl" 2>&1 &
     refl=$!
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
 }
@@ -102,6 +102,41 @@ if grep -q 'reason="rendezvous matched" packets=12' "$tmp/refl" &&
 else
     cat "$tmp/refl" >>"$tmp/out"
     bad "the reflector counted 8 meetings and relayed the relay's packets"
+fi
+
+# The TCP techniques (RFC 5128 3.4 and 3.1 over TCP), without NAT: both 2
+# of 2; the rendezvous met over connections (the reflector counts four
+# meetings and relays the relay's packets); simultaneous open proven on a
+# connection one of this side's own moves made, no opening TTL without NAT.
+ktcp=$("$BIN/natreflector" --session-secret "$secret" --issue-session tcp1 | awk '{ print $4 }')
+tcp_pair() { # SESSION KEY OUT: both probes, TCP techniques; exit statuses in TCP_RC
+    inns timeout 60 "$BIN/natprobe" punch --session "$1" --key "$2" --trials 2 \
+        --techniques tcp-relay,tcp-simultaneous-open --json "$tmp/$3a.json" 203.0.113.10 \
+        >"$tmp/$3a.out" 2>&1 &
+    local pa=$!
+    inns timeout 60 "$BIN/natprobe" punch --session "$1" --key "$2" --trials 2 \
+        --techniques tcp-relay,tcp-simultaneous-open --json "$tmp/$3b.json" 203.0.113.10 \
+        >"$tmp/$3b.out" 2>&1
+    local rb=$?
+    wait "$pa"
+    TCP_RC="$? $rb"
+}
+kill -USR1 "$refl"
+sleep 0.2
+before=$(grep -o 'reason="rendezvous matched" packets=[0-9]*' "$tmp/refl" | tail -1 | sed 's/.*=//')
+tcp_pair tcp1 "$ktcp" tcp
+kill -USR1 "$refl"
+sleep 0.2
+after=$(grep -o 'reason="rendezvous matched" packets=[0-9]*' "$tmp/refl" | tail -1 | sed 's/.*=//')
+cat "$tmp/tcpa.out" "$tmp/tcpb.out" "$tmp/tcpa.json" >"$tmp/out"
+if [ "$TCP_RC" = "0 0" ] && [ $((after - ${before:-0})) -eq 4 ] &&
+    grep -Eq '^  tcp-relay +2/2 .*expected works: agrees$' "$tmp/tcpb.out" &&
+    grep -Eq '^  tcp-simultaneous-open +2/2 ' "$tmp/tcpb.out" &&
+    grep -q '"technique":"tcp-relay",.*"path":"relay".*"transport":"tcp"' "$tmp/tcpa.json" &&
+    grep -q '"won":"\(connect\|accept\)","open_ttl":0,"accepted":[0-9],"attempts":\[{"endpoint"' "$tmp/tcpa.json"; then
+    ok
+else
+    bad "TCP without NAT: exit $TCP_RC (want 0 0), tcp-relay and tcp-simultaneous-open 2/2, $((after - ${before:-0})) meetings (want 4)"
 fi
 
 # A probe alone: its trials could not start (outside the success rate), said why, exit 1.
@@ -221,7 +256,7 @@ pair_lab() {
         { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return 1; }
     id=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --rate 0 --no-tcp --session-secret "$secret" >"$tmp/labrefl" 2>&1 &
+        --rate 0 --session-secret "$secret" >"$tmp/labrefl" 2>&1 &
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/labrefl" && break; sleep 0.02; done
     $NATLAB exec "$id" cli1 timeout 60 "$BIN/natprobe" punch --session "$session" --key "$key" \
         --trials "$trials" --open-ttl "$ttl" --techniques "$techniques" \
@@ -314,10 +349,40 @@ two_nats_decoy() {
     fi
 }
 
+# TCP simultaneous open (RFC 5128 3.4) through the two masquerades, one side
+# 100 ms late: without the opening TTL, the early side's SYN reaches the
+# late side's NAT before its host has sent and draws a RST (Linux answers a
+# SYN it has no mapping for), and neither side connects: 0 of 3, the
+# connects refused. With the first SYN at TTL 2 it opens this side's NAT
+# and dies between the NATs; the router's time exceeded does not end the
+# connect (IP_MINTTL), and the kernel's SYN a second later, at full TTL,
+# finds both NATs open: 3 of 3, about a second, each side's own connect
+# won. The issue's cell where the low TTL must make the difference.
+two_nats_tcp() {
+    local k0 k2 low0 low2
+    k0=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab7 | awk '{ print $4 }')
+    k2=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab8 | awk '{ print $4 }')
+    TECHNIQUES=tcp-simultaneous-open STAGGER_B=100 pair_lab lab7 "$k0" 0 || return
+    low0=$LAB_RC
+    grep -Eq '^  tcp-simultaneous-open +0/3 ' "$tmp/la.out" &&
+        grep -q '"ttl":0,"outcome":"refused"' "$tmp/la.json" && low0="$low0 ok"
+    TECHNIQUES=tcp-simultaneous-open STAGGER_B=100 pair_lab lab8 "$k2" 2 || return
+    low2=$LAB_RC
+    grep -Eq '^  tcp-simultaneous-open +3/3 ' "$tmp/la.out" &&
+        grep -Eq '^  tcp-simultaneous-open +3/3 ' "$tmp/lb.out" &&
+        [ "$(grep -o '"won":"connect","open_ttl":2' "$tmp/la.json" | wc -l)" -eq 3 ] && low2="$low2 ok"
+    if [ "$low0" = "0 0 ok" ] && [ "$low2" = "0 0 ok" ]; then
+        ok
+    else
+        bad "two-nats TCP, one side 100 ms late: without the opening TTL '$low0' (want 0 0 ok: 0/3, refused), with it '$low2' (want 0 0 ok: 3/3, connect won)"
+    fi
+}
+
 # The pair labs are independent: several at once (tests/lib.sh, par).
 par two_nats
 par two_nats_late
 par two_nats_decoy
+par two_nats_tcp
 # Quick (NATLAB_CHECK_QUICK=1, CI's sanitizer pass): path delay, birthday
 # punching and loss are timing and statistics over code paths the other
 # labs take; the full pass runs them.

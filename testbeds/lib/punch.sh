@@ -98,7 +98,7 @@ pair_reflector() {
 	PUNCH_KEY=$("$NATLAB_BIN/natreflector" --session-secret "$dir/secret" \
 		--issue-session "$PUNCH_SESSION" | awk '{ print $4 }')
 	in_ns refl "$NATLAB_BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-		--rate 0 --no-tcp --session-secret "$dir/secret" >"$dir/natreflector.log" 2>&1 &
+		--rate 0 --session-secret "$dir/secret" >"$dir/natreflector.log" 2>&1 &
 	lab_pid $!
 	for _ in $(seq 100); do
 		grep -q '^natreflector ready' "$dir/natreflector.log" && return 0

@@ -1,0 +1,124 @@
+/*
+ * Inside `natprobe punch`: what its UDP driver (punchcmd.c) and its TCP
+ * driver (punchtcpcmd.c) share. Not an interface for anything else.
+ */
+#ifndef NATLAB_PROBE_PUNCHINT_H
+#define NATLAB_PROBE_PUNCHINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "probe/predict.h"
+#include "probe/punch.h"
+#include "probe/result.h"
+#include "probe/trials.h"
+#include "stun.h"
+
+#define EXIT_SOME      1
+#define EXIT_USAGE     2
+#define EXIT_NO_SERVER 3
+#define MAX_TRIALS     100
+#define MAX_TECHNIQUES 16
+#define REGISTER_US    100000u /* between registrations */
+#define GRACE_US       500000u /* answering the other side after this side is done */
+#define ROUND_US       50000u
+#define ROUNDS         20
+#define TRIAL_US       3000000u
+#define TCP_TRIAL_US   4000000u /* the SYN retransmitted at +1 s and +3 s gets its round trip */
+#define TCP_GRACE_US   100000u  /* the stream is reliable: only the last message's flight */
+/* Registrations in a row unanswered that say the reflector went away
+ * (trials_setup_failure). */
+#define SILENT_REGS 5
+
+/* A technique: what to send to, and who waits. */
+struct technique {
+	const char *name;
+	const char *help;
+	enum predict_technique rule;
+	bool private_first; /* the other probe's own endpoints before its public one */
+	bool reversal;      /* one side passive (predict_reversal_passive) */
+	bool relay;         /* through the reflector: asked at the rendezvous */
+	bool predict_ports; /* the other's next ports too, when sequential (guess_window) */
+	bool birthday;      /* many sockets against many guessed ports (guess.h) */
+	bool tcp;           /* over TCP: punchtcp.h, the rendezvous over a connection */
+};
+
+struct options {
+	char session[PUNCH_MAX_SESSION + 1];
+	char key[64];
+	unsigned trials;
+	const struct technique *tech[MAX_TECHNIQUES];
+	size_t ntech;
+	const char *json, *label, *server_given;
+	int family;
+	unsigned setup_timeout_s, open_ttl, stagger_ms;
+	struct sockaddr_storage server;
+};
+
+/* What the rendezvous said of the other probe. */
+struct meeting {
+	bool met;
+	struct sockaddr_storage self; /* this probe's public endpoint, as S saw it */
+	struct sockaddr_storage pub, priv[PUNCH_MAX_PRIVATE];
+	size_t npriv;
+	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
+	uint32_t wait_ms;
+	bool relay; /* the reflector relays this trial */
+	/* The reflector's NATLAB-COOKIE for this socket, echoed in the next
+	 * registration: it proves this probe receives there (PROTOCOL.md). */
+	bool have_cookie;
+	uint8_t cookie[STUN_NATLAB_COOKIE_LEN];
+	unsigned error; /* an error answer's code */
+	char reason[TRIAL_REASON_LEN];
+};
+
+/* What a registration says besides the session: this trial's socket. */
+struct registration {
+	uint32_t trial;
+	const uint8_t *token;
+	const struct sockaddr *local;
+	const uint8_t *cls; /* 4 bytes */
+	bool relay;         /* ask for the relay */
+};
+
+/* The registrations sent, to time their answers: an answer is matched to
+ * its own request by transaction ID, since on a path slower than the
+ * registrations' interval the answer to one comes after the next is sent. */
+#define SENT_KEPT 8
+struct sent_regs {
+	uint8_t tid[SENT_KEPT][STUN_TID_LEN];
+	uint64_t at[SENT_KEPT];
+	unsigned n;
+};
+
+void punch_sent_note(struct sent_regs *s, const uint8_t *msg, uint64_t now);
+/* The round trip of the registration tid answered (0: not one we keep). */
+uint32_t punch_sent_rtt(const struct sent_regs *s, const uint8_t *tid, uint64_t now);
+
+void punch_register_msg(const struct options *o, const struct registration *r, uint32_t rtt_us,
+			const struct meeting *mt, uint8_t *buf, size_t cap, size_t *len);
+/* A message from the reflector during setup (its source already checked):
+ * an error (mt->error, mt->reason), or a signed answer or start read into
+ * mt. 1 when it was a signed answer; tid is its transaction ID. */
+int punch_setup_message(const struct options *o, const uint8_t *buf, size_t len, struct meeting *mt,
+			uint8_t *tid);
+
+/* Both probes behind one public address (one NAT, or one outer NAT). */
+bool punch_one_address(const struct probe_result *me, const struct meeting *mt);
+/* Which side waits in a reversal. */
+bool punch_am_passive(const struct technique *t, const struct probe_result *me,
+		      const struct meeting *mt, const uint8_t *token);
+/* Step 4's configuration: where to send, and whether to wait. */
+void punch_trial_config(const struct options *o, const struct technique *t,
+			const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
+			struct punch_cfg *cfg);
+
+/* One TCP trial of technique t (punchtcpcmd.c), as one_trial for UDP: -1
+ * when the reflector never answered. */
+int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t number,
+		    const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
+		    struct meeting *mt);
+
+#endif

@@ -314,3 +314,165 @@ struct predict_side predict_side_from_wire(const uint8_t wire[4])
 		s.ports = (enum probe_ports)wire[2];
 	return s;
 }
+
+/* ---- TCP (RFC 5128 3.4) ---- */
+
+void predict_tcp_side_to_wire(const struct predict_tcp_side *s, uint8_t wire[PREDICT_TCP_WIRE_LEN])
+{
+	wire[0] = (uint8_t)s->base.mapping;
+	wire[1] = (uint8_t)s->base.filtering;
+	wire[2] = (uint8_t)s->base.ports;
+	wire[3] = (uint8_t)(s->base.delta > 255 ? 0 : s->base.delta);
+	wire[4] = (uint8_t)s->syn;
+	wire[5] = (uint8_t)s->simopen;
+	wire[6] = (uint8_t)s->icmp_kept;
+	wire[7] = 0;
+}
+
+struct predict_tcp_side predict_tcp_side_from_wire(const uint8_t wire[PREDICT_TCP_WIRE_LEN])
+{
+	struct predict_tcp_side s = {predict_side_from_wire(wire), PROBE_SYN_INCONCLUSIVE,
+				     PROBE_UNKNOWN, PROBE_UNKNOWN};
+
+	if (wire[4] <= PROBE_SYN_INCONCLUSIVE)
+		s.syn = (enum probe_syn)wire[4];
+	if (wire[5] <= PROBE_YES)
+		s.simopen = (enum probe_bool)wire[5];
+	if (wire[6] <= PROBE_YES)
+		s.icmp_kept = (enum probe_bool)wire[6];
+	return s;
+}
+
+struct predict_tcp_side predict_tcp_side_of(const struct probe_tcp *t)
+{
+	return (struct predict_tcp_side){
+	    {t->mapping, t->filtering, t->port_pattern, t->port_delta > 255 ? 0 : t->port_delta},
+	    t->syn,
+	    t->simopen,
+	    t->icmp_kept};
+}
+
+static bool tcp_nat(const struct predict_tcp_side *s)
+{
+	return s->base.mapping != PROBE_MAPPING_NONE;
+}
+
+/* A SYN this side's NAT did not ask for goes unanswered: dropped, or let
+ * through to the host (no NAT, or a firewall that passes it). */
+static bool quiet(const struct predict_tcp_side *s)
+{
+	return !tcp_nat(s) || s->syn == PROBE_SYN_DROP || s->syn == PROBE_SYN_PASS;
+}
+
+/* x's NAT takes y's SYN (step 2), and x's host answers it on a session
+ * the NAT translates from the endpoint the SYN came to: always, when the
+ * SYN comes from a new mapping of y's (x's listener takes it, and the
+ * answer goes back through the session it came in by); when it comes from
+ * the endpoint x itself connects to, x's host answers it as a simultaneous
+ * open on x's own outgoing connection, whose endpoint is the one the SYN
+ * came to only if x's mapping keeps it. */
+static bool syn_enters(const struct predict_side *x, const struct predict_side *y)
+{
+	return enters(x, y, true) && (!keeps_endpoint(y) || keeps_endpoint(x));
+}
+
+static bool tcp_known(const struct predict_tcp_side *s)
+{
+	if (unknown(&s->base))
+		return false;
+	if (!tcp_nat(s))
+		return true;
+	return s->syn != PROBE_SYN_UNTESTED && s->syn != PROBE_SYN_INCONCLUSIVE &&
+	       (s->simopen == PROBE_YES || s->simopen == PROBE_NO);
+}
+
+/*
+ * 8. Connection reversal over TCP (RFC 5128 3.2): the side whose NAT takes
+ *    a SYN it did not ask for only listens (predict_reversal_passive, on
+ *    the TCP classes); the other connects to its registered endpoint. Its
+ *    listener takes the SYN and the answer goes back through the session
+ *    the SYN came in by: it works exactly when a side's TCP filtering is
+ *    endpoint-independent (or it has no NAT).
+ */
+static struct predict tcp_reversal(const struct predict_tcp_side *a,
+				   const struct predict_tcp_side *b)
+{
+	bool works;
+
+	if (unknown(&a->base) || unknown(&b->base))
+		return (struct predict){PREDICT_DEPENDS, "a side's TCP mapping or filtering is not "
+							 "known"};
+	works = enters(&a->base, &b->base, false) || enters(&b->base, &a->base, false);
+	return (struct predict){works ? PREDICT_WORKS : PREDICT_FAILS,
+				works ? "one side's NAT takes a SYN it did not ask for, and the "
+					"answer goes back on that connection"
+				      : "neither side's NAT takes a SYN it did not ask for"};
+}
+
+/*
+ * 7. TCP simultaneous open (RFC 5128 3.4). Each side connects from its
+ *    registered port to the other's public endpoint, a listener on the same
+ *    port. The SYNs are step 2's packets: one of them must leave from a
+ *    mapping the other's filter takes (enters(), on the TCP classes), and
+ *    be answered from the endpoint it came to (syn_enters()). Unlike UDP's
+ *    answer, a SYN-ACK needs no rule of its own when the SYN came from a
+ *    new mapping: the listener takes it and the NAT translates its answer
+ *    back through the session the SYN came in by. But a SYN from the very
+ *    endpoint the host connects to meets the host's own connect, and the
+ *    answer leaves through that connection's mapping: a dependent one
+ *    answers from another port (the simulated NATs showed both). Two more
+ *    things decide it. A SYN that reaches a NAT before its own
+ *    host's SYN has left is unsolicited: a NAT that answers it with a RST
+ *    or an ICMP error ends the early side's connect, and Linux's conntrack
+ *    then refuses the retry too (measured: two masquerades, 100 ms apart,
+ *    0 of 3). The opening TTL prevents that: the first SYN dies between
+ *    the NATs and the kernel's next, a second later, finds both open; but
+ *    its time exceeded comes back through this side's NAT, and a NAT that
+ *    ends a connection on an ICMP error (RFC 5382 REQ-10) loses the very
+ *    mapping the SYN opened. And when both SYNs are out, each NAT sees a
+ *    SYN cross its own outgoing one: a NAT that does not let it through
+ *    (REQ-2) leaves the connection to whichever SYN the other NAT took,
+ *    and may reset the one it drops. So: fails where the SYNs cannot get
+ *    through the filters; works where they can, both NATs let SYNs cross,
+ *    and no unsolicited SYN can end a connect (the opening TTL, on NATs
+ *    that keep connections through ICMP errors; or NATs that answer no
+ *    SYN); depends otherwise: a race the start's skew decides.
+ */
+struct predict predict_tcp_technique(enum predict_technique t, const struct predict_tcp_side *a,
+				     const struct predict_tcp_side *b, bool low_ttl)
+{
+	bool icmp_safe = (!tcp_nat(a) || a->icmp_kept == PROBE_YES) &&
+			 (!tcp_nat(b) || b->icmp_kept == PROBE_YES);
+
+	if (t == PREDICT_CONNECTION_REVERSAL)
+		return tcp_reversal(a, b);
+	if (t != PREDICT_TCP_SIMULTANEOUS_OPEN)
+		return predict_technique(t, &a->base, &b->base);
+	if (!tcp_known(a) || !tcp_known(b))
+		return (struct predict){PREDICT_DEPENDS,
+					"a side's TCP class is not known (mapping, filtering, "
+					"unsolicited SYN, simultaneous open)"};
+	if (!syn_enters(&a->base, &b->base) && !syn_enters(&b->base, &a->base))
+		return (struct predict){
+		    PREDICT_FAILS, "each side's SYN leaves from a mapping the other's filter "
+				   "does not take (RFC 5128 3.6: port prediction is the way left)"};
+	if ((tcp_nat(a) && a->simopen != PROBE_YES) || (tcp_nat(b) && b->simopen != PROBE_YES))
+		return (struct predict){PREDICT_DEPENDS,
+					"a NAT does not let a SYN cross its own (RFC 5382 REQ-2): "
+					"the connection rests on which SYN gets through first"};
+	if (quiet(a) && quiet(b))
+		return (struct predict){
+		    PREDICT_WORKS, "the SYNs get through both filters, both NATs let them cross, "
+				   "and neither answers a SYN it did not ask for"};
+	if (low_ttl && icmp_safe)
+		return (struct predict){
+		    PREDICT_WORKS, "the SYNs get through both filters and both NATs let them "
+				   "cross; the first SYN dies between the NATs, so none draws a "
+				   "RST, and its time exceeded ends nothing"};
+	return (struct predict){PREDICT_DEPENDS,
+				low_ttl
+				    ? "the opening SYN's time exceeded comes back through a NAT "
+				      "that ends connections on ICMP errors (RFC 5382 REQ-10)"
+				    : "no opening TTL, and a NAT that answers a SYN it did not ask "
+				      "for: a race the start's skew decides"};
+}

@@ -34,6 +34,26 @@ struct predict_side {
  */
 struct predict_side predict_side_from_wire(const uint8_t wire[4]);
 
+/* One side for the TCP rules: its NAT's TCP mapping, filtering, port
+ * pattern and step (RFC 5382 in RFC 4787's terms), what it does with a SYN
+ * it did not ask for, whether it lets a SYN cross its own outgoing one
+ * (simultaneous open, REQ-2), and whether a connection outlives an ICMP
+ * error about it (REQ-10). */
+struct predict_tcp_side {
+	struct predict_side base;
+	enum probe_syn syn;
+	enum probe_bool simopen, icmp_kept;
+};
+
+#define PREDICT_TCP_WIRE_LEN 8
+/* NATLAB-TCP-CLASS's eight bytes: mapping, filtering, port pattern, delta,
+ * unsolicited SYN, simultaneous open, ICMP kept, 0; unknown values read
+ * as inconclusive. */
+void predict_tcp_side_to_wire(const struct predict_tcp_side *s, uint8_t wire[PREDICT_TCP_WIRE_LEN]);
+struct predict_tcp_side predict_tcp_side_from_wire(const uint8_t wire[PREDICT_TCP_WIRE_LEN]);
+/* This host's TCP side from its classification. */
+struct predict_tcp_side predict_tcp_side_of(const struct probe_tcp *t);
+
 enum predict_technique {
 	PREDICT_RELAY,
 	PREDICT_CONNECTION_REVERSAL,
@@ -59,6 +79,10 @@ struct predict {
  * public address. */
 struct predict predict_technique(enum predict_technique t, const struct predict_side *a,
 				 const struct predict_side *b);
+/* The same for a TCP technique from the TCP sides; low_ttl: the first SYN
+ * goes at the opening TTL (it dies between the NATs). */
+struct predict predict_tcp_technique(enum predict_technique t, const struct predict_tcp_side *a,
+				     const struct predict_tcp_side *b, bool low_ttl);
 /* Two probes behind one public address: one NAT, or nested NATs behind
  * one outer NAT (RFC 5128 3.3.2, 3.3.3). What this side knows: whether the
  * other's own endpoints are on one of this host's networks (same_lan), and

@@ -14,7 +14,7 @@ int main(void)
 	    test_natlabtest_register, test_probe_register,      test_probe_tcp_register,
 	    test_peermsg_register,    test_report_register,     test_consistency_register,
 	    test_punch_register,      test_rendezvous_register, test_traversal_register,
-	    test_predict_register,    test_punch_tcp_register,
+	    test_predict_register,    test_punch_tcp_register,  test_punch_tcp_net_register,
 	};
 	unsigned failures;
 

@@ -62,11 +62,115 @@ static void test_from_wire(void)
 			PREDICT_DEPENDS);
 }
 
+/* A NAT side for the TCP rules: Linux's masquerade as measured (EI
+ * mapping, APD filtering, RST to an unsolicited SYN, SYNs may cross, ICMP
+ * errors end nothing), changed by the caller. */
+static struct predict_tcp_side masq(void)
+{
+	return (struct predict_tcp_side){
+	    {PROBE_MAPPING_EI, PROBE_FILTERING_APD, PROBE_PORTS_PRESERVING, 0},
+	    PROBE_SYN_RST,
+	    PROBE_YES,
+	    PROBE_YES};
+}
+
+static enum predict_expect tcp(struct predict_tcp_side a, struct predict_tcp_side b, bool low)
+{
+	enum predict_expect e =
+	    predict_tcp_technique(PREDICT_TCP_SIMULTANEOUS_OPEN, &a, &b, low).expect;
+
+	/* The rules are symmetric. */
+	CU_ASSERT_EQUAL(e,
+			predict_tcp_technique(PREDICT_TCP_SIMULTANEOUS_OPEN, &b, &a, low).expect);
+	return e;
+}
+
+/* Rule 7 cell by cell: the two masquerades (measured: works with the
+ * opening TTL, a race without); NATs that drop unsolicited SYNs; dependent
+ * mappings behind port-dependent filters; a NAT that does not let SYNs
+ * cross; one that ends connections on ICMP errors; no NAT; not known. */
+static void test_tcp_rules(void)
+{
+	struct predict_tcp_side a = masq(), b = masq(), none = masq();
+
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_WORKS);
+	CU_ASSERT_EQUAL(tcp(a, b, false), PREDICT_DEPENDS);
+	a.syn = b.syn = PROBE_SYN_DROP;
+	CU_ASSERT_EQUAL(tcp(a, b, false), PREDICT_WORKS);
+	a.syn = PROBE_SYN_ICMP;
+	CU_ASSERT_EQUAL(tcp(a, b, false), PREDICT_DEPENDS);
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_WORKS);
+	a = b = masq();
+	a.base.mapping = b.base.mapping = PROBE_MAPPING_APD;
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_FAILS);
+	b.base.mapping = PROBE_MAPPING_EI;
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_FAILS); /* b's filter is port-dependent */
+	b.base.filtering = PROBE_FILTERING_EI;
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_WORKS);
+	a = b = masq();
+	b.simopen = PROBE_NO;
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_DEPENDS);
+	b = masq();
+	b.icmp_kept = PROBE_NO;
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_DEPENDS);
+	b.syn = a.syn = PROBE_SYN_DROP; /* nothing draws a time exceeded that matters */
+	CU_ASSERT_EQUAL(tcp(a, b, false), PREDICT_WORKS);
+	/* No NAT: its SYN answers and simultaneous open do not count. */
+	none.base = (struct predict_side){PROBE_MAPPING_NONE, PROBE_FILTERING_EI,
+					  PROBE_PORTS_PRESERVING, 0};
+	none.syn = PROBE_SYN_UNTESTED;
+	none.simopen = none.icmp_kept = PROBE_UNKNOWN;
+	CU_ASSERT_EQUAL(tcp(none, none, false), PREDICT_WORKS);
+	CU_ASSERT_EQUAL(tcp(none, masq(), true), PREDICT_WORKS);
+	CU_ASSERT_EQUAL(tcp(none, masq(), false), PREDICT_DEPENDS);
+	a = masq();
+	a.syn = PROBE_SYN_UNTESTED;
+	CU_ASSERT_EQUAL(tcp(a, masq(), true), PREDICT_DEPENDS);
+	a = masq();
+	a.simopen = PROBE_UNKNOWN;
+	CU_ASSERT_EQUAL(tcp(a, masq(), true), PREDICT_DEPENDS);
+	/* Reversal over TCP: a side whose NAT takes an unsolicited SYN. */
+	a = b = masq();
+	CU_ASSERT_EQUAL(predict_tcp_technique(PREDICT_CONNECTION_REVERSAL, &a, &b, true).expect,
+			PREDICT_FAILS);
+	b.base.filtering = PROBE_FILTERING_EI;
+	CU_ASSERT_EQUAL(predict_tcp_technique(PREDICT_CONNECTION_REVERSAL, &a, &b, false).expect,
+			PREDICT_WORKS);
+	/* The relay over TCP is the relay. */
+	CU_ASSERT_EQUAL(predict_tcp_technique(PREDICT_RELAY, &a, &b, true).expect, PREDICT_WORKS);
+}
+
+/* NATLAB-TCP-CLASS's eight bytes both ways; a value this build does not
+ * know reads as inconclusive, and the rule then says depends. */
+static void test_tcp_wire(void)
+{
+	struct predict_tcp_side a = masq(), back;
+	uint8_t wire[PREDICT_TCP_WIRE_LEN];
+
+	a.base.ports = PROBE_PORTS_SEQUENTIAL;
+	a.base.delta = 2;
+	predict_tcp_side_to_wire(&a, wire);
+	back = predict_tcp_side_from_wire(wire);
+	CU_ASSERT_TRUE(back.base.mapping == a.base.mapping &&
+		       back.base.filtering == a.base.filtering && back.base.ports == a.base.ports &&
+		       back.base.delta == 2 && back.syn == a.syn && back.simopen == a.simopen &&
+		       back.icmp_kept == a.icmp_kept);
+	wire[4] = 200;
+	back = predict_tcp_side_from_wire(wire);
+	CU_ASSERT_EQUAL(back.syn, PROBE_SYN_INCONCLUSIVE);
+	CU_ASSERT_EQUAL(tcp(back, masq(), true), PREDICT_DEPENDS);
+	wire[4] = (uint8_t)PROBE_SYN_RST;
+	wire[5] = 9;
+	CU_ASSERT_EQUAL(predict_tcp_side_from_wire(wire).simopen, PROBE_UNKNOWN);
+}
+
 int test_predict_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"behind one public address: hairpinning and one network", test_one_address},
 	    {"the other side's class bytes, unknown values inconclusive", test_from_wire},
+	    {"TCP simultaneous open: every rule, both orders", test_tcp_rules},
+	    {"NATLAB-TCP-CLASS both ways, unknown values inconclusive", test_tcp_wire},
 	};
 
 	return TEST_SUITE("traversal predictions behind one address", tests);

@@ -35,6 +35,7 @@ int test_probe_tcp_register(void);
 int test_consistency_register(void);
 int test_punch_register(void);
 int test_punch_tcp_register(void);
+int test_punch_tcp_net_register(void);
 int test_rendezvous_register(void);
 int test_report_register(void);
 int test_traversal_register(void);

@@ -417,19 +417,21 @@ static struct natemu_result inbound(natemu_t *n, const struct natemu_pkt *pkt, u
 	return result(NATEMU_FORWARD, NATEMU_INSIDE, &out, "translated");
 }
 
-/* A TCP connection between in and dst that the NAT has seen open, out
- * or in (a connection opened from outside came in through a mapping whose
- * key, where mapping depends on the destination, is not dst's). */
-static bool knows_connection(natemu_t *n, struct endpoint in, struct endpoint dst, uint64_t now)
+/* The mapping of a TCP connection between in and dst that the NAT has
+ * seen open, out or in (a connection opened from outside came in through a
+ * mapping whose key, where mapping depends on the destination, is not
+ * dst's); NULL when none. */
+static struct mapping *connection_mapping(natemu_t *n, struct endpoint in, struct endpoint dst,
+					  uint64_t now)
 {
 	for (size_t i = 0; i < NATEMU_MAX_MAPPINGS; i++) {
 		struct mapping *m = &n->map[i];
 
 		if (alive(m, now) && m->proto == IPPROTO_TCP && same(m->inside, in) &&
 		    find_remote(m, dst))
-			return true;
+			return m;
 	}
-	return false;
+	return NULL;
 }
 
 static bool is_public(const natemu_t *n, uint32_t ip)
@@ -454,8 +456,18 @@ static struct natemu_result outbound(natemu_t *n, const struct natemu_pkt *pkt, 
 	 * a SYN only for a connection it knows: one that expired or that an
 	 * ICMP error ended does not come back by itself. */
 	if (pkt->proto == IPPROTO_TCP && !(pkt->tcp_flags & TCP_SYN) &&
-	    !(m && find_remote(m, dst)) && !knows_connection(n, in, dst, now))
+	    !(m && find_remote(m, dst)) && !connection_mapping(n, in, dst, now))
 		return result(NATEMU_DROP, NATEMU_INSIDE, pkt, "tcp segment of no connection");
+	/* A connection's segments after its first SYN leave through the mapping
+	 * it was opened on, as a NAT's per-connection state translates them: one
+	 * opened from outside answers from the endpoint its SYN came to, not from
+	 * the mapping a new connection to dst would get (RFC 5382 REQ-1's session). */
+	if (pkt->proto == IPPROTO_TCP && !bare_syn(pkt->tcp_flags) && !(m && find_remote(m, dst))) {
+		struct mapping *c = connection_mapping(n, in, dst, now);
+
+		if (c)
+			m = c;
+	}
 	if (!m) {
 		m = new_mapping(n, pkt->proto, in, dst, now, &why);
 		if (!m)

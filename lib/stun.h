@@ -110,6 +110,7 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_RELAY = 0xC4D0,      /* empty: relay this trial (asked, granted) */
 	STUN_ATTR_NATLAB_SEEN_SYN = 0xC4D2,   /* XOR address: who sent the SYN a silent port saw */
 	STUN_ATTR_NATLAB_PEER_EVENT = 0xC4D3, /* a peer's TCP news: event, 3 reserved, socket */
+	STUN_ATTR_NATLAB_TCP_CLASS = 0xC4D4,  /* 8 bytes: a probe's TCP class (probe/predict.h) */
 	STUN_ATTR_NATLAB_COOKIE = 0xC4D5, /* 8 bytes: the rendezvous's return-routability proof */
 };
 

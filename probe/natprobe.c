@@ -799,14 +799,27 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 /* One rule (probe_result_open): 1 when a verdict of a test that ran is
  * inconclusive, except those that do not apply or that one host cannot
  * reach by design. */
-int natprobe_classify(const struct sockaddr *server, struct probe_result *res)
+int natprobe_classify(const struct sockaddr *server, const char *session, const char *key, bool tcp,
+		      struct probe_result *res)
 {
-	static const struct probe_test *const tests[] = {&probe_test_nat, &probe_test_mapping,
-							 &probe_test_filtering, &probe_test_ports,
-							 &probe_test_hairpin};
+	static const struct probe_test *const tests[] = {
+	    &probe_test_nat,         &probe_test_mapping,       &probe_test_filtering,
+	    &probe_test_ports,       &probe_test_hairpin,       &probe_test_tcp_mapping,
+	    &probe_test_tcp_ports,   &probe_test_tcp_filtering, &probe_test_tcp_syn,
+	    &probe_test_tcp_simopen,
+	};
 	struct driver d = {0};
-	struct probe_io io = {.ctx = &d, .open = drv_open, .send = drv_send};
-	probe_engine_t *e = probe_engine_new(&io, server, tests, 5, clock_now_us());
+	struct probe_io io = {.ctx = &d,
+			      .open = drv_open,
+			      .send = drv_send,
+			      .tcp_listen = drv_tcp_listen,
+			      .tcp_connect = drv_tcp_connect,
+			      .tcp_send = drv_tcp_send,
+			      .tcp_close = drv_tcp_close,
+			      .tcp_shutdown = drv_tcp_shutdown,
+			      .session = session,
+			      .key = key};
+	probe_engine_t *e = probe_engine_new(&io, server, tests, tcp ? 10 : 5, clock_now_us());
 
 	if (!e)
 		return -1;
@@ -815,6 +828,8 @@ int natprobe_classify(const struct sockaddr *server, struct probe_result *res)
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)
 		close(d.fds[i]);
+	for (size_t i = 0; i < d.ntcp; i++)
+		close(d.tcp[i].fd);
 	return 0;
 }
 

@@ -59,8 +59,7 @@ static const char usage[] =
     "  --trials N         trials per technique, each on fresh sockets (default 5,\n"
     "                     at most 100)\n"
     "  --techniques LIST  comma-separated (default: the UDP ones and relay; the TCP\n"
-    "                     ones, tcp-relay and tcp-simultaneous-open, when named;\n"
-    "                     see --list-techniques)\n"
+    "                     ones, tcp-*, when named; see --list-techniques)\n"
     "  --list-techniques  list them and exit\n"
     "  --json FILE        append the record to FILE; '-' standard output instead of\n"
     "                     the summary\n"
@@ -86,7 +85,9 @@ static const char usage[] =
     "cannot be opened (the trial runs with those that could, and says so).\n"
     "\n"
     "A TCP trial registers over a connection from the port it then connects from\n"
-    "(a listener kept on it): the reflector must serve TCP (no --no-tcp).\n"
+    "(a listener kept on it): the reflector must serve TCP (no --no-tcp). With a\n"
+    "TCP technique the classification adds TCP's tests (about a second), and the\n"
+    "TCP classes of both sides predict it.\n"
     "\n"
     "A trial succeeds only when packets signed with the session key have crossed\n"
     "both ways; one that could not start (no other probe) is setup-failed, outside\n"
@@ -119,6 +120,10 @@ static const struct technique techniques[] = {
      "RFC 5128 3.1 over TCP: both keep their connection to the reflector, which forwards "
      "between them; TCP's control",
      PREDICT_RELAY, false, false, true, false, false, true},
+    {"tcp-connection-reversal",
+     "RFC 5128 3.2 over TCP: the side whose NAT takes a SYN it did not ask for only listens; "
+     "the other connects to it",
+     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, true},
     {"tcp-simultaneous-open",
      "RFC 5128 3.4: both connect to each other's public endpoint from the port they "
      "registered from, a listener kept on it; the first SYN at the opening TTL",
@@ -319,6 +324,8 @@ void punch_register_msg(const struct options *o, const struct registration *r, u
 	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, r->token, PUNCH_TOKEN_LEN);
 	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, r->local);
 	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, r->cls, 4);
+	if (r->tcp_cls)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_TCP_CLASS, r->tcp_cls, PREDICT_TCP_WIRE_LEN);
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, rtt_us);
 	if (r->relay)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
@@ -335,6 +342,7 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 {
 	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
+	const struct stun_attr *tcp_cls = stun_find(m, STUN_ATTR_NATLAB_TCP_CLASS);
 
 	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok ||
 	    tok->len != PUNCH_TOKEN_LEN ||
@@ -343,6 +351,10 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	memcpy(mt->token, stun_attr_value(m, tok), PUNCH_TOKEN_LEN);
 	if (cls && cls->len == 4)
 		memcpy(mt->cls, stun_attr_value(m, cls), 4);
+	if (tcp_cls && tcp_cls->len == PREDICT_TCP_WIRE_LEN) {
+		memcpy(mt->tcp_cls, stun_attr_value(m, tcp_cls), PREDICT_TCP_WIRE_LEN);
+		mt->have_tcp_cls = true;
+	}
 	mt->npriv = 0;
 	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_PRIVATE; i++)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
@@ -498,6 +510,19 @@ static bool same_lan(const struct meeting *mt)
 						i->ifa_netmask);
 	freeifaddrs(ifs);
 	return found;
+}
+
+const uint8_t *punch_class_wire(const struct probe_result *me, uint8_t cls[4],
+				uint8_t tcp_cls[PREDICT_TCP_WIRE_LEN])
+{
+	struct predict_tcp_side tcp = predict_tcp_side_of(&me->tcp);
+
+	cls[0] = (uint8_t)me->mapping;
+	cls[1] = (uint8_t)me->filtering;
+	cls[2] = (uint8_t)me->port_pattern;
+	cls[3] = (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta);
+	predict_tcp_side_to_wire(&tcp, tcp_cls);
+	return me->tcp.mapping == PROBE_MAPPING_UNTESTED ? NULL : tcp_cls;
 }
 
 /* This side as the rules read it; the other, as it told the rendezvous
@@ -660,11 +685,16 @@ static size_t birthday_prepare(const struct options *o, const struct probe_resul
 bool punch_am_passive(const struct technique *t, const struct probe_result *me,
 		      const struct meeting *mt, const uint8_t *token)
 {
+	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
 	struct predict_side mine = my_side(me), theirs = their_side(mt);
 	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
 
 	if (!t->reversal)
 		return false;
+	if (t->tcp) { /* TCP's filtering decides who may wait for a SYN */
+		mine = predict_tcp_side_of(&me->tcp).base;
+		theirs = predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls : none).base;
+	}
 	return predict_reversal_passive(first ? &mine : &theirs, first ? &theirs : &mine) ==
 	       (first ? 0 : 1);
 }
@@ -708,9 +738,8 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		     const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
 		     struct birthday_row *bday, struct meeting *mt)
 {
-	uint8_t token[PUNCH_TOKEN_LEN],
-	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
-		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
+	uint8_t token[PUNCH_TOKEN_LEN], cls[4], tcp_cls[PREDICT_TCP_WIRE_LEN];
+	const uint8_t *tcp = punch_class_wire(me, cls, tcp_cls);
 	struct sockaddr_storage local;
 	uint64_t last_answer = 0, deadline = clock_now_us() + setup_us;
 	int fd = udp_socket_toward((const struct sockaddr *)&o->server, 0, &local);
@@ -725,7 +754,8 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 			close(fd);
 		return 0;
 	}
-	meet(o, fd, &(struct registration){number, token, (struct sockaddr *)&local, cls, t->relay},
+	meet(o, fd,
+	     &(struct registration){number, token, (struct sockaddr *)&local, cls, tcp, t->relay},
 	     deadline, mt, &last_answer);
 	if (mt->met && t->relay && !mt->relay) {
 		snprintf(row->reason, sizeof(row->reason),
@@ -972,13 +1002,29 @@ static json_t *class_json(enum probe_mapping m, enum probe_filtering f, enum pro
 			 probe_ports_name(p));
 }
 
+static json_t *tri_json(enum probe_bool b)
+{
+	return b == PROBE_UNKNOWN ? json_null() : json_boolean(b == PROBE_YES);
+}
+
+/* A TCP class as the record has it: natprobe's own keys (tcp.*). */
+static json_t *tcp_class_json(struct predict_tcp_side s)
+{
+	json_t *j = class_json(s.base.mapping, s.base.filtering, s.base.ports);
+
+	json_object_set_new(j, "unsolicited_syn", json_string(probe_syn_name(s.syn)));
+	json_object_set_new(j, "simultaneous_open", tri_json(s.simopen));
+	json_object_set_new(j, "icmp_kept", tri_json(s.icmp_kept));
+	return j;
+}
+
 static int write_record(FILE *f, const struct options *o, const struct probe_result *me,
 			const struct meeting *other, const struct technique_run *runs,
 			const char *started)
 {
 	char a[ADDR_STRLEN];
 	struct predict_side theirs;
-	json_t *rec = json_object(), *punch = json_array();
+	json_t *rec = json_object(), *punch = json_array(), *peer;
 	int rc;
 
 	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
@@ -997,11 +1043,16 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 			    json_pack("{s:i, s:i}", "open_ttl", (json_int_t)o->open_ttl,
 				      "stagger_ms", (json_int_t)o->stagger_ms));
 	json_object_set_new(rec, "udp", class_json(me->mapping, me->filtering, me->port_pattern));
+	if (me->tcp.mapping != PROBE_MAPPING_UNTESTED)
+		json_object_set_new(rec, "tcp", tcp_class_json(predict_tcp_side_of(&me->tcp)));
 	/* The other probe's, as it said at the rendezvous: a survey's NAT pair. */
 	theirs = their_side(other);
-	json_object_set_new(rec, "punch_peer",
-			    other->met ? class_json(theirs.mapping, theirs.filtering, theirs.ports)
-				       : json_null());
+	peer =
+	    other->met ? class_json(theirs.mapping, theirs.filtering, theirs.ports) : json_null();
+	if (other->met && other->have_tcp_cls)
+		json_object_set_new(peer, "tcp",
+				    tcp_class_json(predict_tcp_side_from_wire(other->tcp_cls)));
+	json_object_set_new(rec, "punch_peer", peer);
 	for (size_t i = 0; i < o->ntech; i++)
 		json_array_append_new(punch, technique_json(&runs[i]));
 	json_object_set_new(rec, "punch", punch);
@@ -1061,6 +1112,20 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 
 /* The prediction of each technique: needs the other probe's class, which
  * the first meeting brings. */
+/* A TCP technique's prediction from both TCP classes (unknown when the
+ * other did not send one); the opening TTL is used on IPv4 only. */
+static struct predict predict_tcp_all(const struct options *o, const struct probe_result *me,
+				      const struct meeting *mt, enum predict_technique rule)
+{
+	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
+	struct predict_tcp_side mine = predict_tcp_side_of(&me->tcp),
+				theirs = predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls
+										     : none);
+
+	return predict_tcp_technique(rule, &mine, &theirs,
+				     o->open_ttl && o->server.ss_family == AF_INET);
+}
+
 static void predict_all(const struct options *o, const struct probe_result *me,
 			const struct meeting *mt, struct technique_run *runs)
 {
@@ -1075,6 +1140,8 @@ static void predict_all(const struct options *o, const struct probe_result *me,
 	for (size_t i = 0; i < o->ntech; i++) {
 		runs[i].want = one ? predict_one_address(runs[i].t->rule, runs[i].t->private_first,
 							 lan, me->hairpinning)
+			       : runs[i].t->tcp
+				   ? predict_tcp_all(o, me, mt, runs[i].t->rule)
 				   : predict_technique(runs[i].t->rule, &mine, &theirs);
 		runs[i].peer_delta = predict_sequential(&theirs) ? theirs.delta : 0;
 	}
@@ -1125,6 +1192,14 @@ static int run_all(const struct options *o, const struct probe_result *me,
 	return 0;
 }
 
+static bool any_tcp(const struct options *o)
+{
+	for (size_t i = 0; i < o->ntech; i++)
+		if (o->tech[i]->tcp)
+			return true;
+	return false;
+}
+
 static FILE *open_json(const char *path)
 {
 	FILE *f = strcmp(path, "-") ? fopen(path, "a") : stdout;
@@ -1152,7 +1227,9 @@ int punch_main(int argc, char **argv)
 	if (o.json && !(json = open_json(o.json)))
 		return EXIT_USAGE;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-	if (natprobe_classify((const struct sockaddr *)&o.server, &me) || !me.answers) {
+	if (natprobe_classify((const struct sockaddr *)&o.server, o.session, o.key, any_tcp(&o),
+			      &me) ||
+	    !me.answers) {
 		fprintf(stderr, "natprobe punch: no answer from the reflector %s\n",
 			o.server_given);
 		if (json && json != stdout)

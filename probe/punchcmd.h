@@ -7,6 +7,7 @@
 #ifndef NATLAB_PROBE_PUNCHCMD_H
 #define NATLAB_PROBE_PUNCHCMD_H
 
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "probe/result.h"
@@ -16,6 +17,10 @@ int punch_main(int argc, char **argv);
 
 /* natprobe's classification (nat, mapping, filtering, ports, hairpinning) against
  * server, for the prediction; natprobe.c's driver. 0, or -1. */
-int natprobe_classify(const struct sockaddr *server, struct probe_result *res);
+/* This NAT's class for punch: UDP's five tests; with tcp, TCP's mapping,
+ * ports, filtering, unsolicited SYN and simultaneous open too (those need
+ * the session, which serves natlab's tests as well). */
+int natprobe_classify(const struct sockaddr *server, const char *session, const char *key, bool tcp,
+		      struct probe_result *res);
 
 #endif

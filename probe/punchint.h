@@ -64,6 +64,8 @@ struct meeting {
 	struct sockaddr_storage pub, priv[PUNCH_MAX_PRIVATE];
 	size_t npriv;
 	uint8_t cls[4], token[PUNCH_TOKEN_LEN];
+	bool have_tcp_cls; /* the other probe's TCP class came (NATLAB-TCP-CLASS) */
+	uint8_t tcp_cls[PREDICT_TCP_WIRE_LEN];
 	uint32_t wait_ms;
 	bool relay; /* the reflector relays this trial */
 	/* The reflector's NATLAB-COOKIE for this socket, echoed in the next
@@ -79,8 +81,9 @@ struct registration {
 	uint32_t trial;
 	const uint8_t *token;
 	const struct sockaddr *local;
-	const uint8_t *cls; /* 4 bytes */
-	bool relay;         /* ask for the relay */
+	const uint8_t *cls;     /* 4 bytes */
+	const uint8_t *tcp_cls; /* PREDICT_TCP_WIRE_LEN bytes; NULL: TCP not classified */
+	bool relay;             /* ask for the relay */
 };
 
 /* The registrations sent, to time their answers: an answer is matched to
@@ -114,6 +117,12 @@ bool punch_am_passive(const struct technique *t, const struct probe_result *me,
 void punch_trial_config(const struct options *o, const struct technique *t,
 			const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
 			struct punch_cfg *cfg);
+
+/* This probe's classes as a registration carries them: UDP's four bytes
+ * into cls, TCP's into tcp_cls; returns tcp_cls, or NULL when TCP was not
+ * classified. */
+const uint8_t *punch_class_wire(const struct probe_result *me, uint8_t cls[4],
+				uint8_t tcp_cls[PREDICT_TCP_WIRE_LEN]);
 
 /* One TCP trial of technique t (punchtcpcmd.c), as one_trial for UDP: -1
  * when the reflector never answered. */

@@ -380,9 +380,8 @@ int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t
 		    struct meeting *mt)
 {
 	static struct tcp_trial tt;
-	uint8_t token[PUNCH_TOKEN_LEN],
-	    cls[4] = {(uint8_t)me->mapping, (uint8_t)me->filtering, (uint8_t)me->port_pattern,
-		      (uint8_t)(me->port_delta > 255 ? 0 : me->port_delta)};
+	uint8_t token[PUNCH_TOKEN_LEN], cls[4], tcp_cls[PREDICT_TCP_WIRE_LEN];
+	const uint8_t *tcp = punch_class_wire(me, cls, tcp_cls);
 	uint64_t deadline = clock_now_us() + setup_us;
 	struct punch_cfg cfg;
 
@@ -403,9 +402,10 @@ int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t
 		close_all(&tt);
 		return 0;
 	}
-	meet_tcp(&tt,
-		 &(struct registration){number, token, (struct sockaddr *)&tt.local, cls, t->relay},
-		 deadline, mt, row);
+	meet_tcp(
+	    &tt,
+	    &(struct registration){number, token, (struct sockaddr *)&tt.local, cls, tcp, t->relay},
+	    deadline, mt, row);
 	if (mt->met && t->relay && !mt->relay)
 		snprintf(row->reason, sizeof(row->reason),
 			 "the reflector did not grant the relay (relays full, or off)");
@@ -413,7 +413,8 @@ int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t
 		close_all(&tt);
 		return 0;
 	}
-	punch_trial_config(o, t, mt, token, false, punch_one_address(me, mt), &cfg);
+	punch_trial_config(o, t, mt, token, punch_am_passive(t, me, mt, token),
+			   punch_one_address(me, mt), &cfg);
 	cfg.timeout_us = TCP_TRIAL_US;
 	if (me->mapping == PROBE_MAPPING_NONE || o->server.ss_family != AF_INET)
 		cfg.open_ttl = 0; /* no NAT to open; or IPv6, where nothing saves the connect */

@@ -25,6 +25,8 @@ struct side {
 	struct sockaddr_storage priv[RDV_MAX_PRIVATE];
 	size_t npriv;
 	uint8_t cls[4];
+	uint8_t tcp_cls[8]; /* NATLAB-TCP-CLASS, passed on as it came */
+	bool has_tcp_cls;
 	uint32_t rtt_us;
 	bool relay;  /* asked for the relay */
 	bool proven; /* its registration echoed the cookie of its source, or came over TCP */
@@ -138,6 +140,7 @@ static bool session_id(const struct stun_msg *m, char id[REFL_SESSION_ID_MAX + 1
 static void side_details(const struct stun_msg *m, struct side *s)
 {
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
+	const struct stun_attr *tcp_cls = stun_find(m, STUN_ATTR_NATLAB_TCP_CLASS);
 
 	for (size_t i = 0; i < m->nattrs && s->npriv < RDV_MAX_PRIVATE; i++)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
@@ -145,6 +148,10 @@ static void side_details(const struct stun_msg *m, struct side *s)
 			s->npriv++;
 	if (cls && cls->len == 4)
 		memcpy(s->cls, stun_attr_value(m, cls), 4);
+	if (tcp_cls && tcp_cls->len == sizeof(s->tcp_cls)) {
+		memcpy(s->tcp_cls, stun_attr_value(m, tcp_cls), sizeof(s->tcp_cls));
+		s->has_tcp_cls = true;
+	}
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_RTT, &s->rtt_us) != STUN_OK)
 		s->rtt_us = 0;
 	s->relay = stun_find(m, STUN_ATTR_NATLAB_RELAY) != NULL;
@@ -283,6 +290,8 @@ static void peer_attrs(struct stun_builder *b, const struct session *s, int x)
 	for (size_t i = 0; i < p->npriv; i++)
 		stun_build_addr(b, STUN_ATTR_NATLAB_PRIVATE, (const struct sockaddr *)&p->priv[i]);
 	stun_build_attr(b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
+	if (p->has_tcp_cls)
+		stun_build_attr(b, STUN_ATTR_NATLAB_TCP_CLASS, p->tcp_cls, sizeof(p->tcp_cls));
 	stun_build_attr(b, STUN_ATTR_NATLAB_TOKEN, p->token, TOKEN_LEN);
 	stun_build_u32(b, STUN_ATTR_NATLAB_WAIT, wait_ms(s, x));
 	if (s->relay)

@@ -28,6 +28,7 @@ struct probe {
 	bool relay;
 	bool no_cookie; /* a first registration: the reflector's cookie not yet known */
 	bool tcp;       /* registers over a TCP connection */
+	bool tcp_cls;   /* sends a NATLAB-TCP-CLASS (1 to 8) */
 };
 
 /* A REGISTER as a probe sends it, parsed as the reflector would. */
@@ -52,6 +53,9 @@ static void build(const struct probe *p, uint8_t *buf, size_t cap, struct stun_m
 	stun_build_addr(&b, STUN_ATTR_NATLAB_PRIVATE, (struct sockaddr *)&priv);
 	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, p->rtt_us);
+	if (p->tcp_cls)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_TCP_CLASS,
+				(const uint8_t *)"\1\2\3\4\5\6\7\10", 8);
 	if (p->trial)
 		stun_build_u32(&b, STUN_ATTR_NATLAB_TRIAL, p->trial);
 	if (p->relay)
@@ -509,6 +513,7 @@ static void test_tcp(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	ta.tcp = tb.tcp = true;
+	tb.tcp_cls = true;
 	ta.no_cookie = tb.no_cookie = ub.no_cookie = true;
 	ta.relay = tb.relay = true;
 	CU_ASSERT_EQUAL(reg(r, &ta, 0, out, &counter), 1);
@@ -522,6 +527,15 @@ static void test_tcp(void)
 	CU_ASSERT_TRUE(to_is(&out[1], a.pub));
 	CU_ASSERT_EQUAL(check(&out[1], a.session, &m), 0);
 	CU_ASSERT_TRUE(addr_is(&m, STUN_ATTR_XOR_PEER_ADDRESS, b.pub));
+	/* B's TCP class passed on to A as it came; A sent none, B gets none. */
+	{
+		const struct stun_attr *tc = stun_find(&m, STUN_ATTR_NATLAB_TCP_CLASS);
+
+		CU_ASSERT_TRUE(tc && tc->len == 8 &&
+			       !memcmp(stun_attr_value(&m, tc), "\1\2\3\4\5\6\7\10", 8));
+		CU_ASSERT_EQUAL(check(&out[0], b.session, &m), 0);
+		CU_ASSERT_PTR_NULL(stun_find(&m, STUN_ATTR_NATLAB_TCP_CLASS));
+	}
 	CU_ASSERT_EQUAL_FATAL(punch_via(r, &ta, a.session, 20, out, &counter), 1);
 	CU_ASSERT_TRUE(out[0].tcp && to_is(&out[0], b.pub));
 	ta.tcp = false; /* the same endpoint, over UDP */

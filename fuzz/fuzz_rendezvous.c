@@ -81,12 +81,13 @@ static void one(rdv_t *r, const uint8_t *msg, size_t len, uint16_t port, uint64_
 	for (size_t i = 0; i < n; i++) {
 		CHECK(out[i].len <= sizeof(out[i].buf));
 		CHECK(stun_parse(&o, out[i].buf, out[i].len, 0) == STUN_OK);
-		if (i == 0)
-			CHECK(addr_equal((struct sockaddr *)&out[i].to, (struct sockaddr *)&from));
-		if (i == 0 && !tcp) /* no cookie echoed: no amplification */
-			CHECK(out[i].len <= m.len);
-		else
+		if (i > 0) {
 			CHECK(was_registered((struct sockaddr *)&out[i].to));
+			continue;
+		}
+		CHECK(addr_equal((struct sockaddr *)&out[i].to, (struct sockaddr *)&from));
+		if (!tcp) /* no cookie echoed: no amplification */
+			CHECK(out[i].len <= m.len);
 	}
 	if (n && stun_parse(&o, out[0].buf, out[0].len, 0) == STUN_OK && o.cls == STUN_SUCCESS &&
 	    nregistered < MAX_FROM)

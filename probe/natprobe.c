@@ -796,9 +796,19 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 	probe_engine_tick(e, clock_now_us());
 }
 
-/* One rule (probe_result_open): 1 when a verdict of a test that ran is
- * inconclusive, except those that do not apply or that one host cannot
- * reach by design. */
+/* The engine's io over this driver's sockets. */
+static struct probe_io driver_io(struct driver *d)
+{
+	return (struct probe_io){.ctx = d,
+				 .open = drv_open,
+				 .send = drv_send,
+				 .tcp_listen = drv_tcp_listen,
+				 .tcp_connect = drv_tcp_connect,
+				 .tcp_send = drv_tcp_send,
+				 .tcp_close = drv_tcp_close,
+				 .tcp_shutdown = drv_tcp_shutdown};
+}
+
 int natprobe_classify(const struct sockaddr *server, const char *session, const char *key, bool tcp,
 		      struct probe_result *res)
 {
@@ -806,20 +816,15 @@ int natprobe_classify(const struct sockaddr *server, const char *session, const 
 	    &probe_test_nat,         &probe_test_mapping,       &probe_test_filtering,
 	    &probe_test_ports,       &probe_test_hairpin,       &probe_test_tcp_mapping,
 	    &probe_test_tcp_ports,   &probe_test_tcp_filtering, &probe_test_tcp_syn,
-	    &probe_test_tcp_simopen,
+	    &probe_test_tcp_simopen, &probe_test_tcp_icmp,
 	};
 	struct driver d = {0};
-	struct probe_io io = {.ctx = &d,
-			      .open = drv_open,
-			      .send = drv_send,
-			      .tcp_listen = drv_tcp_listen,
-			      .tcp_connect = drv_tcp_connect,
-			      .tcp_send = drv_tcp_send,
-			      .tcp_close = drv_tcp_close,
-			      .tcp_shutdown = drv_tcp_shutdown,
-			      .session = session,
-			      .key = key};
-	probe_engine_t *e = probe_engine_new(&io, server, tests, tcp ? 10 : 5, clock_now_us());
+	struct probe_io io = driver_io(&d);
+	probe_engine_t *e;
+
+	io.session = session;
+	io.key = key;
+	e = probe_engine_new(&io, server, tests, tcp ? 11 : 5, clock_now_us());
 
 	if (!e)
 		return -1;
@@ -833,6 +838,9 @@ int natprobe_classify(const struct sockaddr *server, const char *session, const 
 	return 0;
 }
 
+/* One rule (probe_result_open): 1 when a verdict of a test that ran is
+ * inconclusive, except those that do not apply or that one host cannot
+ * reach by design. */
 static int exit_status(const struct probe_result *r)
 {
 	if (!r->answers)
@@ -860,16 +868,7 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct driver d = {0};
-	struct probe_io io = {.ctx = &d,
-			      .open = drv_open,
-			      .send = drv_send,
-			      .tcp_listen = drv_tcp_listen,
-			      .tcp_connect = drv_tcp_connect,
-			      .tcp_send = drv_tcp_send,
-			      .tcp_close = drv_tcp_close,
-			      .tcp_shutdown = drv_tcp_shutdown,
-			      .progress = drv_progress,
-			      .own_source_visible = own_source_accepted()};
+	struct probe_io io = driver_io(&d);
 	struct probe_result res;
 	char peer_missing[2 * PROBE_REASON_LEN];
 	probe_engine_t *e;
@@ -884,6 +883,8 @@ int main(int argc, char **argv)
 		return punch_main(argc - 1, argv + 1);
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
+	io.progress = drv_progress;
+	io.own_source_visible = own_source_accepted();
 	/* Opened before measuring: a bad path is found before the time is spent. */
 	if (o.json) {
 		json = strcmp(o.json, "-") ? fopen(o.json, "a") : stdout;

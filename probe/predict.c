@@ -469,10 +469,16 @@ struct predict predict_tcp_technique(enum predict_technique t, const struct pred
 		    PREDICT_WORKS, "the SYNs get through both filters and both NATs let them "
 				   "cross; the first SYN dies between the NATs, so none draws a "
 				   "RST, and its time exceeded ends nothing"};
+	if (!low_ttl)
+		return (struct predict){
+		    PREDICT_DEPENDS, "no opening TTL, and a NAT that answers a SYN it did not ask "
+				     "for: a race the start's skew decides"};
 	return (struct predict){PREDICT_DEPENDS,
-				low_ttl
-				    ? "the opening SYN's time exceeded comes back through a NAT "
-				      "that ends connections on ICMP errors (RFC 5382 REQ-10)"
-				    : "no opening TTL, and a NAT that answers a SYN it did not ask "
-				      "for: a race the start's skew decides"};
+				(tcp_nat(a) && a->icmp_kept == PROBE_UNKNOWN) ||
+					(tcp_nat(b) && b->icmp_kept == PROBE_UNKNOWN)
+				    ? "whether a NAT keeps a connection through an ICMP error (RFC "
+				      "5382 REQ-10) is not known: the opening SYN's time exceeded "
+				      "comes back through it"
+				    : "the opening SYN's time exceeded comes back through a NAT "
+				      "that ends connections on ICMP errors (RFC 5382 REQ-10)"};
 }

@@ -6,6 +6,8 @@
  * hosts share a network, which the labs show (tests/punch.sh: masq same,
  * cgn-homes, cgn-homes-hairpin).
  */
+#include <string.h>
+
 #include <CUnit/CUnit.h>
 
 #include "probe/predict.h"
@@ -113,6 +115,11 @@ static void test_tcp_rules(void)
 	b = masq();
 	b.icmp_kept = PROBE_NO;
 	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_DEPENDS);
+	b.icmp_kept = PROBE_UNKNOWN; /* not measured: not assumed either way */
+	CU_ASSERT_EQUAL(tcp(a, b, true), PREDICT_DEPENDS);
+	CU_ASSERT_PTR_NOT_NULL(
+	    strstr(predict_tcp_technique(PREDICT_TCP_SIMULTANEOUS_OPEN, &a, &b, true).reason,
+		   "not known"));
 	b.syn = a.syn = PROBE_SYN_DROP; /* nothing draws a time exceeded that matters */
 	CU_ASSERT_EQUAL(tcp(a, b, false), PREDICT_WORKS);
 	/* No NAT: its SYN answers and simultaneous open do not count. */

@@ -590,6 +590,16 @@ static void receive_one(int fd, struct punch_trial *pt)
 		punch_receive(pt, (struct sockaddr *)&from, buf, (size_t)n, clock_now_us());
 }
 
+bool punch_grace(uint64_t now, uint64_t *next, uint64_t *quiet_until)
+{
+	if (*next != UINT64_MAX)
+		return true;
+	if (!*quiet_until)
+		*quiet_until = now + GRACE_US;
+	*next = *quiet_until;
+	return now < *quiet_until;
+}
+
 /* Run the trials of fds (one, or a birthday's hard side's many), then
  * answer the other side for a grace period. */
 static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
@@ -602,13 +612,8 @@ static void run_trials(const int *fds, struct punch_trial *pt, size_t n)
 	for (;;) {
 		uint64_t now = clock_now_us(), next = guess_deadline(pt, n);
 
-		if (next == UINT64_MAX) {
-			if (!quiet_until)
-				quiet_until = now + GRACE_US;
-			if (now >= quiet_until)
-				return;
-			next = quiet_until;
-		}
+		if (!punch_grace(now, &next, &quiet_until))
+			return;
 		if (poll(p, n, next > now ? (int)((next - now + 999) / 1000) : 0) < 0 &&
 		    errno != EINTR)
 			return;

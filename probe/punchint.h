@@ -124,6 +124,11 @@ void punch_trial_config(const struct options *o, const struct technique *t,
 const uint8_t *punch_class_wire(const struct probe_result *me, uint8_t cls[4],
 				uint8_t tcp_cls[PREDICT_TCP_WIRE_LEN]);
 
+/* A trial done (next: its deadline, UINT64_MAX), this side still answers
+ * the other for GRACE_US: false once that is over, else *next is when to
+ * look again. *quiet_until: 0 at the start. */
+bool punch_grace(uint64_t now, uint64_t *next, uint64_t *quiet_until);
+
 /* One TCP trial of technique t (punchtcpcmd.c), as one_trial for UDP: -1
  * when the reflector never answered. */
 int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t number,

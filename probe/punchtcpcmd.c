@@ -334,13 +334,8 @@ static void run_relay(struct tcp_trial *tt, const struct punch_cfg *cfg)
 		struct pollfd p = {.fd = tt->rdv, .events = POLLIN};
 		uint64_t now = clock_now_us(), next = punch_deadline(&tt->relay);
 
-		if (next == UINT64_MAX) {
-			if (!quiet_until)
-				quiet_until = now + GRACE_US;
-			if (now >= quiet_until)
-				return;
-			next = quiet_until;
-		}
+		if (!punch_grace(now, &next, &quiet_until))
+			return;
 		if (poll(&p, 1, next > now ? (int)((next - now + 999) / 1000) : 0) > 0 &&
 		    !read_rdv(tt, relay_message))
 			return;

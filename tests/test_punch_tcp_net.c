@@ -628,6 +628,15 @@ static void test_settings_grid(void)
 	CU_ASSERT_TRUE(quick ? judged > 0 : judged == 32);
 }
 
+/* A NAT that answers a SYN it did not ask for with a RST and lets SYNs
+ * cross, as Linux's does, with this mapping and filtering. */
+static struct side_setting linux_like(int mapping, int filtering)
+{
+	return (struct side_setting){(enum natemu_dependence)mapping,
+				     (enum natemu_dependence)filtering, NATEMU_SYN_RST, true,
+				     NATEMU_ICMP_TRANSLATE};
+}
+
 /* Every mapping x filtering pair (RST-answering NATs that let SYNs cross,
  * as Linux's), with the opening TTL. */
 static void test_mapping_grid(void)
@@ -635,12 +644,8 @@ static void test_mapping_grid(void)
 	unsigned judged = 0, wrong = 0;
 
 	for (int i = 0; i < 81; i++) {
-		struct side_setting a = {(enum natemu_dependence)(i % 3),
-					 (enum natemu_dependence)(i / 3 % 3), NATEMU_SYN_RST, true,
-					 NATEMU_ICMP_TRANSLATE},
-				    b = {(enum natemu_dependence)(i / 9 % 3),
-					 (enum natemu_dependence)(i / 27), NATEMU_SYN_RST, true,
-					 NATEMU_ICMP_TRANSLATE};
+		struct side_setting a = linux_like(i % 3, i / 3 % 3),
+				    b = linux_like(i / 9 % 3, i / 27);
 
 		judge(&a, &b, true, 0, (uint64_t)i, &judged, &wrong);
 	}
@@ -657,12 +662,8 @@ static void test_reversal_grid(void)
 	unsigned works = 0, wrong = 0;
 
 	for (int i = 0; i < 81; i++) {
-		struct side_setting a = {(enum natemu_dependence)(i % 3),
-					 (enum natemu_dependence)(i / 3 % 3), NATEMU_SYN_RST, true,
-					 NATEMU_ICMP_TRANSLATE},
-				    b = {(enum natemu_dependence)(i / 9 % 3),
-					 (enum natemu_dependence)(i / 27), NATEMU_SYN_RST, true,
-					 NATEMU_ICMP_TRANSLATE};
+		struct side_setting a = linux_like(i % 3, i / 3 % 3),
+				    b = linux_like(i / 9 % 3, i / 27);
 		struct predict_tcp_side ta = truth(&a), tb = truth(&b);
 		enum predict_expect e =
 		    predict_tcp_technique(PREDICT_CONNECTION_REVERSAL, &ta, &tb, true).expect;

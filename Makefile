@@ -171,6 +171,7 @@ bench: all
 	$(Q)bench/probes $(BINDIR)
 	$(Q)bench/report $(BINDIR)
 	$(Q)bench/punch $(BINDIR)
+	$(Q)bench/punch-tcp $(BINDIR)
 
 # libFuzzer needs clang; these objects are separate from the normal build.
 FUZZ_BUILD  := build/fuzz
@@ -214,7 +215,7 @@ fuzz-run-%: deps $(FUZZ_BUILD)/%
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report bench/punch tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report bench/punch bench/punch-tcp tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

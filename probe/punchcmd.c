@@ -89,12 +89,14 @@ static const char usage[] =
     "TCP technique the classification adds TCP's tests (about a second), and the\n"
     "TCP classes of both sides predict it.\n"
     "\n"
-    "A trial succeeds only when packets signed with the session key have crossed\n"
-    "both ways; one that could not start (no other probe) is setup-failed, outside\n"
-    "the success rate. Exit status: 0 every trial ran and every result agrees with\n"
-    "its prediction; 1 some trial could not start, or a result CONTRADICTS its\n"
-    "prediction; 2 bad usage or a key the reflector refuses; 3 the reflector could\n"
-    "not be reached.\n";
+    "A trial succeeds only when packets signed with the session key, carrying the\n"
+    "token the rendezvous named, have crossed both ways; others are refused, and\n"
+    "those from where the other probe should be are named (IMPOSTOR: a host at its\n"
+    "private address, a stale mapping). One that could not start (no other probe)\n"
+    "is setup-failed, outside the success rate. Exit status: 0 every trial ran and\n"
+    "every result agrees with its prediction; 1 some trial could not start, or a\n"
+    "result CONTRADICTS its prediction; 2 bad usage or a key the reflector refuses;\n"
+    "3 the reflector could not be reached.\n";
 
 static const struct technique techniques[] = {
     {"relay", "RFC 5128 3.1: both send to the reflector, which forwards to the other; the control",

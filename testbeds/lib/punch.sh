@@ -110,13 +110,15 @@ pair_reflector() {
 
 # Both probes; cli1's record appended to JSON (if given). PUNCH_RC: cli1's
 # exit status, then peer's. NATLAB_PUNCH_OPTIONS: more options for both
-# (natprobe punch's, e.g. "--techniques udp-hole-punching --open-ttl 0").
+# (natprobe punch's, e.g. "--techniques udp-hole-punching --open-ttl 0");
+# NATLAB_PUNCH_OPTIONS_B: more for the second side only (e.g. "--stagger 50").
 pair_probes() {
 	local label=$1 trials=$2 json=$3 dir ra rb
 	dir=$(lab_state_dir)
 	# shellcheck disable=SC2086 # the options are words
 	in_ns "$PAIR_PEER" "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
-		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} --json "$dir/peer.json" 203.0.113.10 \
+		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} ${NATLAB_PUNCH_OPTIONS_B:-} \
+		--json "$dir/peer.json" 203.0.113.10 \
 		>"$dir/peer.out" 2>&1 &
 	local p=$!
 	# shellcheck disable=SC2086

@@ -67,16 +67,21 @@ static void nat_class(const char *mapping, const char *filtering, char *out, siz
 		snprintf(out, len, "%s/%s", nr_brief(mapping), nr_brief(filtering));
 }
 
-void nr_nat_pair(const struct nr_row *row, char *out, size_t len)
+void nr_nat_pair(const struct nr_row *row, bool tcp, char *out, size_t len)
 {
 	char a[2 * NR_VALUE_LEN + 2], b[2 * NR_VALUE_LEN + 2];
 	bool swap;
 
-	nat_class(row->value[NR_MAPPING], row->value[NR_FILTERING], a, sizeof(a));
-	nat_class(row->peer[0], row->peer[1], b, sizeof(b));
+	if (tcp) {
+		nat_class(row->value[NR_TCP_MAPPING], row->value[NR_TCP_FILTERING], a, sizeof(a));
+		nat_class(row->peer_tcp[0], row->peer_tcp[1], b, sizeof(b));
+	} else {
+		nat_class(row->value[NR_MAPPING], row->value[NR_FILTERING], a, sizeof(a));
+		nat_class(row->peer[0], row->peer[1], b, sizeof(b));
+	}
 	/* Either side may be "this" one: one order for both, "unknown" last. */
 	swap = !strcmp(a, "unknown") || (strcmp(b, "unknown") && strcmp(a, b) > 0);
-	snprintf(out, len, "%s + %s", swap ? b : a, swap ? a : b);
+	snprintf(out, len, "%s%s + %s", tcp ? "TCP " : "", swap ? b : a, swap ? a : b);
 }
 
 /* The index of name among n names, added on first sight while fewer than
@@ -138,11 +143,10 @@ void nr_pairs_add(struct nr_tally *t, const struct nr_row *row)
 {
 	char pair[NR_VALUE_LEN * 2];
 
-	if (!row->npunch)
-		return;
-	nr_nat_pair(row, pair, sizeof(pair));
-	for (unsigned i = 0; i < row->npunch; i++)
+	for (unsigned i = 0; i < row->npunch; i++) {
+		nr_nat_pair(row, row->punch[i].tcp, pair, sizeof(pair));
 		nr_tally_add(t, pair, &row->punch[i]);
+	}
 }
 
 unsigned long nr_cell_started(const struct nr_cell *c)

@@ -61,7 +61,7 @@ const char *nr_outcome_name(enum nr_outcome o);
 const char *nr_matrix_pair(const struct nr_row *row);
 /* A record's NAT-type pair: "EI/APD + APD/APD", the two sides' classes
  * sorted, "unknown" for a side the record does not classify. */
-void nr_nat_pair(const struct nr_row *row, char *out, size_t len);
+void nr_nat_pair(const struct nr_row *row, bool tcp, char *out, size_t len);
 
 /* Count one technique's results into row name of t. */
 void nr_tally_add(struct nr_tally *t, const char *name, const struct nr_punch *p);

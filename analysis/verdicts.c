@@ -266,6 +266,8 @@ static void punch(const json_t *rec, struct nr_row *row, bool with_times)
 		nr_value_text(json_object_get(p, "expected"), t->expected, sizeof(t->expected));
 		nr_value_text(json_object_get(p, "agrees"), t->agrees, sizeof(t->agrees));
 		t->median_connect_ms = json_is_number(ms) ? json_number_value(ms) : -1;
+		t->tcp = json_is_string(json_object_get(p, "transport")) &&
+			 !strcmp(json_string_value(json_object_get(p, "transport")), "tcp");
 		if (with_times)
 			connect_times(json_object_get(p, "connect_ms"), t,
 				      row->connect_ms[row->npunch]);
@@ -334,6 +336,8 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	punch(rec, row, with_evidence);
 	text_at(rec, "punch_peer.mapping", row->peer[0], sizeof(row->peer[0]));
 	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));
+	text_at(rec, "punch_peer.tcp.mapping", row->peer_tcp[0], sizeof(row->peer_tcp[0]));
+	text_at(rec, "punch_peer.tcp.filtering", row->peer_tcp[1], sizeof(row->peer_tcp[1]));
 	if (!with_evidence) {
 		lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN); /* REQ-5 reads it */
 		return;

@@ -63,6 +63,7 @@ struct nr_punch {
 	char agrees[8];           /* true, false, null; "" absent */
 	double median_connect_ms; /* < 0: none */
 	unsigned nconnect;        /* connect times in the row's connect_ms[] */
+	bool tcp;                 /* transport "tcp": its pair is the TCP classes' */
 };
 
 struct nr_row {
@@ -90,8 +91,10 @@ struct nr_row {
 	struct nr_punch punch[NR_PUNCH];
 	unsigned npunch;
 	unsigned punch_over; /* punch entries past NR_PUNCH: not read, counted */
-	/* The other probe's mapping and filtering (punch_peer); "" unknown. */
+	/* The other probe's mapping and filtering (punch_peer), and for TCP
+	 * (punch_peer.tcp); "" unknown. */
 	char peer[2][NR_VALUE_LEN];
+	char peer_tcp[2][NR_VALUE_LEN];
 	/* Each successful trial's connect time (punch[].connect_ms), the first
 	 * NR_CONNECT of each technique; read only with the evidence (devices
 	 * shown one by one). Last, and not cleared: a survey's million rows

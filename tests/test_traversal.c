@@ -84,7 +84,7 @@ static void pair_of(const char *text, char *out, size_t len)
 	struct nr_row row;
 
 	row_of(text, &row);
-	nr_nat_pair(&row, out, len);
+	nr_nat_pair(&row, false, out, len);
 }
 
 /* Either side may be the one that wrote the record: one name for both. */
@@ -104,6 +104,39 @@ static void test_nat_pair(void)
 	CU_ASSERT_STRING_EQUAL(a, "EI/EI + unknown"); /* unknown last, whichever side */
 	pair_of("{\"udp\":{\"mapping\":\"none\",\"filtering\":\"inconclusive\"}}", a, sizeof(a));
 	CU_ASSERT_STRING_EQUAL(a, "none/? + unknown");
+}
+
+static const struct nr_cell *cell_at(const struct nr_tally *t, const char *row, const char *tech);
+
+/* A TCP technique's pair is the two TCP classes (tcp, punch_peer.tcp),
+ * named apart from the UDP pair of the same record. */
+static void test_tcp_pair(void)
+{
+	static const char rec[] =
+	    "{\"udp\":{\"mapping\":\"endpoint-independent\",\"filtering\":\"endpoint-independent\"}"
+	    ","
+	    "\"tcp\":{\"mapping\":\"endpoint-independent\",\"filtering\":\"address-and-port-"
+	    "dependent\"},"
+	    "\"punch_peer\":{\"mapping\":\"address-and-port-dependent\",\"filtering\":"
+	    "\"address-and-port-dependent\",\"tcp\":{\"mapping\":\"address-dependent\","
+	    "\"filtering\":\"endpoint-independent\"}},\"punch\":["
+	    "{\"technique\":\"udp-hole-punching\",\"trials\":1,\"successes\":1,\"setup_failed\":0,"
+	    "\"transport\":\"udp\"},"
+	    "{\"technique\":\"tcp-simultaneous-open\",\"trials\":1,\"successes\":1,"
+	    "\"setup_failed\":0,\"transport\":\"tcp\"}]}";
+	static struct nr_tally t;
+	struct nr_row row;
+	char a[128];
+
+	row_of(rec, &row);
+	CU_ASSERT_TRUE(!row.punch[0].tcp && row.punch[1].tcp);
+	nr_nat_pair(&row, true, a, sizeof(a));
+	CU_ASSERT_STRING_EQUAL(a, "TCP AD/EI + EI/APD");
+	memset(&t, 0, sizeof(t));
+	nr_pairs_add(&t, &row);
+	CU_ASSERT_PTR_NOT_NULL(cell_at(&t, "APD/APD + EI/EI", "udp-hole-punching"));
+	CU_ASSERT_PTR_NOT_NULL(cell_at(&t, "TCP AD/EI + EI/APD", "tcp-simultaneous-open"));
+	CU_ASSERT_PTR_NULL(cell_at(&t, "APD/APD + EI/EI", "tcp-simultaneous-open"));
 }
 
 static void add_all(nr_survey_t *s, const char *const *recs, size_t n)
@@ -482,6 +515,7 @@ int test_traversal_register(void)
 	    {"a technique's outcome class, counts that do not add up", test_outcome},
 	    {"NAT-type pairs: one order for A/B and B/A, unknown last", test_nat_pair},
 	    {"pooling by NAT-type pair: setup failures outside the rate", test_pairs_pooling},
+	    {"a TCP technique's pair: the two TCP classes", test_tcp_pair},
 	    {"the matrix: pairs by label, expectations, contradictions", test_matrix},
 	    {"many pairs and techniques: bounded, the rest as other", test_bounds},
 	    {"diff: the same cells in another order are no change", test_diff_cells_same},

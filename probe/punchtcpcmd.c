@@ -49,6 +49,14 @@ struct sock {
 	bool connecting;
 };
 
+/* The setup's state, for the messages read during it. */
+struct setup {
+	const struct options *o;
+	struct meeting *mt;
+	struct sent_regs sent;
+	uint32_t rtt_us;
+	uint64_t last_answer;
+};
 /* One TCP trial's sockets, and the stream from the reflector. */
 struct tcp_trial {
 	const struct options *o;
@@ -59,6 +67,7 @@ struct tcp_trial {
 	struct sock s[MAX_SOCKS];
 	struct ptcp_trial pt;
 	struct punch_trial relay; /* tcp-relay's */
+	struct setup setup;       /* the meeting's: what read_rdv's messages feed */
 };
 
 static int new_handle(struct tcp_trial *tt, int fd, bool connecting)
@@ -157,22 +166,11 @@ static bool read_rdv(struct tcp_trial *tt, void (*fn)(struct tcp_trial *, const 
 	return true;
 }
 
-/* The setup's state, for the messages read during it. */
-struct setup {
-	const struct options *o;
-	struct meeting *mt;
-	struct sent_regs sent;
-	uint32_t rtt_us;
-	uint64_t last_answer;
-};
-static struct setup *setup_now;
-
 static void setup_message(struct tcp_trial *tt, const uint8_t *msg, size_t len)
 {
-	struct setup *st = setup_now;
+	struct setup *st = &tt->setup;
 	uint8_t tid[STUN_TID_LEN];
 
-	(void)tt;
 	if (punch_setup_message(st->o, msg, len, st->mt, tid)) {
 		st->last_answer = clock_now_us();
 		if (!st->rtt_us)
@@ -195,7 +193,8 @@ static void meet_tcp(struct tcp_trial *tt, const struct registration *r, uint64_
 		     struct meeting *mt, struct trial_row *row)
 {
 	const struct options *o = tt->o;
-	struct setup st = {.o = o, .mt = mt};
+	struct setup *st = &tt->setup;
+	const char *broken = NULL; /* why the connection to the reflector failed mid-setup */
 	uint64_t next = 0;
 	struct sockaddr_storage l;
 
@@ -214,7 +213,7 @@ static void meet_tcp(struct tcp_trial *tt, const struct registration *r, uint64_
 			 "with --no-tcp?)");
 		return;
 	}
-	setup_now = &st;
+	*st = (struct setup){.o = o, .mt = mt};
 	while (!mt->met && !mt->error && clock_now_us() < deadline) {
 		struct pollfd p = {.fd = tt->rdv, .events = POLLIN};
 		uint64_t now = clock_now_us(), until = next < deadline ? next : deadline;
@@ -223,21 +222,28 @@ static void meet_tcp(struct tcp_trial *tt, const struct registration *r, uint64_
 			uint8_t buf[600];
 			size_t len;
 
-			punch_register_msg(o, r, st.rtt_us, mt, buf, sizeof(buf), &len);
-			if (send(tt->rdv, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len)
+			punch_register_msg(o, r, st->rtt_us, mt, buf, sizeof(buf), &len);
+			if (send(tt->rdv, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)len) {
+				broken = "the reflector's TCP connection would not take a "
+					 "registration";
 				break;
-			punch_sent_note(&st.sent, buf, now);
+			}
+			punch_sent_note(&st->sent, buf, now);
 			next = now + REGISTER_US;
 			continue;
 		}
 		if (poll(&p, 1, (int)((until - now + 999) / 1000)) > 0 &&
-		    !read_rdv(tt, setup_message))
+		    !read_rdv(tt, setup_message)) {
+			broken = "the reflector closed its TCP connection, or sent what is not "
+				 "STUN";
 			break;
+		}
 	}
 	if (!mt->met)
 		snprintf(row->reason, sizeof(row->reason), "%s",
 			 mt->error ? mt->reason
-				   : trials_setup_failure(st.last_answer, deadline, REGISTER_US,
+			 : broken  ? broken
+				   : trials_setup_failure(st->last_answer, deadline, REGISTER_US,
 							  SILENT_REGS));
 }
 

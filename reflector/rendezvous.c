@@ -386,16 +386,15 @@ static void grant_relay(const rdv_t *r, struct session *s, uint64_t now_ms)
  * where nothing proven is held (the first of a side, or one whose NAT
  * moved it, until its next registration proves the new source).
  */
-static bool take_side(struct session *s, int x, const struct reg *reg, const struct sockaddr *from,
+static void take_side(struct session *s, int x, const struct reg *reg, const struct sockaddr *from,
 		      bool proven)
 {
 	if (!proven && s->side[x].used && s->side[x].proven)
-		return false;
+		return;
 	s->side[x] = reg->side;
 	memset(&s->side[x].pub, 0, sizeof(s->side[x].pub));
 	memcpy(&s->side[x].pub, from, addr_len(from));
 	s->side[x].proven = proven;
-	return true;
 }
 
 size_t rdv_handle(rdv_t *r, const struct stun_msg *m, const struct sockaddr *from, bool tcp,

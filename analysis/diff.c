@@ -76,7 +76,7 @@ static void join_cell(struct nr_side_entry *e, const char *technique, const char
 
 int nr_side_add(struct nr_side *side, const struct nr_row *row)
 {
-	char label[NR_VALUE_LEN * 2];
+	char label[NR_LABEL_LEN];
 	struct nr_side_entry *e;
 
 	if (row->label[0])

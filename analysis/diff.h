@@ -28,7 +28,7 @@ struct nr_side_cell {
 #define NR_SIDE_CELLS 64
 
 struct nr_side_entry {
-	char label[NR_VALUE_LEN * 2];
+	char label[NR_LABEL_LEN];
 	char value[NR_NKEYS][NR_VALUE_LEN];
 	unsigned long n;
 	/* Allocated as techniques come (none for a record without traversal

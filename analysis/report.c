@@ -166,7 +166,7 @@ static size_t cells_of(const struct nr_tally *t, bool sorted, struct cell_at *at
 #define MAX_CELLS ((NR_TALLY_ROWS + 1) * (NR_TALLY_TECHS + 1))
 
 /* The width of a column of names: the longest, within [min, 40]. */
-static int width_of(const char (*names)[NR_VALUE_LEN * 2], unsigned n, int min)
+static int width_of(const char (*names)[NR_LABEL_LEN], unsigned n, int min)
 {
 	int w = min;
 

@@ -17,7 +17,7 @@
 #define NR_OTHER      NR_MAX_VALUES /* the value index of everything else */
 
 struct nr_group {
-	char name[NR_VALUE_LEN * 2];
+	char name[NR_LABEL_LEN];
 	unsigned long n;
 	unsigned long count[NR_NKEYS][NR_MAX_VALUES + 1];
 	unsigned long marks[NR_MAX_REQS][NR_NMARKS];

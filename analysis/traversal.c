@@ -86,7 +86,7 @@ void nr_nat_pair(const struct nr_row *row, bool tcp, char *out, size_t len)
 
 /* The index of name among n names, added on first sight while fewer than
  * cap; past cap, the one entry for all others, at cap. */
-static unsigned find(char (*names)[NR_VALUE_LEN * 2], unsigned *n, unsigned cap, const char *name,
+static unsigned find(char (*names)[NR_LABEL_LEN], unsigned *n, unsigned cap, const char *name,
 		     const char *other)
 {
 	for (unsigned i = 0; i < *n; i++)
@@ -141,7 +141,7 @@ void nr_matrix_add(struct nr_tally *t, const struct nr_row *row)
 
 void nr_pairs_add(struct nr_tally *t, const struct nr_row *row)
 {
-	char pair[NR_VALUE_LEN * 2];
+	char pair[NR_LABEL_LEN];
 
 	for (unsigned i = 0; i < row->npunch; i++) {
 		nr_nat_pair(row, row->punch[i].tcp, pair, sizeof(pair));

@@ -21,7 +21,7 @@
 
 #include "analysis/verdicts.h"
 
-#define NR_TALLY_ROWS  64
+#define NR_TALLY_ROWS  128
 #define NR_TALLY_TECHS NR_PUNCH
 #define NR_MAX_TRIALS  1000000L /* per technique and record: more is not a count */
 
@@ -43,8 +43,8 @@ struct nr_cell {
 };
 
 struct nr_tally {
-	char row[NR_TALLY_ROWS + 1][NR_VALUE_LEN * 2];
-	char tech[NR_TALLY_TECHS + 1][NR_VALUE_LEN * 2];
+	char row[NR_TALLY_ROWS + 1][NR_LABEL_LEN];
+	char tech[NR_TALLY_TECHS + 1][NR_LABEL_LEN];
 	unsigned nrows, ntechs; /* in order of first sight, "(other ...)" last */
 	struct nr_cell cell[NR_TALLY_ROWS + 1][NR_TALLY_TECHS + 1];
 	unsigned long inconsistent; /* techniques whose counts did not add up: left out */

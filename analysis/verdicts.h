@@ -13,9 +13,13 @@
 #include <jansson.h>
 
 #define NR_VALUE_LEN 48
+/* A label, a group, a pair's name: natlab's natemu pairs name both sides'
+ * settings ("natemu:mapping=...,filtering=...+natemu:..."), well past 96
+ * characters, and two pairs cut to one length would be counted as one. */
+#define NR_LABEL_LEN 256
 #define NR_TEXT_LEN  192
 #define NR_SAMPLES   16
-#define NR_PUNCH     12
+#define NR_PUNCH     16 /* natprobe punch's MAX_TECHNIQUES */
 #define NR_CONNECT   64 /* connect times kept per technique, for figures */
 
 /* The verdict keys, in report order. */
@@ -67,8 +71,8 @@ struct nr_punch {
 };
 
 struct nr_row {
-	char label[NR_VALUE_LEN * 2];
-	char group[NR_VALUE_LEN * 2]; /* the value of the grouping key; "" none */
+	char label[NR_LABEL_LEN];
+	char group[NR_LABEL_LEN]; /* the value of the grouping key; "" none */
 	char started[32];
 	char where[NR_TEXT_LEN]; /* file:line */
 	/* Each key's value: a verdict word, true/false, null, a number; "" absent. */

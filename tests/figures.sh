@@ -71,6 +71,20 @@ check "matrix.dat: no trial started, no rate" \
 check "matrix.dat: one cell per pair and technique (9 x 3)" [ "$(wc -l <"$tmp/matrix/matrix.dat")" -eq 27 ]
 check "matrix: no device figure without devices shown" [ ! -e "$tmp/matrix/traversal.png" ]
 
+# ---- TCP's rows: natemu TCP settings pairs, whose long labels (both sides'
+# settings) share their first 96 characters: two pairs, not one ----
+"$BIN/natreport" --devices 0 --plots "$tmp/mtcp" "$REC/matrix-tcp.jsonl" >"$tmp/mtcp.txt" 2>"$tmp/stderr"
+check "TCP matrix records: exit 0 ($(cat "$tmp/stderr"))" [ $? -eq 0 ]
+check "TCP matrix.png is a PNG" is_png "$tmp/mtcp/matrix.png"
+check "TCP matrix: two pairs, five TCP techniques each" \
+    sh -c "grep -q '^traversal matrix, 2 pairs' '$tmp/mtcp.txt' && [ \$(wc -l <'$tmp/mtcp/matrix.dat') -eq 10 ]"
+check "TCP matrix.dat: port prediction works where both NATs let SYNs cross" \
+    grep -qx '0 4 100.0 1 1 1 0 0 "tcp-port-prediction" "natemu:unsolicited-syn=drop,simultaneous-open=on+natemu:unsolicited-syn=drop,simultaneous-open=on" "works"' "$tmp/mtcp/matrix.dat"
+check "TCP matrix.dat: simultaneous open depends where one NAT does not" \
+    grep -qx '1 2 100.0 1 1 1 0 0 "tcp-simultaneous-open" "natemu:unsolicited-syn=drop,simultaneous-open=on+natemu:unsolicited-syn=drop,simultaneous-open=off" "depends"' "$tmp/mtcp/matrix.dat"
+check "TCP matrix.dat: reversal fails with no endpoint-independent filter" \
+    grep -qx '1 1 0.0 1 0 1 0 0 "tcp-connection-reversal" "natemu:unsolicited-syn=drop,simultaneous-open=on+natemu:unsolicited-syn=drop,simultaneous-open=off" "fails"' "$tmp/mtcp/matrix.dat"
+
 # The Markdown links reach the figures, wherever the two are.
 check "Markdown links the figures of --plots" grep -q '](<plots/traversal.png>)' "$tmp/report.md"
 mkdir -p "$tmp/sub"

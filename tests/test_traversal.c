@@ -451,7 +451,7 @@ static void test_diff_bounds(void)
 	snprintf(row.label, sizeof(row.label), "plain");
 	CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
 	CU_ASSERT_PTR_NULL(x.e[0].cell); /* no trials, no cells */
-	/* Six records of one label, apart, twelve techniques each: 72 names. */
+	/* Six records of two labels, apart, NR_PUNCH techniques each. */
 	for (int r = 0; r < 6; r++) {
 		snprintf(row.label, sizeof(row.label), "%s", r % 2 ? "many" : "other");
 		row.npunch = NR_PUNCH;
@@ -467,8 +467,8 @@ static void test_diff_bounds(void)
 		CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
 		CU_ASSERT_EQUAL(nr_side_add(&y, &row), 0);
 	}
-	CU_ASSERT_EQUAL(nr_side_over(&x), 0); /* 36 a label, met apart */
-	for (int r = 0; r < 3; r++) {         /* "many" gets 36 more, together: 72 */
+	CU_ASSERT_EQUAL(nr_side_over(&x), 0); /* 3 NR_PUNCH a label, met apart */
+	for (int r = 0; r < 3; r++) {         /* "many" gets as many more, together */
 		snprintf(row.label, sizeof(row.label), "many");
 		for (int k = 0; k < NR_PUNCH; k++)
 			snprintf(row.punch[k].technique, sizeof(row.punch[k].technique), "u%02d",
@@ -476,10 +476,12 @@ static void test_diff_bounds(void)
 		CU_ASSERT_EQUAL(nr_side_add(&x, &row), 0);
 		CU_ASSERT_EQUAL(nr_side_add(&y, &row), 0);
 	}
-	/* The diff sorts and merges: 72 techniques of "many", 64 kept. */
+	/* The diff sorts and merges: 6 NR_PUNCH techniques of "many", NR_SIDE_CELLS kept. */
+	_Static_assert(3 * NR_PUNCH <= NR_SIDE_CELLS && 6 * NR_PUNCH > NR_SIDE_CELLS,
+		       "one label's three records fit, six do not");
 	CU_ASSERT_EQUAL(nr_diff(&x, &y, seen, (memset(&c, 0, sizeof(c)), &c)), 1); /* "plain" */
-	CU_ASSERT_EQUAL(nr_side_over(&x), 72 - NR_SIDE_CELLS);
-	CU_ASSERT_EQUAL(nr_side_over(&y), 72 - NR_SIDE_CELLS);
+	CU_ASSERT_EQUAL(nr_side_over(&x), 6 * NR_PUNCH - NR_SIDE_CELLS);
+	CU_ASSERT_EQUAL(nr_side_over(&y), 6 * NR_PUNCH - NR_SIDE_CELLS);
 	CU_ASSERT_EQUAL(c.changed, 0);
 	nr_side_free(&x);
 	nr_side_free(&y);
@@ -492,20 +494,22 @@ static void test_record_over(void)
 #define T3(n)                                                                                      \
 	TECH(n "a", 1, 1, 0, "works", "true")                                                      \
 	"," TECH(n "b", 1, 1, 0, "works", "true") "," TECH(n "c", 1, 1, 0, "works", "true")
-	static const char rec[] = MASQ(T3("p") "," T3("q") "," T3("r") "," T3("s") "," T3("t"));
+	static const char rec[] =
+	    MASQ(T3("p") "," T3("q") "," T3("r") "," T3("s") "," T3("t") "," T3("u"));
 #undef T3
+	_Static_assert(NR_PUNCH < 18, "the record has more techniques than natreport reads");
 	static struct nr_row row;
 	static struct nr_tally t;
 	struct nr_side side = {0};
 
 	row_of(rec, &row);
 	CU_ASSERT_EQUAL(row.npunch, NR_PUNCH);
-	CU_ASSERT_EQUAL(row.punch_over, 15 - NR_PUNCH);
+	CU_ASSERT_EQUAL(row.punch_over, 18 - NR_PUNCH);
 	memset(&t, 0, sizeof(t));
 	nr_matrix_add(&t, &row);
-	CU_ASSERT_EQUAL(t.over, 15 - NR_PUNCH);
+	CU_ASSERT_EQUAL(t.over, 18 - NR_PUNCH);
 	CU_ASSERT_EQUAL(nr_side_add(&side, &row), 0);
-	CU_ASSERT_EQUAL(nr_side_over(&side), 15 - NR_PUNCH);
+	CU_ASSERT_EQUAL(nr_side_over(&side), 18 - NR_PUNCH);
 	nr_side_free(&side);
 }
 

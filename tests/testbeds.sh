@@ -108,6 +108,42 @@ $NATLAB exec "$id" cli1 "$BIN/labecho" udp --tries 1 --listen 500 203.0.113.10:3
 $NATLAB down "$id" >/dev/null 2>&1
 if grep -q '^mapped' "$tmp/out" && grep -q '^heard 203.0.113.10:3478' "$tmp/out"; then ok; else bad "duplicate"; fi
 
+# natemu as a router (RFC 1812 5.3.1): a datagram that would leave with TTL 0
+# draws ICMP time exceeded from natemu's address on the side it came in on.
+# cli1's own nftables set the TTL by destination port and count what comes
+# back: TTL 1 dies at the NAT (from its lan address, 10.0.1.1), TTL 2 at the
+# lab internet's delay router (from its wan-a address, translated back in by
+# the NAT). With --ttl-exceeded drop on both, the two die silently.
+ttl_exceeded() {
+    local id
+    NATLAB_INET_DELAY=10 NATLAB_INET_OPTIONS="$1" NATEMU_OPTIONS="$1" \
+        $NATLAB up natemu >"$tmp/out" 2>&1
+    id=$(awk '/^lab /{ print $2 }' "$tmp/out")
+    $NATLAB exec "$id" cli1 nft -f - <<'NFT'
+table ip ttl {
+    chain out {
+        type filter hook output priority 0; policy accept;
+        udp dport 33434 ip ttl set 2
+        udp dport 33435 ip ttl set 1
+    }
+    chain in {
+        type filter hook input priority 0; policy accept;
+        icmp type time-exceeded ip saddr 203.0.113.126 counter
+        icmp type time-exceeded ip saddr 10.0.1.1 counter
+    }
+}
+NFT
+    $NATLAB exec "$id" cli1 "$BIN/labecho" send 198.51.100.20:33434
+    $NATLAB exec "$id" cli1 "$BIN/labecho" send 198.51.100.20:33435
+    sleep 0.2
+    $NATLAB exec "$id" cli1 nft list chain ip ttl in | awk '/counter/ { printf "%s ", $(NF - 2) }'
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+got=$(ttl_exceeded "")
+if [ "$got" = "1 1 " ]; then ok; else bad "time exceeded: from the router and the NAT, got '$got' (want 1 1)"; fi
+got=$(ttl_exceeded "--ttl-exceeded drop")
+if [ "$got" = "0 0 " ]; then ok; else bad "--ttl-exceeded drop: got '$got' time exceeded (want 0 0)"; fi
+
 # With every packet lost, the SYN check has nothing to go on: inconclusive.
 if NATEMU_OPTIONS="--loss 100" NATLAB_EXPECT_UDP=blocked NATLAB_EXPECT_TCP=blocked \
     NATLAB_EXPECT_SYN=inconclusive \

@@ -24,6 +24,7 @@ int test_addr_register(void);
 int test_predict_register(void);
 int test_hex_register(void);
 int test_natemu_register(void);
+int test_natemu_ttl_register(void);
 int test_packet_register(void);
 int test_impair_register(void);
 int test_reflector_register(void);

@@ -149,9 +149,10 @@ lab_internet() {
 # A one-way delay of MS on inet's routed path between wan-a and wan-b (so
 # between NAT B and everything on wan-a, NAT A included; wan-a's own hosts
 # still reach each other directly): natemu --forward-only does inet's
-# forwarding, a router's TTL decrement included, with its --delay. This
-# kernel has no netem; a pair lab needs a path slower than the start skew
-# of its two probes (README, "Pair labs").
+# forwarding, a router's TTL decrement and ICMP time exceeded included, with
+# its --delay. This kernel has no netem; a pair lab needs a path slower than
+# the start skew of its two probes (README, "Pair labs"). NATLAB_INET_OPTIONS:
+# more natemu options for it (--ttl-exceeded drop, --loss PCT).
 lab_inet_delay() {
 	local ms=$1 log
 	log="$(lab_state_dir)/natemu-inet.log"
@@ -166,8 +167,9 @@ lab_inet_delay() {
 		ether type ip drop
 	}
 }'
+	# shellcheck disable=SC2086 # a list of options
 	ip netns exec "$(ns inet)" "$NATLAB_BIN/natemu" --forward-only --inside wan-a \
-		--outside wan-b --delay "$ms" >"$log" 2>&1 &
+		--outside wan-b --delay "$ms" ${NATLAB_INET_OPTIONS:-} >"$log" 2>&1 &
 	lab_natemu_ready $! "$log" "natemu (inet delay)"
 }
 

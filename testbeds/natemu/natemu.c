@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
@@ -36,6 +37,14 @@
 #define EXIT_USAGE 2
 #define EXIT_HOST  3
 #define QUEUE_MAX  4096
+/* Time exceeded, at most: a lab's trials send a few low-TTL packets at a
+ * time (natprobe's opening round), which a burst of 10 answers all of; 100 a
+ * second of at most 576 bytes keeps a flood of expiring packets, spoofed
+ * sources included, from making natemu a reflector of load. One bucket for
+ * all: Linux's limit is per destination (icmp_ratelimit, 1000 ms, a burst of
+ * 6), which needs a table; a lab has a handful of senders. */
+#define TIME_EXCEEDED_RATE  100
+#define TIME_EXCEEDED_BURST 10
 
 struct natemu_run {
 	natemu_t *nat;
@@ -46,7 +55,10 @@ struct natemu_run {
 	int raw;
 	struct impair_queue queue;
 	struct counters counters;
-	bool forward_only; /* a delay box: no translation, no filter */
+	bool forward_only;            /* a delay box: no translation, no filter */
+	bool ttl_silent;              /* --ttl-exceeded drop */
+	struct packet_addrs addrs[2]; /* each side's, to answer from */
+	struct packet_budget budget;  /* for time exceeded */
 };
 
 static const char usage[] =
@@ -66,6 +78,10 @@ static const char usage[] =
     "  --forward-only        translate nothing: forward every IPv4 packet as it is\n"
     "                        (TTL one less, as a router), with the impairments: a\n"
     "                        delay box for a lab's path (no --set needed)\n"
+    "  --ttl-exceeded icmp|drop  a packet that would leave with TTL 0: its source\n"
+    "                        gets ICMP time exceeded from this side's address, as\n"
+    "                        from a router (icmp, the default; at most 100 a\n"
+    "                        second), or it dies silently (drop)\n"
     "  -h, --help            this text\n"
     "\n"
     "Settings (default first): mapping= and filtering= endpoint-independent,\n"
@@ -134,6 +150,32 @@ static int release_due(struct natemu_run *r, uint64_t now)
 	return impair_wait(&r->queue, now);
 }
 
+/* RFC 1812 5.3.1: a router tells the source of a packet whose TTL ends
+ * there, from its address on the interface the packet came in on (in NAT
+ * mode too: one from outside is answered from outside, about the packet as
+ * it came, as Linux's NAT answers after translating its error back). */
+static void ttl_expired(struct natemu_run *r, enum natemu_side from, const struct packet *p,
+			uint64_t now)
+{
+	uint8_t out[PACKET_TIME_EXCEEDED_MAX];
+	size_t out_len;
+	uint32_t src = packet_source_for(&r->addrs[from], p->summary.src_ip);
+	const char *why = r->ttl_silent ? "ttl expired, not answered (--ttl-exceeded drop)"
+					: packet_time_exceeded_refused(p);
+
+	if (!why && !src)
+		why = "ttl expired, no address to answer from";
+	if (!why && !packet_budget_take(&r->budget, now))
+		why = "time exceeded rate-limited";
+	if (why) {
+		counters_add(&r->counters, why);
+		return;
+	}
+	packet_build_time_exceeded(p, src, out, &out_len);
+	send_now(r, out, out_len);
+	counters_add(&r->counters, "time exceeded sent");
+}
+
 static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *frame, size_t len)
 {
 	struct packet p;
@@ -162,6 +204,8 @@ static void handle(struct natemu_run *r, enum natemu_side from, const uint8_t *f
 			counters_add(&r->counters, err);
 		else
 			emit(r, out, out_len, now);
+		if (err && p.ip[8] <= 1)
+			ttl_expired(r, from, &p, now);
 		break;
 	case NATEMU_SEND_RST:
 		packet_build_rst(&p, out, &out_len);
@@ -238,6 +282,16 @@ static int parse_number(const char *opt, const char *text, unsigned long max, un
 	return 0;
 }
 
+static int parse_ttl_exceeded(const char *text, bool *silent)
+{
+	if (strcmp(text, "icmp") && strcmp(text, "drop")) {
+		fprintf(stderr, "natemu: --ttl-exceeded wants icmp or drop, not '%s'\n", text);
+		return -1;
+	}
+	*silent = !strcmp(text, "drop");
+	return 0;
+}
+
 static int apply_setting(struct natemu_cfg *cfg, const char *arg)
 {
 	char key[64], err[200];
@@ -269,6 +323,7 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 	    {"reorder", required_argument, NULL, 'r'},
 	    {"duplicate", required_argument, NULL, 'u'},
 	    {"forward-only", no_argument, NULL, 'F'},
+	    {"ttl-exceeded", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -306,6 +361,9 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 		case 'F':
 			r->forward_only = true;
 			break;
+		case 'T':
+			rc = parse_ttl_exceeded(optarg, &r->ttl_silent);
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -322,6 +380,39 @@ static int parse_args(int argc, char **argv, struct natemu_run *r, const char **
 	if (rc)
 		fputs(usage, stderr);
 	return rc;
+}
+
+static void add_address(struct packet_addrs *a, const struct ifaddrs *i)
+{
+	if (a->n == PACKET_ADDRS_MAX)
+		return;
+	a->ip[a->n] =
+	    ntohl(((const struct sockaddr_in *)(const void *)i->ifa_addr)->sin_addr.s_addr);
+	a->mask[a->n++] =
+	    ntohl(((const struct sockaddr_in *)(const void *)i->ifa_netmask)->sin_addr.s_addr);
+}
+
+/* The IPv4 addresses each side has at start (a lab gives them before it
+ * starts natemu), in the kernel's order, the primary first. */
+static void read_addresses(struct natemu_run *r, const char *const *ifname)
+{
+	struct ifaddrs *all;
+
+	if (getifaddrs(&all)) {
+		perror("natemu: getifaddrs");
+		return;
+	}
+	for (const struct ifaddrs *i = all; i; i = i->ifa_next)
+		for (int s = 0; s < 2; s++)
+			if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET && i->ifa_netmask &&
+			    !strcmp(i->ifa_name, ifname[s]))
+				add_address(&r->addrs[s], i);
+	freeifaddrs(all);
+	for (int s = 0; s < 2; s++)
+		if (!r->ttl_silent && r->addrs[s].n == 0)
+			fprintf(stderr,
+				"natemu: %s has no IPv4 address: no time exceeded from it\n",
+				ifname[s]);
 }
 
 static int run(struct natemu_run *r)
@@ -365,6 +456,8 @@ int main(int argc, char **argv)
 	if (parse_args(argc, argv, &r, ifname, &seed))
 		return EXIT_USAGE;
 	r.rng = seed ? seed : 1;
+	r.budget = (struct packet_budget){.interval_ms = 1000 / TIME_EXCEEDED_RATE,
+					  .burst = TIME_EXCEEDED_BURST};
 	r.nat = r.forward_only ? NULL : natemu_new(&r.cfg, seed);
 	if ((!r.nat && !r.forward_only) || impair_init(&r.queue, QUEUE_MAX)) {
 		fprintf(stderr, "natemu: settings unusable or out of memory\n");
@@ -374,6 +467,7 @@ int main(int argc, char **argv)
 	r.side[NATEMU_OUTSIDE] = open_side(ifname[NATEMU_OUTSIDE]);
 	if (!r.side[0] || !r.side[1])
 		goto cleanup;
+	read_addresses(&r, ifname);
 	r.raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
 	if (r.raw < 0) {
 		fprintf(stderr, "natemu: raw socket: %s (natemu needs root)\n", strerror(errno));

@@ -241,17 +241,84 @@ void packet_build_rst(const struct packet *syn, uint8_t *out, size_t *out_len)
 	*out_len = 40;
 }
 
-void packet_build_icmp_prohibited(const struct packet *p, uint32_t from, uint8_t *out,
-				  size_t *out_len)
+/* An ICMP error from `from` to p's source quoting its first `quoted` bytes
+ * as they arrived (RFC 792): the quoted TTL is the one that arrived, which is
+ * what a host's IP_MINTTL compares (natprobe's opening SYN). */
+static void icmp_error(const struct packet *p, uint8_t type, uint8_t code, uint32_t from,
+		       size_t quoted, uint8_t *out, size_t *out_len)
 {
-	size_t quoted = p->ihl + 8 <= p->ip_len ? p->ihl + 8 : p->ip_len;
 	size_t total = 20 + 8 + quoted;
 
 	ip_header(out, IPPROTO_ICMP, from, p->summary.src_ip, total);
 	memset(out + 20, 0, 8);
-	out[20] = 3;  /* destination unreachable */
-	out[21] = 13; /* communication administratively prohibited (RFC 1812) */
+	out[20] = type;
+	out[21] = code;
 	memcpy(out + 28, p->ip, quoted);
 	finish(out, 20, total);
 	*out_len = total;
+}
+
+void packet_build_icmp_prohibited(const struct packet *p, uint32_t from, uint8_t *out,
+				  size_t *out_len)
+{
+	size_t quoted = p->ihl + 8 <= p->ip_len ? p->ihl + 8 : p->ip_len;
+
+	/* destination unreachable, communication administratively prohibited (RFC 1812) */
+	icmp_error(p, 3, 13, from, quoted, out, out_len);
+}
+
+void packet_build_time_exceeded(const struct packet *p, uint32_t from, uint8_t *out,
+				size_t *out_len)
+{
+	size_t room = PACKET_TIME_EXCEEDED_MAX - 20 - 8;
+
+	icmp_error(p, 11, 0, from, p->ip_len < room ? p->ip_len : room, out, out_len);
+}
+
+/* RFC 792's error types (unreachable, source quench, redirect, time
+ * exceeded, parameter problem); like Linux, a type it does not know is
+ * taken for one too, so that no error ever answers an error. */
+static bool icmp_is_error(uint8_t type)
+{
+	return type == 3 || type == 4 || type == 5 || type == 11 || type == 12 || type > 18;
+}
+
+/* 0/8 ("this network"), 127/8, and 224/4 to 255.255.255.255 (multicast,
+ * reserved, broadcast): none names one host to answer. */
+static bool no_single_host(uint32_t ip)
+{
+	return ip >> 24 == 0 || ip >> 24 == 127 || ip >> 28 >= 0xE;
+}
+
+const char *packet_time_exceeded_refused(const struct packet *p)
+{
+	if (wire_get16(p->ip + 6) & 0x1FFF)
+		return "ttl expired, a non-first fragment: not answered";
+	if (p->summary.proto == IPPROTO_ICMP &&
+	    (p->ip_len <= p->ihl || icmp_is_error(p->ip[p->ihl])))
+		return "ttl expired, an icmp error: not answered";
+	if (no_single_host(p->summary.src_ip))
+		return "ttl expired, source no single host: not answered";
+	if (p->summary.dst_ip >> 28 >= 0xE)
+		return "ttl expired, to multicast or broadcast: not answered";
+	return NULL;
+}
+
+uint32_t packet_source_for(const struct packet_addrs *a, uint32_t dst)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (((a->ip[i] ^ dst) & a->mask[i]) == 0)
+			return a->ip[i];
+	return a->n ? a->ip[0] : 0;
+}
+
+bool packet_budget_take(struct packet_budget *b, uint64_t now_ms)
+{
+	uint64_t tat = b->tat > now_ms ? b->tat : now_ms;
+	uint64_t tolerance = (uint64_t)(b->burst ? b->burst - 1 : 0) * b->interval_ms;
+
+	if (tat - now_ms > tolerance)
+		return false;
+	b->tat = tat + b->interval_ms;
+	return true;
 }

@@ -47,6 +47,42 @@ void packet_build_rst(const struct packet *syn, uint8_t *out, size_t *out_len);
 void packet_build_icmp_prohibited(const struct packet *p, uint32_t from, uint8_t *out,
 				  size_t *out_len);
 
+/* RFC 1812 4.3.2.7: whether a packet that would leave with TTL 0 gets an
+ * ICMP time exceeded. NULL if it does, else why not, for the counters: no
+ * error about an ICMP error, a non-first fragment, a broadcast or multicast
+ * destination, or a source that names no single host. */
+const char *packet_time_exceeded_refused(const struct packet *p);
+
+/* ICMP time exceeded in transit (type 11 code 0) from `from` to p's source,
+ * quoting p as it arrived, as much as fits in 576 bytes (RFC 1812 4.3.2.3;
+ * Linux quotes as much). Up to PACKET_TIME_EXCEEDED_MAX bytes in out. */
+#define PACKET_TIME_EXCEEDED_MAX 576
+void packet_build_time_exceeded(const struct packet *p, uint32_t from, uint8_t *out,
+				size_t *out_len);
+
+/* An interface's IPv4 addresses (host order), the first its primary. */
+#define PACKET_ADDRS_MAX 16
+struct packet_addrs {
+	uint32_t ip[PACKET_ADDRS_MAX], mask[PACKET_ADDRS_MAX];
+	size_t n;
+};
+
+/* The address a router answers dst from on that interface, as Linux's route
+ * lookup picks it: the first whose subnet holds dst, else the primary; 0 when
+ * the interface has none. */
+uint32_t packet_source_for(const struct packet_addrs *a, uint32_t dst);
+
+/* A token bucket over the ICMP errors natemu makes (the generic cell rate
+ * algorithm: tat is when the bucket is next full). Zero tat: full. */
+struct packet_budget {
+	uint64_t tat;         /* ms */
+	uint32_t interval_ms; /* between errors at the steady rate */
+	uint32_t burst;       /* at once, at least 1 */
+};
+
+/* Spend one at now_ms: false when the bucket is empty. */
+bool packet_budget_take(struct packet_budget *b, uint64_t now_ms);
+
 /* RFC 1071 checksum over a buffer, with an initial sum (for pseudo-headers). */
 uint16_t packet_checksum(const uint8_t *data, size_t len, uint32_t sum);
 

@@ -226,7 +226,7 @@ struct predict predict_technique(enum predict_technique t, const struct predict_
 	if (t == PREDICT_RELAY)
 		return (struct predict){PREDICT_WORKS, "the server carries it: works whenever it "
 						       "is reachable (RFC 5128 3.1)"};
-	if (t == PREDICT_TCP_SIMULTANEOUS_OPEN)
+	if (t == PREDICT_TCP_SIMULTANEOUS_OPEN || t == PREDICT_TCP_PORT_PREDICTION)
 		return (struct predict){
 		    PREDICT_DEPENDS, "the sides' TCP classes are not exchanged yet, and UDP's do "
 				     "not say what a NAT does with a SYN"};
@@ -275,7 +275,8 @@ struct predict predict_one_address(enum predict_technique t, bool private_first,
 
 	if (t == PREDICT_RELAY)
 		return predict_technique(t, &any, &any);
-	if (t == PREDICT_UDP_HOLE_PUNCHING && private_first && same_lan)
+	if ((t == PREDICT_UDP_HOLE_PUNCHING || t == PREDICT_TCP_SIMULTANEOUS_OPEN) &&
+	    private_first && same_lan)
 		return (struct predict){PREDICT_WORKS, "one public address, and the other's own "
 						       "endpoint is on this host's network"};
 	if (t == PREDICT_UDP_HOLE_PUNCHING && hairpin == PROBE_YES)
@@ -410,6 +411,36 @@ static struct predict tcp_reversal(const struct predict_tcp_side *a,
 }
 
 /*
+ * 9. TCP port prediction (RFC 5128 3.6). A side Y whose TCP mapping is
+ *    dependent and sequential (predict_sequential) is connected to at its
+ *    next ports P+d ... P+Wd first, then at R_Y; toward any other side the
+ *    candidates are R alone and it is rule 7. With guesses in play rule 7's
+ *    reasoning no longer holds: a SYN from Y's new mapping P+d now meets a
+ *    connect of X's toward P+d, so X's host answers it on that connection,
+ *    through X's mapping toward P+d, not from the endpoint it came to (the
+ *    simulated grid showed rule 7's "works" fail that way). So, with Y
+ *    predictable:
+ *    - X keeps its endpoint: Y's one SYN, from P+d to R_X, and X's, from
+ *      R_X to P+d, are one connection crossing: every filter takes it;
+ *    - X predictable too: the k-th mappings' SYNs cross, as step 5's;
+ *    - X dependent, its ports not predicted: X's SYN from a new mapping
+ *      reaches P+d, whose session sent to R_X only; Y's filter must take
+ *      another port of X's address (not address-and-port-dependent), and
+ *      then Y's listener takes it (Y connects to R_X only) and answers on
+ *      the session it came by, exactly where X's connect waits.
+ *    Then the rest of rule 7 (SYNs crossing, RSTs, the opening TTL) decides
+ *    as for simultaneous open. A SYN to a guessed port that is not the
+ *    other's next mapping is unsolicited there: dropped or refused, which
+ *    ends only that connect.
+ */
+static bool tcp_guessed_path(const struct predict_side *a, const struct predict_side *b)
+{
+	const struct predict_side *y = predict_sequential(a) ? a : b, *x = y == a ? b : a;
+
+	return keeps_endpoint(x) || predict_sequential(x) || y->filtering != PROBE_FILTERING_APD;
+}
+
+/*
  * 7. TCP simultaneous open (RFC 5128 3.4). Each side connects from its
  *    registered port to the other's public endpoint, a listener on the same
  *    port. The SYNs are step 2's packets: one of them must leave from a
@@ -446,16 +477,29 @@ struct predict predict_tcp_technique(enum predict_technique t, const struct pred
 
 	if (t == PREDICT_CONNECTION_REVERSAL)
 		return tcp_reversal(a, b);
-	if (t != PREDICT_TCP_SIMULTANEOUS_OPEN)
+	if (t != PREDICT_TCP_SIMULTANEOUS_OPEN && t != PREDICT_TCP_PORT_PREDICTION)
 		return predict_technique(t, &a->base, &b->base);
 	if (!tcp_known(a) || !tcp_known(b))
 		return (struct predict){PREDICT_DEPENDS,
 					"a side's TCP class is not known (mapping, filtering, "
 					"unsolicited SYN, simultaneous open)"};
-	if (!syn_enters(&a->base, &b->base) && !syn_enters(&b->base, &a->base))
+	if (t == PREDICT_TCP_PORT_PREDICTION &&
+	    (predict_sequential(&a->base) || predict_sequential(&b->base))) {
+		if (!tcp_guessed_path(&a->base, &b->base))
+			return (struct predict){
+			    PREDICT_FAILS,
+			    "the predicted side's filter takes only the endpoint its "
+			    "new mapping sent to, and the other's ports are not "
+			    "predicted"};
+	} else if (!syn_enters(&a->base, &b->base) && !syn_enters(&b->base, &a->base)) {
 		return (struct predict){
-		    PREDICT_FAILS, "each side's SYN leaves from a mapping the other's filter "
-				   "does not take (RFC 5128 3.6: port prediction is the way left)"};
+		    PREDICT_FAILS,
+		    t == PREDICT_TCP_PORT_PREDICTION
+			? "no sequential ports to predict, and each side's SYN leaves from a "
+			  "mapping the other's filter does not take"
+			: "each side's SYN leaves from a mapping the other's filter does not take "
+			  "(RFC 5128 3.6: port prediction is the way left)"};
+	}
 	if ((tcp_nat(a) && a->simopen != PROBE_YES) || (tcp_nat(b) && b->simopen != PROBE_YES))
 		return (struct predict){PREDICT_DEPENDS,
 					"a NAT does not let a SYN cross its own (RFC 5382 REQ-2): "

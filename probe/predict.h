@@ -61,6 +61,7 @@ enum predict_technique {
 	PREDICT_UDP_PORT_PREDICTION,   /* RFC 5128 3.5 */
 	PREDICT_UDP_BIRTHDAY,          /* many sockets against many guessed ports */
 	PREDICT_TCP_SIMULTANEOUS_OPEN, /* RFC 5128 3.4 */
+	PREDICT_TCP_PORT_PREDICTION,   /* RFC 5128 3.6: 3.4 with the next ports */
 };
 
 /* Who does what in birthday punching (predict.c says why). */

@@ -33,6 +33,7 @@
 #include "addr.h"
 #include "clock.h"
 #include "probe/guess.h"
+#include "probe/hopsweep.h"
 #include "probe/predict.h"
 #include "probe/punch.h"
 #include "probe/punchint.h"
@@ -44,8 +45,8 @@
 static const char usage[] =
     "usage: natprobe punch --session ID --key KEY [--trials N] [--techniques LIST]\n"
     "                      [--list-techniques] [--json FILE|-] [--label TEXT]\n"
-    "                      [--setup-timeout S] [--open-ttl N] [--stagger MS] [-4|-6]\n"
-    "                      SERVER[:PORT]\n"
+    "                      [--setup-timeout S] [--open-ttl auto|N] [--stagger MS]\n"
+    "                      [-4|-6] SERVER[:PORT]\n"
     "\n"
     "Run traversal trials (RFC 5128) with another natprobe punch, run with the same\n"
     "--session, --key, --trials and --techniques behind another NAT (or the same\n"
@@ -58,18 +59,23 @@ static const char usage[] =
     "  --key KEY          its key (as issued)\n"
     "  --trials N         trials per technique, each on fresh sockets (default 5,\n"
     "                     at most 100)\n"
-    "  --techniques LIST  comma-separated (default: the UDP ones and relay; the TCP\n"
-    "                     ones, tcp-*, when named; see --list-techniques)\n"
+    "  --techniques LIST  comma-separated names (see --list-techniques), or udp\n"
+    "                     (relay and the UDP ones), tcp (the tcp-* ones), all\n"
+    "                     (default)\n"
     "  --list-techniques  list them and exit\n"
     "  --json FILE        append the record to FILE; '-' standard output instead of\n"
     "                     the summary\n"
     "  --label TEXT       a name for the run in the record\n"
     "  --setup-timeout S  how long to wait for the other probe at each trial (10;\n"
     "                     after the first trial that waits in vain, none waits)\n"
-    "  --open-ttl N       the IP TTL of each trial's first round, and of a TCP\n"
-    "                     trial's first SYN (default 2): it opens this NAT but dies\n"
+    "  --open-ttl auto|N  the IP TTL of each trial's first round, and of a TCP\n"
+    "                     trial's first SYN: it opens this side's NATs but dies\n"
     "                     before the other's, whose conntrack it could otherwise\n"
-    "                     take (or which would answer a SYN with a RST); 0 for none\n"
+    "                     take (or which would answer a SYN with a RST); 0 for\n"
+    "                     none. auto (the default): one past the last hop that\n"
+    "                     answers from a private or shared address, found once\n"
+    "                     per run by a hop sweep toward SERVER (TTL 1 to 8; IPv4;\n"
+    "                     2 when the sweep cannot tell, or this side has no NAT)\n"
     "  --stagger MS       start this side's packets MS ms (0 to 5000) after the\n"
     "                     moment both agreed: a late side, to see how the NATs\n"
     "                     take packets that cross out of step (default 0)\n"
@@ -130,6 +136,14 @@ static const struct technique techniques[] = {
      "RFC 5128 3.4: both connect to each other's public endpoint from the port they "
      "registered from, a listener kept on it; the first SYN at the opening TTL",
      PREDICT_TCP_SIMULTANEOUS_OPEN, false, false, false, false, false, true},
+    {"tcp-simultaneous-open-private",
+     "RFC 5128 3.4 with 3.3.2: simultaneous open to the other probe's own endpoints first "
+     "(behind the same NAT), then to its public one",
+     PREDICT_TCP_SIMULTANEOUS_OPEN, true, false, false, false, false, true},
+    {"tcp-port-prediction",
+     "RFC 5128 3.6: simultaneous open, plus the next 8 ports of a NAT whose TCP mappings "
+     "are dependent and sequential",
+     PREDICT_TCP_PORT_PREDICTION, false, false, false, true, false, true},
 };
 #define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
 _Static_assert(NTECHNIQUES <= MAX_TECHNIQUES, "struct options holds every technique");
@@ -157,29 +171,49 @@ struct technique_run {
 
 /* ---- options ---- */
 
+/* Technique i into the list, once. */
+static void add_technique(struct options *o, size_t i)
+{
+	for (size_t k = 0; k < o->ntech; k++)
+		if (o->tech[k] == &techniques[i])
+			return;
+	o->tech[o->ntech++] = &techniques[i];
+}
+
+/* A name, or a group: udp (relay and the UDP ones), tcp, all. */
+static bool add_named(struct options *o, const char *n)
+{
+	bool group = !strcmp(n, "udp") || !strcmp(n, "tcp") || !strcmp(n, "all"), found = false;
+
+	for (size_t i = 0; i < NTECHNIQUES; i++)
+		if (group ? !strcmp(n, "all") || techniques[i].tcp == !strcmp(n, "tcp")
+			  : !strcmp(techniques[i].name, n)) {
+			add_technique(o, i);
+			found = true;
+		}
+	return found;
+}
+
 static int parse_techniques(const char *list, struct options *o)
 {
-	char buf[256], *save = NULL;
+	char buf[512], *save = NULL;
 
-	if (strlen(list) >= sizeof(buf))
+	if (strlen(list) >= sizeof(buf)) {
+		fprintf(stderr, "natprobe punch: --techniques: the list is too long\n");
 		return -1;
+	}
 	strcpy(buf, list);
 	o->ntech = 0;
-	for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
-		size_t i = 0;
-
-		while (i < NTECHNIQUES && strcmp(techniques[i].name, n))
-			i++;
-		if (i == NTECHNIQUES) {
+	for (char *n = strtok_r(buf, ",", &save); n; n = strtok_r(NULL, ",", &save))
+		if (!add_named(o, n)) {
 			fprintf(stderr,
 				"natprobe punch: --techniques: no technique '%s' (see "
-				"--list-techniques)\n",
+				"--list-techniques; or udp, tcp, all)\n",
 				n);
 			return -1;
 		}
-		if (o->ntech < NTECHNIQUES)
-			o->tech[o->ntech++] = &techniques[i];
-	}
+	if (!o->ntech)
+		fprintf(stderr, "natprobe punch: --techniques: an empty list\n");
 	return o->ntech ? 0 : -1;
 }
 
@@ -194,6 +228,29 @@ static int parse_number(const char *opt, const char *arg, unsigned lo, unsigned 
 		return -1;
 	}
 	*v = (unsigned)n;
+	return 0;
+}
+
+/* --open-ttl auto: a value no TTL takes, until the hop sweep gives one. */
+#define OPEN_TTL_AUTO 256u
+
+static int parse_open_ttl(const char *arg, unsigned *ttl)
+{
+	char *end;
+	unsigned long n = strtoul(arg, &end, 10);
+
+	if (!strcmp(arg, "auto")) {
+		*ttl = OPEN_TTL_AUTO;
+		return 0;
+	}
+	if (!*arg || *end || n > 255) {
+		fprintf(stderr,
+			"natprobe punch: --open-ttl: '%s' is neither auto nor a TTL "
+			"from 0 to 255\n",
+			arg);
+		return -1;
+	}
+	*ttl = (unsigned)n;
 	return 0;
 }
 
@@ -247,7 +304,7 @@ static int one_option(int c, const char *arg, struct options *o)
 	case 'w':
 		return parse_number("--setup-timeout", arg, 1, 600, &o->setup_timeout_s);
 	case 'o':
-		return parse_number("--open-ttl", arg, 0, 64, &o->open_ttl);
+		return parse_open_ttl(arg, &o->open_ttl);
 	case 'S':
 		return parse_number("--stagger", arg, 0, 5000, &o->stagger_ms);
 	case '4':
@@ -256,7 +313,7 @@ static int one_option(int c, const char *arg, struct options *o)
 		return 0;
 	case 'l':
 		for (size_t i = 0; i < NTECHNIQUES; i++)
-			printf("%-26s %s\n", techniques[i].name, techniques[i].help);
+			printf("%-29s %s\n", techniques[i].name, techniques[i].help);
 		exit(0);
 	case 'h':
 		fputs(usage, stdout);
@@ -288,10 +345,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->trials = 5;
 	o->setup_timeout_s = 10;
-	o->open_ttl = 2;
-	for (size_t i = 0; i < NTECHNIQUES; i++) /* TCP's asked for by name, for now */
-		if (!techniques[i].tcp)
-			o->tech[o->ntech++] = &techniques[i];
+	o->open_ttl = OPEN_TTL_AUTO;
+	add_named(o, "all");
 	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1)
 		if (one_option(c, optarg, o))
 			return -1;
@@ -540,6 +595,17 @@ static struct predict_side their_side(const struct meeting *mt)
 	return predict_side_from_wire(mt->cls);
 }
 
+/* The other side as technique t sees it: its TCP class for a TCP one
+ * (unknown when it sent none). */
+static struct predict_side their_side_for(const struct technique *t, const struct meeting *mt)
+{
+	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
+
+	if (!t->tcp)
+		return their_side(mt);
+	return predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls : none).base;
+}
+
 /* Step 4's configuration: where to send, and whether to wait. */
 void punch_trial_config(const struct options *o, const struct technique *t,
 			const struct meeting *mt, const uint8_t *token, bool passive, bool hairpin,
@@ -568,11 +634,11 @@ void punch_trial_config(const struct options *o, const struct technique *t,
 		cfg->cand[cfg->ncand++] =
 		    (struct punch_candidate){mt->priv[i], PUNCH_PATH_PRIVATE, false};
 	/* The guesses before the public endpoint: predict.c step 5. */
-	theirs = their_side(mt);
+	theirs = their_side_for(t, mt);
 	if (t->predict_ports && predict_sequential(&theirs))
-		cfg->ncand +=
-		    guess_window((const struct sockaddr *)&mt->pub, mt->cls[3], PUNCH_MAX_PREDICTED,
-				 &cfg->cand[cfg->ncand], PUNCH_MAX_CANDIDATES - 1 - cfg->ncand);
+		cfg->ncand += guess_window((const struct sockaddr *)&mt->pub, theirs.delta,
+					   PUNCH_MAX_PREDICTED, &cfg->cand[cfg->ncand],
+					   PUNCH_MAX_CANDIDATES - 1 - cfg->ncand);
 	/* Behind one public address, the other's public endpoint is reached
 	 * only through the NAT's hairpinning (RFC 5128 3.3.3). */
 	cfg->cand[cfg->ncand++] = (struct punch_candidate){
@@ -692,16 +758,13 @@ static size_t birthday_prepare(const struct options *o, const struct probe_resul
 bool punch_am_passive(const struct technique *t, const struct probe_result *me,
 		      const struct meeting *mt, const uint8_t *token)
 {
-	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
-	struct predict_side mine = my_side(me), theirs = their_side(mt);
+	struct predict_side mine = my_side(me), theirs = their_side_for(t, mt);
 	bool first = memcmp(token, mt->token, PUNCH_TOKEN_LEN) < 0;
 
 	if (!t->reversal)
 		return false;
-	if (t->tcp) { /* TCP's filtering decides who may wait for a SYN */
+	if (t->tcp) /* TCP's filtering decides who may wait for a SYN */
 		mine = predict_tcp_side_of(&me->tcp).base;
-		theirs = predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls : none).base;
-	}
 	return predict_reversal_passive(first ? &mine : &theirs, first ? &theirs : &mine) ==
 	       (first ? 0 : 1);
 }
@@ -1025,9 +1088,10 @@ static json_t *tcp_class_json(struct predict_tcp_side s)
 	return j;
 }
 
+/* sweep: --open-ttl auto's, NULL when a TTL was given. */
 static int write_record(FILE *f, const struct options *o, const struct probe_result *me,
 			const struct meeting *other, const struct technique_run *runs,
-			const char *started)
+			const struct hops_auto *sweep, const char *started)
 {
 	char a[ADDR_STRLEN];
 	struct predict_side theirs;
@@ -1049,6 +1113,8 @@ static int write_record(FILE *f, const struct options *o, const struct probe_res
 	json_object_set_new(rec, "punch_settings",
 			    json_pack("{s:i, s:i}", "open_ttl", (json_int_t)o->open_ttl,
 				      "stagger_ms", (json_int_t)o->stagger_ms));
+	if (sweep)
+		json_object_set_new(rec, "open_ttl_sweep", hops_auto_json(sweep));
 	json_object_set_new(rec, "udp", class_json(me->mapping, me->filtering, me->port_pattern));
 	if (me->tcp.mapping != PROBE_MAPPING_UNTESTED)
 		json_object_set_new(rec, "tcp", tcp_class_json(predict_tcp_side_of(&me->tcp)));
@@ -1101,7 +1167,7 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 
 		trials_summarise(runs[i].rows, runs[i].nrows, &s);
 		a = agreement(&runs[i], &s);
-		fprintf(out, "  %-26s %2u/%-2u", runs[i].t->name, s.successes,
+		fprintf(out, "  %-29s %2u/%-2u", runs[i].t->name, s.successes,
 			s.trials - s.setup_failed);
 		if (s.setup_failed)
 			fprintf(out, " (+%u setup-failed)", s.setup_failed);
@@ -1145,12 +1211,15 @@ static void predict_all(const struct options *o, const struct probe_result *me,
 	if (mt->met)
 		theirs = their_side(mt);
 	for (size_t i = 0; i < o->ntech; i++) {
-		runs[i].want = one ? predict_one_address(runs[i].t->rule, runs[i].t->private_first,
-							 lan, me->hairpinning)
-			       : runs[i].t->tcp
-				   ? predict_tcp_all(o, me, mt, runs[i].t->rule)
-				   : predict_technique(runs[i].t->rule, &mine, &theirs);
-		runs[i].peer_delta = predict_sequential(&theirs) ? theirs.delta : 0;
+		const struct technique *t = runs[i].t;
+		struct predict_side their_t = mt->met ? their_side_for(t, mt) : theirs;
+
+		/* TCP's hairpinning is not in the punch's classification. */
+		runs[i].want = one      ? predict_one_address(t->rule, t->private_first, lan,
+                                                         t->tcp ? PROBE_UNKNOWN : me->hairpinning)
+			       : t->tcp ? predict_tcp_all(o, me, mt, t->rule)
+					: predict_technique(t->rule, &mine, &theirs);
+		runs[i].peer_delta = predict_sequential(&their_t) ? their_t.delta : 0;
 	}
 }
 
@@ -1216,9 +1285,32 @@ static FILE *open_json(const char *path)
 	return f;
 }
 
+/* --open-ttl auto: the hop sweep's TTL for every trial, found once. The
+ * sweep goes before the classification, whose hairpinning test spends the
+ * NAT's ICMP errors toward this host (hops.c); the decision waits for it,
+ * which says whether this side has a NAT to open. NULL when a TTL was
+ * given. */
+static const struct hops_auto *open_ttl_sweep(const struct options *o, struct hops_auto *a)
+{
+	if (o->open_ttl != OPEN_TTL_AUTO)
+		return NULL;
+	hops_auto_sweep((const struct sockaddr *)&o->server, a);
+	return a;
+}
+
+static void open_ttl_decide(struct options *o, const struct probe_result *me, struct hops_auto *a)
+{
+	if (o->open_ttl != OPEN_TTL_AUTO)
+		return;
+	hops_decide(&a->sweep, me->mapping != PROBE_MAPPING_NONE, &a->d);
+	o->open_ttl = a->d.ttl;
+}
+
 int punch_main(int argc, char **argv)
 {
 	static struct technique_run runs[NTECHNIQUES];
+	struct hops_auto swept;
+	const struct hops_auto *sweep;
 	struct meeting first;
 	struct options o;
 	struct probe_result me;
@@ -1234,6 +1326,7 @@ int punch_main(int argc, char **argv)
 	if (o.json && !(json = open_json(o.json)))
 		return EXIT_USAGE;
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	sweep = open_ttl_sweep(&o, &swept);
 	if (natprobe_classify((const struct sockaddr *)&o.server, o.session, o.key, any_tcp(&o),
 			      &me) ||
 	    !me.answers) {
@@ -1243,6 +1336,7 @@ int punch_main(int argc, char **argv)
 			fclose(json);
 		return EXIT_NO_SERVER;
 	}
+	open_ttl_decide(&o, &me, &swept);
 	rc = run_all(&o, &me, runs, &first);
 	if (rc) {
 		if (rc == -1)
@@ -1255,11 +1349,13 @@ int punch_main(int argc, char **argv)
 	if (!json || json != stdout)
 		fprintf(stdout, "natprobe punch: session %s, this NAT %s / %s\n", o.session,
 			probe_mapping_name(me.mapping), probe_filtering_name(me.filtering));
+	if (sweep)
+		hops_auto_print(json == stdout ? stderr : stdout, sweep);
 	rc = print_summary(json == stdout ? stderr : stdout, &o, runs);
 	for (size_t i = 0; i < o.ntech && !rc; i++)
 		for (size_t k = 0; k < runs[i].nrows; k++)
 			rc |= runs[i].rows[k].res.outcome == PUNCH_SETUP_FAILED;
-	if (json && (write_record(json, &o, &me, &first, runs, started) ||
+	if (json && (write_record(json, &o, &me, &first, runs, sweep, started) ||
 		     (json != stdout && fclose(json)))) {
 		fprintf(stderr, "natprobe punch: --json %s: cannot write the record\n", o.json);
 		rc = EXIT_USAGE;

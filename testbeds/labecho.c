@@ -10,8 +10,9 @@
  *               server has it) or else from the one the request reached.
  * TCP:          the server writes "seen IP:PORT\n" and closes.
  *
- * mirror: every UDP datagram goes back to its sender as it came (a host
- * that replays what it is sent: natprobe punch's decoy, tests/punch.sh).
+ * mirror: every UDP datagram goes back to its sender as it came, and every
+ * TCP connection's bytes back on it (a host that replays what it is sent:
+ * natprobe punch's decoy, tests/punch.sh).
  */
 #include <errno.h>
 #include <poll.h>
@@ -49,8 +50,10 @@ static const char usage[] =
     "        SOURCE' for each datagram that arrives\n"
     "tcp     the same over a TCP connection\n"
     "send    send one datagram and exit\n"
-    "mirror  send every UDP datagram back to its sender, as it came, for SECONDS\n"
-    "        (default 3600) or until SIGTERM; prints 'mirrored N' at the end\n"
+    "mirror  send every UDP datagram back to its sender, as it came, and accept\n"
+    "        TCP connections and send their bytes back on them (16 at once), for\n"
+    "        SECONDS (default 3600) or until SIGTERM; prints 'mirrored N' (datagrams\n"
+    "        and TCP reads) at the end\n"
     "\n"
     "Exit status: 0 answered, 1 no answer (timeout, refused), 2 bad usage.\n";
 
@@ -249,32 +252,67 @@ static int serve(int argc, char **argv, int first, const struct opts *o)
 	return rc;
 }
 
+#define MIRROR_CONNS 16
+
+/* One readable socket of the mirror: a datagram back to its sender, a new
+ * connection taken (or refused, when all slots are used), or a
+ * connection's bytes back on it (closed at its end). 1 when something was
+ * mirrored. */
+static int mirror_one(struct pollfd *p, int i)
+{
+	char buf[2048];
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+	ssize_t got;
+
+	if (i == 0) {
+		got = recvfrom(p[0].fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		return got >= 0 &&
+		       sendto(p[0].fd, buf, (size_t)got, 0, (struct sockaddr *)&from, flen) >= 0;
+	}
+	if (i == 1) {
+		int fd = accept(p[1].fd, NULL, NULL), k = 2;
+
+		while (fd >= 0 && k < 2 + MIRROR_CONNS && p[k].fd >= 0)
+			k++;
+		if (fd >= 0 && k == 2 + MIRROR_CONNS)
+			close(fd);
+		else if (fd >= 0)
+			p[k] = (struct pollfd){.fd = fd, .events = POLLIN};
+		return 0;
+	}
+	got = read(p[i].fd, buf, sizeof(buf));
+	if (got <= 0 || write(p[i].fd, buf, (size_t)got) != got) {
+		close(p[i].fd);
+		p[i].fd = -1;
+		return 0;
+	}
+	return 1;
+}
+
 static int mirror(int argc, char **argv, int first, const struct opts *o)
 {
 	struct sockaddr_storage at;
 	int64_t deadline = now_ms() + (int64_t)o->for_s * 1000;
 	unsigned long mirrored = 0;
-	struct pollfd p;
+	struct pollfd p[2 + MIRROR_CONNS];
 
 	if (argc - first != 1 || parse_endpoint(argv[first], &at))
 		return EXIT_USAGE;
-	p = (struct pollfd){.fd = open_socket(SOCK_DGRAM, &at, at.ss_family), .events = POLLIN};
-	if (p.fd < 0)
+	p[0] = (struct pollfd){.fd = open_socket(SOCK_DGRAM, &at, at.ss_family), .events = POLLIN};
+	p[1] = (struct pollfd){.fd = open_socket(SOCK_STREAM, &at, at.ss_family), .events = POLLIN};
+	if (p[0].fd < 0 || p[1].fd < 0 || listen(p[1].fd, 16) < 0)
 		return EXIT_USAGE;
+	for (int k = 2; k < 2 + MIRROR_CONNS; k++)
+		p[k] = (struct pollfd){.fd = -1, .events = POLLIN};
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	while (!stop && now_ms() < deadline) {
-		char buf[2048];
-		struct sockaddr_storage from;
-		socklen_t flen = sizeof(from);
-		ssize_t got;
-
-		if (poll(&p, 1, 200) <= 0)
+		if (poll(p, 2 + MIRROR_CONNS, 200) <= 0)
 			continue;
-		got = recvfrom(p.fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
-		if (got >= 0 &&
-		    sendto(p.fd, buf, (size_t)got, 0, (struct sockaddr *)&from, flen) >= 0)
-			mirrored++;
+		for (int k = 0; k < 2 + MIRROR_CONNS; k++)
+			if (p[k].fd >= 0 && (p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				mirrored += (unsigned long)mirror_one(p, k);
 	}
 	printf("mirrored %lu\n", mirrored);
 	return 0;

@@ -8,7 +8,7 @@
 # pairs (birthday punching and loss), one NAT, a public
 # peer, nested NATs behind a CGN with and without hairpinning; then
 # subsets of natemu's grid and of the kernel grid through natlab
-# punch-matrix (31 pairs).
+# punch-matrix (natemu mapping pairs, natemu TCP settings, the kernel).
 #
 #   [ns nlp<PID>: lo 203.0.113.10, 203.0.113.11]
 #     natreflector --session-secret    natprobe punch (A)    natprobe punch (B)
@@ -49,13 +49,14 @@ start_refl() {
 }
 stop_refl() { kill "$refl" 2>/dev/null; wait "$refl" 2>/dev/null; refl=; }
 
-# Two probes, two trials of each technique: all succeed, as predicted.
+# Two probes, two trials of each UDP technique (the group udp: relay and
+# the UDP ones; TCP's are below): all succeed, as predicted.
 start_refl --session-secret "$secret"
-inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --json "$tmp/a.json" \
-    203.0.113.10 >"$tmp/a.out" 2>&1 &
+inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --techniques udp \
+    --json "$tmp/a.json" 203.0.113.10 >"$tmp/a.out" 2>&1 &
 a=$!
-inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --json "$tmp/b.json" \
-    203.0.113.10 >"$tmp/b.out" 2>&1
+inns timeout 60 "$BIN/natprobe" punch --session s1 --key "$key" --trials 2 --techniques udp \
+    --json "$tmp/b.json" 203.0.113.10 >"$tmp/b.out" 2>&1
 rb=$?
 wait "$a"
 ra=$?
@@ -104,20 +105,20 @@ else
     bad "the reflector counted 8 meetings and relayed the relay's packets"
 fi
 
-# The TCP techniques (RFC 5128 3.4; 3.1 and 3.2 over TCP), without NAT:
-# each 2 of 2, as predicted from the TCP classes; the rendezvous met over
-# connections (the reflector counts six meetings and relays the relay's
-# packets); simultaneous open proven on a connection one of this side's own
+# The TCP techniques (RFC 5128 3.4 and 3.6; 3.1 and 3.2 over TCP), without
+# NAT: each 2 of 2, as predicted from the TCP classes; the rendezvous met
+# over connections (the reflector counts eight meetings and relays the
+# relay's packets); simultaneous open proven on a connection one of this side's own
 # moves made, no opening TTL without NAT.
 ktcp=$("$BIN/natreflector" --session-secret "$secret" --issue-session tcp1 | awk '{ print $4 }')
 tcp_pair() { # SESSION KEY OUT: both probes, TCP techniques; exit statuses in TCP_RC
     inns timeout 60 "$BIN/natprobe" punch --session "$1" --key "$2" --trials 2 \
-        --techniques tcp-relay,tcp-connection-reversal,tcp-simultaneous-open \
+        --techniques tcp-relay,tcp-connection-reversal,tcp-simultaneous-open,tcp-port-prediction \
         --json "$tmp/$3a.json" 203.0.113.10 \
         >"$tmp/$3a.out" 2>&1 &
     local pa=$!
     inns timeout 60 "$BIN/natprobe" punch --session "$1" --key "$2" --trials 2 \
-        --techniques tcp-relay,tcp-connection-reversal,tcp-simultaneous-open \
+        --techniques tcp-relay,tcp-connection-reversal,tcp-simultaneous-open,tcp-port-prediction \
         --json "$tmp/$3b.json" 203.0.113.10 \
         >"$tmp/$3b.out" 2>&1
     local rb=$?
@@ -132,16 +133,17 @@ kill -USR1 "$refl"
 sleep 0.2
 after=$(grep -o 'reason="rendezvous matched" packets=[0-9]*' "$tmp/refl" | tail -1 | sed 's/.*=//')
 cat "$tmp/tcpa.out" "$tmp/tcpb.out" "$tmp/tcpa.json" >"$tmp/out"
-if [ "$TCP_RC" = "0 0" ] && [ $((after - ${before:-0})) -eq 6 ] &&
+if [ "$TCP_RC" = "0 0" ] && [ $((after - ${before:-0})) -eq 8 ] &&
     grep -Eq '^  tcp-connection-reversal +2/2 .*expected works: agrees$' "$tmp/tcpb.out" &&
     grep -Eq '^  tcp-relay +2/2 .*expected works: agrees$' "$tmp/tcpb.out" &&
     grep -Eq '^  tcp-simultaneous-open +2/2 .*expected works: agrees$' "$tmp/tcpb.out" &&
+    grep -Eq '^  tcp-port-prediction +2/2 .*expected works: agrees$' "$tmp/tcpb.out" &&
     grep -q '"tcp":{"mapping":"none",' "$tmp/tcpa.json" &&
     grep -q '"technique":"tcp-relay",.*"path":"relay".*"transport":"tcp"' "$tmp/tcpa.json" &&
     grep -q '"won":"\(connect\|accept\)","open_ttl":0,"accepted":[0-9],"attempts":\[{"endpoint"' "$tmp/tcpa.json"; then
     ok
 else
-    bad "TCP without NAT: exit $TCP_RC (want 0 0), tcp-relay, -connection-reversal and -simultaneous-open 2/2 as predicted, $((after - ${before:-0})) meetings (want 6)"
+    bad "TCP without NAT: exit $TCP_RC (want 0 0), tcp-relay, -connection-reversal, -simultaneous-open and -port-prediction 2/2 as predicted, $((after - ${before:-0})) meetings (want 8)"
 fi
 
 # A probe alone: its trials could not start (outside the success rate), said why, exit 1.
@@ -334,23 +336,32 @@ two_nats_late() {
     fi
 }
 # RFC 5128 6.1, the impostor: on cli1's network a decoy owns the other
-# probe's private address and mirrors what it gets (two-nats-decoy). The
-# private technique tries that address first: every trial meets the decoy,
-# counts it as an impostor named by its address, and succeeds on the public
-# path, never the private one; the other side, with no decoy, counts none.
+# probe's private address and mirrors what it gets, datagrams and TCP
+# connections' bytes (two-nats-decoy). The private techniques, UDP's and
+# TCP's, try that address first: every trial meets the decoy, counts it as
+# an impostor named by its address, and succeeds on the public path, never
+# the private one; the other side, with no decoy, counts none.
+decoy_named() { # TECHNIQUE: its trials in la.json that name the decoy
+    sed 's/{"technique":/\n&/g' "$tmp/la.json" | grep "^{\"technique\":\"$1\"" |
+        grep -o '"impostors":\[{"endpoint":"10\.0\.2\.2:[0-9]*","packets":[1-9]' | wc -l
+}
 two_nats_decoy() {
-    local key6 named
+    local key6 udp tcp
     key6=$("$BIN/natreflector" --session-secret "$secret" --issue-session lab6 | awk '{ print $4 }')
-    TECHNIQUES=udp-hole-punching-private pair_lab lab6 "$key6" 2 two-nats-decoy || return
-    named=$(grep -o '"impostors":\[{"endpoint":"10\.0\.2\.2:[0-9]*","packets":[1-9]' "$tmp/la.json" | wc -l)
+    TECHNIQUES=udp-hole-punching-private,tcp-simultaneous-open-private \
+        pair_lab lab6 "$key6" 2 two-nats-decoy || return
+    udp=$(decoy_named udp-hole-punching-private)
+    tcp=$(decoy_named tcp-simultaneous-open-private)
     if [ "$LAB_RC" = "0 0" ] &&
         grep -Eq '^  udp-hole-punching-private +3/3 .*expected works: agrees$' "$tmp/la.out" &&
+        grep -Eq '^  tcp-simultaneous-open-private +3/3 .*expected works: agrees$' "$tmp/la.out" &&
         grep -q '^    IMPOSTOR: [0-9]* unauthenticated packets from 10\.0\.2\.2:' "$tmp/la.out" &&
-        [ "$named" -eq 3 ] && ! grep -q '"outcome":"success","path":"private"' "$tmp/la.json" &&
+        [ "$udp" -eq 3 ] && [ "$tcp" -eq 3 ] &&
+        ! grep -q '"outcome":"success","path":"private"' "$tmp/la.json" &&
         grep -q '"impostor_packets":0' "$tmp/lb.json" && ! grep -q IMPOSTOR "$tmp/lb.out"; then
         ok
     else
-        bad "two-nats-decoy: exit $LAB_RC (want 0 0), 3/3 on the public path, the decoy at 10.0.2.2 an impostor in each of 3 trials (named in $named)"
+        bad "two-nats-decoy: exit $LAB_RC (want 0 0), UDP's and TCP's private technique 3/3 on the public path, the decoy at 10.0.2.2 an impostor in each of 3 trials (named in $udp UDP, $tcp TCP)"
     fi
 }
 
@@ -446,12 +457,14 @@ punch_cell() {
         { [ -z "${4:-}" ] || sed 's/{"technique":/\n&/g' "$tmp/$1.json" |
             grep "^{\"technique\":\"$2\"" | grep -q "\"path\":\"$4\""; }
 }
-# punch_lab A B WANT...: natlab punch A B, 2 trials; each WANT is
-# "TECHNIQUE COUNT [PATH]" and must hold, and nothing may contradict.
+# punch_lab A B WANT...: natlab punch A B, 2 trials, the techniques of
+# LAB_TECHNIQUES (udp unless set); each WANT is "TECHNIQUE COUNT [PATH]"
+# and must hold, and nothing may contradict.
 punch_lab() {
     local a=$1 b=$2 name=$1+$2 w
     shift 2
-    $NATLAB punch --trials 2 --json "$tmp/$name.json" "$a" "$b" >"$tmp/$name.out" 2>&1
+    $NATLAB punch --trials 2 --techniques "${LAB_TECHNIQUES:-udp}" --json "$tmp/$name.json" \
+        "$a" "$b" >"$tmp/$name.out" 2>&1
     cp "$tmp/$name.out" "$tmp/out"
     for w in "$@"; do
         # shellcheck disable=SC2086 # the words of a want
@@ -463,9 +476,11 @@ punch_lab() {
     if grep -q CONTRADICTION "$tmp/$name.out"; then bad "natlab punch $a $b: a contradiction"; else ok; fi
 }
 # Two clients of one masquerade: their own endpoints share a network, so the
-# private technique works (path private, as predicted); the public endpoints
-# would need hairpinning, which Linux's masquerade does not do.
-par punch_lab masq same "relay 2/2 relay" "udp-hole-punching-private 2/2 private" \
+# private techniques work, UDP's and TCP's (path private, as predicted); the
+# public endpoints would need hairpinning, which Linux's masquerade does not
+# do.
+LAB_TECHNIQUES=udp,tcp-simultaneous-open-private par punch_lab masq same "relay 2/2 relay" \
+    "udp-hole-punching-private 2/2 private" "tcp-simultaneous-open-private 2/2 private" \
     "udp-hole-punching 0/2" "connection-reversal 0/2"
 # A peer with no NAT: everything works, as predicted.
 par punch_lab masq public "relay 2/2" "udp-hole-punching 2/2 public" \
@@ -527,20 +542,45 @@ natemu_sides=(natemu:mapping=endpoint-independent,filtering=endpoint-independent
     natemu:mapping=endpoint-independent,filtering=address-and-port-dependent
     natemu:mapping=address-dependent,filtering=address-dependent,ports=random
     natemu:mapping=address-and-port-dependent,filtering=address-and-port-dependent,ports=sequential)
+# The UDP techniques there (TCP's mapping grid is the simulated one's,
+# tests/test_punch_tcp_net.c, and the TCP grid's below).
+# natemu's TCP settings (natlab punch-matrix --natemu-tcp-grid has all 36
+# pairs), the TCP techniques: a NAT that drops a SYN it did not ask for and
+# lets SYNs cross; one that answers it with an ICMP error and does not let
+# SYNs cross; and a symmetric NAT with sequential ports that answers it with
+# a RST, where simultaneous open fails against the others and port
+# prediction (RFC 5128 3.6) works: 9 pairs, 45 cells.
+# shellcheck disable=SC2054
+tcp_sides=(natemu:unsolicited-syn=drop,simultaneous-open=on
+    natemu:unsolicited-syn=icmp,simultaneous-open=off
+    natemu:mapping=address-and-port-dependent,ports=sequential,unsolicited-syn=rst,simultaneous-open=on)
 # Quick (NATLAB_CHECK_QUICK=1, CI's sanitizer pass: the code paths, not
 # every cell, which the full pass has): the full cone and the symmetric NAT
-# only, 4 pairs, 24 cells, and no kernel grid (the pair labs above are).
+# only, 4 pairs, 24 cells; two TCP sides, 4 pairs, 20 cells; and no kernel
+# grid (the pair labs above are).
 if [ "${NATLAB_CHECK_QUICK:-0}" = 1 ]; then
     natemu_sides=("${natemu_sides[0]}" "${natemu_sides[3]}")
-    matrix_subset natemu-grid 24 --only-pairs "${natemu_sides[@]}"
+    matrix_subset natemu-grid 24 --techniques udp --only-pairs "${natemu_sides[@]}"
     peer_mappings natemu-grid "${natemu_sides[@]}"
+    matrix_subset natemu-tcp-grid 20 --techniques tcp --only-pairs "${tcp_sides[0]}" "${tcp_sides[2]}"
 else
-    matrix_subset natemu-grid 96 --only-pairs "${natemu_sides[@]}"
+    matrix_subset natemu-grid 96 --techniques udp --only-pairs "${natemu_sides[@]}"
     peer_mappings natemu-grid "${natemu_sides[@]}"
+    matrix_subset natemu-tcp-grid 45 --techniques tcp --only-pairs "${tcp_sides[@]}"
     # The kernel: masq-fully-random, snat-pool and cgn (masq's pairs are above
     # and in regression.sh), every ordered pair, each with a second client
-    # behind its own NAT and with a public peer: 15 pairs, 90 cells.
-    matrix_subset kernel-grid 90 masq-fully-random snat-pool cgn
+    # behind its own NAT and with a public peer, every technique, UDP's and
+    # TCP's: 15 pairs, 165 cells.
+    matrix_subset kernel-grid 165 masq-fully-random snat-pool cgn
+fi
+# Port prediction's own cells: against the sequential symmetric NAT,
+# simultaneous open fails and port prediction works, both as predicted.
+if grep -Eq '^natemu:unsolicited-syn=drop,simultaneous-open=on\+natemu:mapping=address-and-port-dependent,ports=sequential,unsolicited-syn=rst,simultaneous-open=on +tcp-simultaneous-open +0/1 +fails +agrees' "$tmp/natemu-tcp-grid.out" &&
+    grep -Eq '^natemu:unsolicited-syn=drop,simultaneous-open=on\+natemu:mapping=address-and-port-dependent,ports=sequential,unsolicited-syn=rst,simultaneous-open=on +tcp-port-prediction +1/1 +works +agrees' "$tmp/natemu-tcp-grid.out"; then
+    ok
+else
+    cp "$tmp/natemu-tcp-grid.out" "$tmp/out"
+    bad "natemu TCP grid: against the sequential symmetric NAT, simultaneous open 0/1 (fails) and port prediction 1/1 (works), as predicted"
 fi
 
 # natlab punch, the command: a pair lab from two profiles (masq on each side),
@@ -565,11 +605,12 @@ fi
 # Bad options: said, exit 2, before any lab is built.
 before=$(ip netns list | grep -c "^nl" || true)
 for args in "punch-matrix --trials" "punch-matrix --trials x masq" "punch --trials 0 masq masq" \
-    "punch-matrix --natemu-ports odd --natemu-grid"; do
+    "punch-matrix --natemu-ports odd --natemu-grid" "punch-matrix --techniques bogus masq" \
+    "punch --techniques tcp,bogus masq masq"; do
     # shellcheck disable=SC2086 # the words of a command line
     $NATLAB $args >"$tmp/out" 2>&1
     rc=$?
-    if [ "$rc" -eq 2 ] && grep -Eq "natlab punch(-matrix)?: --(trials|natemu-ports)" "$tmp/out"; then
+    if [ "$rc" -eq 2 ] && grep -Eq "natlab punch(-matrix)?: --(trials|natemu-ports|techniques)" "$tmp/out"; then
         ok
     else
         bad "natlab $args: exit $rc, want 2 and what was wrong"

@@ -29,6 +29,7 @@
 
 #include "addr.h"
 #include "testbeds/natemu/nat.h"
+#include "probe/guess.h"
 #include "probe/predict.h"
 #include "probe/punchtcp.h"
 #include "testlib.h"
@@ -56,7 +57,7 @@ enum hop { AT_HOST_A, AT_NAT_A_IN, AT_NAT_A_OUT, AT_ROUTER, AT_NAT_B_OUT, AT_NAT
 
 struct pkt {
 	enum hop at;
-	uint64_t due;
+	uint64_t due, seq; /* packets due at once are handled in the order sent */
 	bool icmp;
 	uint32_t sip, dip;
 	uint16_t sp, dp;
@@ -95,7 +96,7 @@ struct net {
 	struct host host[2];
 	struct pkt p[MAX_PKTS];
 	size_t np;
-	uint64_t now;
+	uint64_t now, seq;
 };
 
 static struct net *net;
@@ -106,6 +107,7 @@ static void send_pkt(struct pkt k, enum hop at, uint64_t delay)
 	CU_ASSERT_FATAL(net->np < MAX_PKTS);
 	k.at = at;
 	k.due = net->now + delay;
+	k.seq = net->seq++;
 	net->p[net->np++] = k;
 }
 
@@ -456,7 +458,9 @@ static void run_until(uint64_t until)
 				next = host_deadline(&net->host[s]);
 		for (size_t i = 0; i < net->np; i++)
 			if (net->p[i].due <= next &&
-			    (first == SIZE_MAX || net->p[i].due < net->p[first].due))
+			    (first == SIZE_MAX || net->p[i].due < net->p[first].due ||
+			     (net->p[i].due == net->p[first].due &&
+			      net->p[i].seq < net->p[first].seq)))
 				first = i;
 		if (first != SIZE_MAX) {
 			struct pkt k = net->p[first];
@@ -487,7 +491,12 @@ struct side_setting {
 	enum natemu_syn_reply syn;
 	bool simopen;
 	enum natemu_icmp icmp;
+	enum natemu_ports ports; /* preserve unless said */
 };
+
+/* The technique the cells run: simultaneous open, or port prediction
+ * (rule 9: the other's next ports first, when sequential). */
+static enum predict_technique technique = PREDICT_TCP_SIMULTANEOUS_OPEN;
 
 static struct predict_tcp_side truth(const struct side_setting *s)
 {
@@ -496,23 +505,32 @@ static struct predict_tcp_side truth(const struct side_setting *s)
 	static const enum probe_filtering f[3] = {PROBE_FILTERING_EI, PROBE_FILTERING_AD,
 						  PROBE_FILTERING_APD};
 	static const enum probe_syn syn[3] = {PROBE_SYN_DROP, PROBE_SYN_RST, PROBE_SYN_ICMP};
+	static const enum probe_ports ports[3] = {PROBE_PORTS_PRESERVING, PROBE_PORTS_SEQUENTIAL,
+						  PROBE_PORTS_RANDOM};
 
-	return (struct predict_tcp_side){
-	    {m[s->mapping], f[s->filtering], PROBE_PORTS_PRESERVING, 0},
-	    syn[s->syn],
-	    s->simopen ? PROBE_YES : PROBE_NO,
-	    s->icmp == NATEMU_ICMP_KILL ? PROBE_NO : PROBE_YES};
+	return (struct predict_tcp_side){{m[s->mapping], f[s->filtering], ports[s->ports],
+					  s->ports == NATEMU_PORTS_SEQUENTIAL ? 1 : 0},
+					 syn[s->syn],
+					 s->simopen ? PROBE_YES : PROBE_NO,
+					 s->icmp == NATEMU_ICMP_KILL ? PROBE_NO : PROBE_YES};
 }
 
-static struct punch_cfg cfg_for(int side, const struct sockaddr_storage *other, bool low)
+/* A side's candidates as natprobe's would be (punch_trial_config): for
+ * port prediction the other's next ports first, when its class says they
+ * can be named; then its public endpoint. */
+static struct punch_cfg cfg_for(int side, const struct sockaddr_storage *other,
+				const struct side_setting *theirs, bool low)
 {
 	struct punch_cfg c = {.session = "s1", .key_len = 16, .bind_peer = true};
+	struct predict_tcp_side t = truth(theirs);
 
 	memcpy(c.key, "k-k-k-k-k-k-k-k-", 16);
 	memcpy(c.token, side ? "BBBBBBBB" : "AAAAAAAA", 8);
 	memcpy(c.peer_token, side ? "AAAAAAAA" : "BBBBBBBB", 8);
-	c.cand[0].addr = *other;
-	c.ncand = 1;
+	if (technique == PREDICT_TCP_PORT_PREDICTION && predict_sequential(&t.base))
+		c.ncand = guess_window((const struct sockaddr *)other, t.base.delta,
+				       PUNCH_MAX_PREDICTED, c.cand, PUNCH_MAX_CANDIDATES - 1);
+	c.cand[c.ncand++].addr = *other;
 	c.interval_us = 50000;
 	c.max_rounds = 20;
 	c.timeout_us = 4000000;
@@ -544,6 +562,7 @@ static void cell(const struct side_setting *a, const struct side_setting *b, boo
 		c.unsolicited_syn = set[s]->syn;
 		c.simultaneous_open = set[s]->simopen;
 		c.icmp = set[s]->icmp;
+		c.ports = set[s]->ports;
 		c.pool[0] = s ? PUB_B : PUB_A;
 		c.npool = 1;
 		n.nat[s] = natemu_new(&c, seed + (uint64_t)s);
@@ -558,7 +577,7 @@ static void cell(const struct side_setting *a, const struct side_setting *b, boo
 	for (int s = 0; s < 2; s++)
 		CU_ASSERT_EQUAL_FATAL(n.host[s].registered.ss_family, AF_INET);
 	for (int s = 0; s < 2; s++) {
-		struct punch_cfg c = cfg_for(s, &n.host[!s].registered, low);
+		struct punch_cfg c = cfg_for(s, &n.host[!s].registered, set[!s], low);
 
 		c.passive = s == passive_side;
 
@@ -574,13 +593,26 @@ static void cell(const struct side_setting *a, const struct side_setting *b, boo
 	}
 }
 
+/* A wrong cell's connects, each side's, for the one who reads the failure. */
+static void print_attempts(void)
+{
+	for (int h = 0; h < 2; h++)
+		for (size_t q = 0; q < net->host[h].t.natt; q++) {
+			const struct ptcp_attempt *at = &net->host[h].t.att[q];
+			char b[64];
+
+			printf("\n      side %d: to %s: %s at %llu us", h,
+			       addr_format((const struct sockaddr *)&at->to.addr, b, sizeof(b)),
+			       ptcp_outcome_name(at->outcome), (unsigned long long)at->ended_us);
+		}
+}
+
 /* Observed against predicted, for one pair; counts what was judged. */
 static void judge(const struct side_setting *a, const struct side_setting *b, bool low,
 		  uint64_t skew, uint64_t seed, unsigned *judged, unsigned *wrong)
 {
 	struct predict_tcp_side ta = truth(a), tb = truth(b);
-	enum predict_expect e =
-	    predict_tcp_technique(PREDICT_TCP_SIMULTANEOUS_OPEN, &ta, &tb, low).expect;
+	enum predict_expect e = predict_tcp_technique(technique, &ta, &tb, low).expect;
 	enum punch_outcome out[2];
 
 	cell(a, b, low, skew, seed, out);
@@ -590,12 +622,13 @@ static void judge(const struct side_setting *a, const struct side_setting *b, bo
 	if (e == PREDICT_WORKS ? out[0] != PUNCH_SUCCESS || out[1] != PUNCH_SUCCESS
 			       : out[0] == PUNCH_SUCCESS || out[1] == PUNCH_SUCCESS) {
 		(*wrong)++;
-		printf("\n    %s: syn %d/%d simopen %d/%d icmp %d/%d map %d/%d filter %d/%d low %d "
-		       "skew %llu: %s %s",
+		printf("\n    %s: syn %d/%d simopen %d/%d icmp %d/%d map %d/%d filter %d/%d ports "
+		       "%d/%d low %d skew %llu: %s %s",
 		       e == PREDICT_WORKS ? "works" : "fails", a->syn, b->syn, a->simopen,
 		       b->simopen, a->icmp, b->icmp, a->mapping, b->mapping, a->filtering,
-		       b->filtering, low, (unsigned long long)skew, punch_outcome_name(out[0]),
-		       punch_outcome_name(out[1]));
+		       b->filtering, a->ports, b->ports, low, (unsigned long long)skew,
+		       punch_outcome_name(out[0]), punch_outcome_name(out[1]));
+		print_attempts();
 	}
 }
 
@@ -611,9 +644,12 @@ static void test_settings_grid(void)
 	for (int syn = 0; syn < 3; syn++)
 		for (int so = 0; so < 2; so++)
 			for (int ic = 0; ic < 2; ic++)
-				all[k++] = (struct side_setting){
-				    NATEMU_ENDPOINT_INDEPENDENT, NATEMU_ADDRESS_AND_PORT_DEPENDENT,
-				    (enum natemu_syn_reply)syn, so == 0, icmps[ic]};
+				all[k++] = (struct side_setting){NATEMU_ENDPOINT_INDEPENDENT,
+								 NATEMU_ADDRESS_AND_PORT_DEPENDENT,
+								 (enum natemu_syn_reply)syn,
+								 so == 0,
+								 icmps[ic],
+								 NATEMU_PORTS_PRESERVE};
 	for (int i = 0; i < 12; i++)
 		for (int j = 0; j < 12; j++)
 			for (int low = 0; low < 2; low++)
@@ -633,8 +669,11 @@ static void test_settings_grid(void)
 static struct side_setting linux_like(int mapping, int filtering)
 {
 	return (struct side_setting){(enum natemu_dependence)mapping,
-				     (enum natemu_dependence)filtering, NATEMU_SYN_RST, true,
-				     NATEMU_ICMP_TRANSLATE};
+				     (enum natemu_dependence)filtering,
+				     NATEMU_SYN_RST,
+				     true,
+				     NATEMU_ICMP_TRANSLATE,
+				     NATEMU_PORTS_PRESERVE};
 }
 
 /* Every mapping x filtering pair (RST-answering NATs that let SYNs cross,
@@ -652,6 +691,41 @@ static void test_mapping_grid(void)
 	printf("\n    %u judged cells, %u wrong ", judged, wrong);
 	CU_ASSERT_EQUAL(wrong, 0);
 	CU_ASSERT_TRUE(judged == 81);
+}
+
+/* Port prediction (rule 9): every mapping x filtering x port pattern
+ * (sequential or random) pair of Linux-like NATs, with the opening TTL;
+ * and where the guesses are what makes it work, simultaneous open alone
+ * fails. */
+static void test_port_prediction_grid(void)
+{
+	unsigned judged = 0, wrong = 0, works = 0, gained = 0;
+
+	technique = PREDICT_TCP_PORT_PREDICTION;
+	for (int i = 0; i < 18 * 18; i++) {
+		struct side_setting a = linux_like(i % 3, i / 3 % 3),
+				    b = linux_like(i / 18 % 3, i / 54 % 3);
+		struct predict_tcp_side ta, tb;
+
+		a.ports = i / 9 % 2 ? NATEMU_PORTS_RANDOM : NATEMU_PORTS_SEQUENTIAL;
+		b.ports = i / 162 ? NATEMU_PORTS_RANDOM : NATEMU_PORTS_SEQUENTIAL;
+		ta = truth(&a);
+		tb = truth(&b);
+		judge(&a, &b, true, 0, (uint64_t)i, &judged, &wrong);
+		if (predict_tcp_technique(PREDICT_TCP_PORT_PREDICTION, &ta, &tb, true).expect ==
+		    PREDICT_WORKS) {
+			works++;
+			gained +=
+			    predict_tcp_technique(PREDICT_TCP_SIMULTANEOUS_OPEN, &ta, &tb, true)
+				.expect == PREDICT_FAILS;
+		}
+	}
+	technique = PREDICT_TCP_SIMULTANEOUS_OPEN;
+	printf("\n    %u judged cells, %u wrong, %u work (%u only with the guesses) ", judged,
+	       wrong, works, gained);
+	CU_ASSERT_EQUAL(wrong, 0);
+	CU_ASSERT_EQUAL(judged, 18 * 18);
+	CU_ASSERT_TRUE(gained > 0);
 }
 
 /* Connection reversal over TCP, every mapping x filtering pair: the side
@@ -695,8 +769,12 @@ static void test_reversal_grid(void)
  * IP_MINTTL the opening SYN's time exceeded ends the connect. */
 static void test_rst_cell(void)
 {
-	struct side_setting rst = {NATEMU_ENDPOINT_INDEPENDENT, NATEMU_ADDRESS_AND_PORT_DEPENDENT,
-				   NATEMU_SYN_RST, true, NATEMU_ICMP_TRANSLATE};
+	struct side_setting rst = {NATEMU_ENDPOINT_INDEPENDENT,
+				   NATEMU_ADDRESS_AND_PORT_DEPENDENT,
+				   NATEMU_SYN_RST,
+				   true,
+				   NATEMU_ICMP_TRANSLATE,
+				   NATEMU_PORTS_PRESERVE};
 	enum punch_outcome out[2];
 
 	cell(&rst, &rst, true, 30000, 1, out);
@@ -717,6 +795,8 @@ int test_punch_tcp_net_register(void)
 	    {"the RST cell: the opening TTL makes the difference", test_rst_cell},
 	    {"every pair of natemu's TCP settings, as rule 7 predicts", test_settings_grid},
 	    {"every mapping x filtering pair, as rule 7 predicts", test_mapping_grid},
+	    {"port prediction: mapping x filtering x ports, as rule 9 predicts",
+	     test_port_prediction_grid},
 	    {"reversal over TCP: every mapping x filtering pair, as rule 8 predicts",
 	     test_reversal_grid},
 	};

@@ -22,6 +22,7 @@ int test_stun_register(void);
 int test_peermsg_register(void);
 int test_addr_register(void);
 int test_predict_register(void);
+int test_hops_register(void);
 int test_hex_register(void);
 int test_natemu_register(void);
 int test_natemu_ttl_register(void);

@@ -109,7 +109,8 @@ pair_reflector() {
 }
 
 # Both probes; cli1's record appended to JSON (if given). PUNCH_RC: cli1's
-# exit status, then peer's. NATLAB_PUNCH_OPTIONS: more options for both
+# exit status, then peer's. PUNCH_TECHNIQUES: natprobe punch's --techniques
+# (all unless set). NATLAB_PUNCH_OPTIONS: more options for both
 # (natprobe punch's, e.g. "--techniques udp-hole-punching --open-ttl 0");
 # NATLAB_PUNCH_OPTIONS_B: more for the second side only (e.g. "--stagger 50").
 pair_probes() {
@@ -117,13 +118,15 @@ pair_probes() {
 	dir=$(lab_state_dir)
 	# shellcheck disable=SC2086 # the options are words
 	in_ns "$PAIR_PEER" "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
-		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} ${NATLAB_PUNCH_OPTIONS_B:-} \
+		--trials "$trials" ${PUNCH_TECHNIQUES:+--techniques "$PUNCH_TECHNIQUES"} \
+		${NATLAB_PUNCH_OPTIONS:-} ${NATLAB_PUNCH_OPTIONS_B:-} \
 		--json "$dir/peer.json" 203.0.113.10 \
 		>"$dir/peer.out" 2>&1 &
 	local p=$!
 	# shellcheck disable=SC2086
 	in_ns cli1 "$NATLAB_BIN/natprobe" punch --session "$PUNCH_SESSION" --key "$PUNCH_KEY" \
-		--trials "$trials" ${NATLAB_PUNCH_OPTIONS:-} --label "$label" --json "$dir/cli1.json" \
+		--trials "$trials" ${PUNCH_TECHNIQUES:+--techniques "$PUNCH_TECHNIQUES"} \
+		${NATLAB_PUNCH_OPTIONS:-} --label "$label" --json "$dir/cli1.json" \
 		203.0.113.10 >"$dir/cli1.out" 2>&1
 	ra=$?
 	wait "$p"
@@ -168,6 +171,17 @@ punch_trials() {
 	fi
 }
 
+# --techniques LIST: natprobe punch's names or groups (udp, tcp, all),
+# checked by natprobe itself before any lab is built; into PUNCH_TECHNIQUES.
+punch_techniques() {
+	local err
+	err=$("$NATLAB_BIN/natprobe" punch --techniques "$1" --list-techniques 2>&1 >/dev/null) || {
+		echo "${err/natprobe punch:/natlab punch:}" >&2
+		exit 2
+	}
+	PUNCH_TECHNIQUES=$1
+}
+
 # --delay MS: a number, for NATLAB_INET_DELAY.
 punch_delay() {
 	case $1 in
@@ -177,13 +191,15 @@ punch_delay() {
 	export NATLAB_INET_DELAY=$1
 }
 
-# natlab punch [--trials N] [--json FILE] [--delay MS] PROFILE_A PROFILE_B
+# natlab punch [--trials N] [--json FILE] [--delay MS] [--techniques LIST]
+#              PROFILE_A PROFILE_B
 cmd_punch() {
-	local trials=5 json=''
+	local trials=5 json='' PUNCH_TECHNIQUES=''
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 2 ]; do
 		case $1 in
 		--trials) punch_trials "$2"; trials=$2 ;;
+		--techniques) punch_techniques "$2" ;;
 		--json) json=$2 ;;
 		--delay) punch_delay "$2" ;;
 		*) usage >&2; exit 2 ;;
@@ -193,7 +209,8 @@ cmd_punch() {
 	[ $# -eq 2 ] || { usage >&2; exit 2; }
 	need_root
 	export NATLAB_LABECHO=0 NATLAB_INET_DELAY # the reflector host's ports are natreflector's
-	echo "natlab punch: $1 (cli1) and $2 (peer), $trials trials per technique," \
+	echo "natlab punch: $1 (cli1) and $2 (peer), $trials trials per technique" \
+		"(${PUNCH_TECHNIQUES:-all})," \
 		"${NATLAB_INET_DELAY} ms one way between wan-a and wan-b"
 	punch_pair "$1" "$2" "$trials" "$json"
 }
@@ -231,24 +248,40 @@ natemu_grid() {
 	done
 }
 
-# One pair of the grid, in the background: its summary rows, exit status
-# and record in WORK/N.*, none shared with another pair's.
+# natemu's TCP settings, as sides "natemu:unsolicited-syn=S,simultaneous-open=O":
+# what the NAT does with a SYN it did not ask for (drop, RST, ICMP error;
+# RFC 5382 REQ-4) and whether it lets a SYN cross its own (REQ-2), with
+# natemu's default port-restricted cone; --natemu-tcp-grid runs their 36
+# pairs, the TCP techniques unless --techniques says otherwise.
+natemu_tcp_grid() {
+	local syn so
+	for syn in drop rst icmp; do
+		for so in on off; do
+			echo "natemu:unsolicited-syn=$syn,simultaneous-open=$so"
+		done
+	done
+}
+
+# One pair of the grid, in the background: its summary rows, exit status,
+# output and record in WORK/N.*, none shared with another pair's.
 matrix_job() {
 	local a=$1 b=$2 trials=$3 work=$4 n=$5
-	punch_pair "$a" "$b" "$trials" "$work/$n.json" >/dev/null </dev/null
+	punch_pair "$a" "$b" "$trials" "$work/$n.json" >"$work/$n.log" 2>&1 </dev/null
 	echo $? >"$work/$n.rc"
 	printf '%s\n' "$PUNCH_ROWS" >"$work/$n.rows"
 }
 
 cmd_punch_matrix() {
 	local trials=3 json='' rc=0 a b row profiles=() jobs=${NATLAB_PUNCH_JOBS:-3} MATRIX_EXTRA=1
-	local grid=0 NATEMU_GRID_PORTS=
+	local grid=0 tcp_grid=0 NATEMU_GRID_PORTS='' PUNCH_TECHNIQUES=''
 	NATLAB_INET_DELAY=${NATLAB_INET_DELAY:-10}
 	while [ $# -gt 0 ]; do
 		case $1 in
-		--trials | --json | --delay | --natemu-ports)
+		--trials | --json | --delay | --natemu-ports | --techniques)
 			[ $# -ge 2 ] || { echo "natlab punch-matrix: $1 wants a value" >&2; exit 2; } ;;&
 		--trials) punch_trials "$2"; trials=$2; shift 2 ;;
+		--techniques) punch_techniques "$2"; shift 2 ;;
+		--natemu-tcp-grid) tcp_grid=1; MATRIX_EXTRA=0; shift ;;
 		--json) json=$2; shift 2 ;;
 		--delay) punch_delay "$2"; shift 2 ;;
 		--natemu-grid) grid=1; MATRIX_EXTRA=0; shift ;;
@@ -264,6 +297,8 @@ cmd_punch_matrix() {
 		esac
 	done
 	[ "$grid" = 0 ] || mapfile -t -O "${#profiles[@]}" profiles < <(natemu_grid)
+	[ "$tcp_grid" = 0 ] || mapfile -t -O "${#profiles[@]}" profiles < <(natemu_tcp_grid)
+	[ "$tcp_grid" = 0 ] || PUNCH_TECHNIQUES=${PUNCH_TECHNIQUES:-tcp}
 	local MATRIX_DEFAULT=0
 	[ ${#profiles[@]} -gt 0 ] || { profiles=(masq masq-random masq-fully-random snat-pool cgn); MATRIX_DEFAULT=1; }
 	need_root
@@ -290,13 +325,19 @@ cmd_punch_matrix() {
 		while read -r row; do
 			[ -n "$row" ] && echo "$a+$b $row" >>"$work/table"
 		done <"$work/$i.rows"
+		# A pair that gave no rows is in the table all the same, and why on stderr.
+		if ! grep -q . "$work/$i.rows"; then
+			echo "$a+$b - - - FAILED" >>"$work/table"
+			echo "natlab punch-matrix: $a + $b gave no results:" >&2
+			tail -5 "$work/$i.log" | sed 's/^/  /' >&2
+		fi
 	done <<<"$pairs"
 	# The PAIR column as wide as its longest name (natemu's are long).
 	touch "$work/table"
 	awk 'NR == FNR { if (length($1) > w) w = length($1); next }
-	     FNR == 1 { printf "%-*s %-26s %-8s %-8s %s\n", w, "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }
-	     { printf "%-*s %-26s %-8s %-8s %s\n", w, $1, $2, $3, $4, $5 }
-	     END { if (!w) printf "%-38s %-26s %-8s %-8s %s\n", "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }' \
+	     FNR == 1 { printf "%-*s %-29s %-8s %-8s %s\n", w, "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }
+	     { printf "%-*s %-29s %-8s %-8s %s\n", w, $1, $2, $3, $4, $5 }
+	     END { if (!w) printf "%-38s %-29s %-8s %-8s %s\n", "PAIR", "TECHNIQUE", "COUNT", "EXPECTED", "RESULT" }' \
 		"$work/table" "$work/table"
 	rm -rf "$work"
 	return "$rc"

@@ -1,9 +1,10 @@
 # shellcheck shell=bash disable=SC2034
 # two-nats-decoy: two-nats, and on the first NAT's network a decoy that owns
 # the other probe's private address (10.0.2.2) and sends every datagram it
-# gets back as it came (labecho mirror): RFC 5128 6.1's impostor. A probe
-# on cli1 that tries the other's private endpoint reaches the decoy, not
-# the other probe, and gets its own signed packets back from there.
+# gets, and a TCP connection's bytes, back as they came (labecho mirror):
+# RFC 5128 6.1's impostor. A probe on cli1 that tries the other's private
+# endpoint reaches the decoy, not the other probe, and gets its own signed
+# packets back from there.
 #
 #   cli1 10.0.1.2 --+                     (10.0.2.2/32 on-link from cli1)
 #   decoy 10.0.2.2 -+-- lan [nat] wan 203.0.113.1 --- [inet] --- 198.51.100.1 [natb] lan -- peer 10.0.2.2
@@ -29,12 +30,14 @@ profile_up() {
 	lab_addr decoy eth0 10.0.2.2/32
 	in_ns decoy ip route add 10.0.1.0/24 dev eth0
 	in_ns cli1 ip route add 10.0.2.2/32 dev eth0
-	# Every UDP datagram, whatever its port, to the mirror; conntrack
-	# sends the mirrored one back from the port it was sent to.
+	# Every UDP datagram and TCP connection, whatever its port, to the
+	# mirror; conntrack sends what it mirrors back from the port it was
+	# sent to.
 	lab_nft decoy "table ip natlab {
 	chain prerouting {
 		type nat hook prerouting priority dstnat; policy accept;
 		udp dport != $DECOY_PORT redirect to :$DECOY_PORT
+		tcp dport != $DECOY_PORT redirect to :$DECOY_PORT
 	}
 }"
 	in_ns decoy "$NATLAB_BIN/labecho" mirror --for 86400 10.0.2.2:$DECOY_PORT \

@@ -614,8 +614,8 @@ static struct txn *order(struct probe_run *r, int tag, int conn, enum probe_orde
 	wire_put32(t->tid + 4, (uint32_t)(t - r->e->txns));
 	if (token)
 		memcpy(t->token, token, sizeof(t->token));
-	else { /* unique to the order: its place and a serial */
-		memcpy(t->token, t->tid + 4, 4);
+	else { /* unique to the run and the order: its place and a serial */
+		wire_put32(t->token, r->e->run_id ^ ((uint32_t)(t - r->e->txns) * 2654435761u));
 		wire_put32(t->token + 4, r->e->serial + 1);
 	}
 	first_send(r->e, r, t);
@@ -828,6 +828,11 @@ void probe_cancel(struct probe_run *r, int tag)
 uint64_t probe_now_us(const struct probe_run *r)
 {
 	return r->e->now_us;
+}
+
+uint32_t probe_token_nonce(const struct probe_run *r)
+{
+	return r->e->run_id ^ (uint32_t)r->e->now_us;
 }
 
 unsigned probe_tcp_lifetime_max_s(const struct probe_run *r)
@@ -1195,7 +1200,7 @@ probe_engine_t *probe_engine_new(const struct probe_io *io, const struct sockadd
 	e->io = *io;
 	memcpy(&e->role[PROBE_PP], primary, addr_len(primary));
 	e->start_us = e->now_us = now_us;
-	e->run_id = (uint32_t)(now_us * 2654435761u) ^ 0x6e61746c;
+	e->run_id = io->run_id ? io->run_id : (uint32_t)(now_us * 2654435761u) ^ 0x6e61746c;
 	for (size_t i = 0; i < ntests; i++) {
 		struct probe_run *r = &e->runs[e->nruns++];
 

@@ -52,6 +52,16 @@ enum probe_tcp_event {
 struct probe_io {
 	void *ctx;
 	/*
+	 * The run's identity, in every transaction ID and every order's token:
+	 * the driver gives a random one (0: one from the clock, for the
+	 * simulated tests). The reflector names its answer to a SYN order by
+	 * the token (the SYN's sequence number), so two probes at one reflector
+	 * must never share one: with tokens from their transaction slots alone,
+	 * one probe's NAT's RST was taken for the other's host answering (a
+	 * wrong TCP filtering verdict, seen with two probes classifying at once).
+	 */
+	uint32_t run_id;
+	/*
 	 * Open a fresh UDP socket on a new local port. Returns its handle
 	 * (>= 0) and, in local, its address as packets to `toward` will carry
 	 * it (IP and port), or -1.
@@ -326,6 +336,11 @@ int probe_timer(struct probe_run *r, int tag, uint64_t delay_us);
 /* Forget every unsettled question and timer of this test with this tag. */
 void probe_cancel(struct probe_run *r, int tag);
 uint64_t probe_now_us(const struct probe_run *r);
+/* Four bytes for an order's token that no other run's share (the run's
+ * identity, struct probe_io, mixed with the time): ARM and SYN-hold
+ * orders are kept at the reflector by token and session, and two probes of
+ * one punch session classify at once. */
+uint32_t probe_token_nonce(const struct probe_run *r);
 unsigned probe_lifetime_max_s(const struct probe_run *r);
 unsigned probe_tcp_lifetime_max_s(const struct probe_run *r);
 void probe_progress(struct probe_run *r, const char *text);

@@ -139,6 +139,15 @@ static int drv_open(void *ctx, const struct sockaddr *toward, struct sockaddr_st
 	return fd;
 }
 
+/* A random identity for the run (struct probe_io says why); 0, the
+ * clock's, when the kernel gives no randomness. */
+static uint32_t random_run_id(void)
+{
+	uint32_t id;
+
+	return getrandom(&id, sizeof(id), 0) == sizeof(id) ? id : 0;
+}
+
 /*
  * Two sockets on ports N and N+1, N even, as RTP and RTCP take them. N is
  * drawn from 16384-32766, below Linux's ephemeral range, where such fixed
@@ -800,6 +809,7 @@ static void run(probe_engine_t *e, struct driver *d, uint64_t limit_us)
 static struct probe_io driver_io(struct driver *d)
 {
 	return (struct probe_io){.ctx = d,
+				 .run_id = random_run_id(),
 				 .open = drv_open,
 				 .send = drv_send,
 				 .tcp_listen = drv_tcp_listen,

@@ -109,7 +109,7 @@ static void arm(struct probe_run *r, struct state *s)
 	s->trial++;
 	s->syn = -1;
 	s->syn_ended = s->unreachable = s->result_in = s->result_ok = s->syn_spoiled = false;
-	wire_put32(s->token, (uint32_t)probe_now_us(r));
+	wire_put32(s->token, probe_token_nonce(r));
 	wire_put32(s->token + 4, 0x1C000000u | s->trial);
 	if (probe_tcp_order_copies(r, TAG_ARM, s->ctrl, PROBE_ORDER_ICMP_ARM, PROBE_AP, 0,
 				   s->copies, 2 * s->wait_ms, s->token)) {

@@ -62,7 +62,7 @@ static void arm(struct probe_run *r, struct state *s)
 	s->trial++;
 	s->sim = -1;
 	s->sim_done = s->connected = s->result_done = s->have_result = false;
-	wire_put32(s->token, (uint32_t)probe_now_us(r));
+	wire_put32(s->token, probe_token_nonce(r));
 	wire_put32(s->token + 4, s->trial);
 	if (probe_tcp_order_action(r, TAG_ARM, s->ctrl, PROBE_ORDER_SIMOPEN_ARM, PROBE_AP, 0,
 				   s->arm_ms, s->token)) {

@@ -67,7 +67,7 @@ static void order(struct probe_run *r, struct state *s)
 	if (!s->ctrl_up || !s->mapped_known || s->armed)
 		return;
 	s->armed = true;
-	wire_put32(s->token, (uint32_t)probe_now_us(r));
+	wire_put32(s->token, probe_token_nonce(r));
 	wire_put32(s->token + 4, 0x5E1D0001u);
 	if (probe_tcp_order_action(r, TAG_ARM, s->ctrl, PROBE_ORDER_SYN_HOLD, PROBE_AP,
 				   addr_port((struct sockaddr *)&s->mapped), RESULT_MS, s->token))

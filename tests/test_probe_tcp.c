@@ -121,6 +121,9 @@ struct tsim {
 	bool alg;                /* the NAT rewrites addresses in payloads (natemu's alg=on) */
 	uint8_t syn_ttl[65536];  /* by the reflector-side source port: its SYN's TTL */
 	unsigned lifetime_max_s; /* --tcp-lifetime */
+	uint32_t run_id;         /* the engine's, when not 0 (as natprobe's driver gives one) */
+	uint32_t seqs[64];       /* the reflector's SYNs' sequence numbers, in order */
+	size_t nseqs;
 	probe_engine_t *engine;
 };
 
@@ -503,6 +506,8 @@ static void start_order(struct tsim *s, const struct refl_test *t, int arrival, 
 	ip_port((struct sockaddr *)&s->refl.advertised[t->from_role], &syn.src_ip, &syn.src_port);
 	ip_port((const struct sockaddr *)&t->target, &syn.dst_ip, &syn.dst_port);
 	syn.seq = wire_get32(t->token);
+	if (s->nseqs < sizeof(s->seqs) / sizeof(s->seqs[0]))
+		s->seqs[s->nseqs++] = syn.seq;
 	fly(s, syn);
 }
 
@@ -1020,7 +1025,8 @@ static void probe_with(struct tsim *s, const struct probe_test *const *tests, si
 			      .peer_tcp_listen = s->peer ? peer_tcp_listen : NULL,
 			      .peer_tcp_connect = s->peer ? peer_tcp_connect : NULL,
 			      .session = SESSION,
-			      .tcp_lifetime_max_s = s->lifetime_max_s};
+			      .tcp_lifetime_max_s = s->lifetime_max_s,
+			      .run_id = s->run_id};
 
 	refl_session_key((const uint8_t *)SECRET, strlen(SECRET), SESSION, right);
 	io.key = s->no_session ? NULL : key ? key : right;
@@ -1279,6 +1285,35 @@ static void test_syn_no_nat(void)
 	CU_ASSERT_EQUAL(res.tcp.syn_mapped, PROBE_SYN_PASS);
 	CU_ASSERT_EQUAL(res.tcp.syn, PROBE_SYN_PASS);
 	CU_ASSERT_TRUE(res.tcp.syn_seen[1].asked); /* a pass is confirmed at a second port */
+}
+
+/* Two probes at one reflector, their runs alike (same start, same order
+ * of orders): the sequence numbers of the reflector's SYNs, which name
+ * whose test an answer belongs to, are never the same. They once came from
+ * the order's slot alone, and another probe's NAT's RST, acking the same
+ * number, was taken for this one's host answering: endpoint-independent
+ * filtering where there was none. */
+static void test_syn_tokens_per_run(void)
+{
+	struct natemu_cfg cfg = nat_cfg(0, 0);
+	uint32_t first[64];
+	size_t nfirst;
+	struct probe_result res;
+	struct tsim s;
+
+	tsim_setup(&s, &cfg, 1);
+	s.run_id = 0x11111111u;
+	probe_syns(&s, NULL, &res);
+	nfirst = s.nseqs;
+	memcpy(first, s.seqs, nfirst * sizeof(first[0]));
+	CU_ASSERT_TRUE(nfirst >= 2);
+	tsim_setup(&s, &cfg, 1);
+	s.run_id = 0x22222222u;
+	probe_syns(&s, NULL, &res);
+	CU_ASSERT_EQUAL(s.nseqs, nfirst);
+	for (size_t i = 0; i < s.nseqs; i++)
+		for (size_t k = 0; k < nfirst; k++)
+			CU_ASSERT_NOT_EQUAL(s.seqs[i], first[k]);
 }
 
 /* Without a session, or with a key the reflector refuses: untested, or
@@ -1655,6 +1690,8 @@ int test_probe_tcp_register(void)
 	    {"TCP filtering x unsolicited SYN, host REJECT or not, exactly", test_syn_grid},
 	    {"TCP SYNs without a NAT", test_syn_no_nat},
 	    {"TCP SYN orders: a refused key, no tests at the reflector", test_syn_session},
+	    {"TCP SYN orders: two probes never share the SYNs' sequence numbers",
+	     test_syn_tokens_per_run},
 	    {"TCP simultaneous open on/off x filtering x unsolicited SYN", test_simopen_grid},
 	    {"TCP simultaneous open: no NAT, no silent port", test_simopen_edges},
 	    {"TCP hairpinning x mapping x filtering x simultaneous open", test_hairpin_grid},

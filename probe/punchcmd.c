@@ -595,15 +595,19 @@ static struct predict_side their_side(const struct meeting *mt)
 	return predict_side_from_wire(mt->cls);
 }
 
-/* The other side as technique t sees it: its TCP class for a TCP one
- * (unknown when it sent none). */
-static struct predict_side their_side_for(const struct technique *t, const struct meeting *mt)
+/* The other side's TCP class, as its registration carried it (unknown
+ * when it sent none). */
+static struct predict_tcp_side their_tcp_side(const struct meeting *mt)
 {
 	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
 
-	if (!t->tcp)
-		return their_side(mt);
-	return predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls : none).base;
+	return predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls : none);
+}
+
+/* The other side as technique t sees it: its TCP class for a TCP one. */
+static struct predict_side their_side_for(const struct technique *t, const struct meeting *mt)
+{
+	return t->tcp ? their_tcp_side(mt).base : their_side(mt);
 }
 
 /* Step 4's configuration: where to send, and whether to wait. */
@@ -1190,10 +1194,7 @@ static int print_summary(FILE *out, const struct options *o, const struct techni
 static struct predict predict_tcp_all(const struct options *o, const struct probe_result *me,
 				      const struct meeting *mt, enum predict_technique rule)
 {
-	static const uint8_t none[PREDICT_TCP_WIRE_LEN] = {0};
-	struct predict_tcp_side mine = predict_tcp_side_of(&me->tcp),
-				theirs = predict_tcp_side_from_wire(mt->have_tcp_cls ? mt->tcp_cls
-										     : none);
+	struct predict_tcp_side mine = predict_tcp_side_of(&me->tcp), theirs = their_tcp_side(mt);
 
 	return predict_tcp_technique(rule, &mine, &theirs,
 				     o->open_ttl && o->server.ss_family == AF_INET);

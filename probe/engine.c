@@ -840,6 +840,16 @@ unsigned probe_tcp_lifetime_max_s(const struct probe_run *r)
 	return r->e->io.tcp_lifetime_max_s;
 }
 
+const struct hops_sweep *probe_sweep(const struct probe_run *r)
+{
+	return r->e->io.sweep;
+}
+
+const struct portmap_report *probe_portmap(const struct probe_run *r)
+{
+	return r->e->io.portmap;
+}
+
 unsigned probe_lifetime_max_s(const struct probe_run *r)
 {
 	return r->e->io.lifetime_max_s;

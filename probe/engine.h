@@ -140,6 +140,13 @@ struct probe_io {
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
 	unsigned lifetime_max_s;
 	unsigned tcp_lifetime_max_s; /* the TCP one's (--tcp-lifetime=MAX_S) */
+	/*
+	 * Measured by the driver before the engine starts, for the depth and
+	 * portmap tests (NULL: not measured): the TTL sweep toward the
+	 * reflector, and the gateway's port-mapping protocols.
+	 */
+	const struct hops_sweep *sweep;
+	const struct portmap_report *portmap;
 };
 
 /* One answer, checked, as a test sees it. */
@@ -343,6 +350,8 @@ uint64_t probe_now_us(const struct probe_run *r);
 uint32_t probe_token_nonce(const struct probe_run *r);
 unsigned probe_lifetime_max_s(const struct probe_run *r);
 unsigned probe_tcp_lifetime_max_s(const struct probe_run *r);
+const struct hops_sweep *probe_sweep(const struct probe_run *r);
+const struct portmap_report *probe_portmap(const struct probe_run *r);
 void probe_progress(struct probe_run *r, const char *text);
 bool probe_own_source_visible(const struct probe_run *r);
 /* The address of a role. */

@@ -154,15 +154,25 @@ static void collect(const struct sweeper *w, struct hops_sweep *s)
 	}
 }
 
-static void sweep(const struct sockaddr *server, struct hops_sweep *s)
+/* Whether TTL t still has something to tell: its hop unseen, below the
+ * reflector (or the reflector not reached). */
+static bool silent(const struct hops_sweep *s, unsigned t)
+{
+	return !s->hop[t - 1].seen && (!s->server_at || t < s->server_at);
+}
+
+/* Send at every TTL (again: only at the silent ones), and collect. */
+static void sweep(const struct sockaddr *server, struct hops_sweep *s, bool again)
 {
 	struct sweeper w;
 	unsigned opened = 0;
 
 	for (unsigned t = 1; t <= HOPS_MAX; t++) {
-		w.fd[t - 1] = send_probe(server, t, w.tid[t - 1]);
+		w.fd[t - 1] = again && !silent(s, t) ? -1 : send_probe(server, t, w.tid[t - 1]);
 		opened += w.fd[t - 1] >= 0;
 	}
+	if (again && !opened)
+		return;
 	if (opened)
 		collect(&w, s);
 	else
@@ -176,7 +186,13 @@ void hops_auto_sweep(const struct sockaddr *server, struct hops_auto *a)
 {
 	hops_sweep_init(&a->sweep, server);
 	if (server->sa_family == AF_INET)
-		sweep(server, &a->sweep);
+		sweep(server, &a->sweep, false);
+}
+
+void hops_auto_resweep(const struct sockaddr *server, struct hops_auto *a)
+{
+	if (server->sa_family == AF_INET && !a->sweep.skipped && !hops_complete(&a->sweep))
+		sweep(server, &a->sweep, true);
 }
 
 static bool swept(const struct hops_sweep *s)

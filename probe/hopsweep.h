@@ -26,6 +26,14 @@ struct hops_auto {
  * natprobe's classification, which spends a NAT's ICMP errors (hops.c).
  */
 void hops_auto_sweep(const struct sockaddr *server, struct hops_auto *a);
+/*
+ * Again at the TTLs that stayed silent, keeping what the first sweep saw:
+ * a router's ICMP errors are rate-limited (Linux: icmp_ratelimit, 1 s a
+ * token per destination after a burst of 6), so a second round at least
+ * 1 s later hears a hop whose tokens an earlier test spent. Does nothing
+ * when nothing was silent. Does not decide again.
+ */
+void hops_auto_resweep(const struct sockaddr *server, struct hops_auto *a);
 
 /* The record's "open_ttl_sweep". */
 json_t *hops_auto_json(const struct hops_auto *a);

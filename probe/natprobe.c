@@ -24,7 +24,9 @@
 #include "addr.h"
 #include "clock.h"
 #include "peermsg.h"
+#include "probe/hopsweep.h"
 #include "probe/peer.h"
+#include "probe/portmapcmd.h"
 #include "probe/punchcmd.h"
 #include "probe/report.h"
 #include "probe/tests.h"
@@ -34,6 +36,7 @@
 #define EXIT_INCONCLUSIVE 1
 #define EXIT_USAGE        2
 #define EXIT_UNREACHABLE  3
+#define RESWEEP_AFTER_US  1000000u  /* the depth sweep's second round (hopsweep.h) */
 #define RUN_LIMIT_US      30000000u /* a run never takes longer than this, */
 #define LIFETIME_DEFAULT  300       /* but for the lifetime test's: 3 x MAX_S more */
 #define LIFETIME_MAX      3600
@@ -848,6 +851,86 @@ int natprobe_classify(const struct sockaddr *server, const char *session, const 
 	return 0;
 }
 
+static bool selected(const struct options *o, const struct probe_test *t)
+{
+	for (size_t i = 0; i < o->ntests; i++)
+		if (o->tests[i] == t)
+			return true;
+	return false;
+}
+
+/* What the depth and portmap tests read, measured before the engine: the
+ * sweep first, since the gateway's answers take up to about 2 s and the
+ * engine's hairpinning test spends a NAT's ICMP errors (hops.c). */
+struct premeasure {
+	struct hops_auto sweep;
+	struct portmap_report portmap;
+};
+
+static void sleep_until_us(uint64_t t)
+{
+	uint64_t now = clock_now_us();
+
+	if (now < t)
+		usleep((useconds_t)(t - now));
+}
+
+/* The sweep's second round (hops_auto_resweep), 1 s after its first. */
+struct resweep {
+	struct hops_auto *sweep;
+	uint64_t first_us;
+	const struct sockaddr *server;
+};
+
+static void resweep(void *arg)
+{
+	struct resweep *r = arg;
+
+	if (hops_complete(&r->sweep->sweep))
+		return;
+	sleep_until_us(r->first_us + RESWEEP_AFTER_US);
+	hops_auto_resweep(r->server, r->sweep);
+}
+
+static void premeasure(const struct options *o, struct premeasure *m, struct probe_io *io)
+{
+	const struct sockaddr *server = (const struct sockaddr *)&o->server;
+	bool depth = selected(o, &probe_test_depth), portmap = selected(o, &probe_test_portmap);
+	struct portmap_ctx c = {.mapping = portmap};
+	struct resweep again = {&m->sweep, clock_now_us(), server};
+
+	if (!depth && !portmap)
+		return;
+	if (depth) {
+		hops_auto_sweep(server, &m->sweep);
+		io->sweep = &m->sweep.sweep;
+	}
+	if (depth && !portmap && server->sa_family != AF_INET)
+		return;
+	memset(&m->portmap, 0, sizeof(m->portmap));
+	io->portmap = &m->portmap;
+	if (server->sa_family != AF_INET) {
+		m->portmap.ran = true;
+		for (int p = 0; p < PORTMAP_NPROTO; p++)
+			snprintf(m->portmap.proto[p].error, sizeof(m->portmap.proto[p].error),
+				 "IPv4 only: the reflector is IPv6");
+		return;
+	}
+	c.server = o->server;
+	if (addr_route_source(server, 0, &c.local)) {
+		m->portmap.ran = true;
+		snprintf(m->portmap.proto[0].error, sizeof(m->portmap.proto[0].error),
+			 "no route toward the reflector");
+		return;
+	}
+	portmap_default_gateway(&c.gateway);
+	if (depth) {
+		c.before_icmp = resweep;
+		c.arg = &again;
+	}
+	portmap_run(&c, &m->portmap);
+}
+
 /* One rule (probe_result_open): 1 when a verdict of a test that ran is
  * inconclusive, except those that do not apply or that one host cannot
  * reach by design. */
@@ -880,6 +963,7 @@ int main(int argc, char **argv)
 	struct driver d = {0};
 	struct probe_io io = driver_io(&d);
 	struct probe_result res;
+	struct premeasure pre;
 	char peer_missing[2 * PROBE_REASON_LEN];
 	probe_engine_t *e;
 	FILE *json = NULL;
@@ -931,6 +1015,7 @@ int main(int argc, char **argv)
 		}
 	}
 	io.open_pair = drv_open_pair;
+	premeasure(&o, &pre, &io);
 	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
 	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, clock_now_us());
 	if (!e) {

@@ -628,6 +628,7 @@ void probe_report_text(FILE *out, const struct probe_result *r)
 		fprintf(out, "  %-10s %s (RFC 3489's name)\n", "legacy", probe_legacy_type(r));
 	if (r->tcp_tested)
 		print_tcp(out, &r->tcp);
+	probe_report_depth_text(out, r);
 	print_contradictions(out, r);
 	print_open(out, r);
 }
@@ -1193,6 +1194,7 @@ int probe_report_json(FILE *out, const struct probe_result *r, const struct prob
 	json_object_set_new(rec, "udp", udp_json(r));
 	if (r->tcp_tested)
 		json_object_set_new(rec, "tcp", tcp_json(&r->tcp));
+	probe_report_depth_json(rec, r);
 	json_object_set_new(rec, "packets",
 			    json_pack("{s:i, s:i}", "sent", (json_int_t)r->sends, "answers",
 				      (json_int_t)r->answers));

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "probe/result.h"
 
 #define PROBE_MAX_TAGS   8
@@ -31,5 +33,9 @@ struct probe_meta {
 void probe_report_text(FILE *out, const struct probe_result *r);
 /* One line of JSON. 0, or -1 on a write error. */
 int probe_report_json(FILE *out, const struct probe_result *r, const struct probe_meta *m);
+
+/* The depth and portmap tests' part (reportdepth.c). */
+void probe_report_depth_text(FILE *out, const struct probe_result *r);
+void probe_report_depth_json(json_t *rec, const struct probe_result *r);
 
 #endif

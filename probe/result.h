@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "probe/depth.h"
+#include "probe/portmap.h"
+
 /* A verdict not reached: untested (the test did not run) or inconclusive. */
 enum probe_mapping {
 	PROBE_MAPPING_UNTESTED = 0,
@@ -306,6 +309,16 @@ struct probe_result {
 	/* TCP: written when a TCP test ran (tcp_tested). */
 	bool tcp_tested;
 	struct probe_tcp tcp;
+
+	/* NAT depth and CGN (t_depth.c): the verdicts and what they read. */
+	bool depth_tested;
+	struct depth_verdict depth;
+	struct depth_obs depth_obs; /* depth_obs.sweep points at depth_sweep */
+	struct hops_sweep depth_sweep;
+
+	/* The port-mapping protocols (t_portmap.c; the driver ran them). */
+	bool portmap_tested;
+	struct portmap_report portmap;
 
 	/* Verdicts that contradicted each other, each pair made inconclusive
 	 * (probe_result_reconcile): what they said, for people to look into. */

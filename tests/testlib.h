@@ -19,10 +19,12 @@ int test_suite(const char *name, const struct test_case *tests, size_t n);
 
 /* Each suite file defines one of these; run_tests.c calls them all. */
 int test_stun_register(void);
+int test_pcp_register(void);
 int test_peermsg_register(void);
 int test_addr_register(void);
 int test_predict_register(void);
 int test_hops_register(void);
+int test_depth_register(void);
 int test_hex_register(void);
 int test_natemu_register(void);
 int test_natemu_ttl_register(void);

@@ -463,3 +463,95 @@ lab_teardown() {
 	fi
 	rm -rf "$dir"
 }
+
+# A STUN server in the lab internet for gateways that learn their public
+# address by STUN (miniupnpd's ext_perform_stun): a natreflector of the lab's
+# own on 203.0.113.20 and .21 (ports 3478/3479) of the reflector host,
+# beside natlab's tests' reflector on .10 and .11. Idempotent.
+LAB_STUN_PRIMARY=203.0.113.20
+LAB_STUN_ALTERNATE=203.0.113.21
+lab_stun_server() {
+	[ -e "$(lab_state_dir)/stun.log" ] && return 0
+	lab_addr refl eth0 "$LAB_STUN_PRIMARY/25" "$LAB_STUN_ALTERNATE/25"
+	local log
+	log="$(lab_state_dir)/stun.log"
+	ip netns exec "$(ns refl)" "$NATLAB_BIN/natreflector" --primary "$LAB_STUN_PRIMARY" \
+		--alternate "$LAB_STUN_ALTERNATE" --no-tcp >"$log" 2>&1 &
+	lab_pid $!
+	for _ in $(seq 50); do
+		in_ns refl ss -Hlun "sport = :3479" | grep -q "$LAB_STUN_ALTERNATE" && return 0
+		sleep 0.02
+	done
+	lab_fail "the lab's STUN server did not start: $(cat "$log")"
+}
+
+# lab_miniupnpd ROLE ALLOW [stun]: the real miniupnpd (Debian's
+# miniupnpd-nftables) on a NAT's lan, serving UPnP IGD (HTTP port 5000),
+# NAT-PMP and PCP (port 5351), in secure mode (a client maps only to
+# itself), for clients in ALLOW (a prefix). Its nftables chains sit in
+# table inet miniupnpd, beside natlab's own NAT table.
+#
+# miniupnpd refuses to map anything while its external address is private,
+# shared (100.64.0.0/10) or a documentation range, and the lab internet is a
+# documentation range: with "stun" it learns its public address from the
+# lab's STUN server instead (ext_perform_stun), and maps only when that
+# server's RFC 5780 tests find no NAT filtering in front of it, as on the
+# internet. Without, behind a CGN, it answers but refuses: NAT-PMP and PCP
+# with a network failure, UPnP with an empty external address.
+lab_miniupnpd() {
+	local role=$1 allow=$2 stun=${3:-} dir conf log
+	dir=$(lab_state_dir)
+	conf="$dir/miniupnpd-$role.conf"
+	log="$dir/miniupnpd-$role.log"
+	lab_nft "$role" 'table inet miniupnpd {
+	chain forward_miniupnpd {
+	}
+	chain prerouting_miniupnpd {
+	}
+	chain postrouting_miniupnpd {
+	}
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		jump forward_miniupnpd
+	}
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		jump prerouting_miniupnpd
+	}
+	chain postrouting {
+		type nat hook postrouting priority srcnat - 5; policy accept;
+		jump postrouting_miniupnpd
+	}
+}'
+	cat >"$conf" <<-CONF
+		ext_ifname=wan
+		listening_ip=lan
+		port=5000
+		enable_upnp=yes
+		enable_natpmp=yes
+		secure_mode=yes
+		system_uptime=no
+		upnp_table_name=miniupnpd
+		upnp_nat_table_name=miniupnpd
+		upnp_forward_chain=forward_miniupnpd
+		upnp_nat_chain=prerouting_miniupnpd
+		upnp_nat_postrouting_chain=postrouting_miniupnpd
+		uuid=$(cat /proc/sys/kernel/random/uuid)
+		allow 1024-65535 $allow 1024-65535
+		deny 0-65535 0.0.0.0/0 0-65535
+	CONF
+	if [ "$stun" = stun ]; then
+		lab_stun_server
+		printf 'ext_perform_stun=yes\next_stun_host=%s\next_stun_port=3478\n' \
+			"$LAB_STUN_PRIMARY" >>"$conf"
+	fi
+	ip netns exec "$(ns "$role")" miniupnpd -f "$conf" -d -P "$dir/miniupnpd-$role.pid" \
+		>"$log" 2>&1 &
+	lab_pid $!
+	for _ in $(seq 100); do
+		grep -q 'Listening for NAT-PMP/PCP' "$log" && return 0
+		grep -q 'EXITING\|Error' "$log" && break
+		sleep 0.05
+	done
+	lab_fail "miniupnpd did not start in $(ns "$role"): $(tail -5 "$log")"
+}

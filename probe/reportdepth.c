@@ -1,0 +1,201 @@
+/*
+ * The depth and portmap tests' part of natprobe's summary and record
+ * (report.h): nat_depth, cgn and their evidence; each port-mapping
+ * protocol's answer, mapping, reach and deletion.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "probe/report.h"
+
+static json_t *ip_json(const struct sockaddr_storage *ss)
+{
+	char buf[ADDR_STRLEN];
+
+	return ss->ss_family
+		   ? json_string(addr_format_ip((const struct sockaddr *)ss, buf, sizeof(buf)))
+		   : json_null();
+}
+
+static json_t *endpoint_json(const struct sockaddr_storage *ss)
+{
+	char buf[ADDR_STRLEN];
+
+	return ss->ss_family
+		   ? json_string(addr_format((const struct sockaddr *)ss, buf, sizeof(buf)))
+		   : json_null();
+}
+
+static json_t *tri_json(int v)
+{
+	return v < 0 ? json_null() : json_boolean(v);
+}
+
+static json_t *count_json(int n)
+{
+	return n < 0 ? json_null() : json_integer(n);
+}
+
+static json_t *answer_json(const struct depth_answer *a)
+{
+	return json_pack("{s:o, s:b, s:s}", "n", count_json(a->n), "at_least", a->at_least, "why",
+			 a->why);
+}
+
+static json_t *hops_json(const struct hops_sweep *s)
+{
+	json_t *hops = json_array();
+	unsigned n = hops_listed(s);
+
+	for (unsigned t = 1; t <= n; t++) {
+		const struct hops_hop *h = &s->hop[t - 1];
+		const struct sockaddr *from = (const struct sockaddr *)&h->from;
+
+		json_array_append_new(
+		    hops,
+		    json_pack("{s:i, s:o, s:o}", "ttl", (json_int_t)t, "from",
+			      ip_json(h->seen ? &h->from : &(struct sockaddr_storage){0}), "realm",
+			      h->seen ? json_string(addr_realm_name(addr_realm(from)))
+				      : json_null()));
+	}
+	return hops;
+}
+
+static json_t *depth_json(const struct probe_result *r)
+{
+	const struct depth_verdict *v = &r->depth;
+	const struct depth_obs *o = &r->depth_obs;
+	json_t *triple = answer_json(&v->triple), *sweep = answer_json(&v->sweep);
+
+	json_object_set_new(triple, "local", ip_json(&o->local));
+	json_object_set_new(triple, "gateway", json_string(depth_gateway_name(o->gateway)));
+	json_object_set_new(triple, "gateway_external", ip_json(&o->external));
+	json_object_set_new(triple, "gateway_protocol",
+			    o->gateway_proto ? json_string(o->gateway_proto) : json_null());
+	json_object_set_new(triple, "mapped", ip_json(&o->mapped));
+	if (o->sweep) {
+		json_object_set_new(sweep, "hops", hops_json(o->sweep));
+		json_object_set_new(sweep, "reflector_at_ttl",
+				    o->sweep->server_at ? json_integer(o->sweep->server_at)
+							: json_null());
+	}
+	return json_pack("{s:o, s:s, s:s, s:o, s:o}", "at_least",
+			 v->at_least ? json_integer(v->at_least) : json_null(), "reason", v->reason,
+			 "cgn_reason", v->cgn_reason, "triple", triple, "sweep", sweep);
+}
+
+static json_t *proto_json(const struct portmap_proto_result *p)
+{
+	json_t *j = json_pack("{s:b, s:s?, s:o, s:b}", "answered", p->answered, "server",
+			      p->server[0] ? p->server : NULL, "external",
+			      p->has_external ? ip_json(&p->external) : json_null(), "no_public",
+			      p->no_public);
+
+	if (p->map_asked)
+		json_object_set_new(
+		    j, "mapping",
+		    json_pack("{s:b, s:i, s:o, s:o, s:o, s:o, s:o}", "granted", p->granted,
+			      "internal_port", (json_int_t)p->internal_port, "external_port",
+			      p->granted ? json_integer(p->external_port) : json_null(),
+			      "lifetime_s", p->granted ? json_integer(p->lifetime_s) : json_null(),
+			      "reached", tri_json(p->reached), "reach_target",
+			      endpoint_json(&p->reach_target), "deleted", tri_json(p->deleted)));
+	json_object_set_new(j, "ms", json_integer(p->ms));
+	json_object_set_new(j, "error", p->error[0] ? json_string(p->error) : json_null());
+	return j;
+}
+
+static json_t *portmap_json(const struct portmap_report *pm)
+{
+	json_t *j = json_object(), *works = json_array(), *answered = json_array();
+
+	for (int p = 0; p < PORTMAP_NPROTO; p++) {
+		const char *name = portmap_proto_name((enum portmap_proto)p);
+
+		json_object_set_new(j, name, proto_json(&pm->proto[p]));
+		if (pm->proto[p].answered)
+			json_array_append_new(answered, json_string(name));
+		if (portmap_works(&pm->proto[p]))
+			json_array_append_new(works, json_string(name));
+	}
+	json_object_set_new(j, "answered", answered);
+	json_object_set_new(j, "works", pm->mapping ? works : (json_decref(works), json_null()));
+	return j;
+}
+
+void probe_report_depth_json(json_t *rec, const struct probe_result *r)
+{
+	if (r->depth_tested) {
+		json_object_set_new(rec, "nat_depth", count_json(r->depth.depth));
+		json_object_set_new(rec, "cgn", tri_json(r->depth.cgn));
+		json_object_set_new(rec, "depth", depth_json(r));
+	}
+	if (r->portmap_tested && r->portmap.ran)
+		json_object_set_new(rec, "portmap", portmap_json(&r->portmap));
+}
+
+/* ---- the summary ---- */
+
+static void print_proto(FILE *out, enum portmap_proto p, const struct portmap_proto_result *x)
+{
+	const char *label = p == 0 ? "portmap" : "";
+
+	char a[ADDR_STRLEN], line[3 * PORTMAP_TEXT_LEN];
+	size_t n = 0;
+
+	if (!x->answered) {
+		fprintf(out, "  %-10s %-28s %s\n", label, portmap_proto_name(p), x->error);
+		return;
+	}
+	n += (size_t)snprintf(
+	    line, sizeof(line), "external %s",
+	    x->has_external ? addr_format_ip((const struct sockaddr *)&x->external, a, sizeof(a))
+			    : "none");
+	if (x->granted)
+		n +=
+		    (size_t)snprintf(line + n, sizeof(line) - n, "; port %u -> %u for %u s, %s, %s",
+				     x->internal_port, x->external_port, x->lifetime_s,
+				     x->reached == 1   ? "reached from outside"
+				     : x->reached == 0 ? "NOT reached from outside"
+						       : "reach not known",
+				     x->deleted == 1 ? "deleted" : "NOT deleted");
+	else if (x->map_asked)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "; no mapping");
+	if (x->error[0] && n < sizeof(line))
+		snprintf(line + n, sizeof(line) - n, " (%s)", x->error);
+	fprintf(out, "  %-10s %-28s %s\n", label, portmap_proto_name(p), line);
+}
+
+static void print_depth(FILE *out, const struct probe_result *r)
+{
+	const struct depth_verdict *v = &r->depth;
+	char n[32];
+
+	if (v->depth >= 0)
+		snprintf(n, sizeof(n), "%d", v->depth);
+	else if (v->at_least)
+		snprintf(n, sizeof(n), "inconclusive (>= %d)", v->at_least);
+	else
+		snprintf(n, sizeof(n), "inconclusive");
+	fprintf(out, "  %-10s %-28s %s\n", "nat depth", n, v->reason);
+	fprintf(out, "  %-10s %-28s %s\n", "cgn",
+		v->cgn < 0 ? "inconclusive"
+		: v->cgn   ? "yes"
+			   : "no",
+		v->cgn_reason);
+	if (v->depth < 0 || v->triple.n != v->sweep.n) {
+		fprintf(out, "  %-10s %-28s %s\n", "", "address triple", v->triple.why);
+		fprintf(out, "  %-10s %-28s %s\n", "", "TTL sweep", v->sweep.why);
+	}
+}
+
+void probe_report_depth_text(FILE *out, const struct probe_result *r)
+{
+	if (r->depth_tested)
+		print_depth(out, r);
+	if (r->portmap_tested && r->portmap.ran) {
+		for (int p = 0; p < PORTMAP_NPROTO; p++)
+			print_proto(out, (enum portmap_proto)p, &r->portmap.proto[p]);
+	}
+}

@@ -1,0 +1,46 @@
+# shellcheck shell=bash disable=SC2034
+# upnp: a home router with the port-mapping protocols: nftables masquerade
+# (as masq) and the real miniupnpd serving UPnP IGD, NAT-PMP and PCP.
+#
+#   cli1 10.0.1.2 --+
+#                   +-- lan 10.0.1.1 [nat + miniupnpd] wan 203.0.113.1 --- wan-a [inet] --- refl
+#   cli2 10.0.1.3 --+                                                                       (+ STUN .20/.21)
+#
+# miniupnpd will not map while its external address is a documentation
+# range, as the lab internet's is: it learns its public address by STUN from
+# the lab's own natreflector (203.0.113.20), whose RFC 5780 tests find no NAT
+# in front of it. Every protocol then reports 203.0.113.1 and grants
+# mappings to the asking client, which packets from anywhere reach.
+
+PROFILE_DESC="masquerade with miniupnpd (UPnP IGD, NAT-PMP, PCP)"
+EXPECT_UDP=pass
+EXPECT_TCP=pass
+EXPECT_SYN=rst
+EXPECT_NAT=true
+EXPECT_MAPPING=endpoint-independent
+EXPECT_TCP_MAPPING=endpoint-independent
+EXPECT_TCP_FILTERING=address-and-port-dependent
+EXPECT_TCP_SYN=rst
+EXPECT_SYN_MAPPED=rst
+EXPECT_TCP_SIMOPEN=true
+EXPECT_TCP_HAIRPIN=false
+EXPECT_TCP_ICMP=true
+EXPECT_TCP_ICMP_KEPT=true
+EXPECT_TCP_SYN_HOLD=rst
+EXPECT_FILTERING=address-and-port-dependent
+EXPECT_PORT=preserving
+EXPECT_POOL=single
+EXPECT_OVERLOADING=true
+EXPECT_TCP_OVERLOADING=true
+EXPECT_HAIRPIN=false
+EXPECT_CT_TIMEOUTS=30/120
+EXPECT_DEPTH=1
+EXPECT_CGN=false
+EXPECT_PORTMAP="upnp nat-pmp"
+EXPECT_GATEWAY_EXTERNAL=203.0.113.1
+CT_ROLE=nat
+
+profile_up() {
+	lab_home_nat 'oifname "wan" masquerade'
+	lab_miniupnpd nat 10.0.1.0/24 stun
+}

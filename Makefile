@@ -165,6 +165,7 @@ check: all $(TEST_BIN)
 	$(Q)tests/probe.sh $(BINDIR)
 	$(Q)tests/punch.sh $(BINDIR)
 	$(Q)tests/hops.sh $(BINDIR)
+	$(Q)tests/portmap.sh $(BINDIR)
 	$(Q)tests/regression.sh $(BINDIR)
 
 bench: all

@@ -206,6 +206,9 @@ struct probe_test {
 	const char *help;
 	size_t state_size; /* zeroed for the test at start */
 	bool opt_in;       /* not in the default battery (--lifetime, --tests) */
+	/* Of the path and the gateway, not of the NAT's UDP or TCP behaviour
+	 * (depth, portmap): the group "gateway", not "udp". */
+	bool gateway;
 	/* Ask the first questions. */
 	void (*start)(struct probe_run *r, void *state);
 	/* An answer to the question with this tag. */

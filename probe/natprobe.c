@@ -56,8 +56,9 @@ static const char usage[] =
     "unless given), in RFC 4787's terms, with the evidence. No root needed.\n"
     "\n"
     "  --tests LIST     run only these tests (comma-separated; see --list-tests);\n"
-    "                   'udp' and 'tcp' name each group's default tests; opt-in ones\n"
-    "                   join by name (udp,tcp,tcp-syn-hold: the default and the hold)\n"
+    "                   'udp', 'tcp' and 'gateway' (depth, portmap) name each group's\n"
+    "                   default tests; opt-in ones join by name (udp,tcp,gateway,\n"
+    "                   tcp-syn-hold: the default and the hold)\n"
     "  --list-tests     list the tests and exit\n"
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
@@ -462,10 +463,20 @@ static bool own_source_accepted(void)
 /* ---- options ---- */
 
 /* --tests udp or tcp: the group's tests of the default battery. */
-static int add_group(struct options *o, bool tcp)
+/* A group's default tests: "udp", "tcp" or "gateway". */
+static bool in_group(const struct probe_test *t, const char *group)
+{
+	if (t->opt_in)
+		return false;
+	if (!strcmp(group, "gateway"))
+		return t->gateway;
+	return !t->gateway && t->tcp == !strcmp(group, "tcp");
+}
+
+static int add_group(struct options *o, const char *group)
 {
 	for (size_t i = 0; i < probe_ntests; i++) {
-		if (probe_tests[i]->opt_in || probe_tests[i]->tcp != tcp)
+		if (!in_group(probe_tests[i], group))
 			continue;
 		if (o->ntests == sizeof(o->tests) / sizeof(o->tests[0]))
 			return -1;
@@ -487,8 +498,8 @@ static int parse_tests(const char *list, struct options *o)
 	for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
 		const struct probe_test *t = probe_test_find(name);
 
-		if (!strcmp(name, "udp") || !strcmp(name, "tcp")) {
-			if (add_group(o, name[0] == 't'))
+		if (!strcmp(name, "udp") || !strcmp(name, "tcp") || !strcmp(name, "gateway")) {
+			if (add_group(o, name))
 				return -1;
 			continue;
 		}

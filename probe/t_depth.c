@@ -60,6 +60,7 @@ const struct probe_test probe_test_depth = {
     .help = "how many NATs, and whether one is a CGN: the address triple (this host, "
 	    "the gateway's external address, the mapped one) and a TTL sweep",
     .state_size = sizeof(struct state),
+    .gateway = true,
     .start = start,
     .on_answer = on_answer,
     .finish = finish,

@@ -28,6 +28,7 @@ const struct probe_test probe_test_portmap = {
     .name = "portmap",
     .help = "the gateway's UPnP IGD, NAT-PMP and PCP: the external address each reports, "
 	    "a UDP mapping granted, reached from the reflector, deleted",
+    .gateway = true,
     .start = start,
     .finish = finish,
 };

@@ -46,6 +46,101 @@ static double share(unsigned long part, unsigned long whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+/* ---- NAT depth, CGN, port mapping: shared by the table and the documents ---- */
+
+#define MALFORMED "(malformed)"
+#define NBINS(a)  (sizeof(a) / sizeof((a)[0]))
+
+/* A count's place in its array and its word, in the order shown. Each
+ * list ends with the values of the wrong type, shown only when a record
+ * has one. */
+struct bin {
+	unsigned index;
+	const char *word;
+};
+
+static const struct bin depth_bins[] = {
+    {NR_DEPTH_0, "0"},       {NR_DEPTH_1, "1"},      {NR_DEPTH_2, "2"},        {NR_DEPTH_3UP, "3+"},
+    {NR_DEPTH_NULL, "null"}, {NR_DEPTH_ABSENT, "-"}, {NR_DEPTH_BAD, MALFORMED}};
+static const struct bin cgn_bins[] = {{NR_TRI_TRUE, "true"},
+				      {NR_TRI_FALSE, "false"},
+				      {NR_TRI_NULL, "null"},
+				      {NR_TRI_ABSENT, "-"},
+				      {NR_TRI_BAD, MALFORMED}};
+static const struct bin portmap_bins[] = {
+    {NR_PM_MEASURED, "tested"}, {NR_PM_ABSENT, "-"}, {NR_PM_BAD, MALFORMED}};
+
+/* Whether bin b is shown, by the counts over all records (the same
+ * columns for every group). */
+static bool bin_shown(const struct bin *bins, size_t b, size_t nbins, const unsigned long *all)
+{
+	return b + 1 < nbins || all[bins[b].index];
+}
+
+/* A protocol's name, and "any" after the last. */
+static const char *protocol(unsigned p)
+{
+	return p < NR_NPM ? nr_pm_names[p] : "any";
+}
+
+/* "0 3 (30%), 1 2 (20%), ...": each bin of n records. */
+static void text_bins(FILE *out, const char *title, const struct bin *bins, size_t nbins,
+		      const unsigned long *count, unsigned long n)
+{
+	fprintf(out, "  %-22s", title);
+	for (size_t b = 0; b < nbins; b++)
+		if (bin_shown(bins, b, nbins, count))
+			fprintf(out, "%s %s %lu (%.0f%%)", b ? "," : "", bins[b].word,
+				count[bins[b].index], share(count[bins[b].index], n));
+	fputc('\n', out);
+}
+
+static void text_depth(FILE *out, const struct nr_group *all)
+{
+	const struct nr_depth_counts *c = &all->depth;
+	unsigned long known = nr_depth_known(c);
+
+	if (c->depth[NR_DEPTH_ABSENT] < all->n) {
+		text_bins(out, "NAT depth", depth_bins, NBINS(depth_bins), c->depth, all->n);
+		fprintf(out, "  %-22s ", "NAT444 (depth 2+)");
+		if (known)
+			fprintf(out, "%lu of %lu with a depth (%.0f%%)\n", nr_nat444(c), known,
+				share(nr_nat444(c), known));
+		else
+			fprintf(out, "no record with a depth\n");
+	}
+	if (c->cgn[NR_TRI_ABSENT] < all->n)
+		text_bins(out, "CGN", cgn_bins, NBINS(cgn_bins), c->cgn, all->n);
+}
+
+/* "upnp 3 of 6 (50%), ..., any 4 of 6 (67%)". */
+static void text_protocols(FILE *out, const unsigned long *count, unsigned long of)
+{
+	for (unsigned p = 0; p <= NR_NPM; p++)
+		fprintf(out, "%s %s %lu of %lu (%.0f%%)", p ? "," : "", protocol(p), count[p], of,
+			share(count[p], of));
+}
+
+static void text_portmap(FILE *out, const struct nr_group *all)
+{
+	const struct nr_portmap_counts *c = &all->portmap;
+	unsigned long tested = c->state[NR_PM_MEASURED];
+
+	if (c->state[NR_PM_ABSENT] == all->n)
+		return;
+	text_bins(out, "port mapping", portmap_bins, NBINS(portmap_bins), c->state, all->n);
+	if (!tested)
+		return;
+	fprintf(out, "  %-22s", "port mapping answered");
+	text_protocols(out, c->answered, tested);
+	fprintf(out, "\n  %-22s", "port mapping works");
+	if (c->asked)
+		text_protocols(out, c->works, c->asked);
+	if (tested > c->asked)
+		fprintf(out, "%s no mapping asked for %lu", c->asked ? ";" : "", tested - c->asked);
+	fputc('\n', out);
+}
+
 static void text_rows(FILE *out, const struct nr_report *r)
 {
 	static const enum nr_key cols[] = {NR_NAT,         NR_MAPPING,     NR_FILTERING,
@@ -87,6 +182,8 @@ static void text_survey(FILE *out, const struct nr_report *r)
 			fprintf(out, ", (other values) %lu", all->count[k][NR_OTHER]);
 		fputc('\n', out);
 	}
+	text_depth(out, all);
+	text_portmap(out, all);
 }
 
 /* ---- traversal trials: shared by the table and the documents ---- */
@@ -650,18 +747,27 @@ static int by_name(const void *a, const void *b)
 		      (*(const struct nr_group *const *)b)->name);
 }
 
-/* Key k's counts: one row per group, sorted by name, one column per value. */
-static void key_table(struct doc *d, const struct nr_survey *s, enum nr_key k)
+/* The groups (not "(all)") as the documents list them: by name, "(other
+ * groups)" last. Returns how many. */
+static unsigned groups_in_order(const struct nr_survey *s, const struct nr_group **order)
 {
-	const struct nr_group *order[NR_MAX_GROUPS + 1] = {NULL};
-	const char *heads[NR_MAX_VALUES + 3];
-	unsigned n = 0, nh = 0;
+	unsigned n = 0;
 
 	for (unsigned g = 1; g < s->ngroups; g++)
 		order[n++] = &s->groups[g];
 	qsort(order, n, sizeof(order[0]), by_name);
 	if (s->other_groups)
 		order[n++] = &s->groups[NR_MAX_GROUPS + 1];
+	return n;
+}
+
+/* Key k's counts: one row per group, sorted by name, one column per value. */
+static void key_table(struct doc *d, const struct nr_survey *s, enum nr_key k)
+{
+	const struct nr_group *order[NR_MAX_GROUPS + 1] = {NULL};
+	const char *heads[NR_MAX_VALUES + 3];
+	unsigned n = groups_in_order(s, order), nh = 0;
+
 	open_block(d, PARAGRAPH);
 	bold(d, nr_keys[k].title);
 	close_block(d, PARAGRAPH);
@@ -702,6 +808,183 @@ static void totals(struct doc *d, const struct nr_survey *s)
 		}
 	}
 	table_end(d);
+}
+
+/* ---- NAT depth, CGN and port mapping in the survey ---- */
+
+/* One group's row of a table; all: the counts over all records. */
+typedef void (*group_row_fn)(struct doc *d, const struct nr_group *g, const struct nr_group *all);
+
+/* A table of one row per group (when grouped), then "(all)". */
+static void group_table(struct doc *d, const struct nr_survey *s, const char *title,
+			const char *const *heads, size_t nh, group_row_fn row)
+{
+	const struct nr_group *order[NR_MAX_GROUPS + 1] = {NULL};
+	unsigned n = groups_in_order(s, order);
+
+	open_block(d, PARAGRAPH);
+	bold(d, title);
+	close_block(d, PARAGRAPH);
+	table_head(d, heads, nh);
+	for (unsigned g = 0; g < n; g++)
+		row(d, order[g], &s->groups[0]);
+	row(d, &s->groups[0], &s->groups[0]);
+	table_end(d);
+}
+
+/* The heads of the bins shown after heads[0..nh); returns the new nh. */
+static size_t bin_heads(const char **heads, size_t nh, const struct bin *bins, size_t nbins,
+			const unsigned long *all)
+{
+	for (size_t b = 0; b < nbins; b++)
+		if (bin_shown(bins, b, nbins, all))
+			heads[nh++] = bins[b].word;
+	return nh;
+}
+
+/* "3 (30%)": each bin shown, of the group's n records. */
+static void bin_cells(struct doc *d, const struct bin *bins, size_t nbins,
+		      const unsigned long *count, const unsigned long *all, unsigned long n)
+{
+	for (size_t b = 0; b < nbins; b++)
+		if (bin_shown(bins, b, nbins, all))
+			cellf(d, "%lu (%.0f%%)", count[bins[b].index],
+			      share(count[bins[b].index], n));
+}
+
+static void group_cells(struct doc *d, const struct nr_group *g, unsigned long n)
+{
+	cell(d, g->name);
+	cellf(d, "%lu", n);
+}
+
+static void depth_row(struct doc *d, const struct nr_group *g, const struct nr_group *all)
+{
+	unsigned long known = nr_depth_known(&g->depth), deep = nr_nat444(&g->depth);
+
+	row_begin(d);
+	group_cells(d, g, g->n);
+	bin_cells(d, depth_bins, NBINS(depth_bins), g->depth.depth, all->depth.depth, g->n);
+	if (known)
+		cellf(d, "%lu of %lu (%.0f%%)", deep, known, share(deep, known));
+	else
+		cell(d, "-");
+	row_end(d);
+}
+
+static void cgn_row(struct doc *d, const struct nr_group *g, const struct nr_group *all)
+{
+	row_begin(d);
+	group_cells(d, g, g->n);
+	bin_cells(d, cgn_bins, NBINS(cgn_bins), g->depth.cgn, all->depth.cgn, g->n);
+	row_end(d);
+}
+
+/* "2 (40%)": each protocol and any, of n records; "-" when n is 0. */
+static void protocol_cells(struct doc *d, const unsigned long *count, unsigned long n)
+{
+	for (unsigned p = 0; p <= NR_NPM; p++) {
+		if (n)
+			cellf(d, "%lu (%.0f%%)", count[p], share(count[p], n));
+		else
+			cell(d, "-");
+	}
+}
+
+static void answered_row(struct doc *d, const struct nr_group *g, const struct nr_group *all)
+{
+	const struct nr_portmap_counts *c = &g->portmap;
+
+	row_begin(d);
+	group_cells(d, g, g->n);
+	bin_cells(d, portmap_bins, NBINS(portmap_bins), c->state, all->portmap.state, g->n);
+	protocol_cells(d, c->answered, c->state[NR_PM_MEASURED]);
+	row_end(d);
+}
+
+static void works_row(struct doc *d, const struct nr_group *g, const struct nr_group *all)
+{
+	(void)all;
+	row_begin(d);
+	group_cells(d, g, g->portmap.state[NR_PM_MEASURED]);
+	cellf(d, "%lu", g->portmap.asked);
+	protocol_cells(d, g->portmap.works, g->portmap.asked);
+	row_end(d);
+}
+
+static void depth_tables(struct doc *d, const struct nr_survey *s)
+{
+	const struct nr_depth_counts *all = &s->groups[0].depth;
+	const char *heads[NBINS(depth_bins) + 3] = {"group", "records"};
+	size_t nh;
+
+	if (all->depth[NR_DEPTH_ABSENT] < s->n) {
+		nh = bin_heads(heads, 2, depth_bins, NBINS(depth_bins), all->depth);
+		heads[nh++] = "NAT444 (2+, of those with a depth)";
+		group_table(d, s, "NAT depth", heads, nh, depth_row);
+	}
+	if (all->cgn[NR_TRI_ABSENT] < s->n) {
+		nh = bin_heads(heads, 2, cgn_bins, NBINS(cgn_bins), all->cgn);
+		group_table(d, s, "CGN", heads, nh, cgn_row);
+	}
+}
+
+static void portmap_tables(struct doc *d, const struct nr_survey *s)
+{
+	const struct nr_portmap_counts *all = &s->groups[0].portmap;
+	const char *heads[NBINS(portmap_bins) + NR_NPM + 3] = {"group", "records"};
+	const char *works[NR_NPM + 4] = {"group", "tested", "mapping asked for"};
+	size_t nh = bin_heads(heads, 2, portmap_bins, NBINS(portmap_bins), all->state);
+
+	if (all->state[NR_PM_ABSENT] == s->n)
+		return;
+	for (unsigned p = 0; p <= NR_NPM; p++) {
+		heads[nh + p] = protocol(p);
+		works[3 + p] = protocol(p);
+	}
+	group_table(d, s, "Port-mapping protocols that answered (of the records tested)", heads,
+		    nh + NR_NPM + 1, answered_row);
+	group_table(d, s,
+		    "Port mappings that worked: granted and reached from outside (of the "
+		    "records that asked for one)",
+		    works, NR_NPM + 4, works_row);
+}
+
+static bool depth_or_portmap(const struct nr_survey *s)
+{
+	const struct nr_group *all = &s->groups[0];
+
+	return all->depth.depth[NR_DEPTH_ABSENT] < s->n || all->depth.cgn[NR_TRI_ABSENT] < s->n ||
+	       all->portmap.state[NR_PM_ABSENT] < s->n;
+}
+
+static void survey_depth(struct doc *d, const struct nr_survey *s)
+{
+	if (!depth_or_portmap(s))
+		return;
+	block(d, SUBSECTION, "NAT depth and port mapping");
+	open_block(d, PARAGRAPH);
+	text(d, "From natprobe's depth and portmap tests: ", false);
+	code(d, "nat_depth");
+	text(d, " (NATs on the way out; ", false);
+	code(d, "null");
+	text(d, " inconclusive), ", false);
+	code(d, "cgn");
+	text(d, " and ", false);
+	code(d, "portmap");
+	text(d, ". ", false);
+	code(d, "-");
+	text(d,
+	     " is a record without the key (a natprobe from before the test, or the test not "
+	     "run), never a 0 or a false; ",
+	     false);
+	code(d, MALFORMED);
+	text(d, " a value of the wrong type. One row per group, then all records: ", false);
+	code(d, "(all)");
+	text(d, ".", false);
+	close_block(d, PARAGRAPH);
+	depth_tables(d, s);
+	portmap_tables(d, s);
 }
 
 static void survey_compliance(struct doc *d, const struct nr_survey *s)
@@ -774,6 +1057,7 @@ static void doc_survey(struct doc *d)
 	close_block(d, PARAGRAPH);
 	block(d, SUBSECTION, "Verdicts");
 	totals(d, s);
+	survey_depth(d, s);
 	if (r->by && s->ngroups > 1) {
 		open_block(d, SUBSECTION);
 		text(d, "By ", false);

@@ -97,13 +97,41 @@ const char *nr_survey_value_of(const struct nr_row *row, enum nr_key k)
 	return k == NR_LIFETIME ? nr_lifetime_band(row->value[k]) : row->value[k];
 }
 
-static void count(struct nr_group *g, const unsigned *index, const enum nr_mark *marks)
+unsigned long nr_depth_known(const struct nr_depth_counts *c)
+{
+	return c->depth[NR_DEPTH_0] + c->depth[NR_DEPTH_1] + nr_nat444(c);
+}
+
+unsigned long nr_nat444(const struct nr_depth_counts *c)
+{
+	return c->depth[NR_DEPTH_2] + c->depth[NR_DEPTH_3UP];
+}
+
+static void count_portmap(struct nr_portmap_counts *c, const struct nr_portmap *pm)
+{
+	c->state[pm->state]++;
+	if (pm->state != NR_PM_MEASURED)
+		return;
+	c->asked += pm->asked;
+	for (unsigned p = 0; p < NR_NPM; p++) {
+		c->answered[p] += (pm->answered >> p) & 1u;
+		c->works[p] += (pm->works >> p) & 1u;
+	}
+	c->answered[NR_NPM] += pm->answered != 0;
+	c->works[NR_NPM] += pm->works != 0;
+}
+
+static void count(struct nr_group *g, const unsigned *index, const enum nr_mark *marks,
+		  const struct nr_row *row)
 {
 	g->n++;
 	for (int k = 0; k < NR_NKEYS; k++)
 		g->count[k][index[k]]++;
 	for (size_t i = 0; i < nr_nrequirements && i < NR_MAX_REQS; i++)
 		g->marks[i][marks[i]]++;
+	g->depth.depth[row->depth]++;
+	g->depth.cgn[row->cgn]++;
+	count_portmap(&g->portmap, &row->portmap);
 }
 
 void nr_survey_add(nr_survey_t *s, const struct nr_row *row)
@@ -116,9 +144,9 @@ void nr_survey_add(nr_survey_t *s, const struct nr_row *row)
 	for (size_t i = 0; i < nr_nrequirements && i < NR_MAX_REQS; i++)
 		marks[i] = nr_judge(i, row, NULL, 0);
 	s->n++;
-	count(&s->groups[0], index, marks);
+	count(&s->groups[0], index, marks, row);
 	if (row->group[0])
-		count(group(s, row->group), index, marks);
+		count(group(s, row->group), index, marks, row);
 	nr_matrix_add(s->matrix, row);
 	nr_pairs_add(s->pairs, row);
 }

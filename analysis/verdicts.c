@@ -38,6 +38,9 @@ const struct nr_key_info nr_keys[NR_NKEYS] = {
     [NR_TCP_SYN_HOLD] = {"tcp.syn_hold", "TCP SYN held, then ours through"},
 };
 
+const char *const nr_pm_names[NR_NPM] = {
+    [NR_PM_UPNP] = "upnp", [NR_PM_NATPMP] = "nat-pmp", [NR_PM_PCP] = "pcp"};
+
 /* The reason natprobe gave for a verdict it could not reach, by key. */
 static const char *const reason_of[NR_NKEYS] = {
     [NR_NAT] = "udp.reasons.nat",
@@ -315,6 +318,65 @@ static void evidence(struct nr_row *row, const json_t *rec)
 	lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN);
 }
 
+enum nr_depth nr_depth_of(const json_t *v)
+{
+	json_int_t n = json_integer_value(v); /* 0 unless an integer */
+
+	if (!v)
+		return NR_DEPTH_ABSENT;
+	if (json_is_null(v))
+		return NR_DEPTH_NULL;
+	if (!json_is_integer(v) || n < 0)
+		return NR_DEPTH_BAD; /* "two", 1.5, -1: no depth, and no crash */
+	return n >= 3 ? NR_DEPTH_3UP : n == 2 ? NR_DEPTH_2 : n == 1 ? NR_DEPTH_1 : NR_DEPTH_0;
+}
+
+enum nr_tri nr_tri_of(const json_t *v)
+{
+	if (!v)
+		return NR_TRI_ABSENT;
+	return json_is_true(v)    ? NR_TRI_TRUE
+	       : json_is_false(v) ? NR_TRI_FALSE
+	       : json_is_null(v)  ? NR_TRI_NULL
+				  : NR_TRI_BAD;
+}
+
+/* The protocols a list names, as bits. Other words (a protocol a later
+ * natprobe adds) and other values are passed over, as unknown keys are. */
+static unsigned char protocols(const json_t *list)
+{
+	unsigned char bits = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (list, i, v) {
+		for (unsigned p = 0; p < NR_NPM && json_is_string(v); p++)
+			if (!strcmp(json_string_value(v), nr_pm_names[p]))
+				bits |= (unsigned char)(1u << p);
+	}
+	return bits;
+}
+
+/* From the summary natprobe writes beside each protocol's details:
+ * "answered", a list, and "works", a list or null (no mapping asked for). */
+struct nr_portmap nr_portmap_of(const json_t *pm)
+{
+	const json_t *answered = json_object_get(pm, "answered"); /* NULL unless pm is an object */
+	const json_t *works = json_object_get(pm, "works");
+	struct nr_portmap r = {.state = NR_PM_ABSENT};
+
+	if (!pm)
+		return r;
+	r.state = NR_PM_BAD;
+	if (!json_is_array(answered) || !(json_is_array(works) || json_is_null(works)))
+		return r;
+	r.state = NR_PM_MEASURED;
+	r.answered = protocols(answered);
+	r.works = protocols(works);
+	r.asked = json_is_array(works);
+	return r;
+}
+
 void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
 		 unsigned long line, bool with_evidence)
 {
@@ -338,6 +400,9 @@ void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, 
 	text_at(rec, "punch_peer.filtering", row->peer[1], sizeof(row->peer[1]));
 	text_at(rec, "punch_peer.tcp.mapping", row->peer_tcp[0], sizeof(row->peer_tcp[0]));
 	text_at(rec, "punch_peer.tcp.filtering", row->peer_tcp[1], sizeof(row->peer_tcp[1]));
+	row->depth = (unsigned char)nr_depth_of(json_object_get(rec, "nat_depth"));
+	row->cgn = (unsigned char)nr_tri_of(json_object_get(rec, "cgn"));
+	row->portmap = nr_portmap_of(json_object_get(rec, "portmap"));
 	if (!with_evidence) {
 		lifetime(rec, row, row->evidence[NR_LIFETIME], NR_TEXT_LEN); /* REQ-5 reads it */
 		return;

@@ -58,6 +58,40 @@ struct nr_key_info {
 
 extern const struct nr_key_info nr_keys[NR_NKEYS];
 
+/* nat_depth in a survey's bins; "null" is natprobe's inconclusive, absent a
+ * record from before the depth test, bad a value of the wrong type. Absent
+ * is 0, so a row nothing filled in counts as not measured, never as 0. */
+enum nr_depth {
+	NR_DEPTH_ABSENT,
+	NR_DEPTH_0,
+	NR_DEPTH_1,
+	NR_DEPTH_2,
+	NR_DEPTH_3UP,
+	NR_DEPTH_NULL,
+	NR_DEPTH_BAD,
+	NR_NDEPTH
+};
+
+/* A true/false/null verdict (cgn), absent (0, as above) or of the wrong type. */
+enum nr_tri { NR_TRI_ABSENT, NR_TRI_TRUE, NR_TRI_FALSE, NR_TRI_NULL, NR_TRI_BAD, NR_NTRI };
+
+/* The port-mapping protocols, by natprobe's names (nr_pm_names). */
+enum nr_pm_proto { NR_PM_UPNP, NR_PM_NATPMP, NR_PM_PCP, NR_NPM };
+
+extern const char *const nr_pm_names[NR_NPM];
+
+/* What a record's "portmap" says: absent (natprobe before the portmap
+ * test, or the test not run), bad (not what natprobe writes), or which
+ * protocols answered and which worked (a mapping granted and reached from
+ * outside), as bits 1 << enum nr_pm_proto. */
+enum nr_pm_state { NR_PM_ABSENT, NR_PM_BAD, NR_PM_MEASURED, NR_NPM_STATES };
+
+struct nr_portmap {
+	unsigned char state; /* enum nr_pm_state */
+	unsigned char answered, works;
+	bool asked; /* "works" is a list, not null: mappings were asked for */
+};
+
 /* A traversal technique's results (punch[]). */
 struct nr_punch {
 	char technique[NR_VALUE_LEN];
@@ -99,6 +133,10 @@ struct nr_row {
 	 * (punch_peer.tcp); "" unknown. */
 	char peer[2][NR_VALUE_LEN];
 	char peer_tcp[2][NR_VALUE_LEN];
+	/* The depth and portmap tests' verdicts (nat_depth, cgn, portmap). */
+	unsigned char depth; /* enum nr_depth */
+	unsigned char cgn;   /* enum nr_tri */
+	struct nr_portmap portmap;
 	/* Each successful trial's connect time (punch[].connect_ms), the first
 	 * NR_CONNECT of each technique; read only with the evidence (devices
 	 * shown one by one). Last, and not cleared: a survey's million rows
@@ -118,6 +156,11 @@ void nr_value_text(const json_t *v, char *out, size_t len);
  * records needs neither). */
 void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
 		 unsigned long line, bool with_evidence);
+
+/* The readings of nat_depth, cgn and portmap (each NULL when absent). */
+enum nr_depth nr_depth_of(const json_t *v);
+enum nr_tri nr_tri_of(const json_t *v);
+struct nr_portmap nr_portmap_of(const json_t *pm);
 
 /* Binding lifetime in bands for surveys (REQ-5's two minutes a border). */
 const char *nr_lifetime_band(const char *value);

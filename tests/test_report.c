@@ -549,6 +549,71 @@ static void test_survey(void)
 	nr_survey_free(s);
 }
 
+/* nat_depth, cgn and portmap: absent is not measured (never 0 or false),
+ * a wrong type is malformed, and both are counted, not crashed on. */
+static void test_depth_portmap(void)
+{
+	static const char *const recs[] = {
+	    "{\"tags\":{\"isp\":\"a\"},\"nat_depth\":0,\"cgn\":false,\"portmap\":{"
+	    "\"answered\":[\"upnp\",\"pcp\"],\"works\":[\"pcp\"]}}",
+	    "{\"tags\":{\"isp\":\"a\"},\"nat_depth\":2,\"cgn\":true,\"portmap\":{"
+	    "\"answered\":[\"nat-pmp\",\"later\",3],\"works\":null}}",
+	    "{\"tags\":{\"isp\":\"b\"},\"nat_depth\":7,\"cgn\":null,\"portmap\":{"
+	    "\"answered\":[],\"works\":[]}}",
+	    "{\"tags\":{\"isp\":\"b\"},\"nat_depth\":null}",
+	    "{\"tags\":{\"isp\":\"b\"}}", /* an older natprobe */
+	    "{\"nat_depth\":\"two\",\"cgn\":1,\"portmap\":{\"answered\":\"upnp\",\"works\":null}}",
+	    "{\"nat_depth\":-1,\"portmap\":{\"answered\":[\"upnp\"],\"works\":\"upnp\"}}",
+	};
+	nr_survey_t *s = nr_survey_new();
+	const struct nr_group *all, *b;
+	struct nr_row row;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	memset(&row, 0, sizeof(row)); /* a row nothing filled in: not measured */
+	CU_ASSERT_EQUAL(row.depth, NR_DEPTH_ABSENT);
+	CU_ASSERT_EQUAL(row.cgn, NR_TRI_ABSENT);
+	CU_ASSERT_EQUAL(row.portmap.state, NR_PM_ABSENT);
+	for (size_t i = 0; i < sizeof(recs) / sizeof(recs[0]); i++) {
+		row_of(recs[i], &row);
+		nr_survey_add(s, &row);
+	}
+	all = &s->groups[0];
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_0], 1);
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_2], 1);
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_3UP], 1);
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_NULL], 1);
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_ABSENT], 1);
+	CU_ASSERT_EQUAL(all->depth.depth[NR_DEPTH_BAD], 2);
+	CU_ASSERT_EQUAL(nr_depth_known(&all->depth), 3);
+	CU_ASSERT_EQUAL(nr_nat444(&all->depth), 2);
+	CU_ASSERT_EQUAL(all->depth.cgn[NR_TRI_TRUE], 1);
+	CU_ASSERT_EQUAL(all->depth.cgn[NR_TRI_FALSE], 1);
+	CU_ASSERT_EQUAL(all->depth.cgn[NR_TRI_NULL], 1);
+	CU_ASSERT_EQUAL(all->depth.cgn[NR_TRI_ABSENT], 3);
+	CU_ASSERT_EQUAL(all->depth.cgn[NR_TRI_BAD], 1);
+	CU_ASSERT_EQUAL(all->portmap.state[NR_PM_MEASURED], 3);
+	CU_ASSERT_EQUAL(all->portmap.state[NR_PM_ABSENT], 2);
+	CU_ASSERT_EQUAL(all->portmap.state[NR_PM_BAD], 2);
+	CU_ASSERT_EQUAL(all->portmap.asked, 2);
+	CU_ASSERT_EQUAL(all->portmap.answered[NR_PM_UPNP], 1);
+	CU_ASSERT_EQUAL(all->portmap.answered[NR_PM_NATPMP], 1); /* "later" and 3 passed over */
+	CU_ASSERT_EQUAL(all->portmap.answered[NR_NPM], 2);
+	CU_ASSERT_EQUAL(all->portmap.works[NR_PM_PCP], 1);
+	CU_ASSERT_EQUAL(all->portmap.works[NR_PM_UPNP], 0);
+	CU_ASSERT_EQUAL(all->portmap.works[NR_NPM], 1);
+	/* Groups count the same way: b is 7, null and an older record. */
+	b = &s->groups[2];
+	CU_ASSERT_STRING_EQUAL(b->name, "b");
+	CU_ASSERT_EQUAL(b->depth.depth[NR_DEPTH_3UP], 1);
+	CU_ASSERT_EQUAL(b->depth.depth[NR_DEPTH_NULL], 1);
+	CU_ASSERT_EQUAL(b->depth.depth[NR_DEPTH_ABSENT], 1);
+	CU_ASSERT_EQUAL(b->portmap.state[NR_PM_MEASURED], 1);
+	CU_ASSERT_EQUAL(b->portmap.asked, 1);
+	CU_ASSERT_EQUAL(b->portmap.works[NR_NPM], 0);
+	nr_survey_free(s);
+}
+
 /* ---- diff ---- */
 
 struct seen {
@@ -650,6 +715,7 @@ int test_report_register(void)
 	    {"compliance: no NAT, lifetimes, hairpin source, SYN", test_compliance_edges},
 	    {"figure data: local ports, connect times, names", test_figure_data},
 	    {"survey: counts, bands, groups beyond the bound", test_survey},
+	    {"survey: NAT depth, CGN, port mapping; absent, malformed", test_depth_portmap},
 	    {"diff: same, changed, missing and new labels", test_diff},
 	    {"diff: mixed values and JUnit", test_diff_mixed},
 	};

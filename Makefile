@@ -78,7 +78,7 @@ PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload b
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
-                probe/punchtcpcmd.c probe/hopsweep.c probe/portmapcmd.c probe/reportdepth.c
+                probe/punchtcpcmd.c probe/hopsweep.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -pthread
 natreport_SRC := analysis/natreport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread

@@ -60,7 +60,7 @@ REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c refle
 REFL_LIB := $(BUILD)/libreflector.a
 
 # natprobe's engine and tests: pure, linked by natprobe and by the unit tests.
-PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/hops.c probe/depth.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
+PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/predictpm.c probe/hops.c probe/depth.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
 PROBE_LIB := $(BUILD)/libprobe.a
 
 # natreport's reading, judging, counting and writing: pure of the command
@@ -78,7 +78,7 @@ PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload b
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
-                probe/punchtcpcmd.c probe/hopsweep.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
+                probe/punchtcpcmd.c probe/hopsweep.c probe/punchpm.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -pthread
 natreport_SRC := analysis/natreport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread
@@ -171,6 +171,7 @@ check: all $(TEST_BIN)
 bench: all
 	$(Q)bench/run $(BINDIR)
 	$(Q)bench/probes $(BINDIR)
+	$(Q)bench/gateway $(BINDIR)
 	$(Q)bench/report $(BINDIR)
 	$(Q)bench/punch $(BINDIR)
 	$(Q)bench/punch-tcp $(BINDIR)
@@ -217,7 +218,7 @@ fuzz-run-%: deps $(FUZZ_BUILD)/%
 
 C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/report bench/punch bench/punch-tcp tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/gateway bench/report bench/punch bench/punch-tcp tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

@@ -9,14 +9,14 @@
  * a deletion done.
  *
  * NAT-PMP: libnatpmp at the default gateway, its retransmissions (250 ms,
- * doubling) bounded to 2 s. Result 3, network failure, is RFC 6886's "the
- * NAT box has not obtained a public address": what miniupnpd says behind a
- * CGN.
+ * doubling) bounded to 1 s: a gateway is the first hop, and a probe that
+ * waits longer for one that says nothing only costs its users. Result 3, network failure, is RFC
+ * 6886's "the NAT box has not obtained a public address": what miniupnpd says behind a CGN.
  *
  * PCP: lib/pcp.c's MAP (RFC 6887 section 11) from a connected socket of its
  * own, so that an ICMP port unreachable ends the wait at once; the mapping
  * names the mapped socket's port (the internal port is the payload's, not
- * the request's source). Retries at 250, 500, 1000 ms within 2 s (the RFC's
+ * the request's source). Sent at 0, 250 and 750 ms within 1 s (the RFC's
  * 3 s initial timeout is for daemons, not for a probe). Deletion: the same
  * nonce with lifetime 0 (section 15).
  */
@@ -42,7 +42,7 @@
 #include "lib/clock.h"
 #include "lib/pcp.h"
 
-#define PROTO_BOUND_MS   2000
+#define PROTO_BOUND_MS   1000
 #define UPNP_DISCOVER_MS 1000
 
 struct portmap_client {
@@ -367,7 +367,7 @@ static int pcp_map_once(portmap_client_t *pc, struct portmap_proto_result *r,
 	if (!answered) {
 		portmap_note(r,
 			     refused ? "no PCP server at %s (port %d unreachable)"
-				     : "no answer from %s port %d in 2000 ms",
+				     : "no answer from %s port %d in 1000 ms",
 			     r->server, PCP_SERVER_PORT);
 		return -1;
 	}

@@ -3,7 +3,7 @@
  * (libminiupnpc), NAT-PMP (RFC 6886, libnatpmp) or PCP (RFC 6887,
  * lib/pcp.h). Find the server and its external address, map one UDP port,
  * delete the mapping. Blocking, bounded (UPnP's discovery 1 s, NAT-PMP's
- * and PCP's answers 2 s); what happened goes into a portmap_proto_result,
+ * and PCP's answers 1 s); what happened goes into a portmap_proto_result,
  * in the record's words. Used by the portmap test (portmapcmd.c) and by
  * natprobe punch's port-mapping technique.
  */

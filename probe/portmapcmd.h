@@ -15,7 +15,7 @@
 int portmap_default_gateway(struct in_addr *gw);
 
 /* Every protocol at once; about 1 s when none answers (UPnP's discovery),
- * 2 s at most. c->stop is the test's own (a SIGINT or SIGTERM handler). */
+ * about as long at most. c->stop is the test's own (a SIGINT or SIGTERM handler). */
 void portmap_run(const struct portmap_ctx *c, struct portmap_report *rep);
 
 #endif

@@ -62,6 +62,7 @@ enum predict_technique {
 	PREDICT_UDP_BIRTHDAY,          /* many sockets against many guessed ports */
 	PREDICT_TCP_SIMULTANEOUS_OPEN, /* RFC 5128 3.4 */
 	PREDICT_TCP_PORT_PREDICTION,   /* RFC 5128 3.6: 3.4 with the next ports */
+	PREDICT_PORT_MAPPING,          /* a mapping asked of a gateway (UPnP, NAT-PMP, PCP) */
 };
 
 /* Who does what in birthday punching (predict.c says why). */
@@ -103,5 +104,32 @@ bool predict_sequential(const struct predict_side *s);
  * other side, with the arguments swapped, gets the complement). */
 enum predict_role predict_birthday_role(const struct predict_side *me,
 					const struct predict_side *them);
+
+/*
+ * The port-mapping technique (predictpm.c has the rule): what a side's
+ * gateway granted for its trial socket, as NATLAB-PORTMAP carries it
+ * (reflector/PROTOCOL.md).
+ */
+struct predict_portmap {
+	bool known;      /* the side asked (a probe that says nothing: unknown) */
+	bool granted;    /* its gateway granted a mapping */
+	bool public_ext; /* at the address the reflector sees for it */
+	int depth;       /* its nat_depth; -1 unknown */
+	bool cgn;        /* a CGN seen on its path (its cgn verdict true) */
+	uint8_t proto;   /* 0 none, 1 UPnP IGD, 2 NAT-PMP, 3 PCP */
+	uint16_t port;   /* the external port granted */
+};
+#define PREDICT_PORTMAP_WIRE_LEN 8
+void predict_portmap_to_wire(const struct predict_portmap *p, uint8_t w[PREDICT_PORTMAP_WIRE_LEN]);
+struct predict_portmap predict_portmap_from_wire(const uint8_t w[PREDICT_PORTMAP_WIRE_LEN]);
+/* A side the other can reach through its mapping: granted, at the public
+ * address, by a gateway that is the only NAT (depth 1, no CGN seen). */
+bool predict_portmap_usable(const struct predict_portmap *p);
+struct predict predict_port_mapping(const struct predict_portmap *a,
+				    const struct predict_portmap *b);
+/* Which side waits for the other's packet: 0 a, 1 b, -1 neither (no
+ * mapping on either side). A usable mapping before a granted one, a
+ * granted one before none; a tie to a (the caller orders the sides). */
+int predict_portmap_passive(const struct predict_portmap *a, const struct predict_portmap *b);
 
 #endif

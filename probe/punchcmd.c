@@ -106,44 +106,48 @@ static const char usage[] =
 
 static const struct technique techniques[] = {
     {"relay", "RFC 5128 3.1: both send to the reflector, which forwards to the other; the control",
-     PREDICT_RELAY, false, false, true, false, false, false},
+     PREDICT_RELAY, false, false, true, false, false, false, false},
     {"udp-hole-punching", "RFC 5128 3.3.1: both send to each other's public endpoint at once",
-     PREDICT_UDP_HOLE_PUNCHING, false, false, false, false, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, false, false, false, false, false, false, false},
     {"udp-hole-punching-private",
      "RFC 5128 3.3.2: the other probe's own endpoints first (behind the same NAT), then its "
      "public one",
-     PREDICT_UDP_HOLE_PUNCHING, true, false, false, false, false, false},
+     PREDICT_UDP_HOLE_PUNCHING, true, false, false, false, false, false, false},
     {"connection-reversal",
      "RFC 5128 3.2: the side whose filter takes unsolicited packets waits; the other opens "
      "toward it",
-     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, false},
+     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, false, false},
     {"udp-port-prediction",
      "RFC 5128 3.5: hole punching, plus the next 8 ports of a NAT that maps in sequence",
-     PREDICT_UDP_PORT_PREDICTION, false, false, false, true, false, false},
+     PREDICT_UDP_PORT_PREDICTION, false, false, false, true, false, false, false},
     {"udp-birthday",
      "beyond RFC 5128: against a dependent mapping, 256 sockets there, 1024 guessed ports "
      "from here (a sequential NAT: 4 and 64)",
-     PREDICT_UDP_BIRTHDAY, false, false, false, false, true, false},
+     PREDICT_UDP_BIRTHDAY, false, false, false, false, true, false, false},
     {"tcp-relay",
      "RFC 5128 3.1 over TCP: both keep their connection to the reflector, which forwards "
      "between them; TCP's control",
-     PREDICT_RELAY, false, false, true, false, false, true},
+     PREDICT_RELAY, false, false, true, false, false, true, false},
     {"tcp-connection-reversal",
      "RFC 5128 3.2 over TCP: the side whose NAT takes a SYN it did not ask for only listens; "
      "the other connects to it",
-     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, true},
+     PREDICT_CONNECTION_REVERSAL, false, true, false, false, false, true, false},
     {"tcp-simultaneous-open",
      "RFC 5128 3.4: both connect to each other's public endpoint from the port they "
      "registered from, a listener kept on it; the first SYN at the opening TTL",
-     PREDICT_TCP_SIMULTANEOUS_OPEN, false, false, false, false, false, true},
+     PREDICT_TCP_SIMULTANEOUS_OPEN, false, false, false, false, false, true, false},
     {"tcp-simultaneous-open-private",
      "RFC 5128 3.4 with 3.3.2: simultaneous open to the other probe's own endpoints first "
      "(behind the same NAT), then to its public one",
-     PREDICT_TCP_SIMULTANEOUS_OPEN, true, false, false, false, false, true},
+     PREDICT_TCP_SIMULTANEOUS_OPEN, true, false, false, false, false, true, false},
     {"tcp-port-prediction",
      "RFC 5128 3.6: simultaneous open, plus the next 8 ports of a NAT whose TCP mappings "
      "are dependent and sequential",
-     PREDICT_TCP_PORT_PREDICTION, false, false, false, true, false, true},
+     PREDICT_TCP_PORT_PREDICTION, false, false, false, true, false, true, false},
+    {"port-mapping",
+     "a mapping of the trial's port asked of the gateway (UPnP IGD, NAT-PMP or PCP); that "
+     "side waits, the other sends to it",
+     PREDICT_PORT_MAPPING, false, false, false, false, false, false, true},
 };
 #define NTECHNIQUES (sizeof(techniques) / sizeof(techniques[0]))
 _Static_assert(NTECHNIQUES <= MAX_TECHNIQUES, "struct options holds every technique");
@@ -383,6 +387,8 @@ void punch_register_msg(const struct options *o, const struct registration *r, u
 	stun_build_attr(&b, STUN_ATTR_NATLAB_CLASS, r->cls, 4);
 	if (r->tcp_cls)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_TCP_CLASS, r->tcp_cls, PREDICT_TCP_WIRE_LEN);
+	if (r->portmap)
+		stun_build_attr(&b, STUN_ATTR_NATLAB_PORTMAP, r->portmap, PREDICT_PORTMAP_WIRE_LEN);
 	stun_build_u32(&b, STUN_ATTR_NATLAB_RTT, rtt_us);
 	if (r->relay)
 		stun_build_attr(&b, STUN_ATTR_NATLAB_RELAY, NULL, 0);
@@ -400,6 +406,7 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	const struct stun_attr *tok = stun_find(m, STUN_ATTR_NATLAB_TOKEN);
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
 	const struct stun_attr *tcp_cls = stun_find(m, STUN_ATTR_NATLAB_TCP_CLASS);
+	const struct stun_attr *pm = stun_find(m, STUN_ATTR_NATLAB_PORTMAP);
 
 	if (stun_get_addr(m, STUN_ATTR_XOR_PEER_ADDRESS, &mt->pub) != STUN_OK || !tok ||
 	    tok->len != PUNCH_TOKEN_LEN ||
@@ -411,6 +418,10 @@ static void read_peer(const struct stun_msg *m, struct meeting *mt)
 	if (tcp_cls && tcp_cls->len == PREDICT_TCP_WIRE_LEN) {
 		memcpy(mt->tcp_cls, stun_attr_value(m, tcp_cls), PREDICT_TCP_WIRE_LEN);
 		mt->have_tcp_cls = true;
+	}
+	if (pm && pm->len == PREDICT_PORTMAP_WIRE_LEN) {
+		memcpy(mt->portmap, stun_attr_value(m, pm), PREDICT_PORTMAP_WIRE_LEN);
+		mt->have_portmap = true;
 	}
 	mt->npriv = 0;
 	for (size_t i = 0; i < m->nattrs && mt->npriv < PUNCH_MAX_PRIVATE; i++)
@@ -773,6 +784,25 @@ bool punch_am_passive(const struct technique *t, const struct probe_result *me,
 	       (first ? 0 : 1);
 }
 
+/* The port-mapping technique's roles into cfg; true when neither side has
+ * a mapping to be reached at: the trial fails at once, said why. */
+static bool portmap_phase(const struct meeting *mt, const uint8_t *token, struct punch_cfg *cfg,
+			  struct trial_row *row)
+{
+	bool none;
+
+	row->pm_theirs_known = mt->have_portmap;
+	if (mt->have_portmap)
+		memcpy(row->pm_theirs, mt->portmap, PREDICT_PORTMAP_WIRE_LEN);
+	punch_portmap_config(mt, token, row->pm_mine, cfg, &none);
+	row->pm_waited = cfg->passive;
+	if (!none)
+		return false;
+	row->res.outcome = PUNCH_FAILED;
+	snprintf(row->reason, sizeof(row->reason), "no gateway granted a mapping, on either side");
+	return true;
+}
+
 /* Steps 3 and 4, once met: on fd, and for a birthday's hard side on more. */
 static void punch_phase(const struct options *o, const struct technique *t,
 			const struct probe_result *me, const struct meeting *mt,
@@ -788,6 +818,8 @@ static void punch_phase(const struct options *o, const struct technique *t,
 	fds[0] = fd;
 	punch_trial_config(o, t, mt, token, punch_am_passive(t, me, mt, token),
 			   punch_one_address(me, mt), &cfg);
+	if (t->portmap && portmap_phase(mt, token, &cfg, row))
+		return;
 	if (t->birthday)
 		n = birthday_prepare(o, me, mt, &cfg, fds, bday);
 	usleep((mt->wait_ms + o->stagger_ms) * 1000u);
@@ -828,9 +860,15 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 			close(fd);
 		return 0;
 	}
+	if (t->portmap)
+		punch_gateway_map(o->gateway, addr_port((struct sockaddr *)&local), &row->pm,
+				  row->pm_mine);
 	meet(o, fd,
-	     &(struct registration){number, token, (struct sockaddr *)&local, cls, tcp, t->relay},
+	     &(struct registration){number, token, (struct sockaddr *)&local, cls, tcp, t->relay,
+				    t->portmap ? row->pm_mine : NULL},
 	     deadline, mt, &last_answer);
+	if (t->portmap && !mt->met)
+		punch_gateway_unmap(o->gateway, &row->pm);
 	if (mt->met && t->relay && !mt->relay) {
 		snprintf(row->reason, sizeof(row->reason),
 			 "the reflector did not grant the relay (relays full, or off)");
@@ -846,6 +884,8 @@ static int one_trial(const struct options *o, const struct technique *t, uint32_
 		return last_answer || mt->error ? 0 : -1;
 	}
 	punch_phase(o, t, me, mt, token, fd, row, bday);
+	if (t->portmap)
+		punch_gateway_unmap(o->gateway, &row->pm);
 	close(fd);
 	return 0;
 }
@@ -923,6 +963,30 @@ static void tcp_trial_json(json_t *t, const struct trial_row *r)
 	json_object_set_new(t, "attempts", attempts_json(r));
 }
 
+static json_t *portmap_side_json(const uint8_t wire[PREDICT_PORTMAP_WIRE_LEN])
+{
+	static const char *const proto[] = {NULL, "upnp", "nat-pmp", "pcp"};
+	struct predict_portmap p = predict_portmap_from_wire(wire);
+
+	return json_pack("{s:s?, s:b, s:o, s:b, s:o}", "protocol", proto[p.proto], "granted",
+			 p.granted, "external_port", p.granted ? json_integer(p.port) : json_null(),
+			 "at_public_address", p.public_ext, "nat_depth",
+			 p.depth < 0 ? json_null() : json_integer(p.depth));
+}
+
+/* The port-mapping technique's part of a trial: both sides' mappings, who
+ * waited, and this side's deletion. */
+static json_t *portmap_trial_json(const struct trial_row *r)
+{
+	json_t *j = json_pack(
+	    "{s:o, s:o, s:b, s:o}", "this_side", portmap_side_json(r->pm_mine), "other_side",
+	    r->pm_theirs_known ? portmap_side_json(r->pm_theirs) : json_null(), "waited",
+	    r->pm_waited, "deleted", r->pm.deleted < 0 ? json_null() : json_boolean(r->pm.deleted));
+
+	json_object_set_new(j, "error", r->pm.error[0] ? json_string(r->pm.error) : json_null());
+	return j;
+}
+
 static json_t *trial_json(const struct trial_row *r, const struct birthday_row *b)
 {
 	char a[ADDR_STRLEN];
@@ -938,9 +1002,9 @@ static json_t *trial_json(const struct trial_row *r, const struct birthday_row *
 		    t, "peer",
 		    json_string(addr_format((const struct sockaddr *)&r->res.peer, a, sizeof(a))));
 	}
-	if (r->res.outcome == PUNCH_SETUP_FAILED)
+	if (r->res.outcome == PUNCH_SETUP_FAILED || r->reason[0])
 		json_object_set_new(t, "reason", json_string(r->reason));
-	else
+	if (r->res.outcome != PUNCH_SETUP_FAILED)
 		json_object_set_new(
 		    t, "packets",
 		    json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:i}", "rounds",
@@ -956,6 +1020,8 @@ static json_t *trial_json(const struct trial_row *r, const struct birthday_row *
 	if (r->tcp && r->res.outcome != PUNCH_SETUP_FAILED &&
 	    !(r->ntried && r->tried[0].path == PUNCH_PATH_RELAY))
 		tcp_trial_json(t, r);
+	if (r->pm.asked || r->pm.error[0])
+		json_object_set_new(t, "port_mapping", portmap_trial_json(r));
 	if (r->sprayed)
 		json_object_set_new(t, "guessed_ports", json_integer((json_int_t)r->sprayed));
 	if (b->planned && b->role == PREDICT_ROLE_HARD)
@@ -1200,6 +1266,25 @@ static struct predict predict_tcp_all(const struct options *o, const struct prob
 				     o->open_ttl && o->server.ss_family == AF_INET);
 }
 
+/* The port-mapping technique from its first trial that met: both sides'
+ * NATLAB-PORTMAP (a later trial says the same of the same gateways). */
+static struct predict predict_portmap_run(const struct technique_run *run)
+{
+	static const uint8_t unknown[PREDICT_PORTMAP_WIRE_LEN] = {0};
+
+	for (size_t k = 0; k < run->nrows; k++) {
+		const struct trial_row *r = &run->rows[k];
+		struct predict_portmap mine, theirs;
+
+		if (r->res.outcome == PUNCH_SETUP_FAILED)
+			continue;
+		mine = predict_portmap_from_wire(r->pm_mine);
+		theirs = predict_portmap_from_wire(r->pm_theirs_known ? r->pm_theirs : unknown);
+		return predict_port_mapping(&mine, &theirs);
+	}
+	return (struct predict){PREDICT_DEPENDS, "no trial met the other probe"};
+}
+
 static void predict_all(const struct options *o, const struct probe_result *me,
 			const struct meeting *mt, struct technique_run *runs)
 {
@@ -1216,10 +1301,11 @@ static void predict_all(const struct options *o, const struct probe_result *me,
 		struct predict_side their_t = mt->met ? their_side_for(t, mt) : theirs;
 
 		/* TCP's hairpinning is not in the punch's classification. */
-		runs[i].want = one      ? predict_one_address(t->rule, t->private_first, lan,
+		runs[i].want = one          ? predict_one_address(t->rule, t->private_first, lan,
                                                          t->tcp ? PROBE_UNKNOWN : me->hairpinning)
-			       : t->tcp ? predict_tcp_all(o, me, mt, t->rule)
-					: predict_technique(t->rule, &mine, &theirs);
+			       : t->tcp     ? predict_tcp_all(o, me, mt, t->rule)
+			       : t->portmap ? predict_portmap_run(&runs[i])
+					    : predict_technique(t->rule, &mine, &theirs);
 		runs[i].peer_delta = predict_sequential(&their_t) ? their_t.delta : 0;
 	}
 }
@@ -1269,6 +1355,14 @@ static int run_all(const struct options *o, const struct probe_result *me,
 	return 0;
 }
 
+static bool any_portmap(const struct options *o)
+{
+	for (size_t i = 0; i < o->ntech; i++)
+		if (o->tech[i]->portmap)
+			return true;
+	return false;
+}
+
 static bool any_tcp(const struct options *o)
 {
 	for (size_t i = 0; i < o->ntech; i++)
@@ -1310,6 +1404,7 @@ static void open_ttl_decide(struct options *o, const struct probe_result *me, st
 int punch_main(int argc, char **argv)
 {
 	static struct technique_run runs[NTECHNIQUES];
+	static struct punch_gateway gateway;
 	struct hops_auto swept;
 	const struct hops_auto *sweep;
 	struct meeting first;
@@ -1338,7 +1433,13 @@ int punch_main(int argc, char **argv)
 		return EXIT_NO_SERVER;
 	}
 	open_ttl_decide(&o, &me, &swept);
+	if (any_portmap(&o)) {
+		punch_gateway_open(&o, &me, sweep, &gateway);
+		o.gateway = &gateway;
+	}
 	rc = run_all(&o, &me, runs, &first);
+	if (o.gateway)
+		punch_gateway_close(o.gateway);
 	if (rc) {
 		if (rc == -1)
 			fprintf(stderr, "natprobe punch: the reflector's rendezvous does not "

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "probe/hopsweep.h"
+#include "probe/pmclient.h"
 #include "probe/predict.h"
 #include "probe/punch.h"
 #include "probe/result.h"
@@ -43,6 +45,19 @@ struct technique {
 	bool predict_ports; /* the other's next ports too, when sequential (guess_window) */
 	bool birthday;      /* many sockets against many guessed ports (guess.h) */
 	bool tcp;           /* over TCP: punchtcp.h, the rendezvous over a connection */
+	bool portmap;       /* a mapping asked of the gateway first (punchpm.c) */
+};
+
+/* This side's gateway, for the port-mapping technique (punchpm.c). */
+struct punch_gateway {
+	struct portmap_ctx ctx;
+	portmap_client_t *pc; /* the protocol that answered; NULL none */
+	enum portmap_proto proto;
+	struct portmap_report found; /* what each protocol said when asked */
+	int depth;                   /* this side's nat_depth; -1 unknown */
+	bool cgn;                    /* its cgn verdict true */
+	char depth_reason[DEPTH_REASON_LEN];
+	struct sockaddr_storage mapped; /* this side's public address */
 };
 
 struct options {
@@ -55,6 +70,7 @@ struct options {
 	int family;
 	unsigned setup_timeout_s, open_ttl, stagger_ms;
 	struct sockaddr_storage server;
+	struct punch_gateway *gateway; /* with the port-mapping technique; NULL without */
 };
 
 /* What the rendezvous said of the other probe. */
@@ -72,6 +88,8 @@ struct meeting {
 	 * registration: it proves this probe receives there (PROTOCOL.md). */
 	bool have_cookie;
 	uint8_t cookie[STUN_NATLAB_COOKIE_LEN];
+	bool have_portmap; /* the other probe's gateway mapping came (NATLAB-PORTMAP) */
+	uint8_t portmap[PREDICT_PORTMAP_WIRE_LEN];
 	unsigned error; /* an error answer's code */
 	char reason[TRIAL_REASON_LEN];
 };
@@ -84,6 +102,7 @@ struct registration {
 	const uint8_t *cls;     /* 4 bytes */
 	const uint8_t *tcp_cls; /* PREDICT_TCP_WIRE_LEN bytes; NULL: TCP not classified */
 	bool relay;             /* ask for the relay */
+	const uint8_t *portmap; /* PREDICT_PORTMAP_WIRE_LEN bytes; NULL: not this technique */
 };
 
 /* The registrations sent, to time their answers: an answer is matched to
@@ -134,5 +153,20 @@ bool punch_grace(uint64_t now, uint64_t *next, uint64_t *quiet_until);
 int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t number,
 		    const struct probe_result *me, uint64_t setup_us, struct trial_row *row,
 		    struct meeting *mt);
+
+/* The port-mapping technique (punchpm.c): the gateway found once, a
+ * mapping of each trial's port (the registration's NATLAB-PORTMAP in
+ * wire), deleted after the trial. */
+void punch_gateway_open(const struct options *o, const struct probe_result *me,
+			const struct hops_auto *sweep, struct punch_gateway *g);
+void punch_gateway_map(struct punch_gateway *g, uint16_t port, struct portmap_proto_result *r,
+		       uint8_t wire[PREDICT_PORTMAP_WIRE_LEN]);
+void punch_gateway_unmap(struct punch_gateway *g, struct portmap_proto_result *r);
+void punch_gateway_close(struct punch_gateway *g);
+/* Who waits and where to send (predictpm.c's rule on both sides' wires);
+ * *none when neither side has a mapping to be reached at. */
+void punch_portmap_config(const struct meeting *mt, const uint8_t *token,
+			  const uint8_t mine_wire[PREDICT_PORTMAP_WIRE_LEN], struct punch_cfg *cfg,
+			  bool *none);
 
 #endif

@@ -403,10 +403,10 @@ int punch_tcp_trial(const struct options *o, const struct technique *t, uint32_t
 		close_all(&tt);
 		return 0;
 	}
-	meet_tcp(
-	    &tt,
-	    &(struct registration){number, token, (struct sockaddr *)&tt.local, cls, tcp, t->relay},
-	    deadline, mt, row);
+	meet_tcp(&tt,
+		 &(struct registration){number, token, (struct sockaddr *)&tt.local, cls, tcp,
+					t->relay, NULL},
+		 deadline, mt, row);
 	if (mt->met && t->relay && !mt->relay)
 		snprintf(row->reason, sizeof(row->reason),
 			 "the reflector did not grant the relay (relays full, or off)");

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "probe/punch.h"
+#include "probe/portmap.h"
+#include "probe/predict.h"
 #include "probe/punchtcp.h"
 
 #define TRIAL_REASON_LEN 128
@@ -30,6 +32,11 @@ struct trial_row {
 	size_t natt;
 	enum ptcp_won won;
 	unsigned accepted, open_ttl;
+	/* The port-mapping technique's: this side's mapping (pm.asked: the
+	 * technique ran), both sides' NATLAB-PORTMAP, and who waited. */
+	struct portmap_proto_result pm;
+	uint8_t pm_mine[PREDICT_PORTMAP_WIRE_LEN], pm_theirs[PREDICT_PORTMAP_WIRE_LEN];
+	bool pm_theirs_known, pm_waited;
 };
 
 struct trial_summary {

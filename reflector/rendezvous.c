@@ -27,6 +27,8 @@ struct side {
 	uint8_t cls[4];
 	uint8_t tcp_cls[8]; /* NATLAB-TCP-CLASS, passed on as it came */
 	bool has_tcp_cls;
+	uint8_t portmap[8]; /* NATLAB-PORTMAP, likewise */
+	bool has_portmap;
 	uint32_t rtt_us;
 	bool relay;  /* asked for the relay */
 	bool proven; /* its registration echoed the cookie of its source, or came over TCP */
@@ -141,6 +143,7 @@ static void side_details(const struct stun_msg *m, struct side *s)
 {
 	const struct stun_attr *cls = stun_find(m, STUN_ATTR_NATLAB_CLASS);
 	const struct stun_attr *tcp_cls = stun_find(m, STUN_ATTR_NATLAB_TCP_CLASS);
+	const struct stun_attr *portmap = stun_find(m, STUN_ATTR_NATLAB_PORTMAP);
 
 	for (size_t i = 0; i < m->nattrs && s->npriv < RDV_MAX_PRIVATE; i++)
 		if (m->attrs[i].type == STUN_ATTR_NATLAB_PRIVATE &&
@@ -151,6 +154,10 @@ static void side_details(const struct stun_msg *m, struct side *s)
 	if (tcp_cls && tcp_cls->len == sizeof(s->tcp_cls)) {
 		memcpy(s->tcp_cls, stun_attr_value(m, tcp_cls), sizeof(s->tcp_cls));
 		s->has_tcp_cls = true;
+	}
+	if (portmap && portmap->len == sizeof(s->portmap)) {
+		memcpy(s->portmap, stun_attr_value(m, portmap), sizeof(s->portmap));
+		s->has_portmap = true;
 	}
 	if (stun_get_u32(m, STUN_ATTR_NATLAB_RTT, &s->rtt_us) != STUN_OK)
 		s->rtt_us = 0;
@@ -292,6 +299,8 @@ static void peer_attrs(struct stun_builder *b, const struct session *s, int x)
 	stun_build_attr(b, STUN_ATTR_NATLAB_CLASS, p->cls, 4);
 	if (p->has_tcp_cls)
 		stun_build_attr(b, STUN_ATTR_NATLAB_TCP_CLASS, p->tcp_cls, sizeof(p->tcp_cls));
+	if (p->has_portmap)
+		stun_build_attr(b, STUN_ATTR_NATLAB_PORTMAP, p->portmap, sizeof(p->portmap));
 	stun_build_attr(b, STUN_ATTR_NATLAB_TOKEN, p->token, TOKEN_LEN);
 	stun_build_u32(b, STUN_ATTR_NATLAB_WAIT, wait_ms(s, x));
 	if (s->relay)

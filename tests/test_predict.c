@@ -171,6 +171,62 @@ static void test_tcp_wire(void)
 	CU_ASSERT_EQUAL(predict_tcp_side_from_wire(wire).simopen, PROBE_UNKNOWN);
 }
 
+/* The port-mapping technique (probe/predictpm.c), each lab's side. */
+static const struct predict_portmap pm_upnp = {true, true, true, 1, false, 1, 40000};
+static const struct predict_portmap pm_none = {true, false, false, 1, false, 0, 0};
+/* upnp-cgn-naive: granted at its 100.64 address, behind a CGN. */
+static const struct predict_portmap pm_naive = {true, true, false, 2, true, 1, 40000};
+/* A STUN-taught gateway behind a full-cone CGN: the public address, the
+ * depth unknown (the methods disagreed), the CGN's hop seen. */
+static const struct predict_portmap pm_stun_cgn = {true, true, true, -1, true, 2, 40000};
+static const struct predict_portmap pm_unknown = {0};
+
+static void test_port_mapping(void)
+{
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_upnp, &pm_none).expect, PREDICT_WORKS);
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_none, &pm_upnp).expect, PREDICT_WORKS);
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_none, &pm_none).expect, PREDICT_FAILS);
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_naive, &pm_none).expect, PREDICT_FAILS);
+	CU_ASSERT_PTR_NOT_NULL(strstr(predict_port_mapping(&pm_naive, &pm_none).reason, "CGN"));
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_stun_cgn, &pm_none).expect, PREDICT_FAILS);
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_naive, &pm_upnp).expect, PREDICT_WORKS);
+	/* A side that did not say: only a usable other side decides. */
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_unknown, &pm_none).expect, PREDICT_DEPENDS);
+	CU_ASSERT_EQUAL(predict_port_mapping(&pm_unknown, &pm_upnp).expect, PREDICT_WORKS);
+	/* Who waits: the usable side, then a granted one, else nobody. */
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_upnp, &pm_none), 0);
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_none, &pm_upnp), 1);
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_naive, &pm_upnp), 1);
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_naive, &pm_none), 0);
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_none, &pm_none), -1);
+	CU_ASSERT_EQUAL(predict_portmap_passive(&pm_upnp, &pm_upnp), 0);
+}
+
+/* NATLAB-PORTMAP both ways; nothing to send to is not granted. */
+static void test_portmap_wire(void)
+{
+	const struct predict_portmap *all[] = {&pm_upnp, &pm_none, &pm_naive, &pm_stun_cgn};
+	uint8_t w[PREDICT_PORTMAP_WIRE_LEN];
+	struct predict_portmap p;
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		predict_portmap_to_wire(all[i], w);
+		p = predict_portmap_from_wire(w);
+		CU_ASSERT(p.known == all[i]->known && p.granted == all[i]->granted &&
+			  p.public_ext == all[i]->public_ext && p.depth == all[i]->depth &&
+			  p.cgn == all[i]->cgn && p.proto == all[i]->proto &&
+			  p.port == all[i]->port);
+	}
+	predict_portmap_to_wire(&pm_upnp, w);
+	w[4] = w[5] = 0; /* port 0 */
+	CU_ASSERT_FALSE(predict_portmap_from_wire(w).granted);
+	predict_portmap_to_wire(&pm_upnp, w);
+	w[0] = 9; /* no such protocol */
+	CU_ASSERT_FALSE(predict_portmap_from_wire(w).granted);
+	memset(w, 0, sizeof(w));
+	CU_ASSERT_FALSE(predict_portmap_from_wire(w).known);
+}
+
 int test_predict_register(void)
 {
 	static const struct test_case tests[] = {
@@ -178,6 +234,8 @@ int test_predict_register(void)
 	    {"the other side's class bytes, unknown values inconclusive", test_from_wire},
 	    {"TCP simultaneous open: every rule, both orders", test_tcp_rules},
 	    {"NATLAB-TCP-CLASS both ways, unknown values inconclusive", test_tcp_wire},
+	    {"port mapping: works, fails, depends; who waits", test_port_mapping},
+	    {"NATLAB-PORTMAP both ways", test_portmap_wire},
 	};
 
 	return TEST_SUITE("traversal predictions behind one address", tests);

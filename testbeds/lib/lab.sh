@@ -464,28 +464,32 @@ lab_teardown() {
 	rm -rf "$dir"
 }
 
-# A STUN server in the lab internet for gateways that learn their public
-# address by STUN (miniupnpd's ext_perform_stun): a natreflector of the lab's
-# own on 203.0.113.20 and .21 (ports 3478/3479) of the reflector host,
-# beside natlab's tests' reflector on .10 and .11. Idempotent.
+# A STUN server for gateways that learn their public address by STUN
+# (miniupnpd's ext_perform_stun): a natreflector of the lab's own. By
+# default on 203.0.113.20 and .21 (ports 3478/3479) of the reflector host,
+# beside natlab's tests' reflector on .10 and .11; lab_stun_server ROLE
+# IFACE PRIMARY ALTERNATE puts one elsewhere (upnp-cgn-naive: inside a
+# CGN's realm). Idempotent per role.
 LAB_STUN_PRIMARY=203.0.113.20
 LAB_STUN_ALTERNATE=203.0.113.21
 lab_stun_server() {
-	[ -e "$(lab_state_dir)/stun.log" ] && return 0
-	lab_addr refl eth0 "$LAB_STUN_PRIMARY/25" "$LAB_STUN_ALTERNATE/25"
-	local log
-	log="$(lab_state_dir)/stun.log"
-	ip netns exec "$(ns refl)" "$NATLAB_BIN/natreflector" --primary "$LAB_STUN_PRIMARY" \
-		--alternate "$LAB_STUN_ALTERNATE" --no-tcp >"$log" 2>&1 &
+	local role=${1:-refl} ifname=${2:-eth0} primary=${3:-$LAB_STUN_PRIMARY}
+	local alternate=${4:-$LAB_STUN_ALTERNATE} log prefix
+	log="$(lab_state_dir)/stun-$role.log"
+	[ -e "$log" ] && return 0
+	prefix=$(ip -n "$(ns "$role")" -4 -o addr show dev "$ifname" | awk '{ sub(".*/", "", $4); print $4; exit }')
+	lab_addr "$role" "$ifname" "$primary/$prefix" "$alternate/$prefix"
+	ip netns exec "$(ns "$role")" "$NATLAB_BIN/natreflector" --primary "$primary" \
+		--alternate "$alternate" --no-tcp >"$log" 2>&1 &
 	lab_pid $!
 	for _ in $(seq 50); do
-		in_ns refl ss -Hlun "sport = :3479" | grep -q "$LAB_STUN_ALTERNATE" && return 0
+		in_ns "$role" ss -Hlun "sport = :3479" | grep -q "$alternate" && return 0
 		sleep 0.02
 	done
-	lab_fail "the lab's STUN server did not start: $(cat "$log")"
+	lab_fail "the lab's STUN server did not start in $(ns "$role"): $(cat "$log")"
 }
 
-# lab_miniupnpd ROLE ALLOW [stun]: the real miniupnpd (Debian's
+# lab_miniupnpd ROLE ALLOW [stun [HOST]]: the real miniupnpd (Debian's
 # miniupnpd-nftables) on a NAT's lan, serving UPnP IGD (HTTP port 5000),
 # NAT-PMP and PCP (port 5351), in secure mode (a client maps only to
 # itself), for clients in ALLOW (a prefix). Its nftables chains sit in
@@ -494,12 +498,12 @@ lab_stun_server() {
 # miniupnpd refuses to map anything while its external address is private,
 # shared (100.64.0.0/10) or a documentation range, and the lab internet is a
 # documentation range: with "stun" it learns its public address from the
-# lab's STUN server instead (ext_perform_stun), and maps only when that
-# server's RFC 5780 tests find no NAT filtering in front of it, as on the
-# internet. Without, behind a CGN, it answers but refuses: NAT-PMP and PCP
+# lab's STUN server (HOST, else lab_stun_server's default) instead
+# (ext_perform_stun), and maps only when that server's RFC 5780 tests find
+# no NAT filtering in front of it, as on the internet. Without, behind a CGN, it answers but refuses: NAT-PMP and PCP
 # with a network failure, UPnP with an empty external address.
 lab_miniupnpd() {
-	local role=$1 allow=$2 stun=${3:-} dir conf log
+	local role=$1 allow=$2 stun=${3:-} stun_host=${4:-} dir conf log
 	dir=$(lab_state_dir)
 	conf="$dir/miniupnpd-$role.conf"
 	log="$dir/miniupnpd-$role.log"
@@ -541,9 +545,9 @@ lab_miniupnpd() {
 		deny 0-65535 0.0.0.0/0 0-65535
 	CONF
 	if [ "$stun" = stun ]; then
-		lab_stun_server
+		[ -n "$stun_host" ] || { lab_stun_server && stun_host=$LAB_STUN_PRIMARY; }
 		printf 'ext_perform_stun=yes\next_stun_host=%s\next_stun_port=3478\n' \
-			"$LAB_STUN_PRIMARY" >>"$conf"
+			"$stun_host" >>"$conf"
 	fi
 	ip netns exec "$(ns "$role")" miniupnpd -f "$conf" -d -P "$dir/miniupnpd-$role.pid" \
 		>"$log" 2>&1 &

@@ -9,14 +9,15 @@
 # on wan-b (LAB_SIDE=b). That works for profiles whose NAT is one masquerade,
 # one snat or one natemu (masq, masq-random, masq-fully-random, snat-pool,
 # snat-pool-persistent, natemu; snat-pool names its addresses through
-# lab_home_wan), and for cgn, which builds a CGN of its own (cgnb) with a
+# lab_home_wan), for upnp (its natb with a miniupnpd of its own), and for cgn
+# and upnp-cgn, which build a CGN of their own (cgnb) with a
 # home behind it: the others (two-nats, firewall, ...) are refused as the
 # second side. Two other second sides take any profile as the first:
 #   same    the lab's own cli2: behind the same NAT (masq, cgn), or behind
 #           another home NAT of the same CGN (cgn-homes, cgn-homes-hairpin)
 #   public  a host "pub" on the lab internet, 198.51.100.2 on wan-b, no NAT
 
-PUNCH_PAIRABLE="masq masq-random masq-fully-random snat-pool snat-pool-persistent cgn natemu"
+PUNCH_PAIRABLE="masq masq-random masq-fully-random snat-pool snat-pool-persistent cgn natemu upnp upnp-cgn upnp-cgn-naive"
 
 pairable() {
 	case " $PUNCH_PAIRABLE " in *" ${1%%:*} "*) return 0 ;; esac

@@ -38,7 +38,16 @@ EXPECT_PORTMAP=none
 EXPECT_GATEWAY_EXTERNAL=none
 CT_ROLE=cgn
 
+# As the second side of a pair lab: a CGN of its own on wan-b, with one
+# miniupnpd home and its host, peer.
 profile_up() {
+	if lab_side_b; then
+		lab_nat cgnb inet wan-b 198.51.100.1/25 198.51.100.126 100.64.0.1/10
+		lab_snat cgnb 'oifname "wan" masquerade'
+		LAB_CGN_ROLE=cgnb lab_cgn_home homeb 100.64.0.2 192.168.2 peer
+		lab_miniupnpd homeb 192.168.2.0/24
+		return
+	fi
 	lab_internet
 	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
 	lab_snat cgn 'oifname "wan" masquerade'

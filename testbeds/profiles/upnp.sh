@@ -40,7 +40,13 @@ EXPECT_PORTMAP="upnp nat-pmp"
 EXPECT_GATEWAY_EXTERNAL=203.0.113.1
 CT_ROLE=nat
 
+# As the second side of a pair lab (natlab punch A upnp): natb with its own
+# miniupnpd, for peer (10.0.2.0/24).
 profile_up() {
 	lab_home_nat 'oifname "wan" masquerade'
-	lab_miniupnpd nat 10.0.1.0/24 stun
+	if lab_side_b; then
+		lab_miniupnpd natb 10.0.2.0/24 stun
+	else
+		lab_miniupnpd nat 10.0.1.0/24 stun
+	fi
 }

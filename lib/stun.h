@@ -112,7 +112,8 @@ enum stun_attr_type {
 	STUN_ATTR_NATLAB_PEER_EVENT = 0xC4D3, /* a peer's TCP news: event, 3 reserved, socket */
 	STUN_ATTR_NATLAB_TCP_CLASS = 0xC4D4,  /* 8 bytes: a probe's TCP class (probe/predict.h) */
 	STUN_ATTR_NATLAB_COOKIE = 0xC4D5, /* 8 bytes: the rendezvous's return-routability proof */
-	STUN_ATTR_NATLAB_PORTMAP = 0xC4D6, /* 8 bytes: a probe's gateway mapping (probe/predict.h) */
+	STUN_ATTR_NATLAB_PORTMAP =
+	    0xC4D6, /* 8 bytes: a probe's gateway mapping (probe/predict.h) */
 };
 
 /* CHANGE-REQUEST flags, RFC 5780 section 7.2 (and RFC 3489 section 11.2.4). */

@@ -545,7 +545,8 @@ lab_miniupnpd() {
 		deny 0-65535 0.0.0.0/0 0-65535
 	CONF
 	if [ "$stun" = stun ]; then
-		[ -n "$stun_host" ] || { lab_stun_server && stun_host=$LAB_STUN_PRIMARY; }
+		[ -n "$stun_host" ] ||
+			{ lab_stun_server refl eth0 && stun_host=$LAB_STUN_PRIMARY; }
 		printf 'ext_perform_stun=yes\next_stun_host=%s\next_stun_port=3478\n' \
 			"$stun_host" >>"$conf"
 	fi

@@ -85,6 +85,11 @@ static const char usage[] =
     "                   otherwise the first address the resolver gives\n"
     "  -h, --help       this text\n"
     "\n"
+    "The gateway group (depth, portmap; IPv4) sweeps TTLs toward SERVER and asks\n"
+    "the default gateway over UPnP IGD, NAT-PMP and PCP: portmap maps a UDP port\n"
+    "through each for 120 s, has SERVER send to it, and deletes it before going on\n"
+    "(also on SIGINT and SIGTERM). It adds about 1 s (UPnP's discovery).\n"
+    "\n"
     "A verdict the packets do not justify is 'inconclusive', with the reason;\n"
     "so are two verdicts that contradict each other (said as CONTRADICTION).\n"
     "Every socket is bound to this host's address toward SERVER, so each test\n"
@@ -95,8 +100,8 @@ static const char usage[] =
     "inconclusive (named on the summary's 'open' line), not counting verdicts\n"
     "that do not apply (hairpinning, pooling, overloading, lifetimes without a\n"
     "NAT) nor pooling when one public address was seen, which no run can tell\n"
-    "from a single address (the record's udp.inconclusive_by_design); 2 bad\n"
-    "usage; 3 the reflector could not be reached.\n";
+    "from a single address (the record's udp.inconclusive_by_design), nor\n"
+    "nat_depth and cgn; 2 bad usage; 3 the reflector could not be reached.\n";
 
 struct options {
 	struct sockaddr_storage server, peer;

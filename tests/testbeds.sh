@@ -206,6 +206,10 @@ wrong() {
     par wrong NATLAB_EXPECT_TCP_ICMP_KEPT false masq icmp-kept
     # multihomed's unbound sockets leave from two addresses: "same" is wrong.
     par wrong NATLAB_EXPECT_SOURCES6 same multihomed sources6
+    # cgn's two kernel NATs are both in conntrack: one is wrong.
+    par wrong NATLAB_EXPECT_DEPTH 1 cgn depth
+    # upnp's miniupnpd grants UPnP as well as NAT-PMP.
+    par wrong NATLAB_EXPECT_PORTMAP nat-pmp upnp portmap
     NATEMU_SETTINGS="mapping=address-dependent" par wrong NATLAB_EXPECT_MAPPING endpoint-independent natemu mapping
     par_wait
 }

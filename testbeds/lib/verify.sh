@@ -446,6 +446,180 @@ observe_ct_timeouts() {
 	fi
 }
 
+# In 100.64.0.0/10 (RFC 6598's shared address space, a CGN's inside realm)?
+shared_addr() {
+	local o1 o2
+	IFS=. read -r o1 o2 _ <<<"${1%:*}"
+	[ "$o1" = 100 ] && [ "$o2" -ge 64 ] 2>/dev/null && [ "$o2" -le 127 ]
+}
+
+# ct_translations PROTO: every source translation the conntrack table of any
+# of the lab's namespaces holds for a PROTO flow to the reflector's
+# primary:3478, one a line: "ROLE ORIGINAL_SOURCE TRANSLATED_SOURCE", the
+# translated source being where the reply direction goes.
+ct_translations() {
+	local name dir pids=()
+	dir=$(mktemp -d)
+	# Every namespace's table at once (one conntrack each).
+	while read -r name; do
+		ip netns exec "$name" timeout 5 conntrack -L -p "$1" >"$dir/$name" 2>/dev/null &
+		pids+=($!)
+	done <"$(lab_state_dir)/namespaces"
+	wait "${pids[@]}"
+	while read -r name; do
+		awk -v r="$R1" -v role="${name#"nl$LAB_ID-"}" '
+			{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1], ++c[kv[1]]] = kv[2] } }
+			v["dst", 1] == r && v["dport", 1] == 3478 &&
+				(v["src", 1] != v["dst", 2] || v["sport", 1] != v["dport", 2]) {
+				print role, v["src", 1] ":" v["sport", 1], v["dst", 2] ":" v["dport", 2]
+			}
+			{ delete v; delete c }' "$dir/$name"
+	done <"$(lab_state_dir)/namespaces"
+	rm -rf "$dir"
+}
+
+# The kernel NATs on cli1's path, from their own records, not from what the
+# reflector saw: after a fresh flow from cli1 to primary:3478 (UDP; TCP where
+# UDP does not pass), the namespace whose conntrack translated cli1's
+# endpoint, then the one that translated what the first made of it, and so
+# on. OBS_DEPTH is how many; natemu (userspace) and a device keep no
+# conntrack, so they are not counted. OBS_CGN: true when one of them
+# translates from 100.64.0.0/10 (it is the CGN), or into it (a CGN is beyond
+# it, conntrack or not: the reflector answered a flow that left from the
+# shared space); false otherwise.
+observe_depth() {
+	local proto=udp port=41101 from edges hop role orig next n=0 max path=""
+	OBS_DEPTH=inconclusive OBS_CGN=inconclusive OBS_CGN_DETAIL=
+	if [ "$OBS_UDP" = pass ]; then
+		[ -n "$(udp_mapped cli1 "$port" "$R1:3478")" ] || return 0
+	elif [ "$OBS_TCP" = pass ]; then
+		proto=tcp
+		[ -n "$(tcp_mapped cli1 "$port" "$R1:3478")" ] || return 0
+	else
+		return 0
+	fi
+	edges=$(ct_translations "$proto")
+	max=$(wc -l <"$(lab_state_dir)/namespaces")
+	from="$(client_ip cli1):$port"
+	OBS_CGN=false
+	while [ "$n" -lt "$max" ]; do
+		hop=$(awk -v f="$from" '$2 == f { print; exit }' <<<"$edges")
+		[ -n "$hop" ] || break
+		read -r role orig next <<<"$hop"
+		n=$((n + 1))
+		path="$path${path:+, }$role $orig -> $next"
+		if shared_addr "$orig"; then
+			OBS_CGN=true OBS_CGN_DETAIL="$role translates from 100.64.0.0/10"
+		elif shared_addr "$next" && [ -z "$OBS_CGN_DETAIL" ]; then
+			OBS_CGN=true OBS_CGN_DETAIL="$role translates into 100.64.0.0/10"
+		fi
+		from=$next
+	done
+	OBS_DEPTH=$n
+	OBS_DEPTH_DETAIL="conntrack, $proto: ${path:-no namespace translated $from}"
+	# natemu NATs of the lab (not the lab internet's delay box): uncounted.
+	local log emu=""
+	for log in "$(lab_state_dir)"/natemu-*.log; do
+		log=${log##*/natemu-}
+		log=${log%.log}
+		case $log in inet | "*") continue ;; esac
+		emu="$emu${emu:+, }$log"
+	done
+	[ -z "$emu" ] || OBS_DEPTH_DETAIL="$OBS_DEPTH_DETAIL; not counted: natemu in $emu"
+}
+
+# The home router running miniupnpd (lab_miniupnpd), or nothing.
+miniupnpd_role() {
+	local conf
+	for conf in "$(lab_state_dir)"/miniupnpd-*.conf; do
+		[ -e "$conf" ] || continue
+		conf=${conf##*/miniupnpd-}
+		echo "${conf%.conf}"
+		return
+	done
+}
+
+# The rules in miniupnpd's chains forward_miniupnpd and prerouting_miniupnpd
+# in ROLE (where it puts a mapping's filter and DNAT rules), or nothing when
+# nft cannot list them.
+miniupnpd_rules() {
+	local c n=0 out
+	for c in forward_miniupnpd prerouting_miniupnpd; do
+		out=$(in_ns "$1" timeout 5 nft -j list chain inet miniupnpd "$c" 2>/dev/null) || return 0
+		n=$((n + $(grep -o '{"rule":' <<<"$out" | wc -l)))
+	done
+	echo "$n"
+}
+
+# upnpc's SSDP discovery waits 2 s for answers: it runs beside the other
+# checks (upnpc -s, which changes nothing), from portmap_begin on, from a
+# port of its own (-z), not a random one another check might want.
+# -i: miniupnpc 2.2 takes an IGD whose external address it counts as
+# reserved (the lab internet is a documentation range; behind a CGN there
+# is none) for "not connected?" and goes no further without it; the
+# gateway's own answer to AddPortMapping decides.
+portmap_begin() {
+	PORTMAP_DISCOVERY=$(lab_state_dir)/verify-upnpc
+	in_ns cli1 timeout 8 upnpc -i -z 41104 -s >"$PORTMAP_DISCOVERY" 2>&1 &
+	PORTMAP_PID=$!
+}
+
+# Port mapping, asked with the clients applications use, which share no code
+# with natprobe: miniupnpc's upnpc (UPnP IGD: the gateway discovery found,
+# AddPortMapping for cli1 itself) and natpmpc (NAT-PMP, to cli1's gateway).
+# OBS_PORTMAP: those that granted a mapping, "upnp nat-pmp" in that order,
+# or none. PCP has no client in Debian independent of natprobe: not checked
+# here. OBS_GW_EXTERNAL: the public address natpmpc reports (none on an
+# error, e.g. miniupnpd behind a CGN, which has no public address to give).
+# Then both mappings are deleted (upnpc -d; NAT-PMP lifetime 0), and
+# OBS_PORTMAP_CLEAN says whether miniupnpd's chains are empty again.
+observe_portmap() {
+	local ip gw up=41102 pmp=41103 out desc role held left
+	local up_detail pmp_detail
+	ip=$(client_ip cli1)
+	gw=$(ip -n "$(ns cli1)" -4 route show default | awk '{ print $3; exit }')
+	role=$(miniupnpd_role)
+	OBS_PORTMAP=
+	wait "$PORTMAP_PID"
+	desc=$(awk '$1 == "desc:" { print $2; exit }' "$PORTMAP_DISCOVERY")
+	out="upnpc found no UPnP device"
+	[ -z "$desc" ] || out=$(in_ns cli1 timeout 5 upnpc -i -u "$desc" -e natlab-verify \
+		-a "$ip" "$up" "$up" UDP 60 2>&1)
+	if grep -q "is redirected to internal $ip:$up" <<<"$out"; then
+		OBS_PORTMAP=upnp
+		up_detail="upnp $(sed -n 's/^external \([^ ]*\) UDP is redirected.*/\1/p' <<<"$out")"
+	else
+		up_detail="upnp: $(grep -m 1 -E 'failed|found no' <<<"$out" || echo "no answer")"
+	fi
+	out=$(in_ns cli1 timeout 5 natpmpc -g "$gw" -a "$pmp" "$pmp" udp 60 2>&1)
+	OBS_GW_EXTERNAL=$(sed -n 's/^Public IP address : //p' <<<"$out" | head -n 1)
+	OBS_GW_EXTERNAL=${OBS_GW_EXTERNAL:-none}
+	if grep -Eq "^Mapped public port [0-9]+ protocol UDP to local port $pmp " <<<"$out"; then
+		OBS_PORTMAP="$OBS_PORTMAP${OBS_PORTMAP:+ }nat-pmp"
+		pmp_detail="nat-pmp $OBS_GW_EXTERNAL:$(sed -n 's/^Mapped public port \([0-9]*\) .*/\1/p' <<<"$out")"
+	else
+		pmp_detail="nat-pmp: $(grep -m 1 'failed' <<<"$out" || echo "no answer")"
+	fi
+	OBS_PORTMAP=${OBS_PORTMAP:-none}
+	OBS_PORTMAP_DETAIL="$up_detail; $pmp_detail"
+	OBS_GW_EXTERNAL_DETAIL="natpmpc -g $gw"
+	[ -n "$role" ] && held=$(miniupnpd_rules "$role")
+	[ -n "$desc" ] && in_ns cli1 timeout 5 upnpc -i -u "$desc" -d "$up" UDP >/dev/null 2>&1
+	in_ns cli1 timeout 5 natpmpc -g "$gw" -a "$pmp" "$pmp" udp 0 >/dev/null 2>&1
+	OBS_PORTMAP_CLEAN=inconclusive
+	if [ -z "$role" ]; then
+		OBS_PORTMAP_CLEAN_DETAIL="no miniupnpd in this lab"
+		return 0
+	fi
+	left=$(miniupnpd_rules "$role")
+	case $left in
+	"") ;;
+	0) OBS_PORTMAP_CLEAN=empty ;;
+	*) OBS_PORTMAP_CLEAN="$left rules left" ;;
+	esac
+	OBS_PORTMAP_CLEAN_DETAIL="$role's chains forward/prerouting_miniupnpd: ${held:-?} rules while mapped, ${left:-?} after"
+}
+
 VERIFY_FAILED=0
 
 verify_row() {
@@ -457,7 +631,7 @@ verify_row() {
 		mark=MISMATCH
 		VERIFY_FAILED=1
 	fi
-	printf '  %-12s %-28s %-28s %-8s %s\n' "$what" "$want" "$got" "$mark" "$detail"
+	printf '  %-13s %-28s %-28s %-8s %s\n' "$what" "$want" "$got" "$mark" "$detail"
 }
 
 # NATLAB_EXPECT_<KEY> in the environment overrides the profile's expectation:
@@ -471,7 +645,7 @@ verify_lab() {
 	unset "${!OBS_@}"
 	SYN_HOLD_OUT=
 	VERIFY_FAILED=0
-	printf '  %-12s %-28s %-28s %s\n' check expected observed result
+	printf '  %-13s %-28s %-28s %s\n' check expected observed result
 	observe_udp
 	observe_tcp
 	verify_row udp "$(expect UDP)" "$OBS_UDP" "$OBS_M1"
@@ -490,6 +664,7 @@ verify_lab() {
 			"${OBS_TCP_SIMOPEN_DETAIL:-}"
 	fi
 	[ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_SYN_HOLD)" ] && syn_hold_begin
+	[ -n "$(expect PORTMAP)" ] && portmap_begin
 	if [ "$OBS_TCP" = pass ] && [ -n "$(expect TCP_ICMP)" ]; then
 		observe_tcp_icmp
 		verify_row icmp-in "$(expect TCP_ICMP)" "$OBS_TCP_ICMP" "${OBS_TCP_ICMP_DETAIL:-}"
@@ -535,6 +710,16 @@ verify_lab() {
 			verify_row ct-timeouts "$(expect CT_TIMEOUTS)" "$OBS_CT_TIMEOUTS" \
 				"seconds: flow under 2 s / stream"
 		fi
+	fi
+	observe_depth
+	verify_row depth "$(expect DEPTH)" "$OBS_DEPTH" "${OBS_DEPTH_DETAIL:-}"
+	verify_row cgn "$(expect CGN)" "$OBS_CGN" "$OBS_CGN_DETAIL"
+	if [ -n "$(expect PORTMAP)" ]; then
+		observe_portmap
+		verify_row portmap "$(expect PORTMAP)" "$OBS_PORTMAP" "$OBS_PORTMAP_DETAIL"
+		verify_row gw-external "$(expect GATEWAY_EXTERNAL)" "$OBS_GW_EXTERNAL" \
+			"$OBS_GW_EXTERNAL_DETAIL"
+		verify_row portmap-clean empty "$OBS_PORTMAP_CLEAN" "$OBS_PORTMAP_CLEAN_DETAIL"
 	fi
 	if [ -n "${SYN_HOLD_OUT:-}" ]; then
 		observe_syn_hold

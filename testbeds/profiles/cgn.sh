@@ -30,6 +30,8 @@ EXPECT_POOL=single
 EXPECT_OVERLOADING=true
 EXPECT_TCP_OVERLOADING=true
 EXPECT_HAIRPIN=false
+EXPECT_DEPTH=2
+EXPECT_CGN=true
 CT_ROLE=cgn
 
 # As the second side of a pair lab (natlab punch A cgn): a CGN of its own,

@@ -30,6 +30,8 @@ EXPECT_POOL=single
 EXPECT_OVERLOADING=not-applicable
 EXPECT_TCP_OVERLOADING=not-applicable
 EXPECT_HAIRPIN=not-applicable
+EXPECT_DEPTH=0
+EXPECT_CGN=false
 CT_ROLE=fw
 
 profile_up() {

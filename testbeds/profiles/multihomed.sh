@@ -50,6 +50,8 @@ EXPECT_TCP_OVERLOADING=not-applicable
 EXPECT_HAIRPIN=not-applicable
 EXPECT_SOURCES=different
 EXPECT_SOURCES6=different
+EXPECT_DEPTH=0
+EXPECT_CGN=false
 CT_ROLE=
 
 profile_up() {

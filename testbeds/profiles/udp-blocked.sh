@@ -24,6 +24,9 @@ EXPECT_TCP_ICMP=true
 EXPECT_TCP_ICMP_KEPT=true
 EXPECT_TCP_SYN_HOLD=rst
 EXPECT_TCP_OVERLOADING=true
+# Its one NAT is seen in conntrack through a TCP flow.
+EXPECT_DEPTH=1
+EXPECT_CGN=false
 CT_ROLE=nat
 
 profile_up() {

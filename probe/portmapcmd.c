@@ -153,9 +153,10 @@ static void reach(const struct job *j)
 	} else if (got == 1) {
 		/* An error, or a plain answer to the asking socket: RESPONSE-PORT
 		 * refused or ignored, so silence on the mapping would prove nothing. */
-		portmap_note(r, error ? "reach test: the reflector refused RESPONSE-PORT (RFC 5780)"
-				      : "reach test: the reflector answered the asking socket, not the "
-					"port asked (no RESPONSE-PORT)");
+		portmap_note(
+		    r, error ? "reach test: the reflector refused RESPONSE-PORT (RFC 5780)"
+			     : "reach test: the reflector answered the asking socket, not the "
+			       "port asked (no RESPONSE-PORT)");
 	} else if (exchange(j->c, q, 0, &q, 1, &mapped, &error) == 0 && !error) {
 		/* The reflector answers this socket: the silence was the mapping's. */
 		r->reached = 0;

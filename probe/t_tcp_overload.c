@@ -11,7 +11,12 @@
  *      and asks: a NAT that overloads must give it another public port.
  *
  * All three connections stay open until the test ends: the mappings must
- * live at once to collide. Without NAT there is nothing to share; without
+ * live at once to collide. A NAT that overloads does so when the second
+ * host's port, kept, is E's: so when step 1's NAT did not keep p (another
+ * mapping held that public port: the second host's own earlier connection,
+ * say), step 1 starts over from a fresh port, up to RETRIES times, or the
+ * test would ask nothing of the NAT. A NAT that never keeps ports goes on
+ * after the last. Without NAT there is nothing to share; without
  * a peer, nothing to see.
  */
 #include <stdio.h>
@@ -22,8 +27,11 @@
 
 enum { HERE, PEER, AFTER, STEPS };
 
+#define RETRIES 3
+
 struct state {
 	int conn[STEPS];
+	unsigned tries; /* step 1's fresh ports after the first */
 	struct sockaddr_storage local, seen[STEPS];
 	bool answered[STEPS];
 	bool over;
@@ -51,6 +59,17 @@ static void start(struct probe_run *r, void *state)
 		s->over = true;
 		return;
 	}
+	s->conn[HERE] = probe_tcp_connect(r, HERE, 0, PROBE_PP, &s->local);
+	if (s->conn[HERE] < 0)
+		end(r, s, "could not connect to the reflector's primary endpoint");
+}
+
+/* Step 1 once more, from a fresh port: the NAT did not keep the last one. */
+static void again(struct probe_run *r, struct state *s)
+{
+	probe_tcp_close(r, s->conn[HERE]);
+	s->tries++;
+	s->answered[HERE] = false;
 	s->conn[HERE] = probe_tcp_connect(r, HERE, 0, PROBE_PP, &s->local);
 	if (s->conn[HERE] < 0)
 		end(r, s, "could not connect to the reflector's primary endpoint");
@@ -95,6 +114,10 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 	if (tag == HERE &&
 	    addr_equal((const struct sockaddr *)&a->mapped, (const struct sockaddr *)&s->local))
 		end(r, s, NULL); /* no NAT */
+	else if (tag == HERE && s->tries < RETRIES &&
+		 addr_port((const struct sockaddr *)&a->mapped) !=
+		     addr_port((const struct sockaddr *)&s->local))
+		again(r, s);
 	else if (tag < AFTER)
 		next(r, s, tag + 1);
 	else

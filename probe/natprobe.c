@@ -921,8 +921,6 @@ static void premeasure(const struct options *o, struct premeasure *m, struct pro
 		hops_auto_sweep(server, &m->sweep);
 		io->sweep = &m->sweep.sweep;
 	}
-	if (depth && !portmap && server->sa_family != AF_INET)
-		return;
 	memset(&m->portmap, 0, sizeof(m->portmap));
 	io->portmap = &m->portmap;
 	if (server->sa_family != AF_INET) {

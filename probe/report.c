@@ -638,7 +638,7 @@ static json_t *bool_or_null(enum probe_bool b)
 	return b == PROBE_UNKNOWN ? json_null() : json_boolean(b == PROBE_YES);
 }
 
-static json_t *addr_json(const struct sockaddr_storage *ss)
+json_t *probe_addr_json(const struct sockaddr_storage *ss)
 {
 	char buf[ADDR_STRLEN];
 	const char *s = addr_or_null(ss, buf, sizeof(buf));
@@ -656,8 +656,8 @@ static json_t *contiguity_json(const struct probe_result *r)
 		    pairs,
 		    json_pack("{s:i, s:[o, o]}", "local",
 			      (json_int_t)addr_port((const struct sockaddr *)&r->pair_local[i]),
-			      "mapped", addr_json(&r->pair_mapped[i][0]),
-			      addr_json(&r->pair_mapped[i][1])));
+			      "mapped", probe_addr_json(&r->pair_mapped[i][0]),
+			      probe_addr_json(&r->pair_mapped[i][1])));
 	json_object_set_new(c, "pairs", pairs);
 	if (r->contiguity_reason[0])
 		json_object_set_new(c, "reason", json_string(r->contiguity_reason));
@@ -676,9 +676,9 @@ static void overload_json(const struct sockaddr_storage *here, const struct sock
 			  json_t *evidence, json_t *reasons)
 {
 	json_object_set_new(evidence, "port_overloading",
-			    json_pack("{s:o, s:o, s:o}", "here_to_PP", addr_json(here),
-				      "peer_same_port_to_AA", addr_json(peer), "here_to_AA",
-				      addr_json(after)));
+			    json_pack("{s:o, s:o, s:o}", "here_to_PP", probe_addr_json(here),
+				      "peer_same_port_to_AA", probe_addr_json(peer), "here_to_AA",
+				      probe_addr_json(after)));
 	if (reason[0])
 		json_object_set_new(reasons, "port_overloading", json_string(reason));
 }
@@ -774,7 +774,7 @@ static json_t *udp_json(const struct probe_result *r)
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
 	json_t *udp = json_object(), *reasons = json_object(), *evidence = json_object();
 
-	json_object_set_new(udp, "mapped", addr_json(&r->mapped));
+	json_object_set_new(udp, "mapped", probe_addr_json(&r->mapped));
 	json_object_set_new(udp, "nat", bool_or_null(r->nat));
 	if (r->nat_reason[0])
 		json_object_set_new(reasons, "nat", json_string(r->nat_reason));
@@ -783,7 +783,8 @@ static json_t *udp_json(const struct probe_result *r)
 
 		json_object_set_new(udp, "mapping", json_string(probe_mapping_name(r->mapping)));
 		for (int role = 0; role < 4; role++)
-			json_object_set_new(seen, roles[role], addr_json(&r->mapping_seen[role]));
+			json_object_set_new(seen, roles[role],
+					    probe_addr_json(&r->mapping_seen[role]));
 		json_object_set_new(evidence, "mapping", seen);
 		if (r->mapping_reason[0])
 			json_object_set_new(reasons, "mapping", json_string(r->mapping_reason));
@@ -907,7 +908,8 @@ static json_t *seen_json(const struct probe_tcp_seen *s)
 	j = json_pack("{s:s, s:s, s:i, s:f, s:i, s:o, s:o}", "outcome", seen_name(s->outcome),
 		      "fate", probe_syn_name(s->fate), "port", (json_int_t)s->port, "ms", s->ms,
 		      "tries", (json_int_t)s->tries, "ttl",
-		      s->ttl ? json_integer(s->ttl) : json_null(), "from", addr_json(&s->from));
+		      s->ttl ? json_integer(s->ttl) : json_null(), "from",
+		      probe_addr_json(&s->from));
 	if (s->outcome == PROBE_SEEN_ICMP)
 		json_object_set_new(j, "icmp", json_pack("[i, i]", s->icmp_type, s->icmp_code));
 	return j;
@@ -971,8 +973,9 @@ static void tcp_simopen_json(const struct probe_tcp *t, json_t *tcp, json_t *evi
 		    evidence, "simultaneous_open",
 		    json_pack("{s:i, s:o, s:o, s:s, s:o, s:f}", "trials",
 			      (json_int_t)t->simopen_trials, "silent_port",
-			      addr_json(&t->simopen_x), "seen_syn", addr_json(&t->simopen_seen_syn),
-			      "answer", seen_name(t->simopen_answer), "ttl",
+			      probe_addr_json(&t->simopen_x), "seen_syn",
+			      probe_addr_json(&t->simopen_seen_syn), "answer",
+			      seen_name(t->simopen_answer), "ttl",
 			      t->simopen_ttl ? json_integer(t->simopen_ttl) : json_null(), "ms",
 			      t->simopen_ms));
 	if (t->simopen_reason[0])
@@ -989,12 +992,13 @@ static void tcp_icmp_json(const struct probe_tcp *t, json_t *tcp, json_t *eviden
 	}
 	json_object_set_new(
 	    evidence, "icmp",
-	    json_pack(
-		"{s:i, s:i, s:o, s:o, s:i, s:i}", "copies", (json_int_t)t->icmp_copies, "trials",
-		(json_int_t)t->icmp_trials, "silent_port", addr_json(&t->icmp_x), "translated_ms",
-		t->icmp_translated == PROBE_YES ? json_real(t->icmp_translated_ms) : json_null(),
-		"connections", (json_int_t)t->icmp_victims, "kept",
-		(json_int_t)t->icmp_victims_kept));
+	    json_pack("{s:i, s:i, s:o, s:o, s:i, s:i}", "copies", (json_int_t)t->icmp_copies,
+		      "trials", (json_int_t)t->icmp_trials, "silent_port",
+		      probe_addr_json(&t->icmp_x), "translated_ms",
+		      t->icmp_translated == PROBE_YES ? json_real(t->icmp_translated_ms)
+						      : json_null(),
+		      "connections", (json_int_t)t->icmp_victims, "kept",
+		      (json_int_t)t->icmp_victims_kept));
 	if (t->icmp_translated_reason[0])
 		json_object_set_new(reasons, "icmp_translated",
 				    json_string(t->icmp_translated_reason));
@@ -1012,7 +1016,7 @@ static void tcp_hold_json(const struct probe_tcp *t, json_t *tcp, json_t *eviden
 	if (t->hold_x.ss_family)
 		json_object_set_new(
 		    evidence, "syn_hold",
-		    json_pack("{s:o, s:o}", "from", addr_json(&t->hold_x), "ttl",
+		    json_pack("{s:o, s:o}", "from", probe_addr_json(&t->hold_x), "ttl",
 			      t->hold_ttl ? json_integer(t->hold_ttl) : json_null()));
 	if (t->hold_reason[0])
 		json_object_set_new(reasons, "syn_hold", json_string(t->hold_reason));
@@ -1055,8 +1059,8 @@ static void tcp_alg_json(const struct probe_tcp *t, json_t *tcp, json_t *evidenc
 	if (t->alg == PROBE_YES)
 		json_object_set_new(evidence, "alg_rewrite",
 				    json_pack("{s:o, s:o}", "mapped_address",
-					      addr_json(&t->alg_plain), "xor_mapped_address",
-					      addr_json(&t->alg_xor)));
+					      probe_addr_json(&t->alg_plain), "xor_mapped_address",
+					      probe_addr_json(&t->alg_xor)));
 	if (t->alg_reason[0])
 		json_object_set_new(reasons, "alg_rewrite", json_string(t->alg_reason));
 }
@@ -1074,11 +1078,12 @@ static void tcp_hairpin_json(const struct probe_tcp *t, json_t *tcp, json_t *evi
 {
 	json_t *ev = json_pack(
 	    "{s:o, s:o, s:i, s:[o, o], s:[o, o], s:o, s:o}", "source",
-	    source_or_null(t->hairpinning, t->hairpin_source), "seen", addr_json(&t->hairpin_seen),
-	    "rounds", (json_int_t)t->hairpin_rounds, "local", addr_json(&t->hairpin_local[0]),
-	    addr_json(&t->hairpin_local[1]), "mapped", addr_json(&t->hairpin_mapped[0]),
-	    addr_json(&t->hairpin_mapped[1]), "this_host", bool_or_null(t->hairpin_host),
-	    "this_host_source", source_or_null(t->hairpin_host, t->hairpin_host_source));
+	    source_or_null(t->hairpinning, t->hairpin_source), "seen",
+	    probe_addr_json(&t->hairpin_seen), "rounds", (json_int_t)t->hairpin_rounds, "local",
+	    probe_addr_json(&t->hairpin_local[0]), probe_addr_json(&t->hairpin_local[1]), "mapped",
+	    probe_addr_json(&t->hairpin_mapped[0]), probe_addr_json(&t->hairpin_mapped[1]),
+	    "this_host", bool_or_null(t->hairpin_host), "this_host_source",
+	    source_or_null(t->hairpin_host, t->hairpin_host_source));
 
 	json_object_set_new(tcp, "hairpinning", bool_or_null(t->hairpinning));
 	if (t->hairpin_peer_tested) {
@@ -1086,7 +1091,8 @@ static void tcp_hairpin_json(const struct probe_tcp *t, json_t *tcp, json_t *evi
 		json_object_set_new(ev, "between_hosts", bool_or_null(t->hairpin_peer));
 		json_object_set_new(ev, "between_hosts_source",
 				    source_or_null(t->hairpin_peer, t->hairpin_peer_source));
-		json_object_set_new(ev, "between_hosts_seen", addr_json(&t->hairpin_peer_seen));
+		json_object_set_new(ev, "between_hosts_seen",
+				    probe_addr_json(&t->hairpin_peer_seen));
 		json_object_set_new(ev, "between_hosts_rounds",
 				    json_integer((json_int_t)t->hairpin_peer_rounds));
 		if (t->hairpin_peer_reason[0])
@@ -1103,14 +1109,15 @@ static json_t *tcp_json(const struct probe_tcp *t)
 	static const char *const roles[4] = {"PP", "PA", "AP", "AA"};
 	json_t *tcp = json_object(), *reasons = json_object(), *evidence = json_object();
 
-	json_object_set_new(tcp, "local", addr_json(&t->local));
-	json_object_set_new(tcp, "mapped", addr_json(&t->mapped));
+	json_object_set_new(tcp, "local", probe_addr_json(&t->local));
+	json_object_set_new(tcp, "mapped", probe_addr_json(&t->mapped));
 	if (t->mapping != PROBE_MAPPING_UNTESTED) {
 		json_t *seen = json_object();
 
 		json_object_set_new(tcp, "mapping", json_string(probe_mapping_name(t->mapping)));
 		for (int role = 0; role < 4; role++)
-			json_object_set_new(seen, roles[role], addr_json(&t->mapping_seen[role]));
+			json_object_set_new(seen, roles[role],
+					    probe_addr_json(&t->mapping_seen[role]));
 		json_object_set_new(evidence, "mapping", seen);
 		if (t->mapping_reason[0])
 			json_object_set_new(reasons, "mapping", json_string(t->mapping_reason));
@@ -1185,12 +1192,12 @@ int probe_report_json(FILE *out, const struct probe_result *r, const struct prob
 	json_object_set_new(rec, "started", json_string(m->started));
 	json_object_set_new(rec, "duration_ms", json_integer((json_int_t)(r->duration_us / 1000)));
 	json_object_set_new(rec, "reflector",
-			    json_pack("{s:o, s:o, s:s?}", "primary", addr_json(&r->primary),
-				      "alternate", addr_json(&r->alternate), "given",
+			    json_pack("{s:o, s:o, s:s?}", "primary", probe_addr_json(&r->primary),
+				      "alternate", probe_addr_json(&r->alternate), "given",
 				      m->server_given));
 	if (m->peer)
 		json_object_set_new(rec, "peer", peer_json(m));
-	json_object_set_new(rec, "local", addr_json(&r->local));
+	json_object_set_new(rec, "local", probe_addr_json(&r->local));
 	json_object_set_new(rec, "udp", udp_json(r));
 	if (r->tcp_tested)
 		json_object_set_new(rec, "tcp", tcp_json(&r->tcp));

@@ -34,6 +34,8 @@ void probe_report_text(FILE *out, const struct probe_result *r);
 /* One line of JSON. 0, or -1 on a write error. */
 int probe_report_json(FILE *out, const struct probe_result *r, const struct probe_meta *m);
 
+/* An endpoint as the record writes it ("203.0.113.1:4000"), or null. */
+json_t *probe_addr_json(const struct sockaddr_storage *ss);
 /* The depth and portmap tests' part (reportdepth.c). */
 void probe_report_depth_text(FILE *out, const struct probe_result *r);
 void probe_report_depth_json(json_t *rec, const struct probe_result *r);

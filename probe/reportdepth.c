@@ -18,15 +18,6 @@ static json_t *ip_json(const struct sockaddr_storage *ss)
 		   : json_null();
 }
 
-static json_t *endpoint_json(const struct sockaddr_storage *ss)
-{
-	char buf[ADDR_STRLEN];
-
-	return ss->ss_family
-		   ? json_string(addr_format((const struct sockaddr *)ss, buf, sizeof(buf)))
-		   : json_null();
-}
-
 static json_t *tri_json(int v)
 {
 	return v < 0 ? json_null() : json_boolean(v);
@@ -100,7 +91,7 @@ static json_t *proto_json(const struct portmap_proto_result *p)
 			      p->granted ? json_integer(p->external_port) : json_null(),
 			      "lifetime_s", p->granted ? json_integer(p->lifetime_s) : json_null(),
 			      "reached", tri_json(p->reached), "reach_target",
-			      endpoint_json(&p->reach_target), "deleted", tri_json(p->deleted)));
+			      probe_addr_json(&p->reach_target), "deleted", tri_json(p->deleted)));
 	json_object_set_new(j, "ms", json_integer(p->ms));
 	json_object_set_new(j, "error", p->error[0] ? json_string(p->error) : json_null());
 	return j;

@@ -11,47 +11,23 @@
 # NAT. The home router's answer (no public address) says two. The methods
 # disagree, so the depth is inconclusive with both answers: never 1.
 
+
+# shellcheck source=testbeds/profiles/upnp-cgn.sh
+. "${BASH_SOURCE[0]%/*}/upnp-cgn.sh"
 PROFILE_DESC="CGN that does not decrement TTL, miniupnpd home behind it"
-EXPECT_UDP=pass
-EXPECT_TCP=pass
-EXPECT_SYN=rst
-EXPECT_NAT=true
-EXPECT_MAPPING=endpoint-independent
-EXPECT_TCP_MAPPING=endpoint-independent
-EXPECT_TCP_FILTERING=address-and-port-dependent
-EXPECT_TCP_SYN=rst
-EXPECT_SYN_MAPPED=rst
-EXPECT_TCP_SIMOPEN=true
-EXPECT_TCP_HAIRPIN=false
-EXPECT_TCP_ICMP=true
-EXPECT_TCP_ICMP_KEPT=true
-EXPECT_TCP_SYN_HOLD=rst
-EXPECT_FILTERING=address-and-port-dependent
-EXPECT_PORT=preserving
-EXPECT_POOL=single
-EXPECT_OVERLOADING=true
-EXPECT_TCP_OVERLOADING=true
-EXPECT_HAIRPIN=false
-EXPECT_DEPTH=2
-EXPECT_CGN=true
 # What natprobe can see: the gateway says two NATs, the sweep one; the
 # methods disagree, so both verdicts are inconclusive (null), never 1.
 EXPECT_PROBE_DEPTH=null
 EXPECT_PROBE_CGN=null
-EXPECT_PORTMAP=none
-EXPECT_GATEWAY_EXTERNAL=none
-CT_ROLE=cgn
 
 profile_up() {
-	lab_internet
-	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
-	lab_snat cgn 'oifname "wan" masquerade'
-	lab_nft cgn 'table ip natlab_ttl {
+	cgn_up
+	lab_nft "$(cgn_role cgn)" 'table ip natlab_ttl {
 	chain prerouting {
 		type filter hook prerouting priority mangle; policy accept;
 		iifname "lan" ip ttl set 64
 	}
 }'
-	lab_cgn_home home 100.64.0.2 192.168.1 cli1 cli2
-	lab_miniupnpd home 192.168.1.0/24
+	# shellcheck disable=SC2119 # no options: the plain home router
+	upnp_cgn_home
 }

@@ -35,8 +35,10 @@ EXPECT_CGN=true
 CT_ROLE=cgn
 
 # As the second side of a pair lab (natlab punch A cgn): a CGN of its own,
-# cgnb on wan-b (198.51.100.1), with one home and its host, peer.
-profile_up() {
+# cgnb on wan-b (198.51.100.1), with one home and its host, peer. cgn_up and
+# cgn_role are also the labs' that build on this one (upnp-cgn).
+cgn_role() { if lab_side_b; then echo "$1b"; else echo "$1"; fi; }
+cgn_up() {
 	if lab_side_b; then
 		lab_nat cgnb inet wan-b 198.51.100.1/25 198.51.100.126 100.64.0.1/10
 		lab_snat cgnb 'oifname "wan" masquerade'
@@ -48,3 +50,5 @@ profile_up() {
 	lab_snat cgn 'oifname "wan" masquerade'
 	lab_cgn_home home 100.64.0.2 192.168.1 cli1 cli2
 }
+
+profile_up() { cgn_up; }

@@ -14,48 +14,17 @@
 # beside the public address the reflector sees is the second NAT's
 # evidence, as is the CGN's 100.64.0.1 at hop 2.
 
+
+# shellcheck source=testbeds/profiles/upnp-cgn.sh
+. "${BASH_SOURCE[0]%/*}/upnp-cgn.sh"
 PROFILE_DESC="miniupnpd mapping behind a CGN (its 100.64 address taken for public)"
-EXPECT_UDP=pass
-EXPECT_TCP=pass
-EXPECT_SYN=rst
-EXPECT_NAT=true
-EXPECT_MAPPING=endpoint-independent
-EXPECT_TCP_MAPPING=endpoint-independent
-EXPECT_TCP_FILTERING=address-and-port-dependent
-EXPECT_TCP_SYN=rst
-EXPECT_SYN_MAPPED=rst
-EXPECT_TCP_SIMOPEN=true
-EXPECT_TCP_HAIRPIN=false
-EXPECT_TCP_ICMP=true
-EXPECT_TCP_ICMP_KEPT=true
-EXPECT_TCP_SYN_HOLD=rst
-EXPECT_FILTERING=address-and-port-dependent
-EXPECT_PORT=preserving
-EXPECT_POOL=single
-EXPECT_OVERLOADING=true
-EXPECT_TCP_OVERLOADING=true
-EXPECT_HAIRPIN=false
-EXPECT_DEPTH=2
-EXPECT_CGN=true
 EXPECT_PORTMAP="upnp nat-pmp"
 EXPECT_GATEWAY_EXTERNAL=100.64.0.2
-CT_ROLE=cgn
 
-# As the second side of a pair lab: a CGN of its own on wan-b (cgnb, its
-# STUN server inside), one such home (homeb) and its host, peer.
+# As the second side of a pair lab: cgnb with its STUN server inside, and
+# homeb's miniupnpd taught by it.
 profile_up() {
-	if lab_side_b; then
-		lab_nat cgnb inet wan-b 198.51.100.1/25 198.51.100.126 100.64.0.1/10
-		lab_snat cgnb 'oifname "wan" masquerade'
-		lab_stun_server cgnb lan 100.64.0.3 100.64.0.4
-		LAB_CGN_ROLE=cgnb lab_cgn_home homeb 100.64.0.2 192.168.2 peer
-		lab_miniupnpd homeb 192.168.2.0/24 stun 100.64.0.3
-		return
-	fi
-	lab_internet
-	lab_nat cgn inet wan-a 203.0.113.1/25 203.0.113.126 100.64.0.1/10
-	lab_snat cgn 'oifname "wan" masquerade'
-	lab_stun_server cgn lan 100.64.0.3 100.64.0.4
-	lab_cgn_home home 100.64.0.2 192.168.1 cli1 cli2
-	lab_miniupnpd home 192.168.1.0/24 stun 100.64.0.3
+	cgn_up
+	lab_stun_server "$(cgn_role cgn)" lan 100.64.0.3 100.64.0.4
+	upnp_cgn_home stun 100.64.0.3
 }

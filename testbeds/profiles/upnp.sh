@@ -12,33 +12,12 @@
 # in front of it. Every protocol then reports 203.0.113.1 and grants
 # mappings to the asking client, which packets from anywhere reach.
 
+
+# shellcheck source=testbeds/profiles/masq.sh
+. "${BASH_SOURCE[0]%/*}/masq.sh"
 PROFILE_DESC="masquerade with miniupnpd (UPnP IGD, NAT-PMP, PCP)"
-EXPECT_UDP=pass
-EXPECT_TCP=pass
-EXPECT_SYN=rst
-EXPECT_NAT=true
-EXPECT_MAPPING=endpoint-independent
-EXPECT_TCP_MAPPING=endpoint-independent
-EXPECT_TCP_FILTERING=address-and-port-dependent
-EXPECT_TCP_SYN=rst
-EXPECT_SYN_MAPPED=rst
-EXPECT_TCP_SIMOPEN=true
-EXPECT_TCP_HAIRPIN=false
-EXPECT_TCP_ICMP=true
-EXPECT_TCP_ICMP_KEPT=true
-EXPECT_TCP_SYN_HOLD=rst
-EXPECT_FILTERING=address-and-port-dependent
-EXPECT_PORT=preserving
-EXPECT_POOL=single
-EXPECT_OVERLOADING=true
-EXPECT_TCP_OVERLOADING=true
-EXPECT_HAIRPIN=false
-EXPECT_CT_TIMEOUTS=30/120
-EXPECT_DEPTH=1
-EXPECT_CGN=false
 EXPECT_PORTMAP="upnp nat-pmp"
 EXPECT_GATEWAY_EXTERNAL=203.0.113.1
-CT_ROLE=nat
 
 # As the second side of a pair lab (natlab punch A upnp): natb with its own
 # miniupnpd, for peer (10.0.2.0/24).

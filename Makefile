@@ -60,7 +60,7 @@ REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c refle
 REFL_LIB := $(BUILD)/libreflector.a
 
 # natprobe's engine and tests: pure, linked by natprobe and by the unit tests.
-PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/predictpm.c probe/hops.c probe/depth.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
+PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/predictpm.c probe/hops.c probe/depth.c probe/keepalive.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
 PROBE_LIB := $(BUILD)/libprobe.a
 
 # natreport's reading, judging, counting and writing: pure of the command

@@ -205,6 +205,8 @@ size_t probe_result_open(const struct probe_result *r, const char **names, size_
 	    {r->lifetime_tested && applies &&
 		 (!r->lifetime_outbound.known || !r->lifetime_bidirectional.known),
 	     "binding_lifetime"},
+	    {r->keepalive_tested && r->keepalive.hop < 0 && applies && !r->keepalive_no_nat,
+	     "keepalive.hop"},
 	    {r->tcp.mapping == PROBE_MAPPING_INCONCLUSIVE, "tcp.mapping"},
 	    {r->tcp.port_pattern == PROBE_PORTS_INCONCLUSIVE, "tcp.port_allocation"},
 	    {r->tcp.filtering == PROBE_FILTERING_INCONCLUSIVE, "tcp.filtering"},

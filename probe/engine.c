@@ -850,6 +850,11 @@ const struct portmap_report *probe_portmap(const struct probe_run *r)
 	return r->e->io.portmap;
 }
 
+unsigned probe_keepalive_hold_s(const struct probe_run *r)
+{
+	return r->e->io.keepalive_hold_s;
+}
+
 unsigned probe_lifetime_max_s(const struct probe_run *r)
 {
 	return r->e->io.lifetime_max_s;
@@ -871,6 +876,28 @@ int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr 
 	t->hairpin = true;
 	first_send(r->e, r, t);
 	return 0;
+}
+
+int probe_keepalive(struct probe_run *r, int sock, unsigned dest, unsigned ttl)
+{
+	probe_engine_t *e = r->e;
+	const struct sockaddr *to = (const struct sockaddr *)&e->role[dest < 4 ? dest : 0];
+	uint8_t msg[64], tid[STUN_TID_LEN] = {0};
+	struct stun_builder b;
+	size_t len;
+
+	if (dest > 3 || (dest && !e->have_alternate) || (ttl && !e->io.send_ttl))
+		return -1;
+	wire_put32(tid, e->run_id);
+	wire_put32(tid + 8, ++e->serial);
+	stun_build_start(&b, msg, sizeof(msg), stun_type(STUN_BINDING, STUN_INDICATION),
+			 STUN_MAGIC_COOKIE, tid);
+	stun_build_fingerprint(&b);
+	if (stun_build_end(&b, &len) != STUN_OK)
+		return -1;
+	e->sends++;
+	return ttl ? e->io.send_ttl(e->io.ctx, sock, to, msg, len, ttl)
+		   : e->io.send(e->io.ctx, sock, to, msg, len);
 }
 
 /* ---- answers ---- */

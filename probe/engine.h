@@ -76,6 +76,12 @@ struct probe_io {
 	 */
 	int (*send)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg, size_t len);
 	/*
+	 * Optional: send as `send` does, with IP TTL (IPv6: hop limit) ttl for
+	 * this datagram only. NULL: the keepalive test says it cannot.
+	 */
+	int (*send_ttl)(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
+			size_t len, unsigned ttl);
+	/*
 	 * A socket on the second host behind the same NAT (--peer), on port
 	 * (0: any). NULL when there is no second host. Its handle, sent to and
 	 * received on like any other, or -1.
@@ -140,6 +146,7 @@ struct probe_io {
 	/* The settings tests read: the lifetime test's bound (--lifetime=MAX_S). */
 	unsigned lifetime_max_s;
 	unsigned tcp_lifetime_max_s; /* the TCP one's (--tcp-lifetime=MAX_S) */
+	unsigned keepalive_hold_s;   /* the keepalive test's hold (--keepalive=HOLD_S) */
 	/*
 	 * Measured by the driver before the engine starts, for the depth and
 	 * portmap tests (NULL: not measured): the TTL sweep toward the
@@ -269,6 +276,12 @@ int probe_hairpin(struct probe_run *r, int tag, int sock, const struct sockaddr 
 int probe_ask_via(struct probe_run *r, int tag, int sock, unsigned dest, uint16_t response_port,
 		  int answer_sock, bool expect_silence);
 /*
+ * A keepalive from sock to the role dest: a Binding indication (RFC 8489
+ * section 3.5: no answer comes), with IP TTL ttl (0: the socket's own).
+ * 0 sent (or lost), -1 when it cannot be sent at that TTL.
+ */
+int probe_keepalive(struct probe_run *r, int sock, unsigned dest, unsigned ttl);
+/*
  * TCP. A connection from local port `port` (0: fresh) to the role dest; its
  * handshake's outcome comes to on_tcp(tag) (TIMEDOUT after about 3 s, which
  * covers one lost SYN). A listener on port (0: fresh); connections it
@@ -353,6 +366,7 @@ uint64_t probe_now_us(const struct probe_run *r);
 uint32_t probe_token_nonce(const struct probe_run *r);
 unsigned probe_lifetime_max_s(const struct probe_run *r);
 unsigned probe_tcp_lifetime_max_s(const struct probe_run *r);
+unsigned probe_keepalive_hold_s(const struct probe_run *r);
 const struct hops_sweep *probe_sweep(const struct probe_run *r);
 const struct portmap_report *probe_portmap(const struct probe_run *r);
 void probe_progress(struct probe_run *r, const char *text);

@@ -46,7 +46,7 @@ static const char usage[] =
     "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
     "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]]\n"
-    "                [--tcp-lifetime[=MAX_S]] SERVER[:PORT]\n"
+    "                [--tcp-lifetime[=MAX_S]] [--keepalive[=HOLD_S]] SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]   (see peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER      (see punch --help)\n"
     "\n"
@@ -81,6 +81,10 @@ static const char usage[] =
     "                   4 min and 4 min at least), up to MAX_S seconds (default 300,\n"
     "                   at most 10800; 7440 to judge REQ-5); needs --session; takes\n"
     "                   up to MAX_S\n"
+    "  --keepalive[=HOLD_S]  also find which hop's NAT a keepalive must reach:\n"
+    "                   mappings held HOLD_S seconds idle (default 150, at most 3600;\n"
+    "                   longer than that NAT's timeout) but for keepalives every second\n"
+    "                   at TTL 1, 2, ..., none and the full TTL; takes the hold\n"
     "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
     "                   otherwise the first address the resolver gives\n"
     "  -h, --help       this text\n"
@@ -111,8 +115,8 @@ struct options {
 	struct probe_meta meta;
 	const struct probe_test *tests[32];
 	size_t ntests;
-	unsigned lifetime_max_s, tcp_lifetime_max_s;
-	bool lifetime, tcp_lifetime;
+	unsigned lifetime_max_s, tcp_lifetime_max_s, keepalive_hold_s;
+	bool lifetime, tcp_lifetime, keepalive;
 	const char *session, *key;
 };
 
@@ -426,6 +430,21 @@ static int drv_send(void *ctx, int sock, const struct sockaddr *to, const uint8_
 		   : 0;
 }
 
+/* One datagram at IP TTL (IPv6: hop limit) ttl, the socket's own after. */
+static int drv_send_ttl(void *ctx, int sock, const struct sockaddr *to, const uint8_t *msg,
+			size_t len, unsigned ttl)
+{
+	bool v6 = to->sa_family == AF_INET6;
+	int level = v6 ? IPPROTO_IPV6 : IPPROTO_IP, opt = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+	int v = (int)ttl, dflt = -1, rc;
+
+	if (sock >= PEER_HANDLE_BASE || setsockopt(sock, level, opt, &v, sizeof(v)))
+		return -1;
+	rc = drv_send(ctx, sock, to, msg, len);
+	setsockopt(sock, level, opt, &dflt, sizeof(dflt)); /* -1: the system's default */
+	return rc;
+}
+
 /* Would this host take a packet from the NAT whose source is one of its own
  * addresses? Linux drops those unless accept_local is set (on all interfaces,
  * or on each) and no strict reverse-path filter (rp_filter 1) applies. */
@@ -520,37 +539,21 @@ static int parse_tests(const char *list, struct options *o)
 	return 0;
 }
 
-/* --lifetime[=MAX_S]: the lifetime test joins the others. */
-static int parse_lifetime(const char *arg, struct options *o)
+/* --lifetime[=MAX_S], --tcp-lifetime[=MAX_S], --keepalive[=HOLD_S]: seconds
+ * from 2 to max, dflt without a value; the opt-in test joins the others. */
+static int parse_seconds(const char *arg, const char *opt, unsigned long dflt, unsigned long max,
+			 unsigned *out, bool *on)
 {
 	char *end;
-	unsigned long v = arg ? strtoul(arg, &end, 10) : LIFETIME_DEFAULT;
+	unsigned long v = arg ? strtoul(arg, &end, 10) : dflt;
 
-	if (arg && (*end || !*arg || v < 2 || v > LIFETIME_MAX)) {
-		fprintf(stderr,
-			"natprobe: --lifetime: '%s' is not a number of seconds from 2 to %d\n", arg,
-			LIFETIME_MAX);
+	if (arg && (*end || !*arg || v < 2 || v > max)) {
+		fprintf(stderr, "natprobe: %s: '%s' is not a number of seconds from 2 to %lu\n",
+			opt, arg, max);
 		return -1;
 	}
-	o->lifetime_max_s = (unsigned)v;
-	o->lifetime = true;
-	return 0;
-}
-
-/* --tcp-lifetime[=MAX_S]: the TCP one joins the others. */
-static int parse_tcp_lifetime(const char *arg, struct options *o)
-{
-	char *end;
-	unsigned long v = arg ? strtoul(arg, &end, 10) : LIFETIME_DEFAULT;
-
-	if (arg && (*end || !*arg || v < 2 || v > TCP_LIFETIME_MAX)) {
-		fprintf(stderr,
-			"natprobe: --tcp-lifetime: '%s' is not a number of seconds from 2 to %d\n",
-			arg, TCP_LIFETIME_MAX);
-		return -1;
-	}
-	o->tcp_lifetime_max_s = (unsigned)v;
-	o->tcp_lifetime = true;
+	*out = (unsigned)v;
+	*on = true;
 	return 0;
 }
 
@@ -656,6 +659,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"list-tests", no_argument, NULL, 'l'},
 	    {"lifetime", optional_argument, NULL, 'T'},
 	    {"tcp-lifetime", optional_argument, NULL, 'C'},
+	    {"keepalive", optional_argument, NULL, 'K'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
 	    {"session", required_argument, NULL, 's'},
@@ -672,6 +676,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		if (!probe_tests[i]->opt_in)
 			o->tests[o->ntests++] = probe_tests[i];
 	o->lifetime_max_s = o->tcp_lifetime_max_s = LIFETIME_DEFAULT;
+	o->keepalive_hold_s = KEEPALIVE_HOLD_DEFAULT;
 	while ((c = getopt_long(argc, argv, "h46", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
@@ -711,11 +716,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->family = c == '4' ? AF_INET : AF_INET6;
 			break;
 		case 'T':
-			if (parse_lifetime(optarg, o))
+			if (parse_seconds(optarg, "--lifetime", LIFETIME_DEFAULT, LIFETIME_MAX,
+					  &o->lifetime_max_s, &o->lifetime))
 				return -1;
 			break;
 		case 'C':
-			if (parse_tcp_lifetime(optarg, o))
+			if (parse_seconds(optarg, "--tcp-lifetime", LIFETIME_DEFAULT,
+					  TCP_LIFETIME_MAX, &o->tcp_lifetime_max_s,
+					  &o->tcp_lifetime))
+				return -1;
+			break;
+		case 'K':
+			if (parse_seconds(optarg, "--keepalive", KEEPALIVE_HOLD_DEFAULT,
+					  KEEPALIVE_HOLD_MAX, &o->keepalive_hold_s, &o->keepalive))
 				return -1;
 			break;
 		default:
@@ -726,6 +739,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		add_test(o, &probe_test_lifetime);
 	if (o->tcp_lifetime)
 		add_test(o, &probe_test_tcp_lifetime);
+	if (o->keepalive)
+		add_test(o, &probe_test_keepalive);
 	if (!o->session != !o->key) {
 		fprintf(stderr, "natprobe: --session and --key go together\n");
 		return -1;
@@ -831,6 +846,7 @@ static struct probe_io driver_io(struct driver *d)
 				 .run_id = random_run_id(),
 				 .open = drv_open,
 				 .send = drv_send,
+				 .send_ttl = drv_send_ttl,
 				 .tcp_listen = drv_tcp_listen,
 				 .tcp_connect = drv_tcp_connect,
 				 .tcp_send = drv_tcp_send,
@@ -875,7 +891,7 @@ static bool selected(const struct options *o, const struct probe_test *t)
 	return false;
 }
 
-/* What the depth and portmap tests read, measured before the engine: the
+/* What the depth, keepalive and portmap tests read, measured before the engine: the
  * sweep first, since the gateway's answers take up to about 2 s and the
  * engine's hairpinning test spends a NAT's ICMP errors (hops.c). */
 struct premeasure {
@@ -915,12 +931,12 @@ static void premeasure(const struct options *o, struct premeasure *m, struct pro
 	struct portmap_ctx c = {.mapping = portmap};
 	struct resweep again = {&m->sweep, clock_now_us(), server};
 
-	if (!depth && !portmap)
-		return;
-	if (depth) {
+	if (depth || selected(o, &probe_test_keepalive)) {
 		hops_auto_sweep(server, &m->sweep);
 		io->sweep = &m->sweep.sweep;
 	}
+	if (!depth && !portmap)
+		return;
 	memset(&m->portmap, 0, sizeof(m->portmap));
 	io->portmap = &m->portmap;
 	if (server->sa_family != AF_INET) {
@@ -1003,6 +1019,7 @@ int main(int argc, char **argv)
 	}
 	io.lifetime_max_s = o.lifetime_max_s;
 	io.tcp_lifetime_max_s = o.tcp_lifetime_max_s;
+	io.keepalive_hold_s = o.keepalive_hold_s;
 	io.session = o.session;
 	io.key = o.key;
 	if (o.have_peer) {
@@ -1040,7 +1057,9 @@ int main(int argc, char **argv)
 	}
 	run(e, &d,
 	    RUN_LIMIT_US + (uint64_t)o.lifetime_max_s * 3000000u +
-		(o.tcp_lifetime ? (uint64_t)o.tcp_lifetime_max_s * 1000000u : 0));
+		(o.tcp_lifetime ? (uint64_t)o.tcp_lifetime_max_s * 1000000u : 0) +
+		(selected(&o, &probe_test_keepalive) ? (uint64_t)o.keepalive_hold_s * 1000000u
+						     : 0));
 	probe_engine_result(e, &res);
 	probe_engine_free(e);
 	for (size_t i = 0; i < d.nfds; i++)

@@ -115,8 +115,29 @@ static json_t *portmap_json(const struct portmap_report *pm)
 	return j;
 }
 
+static json_t *fate_json(enum keepalive_fate f)
+{
+	return f == KA_ALIVE ? json_true() : f == KA_DEAD ? json_false() : json_null();
+}
+
+/* keepalive: the hop, the trials' fates by TTL, the controls. */
+static json_t *keepalive_json(const struct probe_result *r)
+{
+	const struct keepalive_obs *o = &r->keepalive_obs;
+	json_t *by_ttl = json_array();
+
+	for (unsigned k = 1; k <= o->nhops; k++)
+		json_array_append_new(by_ttl, fate_json(o->ttl[k - 1]));
+	return json_pack("{s:o, s:o, s:i, s:o, s:o, s:o, s:s}", "hop", count_json(r->keepalive.hop),
+			 "router", ip_json(&r->keepalive_router), "hold_s", (json_int_t)o->hold_s,
+			 "alive_by_ttl", by_ttl, "alive_without_keepalive", fate_json(o->none),
+			 "alive_full_ttl", fate_json(o->full), "reason", r->keepalive_reason);
+}
+
 void probe_report_depth_json(json_t *rec, const struct probe_result *r)
 {
+	if (r->keepalive_tested)
+		json_object_set_new(rec, "keepalive", keepalive_json(r));
 	if (r->depth_tested) {
 		json_object_set_new(rec, "nat_depth", count_json(r->depth.depth));
 		json_object_set_new(rec, "cgn", tri_json(r->depth.cgn));
@@ -181,10 +202,39 @@ static void print_depth(FILE *out, const struct probe_result *r)
 	}
 }
 
+static char fate_char(enum keepalive_fate f)
+{
+	return f == KA_ALIVE ? '+' : f == KA_DEAD ? '-' : '?';
+}
+
+static void print_keepalive(FILE *out, const struct probe_result *r)
+{
+	const struct keepalive_obs *o = &r->keepalive_obs;
+	char hop[48], router[ADDR_STRLEN] = "", ttls[KEEPALIVE_HOPS_MAX * 3 + 1] = "";
+
+	if (r->keepalive.hop > 0)
+		snprintf(hop, sizeof(hop), "NAT at hop %d", r->keepalive.hop);
+	else
+		snprintf(hop, sizeof(hop), "inconclusive");
+	if (r->keepalive_router.ss_family)
+		addr_format_ip((const struct sockaddr *)&r->keepalive_router, router,
+			       sizeof(router));
+	fprintf(out, "  %-10s %-28s %s%s%s\n", "keepalive", hop, router[0] ? router : "",
+		router[0] ? ": " : "", r->keepalive_reason);
+	for (unsigned k = 1; k <= o->nhops; k++)
+		snprintf(ttls + strlen(ttls), sizeof(ttls) - strlen(ttls), "%s%c", k > 1 ? " " : "",
+			 fate_char(o->ttl[k - 1]));
+	fprintf(out, "  %-10s %-28s TTL 1..%u: %s; none %c, full %c (+ kept, - died)\n", "", "",
+		o->nhops, ttls, fate_char(o->none), fate_char(o->full));
+	fprintf(out, "  %-10s %-28s held %u s\n", "", "", o->hold_s);
+}
+
 void probe_report_depth_text(FILE *out, const struct probe_result *r)
 {
 	if (r->depth_tested)
 		print_depth(out, r);
+	if (r->keepalive_tested)
+		print_keepalive(out, r);
 	if (r->portmap_tested && r->portmap.ran) {
 		for (int p = 0; p < PORTMAP_NPROTO; p++)
 			print_proto(out, (enum portmap_proto)p, &r->portmap.proto[p]);

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "probe/depth.h"
+#include "probe/keepalive.h"
 #include "probe/portmap.h"
 
 /* A verdict not reached: untested (the test did not run) or inconclusive. */
@@ -315,6 +316,15 @@ struct probe_result {
 	struct depth_verdict depth;
 	struct depth_obs depth_obs; /* depth_obs.sweep points at depth_sweep */
 	struct hops_sweep depth_sweep;
+
+	/* The hop-k keepalive test (t_keepalive.c, --keepalive): the hop, or -1
+	 * with the reason; the sweep's router at that hop when it was seen. */
+	bool keepalive_tested;
+	struct keepalive_obs keepalive_obs;
+	struct keepalive_verdict keepalive;
+	char keepalive_reason[PROBE_REASON_LEN];
+	struct sockaddr_storage keepalive_router;
+	bool keepalive_no_nat; /* the reflector saw this host's own address */
 
 	/* The port-mapping protocols (t_portmap.c; the driver ran them). */
 	bool portmap_tested;

@@ -167,7 +167,9 @@ void refl_handle(const struct refl_cfg *cfg, const struct refl_request *req, uin
 	}
 	/* RFC 8489 6.3: only requests are answered; a bad FINGERPRINT means not STUN. */
 	if (m.cls != STUN_REQUEST) {
-		out->drop = "not a request";
+		out->drop = m.cls == STUN_INDICATION && m.method == STUN_BINDING
+				? "binding indication (keepalive)"
+				: "not a request";
 		return;
 	}
 	if (stun_check_fingerprint(&m) == STUN_ERR_FINGERPRINT_MISMATCH) {

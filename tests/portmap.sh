@@ -16,6 +16,7 @@
 #
 # And a natprobe stopped by SIGTERM at any point of the portmap test leaves
 # miniupnpd's table empty (every mapping deleted before it exits).
+# Last, the hop-k keepalive test on cgn with one NAT's UDP timeout short.
 set -u
 BIN=$(cd "${1:-bin}" && pwd)
 SUITE=portmap
@@ -181,5 +182,40 @@ if lab_up cgn-ttl; then
     fi
     lab_down
 fi
+
+# The hop-k keepalive test (--keepalive=HOLD_S), in parallel labs: the UDP
+# timeout of one NAT set to 3 s (conntrack's, both kinds of flow), a hold of
+# 6 s. The NAT whose timeout matters is the one with the short timeout: the
+# CGN at hop 2 (its router 100.64.0.1 in the sweep), or the home NAT at hop
+# 1; with no short timeout the hold outlasts none and the hop is null (exit 1,
+# keepalive.hop named open). keepalive_lab PROFILE SHORT_ROLE HOP ALIVE_BY_TTL ROUTER
+keepalive_lab() {
+    local profile=$1 role=$2 hop=$3 by_ttl=$4 router=$5 id pid want
+    $NATLAB up "$profile" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $profile"; return; }
+    id=$(awk '/^lab /{ print $2 }' "$tmp/up")
+    [ -z "$role" ] || $NATLAB exec "$id" "$role" sysctl -q -w net.netfilter.nf_conntrack_udp_timeout=3 \
+        net.netfilter.nf_conntrack_udp_timeout_stream=3
+    $NATLAB exec "$id" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
+        --rate 0 >"$tmp/refl" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
+    $NATLAB exec "$id" cli1 timeout 30 "$BIN/natprobe" --tests keepalive --keepalive=6 \
+        --json "$tmp/rec.json" 203.0.113.10 >"$tmp/out" 2>&1
+    rc=$?
+    cat "$tmp/rec.json" >>"$tmp/out" 2>/dev/null
+    want="\"keepalive\":{\"hop\":$hop,\"router\":$router,\"hold_s\":6,\"alive_by_ttl\":$by_ttl,"
+    if has "$want" && { [ "$hop" = null ] || [ "$rc" -eq 0 ]; } &&
+        { [ "$hop" != null ] || { [ "$rc" -eq 1 ] && grep -q '^  open .*keepalive.hop' "$tmp/out"; }; }; then
+        ok
+    else
+        bad "$profile, ${role:-no NAT} with a 3 s timeout: keepalive $want (exit $rc)"
+    fi
+    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    $NATLAB down "$id" >/dev/null 2>&1
+}
+par keepalive_lab cgn cgn 2 '[false,true]' '"100.64.0.1"'
+par keepalive_lab cgn home 1 '[true,true]' '"192.168.1.1"'
+par keepalive_lab masq "" null '[true]' null
+par_wait
 
 summary

@@ -20,6 +20,7 @@ int test_suite(const char *name, const struct test_case *tests, size_t n);
 /* Each suite file defines one of these; run_tests.c calls them all. */
 int test_stun_register(void);
 int test_pcp_register(void);
+int test_keepalive_register(void);
 int test_peermsg_register(void);
 int test_addr_register(void);
 int test_predict_register(void);

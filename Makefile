@@ -60,7 +60,7 @@ REFL_SRC := reflector/handler.c reflector/natlabtest.c reflector/capture.c refle
 REFL_LIB := $(BUILD)/libreflector.a
 
 # natprobe's engine and tests: pure, linked by natprobe and by the unit tests.
-PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/predictpm.c probe/hops.c probe/depth.c probe/keepalive.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
+PROBE_SRC := probe/engine.c probe/decide.c probe/synask.c probe/result.c probe/consistency.c probe/punch.c probe/punchtcp.c probe/predict.c probe/predictpm.c probe/hops.c probe/depth.c probe/keepalive.c probe/order.c probe/portmap.c probe/guess.c probe/trials.c probe/tests.c $(wildcard probe/t_*.c)
 PROBE_LIB := $(BUILD)/libprobe.a
 
 # natreport's reading, judging, counting and writing: pure of the command
@@ -77,7 +77,7 @@ PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload b
             refltest rdvabuse
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
-natprobe_SRC := probe/natprobe.c probe/report.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
+natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
                 probe/punchtcpcmd.c probe/hopsweep.c probe/punchpm.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -pthread
 natreport_SRC := analysis/natreport.c

@@ -12,6 +12,7 @@
 #include "addr.h"
 #include "stun.h"
 #include "wire.h"
+#include "probe/order.h"
 
 #define MAX_TESTS         32
 #define ASK_SENDS         7       /* RFC 8489 Rc for a question that should be answered */
@@ -267,23 +268,17 @@ static void unsendable(probe_engine_t *e, const struct txn *t)
 static enum stun_err build_order(const probe_engine_t *e, const struct txn *t, uint8_t *msg,
 				 size_t cap, size_t *len)
 {
-	uint8_t action[4] = {(uint8_t)t->action, (uint8_t)t->order_role, (uint8_t)t->copies, 0};
-	uint8_t port[4] = {0};
-	struct stun_builder b;
+	struct probe_order_req q = {.action = t->action,
+				    .role = t->order_role,
+				    .copies = t->copies,
+				    .target_port = t->target_port,
+				    .wait_ms = t->wait_ms,
+				    .tid = t->tid,
+				    .session = e->io.session,
+				    .key = e->io.key};
 
-	stun_build_start(&b, msg, cap, stun_type(STUN_NATLAB_TEST, STUN_REQUEST), STUN_MAGIC_COOKIE,
-			 t->tid);
-	stun_build_string(&b, STUN_ATTR_USERNAME, e->io.session);
-	stun_build_attr(&b, STUN_ATTR_NATLAB_ACTION, action, sizeof(action));
-	if (t->target_port) {
-		wire_put16(port, t->target_port);
-		stun_build_attr(&b, STUN_ATTR_NATLAB_TARGET_PORT, port, sizeof(port));
-	}
-	stun_build_attr(&b, STUN_ATTR_NATLAB_TOKEN, t->token, sizeof(t->token));
-	stun_build_u32(&b, STUN_ATTR_NATLAB_WAIT, t->wait_ms);
-	stun_build_integrity(&b, (const uint8_t *)e->io.key, strlen(e->io.key));
-	stun_build_fingerprint(&b);
-	return stun_build_end(&b, len);
+	memcpy(q.token, t->token, sizeof(q.token));
+	return probe_order_build(&q, msg, cap, len);
 }
 
 static void transmit(probe_engine_t *e, struct txn *t)
@@ -979,38 +974,21 @@ static void order_refused(struct txn *t, const struct stun_msg *m)
 static void order_answer(probe_engine_t *e, struct txn *t, const struct stun_msg *m, int sock)
 {
 	struct probe_observation o = {.conn = sock};
-	const struct stun_attr *a;
-	const uint8_t *v;
-	uint32_t peer = 0;
 
-	/* An error comes unsigned when the key is the trouble: it only ever
-	 * makes the order's verdict inconclusive, never a verdict. */
-	if (m->cls == STUN_ERROR) {
+	switch (probe_order_read(m, e->io.key, &o)) {
+	case PROBE_ORDER_REFUSED:
+		/* An error comes unsigned when the key is the trouble: it only
+		 * ever makes the order's verdict inconclusive, never a verdict. */
 		order_refused(t, m);
 		settle(e, t, NULL);
-		return;
+		break;
+	case PROBE_ORDER_OBSERVED:
+		e->answers++;
+		settle_order(e, t, &o);
+		break;
+	case PROBE_ORDER_IGNORED:
+		break;
 	}
-	if (stun_check_integrity(m, (const uint8_t *)e->io.key, strlen(e->io.key)) != STUN_OK)
-		return; /* not from the reflector holding our session, or corrupt */
-	a = stun_find(m, STUN_ATTR_NATLAB_OBSERVED);
-	v = a && a->len == 8 ? stun_attr_value(m, a) : NULL;
-	if (m->cls != STUN_SUCCESS || !v || v[0] > PROBE_SEEN_CONNECTED ||
-	    stun_get_addr(m, STUN_ATTR_NATLAB_SENT_FROM, &o.sent_from) != STUN_OK)
-		return;
-	o.outcome = (enum probe_seen)v[0];
-	o.icmp_type = v[1];
-	o.icmp_code = v[2];
-	o.ttl = v[3];
-	o.us = wire_get32(v + 4);
-	if (o.outcome != PROBE_SEEN_NOTHING &&
-	    stun_get_addr(m, STUN_ATTR_NATLAB_OBSERVED_FROM, &o.from) != STUN_OK)
-		return;
-	stun_get_addr(m, STUN_ATTR_NATLAB_SEEN_SYN, &o.seen_syn);
-	stun_get_addr(m, STUN_ATTR_XOR_MAPPED_ADDRESS, &o.target);
-	if (stun_get_u32(m, STUN_ATTR_NATLAB_PEER_TTL, &peer) == STUN_OK)
-		o.peer_ttl = (uint8_t)(peer >> 24);
-	e->answers++;
-	settle_order(e, t, &o);
 }
 
 void probe_engine_receive(probe_engine_t *e, int sock, const struct sockaddr *from,

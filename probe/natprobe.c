@@ -87,12 +87,16 @@ static const char usage[] =
     "                   at TTL 1, 2, ..., none and the full TTL; takes the hold\n"
     "  -4, -6           a SERVER or --peer name: use its IPv4 (IPv6) address;\n"
     "                   otherwise the first address the resolver gives\n"
-    "  -h, --help       this text\n"
+    "  -h, --help       this text\n";
+
+/* The rest of --help: ISO C promises string literals up to 4095 bytes only. */
+static const char usage_notes[] =
     "\n"
     "The gateway group (depth, portmap; IPv4) sweeps TTLs toward SERVER and asks\n"
     "the default gateway over UPnP IGD, NAT-PMP and PCP: portmap maps a UDP port\n"
-    "through each for 120 s, has SERVER send to it, and deletes it before going on\n"
-    "(also on SIGINT and SIGTERM). It adds about 1 s (UPnP's discovery).\n"
+    "and a TCP port through each for 120 s, has SERVER send to the one and (with\n"
+    "--session) connect to the other, and deletes them before going on (also on\n"
+    "SIGINT and SIGTERM). It adds about 1 s (UPnP's discovery).\n"
     "\n"
     "A verdict the packets do not justify is 'inconclusive', with the reason;\n"
     "so are two verdicts that contradict each other (said as CONTRADICTION).\n"
@@ -707,6 +711,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			exit(0);
 		case 'h':
 			fputs(usage, stdout);
+			fputs(usage_notes, stdout);
 			exit(0);
 		case 'P':
 			o->meta.peer_given = optarg;
@@ -928,7 +933,7 @@ static void premeasure(const struct options *o, struct premeasure *m, struct pro
 {
 	const struct sockaddr *server = (const struct sockaddr *)&o->server;
 	bool depth = selected(o, &probe_test_depth), portmap = selected(o, &probe_test_portmap);
-	struct portmap_ctx c = {.mapping = portmap};
+	struct portmap_ctx c = {.mapping = portmap, .session = o->session, .key = o->key};
 	struct resweep again = {&m->sweep, clock_now_us(), server};
 
 	if (depth || selected(o, &probe_test_keepalive)) {

@@ -49,6 +49,7 @@ struct portmap_client {
 	enum portmap_proto proto;
 	const struct portmap_ctx *c;
 	uint16_t port; /* the mapping made; 0 none */
+	bool tcp;      /* its transport */
 	bool deleting; /* a stop does not cut a deletion's waits */
 	/* UPnP */
 	struct UPNPUrls urls;
@@ -125,14 +126,18 @@ static void external_from_in(struct in_addr a, struct portmap_proto_result *r)
 	external_from_text(a.s_addr ? ip : "", r);
 }
 
-static void granted(struct portmap_proto_result *r, uint16_t internal, uint16_t external,
-		    uint32_t lifetime)
+/* The mapping being made or deleted: r's UDP or TCP one. */
+static struct portmap_mapping *mapping_of(const portmap_client_t *pc,
+					  struct portmap_proto_result *r)
 {
-	r->map_asked = true;
-	r->internal_port = internal;
-	r->granted = lifetime > 0;
-	r->external_port = external;
-	r->lifetime_s = lifetime;
+	return pc->tcp ? &r->tcp : &r->udp;
+}
+
+static void granted(struct portmap_mapping *m, uint16_t external, uint32_t lifetime)
+{
+	m->granted = lifetime > 0;
+	m->external_port = external;
+	m->lifetime_s = lifetime;
 }
 
 /* ---- UPnP IGD ---- */
@@ -175,15 +180,14 @@ static int upnp_map(portmap_client_t *pc, uint16_t port, struct portmap_proto_re
 
 	snprintf(p, sizeof(p), "%u", port);
 	snprintf(lease, sizeof(lease), "%u", PORTMAP_LIFETIME_S);
-	r->map_asked = true;
-	r->internal_port = port;
 	rc = UPNP_AddPortMapping(pc->urls.controlURL, pc->data.first.servicetype, p, p, pc->lan,
-				 "natprobe", "UDP", NULL, lease);
+				 "natprobe", pc->tcp ? "TCP" : "UDP", NULL, lease);
 	if (rc) {
-		portmap_note(r, "AddPortMapping: %d %s", rc, strupnperror(rc));
+		portmap_note(r, "AddPortMapping (%s): %d %s", pc->tcp ? "TCP" : "UDP", rc,
+			     strupnperror(rc));
 		return -1;
 	}
-	granted(r, port, port, PORTMAP_LIFETIME_S);
+	granted(mapping_of(pc, r), port, PORTMAP_LIFETIME_S);
 	return 0;
 }
 
@@ -193,15 +197,16 @@ static int upnp_unmap(portmap_client_t *pc, struct portmap_proto_result *r)
 	int rc;
 
 	snprintf(p, sizeof(p), "%u", pc->port);
-	rc =
-	    UPNP_DeletePortMapping(pc->urls.controlURL, pc->data.first.servicetype, p, "UDP", NULL);
+	rc = UPNP_DeletePortMapping(pc->urls.controlURL, pc->data.first.servicetype, p,
+				    pc->tcp ? "TCP" : "UDP", NULL);
 	if (rc) {
 		portmap_note(r, "DeletePortMapping: %d %s", rc, strupnperror(rc));
 		return -1;
 	}
 	/* Deleted only when the gateway no longer lists it. */
 	rc = UPNP_GetSpecificPortMappingEntry(pc->urls.controlURL, pc->data.first.servicetype, p,
-					      "UDP", NULL, in_client, in_port, desc, en, dur);
+					      pc->tcp ? "TCP" : "UDP", NULL, in_client, in_port,
+					      desc, en, dur);
 	if (rc == UPNPCOMMAND_SUCCESS) {
 		portmap_note(r, "DeletePortMapping succeeded, yet the gateway still lists port %s",
 			     p);
@@ -276,17 +281,16 @@ static int natpmp_map(portmap_client_t *pc, uint16_t port, struct portmap_proto_
 	natpmpresp_t resp;
 	int rc;
 
-	r->map_asked = true;
-	r->internal_port = port;
-	sendnewportmappingrequest(&pc->natpmp, NATPMP_PROTOCOL_UDP, port, port, PORTMAP_LIFETIME_S);
+	sendnewportmappingrequest(&pc->natpmp, pc->tcp ? NATPMP_PROTOCOL_TCP : NATPMP_PROTOCOL_UDP,
+				  port, port, PORTMAP_LIFETIME_S);
 	rc = natpmp_wait(pc, &resp);
 	if (rc) {
 		portmap_note(r, "mapping request: %s", natpmp_error(rc));
 		return -1;
 	}
-	granted(r, port, resp.pnu.newportmapping.mappedpublicport,
+	granted(mapping_of(pc, r), resp.pnu.newportmapping.mappedpublicport,
 		resp.pnu.newportmapping.lifetime);
-	return r->granted ? 0 : -1;
+	return mapping_of(pc, r)->granted ? 0 : -1;
 }
 
 static int natpmp_unmap(portmap_client_t *pc, struct portmap_proto_result *r)
@@ -295,7 +299,8 @@ static int natpmp_unmap(portmap_client_t *pc, struct portmap_proto_result *r)
 	int rc;
 
 	/* RFC 6886 section 3.4: lifetime 0 and external port 0 delete it. */
-	sendnewportmappingrequest(&pc->natpmp, NATPMP_PROTOCOL_UDP, pc->port, 0, 0);
+	sendnewportmappingrequest(&pc->natpmp, pc->tcp ? NATPMP_PROTOCOL_TCP : NATPMP_PROTOCOL_UDP,
+				  pc->port, 0, 0);
 	rc = natpmp_wait(pc, &resp);
 	if (rc || resp.pnu.newportmapping.lifetime) {
 		portmap_note(r, "deletion: %s", rc ? natpmp_error(rc) : "a lifetime left");
@@ -400,15 +405,14 @@ static int pcp_map(portmap_client_t *pc, uint16_t port, struct portmap_proto_res
 {
 	struct pcp_response resp;
 
+	pc->req.protocol = pc->tcp ? 6 : 17;
 	pc->req.internal_port = port;
 	pc->req.suggested_port = port;
 	pc->req.lifetime = PORTMAP_LIFETIME_S;
-	r->map_asked = true;
-	r->internal_port = port;
 	if (pcp_map_once(pc, r, &resp))
 		return -1;
-	granted(r, port, resp.external_port, resp.lifetime);
-	return r->granted ? 0 : -1;
+	granted(mapping_of(pc, r), resp.external_port, resp.lifetime);
+	return mapping_of(pc, r)->granted ? 0 : -1;
 }
 
 static int pcp_unmap(portmap_client_t *pc, struct portmap_proto_result *r)
@@ -455,7 +459,7 @@ static bool pcp_open(portmap_client_t *pc, bool external_only, struct portmap_pr
 		return r->answered;
 	pc->port = port;
 	portmap_client_unmap(pc, r);
-	r->deleted = -1; /* not a mapping of the test's */
+	r->udp.deleted = -1; /* not a mapping of the test's */
 	return true;
 }
 
@@ -488,14 +492,21 @@ portmap_client_t *portmap_client_open(const struct portmap_ctx *c, enum portmap_
 	return NULL;
 }
 
-int portmap_client_map(portmap_client_t *pc, uint16_t port, struct portmap_proto_result *r)
+int portmap_client_map(portmap_client_t *pc, bool tcp, uint16_t port,
+		       struct portmap_proto_result *r)
 {
 	static int (*const map[PORTMAP_NPROTO])(
 	    portmap_client_t *, uint16_t, struct portmap_proto_result *) = {upnp_map, natpmp_map,
 									    pcp_map};
 
+	struct portmap_mapping *m;
+
 	if (pc->port || stopped(pc))
 		return -1;
+	pc->tcp = tcp;
+	m = mapping_of(pc, r);
+	m->asked = true;
+	m->internal_port = port;
 	if (map[pc->proto](pc, port, r))
 		return -1;
 	pc->port = port;
@@ -514,7 +525,7 @@ int portmap_client_unmap(portmap_client_t *pc, struct portmap_proto_result *r)
 	pc->deleting = true;
 	rc = unmap[pc->proto](pc, r);
 	pc->deleting = false;
-	r->deleted = rc == 0;
+	mapping_of(pc, r)->deleted = rc == 0;
 	pc->port = 0;
 	return rc;
 }

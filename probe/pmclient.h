@@ -24,6 +24,7 @@ struct portmap_ctx {
 	struct sockaddr_storage local;  /* this host's address toward it */
 	struct in_addr gateway;         /* NAT-PMP's and PCP's server; 0: libnatpmp's own */
 	bool mapping;                   /* the portmap test: map, reach and delete */
+	const char *session, *key;      /* a natlab session for the TCP reach test; NULL none */
 	/* Set (by a signal handler) to cut waits short; NULL: never. */
 	volatile sig_atomic_t *stop;
 	/*
@@ -44,11 +45,13 @@ typedef struct portmap_client portmap_client_t;
  * from a MAP: with external_only, one of lifetime 1, deleted at once. */
 portmap_client_t *portmap_client_open(const struct portmap_ctx *c, enum portmap_proto p,
 				      bool external_only, struct portmap_proto_result *r);
-/* A UDP mapping of this host's port, the same external port asked for:
- * 0 granted (r: map_asked, granted, internal and external port, lifetime,
- * PCP's external address), -1 not (r->error). One mapping per client. */
-int portmap_client_map(portmap_client_t *pc, uint16_t port, struct portmap_proto_result *r);
-/* Delete it: r->deleted 1 when the gateway confirmed (UPnP: no longer
+/* A UDP (TCP) mapping of this host's port, the same external port asked
+ * for: 0 granted (r->udp or r->tcp: asked, granted, internal and external
+ * port, lifetime; PCP's external address), -1 not (r->error). One mapping
+ * at a time per client. */
+int portmap_client_map(portmap_client_t *pc, bool tcp, uint16_t port,
+		       struct portmap_proto_result *r);
+/* Delete it: its deleted 1 when the gateway confirmed (UPnP: no longer
  * lists it), 0 not; 0 returned when deleted. */
 int portmap_client_unmap(portmap_client_t *pc, struct portmap_proto_result *r);
 void portmap_client_close(portmap_client_t *pc);

@@ -18,9 +18,15 @@ const char *portmap_proto_name(enum portmap_proto p)
 	return "?";
 }
 
+void portmap_result_init(struct portmap_proto_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->udp.reached = r->udp.deleted = r->tcp.reached = r->tcp.deleted = -1;
+}
+
 bool portmap_works(const struct portmap_proto_result *r)
 {
-	return r->granted && r->reached == 1;
+	return r->udp.granted && r->udp.reached == 1;
 }
 
 enum depth_gateway portmap_gateway(const struct portmap_report *r,

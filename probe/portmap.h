@@ -25,6 +25,21 @@ enum portmap_proto {
 
 #define PORTMAP_TEXT_LEN 160
 
+/* One mapping asked for through a protocol: a UDP or TCP port of ours, the
+ * same external port requested. */
+struct portmap_mapping {
+	bool asked, granted;
+	uint16_t internal_port, external_port;
+	uint32_t lifetime_s;
+	/* The reflector's datagram (UDP) or connection (TCP) to the external
+	 * endpoint: 1 reached this host, 0 did not (the reflector answered
+	 * otherwise), -1 not known. */
+	int reached;
+	struct sockaddr_storage reach_target; /* where the reflector sent it */
+	/* 1 deleted (the gateway confirmed), 0 not, -1 nothing to delete. */
+	int deleted;
+};
+
 /* One protocol's run, as the record has it. */
 struct portmap_proto_result {
 	bool asked;    /* the test ran this protocol */
@@ -34,16 +49,10 @@ struct portmap_proto_result {
 	bool has_external;
 	struct sockaddr_storage external;
 	bool no_public; /* it answered that it has no public address */
-	/* The mapping asked for: UDP, the internal port of a socket of ours. */
-	bool map_asked, granted;
-	uint16_t internal_port, external_port;
-	uint32_t lifetime_s;
-	/* The reflector's datagram to the external endpoint: 1 reached this
-	 * host, 0 did not (the reflector answered otherwise), -1 not known. */
-	int reached;
-	struct sockaddr_storage reach_target; /* where the reflector sent it */
-	/* 1 deleted (the gateway confirmed), 0 not, -1 nothing to delete. */
-	int deleted;
+	/* The mappings asked for (the portmap test): a UDP socket's port, then
+	 * a TCP listener's (the TCP one needs a natlab session: the reflector's
+	 * connection comes on order). */
+	struct portmap_mapping udp, tcp;
 	unsigned ms;                  /* how long the protocol took, from the first request */
 	char error[PORTMAP_TEXT_LEN]; /* what failed, in words; "" none */
 };
@@ -55,11 +64,14 @@ struct portmap_report {
 	struct portmap_proto_result proto[PORTMAP_NPROTO];
 };
 
+/* Empty, nothing reached or deleted yet (-1: not known). */
+void portmap_result_init(struct portmap_proto_result *r);
+
 /* The record's name of a protocol: "upnp", "nat-pmp", "pcp". */
 const char *portmap_proto_name(enum portmap_proto p);
 
-/* A protocol "works": it granted a mapping that carried the reflector's
- * datagram here. */
+/* A protocol "works": it granted a UDP mapping that carried the
+ * reflector's datagram here. */
 bool portmap_works(const struct portmap_proto_result *r);
 
 /* What the protocols say of the gateway's external address, for depth.h:

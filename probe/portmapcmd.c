@@ -133,23 +133,24 @@ static int exchange(const struct portmap_ctx *c, int q, uint16_t response_port, 
 static void reach(const struct job *j)
 {
 	struct portmap_proto_result *r = j->r;
+	struct portmap_mapping *m = &r->udp;
 	struct sockaddr_storage mapped;
 	uint16_t qport;
 	int q = portmap_udp_socket(j->c, &qport), socks[2], got;
 	bool error;
 
-	r->reached = -1;
+	m->reached = -1;
 	if (q < 0) {
 		portmap_note(r, "reach test: cannot open a UDP socket: %s", strerror(errno));
 		return;
 	}
 	socks[0] = j->sock;
 	socks[1] = q;
-	got = exchange(j->c, q, r->external_port, socks, 2, &mapped, &error);
+	got = exchange(j->c, q, m->external_port, socks, 2, &mapped, &error);
 	if (got == 0) {
-		r->reached = 1;
-		r->reach_target = mapped;
-		addr_set_port((struct sockaddr *)&r->reach_target, r->external_port);
+		m->reached = 1;
+		m->reach_target = mapped;
+		addr_set_port((struct sockaddr *)&m->reach_target, m->external_port);
 	} else if (got == 1) {
 		/* An error, or a plain answer to the asking socket: RESPONSE-PORT
 		 * refused or ignored, so silence on the mapping would prove nothing. */
@@ -159,9 +160,9 @@ static void reach(const struct job *j)
 			       "port asked (no RESPONSE-PORT)");
 	} else if (exchange(j->c, q, 0, &q, 1, &mapped, &error) == 0 && !error) {
 		/* The reflector answers this socket: the silence was the mapping's. */
-		r->reached = 0;
-		r->reach_target = mapped;
-		addr_set_port((struct sockaddr *)&r->reach_target, r->external_port);
+		m->reached = 0;
+		m->reach_target = mapped;
+		addr_set_port((struct sockaddr *)&m->reach_target, m->external_port);
 	} else {
 		portmap_note(r, "reach test: the reflector did not answer");
 	}
@@ -176,11 +177,13 @@ static void *protocol_thread(void *arg)
 	uint64_t t0 = clock_now_us();
 	portmap_client_t *pc = portmap_client_open(j->c, j->proto, !j->c->mapping, j->r);
 
-	if (pc && j->c->mapping && !stop_signal && !portmap_client_map(pc, j->port, j->r)) {
+	if (pc && j->c->mapping && !stop_signal && !portmap_client_map(pc, false, j->port, j->r)) {
 		if (!stop_signal)
 			reach(j);
 		portmap_client_unmap(pc, j->r);
 	}
+	if (pc && j->c->mapping && !stop_signal)
+		portmap_tcp_trial(j->c, pc, j->r);
 	portmap_client_close(pc);
 	j->r->ms = (unsigned)((clock_now_us() - t0) / 1000);
 	return NULL;
@@ -230,9 +233,8 @@ void portmap_run(const struct portmap_ctx *ctx, struct portmap_report *rep)
 	sigaction(SIGTERM, &sa, &old_term);
 	for (int p = 0; p < PORTMAP_NPROTO; p++) {
 		jobs[p] = (struct job){&c, (enum portmap_proto)p, &rep->proto[p], -1, 0};
+		portmap_result_init(&rep->proto[p]);
 		rep->proto[p].asked = true;
-		rep->proto[p].reached = -1;
-		rep->proto[p].deleted = -1;
 		jobs[p].sock = portmap_udp_socket(&c, &jobs[p].port);
 		if (jobs[p].sock < 0) {
 			portmap_note(&rep->proto[p], "cannot open a UDP socket: %s",

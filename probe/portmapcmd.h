@@ -18,4 +18,9 @@ int portmap_default_gateway(struct in_addr *gw);
  * about as long at most. c->stop is the test's own (a SIGINT or SIGTERM handler). */
 void portmap_run(const struct portmap_ctx *c, struct portmap_report *rep);
 
+/* The TCP mapping of one protocol (portmaptcp.c): a listener's port mapped,
+ * reached by the reflector's connection when c has a session, deleted. */
+void portmap_tcp_trial(const struct portmap_ctx *c, portmap_client_t *pc,
+		       struct portmap_proto_result *r);
+
 #endif

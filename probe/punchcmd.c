@@ -985,7 +985,8 @@ static json_t *portmap_trial_json(const struct trial_row *r)
 	json_t *j = json_pack(
 	    "{s:o, s:o, s:b, s:o}", "this_side", portmap_side_json(r->pm_mine), "other_side",
 	    r->pm_theirs_known ? portmap_side_json(r->pm_theirs) : json_null(), "waited",
-	    r->pm_waited, "deleted", r->pm.deleted < 0 ? json_null() : json_boolean(r->pm.deleted));
+	    r->pm_waited, "deleted",
+	    r->pm.udp.deleted < 0 ? json_null() : json_boolean(r->pm.udp.deleted));
 
 	json_object_set_new(j, "error", r->pm.error[0] ? json_string(r->pm.error) : json_null());
 	return j;

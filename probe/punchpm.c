@@ -20,8 +20,8 @@ static void find_protocol(struct punch_gateway *g)
 	for (int p = 0; p < PORTMAP_NPROTO && !g->pc; p++) {
 		struct portmap_proto_result *r = &g->found.proto[p];
 
+		portmap_result_init(r);
 		r->asked = true;
-		r->reached = r->deleted = -1;
 		g->pc = portmap_client_open(&g->ctx, (enum portmap_proto)p, true, r);
 		if (g->pc)
 			g->proto = (enum portmap_proto)p;
@@ -83,14 +83,13 @@ void punch_gateway_map(struct punch_gateway *g, uint16_t port, struct portmap_pr
 {
 	struct predict_portmap pm = {.known = true, .depth = g->depth, .cgn = g->cgn};
 
-	memset(r, 0, sizeof(*r));
-	r->reached = r->deleted = -1;
+	portmap_result_init(r);
 	if (g->pc) {
 		pm.proto = (uint8_t)(g->proto + 1);
 		r->asked = r->answered = true;
-		pm.granted = !portmap_client_map(g->pc, port, r);
+		pm.granted = !portmap_client_map(g->pc, false, port, r);
 		pm.public_ext = pm.granted && at_public(g, r);
-		pm.port = pm.granted ? r->external_port : 0;
+		pm.port = pm.granted ? r->udp.external_port : 0;
 	} else {
 		portmap_note(r, "no port-mapping protocol answered at the gateway");
 	}
@@ -99,7 +98,7 @@ void punch_gateway_map(struct punch_gateway *g, uint16_t port, struct portmap_pr
 
 void punch_gateway_unmap(struct punch_gateway *g, struct portmap_proto_result *r)
 {
-	if (g->pc && r->granted)
+	if (g->pc && r->udp.granted)
 		portmap_client_unmap(g->pc, r);
 }
 

@@ -76,6 +76,16 @@ static json_t *depth_json(const struct probe_result *r)
 			 "cgn_reason", v->cgn_reason, "triple", triple, "sweep", sweep);
 }
 
+static json_t *mapping_json(const struct portmap_mapping *m)
+{
+	return json_pack("{s:b, s:i, s:o, s:o, s:o, s:o, s:o}", "granted", m->granted,
+			 "internal_port", (json_int_t)m->internal_port, "external_port",
+			 m->granted ? json_integer(m->external_port) : json_null(), "lifetime_s",
+			 m->granted ? json_integer(m->lifetime_s) : json_null(), "reached",
+			 tri_json(m->reached), "reach_target", probe_addr_json(&m->reach_target),
+			 "deleted", tri_json(m->deleted));
+}
+
 static json_t *proto_json(const struct portmap_proto_result *p)
 {
 	json_t *j = json_pack("{s:b, s:s?, s:o, s:b}", "answered", p->answered, "server",
@@ -83,15 +93,10 @@ static json_t *proto_json(const struct portmap_proto_result *p)
 			      p->has_external ? ip_json(&p->external) : json_null(), "no_public",
 			      p->no_public);
 
-	if (p->map_asked)
-		json_object_set_new(
-		    j, "mapping",
-		    json_pack("{s:b, s:i, s:o, s:o, s:o, s:o, s:o}", "granted", p->granted,
-			      "internal_port", (json_int_t)p->internal_port, "external_port",
-			      p->granted ? json_integer(p->external_port) : json_null(),
-			      "lifetime_s", p->granted ? json_integer(p->lifetime_s) : json_null(),
-			      "reached", tri_json(p->reached), "reach_target",
-			      probe_addr_json(&p->reach_target), "deleted", tri_json(p->deleted)));
+	if (p->udp.asked)
+		json_object_set_new(j, "mapping", mapping_json(&p->udp));
+	if (p->tcp.asked)
+		json_object_set_new(j, "tcp_mapping", mapping_json(&p->tcp));
 	json_object_set_new(j, "ms", json_integer(p->ms));
 	json_object_set_new(j, "error", p->error[0] ? json_string(p->error) : json_null());
 	return j;
@@ -149,11 +154,27 @@ void probe_report_depth_json(json_t *rec, const struct probe_result *r)
 
 /* ---- the summary ---- */
 
+/* "; UDP port 4000 -> 4000 for 120 s, reached from outside, deleted" */
+static size_t print_mapping(char *line, size_t cap, const char *transport,
+			    const struct portmap_mapping *m)
+{
+	if (m->granted)
+		return (size_t)snprintf(line, cap, "; %s port %u -> %u for %u s, %s, %s", transport,
+					m->internal_port, m->external_port, m->lifetime_s,
+					m->reached == 1   ? "reached from outside"
+					: m->reached == 0 ? "NOT reached from outside"
+							  : "reach not known",
+					m->deleted == 1 ? "deleted" : "NOT deleted");
+	if (m->asked)
+		return (size_t)snprintf(line, cap, "; no %s mapping", transport);
+	return 0;
+}
+
 static void print_proto(FILE *out, enum portmap_proto p, const struct portmap_proto_result *x)
 {
 	const char *label = p == 0 ? "portmap" : "";
 
-	char a[ADDR_STRLEN], line[3 * PORTMAP_TEXT_LEN];
+	char a[ADDR_STRLEN], line[4 * PORTMAP_TEXT_LEN];
 	size_t n = 0;
 
 	if (!x->answered) {
@@ -164,16 +185,10 @@ static void print_proto(FILE *out, enum portmap_proto p, const struct portmap_pr
 	    line, sizeof(line), "external %s",
 	    x->has_external ? addr_format_ip((const struct sockaddr *)&x->external, a, sizeof(a))
 			    : "none");
-	if (x->granted)
-		n +=
-		    (size_t)snprintf(line + n, sizeof(line) - n, "; port %u -> %u for %u s, %s, %s",
-				     x->internal_port, x->external_port, x->lifetime_s,
-				     x->reached == 1   ? "reached from outside"
-				     : x->reached == 0 ? "NOT reached from outside"
-						       : "reach not known",
-				     x->deleted == 1 ? "deleted" : "NOT deleted");
-	else if (x->map_asked)
-		n += (size_t)snprintf(line + n, sizeof(line) - n, "; no mapping");
+	if (n < sizeof(line))
+		n += print_mapping(line + n, sizeof(line) - n, "UDP", &x->udp);
+	if (n < sizeof(line))
+		n += print_mapping(line + n, sizeof(line) - n, "TCP", &x->tcp);
 	if (x->error[0] && n < sizeof(line))
 		snprintf(line + n, sizeof(line) - n, " (%s)", x->error);
 	fprintf(out, "  %-10s %-28s %s\n", label, portmap_proto_name(p), line);

@@ -27,7 +27,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 const struct probe_test probe_test_portmap = {
     .name = "portmap",
     .help = "the gateway's UPnP IGD, NAT-PMP and PCP: the external address each reports, "
-	    "a UDP mapping granted, reached from the reflector, deleted",
+	    "a UDP and a TCP mapping granted, reached from the reflector, deleted",
     .gateway = true,
     .start = start,
     .finish = finish,

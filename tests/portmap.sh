@@ -7,7 +7,10 @@
 #   firewall  no NAT                                         depth 0, cgn false
 #   upnp      masquerade + miniupnpd (UPnP IGD, NAT-PMP, PCP): each reports
 #             203.0.113.1, grants a UDP mapping that the reflector's datagram
-#             reaches, deletes it; miniupnpd's rules are gone after the run
+#             reaches and a TCP one that its connection reaches (an order of
+#             a natlab session), deletes them; miniupnpd's rules are gone after
+#   upnp-cgn-naive  miniupnpd behind a CGN, sure its 100.64 address is
+#             public: both mappings granted, neither reached
 #   upnp-cgn  miniupnpd behind a CGN: every protocol answers, none has a
 #             public address, nothing is mapped; depth 2, cgn true
 #   cgn-ttl   the CGN sets TTL 64 (hidden from the sweep); the gateway says it
@@ -36,12 +39,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# A natlab session for the TCP reach test's orders.
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/secret"
+key=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session portmap | awk '{ print $NF }')
+
 # lab_up PROFILE: the lab (its id in $lab) and the reflector; 1 when it failed.
 lab_up() {
     $NATLAB up "$1" >"$tmp/up" 2>&1 || { cp "$tmp/up" "$tmp/out"; bad "natlab up $1"; return 1; }
     lab=$(awk '/^lab /{ print $2 }' "$tmp/up")
     $NATLAB exec "$lab" refl "$BIN/natreflector" --primary 203.0.113.10 --alternate 203.0.113.11 \
-        --rate 0 >"$tmp/refl" 2>&1 &
+        --rate 0 --session-secret "$tmp/secret" >"$tmp/refl" 2>&1 &
     refl=$!
     for _ in $(seq 100); do grep -q '^natreflector ready' "$tmp/refl" && break; sleep 0.02; done
 }
@@ -57,7 +64,7 @@ lab_down() {
 probe() {
     rm -f "$tmp/rec.json"
     $NATLAB exec "$lab" cli1 timeout 30 "$BIN/natprobe" --tests "$1" --json "$tmp/rec.json" \
-        203.0.113.10 >"$tmp/out" 2>&1
+        --session portmap --key "$key" 203.0.113.10 >"$tmp/out" 2>&1
     rc=$?
     cat "$tmp/rec.json" >>"$tmp/out" 2>/dev/null
 }
@@ -98,10 +105,13 @@ mapped_rules() {
              on && /}/ { on = 0 } on && NF { n++ } END { print n + 0 }'
 }
 
-# One protocol's record: answered, the external address, a mapping granted,
-# reached and deleted.
+# One protocol's record: answered, the external address ADDRESS, a UDP and
+# a TCP mapping granted, reached (REACHED: true or false) and deleted.
+# works PROTOCOL [ADDRESS REACHED]
 works() {
-    grep -qE "\"$1\":\{\"answered\":true,\"server\":\"[^\"]*\",\"external\":\"203\.0\.113\.1\",\"no_public\":false,\"mapping\":\{\"granted\":true,\"internal_port\":[0-9]+,\"external_port\":[0-9]+,\"lifetime_s\":[0-9]+,\"reached\":true,\"reach_target\":\"203\.0\.113\.1:[0-9]+\",\"deleted\":true\}" \
+    local ext=${2:-203.0.113.1} reached=${3:-true} m
+    m="\\{\"granted\":true,\"internal_port\":[0-9]+,\"external_port\":[0-9]+,\"lifetime_s\":[0-9]+,\"reached\":$reached,\"reach_target\":\"203\\.0\\.113\\.1:[0-9]+\",\"deleted\":true\\}"
+    grep -qE "\"$1\":\\{\"answered\":true,\"server\":\"[^\"]*\",\"external\":\"${ext//./\\.}\",\"no_public\":false,\"mapping\":$m,\"tcp_mapping\":$m" \
             "$tmp/rec.json" || { echo "not working as wanted: $1" >>"$tmp/out"; return 1; }
 }
 
@@ -167,6 +177,21 @@ if lab_up upnp-cgn; then
         ok
     else
         bad "upnp-cgn: depth 2, cgn true, every protocol answering without a public address, nothing mapped"
+    fi
+    lab_down
+fi
+
+# A gateway that took its 100.64 address for public (STUN inside the CGN's
+# realm) grants UDP and TCP mappings that nothing from outside reaches: the
+# reach tests must say false (the reflector answered the control, and its
+# connection was refused), not true and not unknown.
+if lab_up upnp-cgn-naive; then
+    probe portmap
+    if works upnp 100.64.0.2 false && works nat-pmp 100.64.0.2 false && works pcp 100.64.0.2 false &&
+        has '"answered":["upnp","nat-pmp","pcp"],"works":[]}' && [ "$(mapped_rules home)" = 0 ]; then
+        ok
+    else
+        bad "upnp-cgn-naive: every protocol maps UDP and TCP at 100.64.0.2, none reached, all deleted"
     fi
     lab_down
 fi

@@ -37,6 +37,55 @@ static void join(char *have, const char *v)
 	}
 }
 
+static const char *const gw_path[NR_NGW] = {"nat_depth", "cgn", "portmap.works"};
+
+static const char *depth_word(unsigned d)
+{
+	static const char *const words[NR_NDEPTH] = {
+	    [NR_DEPTH_0] = "0",    [NR_DEPTH_1] = "1",       [NR_DEPTH_2] = "2",
+	    [NR_DEPTH_3UP] = "3+", [NR_DEPTH_NULL] = "null", [NR_DEPTH_BAD] = "malformed"};
+
+	return d < NR_NDEPTH && words[d] ? words[d] : "";
+}
+
+static const char *tri_word(unsigned t)
+{
+	static const char *const words[NR_NTRI] = {[NR_TRI_TRUE] = "true",
+						   [NR_TRI_FALSE] = "false",
+						   [NR_TRI_NULL] = "null",
+						   [NR_TRI_BAD] = "malformed"};
+
+	return t < NR_NTRI && words[t] ? words[t] : "";
+}
+
+/* portmap.works: "" when the record has no list (no mappings asked for). */
+static void works_word(const struct nr_portmap *pm, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (pm->state == NR_PM_BAD)
+		snprintf(out, cap, "malformed");
+	if (pm->state != NR_PM_MEASURED || !pm->asked)
+		return;
+	for (int p = 0; p < NR_NPM; p++)
+		if (pm->works & (1u << p) && n < cap)
+			n += (size_t)snprintf(out + n, cap - n, "%s%s", n ? "," : "",
+					      nr_pm_names[p]);
+	if (!n)
+		snprintf(out, cap, "none");
+}
+
+static void join_gw(struct nr_side_entry *e, const struct nr_row *row)
+{
+	char works[NR_VALUE_LEN];
+
+	works_word(&row->portmap, works, sizeof(works));
+	join(e->gw[NR_GW_DEPTH], depth_word(row->depth));
+	join(e->gw[NR_GW_CGN], tri_word(row->cgn));
+	join(e->gw[NR_GW_WORKS], works);
+}
+
 /* The cell of technique in e, made on first sight; NULL (counted in over)
  * when e has NR_SIDE_CELLS already, or no memory for one more. */
 static struct nr_side_cell *cell_of(struct nr_side_entry *e, const char *technique)
@@ -104,6 +153,7 @@ int nr_side_add(struct nr_side *side, const struct nr_row *row)
 	e->over += row->punch_over;
 	for (int k = 0; k < NR_NKEYS; k++)
 		join(e->value[k], row->value[k]);
+	join_gw(e, row);
 	for (unsigned i = 0; i < row->npunch; i++)
 		join_cell(e, row->punch[i].technique,
 			  nr_outcome_name(nr_outcome_of(&row->punch[i])), row->punch[i].agrees);
@@ -160,6 +210,8 @@ static void sort(struct nr_side *side)
 		e->over += more->over;
 		for (int k = 0; k < NR_NKEYS; k++)
 			join(e->value[k], more->value[k]);
+		for (int k = 0; k < NR_NGW; k++)
+			join(e->gw[k], more->gw[k]);
 		for (unsigned c = 0; c < more->ncells; c++)
 			join_cell(e, more->cell[c].technique, more->cell[c].outcome,
 				  more->cell[c].agrees);
@@ -228,6 +280,8 @@ static unsigned long compare(const struct nr_side_entry *a, const struct nr_side
 	for (int k = 0; k < NR_NKEYS; k++)
 		changes +=
 		    compare_value(a->label, nr_keys[k].path, a->value[k], b->value[k], fn, ctx);
+	for (int k = 0; k < NR_NGW; k++)
+		changes += compare_value(a->label, gw_path[k], a->gw[k], b->gw[k], fn, ctx);
 	return changes + compare_cells(a, b, fn, ctx);
 }
 

@@ -4,7 +4,8 @@
  * technique (a cell of the traversal matrix): what its trials came to
  * (punch.T.outcome: all-succeeded, some-succeeded, none-succeeded,
  * none-started) and whether that agrees with the prediction
- * (punch.T.agrees). A key or a technique only one side has is not compared
+ * (punch.T.agrees); and nat_depth, cgn and portmap.works. A key or a
+ * technique only one side has is not compared
  * (older records lack newer keys; a new technique has no baseline), though a
  * technique is reported; a label only one side has is a change. Several
  * records of one label count as one, their values joined with '|' where they
@@ -27,9 +28,15 @@ struct nr_side_cell {
  * are counted in over and not compared. */
 #define NR_SIDE_CELLS 64
 
+/* Beside nr_keys, the depth and portmap tests' verdicts: nat_depth (a
+ * survey's bins: 0, 1, 2, 3+, null), cgn, portmap.works (the protocols
+ * that worked, comma-separated, or "none"). */
+enum nr_gw_key { NR_GW_DEPTH, NR_GW_CGN, NR_GW_WORKS, NR_NGW };
+
 struct nr_side_entry {
 	char label[NR_LABEL_LEN];
 	char value[NR_NKEYS][NR_VALUE_LEN];
+	char gw[NR_NGW][NR_VALUE_LEN];
 	unsigned long n;
 	/* Allocated as techniques come (none for a record without traversal
 	 * trials: a million-record survey diff carries no empty cells); sorted

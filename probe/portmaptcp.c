@@ -30,7 +30,7 @@
 
 #define CONNECT_MS   1000
 #define HOLD_WAIT_MS 2000 /* the reflector's connect() may take a lost SYN's retry */
-#define ANSWER_MS    1000 /* for an order's answer beyond its wait */
+#define ANSWER_MS    1000 /* for an order's answer, beyond the reflector's own wait */
 
 static bool stopped(const struct portmap_ctx *c)
 {
@@ -113,50 +113,85 @@ static int read_message(const struct portmap_ctx *c, int fd, uint8_t *buf, size_
 	return 0;
 }
 
-/* Give an order over fd and read its answer: 0 observed (o), -1 none, -2 refused. */
-static int order(const struct portmap_ctx *c, int fd, const struct probe_order_req *q,
-		 struct probe_observation *o)
+/* Send an order over fd. */
+static int send_order(int fd, const struct probe_order_req *q)
 {
-	uint8_t msg[256], buf[1024];
+	uint8_t msg[256];
 	size_t len;
-	uint64_t until = clock_now_us() + (q->wait_ms + ANSWER_MS) * 1000u;
 
-	if (probe_order_build(q, msg, sizeof(msg), &len) != STUN_OK ||
-	    send(fd, msg, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return -1;
-	while (!read_message(c, fd, buf, sizeof(buf), until, &len)) {
-		struct stun_msg m;
-
-		if (stun_parse(&m, buf, len, 0) != STUN_OK || memcmp(m.tid, q->tid, STUN_TID_LEN))
-			continue;
-		switch (probe_order_read(&m, q->key, o)) {
-		case PROBE_ORDER_OBSERVED:
-			return 0;
-		case PROBE_ORDER_REFUSED:
-			return -2;
-		case PROBE_ORDER_IGNORED:
-			break;
-		}
-	}
-	return -1;
+	return probe_order_build(q, msg, sizeof(msg), &len) == STUN_OK &&
+		       send(fd, msg, len, MSG_NOSIGNAL) == (ssize_t)len
+		   ? 0
+		   : -1;
 }
 
-/* The listener takes a connection from the reflector's address `from`? */
-static bool accepted_from(const struct portmap_ctx *c, int listener, const struct sockaddr *from,
-			  uint64_t until)
+/* One message off fd, read as the answer to q: 0 observed (o), -2 refused,
+ * -1 something else (another transaction's, or not ours). */
+static int read_answer(const struct portmap_ctx *c, int fd, const struct probe_order_req *q,
+		       uint64_t until, struct probe_observation *o)
 {
-	while (wait_for(c, listener, POLLIN, until)) {
-		struct sockaddr_storage peer;
-		socklen_t len = sizeof(peer);
-		int fd = accept(listener, (struct sockaddr *)&peer, &len);
+	uint8_t buf[1024];
+	size_t len;
+	struct stun_msg m;
 
-		if (fd < 0)
-			continue;
-		close(fd);
-		if (addr_same_ip((struct sockaddr *)&peer, from))
-			return true;
+	if (read_message(c, fd, buf, sizeof(buf), until, &len) ||
+	    stun_parse(&m, buf, len, 0) != STUN_OK || memcmp(m.tid, q->tid, STUN_TID_LEN))
+		return -1;
+	switch (probe_order_read(&m, q->key, o)) {
+	case PROBE_ORDER_OBSERVED:
+		return 0;
+	case PROBE_ORDER_REFUSED:
+		return -2;
+	default:
+		return -1;
 	}
-	return false;
+}
+
+/* A connection on the listener from the reflector's address `from`? */
+static bool accept_from(int listener, const struct sockaddr *from)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	int fd = accept(listener, (struct sockaddr *)&peer, &len);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return addr_same_ip((struct sockaddr *)&peer, from);
+}
+
+/*
+ * After SYN-HOLD's answer (o: the port X it connects from), SIMOPEN-RESULT
+ * is asked at once: the reflector answers it when its connect() ends. The
+ * listener taking the connection is "reached"; a result other than
+ * "connected" with nothing taken is "not reached"; neither by the deadline,
+ * not known.
+ */
+static int await_reach(const struct portmap_ctx *c, int k, int listener, struct probe_order_req *q,
+		       struct probe_observation *o)
+{
+	struct sockaddr_storage x = o->sent_from;
+	uint64_t until = clock_now_us() + (HOLD_WAIT_MS + ANSWER_MS) * 1000u;
+	uint8_t tid[STUN_TID_LEN];
+
+	q->action = PROBE_ORDER_SIMOPEN_RESULT;
+	q->target_port = 0;
+	q->tid = tid;
+	if (getrandom(tid, sizeof(tid), 0) != sizeof(tid) || send_order(k, q))
+		return -1;
+	while (!stopped(c) && clock_now_us() < until) {
+		struct pollfd p[2] = {{listener, POLLIN, 0}, {k, POLLIN, 0}};
+
+		if (poll(p, 2, 100) <= 0)
+			continue;
+		if (p[0].revents && accept_from(listener, (struct sockaddr *)&x))
+			return 1;
+		/* Connected: its ACK may come just after the result; wait for it. */
+		if (p[1].revents && !read_answer(c, k, q, until, o) &&
+		    o->outcome != PROBE_SEEN_CONNECTED)
+			return accept_from(listener, (struct sockaddr *)&x) ? 1 : 0;
+	}
+	return -1;
 }
 
 static void reach(const struct portmap_ctx *c, int listener, struct portmap_proto_result *r)
@@ -178,28 +213,23 @@ static void reach(const struct portmap_ctx *c, int listener, struct portmap_prot
 		return;
 	}
 	if (getrandom(tid, sizeof(tid), 0) == sizeof(tid) &&
-	    getrandom(q.token, sizeof(q.token), 0) == sizeof(q.token))
-		rc = order(c, k, &q, &o);
-	if (rc == 0 && accepted_from(c, listener, (const struct sockaddr *)&o.sent_from,
-				     clock_now_us() + HOLD_WAIT_MS * 1000u)) {
-		m->reached = 1;
-	} else if (rc == 0) {
-		/* Nothing came: how did the reflector's connect() end? */
-		q.action = PROBE_ORDER_SIMOPEN_RESULT;
-		q.target_port = 0;
-		if (getrandom(tid, sizeof(tid), 0) == sizeof(tid) && !order(c, k, &q, &o))
-			m->reached = 0;
-		else
+	    getrandom(q.token, sizeof(q.token), 0) == sizeof(q.token) && !send_order(k, &q))
+		rc = read_answer(c, k, &q, clock_now_us() + ANSWER_MS * 1000u, &o);
+	if (rc == 0) {
+		struct sockaddr_storage target = o.target;
+
+		m->reached = await_reach(c, k, listener, &q, &o);
+		if (m->reached >= 0) {
+			m->reach_target = target;
+			addr_set_port((struct sockaddr *)&m->reach_target, m->external_port);
+		} else {
 			portmap_note(r, "TCP reach test: no result from the reflector");
+		}
 	} else {
 		portmap_note(r, rc == -2
 				    ? "TCP reach test: the reflector refused the order "
 				      "(check --session and --key)"
 				    : "TCP reach test: the reflector did not answer the order");
-	}
-	if (m->reached >= 0) {
-		m->reach_target = o.target;
-		addr_set_port((struct sockaddr *)&m->reach_target, m->external_port);
 	}
 	close(k);
 }

@@ -77,9 +77,9 @@ PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload b
             refltest rdvabuse
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
-natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
+natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/spool.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
                 probe/punchtcpcmd.c probe/hopsweep.c probe/punchpm.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
-natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -pthread
+natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -luuid -pthread
 natreport_SRC := analysis/natreport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread
 stundecode_SRC := tools/stundecode.c

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include <jansson.h>
+#include <uuid/uuid.h>
 
 #include "addr.h"
 #include "clock.h"
@@ -29,6 +30,7 @@
 #include "probe/portmapcmd.h"
 #include "probe/punchcmd.h"
 #include "probe/report.h"
+#include "probe/spool.h"
 #include "probe/tests.h"
 #include "stun.h"
 #include "udp.h"
@@ -37,6 +39,7 @@
 #define EXIT_USAGE        2
 #define EXIT_UNREACHABLE  3
 #define RESWEEP_AFTER_US  1000000u  /* the depth sweep's second round (hopsweep.h) */
+#define UUID_TEXT_LEN     37        /* 36 characters and the NUL */
 #define RUN_LIMIT_US      30000000u /* a run never takes longer than this, */
 #define LIFETIME_DEFAULT  300       /* but for the lifetime test's: 3 x MAX_S more */
 #define LIFETIME_MAX      3600
@@ -46,7 +49,8 @@ static const char usage[] =
     "usage: natprobe [-4|-6] [--json FILE|-] [--label TEXT] [--tag NAME=VALUE]\n"
     "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]]\n"
-    "                [--tcp-lifetime[=MAX_S]] [--keepalive[=HOLD_S]] SERVER[:PORT]\n"
+    "                [--tcp-lifetime[=MAX_S]] [--keepalive[=HOLD_S]] [--spool DIR]\n"
+    "                SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]   (see peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER      (see punch --help)\n"
     "\n"
@@ -62,6 +66,9 @@ static const char usage[] =
     "  --list-tests     list the tests and exit\n"
     "  --json FILE      also write the result record (one JSON line) to FILE,\n"
     "                   appending; '-' for standard output instead of the summary\n"
+    "  --spool DIR      also write the record as one closed file in\n"
+    "                   DIR/YYYY/MM/DD/ (written, flushed, then renamed; DIR made\n"
+    "                   if missing): a survey's spool; every record has a run_id\n"
     "  --label TEXT     a name for this run in the record (a site, a subscriber,\n"
     "                   a lab)\n"
     "  --tag NAME=VALUE  a key for surveys in the record, tags.NAME (an ISP, a\n"
@@ -109,13 +116,14 @@ static const char usage_notes[] =
     "that do not apply (hairpinning, pooling, overloading, lifetimes without a\n"
     "NAT) nor pooling when one public address was seen, which no run can tell\n"
     "from a single address (the record's udp.inconclusive_by_design), nor\n"
-    "nat_depth and cgn; 2 bad usage; 3 the reflector could not be reached.\n";
+    "nat_depth and cgn; 2 bad usage, or the record could not be written (--json,\n"
+    "--spool); 3 the reflector could not be reached.\n";
 
 struct options {
 	struct sockaddr_storage server, peer;
 	bool have_peer;
 	int family; /* -4, -6: AF_INET, AF_INET6; AF_UNSPEC the resolver's first */
-	const char *json;
+	const char *json, *spool;
 	struct probe_meta meta;
 	const struct probe_test *tests[32];
 	size_t ntests;
@@ -664,6 +672,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"lifetime", optional_argument, NULL, 'T'},
 	    {"tcp-lifetime", optional_argument, NULL, 'C'},
 	    {"keepalive", optional_argument, NULL, 'K'},
+	    {"spool", required_argument, NULL, 'S'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
 	    {"session", required_argument, NULL, 's'},
@@ -685,6 +694,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'j':
 			o->json = optarg;
+			break;
+		case 'S':
+			o->spool = optarg;
 			break;
 		case 'L':
 			if (!utf8(optarg, "--label"))
@@ -976,20 +988,39 @@ static int exit_status(const struct probe_result *r)
 	return probe_result_open(r, NULL, 0) ? EXIT_INCONCLUSIVE : 0;
 }
 
-static int write_json(FILE *f, const struct options *o, const struct probe_result *r,
-		      const char *started)
+/* The record, once: to --json FILE (or standard output) and into --spool
+ * DIR. 0, or -1 when either could not be written (said why: the summary
+ * on standard output keeps the measurement). */
+static int write_record(FILE *f, const struct options *o, const struct probe_result *r,
+			const struct tm *when, const char *started, const char *run_id)
 {
 	struct probe_meta meta = o->meta;
-	int rc;
+	char *text = NULL, path[SPOOL_PATH_MAX];
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	bool made, written;
+	int rc = 0;
 
 	meta.started = started;
 	meta.version = NATPROBE_VERSION;
-	rc = probe_report_json(f, r, &meta);
-	if (f != stdout && fclose(f))
+	meta.run_id = run_id;
+	made = mem && !(probe_report_json(mem, r, &meta) | fclose(mem));
+	if (!made)
+		fprintf(stderr, "natprobe: out of memory for the record\n");
+	if (f) {
+		written = made && fwrite(text, 1, len, f) == len;
+		if (!(f == stdout ? !fflush(f) : !fclose(f)) || !written) {
+			fprintf(stderr, "natprobe: --json %s: cannot write the record\n", o->json);
+			rc = -1;
+		}
+	}
+	if (made && o->spool && spool_write(o->spool, run_id, when, text, len, path)) {
+		fprintf(stderr, "natprobe: --spool %s: cannot write the record (%s): %s\n",
+			o->spool, path, strerror(errno));
 		rc = -1;
-	if (rc)
-		fprintf(stderr, "natprobe: --json %s: cannot write the record\n", o->json);
-	return rc;
+	}
+	free(text);
+	return made ? rc : -1;
 }
 
 int main(int argc, char **argv)
@@ -1002,8 +1033,10 @@ int main(int argc, char **argv)
 	char peer_missing[2 * PROBE_REASON_LEN];
 	probe_engine_t *e;
 	FILE *json = NULL;
-	char started[32];
+	char started[32], run_id[UUID_TEXT_LEN];
 	time_t t = time(NULL);
+	struct tm tm;
+	uuid_t uuid;
 	int rc;
 
 	if (argc > 1 && !strcmp(argv[1], "peer"))
@@ -1012,6 +1045,13 @@ int main(int argc, char **argv)
 		return punch_main(argc - 1, argv + 1);
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
+	/* RFC 4122 version 4: a collector keeps one record per run_id. */
+	uuid_generate_random(uuid);
+	uuid_unparse_lower(uuid, run_id);
+	if (o.spool && spool_check(o.spool)) {
+		fprintf(stderr, "natprobe: --spool %s: %s\n", o.spool, strerror(errno));
+		return EXIT_USAGE;
+	}
 	io.progress = drv_progress;
 	io.own_source_visible = own_source_accepted();
 	/* Opened before measuring: a bad path is found before the time is spent. */
@@ -1052,7 +1092,8 @@ int main(int argc, char **argv)
 	}
 	io.open_pair = drv_open_pair;
 	premeasure(&o, &pre, &io);
-	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", gmtime(&t));
+	gmtime_r(&t, &tm);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	e = probe_engine_new(&io, (struct sockaddr *)&o.server, o.tests, o.ntests, clock_now_us());
 	if (!e) {
 		fprintf(stderr, "natprobe: out of memory\n");
@@ -1076,7 +1117,7 @@ int main(int argc, char **argv)
 		probe_report_text(stdout, &res);
 	rc = exit_status(&res);
 	/* The measurement is done: a write error must not lose it from stdout. */
-	if (json && write_json(json, &o, &res, started) && rc == 0)
+	if (write_record(json, &o, &res, &tm, started, run_id) && rc == 0)
 		rc = EXIT_USAGE;
 	return rc;
 }

@@ -1180,6 +1180,8 @@ int probe_report_json(FILE *out, const struct probe_result *r, const struct prob
 	json_object_set_new(rec, "schema", json_string("natlab.result/1"));
 	json_object_set_new(rec, "tool",
 			    json_pack("{s:s, s:s}", "name", "natprobe", "version", m->version));
+	if (m->run_id)
+		json_object_set_new(rec, "run_id", json_string(m->run_id));
 	if (m->label)
 		json_object_set_new(rec, "label", json_string(m->label));
 	if (m->ntags) {

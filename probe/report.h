@@ -19,7 +19,8 @@
 struct probe_meta {
 	const char *started; /* RFC 3339, UTC */
 	const char *version;
-	const char *label; /* the user's name for the run; NULL for none */
+	const char *run_id; /* a UUID, one per run; NULL none */
+	const char *label;  /* the user's name for the run; NULL for none */
 	/* --tag NAME=VALUE: keys a survey can group by (tags.NAME). */
 	const char *tag_name[PROBE_MAX_TAGS], *tag_value[PROBE_MAX_TAGS];
 	size_t ntags;

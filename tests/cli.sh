@@ -106,8 +106,31 @@ expect "natprobe: a missing --peer: the record written, with the reason" 0 \
     '"port_overloading":"the second host \(--peer 127.0.0.1:9\) did not answer' -- cat "$tmp/nopeer.json"
 expect "natprobe: a missing --peer: filtering still measured" 0 '"filtering":"endpoint-independent"' -- \
     cat "$tmp/nopeer.json"
+# --spool DIR: each run one closed file, DIR/YYYY/MM/DD/STAMP-RUN_ID.json,
+# the record itself (as --json writes it), a fresh run_id (a version 4
+# UUID) each run, no temporary file left; natreport reads the spool.
+uuid='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+for n in 1 2; do
+    "$P" --tests nat --spool "$tmp/spool" --json "$tmp/spool$n.json" 127.0.0.1:34790 >/dev/null 2>&1
+done
+day=$(date -u +%Y/%m/%d)
+spooled=$(find "$tmp/spool" -type f | sort)
+expect "natprobe --spool: two runs, two files named by date, time and run_id" 0 '^2$' -- \
+    sh -c "find '$tmp/spool/$day' -type f | grep -Ec '/[0-9]{8}T[0-9]{6}Z-$uuid\.json\$'"
+expect "natprobe --spool: nothing else in the spool (no temporary file)" 0 '^2$' -- \
+    sh -c "find '$tmp/spool' -type f | wc -l"
+expect "natprobe --spool: a file is the record --json wrote, its run_id in its name" 0 'same' -- \
+    sh -c "for f in $(echo "$spooled" | tr '\n' ' '); do id=\${f##*Z-}; id=\${id%.json};
+        grep -q \"\\\"run_id\\\":\\\"\$id\\\"\" \"\$f\" || exit 1;
+        cmp -s \"\$f\" '$tmp/spool1.json' || cmp -s \"\$f\" '$tmp/spool2.json' || exit 1; done; echo same"
+expect "natprobe: two runs, two run_ids" 0 '^2$' -- \
+    sh -c "cat '$tmp/spool1.json' '$tmp/spool2.json' | grep -Eo '\"run_id\":\"$uuid\"' | sort -u | wc -l"
+expect "natreport reads the spool folder" 0 '^natreport: 2 records from 2 inputs, 0 skipped' -- "$BIN/natreport" "$tmp/spool"
 kill "$refl" 2>/dev/null
 wait "$refl" 2>/dev/null
+touch "$tmp/notafolder"
+expect "natprobe --spool: a folder that cannot be made, refused before measuring" 2 \
+    "natprobe: --spool $tmp/notafolder/x: Not a directory" -- "$P" --spool "$tmp/notafolder/x" 127.0.0.1:9
 expect "natprobe: a bad --peer" 2 "peer: bad port '0x'" -- "$P" --peer 127.0.0.1:0x 127.0.0.1
 expect "natprobe peer: a bad --timeout" 2 "'soon' is not a number of seconds" -- \
     "$P" peer --timeout soon

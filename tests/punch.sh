@@ -561,7 +561,7 @@ par_wait
 matrix_subset() {
     local name=$1 cells=$2 rc bad_cells
     shift 2
-    NATLAB_PUNCH_JOBS=4 $NATLAB punch-matrix --trials 1 --json "$tmp/$name.json" "$@" \
+    NATLAB_PUNCH_JOBS=${NATLAB_PUNCH_JOBS:-4} $NATLAB punch-matrix --trials 1 --json "$tmp/$name.json" "$@" \
         >"$tmp/$name.out" 2>"$tmp/$name.err"
     rc=$?
     cp "$tmp/$name.out" "$tmp/out"

@@ -182,7 +182,8 @@ static void *protocol_thread(void *arg)
 			reach(j);
 		portmap_client_unmap(pc, j->r);
 	}
-	if (pc && j->c->mapping && !stop_signal)
+	/* PCP's client is open before it has answered: its UDP MAP says. */
+	if (pc && j->c->mapping && !stop_signal && j->r->answered)
 		portmap_tcp_trial(j->c, pc, j->r);
 	portmap_client_close(pc);
 	j->r->ms = (unsigned)((clock_now_us() - t0) / 1000);

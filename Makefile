@@ -74,12 +74,14 @@ PLOT_GEN   := $(BUILD)/gen/plotscripts.c
 
 # One entry per program that works; each is built from its folder's sources.
 PROGRAMS := natreflector natprobe natreport stundecode labecho natemu stunload bareresponder \
-            refltest rdvabuse
+            refltest rdvabuse natcollect
 natreflector_SRC := reflector/natreflector.c reflector/server.c reflector/probes.c
 natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
-natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/spool.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
+natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/spool.c probe/upload.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
                 probe/punchtcpcmd.c probe/hopsweep.c probe/punchpm.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
-natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -luuid -pthread
+natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -luuid -lcurl -pthread
+natcollect_SRC := collector/natcollect.c collector/store.c collector/auth.c
+natcollect_LIBS := $(BUILD)/libreport.a $(BUILD)/libreflector.a -ljansson -lmicrohttpd -lm -pthread
 natreport_SRC := analysis/natreport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread
 stundecode_SRC := tools/stundecode.c
@@ -150,7 +152,7 @@ $(REPORT_LIB): $(REPORT_SRC:%.c=$(BUILD)/%.o) $(PLOT_GEN:%.c=%.o)
 	$(call quiet,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(TEST_BIN): $(TEST_OBJ) $(PROBE_LIB) $(REPORT_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
+$(TEST_BIN): $(TEST_OBJ) $(BUILD)/collector/store.o $(PROBE_LIB) $(REPORT_LIB) $(REFL_LIB) $(NATEMU_LIB) $(LIB)
 	$(call quiet,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcunit -ljansson -lm -pthread
@@ -166,6 +168,7 @@ check: all $(TEST_BIN)
 	$(Q)tests/punch.sh $(BINDIR)
 	$(Q)tests/hops.sh $(BINDIR)
 	$(Q)tests/portmap.sh $(BINDIR)
+	$(Q)tests/collect.sh $(BINDIR)
 	$(Q)tests/regression.sh $(BINDIR)
 
 bench: all

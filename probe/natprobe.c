@@ -31,6 +31,7 @@
 #include "probe/punchcmd.h"
 #include "probe/report.h"
 #include "probe/spool.h"
+#include "probe/upload.h"
 #include "probe/tests.h"
 #include "stun.h"
 #include "udp.h"
@@ -40,6 +41,7 @@
 #define EXIT_UNREACHABLE  3
 #define RESWEEP_AFTER_US  1000000u  /* the depth sweep's second round (hopsweep.h) */
 #define UUID_TEXT_LEN     37        /* 36 characters and the NUL */
+#define EXIT_NOT_SENT     4         /* measured and spooled, not uploaded (yet) */
 #define RUN_LIMIT_US      30000000u /* a run never takes longer than this, */
 #define LIFETIME_DEFAULT  300       /* but for the lifetime test's: 3 x MAX_S more */
 #define LIFETIME_MAX      3600
@@ -50,7 +52,7 @@ static const char usage[] =
     "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]]\n"
     "                [--tcp-lifetime[=MAX_S]] [--keepalive[=HOLD_S]] [--spool DIR]\n"
-    "                SERVER[:PORT]\n"
+    "                [--upload URL --token-file FILE] SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]   (see peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER      (see punch --help)\n"
     "\n"
@@ -69,6 +71,11 @@ static const char usage[] =
     "  --spool DIR      also write the record as one closed file in\n"
     "                   DIR/YYYY/MM/DD/ (written, flushed, then renamed; DIR made\n"
     "                   if missing): a survey's spool; every record has a run_id\n"
+    "  --upload URL     then POST the spool's records (this one and any an earlier\n"
+    "                   run left) to a collector (natcollect: http://HOST:8480/\n"
+    "                   v1/records); needs --spool and --token-file; sent ones move\n"
+    "                   to DIR/sent/, the rest stay for the next run\n"
+    "  --token-file FILE  the collector's bearer token, its first line\n"
     "  --label TEXT     a name for this run in the record (a site, a subscriber,\n"
     "                   a lab)\n"
     "  --tag NAME=VALUE  a key for surveys in the record, tags.NAME (an ISP, a\n"
@@ -117,13 +124,15 @@ static const char usage_notes[] =
     "NAT) nor pooling when one public address was seen, which no run can tell\n"
     "from a single address (the record's udp.inconclusive_by_design), nor\n"
     "nat_depth and cgn; 2 bad usage, or the record could not be written (--json,\n"
-    "--spool); 3 the reflector could not be reached.\n";
+    "--spool); 3 the reflector could not be reached; 4 measured and spooled, but\n"
+    "this record not uploaded (it stays in the spool for the next run).\n";
 
 struct options {
 	struct sockaddr_storage server, peer;
 	bool have_peer;
 	int family; /* -4, -6: AF_INET, AF_INET6; AF_UNSPEC the resolver's first */
-	const char *json, *spool;
+	const char *json, *spool, *upload;
+	char token[UPLOAD_TOKEN_MAX];
 	struct probe_meta meta;
 	const struct probe_test *tests[32];
 	size_t ntests;
@@ -673,6 +682,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"tcp-lifetime", optional_argument, NULL, 'C'},
 	    {"keepalive", optional_argument, NULL, 'K'},
 	    {"spool", required_argument, NULL, 'S'},
+	    {"upload", required_argument, NULL, 'U'},
+	    {"token-file", required_argument, NULL, 'F'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
 	    {"session", required_argument, NULL, 's'},
@@ -682,6 +693,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *token_file = NULL;
+	char why[320];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -697,6 +710,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			o->spool = optarg;
+			break;
+		case 'U':
+			o->upload = optarg;
+			break;
+		case 'F':
+			token_file = optarg;
 			break;
 		case 'L':
 			if (!utf8(optarg, "--label"))
@@ -760,6 +779,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 		add_test(o, &probe_test_keepalive);
 	if (!o->session != !o->key) {
 		fprintf(stderr, "natprobe: --session and --key go together\n");
+		return -1;
+	}
+	if (o->upload && (!o->spool || !token_file)) {
+		fprintf(stderr, "natprobe: --upload needs --spool DIR (the record is kept there "
+				"first) and --token-file FILE\n");
+		return -1;
+	}
+	if (o->upload && upload_read_token(token_file, o->token, why, sizeof(why))) {
+		fprintf(stderr, "natprobe: --token-file %s\n", why);
 		return -1;
 	}
 	if (optind != argc - 1) {
@@ -988,14 +1016,31 @@ static int exit_status(const struct probe_result *r)
 	return probe_result_open(r, NULL, 0) ? EXIT_INCONCLUSIVE : 0;
 }
 
+/* --upload: the spool's records to the collector. Whether this run's
+ * record (at path) was acknowledged; what is left is said. */
+static bool upload(const struct options *o, const char *path)
+{
+	struct upload_report rep;
+
+	upload_spool(o->spool, o->upload, o->token, path, stderr, &rep);
+	if (rep.left || rep.why[0])
+		fprintf(stderr,
+			"natprobe: --upload %s: %u sent, %u refused, %u left in the spool for the "
+			"next run (%s)\n",
+			o->upload, rep.sent, rep.refused, rep.left,
+			rep.why[0] ? rep.why : "bounded");
+	return rep.this_run_sent;
+}
+
 /* The record, once: to --json FILE (or standard output) and into --spool
  * DIR. 0, or -1 when either could not be written (said why: the summary
  * on standard output keeps the measurement). */
 static int write_record(FILE *f, const struct options *o, const struct probe_result *r,
-			const struct tm *when, const char *started, const char *run_id)
+			const struct tm *when, const char *started, const char *run_id,
+			char path[SPOOL_PATH_MAX])
 {
 	struct probe_meta meta = o->meta;
-	char *text = NULL, path[SPOOL_PATH_MAX];
+	char *text = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&text, &len);
 	bool made, written;
@@ -1033,7 +1078,7 @@ int main(int argc, char **argv)
 	char peer_missing[2 * PROBE_REASON_LEN];
 	probe_engine_t *e;
 	FILE *json = NULL;
-	char started[32], run_id[UUID_TEXT_LEN];
+	char started[32], run_id[UUID_TEXT_LEN], spooled[SPOOL_PATH_MAX];
 	time_t t = time(NULL);
 	struct tm tm;
 	uuid_t uuid;
@@ -1117,7 +1162,10 @@ int main(int argc, char **argv)
 		probe_report_text(stdout, &res);
 	rc = exit_status(&res);
 	/* The measurement is done: a write error must not lose it from stdout. */
-	if (write_record(json, &o, &res, &tm, started, run_id) && rc == 0)
+	spooled[0] = '\0';
+	if (write_record(json, &o, &res, &tm, started, run_id, spooled) && rc == 0)
 		rc = EXIT_USAGE;
+	else if (o.upload && spooled[0] && !upload(&o, spooled) && rc == 0)
+		rc = EXIT_NOT_SENT;
 	return rc;
 }

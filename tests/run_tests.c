@@ -16,7 +16,7 @@ int main(void)
 	    test_punch_register,      test_rendezvous_register, test_traversal_register,
 	    test_predict_register,    test_punch_tcp_register,  test_punch_tcp_net_register,
 	    test_hops_register,       test_natemu_ttl_register, test_depth_register,
-	    test_pcp_register,        test_keepalive_register,
+	    test_pcp_register,        test_keepalive_register,  test_collect_register,
 	};
 	unsigned failures;
 

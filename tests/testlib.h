@@ -21,6 +21,7 @@ int test_suite(const char *name, const struct test_case *tests, size_t n);
 int test_stun_register(void);
 int test_pcp_register(void);
 int test_keepalive_register(void);
+int test_collect_register(void);
 int test_peermsg_register(void);
 int test_addr_register(void);
 int test_predict_register(void);

@@ -5,6 +5,7 @@
 #   make SAN=1 check   the same under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60)
 #   make lint       clang-format --dry-run and cppcheck
+#   make install    PREFIX=/usr/local, DESTDIR: programs, man pages, systemd units
 #   make bench      natreflector against a bare responder, coturn and stund, and natprobe
 #                   against coturn's and Debian's clients (root); writes results/bench*.txt
 #   make deps       install missing Debian packages (idempotent; NODEPS=1 skips it)
@@ -100,7 +101,12 @@ TEST_BIN := $(BUILD)/tests/run_tests
 
 FUZZERS  := $(patsubst fuzz/%.c,%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all check deps fuzz lint clean format bench
+.PHONY: all check deps fuzz lint clean format bench install
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: scripts/install has the layout.
+PREFIX  ?= /usr/local
+install: all
+	$(Q)scripts/install $(BINDIR) "$(DESTDIR)" $(PREFIX)
 .DEFAULT_GOAL := all
 
 all: deps $(PROGRAMS:%=$(BINDIR)/%)
@@ -161,6 +167,7 @@ check: all $(TEST_BIN)
 	$(Q)$(TEST_BIN)
 	$(Q)tests/cli.sh $(BINDIR)
 	$(Q)tests/golden.sh $(BINDIR)
+	$(Q)tests/install.sh $(BINDIR)
 	$(Q)tests/figures.sh $(BINDIR)
 	$(Q)tests/testbeds.sh $(BINDIR)
 	$(Q)tests/reflector.sh $(BINDIR)

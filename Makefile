@@ -67,7 +67,8 @@ PROBE_LIB := $(BUILD)/libprobe.a
 # natreport's reading, judging, counting and writing: pure of the command
 # line, linked by natreport and by the unit tests.
 REPORT_SRC := analysis/records.c analysis/verdicts.c analysis/compliance.c analysis/survey.c \
-              analysis/report.c analysis/diff.c analysis/plots.c analysis/traversal.c
+              analysis/report.c analysis/diff.c analysis/plots.c analysis/traversal.c \
+              analysis/clickhouse.c
 REPORT_LIB := $(BUILD)/libreport.a
 # The gnuplot scripts of analysis/plots/, built into natreport as strings.
 PLOT_SCRIPTS := $(sort $(wildcard analysis/plots/*.gp))
@@ -83,8 +84,8 @@ natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/spool.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -luuid -lcurl -pthread
 natcollect_SRC := collector/natcollect.c collector/store.c collector/auth.c
 natcollect_LIBS := $(BUILD)/libreport.a $(BUILD)/libreflector.a -ljansson -lmicrohttpd -lm -pthread
-natreport_SRC := analysis/natreport.c
-natreport_LIBS := $(BUILD)/libreport.a -ljansson -lm -pthread
+natreport_SRC := analysis/natreport.c analysis/chexport.c
+natreport_LIBS := $(BUILD)/libreport.a -ljansson -lcurl -lm -pthread
 stundecode_SRC := tools/stundecode.c
 labecho_SRC := testbeds/labecho.c
 natemu_SRC := testbeds/natemu/natemu.c
@@ -176,6 +177,7 @@ check: all $(TEST_BIN)
 	$(Q)tests/hops.sh $(BINDIR)
 	$(Q)tests/portmap.sh $(BINDIR)
 	$(Q)tests/collect.sh $(BINDIR)
+	$(Q)tests/clickhouse.sh $(BINDIR)
 	$(Q)tests/regression.sh $(BINDIR)
 
 bench: all

@@ -39,25 +39,6 @@ static void join(char *have, const char *v)
 
 static const char *const gw_path[NR_NGW] = {"nat_depth", "cgn", "portmap.works"};
 
-static const char *depth_word(unsigned d)
-{
-	static const char *const words[NR_NDEPTH] = {
-	    [NR_DEPTH_0] = "0",    [NR_DEPTH_1] = "1",       [NR_DEPTH_2] = "2",
-	    [NR_DEPTH_3UP] = "3+", [NR_DEPTH_NULL] = "null", [NR_DEPTH_BAD] = "malformed"};
-
-	return d < NR_NDEPTH && words[d] ? words[d] : "";
-}
-
-static const char *tri_word(unsigned t)
-{
-	static const char *const words[NR_NTRI] = {[NR_TRI_TRUE] = "true",
-						   [NR_TRI_FALSE] = "false",
-						   [NR_TRI_NULL] = "null",
-						   [NR_TRI_BAD] = "malformed"};
-
-	return t < NR_NTRI && words[t] ? words[t] : "";
-}
-
 /* portmap.works: "" when the record has no list (no mappings asked for). */
 static void works_word(const struct nr_portmap *pm, char *out, size_t cap)
 {
@@ -81,8 +62,8 @@ static void join_gw(struct nr_side_entry *e, const struct nr_row *row)
 	char works[NR_VALUE_LEN];
 
 	works_word(&row->portmap, works, sizeof(works));
-	join(e->gw[NR_GW_DEPTH], depth_word(row->depth));
-	join(e->gw[NR_GW_CGN], tri_word(row->cgn));
+	join(e->gw[NR_GW_DEPTH], nr_depth_word(row->depth));
+	join(e->gw[NR_GW_CGN], nr_tri_word(row->cgn));
 	join(e->gw[NR_GW_WORKS], works);
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/chexport.h"
 #include "analysis/diff.h"
 #include "analysis/plots.h"
 #include "analysis/report.h"
@@ -478,6 +479,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	if (argc > 1 && !strcmp(argv[1], "diff"))
 		return cmd_diff(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "export"))
+		return choose_threads() ? EXIT_USAGE : ch_export_main(argc - 1, argv + 1, threads);
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
 		printf("natreport %s\n", VERSION);
 		return 0;

@@ -359,6 +359,25 @@ static unsigned char protocols(const json_t *list)
 
 /* From the summary natprobe writes beside each protocol's details:
  * "answered", a list, and "works", a list or null (no mapping asked for). */
+const char *nr_depth_word(unsigned d)
+{
+	static const char *const words[NR_NDEPTH] = {
+	    [NR_DEPTH_0] = "0",    [NR_DEPTH_1] = "1",       [NR_DEPTH_2] = "2",
+	    [NR_DEPTH_3UP] = "3+", [NR_DEPTH_NULL] = "null", [NR_DEPTH_BAD] = "malformed"};
+
+	return d < NR_NDEPTH && words[d] ? words[d] : "";
+}
+
+const char *nr_tri_word(unsigned t)
+{
+	static const char *const words[NR_NTRI] = {[NR_TRI_TRUE] = "true",
+						   [NR_TRI_FALSE] = "false",
+						   [NR_TRI_NULL] = "null",
+						   [NR_TRI_BAD] = "malformed"};
+
+	return t < NR_NTRI && words[t] ? words[t] : "";
+}
+
 struct nr_portmap nr_portmap_of(const json_t *pm)
 {
 	const json_t *answered = json_object_get(pm, "answered"); /* NULL unless pm is an object */

@@ -157,6 +157,11 @@ void nr_value_text(const json_t *v, char *out, size_t len);
 void nr_row_from(struct nr_row *row, const json_t *rec, const char *group_path, const char *file,
 		 unsigned long line, bool with_evidence);
 
+/* A depth bin and a true/false/null reading as words ("0", "3+", "null",
+ * "malformed"; "" when absent): the diff's and ClickHouse's. */
+const char *nr_depth_word(unsigned d);
+const char *nr_tri_word(unsigned t);
+
 /* The readings of nat_depth, cgn and portmap (each NULL when absent). */
 enum nr_depth nr_depth_of(const json_t *v);
 enum nr_tri nr_tri_of(const json_t *v);

@@ -185,6 +185,8 @@ bench: all
 	$(Q)bench/probes $(BINDIR)
 	$(Q)bench/gateway $(BINDIR)
 	$(Q)bench/report $(BINDIR)
+	$(Q)bench/clickhouse $(BINDIR)
+	$(Q)bench/collect $(BINDIR)
 	$(Q)bench/punch $(BINDIR)
 	$(Q)bench/punch-tcp $(BINDIR)
 
@@ -228,9 +230,9 @@ fuzz-run-%: deps $(FUZZ_BUILD)/%
 	grep -E '^(stat::number_of_executed_units|#[0-9]+ +DONE)' $(FUZZ_BUILD)/$$f.log | \
 	    sed "s/^/  $$f: /"
 
-C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch])
+C_FILES = $(wildcard lib/*.[ch] tools/*.[ch] bench/*.[ch] tests/*.[ch] fuzz/*.c probe/*.[ch] reflector/*.[ch] analysis/*.[ch] testbeds/*.[ch] testbeds/natemu/*.[ch] collector/*.[ch])
 
-SHELL_FILES = scripts/deps .ci/run bench/run bench/probes bench/gateway bench/report bench/punch bench/punch-tcp tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
+SHELL_FILES = scripts/deps scripts/install .ci/run bench/run bench/probes bench/gateway bench/report bench/clickhouse bench/collect bench/punch bench/punch-tcp tests/golden/update testbeds/natlab testbeds/lib/*.sh testbeds/profiles/*.sh tests/*.sh
 
 lint: deps
 	$(Q)clang-format --dry-run --Werror $(C_FILES)

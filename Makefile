@@ -82,8 +82,8 @@ natreflector_LIBS := $(BUILD)/libreflector.a -lpcap -lnet
 natprobe_SRC := probe/natprobe.c probe/report.c probe/portmaptcp.c probe/spool.c probe/upload.c probe/peerlink.c probe/peeragent.c probe/punchcmd.c \
                 probe/punchtcpcmd.c probe/hopsweep.c probe/punchpm.c probe/portmapcmd.c probe/pmclient.c probe/reportdepth.c
 natprobe_LIBS := $(BUILD)/libprobe.a -ljansson -lm -lminiupnpc -lnatpmp -luuid -lcurl -pthread
-natcollect_SRC := collector/natcollect.c collector/store.c collector/auth.c
-natcollect_LIBS := $(BUILD)/libreport.a $(BUILD)/libreflector.a -ljansson -lmicrohttpd -lm -pthread
+natcollect_SRC := collector/natcollect.c collector/store.c collector/auth.c collector/forward.c
+natcollect_LIBS := $(BUILD)/libreport.a $(BUILD)/libreflector.a -ljansson -lmicrohttpd -lcurl -lm -pthread
 natreport_SRC := analysis/natreport.c analysis/chexport.c
 natreport_LIBS := $(BUILD)/libreport.a -ljansson -lcurl -lm -pthread
 stundecode_SRC := tools/stundecode.c

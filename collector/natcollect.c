@@ -20,12 +20,15 @@
 #include <time.h>
 
 #include <jansson.h>
+#include <curl/curl.h>
 #include <microhttpd.h>
 
 #include "addr.h"
 #include "analysis/records.h"
 #include "clock.h"
+#include "analysis/clickhouse.h"
 #include "collector/auth.h"
+#include "collector/forward.h"
 #include "collector/store.h"
 #include "reflector/limiter.h"
 
@@ -41,6 +44,7 @@
 static const char usage[] =
     "usage: natcollect --tokens FILE --out DIR [--listen HOST[:PORT]]\n"
     "                  [--metrics HOST:PORT] [--max-bytes N] [--rate N]\n"
+    "                  [--clickhouse URL [--clickhouse-table NAME]]\n"
     "\n"
     "Take natprobe's records over HTTP (POST " PATH_RECORDS ", one record a request,\n"
     "Authorization: Bearer TOKEN), keep each run_id once, and append them to\n"
@@ -58,6 +62,11 @@ static const char usage[] =
     "  --max-bytes N    the largest record taken (default 65536)\n"
     "  --rate N         records a second per token and per source network (/24,\n"
     "                   /64), bursts of 2N (default 20; 0 no limit)\n"
+    "  --clickhouse URL  also send each stored record to ClickHouse's HTTP\n"
+    "                   interface (http://HOST:8123), as natreport export does,\n"
+    "                   in batches each second into NAME (default natlab_records);\n"
+    "                   the day files stay the truth: what ClickHouse did not\n"
+    "                   get, natreport export --clickhouse loads from them\n"
     "  -h, --help       this text\n"
     "\n"
     "Answers: 201 stored, 200 a run_id already kept (nothing written), 400 not a\n"
@@ -99,7 +108,7 @@ static const char *const counter_name[NCOUNTERS] = {
 };
 
 struct options {
-	const char *tokens, *out;
+	const char *tokens, *out, *clickhouse, *table;
 	struct sockaddr_storage listen, metrics;
 	bool have_metrics;
 	size_t max_bytes;
@@ -113,6 +122,8 @@ struct collector {
 	size_t max_bytes;
 	atomic_ulong count[NCOUNTERS];
 	atomic_ulong stored_total; /* the store's run_ids, for the metrics thread */
+	forwarder_t *forward;      /* --clickhouse; NULL none */
+	struct forward_counts forwarded;
 };
 
 /* A request's body as it comes; `rejected` is the one state of every
@@ -263,6 +274,27 @@ static char *stored_line(json_t *rec)
 	return line;
 }
 
+/* --clickhouse: the stored record's row, as natreport export makes it. */
+static void forward(struct collector *c, const json_t *rec, const char *line)
+{
+	struct nr_row *row = malloc(sizeof(*row));
+	struct rec_where where = {.file = "upload", .text = line, .len = strlen(line)};
+	char *text;
+
+	if (!row) {
+		atomic_fetch_add(&c->forwarded.dropped, 1);
+		return;
+	}
+	nr_row_from(row, rec, NULL, "upload", 0, false);
+	text = ch_row(row, rec, &where);
+	if (text)
+		forward_row(c->forward, text, strlen(text));
+	else
+		atomic_fetch_add(&c->forwarded.dropped, 1);
+	free(text);
+	free(row);
+}
+
 /* Checked, stored, answered. */
 static enum MHD_Result finish(struct collector *c, struct MHD_Connection *conn, struct upload *u)
 {
@@ -303,6 +335,8 @@ static enum MHD_Result finish(struct collector *c, struct MHD_Connection *conn, 
 			    why);
 	} else {
 		atomic_fetch_add(&c->count[got ? C_DUPLICATE : C_STORED], 1);
+		if (!got && c->forward)
+			forward(c, rec, line);
 		atomic_store(&c->stored_total, store_count(c->store));
 		rc = answer(conn, got ? MHD_HTTP_OK : MHD_HTTP_CREATED,
 			    "{\"result\":\"%s\",\"run_id\":\"%.36s\"}",
@@ -375,6 +409,17 @@ static enum MHD_Result on_metrics(void *cls, struct MHD_Connection *conn, const 
 	for (int k = 0; k < NCOUNTERS; k++)
 		fprintf(f, "natcollect_requests_total{outcome=\"%s\"} %lu\n", counter_name[k],
 			atomic_load(&c->count[k]));
+	fprintf(
+	    f,
+	    "# HELP natcollect_clickhouse_rows_total Rows forwarded to ClickHouse (--clickhouse).\n"
+	    "# TYPE natcollect_clickhouse_rows_total counter\n"
+	    "natcollect_clickhouse_rows_total{outcome=\"sent\"} %lu\n"
+	    "natcollect_clickhouse_rows_total{outcome=\"dropped\"} %lu\n"
+	    "# HELP natcollect_clickhouse_failed_batches_total Batches ClickHouse did not take.\n"
+	    "# TYPE natcollect_clickhouse_failed_batches_total counter\n"
+	    "natcollect_clickhouse_failed_batches_total %lu\n",
+	    atomic_load(&c->forwarded.sent), atomic_load(&c->forwarded.dropped),
+	    atomic_load(&c->forwarded.failed_batches));
 	fprintf(f,
 		"# HELP natcollect_records Records kept (distinct run_ids).\n"
 		"# TYPE natcollect_records gauge\nnatcollect_records %lu\n",
@@ -425,6 +470,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"out", required_argument, NULL, 'o'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"metrics", required_argument, NULL, 'm'},
+	    {"clickhouse", required_argument, NULL, 'c'},
+	    {"clickhouse-table", required_argument, NULL, 'T'},
 	    {"max-bytes", required_argument, NULL, 'b'},
 	    {"rate", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
@@ -436,12 +483,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 	memset(o, 0, sizeof(*o));
 	o->max_bytes = MAX_BYTES_DEF;
 	o->rate = RATE_DEFAULT;
+	o->table = CH_TABLE_DEFAULT;
 	if (parse_where("127.0.0.1", "--listen", &o->listen))
 		return -1;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 't':
 			o->tokens = optarg;
+			break;
+		case 'c':
+			o->clickhouse = optarg;
+			break;
+		case 'T':
+			o->table = optarg;
 			break;
 		case 'o':
 			o->out = optarg;
@@ -497,6 +551,10 @@ static struct MHD_Daemon *serve(const struct sockaddr_storage *where, MHD_Access
 static void report_counters(FILE *out, struct collector *c)
 {
 	fprintf(out, "natcollect: stopped; records kept %lu", atomic_load(&c->stored_total));
+	if (c->forward)
+		fprintf(out, ", to ClickHouse %lu (dropped %lu, batches refused %lu)",
+			atomic_load(&c->forwarded.sent), atomic_load(&c->forwarded.dropped),
+			atomic_load(&c->forwarded.failed_batches));
 	for (int k = 0; k < NCOUNTERS; k++)
 		fprintf(out, ", %s %lu", counter_name[k], atomic_load(&c->count[k]));
 	fputc('\n', out);
@@ -534,7 +592,11 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (c.by_token && c.by_network)
+	if (o.clickhouse) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		c.forward = forward_start(o.clickhouse, o.table, &c.forwarded);
+	}
+	if (c.by_token && c.by_network && (!o.clickhouse || c.forward))
 		up = serve(&o.listen, on_request, &c, true);
 	if (up && o.have_metrics)
 		metrics = serve(&o.metrics, on_metrics, &c, false);
@@ -554,6 +616,9 @@ int main(int argc, char **argv)
 		MHD_stop_daemon(metrics);
 	if (up)
 		MHD_stop_daemon(up);
+	forward_stop(c.forward); /* after the uploads: what they stored goes too */
+	if (o.clickhouse)
+		curl_global_cleanup();
 	if (!rc)
 		report_counters(stdout, &c);
 	store_close(c.store);

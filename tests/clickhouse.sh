@@ -122,4 +122,25 @@ head -n 1 "${RECORDS[0]}" >"$tmp/one.jsonl"
 q 18123 <sql/clickhouse/shares.sql | sort >"$tmp/clickhouse2.tsv"
 if ! diff -q "$tmp/natreport.tsv" "$tmp/clickhouse2.tsv" >/dev/null; then ok; else
     bad "two more records did not change ClickHouse's shares: the comparison cannot fail"; fi
+
+# natcollect --clickhouse: the records it stores reach ClickHouse too, as
+# natreport export sends them (three uploads; its stop sends what is left).
+TOKEN=t0k3n-for-natlab-tests-0003
+echo "fleet $TOKEN" >"$tmp/tokens"
+"$BIN/natcollect" --tokens "$tmp/tokens" --out "$tmp/collected" --listen 127.0.0.1:18490 \
+    --clickhouse http://127.0.0.1:18123 >"$tmp/collector.log" 2>&1 &
+collector=$!
+pids+=("$collector")
+for _ in $(seq 100); do grep -q '^natcollect ready' "$tmp/collector.log" && break; sleep 0.02; done
+line=$(head -n 1 "${RECORDS[0]}")
+for i in 1 2 3; do
+    id=eeeeeeee-ffff-4000-8000-00000000000$i
+    curl -s -o /dev/null -H "Authorization: Bearer $TOKEN" \
+        --data-binary "${line/\{\"schema\":\"natlab.result\/1\",/{\"schema\":\"natlab.result/1\",\"run_id\":\"$id\",}" \
+        http://127.0.0.1:18490/v1/records
+done
+kill "$collector" && wait "$collector"
+got=$(echo "SELECT count() FROM natlab_records WHERE run_id LIKE 'eeeeeeee-ffff-4000-8000-%'" | q 18123)
+if [ "$got" = 3 ] && grep -q 'to ClickHouse 3 (dropped 0' "$tmp/collector.log"; then ok; else
+    cp "$tmp/collector.log" "$tmp/out"; bad "natcollect --clickhouse: 3 stored, $got in ClickHouse"; fi
 summary

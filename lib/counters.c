@@ -38,6 +38,15 @@ void counters_print(const struct counters *c, FILE *out, const char *program)
 	fflush(out);
 }
 
+void counters_prometheus(const struct counters *c, FILE *out, const char *metric, const char *help)
+{
+	fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric);
+	/* Reasons are the programs' own static strings: no quote or backslash. */
+	for (size_t i = 0; i < c->n; i++)
+		fprintf(out, "%s{reason=\"%s\"} %lu\n", metric, c->row[i].reason, c->row[i].count);
+	fprintf(out, "%s{reason=\"other reasons\"} %lu\n", metric, c->other);
+}
+
 static void on_stop(int sig)
 {
 	(void)sig;

@@ -26,6 +26,10 @@ unsigned long counters_get(const struct counters *c, const char *reason);
 /* One line per reason: "PROGRAM count reason="..." packets=N". */
 void counters_print(const struct counters *c, FILE *out, const char *program);
 
+/* Prometheus' text format: "# HELP metric help", "# TYPE metric counter",
+ * then metric{reason="..."} N per reason. */
+void counters_prometheus(const struct counters *c, FILE *out, const char *metric, const char *help);
+
 /* Set by SIGTERM/SIGINT and by SIGUSR1 once counters_signals() has run. */
 extern volatile sig_atomic_t counters_stop, counters_report;
 void counters_signals(void);

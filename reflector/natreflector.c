@@ -30,7 +30,7 @@ static const char usage[] =
     "                    [--no-tcp] [--user NAME] [--rate N] [--burst N]\n"
     "                    [--tcp-max N] [--tcp-per-source N] [--tcp-idle SECONDS]\n"
     "                    [--session-secret FILE] [--relay-max N] [--relay-seconds S]\n"
-    "                    [--relay-bytes N] [--relay-pps N]\n"
+    "                    [--relay-bytes N] [--relay-pps N] [--metrics HOST:PORT]\n"
     "       natreflector --session-secret FILE --issue-session ID\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
@@ -69,6 +69,9 @@ static const char usage[] =
     "  --relay-bytes N           bytes one relay forwards, both ways (65536)\n"
     "  --relay-pps N             packets one relay forwards a second (100)\n"
     "  --issue-session ID        print the key of session ID, for natprobe --key\n"
+    "Operation:\n"
+    "  --metrics HOST:PORT       serve the counters over HTTP (GET, any path) in\n"
+    "                            Prometheus' text format: a local port\n"
     "  -h, --help                this text\n"
     "\n"
     "Log lines on stdout: 'natreflector EVENT ts=... key=value ...'. SIGUSR1\n"
@@ -198,6 +201,7 @@ enum {
 	OPT_RELAY_SECONDS,
 	OPT_RELAY_BYTES,
 	OPT_RELAY_PPS,
+	OPT_METRICS,
 };
 
 static const struct option longopts[] = {
@@ -222,9 +226,22 @@ static const struct option longopts[] = {
     {"relay-seconds", required_argument, NULL, OPT_RELAY_SECONDS},
     {"relay-bytes", required_argument, NULL, OPT_RELAY_BYTES},
     {"relay-pps", required_argument, NULL, OPT_RELAY_PPS},
+    {"metrics", required_argument, NULL, OPT_METRICS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* --metrics HOST:PORT: an address and a port, both given. */
+static int parse_metrics(const char *arg, struct refl_server_cfg *cfg)
+{
+	char err[128];
+
+	if (addr_parse(arg, ADDR_PORT_REQUIRED, 0, &cfg->metrics, err, sizeof(err))) {
+		fprintf(stderr, "natreflector: --metrics: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
 
 /* The options that are numbers: where each goes, and its range. */
 static int parse_number(int c, const char *text, struct options *o, struct refl_server_cfg *cfg,
@@ -296,6 +313,8 @@ static int parse_one(int c, const char *arg, struct options *o, struct refl_serv
 	case OPT_ISSUE_SESSION:
 		o->issue = arg;
 		return 0;
+	case OPT_METRICS:
+		return parse_metrics(arg, cfg);
 	case 'h':
 		fputs(usage, stdout);
 		exit(0);

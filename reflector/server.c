@@ -38,7 +38,17 @@
 #define RDV_TTL_MS   60000 /* a session forgotten a minute after its last registration */
 #define SYN_RING     256   /* the last inbound SYNs seen, with their TTL */
 
-enum kind { KIND_UDP = 1, KIND_LISTEN, KIND_CONN, KIND_CAPTURE, KIND_SIMOPEN };
+enum kind {
+	KIND_UDP = 1,
+	KIND_LISTEN,
+	KIND_CONN,
+	KIND_CAPTURE,
+	KIND_SIMOPEN,
+	KIND_METRICS,      /* the --metrics listener */
+	KIND_METRICS_CONN, /* a scrape: its request read, then answered and closed */
+};
+
+#define METRICS_CONNS 4
 
 #define ARMED_MAX  32           /* simultaneous-open tests at once */
 #define ARMED_KEEP 10000000000u /* a finished one waits this long for its RESULT */
@@ -135,6 +145,7 @@ struct refl_server {
 	struct sockaddr_storage in_from[BATCH];
 	uint8_t in_buf[BATCH][MSG_CAP];
 	struct out_batch out[4];
+	int metrics_fd, metrics_conn[METRICS_CONNS];
 };
 
 static uint64_t now_ns(void)
@@ -224,6 +235,76 @@ static int alloc_state(struct refl_server *s)
 	return 0;
 }
 
+/* ---- --metrics: a scrape's request read (bounded), the counters, closed ---- */
+
+static int open_metrics(struct refl_server *s)
+{
+	const struct sockaddr *a = (const struct sockaddr *)&s->cfg.metrics;
+	char text[ADDR_STRLEN];
+	int one = 1;
+
+	s->metrics_fd = socket(a->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->metrics_fd < 0 ||
+	    setsockopt(s->metrics_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(s->metrics_fd, a, addr_len(a)) || listen(s->metrics_fd, 8) ||
+	    watch(s, s->metrics_fd, KIND_METRICS, 0)) {
+		fprintf(stderr, "natreflector: --metrics %s: %s\n",
+			addr_format(a, text, sizeof(text)), strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void metrics_accept(struct refl_server *s)
+{
+	int fd = accept4(s->metrics_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		if (s->metrics_conn[i] < 0 && !watch(s, fd, KIND_METRICS_CONN, (unsigned)i)) {
+			s->metrics_conn[i] = fd;
+			return;
+		}
+	close(fd); /* four scrapes at once are plenty */
+}
+
+static void metrics_answer(struct refl_server *s, unsigned i)
+{
+	static const char head[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+				   "Connection: close\r\n\r\n";
+	char req[2048], *text = NULL;
+	size_t len = 0;
+	int fd = s->metrics_conn[i];
+	ssize_t n = recv(fd, req, sizeof(req) - 1, MSG_DONTWAIT);
+	FILE *f;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	req[n > 0 ? n : 0] = '\0';
+	/* A whole request head, or a close: answered. Anything else waits,
+	 * bounded by the buffer (a longer head is answered as it is). */
+	if (n > 0 && !strstr(req, "\r\n\r\n") && (size_t)n < sizeof(req) - 1)
+		return;
+	f = open_memstream(&text, &len);
+	if (f) {
+		fputs(head, f);
+		counters_prometheus(&s->counters, f, "natreflector_requests_total",
+				    "What became of each request, by reason.");
+		fprintf(f,
+			"# HELP natreflector_tcp_connections TCP connections open.\n"
+			"# TYPE natreflector_tcp_connections gauge\n"
+			"natreflector_tcp_connections %u\n",
+			s->nconns);
+		fclose(f);
+		send(fd, text, len,
+		     MSG_DONTWAIT | MSG_NOSIGNAL); /* a short one is the scraper's loss */
+		free(text);
+	}
+	close(fd);
+	s->metrics_conn[i] = -1;
+}
+
 refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 {
 	struct refl_server *s = calloc(1, sizeof(*s));
@@ -235,6 +316,9 @@ refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 	s->cfg = *cfg;
 	for (int i = 0; i < ENDPOINTS; i++)
 		s->udp[i] = s->listener[i] = -1;
+	s->metrics_fd = -1;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		s->metrics_conn[i] = -1;
 	s->epoll = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epoll < 0 || alloc_state(s)) {
 		if (s->epoll < 0)
@@ -268,6 +352,8 @@ refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 				goto fail;
 		}
 	}
+	if (cfg->metrics.ss_family && open_metrics(s))
+		goto fail;
 	return s;
 fail:
 	refl_server_close(s);
@@ -1426,6 +1512,12 @@ int refl_server_run(refl_server_t *s, FILE *log)
 			case KIND_SIMOPEN:
 				simopen_connected(s, index);
 				break;
+			case KIND_METRICS:
+				metrics_accept(s);
+				break;
+			case KIND_METRICS_CONN:
+				metrics_answer(s, index);
+				break;
 			}
 		}
 		now = now_ns();
@@ -1465,6 +1557,9 @@ void refl_server_close(refl_server_t *s)
 			close_fd(&s->armed[i].filler_fd);
 			close_fd(&s->armed[i].out_fd);
 		}
+	close_fd(&s->metrics_fd);
+	for (int i = 0; i < METRICS_CONNS; i++)
+		close_fd(&s->metrics_conn[i]);
 	if (s->epoll >= 0)
 		close(s->epoll);
 	refl_limiter_free(s->limiter);

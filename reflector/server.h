@@ -33,6 +33,8 @@ struct refl_server_cfg {
 	/* The rendezvous's relay (rendezvous.h): trials at once, and each one's
 	 * life, bytes and packets a second. */
 	unsigned relay_max, relay_s, relay_bytes, relay_pps;
+	/* --metrics: the counters over HTTP, Prometheus' text format (family 0: off). */
+	struct sockaddr_storage metrics;
 };
 
 typedef struct refl_server refl_server_t;

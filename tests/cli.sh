@@ -97,7 +97,7 @@ expect "natprobe: a --peer that does not answer" 3 \
 # say why, and the exit status is the reflector's and the verdicts' (0: all
 # that applies without a NAT was reached), not 3.
 "$BIN/natreflector" --primary 127.0.0.1 --alternate 127.0.0.2 --port 34790 --alt-port 34791 \
-    --rate 0 >"$tmp/refl.log" 2>&1 &
+    --rate 0 --metrics 127.0.0.1:34799 >"$tmp/refl.log" 2>&1 &
 refl=$!
 for _ in $(seq 50); do grep -q '^natreflector ready' "$tmp/refl.log" && break; sleep 0.02; done
 expect "natprobe: a missing --peer, a reachable reflector: measured, exit 0" 0 \
@@ -110,6 +110,8 @@ expect "natprobe: a missing --peer: filtering still measured" 0 '"filtering":"en
 # the record itself (as --json writes it), a fresh run_id (a version 4
 # UUID) each run, no temporary file left; natreport reads the spool.
 uuid='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+scraped() { curl -s http://127.0.0.1:34799/metrics | sed -n 's/^natreflector_requests_total{reason="answered"} //p'; }
+answered_before=$(scraped)
 for n in 1 2; do
     "$P" --tests nat --spool "$tmp/spool" --json "$tmp/spool$n.json" 127.0.0.1:34790 >/dev/null 2>&1
 done
@@ -126,8 +128,20 @@ expect "natprobe --spool: a file is the record --json wrote, its run_id in its n
 expect "natprobe: two runs, two run_ids" 0 '^2$' -- \
     sh -c "cat '$tmp/spool1.json' '$tmp/spool2.json' | grep -Eo '\"run_id\":\"$uuid\"' | sort -u | wc -l"
 expect "natreport reads the spool folder" 0 '^natreport: 2 records from 2 inputs, 0 skipped' -- "$BIN/natreport" "$tmp/spool"
+# natreflector --metrics: its counters in Prometheus' format. Over the two
+# --spool runs (UDP only) it answered no fewer requests than they got
+# answers, and no more than they sent (they were its only clients then).
+packets=$(cat "$tmp/spool1.json" "$tmp/spool2.json" |
+    grep -o '"packets":{"sent":[0-9]*,"answers":[0-9]*}' | tr -c '0-9\n' ' ' |
+    awk '{ s += $1; a += $2 } END { print s, a }')
+answered=$(($(scraped) - answered_before))
+expect "natreflector --metrics: answered between natprobe's answers and sends ($packets)" 0 'in' -- \
+    awk -v n="$answered" -v p="$packets" 'BEGIN { split(p, v, " ");
+        if (n >= v[2] && n <= v[1] && v[2] > 0) print "in"; else print "out: " n }'
 kill "$refl" 2>/dev/null
 wait "$refl" 2>/dev/null
+expect "natreflector --metrics without a port" 2 "natreflector: --metrics: " -- \
+    "$BIN/natreflector" --primary 127.0.0.1 --alternate 127.0.0.2 --metrics 127.0.0.1
 touch "$tmp/notafolder"
 expect "natprobe --spool: a folder that cannot be made, refused before measuring" 2 \
     "natprobe: --spool $tmp/notafolder/x: Not a directory" -- "$P" --spool "$tmp/notafolder/x" 127.0.0.1:9

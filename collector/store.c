@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
+
 #define STORE_PATH_MAX 4096
 #define LINE_START     "{\"schema\":\"natlab.result/1\",\"run_id\":\""
 
@@ -132,21 +134,6 @@ unsigned long store_count(const store_t *s)
 
 /* ---- opening: load, repair ---- */
 
-static int make_folders(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
-}
-
 /* The run_id a stored line names: at its start, as store_put takes lines. */
 static int line_id(const char *line, uint8_t id[STORE_ID_LEN])
 {
@@ -213,7 +200,7 @@ store_t *store_open(const char *dir, struct store_stats *st, const char **what)
 		goto fail;
 	}
 	*what = "cannot make the folder";
-	if (make_folders(s->dir))
+	if (files_make_folders(s->dir))
 		goto fail;
 	*what = "cannot read or repair a stored file";
 	loading = s;
@@ -238,17 +225,6 @@ void store_close(store_t *s)
 
 /* ---- appending ---- */
 
-static int sync_folder(const char *folder)
-{
-	int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* The file of `when`'s day, open for appending. */
 static int day_file(store_t *s, time_t when)
 {
@@ -267,10 +243,10 @@ static int day_file(store_t *s, time_t when)
 	snprintf(folder, sizeof(folder), "%s/%.7s", s->dir, day);
 	snprintf(path, sizeof(path), "%s/%s.jsonl", s->dir, day);
 	fresh = stat(path, &sb) != 0;
-	if (make_folders(folder))
+	if (files_make_folders(folder))
 		return -1;
 	s->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-	if (s->fd < 0 || (fresh && sync_folder(folder)))
+	if (s->fd < 0 || (fresh && files_sync_folder(folder)))
 		return -1;
 	snprintf(s->day, sizeof(s->day), "%s", day);
 	return 0;

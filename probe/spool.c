@@ -8,21 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* mkdir -p of path's folders up to and including path itself. */
-static int make_folders(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0755) && errno != EEXIST ? -1 : 0;
-}
+#include "files.h"
 
 static int write_all(int fd, const char *text, size_t len)
 {
@@ -39,18 +25,6 @@ static int write_all(int fd, const char *text, size_t len)
 	return 0;
 }
 
-/* The folder's entry made durable: the rename survives a crash. */
-static int sync_folder(const char *folder)
-{
-	int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 int spool_check(const char *dir)
 {
 	char path[SPOOL_PATH_MAX];
@@ -59,7 +33,7 @@ int spool_check(const char *dir)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	return make_folders(path) || access(dir, W_OK | X_OK) ? -1 : 0;
+	return files_make_folders(path) || access(dir, W_OK | X_OK) ? -1 : 0;
 }
 
 int spool_write(const char *dir, const char *run_id, const struct tm *when, const char *text,
@@ -82,7 +56,7 @@ int spool_write(const char *dir, const char *run_id, const struct tm *when, cons
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (make_folders(folder)) {
+	if (files_make_folders(folder)) {
 		saved = errno;
 		snprintf(path, SPOOL_PATH_MAX, "%s", folder);
 		errno = saved;
@@ -107,7 +81,7 @@ int spool_write(const char *dir, const char *run_id, const struct tm *when, cons
 		errno = saved ? saved : EIO;
 		return -1;
 	}
-	if (rename(tmp, path) || sync_folder(folder)) {
+	if (rename(tmp, path) || files_sync_folder(folder)) {
 		saved = errno;
 		unlink(tmp);
 		errno = saved;

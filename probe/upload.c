@@ -12,6 +12,8 @@
 
 #include <curl/curl.h>
 
+#include "files.h"
+
 #define UPLOAD_CONNECT_S 5
 #define UPLOAD_TOTAL_S   15
 #define UPLOAD_BODY_MAX  (1u << 20)
@@ -129,27 +131,12 @@ static size_t ignore(char *p, size_t size, size_t n, void *ctx)
 static int move_to(const char *dir, const char *sub, const char *path)
 {
 	char to[PATH_MAX_LEN], folder[PATH_MAX_LEN];
-	const char *rel = path + strlen(dir);
-	char *slash;
-	int fd, rc;
 
-	if ((size_t)snprintf(to, sizeof(to), "%s/%s%s", dir, sub, rel) >= sizeof(to))
+	if ((size_t)snprintf(to, sizeof(to), "%s/%s%s", dir, sub, path + strlen(dir)) >= sizeof(to))
 		return -1;
 	snprintf(folder, sizeof(folder), "%s", to);
-	slash = strrchr(folder, '/');
-	*slash = '\0';
-	for (char *p = folder + strlen(dir) + 1; (p = strchr(p, '/')); p++) {
-		*p = '\0';
-		mkdir(folder, 0755);
-		*p = '/';
-	}
-	if ((mkdir(folder, 0755) && errno != EEXIST) || rename(path, to))
-		return -1;
-	fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	rc = fd < 0 ? -1 : fsync(fd);
-	if (fd >= 0)
-		close(fd);
-	return rc;
+	*strrchr(folder, '/') = '\0';
+	return files_make_folders(folder) || rename(path, to) || files_sync_folder(folder) ? -1 : 0;
 }
 
 /* 2xx sent, 4xx (not 408, 429) refused for good: 1; -1 stop (the

@@ -40,7 +40,7 @@ int upload_read_token(const char *path, char token[UPLOAD_TOKEN_MAX], char *why,
 			 path);
 		return -1;
 	}
-	snprintf(token, UPLOAD_TOKEN_MAX, "%s", line);
+	memcpy(token, line, strlen(line) + 1); /* shorter than UPLOAD_TOKEN_MAX: checked */
 	return 0;
 }
 
@@ -188,8 +188,9 @@ static int send_file(CURL *curl, const char *dir, const char *url, struct curl_s
 	}
 	if (status)
 		snprintf(rep->why, sizeof(rep->why), "the collector answered %ld", status);
-	else
-		snprintf(rep->why, sizeof(rep->why), "no answer from the collector: %s", err);
+	else if ((size_t)snprintf(rep->why, sizeof(rep->why), "no answer from the collector: %s",
+				  err) >= sizeof(rep->why))
+		rep->why[sizeof(rep->why) - 1] = '\0'; /* curl's message, cut */
 	return v;
 }
 

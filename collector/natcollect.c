@@ -189,8 +189,9 @@ static void network_of(const struct sockaddr *src, struct sockaddr_storage *net)
 }
 
 /* A token's bucket: the limiter keys by address, so the token's index
- * becomes one (an IPv6 address no source can have, ::ffff:0:0:N is not
- * reachable from the network). */
+ * becomes one, in 100::/64 (RFC 6666's discard block). The tokens' table is
+ * its own, apart from the networks': no source address can share a bucket
+ * with a token. */
 static void token_key(int token, struct sockaddr_storage *key)
 {
 	struct sockaddr_in6 *a = (struct sockaddr_in6 *)key;

@@ -31,6 +31,7 @@ static const char usage[] =
     "usage: natreport [--markdown FILE|-] [--plots DIR] [--html DIR] [--by KEY]\n"
     "                 [--devices N] RECORD...\n"
     "       natreport diff [--junit FILE] BASELINE CURRENT\n"
+    "       natreport export --clickhouse URL [--table NAME] RECORD...  (see export --help)\n"
     "\n"
     "Read natprobe's result records and report them: each device's verdicts with\n"
     "their evidence and its RFC 4787 / RFC 5382 compliance (pass, fail, untested),\n"

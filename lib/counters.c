@@ -1,23 +1,38 @@
 #include "counters.h"
 
+#include <errno.h>
 #include <string.h>
 
-volatile sig_atomic_t counters_stop, counters_report;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "counters' flags are set in signal handlers");
 
-void counters_add(struct counters *c, const char *reason)
+volatile atomic_int counters_stop, counters_report;
+
+static void add(struct counters *c, const char *reason, unsigned long n)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		if (c->row[i].reason == reason || !strcmp(c->row[i].reason, reason)) {
-			c->row[i].count++;
+			c->row[i].count += n;
 			return;
 		}
 	}
 	if (c->n == COUNTERS_MAX) {
-		c->other++;
+		c->other += n;
 		return;
 	}
 	c->row[c->n].reason = reason;
-	c->row[c->n++].count = 1;
+	c->row[c->n++].count = n;
+}
+
+void counters_add(struct counters *c, const char *reason)
+{
+	add(c, reason, 1);
+}
+
+void counters_merge(struct counters *into, const struct counters *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		add(into, src->row[i].reason, src->row[i].count);
+	into->other += src->other;
 }
 
 unsigned long counters_get(const struct counters *c, const char *reason)

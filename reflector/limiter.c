@@ -4,9 +4,15 @@
  * The table is 4-way set associative: a source hashes to one set of four
  * entries; a new source takes the entry whose arrival time is earliest, the
  * one that has been idle (or in credit) longest.
+ *
+ * natreflector's workers (--workers) share one table, so a source's rate is
+ * one rate whichever worker its datagrams reach: each set has its own spin
+ * lock, held for the few dozen instructions of one lookup. Two workers meet
+ * on a lock only when two sources of the same set arrive at the same moment.
  */
 #include "limiter.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,12 +26,17 @@ struct entry {
 	uint64_t tat;    /* theoretical arrival time, ns */
 };
 
+struct set {
+	atomic_flag lock; /* calloc's zero bytes are its clear state */
+	struct entry way[WAYS];
+};
+
 struct refl_limiter {
 	uint64_t interval;  /* ns between requests at the steady rate */
 	uint64_t tolerance; /* how far ahead of now tat may run: (burst - 1) intervals */
 	uint64_t seed;
 	size_t nsets; /* a power of two */
-	struct entry *entries;
+	struct set *sets;
 };
 
 refl_limiter_t *refl_limiter_new(uint32_t rate, uint32_t burst, size_t slots, uint64_t seed)
@@ -41,8 +52,8 @@ refl_limiter_t *refl_limiter_new(uint32_t rate, uint32_t burst, size_t slots, ui
 	l->tolerance = l->interval * (burst ? burst - 1 : 0);
 	l->seed = seed;
 	l->nsets = nsets;
-	l->entries = rate ? calloc(nsets * WAYS, sizeof(struct entry)) : NULL;
-	if (rate && !l->entries) {
+	l->sets = rate ? calloc(nsets, sizeof(struct set)) : NULL;
+	if (rate && !l->sets) {
 		free(l);
 		return NULL;
 	}
@@ -52,13 +63,13 @@ refl_limiter_t *refl_limiter_new(uint32_t rate, uint32_t burst, size_t slots, ui
 void refl_limiter_free(refl_limiter_t *l)
 {
 	if (l)
-		free(l->entries);
+		free(l->sets);
 	free(l);
 }
 
 size_t refl_limiter_bytes(const refl_limiter_t *l)
 {
-	return l->entries ? l->nsets * WAYS * sizeof(struct entry) : 0;
+	return l->sets ? l->nsets * sizeof(struct set) : 0;
 }
 
 /* A keyed mix of the address (splitmix64's finaliser): not a MAC, but a
@@ -84,15 +95,21 @@ static void key_of(const struct sockaddr *sa, uint8_t key[16], uint8_t *family)
 	}
 }
 
-static struct entry *lookup(struct refl_limiter *l, const uint8_t key[16], uint8_t family)
+static struct set *set_of(struct refl_limiter *l, const uint8_t key[16], uint8_t family)
 {
 	uint64_t a, b;
-	struct entry *set, *victim;
 
 	memcpy(&a, key, 8);
 	memcpy(&b, key + 8, 8);
-	set = l->entries + (mix(a ^ mix(b ^ l->seed) ^ family) & (l->nsets - 1)) * WAYS;
-	victim = set;
+	return l->sets + (mix(a ^ mix(b ^ l->seed) ^ family) & (l->nsets - 1));
+}
+
+/* The source's entry in its (locked) set, or a fresh one in place of the
+ * entry idle longest. */
+static struct entry *lookup(struct set *s, const uint8_t key[16], uint8_t family)
+{
+	struct entry *set = s->way, *victim = set;
+
 	for (int i = 0; i < WAYS; i++) {
 		if (set[i].family == family && !memcmp(set[i].key, key, 16))
 			return &set[i];
@@ -109,15 +126,21 @@ bool refl_limiter_allow(refl_limiter_t *l, const struct sockaddr *src, uint64_t 
 {
 	uint8_t key[16], family;
 	struct entry *e;
+	struct set *set;
+	bool allow;
 
-	if (!l->entries)
+	if (!l->sets)
 		return true;
 	key_of(src, key, &family);
-	e = lookup(l, key, family);
+	set = set_of(l, key, family);
+	while (atomic_flag_test_and_set_explicit(&set->lock, memory_order_acquire))
+		;
+	e = lookup(set, key, family);
 	if (e->tat < now_ns)
 		e->tat = now_ns;
-	if (e->tat - now_ns > l->tolerance)
-		return false;
-	e->tat += l->interval;
-	return true;
+	allow = e->tat - now_ns <= l->tolerance;
+	if (allow)
+		e->tat += l->interval;
+	atomic_flag_clear_explicit(&set->lock, memory_order_release);
+	return allow;
 }

@@ -29,7 +29,8 @@ typedef struct refl_limiter refl_limiter_t;
 refl_limiter_t *refl_limiter_new(uint32_t rate, uint32_t burst, size_t slots, uint64_t seed);
 void refl_limiter_free(refl_limiter_t *l);
 
-/* Charge one request from src's address (its port is ignored) at now_ns. */
+/* Charge one request from src's address (its port is ignored) at now_ns.
+ * Safe from several threads at once (natreflector's workers share a table). */
 bool refl_limiter_allow(refl_limiter_t *l, const struct sockaddr *src, uint64_t now_ns);
 
 /* The table's fixed size in bytes, for the log line at start. */

@@ -4,8 +4,10 @@
  * handler.c's, the sockets and limits server.c's; this file owns the options
  * and the drop of privileges.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@ static const char usage[] =
     "                    [--tcp-max N] [--tcp-per-source N] [--tcp-idle SECONDS]\n"
     "                    [--session-secret FILE] [--relay-max N] [--relay-seconds S]\n"
     "                    [--relay-bytes N] [--relay-pps N] [--metrics HOST:PORT]\n"
+    "                    [--workers N|auto]\n"
     "       natreflector --session-secret FILE --issue-session ID\n"
     "\n"
     "Answer STUN Binding requests (RFC 8489/5389, RFC 5780 behaviour discovery,\n"
@@ -70,6 +73,13 @@ static const char usage[] =
     "  --relay-pps N             packets one relay forwards a second (100)\n"
     "  --issue-session ID        print the key of session ID, for natprobe --key\n"
     "Operation:\n"
+    "  --workers N|auto          event loops, one thread each (1; auto: one per\n"
+    "                            CPU, at most 64), each with its own UDP sockets\n"
+    "                            on the four endpoints (SO_REUSEPORT): the kernel\n"
+    "                            spreads clients over them and steers natlab's\n"
+    "                            own requests to worker 0, which also serves TCP\n"
+    "                            and --metrics; --rate holds per source across\n"
+    "                            them (one shared table)\n"
     "  --metrics HOST:PORT       serve the counters over HTTP (GET, any path) in\n"
     "                            Prometheus' text format: a local port\n"
     "  -h, --help                this text\n"
@@ -202,6 +212,7 @@ enum {
 	OPT_RELAY_BYTES,
 	OPT_RELAY_PPS,
 	OPT_METRICS,
+	OPT_WORKERS,
 };
 
 static const struct option longopts[] = {
@@ -227,6 +238,7 @@ static const struct option longopts[] = {
     {"relay-bytes", required_argument, NULL, OPT_RELAY_BYTES},
     {"relay-pps", required_argument, NULL, OPT_RELAY_PPS},
     {"metrics", required_argument, NULL, OPT_METRICS},
+    {"workers", required_argument, NULL, OPT_WORKERS},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -262,6 +274,7 @@ static int parse_number(int c, const char *text, struct options *o, struct refl_
 	    {OPT_RELAY_SECONDS, "--relay-seconds", 1, 60, &cfg->relay_s},
 	    {OPT_RELAY_BYTES, "--relay-bytes", 1024, 100000000, &cfg->relay_bytes},
 	    {OPT_RELAY_PPS, "--relay-pps", 1, 100000, &cfg->relay_pps},
+	    {OPT_WORKERS, "--workers", 1, REFL_WORKERS_MAX, &cfg->workers},
 	};
 	unsigned long v;
 
@@ -281,6 +294,15 @@ static int parse_number(int c, const char *text, struct options *o, struct refl_
 		return 0;
 	}
 	return -1;
+}
+
+/* --workers auto: the CPUs this process may run on, 1 to REFL_WORKERS_MAX. */
+static unsigned cpus(void)
+{
+	cpu_set_t set;
+	int n = sched_getaffinity(0, sizeof(set), &set) ? 1 : CPU_COUNT(&set);
+
+	return n < 1 ? 1 : n > REFL_WORKERS_MAX ? REFL_WORKERS_MAX : (unsigned)n;
 }
 
 static int parse_one(int c, const char *arg, struct options *o, struct refl_server_cfg *cfg,
@@ -315,6 +337,11 @@ static int parse_one(int c, const char *arg, struct options *o, struct refl_serv
 		return 0;
 	case OPT_METRICS:
 		return parse_metrics(arg, cfg);
+	case OPT_WORKERS:
+		if (strcmp(arg, "auto"))
+			return parse_number(c, arg, o, cfg, burst_given);
+		cfg->workers = cpus();
+		return 0;
 	case 'h':
 		fputs(usage, stdout);
 		exit(0);
@@ -371,7 +398,8 @@ static int parse_options(int argc, char **argv, struct options *o, struct refl_s
 					.relay_max = 64,
 					.relay_s = 10,
 					.relay_bytes = 65536,
-					.relay_pps = 100};
+					.relay_pps = 100,
+					.workers = 1};
 	while (rc == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1)
 		rc = parse_one(c, optarg, o, cfg, &burst_given);
 	if (rc == 0 && o->issue) {

@@ -9,11 +9,14 @@
 #include "server.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/epoll.h>
@@ -47,6 +50,8 @@ enum kind {
 	KIND_METRICS,      /* the --metrics listener */
 	KIND_METRICS_CONN, /* a scrape: its request read, then answered and closed */
 };
+
+#define PUBLISH_NS 10000000u /* a worker's counters are read at most 10 ms old */
 
 #define METRICS_CONNS 4
 
@@ -117,8 +122,24 @@ struct out_batch {
 	unsigned n;
 };
 
+/* --workers: what the workers share, kept by worker 0. */
+struct crew {
+	unsigned n;
+	struct refl_server *w[REFL_WORKERS_MAX]; /* [0]: worker 0 itself */
+	pthread_t thread[REFL_WORKERS_MAX];
+	unsigned started;     /* threads running: w[1] .. w[started] */
+	pthread_mutex_t lock; /* over each worker's `published` */
+};
+
 struct refl_server {
 	struct refl_server_cfg cfg;
+	unsigned id;       /* the worker: 0 serves everything, the others UDP Binding */
+	struct crew *crew; /* NULL with one worker */
+	/* A worker's counters as worker 0 may read them (under crew->lock),
+	 * copied from `counters` when they changed, at most every PUBLISH_NS. */
+	struct counters published;
+	uint64_t publish_ns;
+	bool dirty;
 	int udp[ENDPOINTS], listener[ENDPOINTS];
 	int epoll;
 	refl_limiter_t *limiter;
@@ -163,12 +184,67 @@ static int watch(struct refl_server *s, int fd, enum kind kind, unsigned index)
 	return epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The type bits of a natlab method, whatever the class (RFC 8489 5: the
+ * class bits C1 and C0 are 0x0110, the method the rest). */
+#define CLASS_BITS 0x0110u
+static uint32_t method_bits(uint16_t method)
+{
+	return stun_type(method, STUN_REQUEST) & ~CLASS_BITS & 0x3FFFu;
+}
+
+/*
+ * Worker 0 holds the state natlab's own requests need (tests in flight, the
+ * rendezvous, the relay), so the kernel steers them there: a classic BPF
+ * program on the endpoint's SO_REUSEPORT group picks the group's socket by
+ * its index, and worker 0's socket is the group's first. It reads the UDP
+ * payload's first two bytes (the STUN type): a natlab method gives 0; anything
+ * else an index out of range, which leaves the choice to the kernel's hash
+ * of the 4-tuple. A datagram under two bytes fails the load, which also
+ * gives 0: worker 0 drops it like any other.
+ */
+static int steer(int fd)
+{
+	struct sock_filter code[] = {
+	    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 0),
+	    BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0x3FFFu & ~CLASS_BITS),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, method_bits(STUN_NATLAB_TEST), 3, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, method_bits(STUN_NATLAB_PUNCH), 2, 0),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, method_bits(STUN_NATLAB_RENDEZVOUS), 1, 0),
+	    BPF_STMT(BPF_RET | BPF_K, 0xFFFFFFFFu),
+	    BPF_STMT(BPF_RET | BPF_K, 0),
+	};
+	struct sock_fprog prog = {sizeof(code) / sizeof(code[0]), code};
+
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog, sizeof(prog));
+}
+
+/* SO_REUSEPORT would let a second natreflector (or anything of the same
+ * user) share the port unnoticed: before worker 0 binds, a plain socket
+ * must be able to, as without workers. */
+static int free_to_bind(const struct sockaddr *sa)
+{
+	int one = 1, fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	if (sa->sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	rc = bind(fd, sa, addr_len(sa));
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 static int open_endpoint(struct refl_server *s, int f, int role, int type)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&s->cfg.bound[f][role];
-	int one = 1, size = SOCKET_BUF, fd;
+	int one = 1, size = SOCKET_BUF, fd = -1;
+	bool group = type == SOCK_DGRAM && s->cfg.workers > 1;
 	char text[ADDR_STRLEN];
 
+	if (group && s->id == 0 && free_to_bind(sa))
+		goto fail;
 	fd = socket(sa->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
@@ -179,7 +255,11 @@ static int open_endpoint(struct refl_server *s, int f, int role, int type)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	else
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (group && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		goto fail;
 	if (bind(fd, sa, addr_len(sa)) < 0 || (type == SOCK_STREAM && listen(fd, 128) < 0))
+		goto fail;
+	if (group && s->id == 0 && steer(fd))
 		goto fail;
 	if (watch(s, fd, type == SOCK_STREAM ? KIND_LISTEN : KIND_UDP, (unsigned)(f * 4 + role)))
 		goto fail;
@@ -209,19 +289,23 @@ static void init_batches(struct refl_server *s)
 	}
 }
 
-static int alloc_state(struct refl_server *s)
+/* Worker 0's state; another worker has the limiter it shares and no more. */
+static int alloc_state(struct refl_server *s, refl_limiter_t *shared)
 {
 	uint64_t seed = 0;
 
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = now_ns();
-	s->limiter = refl_limiter_new(s->cfg.rate, s->cfg.burst, s->cfg.limiter_slots, seed);
+	s->limiter = shared
+			 ? shared
+			 : refl_limiter_new(s->cfg.rate, s->cfg.burst, s->cfg.limiter_slots, seed);
 	s->conns = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->conns));
 	s->free_slots = calloc(s->cfg.tcp_max ? s->cfg.tcp_max : 1, sizeof(*s->free_slots));
-	s->rdv = rdv_new(&(struct rdv_limits){RDV_SESSIONS, RDV_TTL_MS, s->cfg.relay_max,
-					      s->cfg.relay_s * 1000u, s->cfg.relay_bytes,
-					      s->cfg.relay_pps});
-	if (!s->limiter || !s->conns || !s->free_slots || !s->rdv) {
+	if (s->id == 0)
+		s->rdv = rdv_new(&(struct rdv_limits){RDV_SESSIONS, RDV_TTL_MS, s->cfg.relay_max,
+						      s->cfg.relay_s * 1000u, s->cfg.relay_bytes,
+						      s->cfg.relay_pps});
+	if (!s->limiter || !s->conns || !s->free_slots || (s->id == 0 && !s->rdv)) {
 		fprintf(stderr,
 			"natreflector: out of memory for %u TCP connections and %zu "
 			"rate-limit entries\n",
@@ -233,6 +317,47 @@ static int alloc_state(struct refl_server *s)
 		s->free_slots[s->nfree++] = s->cfg.tcp_max - 1 - i;
 	}
 	return 0;
+}
+
+/* ---- counters, each worker's and summed ---- */
+
+/* Every worker's counters summed (worker 0's own as they are). */
+static void total(const struct refl_server *s, struct counters *sum)
+{
+	*sum = s->counters;
+	if (!s->crew)
+		return;
+	pthread_mutex_lock(&s->crew->lock);
+	for (unsigned k = 1; k < s->crew->n; k++)
+		counters_merge(sum, &s->crew->w[k]->published);
+	pthread_mutex_unlock(&s->crew->lock);
+}
+
+/* What each worker did: packets it counted (under any reason), requests
+ * it answered (success or error). */
+struct worker_sum {
+	unsigned long packets, answered;
+};
+
+/* Each worker's sum; how many workers. */
+static unsigned worker_sums(const struct refl_server *s, struct worker_sum out[REFL_WORKERS_MAX])
+{
+	unsigned n = s->crew ? s->crew->n : 1;
+
+	if (s->crew)
+		pthread_mutex_lock(&s->crew->lock);
+	for (unsigned k = 0; k < n; k++) {
+		const struct counters *c = k ? &s->crew->w[k]->published : &s->counters;
+
+		out[k].packets = c->other;
+		for (size_t i = 0; i < c->n; i++)
+			out[k].packets += c->row[i].count;
+		out[k].answered =
+		    counters_get(c, "answered") + counters_get(c, "answered with an error");
+	}
+	if (s->crew)
+		pthread_mutex_unlock(&s->crew->lock);
+	return n;
 }
 
 /* ---- --metrics: a scrape's request read (bounded), the counters, closed ---- */
@@ -269,6 +394,34 @@ static void metrics_accept(struct refl_server *s)
 	close(fd); /* four scrapes at once are plenty */
 }
 
+/* The counters summed over the workers, and each worker's share. */
+static void metrics_text(const struct refl_server *s, FILE *f)
+{
+	struct worker_sum w[REFL_WORKERS_MAX];
+	unsigned n = worker_sums(s, w);
+	struct counters sum;
+
+	total(s, &sum);
+	counters_prometheus(&sum, f, "natreflector_requests_total",
+			    "What became of each request, by reason.");
+	fprintf(f,
+		"# HELP natreflector_tcp_connections TCP connections open.\n"
+		"# TYPE natreflector_tcp_connections gauge\n"
+		"natreflector_tcp_connections %u\n"
+		"# HELP natreflector_worker_packets_total Packets counted, by worker.\n"
+		"# TYPE natreflector_worker_packets_total counter\n",
+		s->nconns);
+	for (unsigned k = 0; k < n; k++)
+		fprintf(f, "natreflector_worker_packets_total{worker=\"%u\"} %lu\n", k,
+			w[k].packets);
+	fputs("# HELP natreflector_worker_answers_total Requests answered, by worker.\n"
+	      "# TYPE natreflector_worker_answers_total counter\n",
+	      f);
+	for (unsigned k = 0; k < n; k++)
+		fprintf(f, "natreflector_worker_answers_total{worker=\"%u\"} %lu\n", k,
+			w[k].answered);
+}
+
 static void metrics_answer(struct refl_server *s, unsigned i)
 {
 	static const char head[] = "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
@@ -289,13 +442,7 @@ static void metrics_answer(struct refl_server *s, unsigned i)
 	f = open_memstream(&text, &len);
 	if (f) {
 		fputs(head, f);
-		counters_prometheus(&s->counters, f, "natreflector_requests_total",
-				    "What became of each request, by reason.");
-		fprintf(f,
-			"# HELP natreflector_tcp_connections TCP connections open.\n"
-			"# TYPE natreflector_tcp_connections gauge\n"
-			"natreflector_tcp_connections %u\n",
-			s->nconns);
+		metrics_text(s, f);
 		fclose(f);
 		send(fd, text, len,
 		     MSG_DONTWAIT | MSG_NOSIGNAL); /* a short one is the scraper's loss */
@@ -305,7 +452,11 @@ static void metrics_answer(struct refl_server *s, unsigned i)
 	s->metrics_conn[i] = -1;
 }
 
-refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
+static void close_one(struct refl_server *s);
+
+/* Worker `id`: 0 the whole server, another one UDP alone (`main`: worker 0). */
+static struct refl_server *open_worker(const struct refl_server_cfg *cfg, unsigned id,
+				       const struct refl_server *main)
 {
 	struct refl_server *s = calloc(1, sizeof(*s));
 
@@ -314,19 +465,25 @@ refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 		return NULL;
 	}
 	s->cfg = *cfg;
+	s->id = id;
+	if (id) {
+		s->cfg.tcp = false;
+		s->cfg.tcp_max = 0;
+		s->cfg.metrics.ss_family = 0;
+	}
 	for (int i = 0; i < ENDPOINTS; i++)
 		s->udp[i] = s->listener[i] = -1;
 	s->metrics_fd = -1;
 	for (int i = 0; i < METRICS_CONNS; i++)
 		s->metrics_conn[i] = -1;
 	s->epoll = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epoll < 0 || alloc_state(s)) {
+	if (s->epoll < 0 || alloc_state(s, main ? main->limiter : NULL)) {
 		if (s->epoll < 0)
 			perror("natreflector: epoll_create1");
 		goto fail;
 	}
 	init_batches(s);
-	if (cfg->handler[0].session_secret) {
+	if (id == 0 && cfg->handler[0].session_secret) {
 		char err[PCAP_ERR_LEN];
 
 		s->probes = refl_probes_open(err, sizeof(err));
@@ -345,19 +502,48 @@ refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
 			s->udp[f * 4 + role] = open_endpoint(s, f, role, SOCK_DGRAM);
 			if (s->udp[f * 4 + role] < 0)
 				goto fail;
-			if (!cfg->tcp)
+			if (!s->cfg.tcp)
 				continue;
 			s->listener[f * 4 + role] = open_endpoint(s, f, role, SOCK_STREAM);
 			if (s->listener[f * 4 + role] < 0)
 				goto fail;
 		}
 	}
-	if (cfg->metrics.ss_family && open_metrics(s))
+	if (s->cfg.metrics.ss_family && open_metrics(s))
 		goto fail;
 	return s;
 fail:
-	refl_server_close(s);
+	close_one(s);
 	return NULL;
+}
+
+refl_server_t *refl_server_open(const struct refl_server_cfg *cfg)
+{
+	struct refl_server *s = open_worker(cfg, 0, NULL);
+	struct crew *c;
+
+	if (!s || cfg->workers <= 1)
+		return s;
+	c = calloc(1, sizeof(*c));
+	if (!c || pthread_mutex_init(&c->lock, NULL)) {
+		fprintf(stderr, "natreflector: out of memory\n");
+		free(c);
+		close_one(s);
+		return NULL;
+	}
+	s->crew = c;
+	c->w[c->n++] = s;
+	while (c->n < cfg->workers) {
+		struct refl_server *w = open_worker(cfg, c->n, s);
+
+		if (!w) {
+			refl_server_close(s);
+			return NULL;
+		}
+		w->crew = c;
+		c->w[c->n++] = w;
+	}
+	return s;
 }
 
 /* ---- natlab tests ---- */
@@ -467,12 +653,19 @@ static void answer(struct refl_server *s, int f, enum refl_role role, const uint
 		   size_t len, const struct sockaddr *from)
 {
 	struct refl_request req = {msg, len, role, from, false};
+	uint16_t method = method_of(msg, len);
 	struct refl_reply rep;
 	struct out_batch *o;
 
-	if (method_of(msg, len) == STUN_NATLAB_RENDEZVOUS && rendezvous(s, f, role, msg, len, from))
+	if (s->id && (method == STUN_NATLAB_TEST || method == STUN_NATLAB_RENDEZVOUS ||
+		      method == STUN_NATLAB_PUNCH)) {
+		/* steer() sends these to worker 0; one here means it did not. */
+		counters_add(&s->counters, "natlab request missed worker 0");
 		return;
-	if (method_of(msg, len) == STUN_NATLAB_PUNCH && relay(s, f, role, msg, len, from))
+	}
+	if (method == STUN_NATLAB_RENDEZVOUS && rendezvous(s, f, role, msg, len, from))
+		return;
+	if (method == STUN_NATLAB_PUNCH && relay(s, f, role, msg, len, from))
 		return;
 	room(s, f, role);
 
@@ -1453,10 +1646,14 @@ static void expire_tests(struct refl_server *s, uint64_t now)
 	}
 }
 
-/* How long epoll may sleep: until the next deadline, at most 250 ms. */
+/* How long epoll may sleep: until the next deadline (a test's, or the
+ * publishing of changed counters), at most 250 ms. */
 static int sleep_ms(const struct refl_server *s, uint64_t now)
 {
 	uint64_t next = now + 250000000u;
+
+	if (s->dirty && s->publish_ns < next)
+		next = s->publish_ns;
 
 	for (unsigned i = 0; i < PENDING_MAX && s->npending; i++)
 		if (s->pending[i].used && s->pending[i].deadline_ns < next)
@@ -1469,24 +1666,51 @@ static int sleep_ms(const struct refl_server *s, uint64_t now)
 
 /* ---- the loop ---- */
 
-int refl_server_run(refl_server_t *s, FILE *log)
+/* ---- workers ---- */
+
+/* A worker's counters, for worker 0 to read: when they changed, at most
+ * every PUBLISH_NS (a copy of a few hundred bytes under a lock no one holds
+ * long). */
+static void publish(struct refl_server *s, uint64_t now, bool now_or_never)
+{
+	if (!s->crew || !s->id || !s->dirty || (now < s->publish_ns && !now_or_never))
+		return;
+	pthread_mutex_lock(&s->crew->lock);
+	s->published = s->counters;
+	pthread_mutex_unlock(&s->crew->lock);
+	s->dirty = false;
+	s->publish_ns = now + PUBLISH_NS;
+}
+
+/* The counters summed, then each worker's answers (with workers). */
+static void report(struct refl_server *s, FILE *log)
+{
+	struct worker_sum w[REFL_WORKERS_MAX];
+	struct counters sum;
+	unsigned n = worker_sums(s, w);
+
+	total(s, &sum);
+	counters_print(&sum, log, "natreflector");
+	for (unsigned k = 0; s->crew && k < n; k++)
+		fprintf(log, "natreflector worker id=%u packets=%lu answered=%lu\n", k,
+			w[k].packets, w[k].answered);
+	fflush(log);
+}
+
+/* ---- the loop ---- */
+
+static int loop(struct refl_server *s, FILE *log)
 {
 	struct epoll_event ev[32];
 	uint64_t next_sweep = now_ns() + 1000000000u;
 
-	log_line(log, "natreflector", "ready",
-		 "families=%d tcp=%s natlab_tests=%s rate=%u burst=%u limiter_bytes=%zu "
-		 "tcp_max=%u tcp_per_source=%u tcp_idle_s=%u",
-		 s->cfg.nfamilies, s->cfg.tcp ? "on" : "off", s->probes ? "on" : "off", s->cfg.rate,
-		 s->cfg.burst, refl_limiter_bytes(s->limiter), s->cfg.tcp_max,
-		 s->cfg.tcp_per_source, s->cfg.tcp_idle_s);
 	while (!counters_stop) {
 		int n = epoll_wait(s->epoll, ev, 32, sleep_ms(s, now_ns()));
 		uint64_t now;
 
-		if (counters_report) {
+		if (counters_report && s->id == 0) {
 			counters_report = 0;
-			counters_print(&s->counters, log, "natreflector");
+			report(s, log);
 		}
 		if (n < 0 && errno != EINTR) {
 			perror("natreflector: epoll_wait");
@@ -1521,6 +1745,8 @@ int refl_server_run(refl_server_t *s, FILE *log)
 			}
 		}
 		now = now_ns();
+		s->dirty |= n > 0 && s->id;
+		publish(s, now, false);
 		expire_tests(s, now);
 		expire_armed(s, now);
 		if (now >= next_sweep) {
@@ -1528,17 +1754,77 @@ int refl_server_run(refl_server_t *s, FILE *log)
 			next_sweep = now + 1000000000u;
 		}
 	}
-	log_line(log, "natreflector", "stopping", "tcp_open=%u", s->nconns);
-	counters_print(&s->counters, log, "natreflector");
 	return 0;
 }
 
-const struct counters *refl_server_counters(const refl_server_t *s)
+static void *worker_main(void *arg)
 {
-	return &s->counters;
+	struct refl_server *s = arg;
+	int rc = loop(s, NULL);
+
+	publish(s, now_ns(), true);
+	if (rc)
+		counters_stop = 1; /* one loop failed: all stop, and say so */
+	return rc ? arg : NULL;
 }
 
-void refl_server_close(refl_server_t *s)
+/* The other workers' threads, with the signals blocked: they go to worker
+ * 0's thread, which reports, and all loops see counters_stop. */
+static int start_crew(struct crew *c)
+{
+	sigset_t all, old;
+	int err = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (unsigned k = 1; k < c->n && !err; k++) {
+		err = pthread_create(&c->thread[k], NULL, worker_main, c->w[k]);
+		if (!err)
+			c->started = k;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err)
+		fprintf(stderr, "natreflector: cannot start worker %u: %s\n", c->started + 1,
+			strerror(err));
+	return err ? -1 : 0;
+}
+
+/* Stops and joins the workers; -1 when one of their loops had failed. */
+static int stop_crew(struct crew *c)
+{
+	int rc = 0;
+
+	counters_stop = 1;
+	for (unsigned k = 1; k <= c->started; k++) {
+		void *failed = NULL;
+
+		pthread_join(c->thread[k], &failed);
+		rc |= failed ? -1 : 0;
+	}
+	c->started = 0;
+	return rc;
+}
+
+int refl_server_run(refl_server_t *s, FILE *log)
+{
+	int rc = s->crew ? start_crew(s->crew) : 0;
+
+	log_line(log, "natreflector", "ready",
+		 "families=%d tcp=%s natlab_tests=%s rate=%u burst=%u limiter_bytes=%zu "
+		 "tcp_max=%u tcp_per_source=%u tcp_idle_s=%u workers=%u",
+		 s->cfg.nfamilies, s->cfg.tcp ? "on" : "off", s->probes ? "on" : "off", s->cfg.rate,
+		 s->cfg.burst, refl_limiter_bytes(s->limiter), s->cfg.tcp_max,
+		 s->cfg.tcp_per_source, s->cfg.tcp_idle_s, s->crew ? s->crew->n : 1);
+	if (rc == 0)
+		rc = loop(s, log);
+	if (s->crew)
+		rc |= stop_crew(s->crew);
+	log_line(log, "natreflector", "stopping", "tcp_open=%u", s->nconns);
+	report(s, log);
+	return rc;
+}
+
+static void close_one(struct refl_server *s)
 {
 	if (!s)
 		return;
@@ -1562,10 +1848,28 @@ void refl_server_close(refl_server_t *s)
 		close_fd(&s->metrics_conn[i]);
 	if (s->epoll >= 0)
 		close(s->epoll);
-	refl_limiter_free(s->limiter);
+	if (s->id == 0)
+		refl_limiter_free(s->limiter); /* the others share it */
 	refl_probes_close(s->probes);
 	rdv_free(s->rdv);
 	free(s->conns);
 	free(s->free_slots);
 	free(s);
+}
+
+void refl_server_close(refl_server_t *s)
+{
+	struct crew *c;
+
+	if (!s)
+		return;
+	c = s->crew;
+	if (c) {
+		stop_crew(c);
+		for (unsigned k = 1; k < c->n; k++)
+			close_one(c->w[k]);
+		pthread_mutex_destroy(&c->lock);
+		free(c);
+	}
+	close_one(s);
 }

@@ -144,6 +144,14 @@ stop_refl() {
     if [ "$rc" -eq 0 ] && grep -q '^natreflector stopping ' "$tmp/refl"; then ok; else bad "natreflector exit $rc on SIGTERM"; fi
 }
 
+# usage_error WANT ARGS...: natreflector ARGS exits 2 with a message saying WANT.
+usage_error() {
+    local want=$1; shift
+    inns "$BIN/natreflector" "$@" >"$tmp/out" 2>&1
+    local rc=$?
+    if [ "$rc" -eq 2 ] && grep -q -- "$want" "$tmp/out"; then ok; else bad "natreflector $* (exit $rc): want '$want'"; fi
+}
+
 # count REASON: the counter for REASON in the last report.
 count() {
     awk -v r="reason=\"$1\"" 'index($0, r) { n = $NF; sub("packets=", "", n) } END { print n + 0 }' "$tmp/refl"
@@ -205,6 +213,50 @@ stop_refl
 cp "$tmp/refl" "$tmp/out"
 if [ "$(count "rate limited")" -eq $((500 - answered)) ]; then ok; else bad "rate-limited drops counted"; fi
 
+# --workers 2: the kernel spreads 64 clients over both workers' sockets, and
+# every request is answered once; natlab's own requests all reach worker 0
+# (each refltest run is a fresh source port: without the steering, half would
+# land on worker 1); the counters add up across workers.
+# worker KEY: each worker's KEY (packets, answered) from the last report, one per line.
+worker() { awk -v k="$1=" '/^natreflector worker id=/ { for (i = 4; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$tmp/refl"; }
+start_refl --rate 0 --workers 2 --session-secret "$tmp/secret"
+if load --requests 20000 --clients 64 127.0.0.1:3478 && load --tcp --clients 4 --requests 400 127.0.0.2:3479; then ok; else bad "--workers 2: UDP and TCP answered"; fi
+natlab=0
+for _ in 1 2 3 4 5 6 7 8; do
+    inns timeout 10 "$BIN/refltest" --session t1 --key "$key" --action udp --from pp 127.0.0.1:3478 >"$tmp/out" 2>&1
+    grep -q "outcome=nothing .*received=yes" "$tmp/out" && natlab=$((natlab + 1))
+done
+if [ "$natlab" -eq 8 ]; then ok; else bad "--workers 2: natlab tests answered by worker 0: $natlab of 8"; fi
+stop_refl
+read -r -d '' w0 w1 < <(worker answered)
+if [ "${w0:-0}" -gt 0 ] && [ "${w1:-0}" -gt 0 ] && [ $((w0 + w1)) -eq 20400 ] && [ "$(count answered)" -eq 20400 ] &&
+    [ "$(count "natlab test udp")" -eq 8 ] && [ "$(count "natlab request missed worker 0")" -eq 0 ]; then
+    ok
+else
+    bad "--workers 2: answers by worker $w0 + $w1, $(count answered) in all (want 20400, both > 0), $(count "natlab test udp") natlab tests"
+fi
+# The rate limit is one per source across the workers: 500 requests from 64
+# ports of one address, which reach both workers, get the burst and the rate
+# once (with a table per worker, both would give a burst).
+start_refl --rate 50 --burst 50 --workers 2
+load --requests 500 --window 500 --clients 64 --timeout 400 127.0.0.1:3478
+answered=$(field answered) secs=$(field seconds)
+max=$(awk -v s="$secs" 'BEGIN { print int(50 + 50 * s) + 2 }')
+stop_refl
+read -r -d '' w0 w1 < <(worker packets)
+cp "$tmp/refl" "$tmp/out"
+if [ "$answered" -ge 50 ] && [ "$answered" -le "$max" ] && [ "${w0:-0}" -gt 0 ] && [ "${w1:-0}" -gt 0 ] &&
+    [ "$(count "rate limited")" -eq $((500 - answered)) ]; then
+    ok
+else
+    bad "--workers 2 --rate 50 --burst 50: $answered answered in $secs s (want 50..$max, by worker $w0 + $w1), $(count "rate limited") limited"
+fi
+# SO_REUSEPORT must not let a second natreflector share the ports unnoticed.
+start_refl --workers 2
+usage_error "cannot serve UDP 127.0.0.1:3478: Address already in use" --primary 127.0.0.1 --alternate 127.0.0.2 --workers 2
+stop_refl
+usage_error "--workers wants a number from 1 to 64, not '0'" --primary 127.0.0.1 --alternate 127.0.0.2 --workers 0
+
 # IPv6 beside IPv4: each family answers on its four roles, with its own
 # OTHER-ADDRESS (turnutils_stunclient -f prints it).
 start_refl --primary 2001:db8::10 --alternate 2001:db8::11 --user nobody --rate 0
@@ -218,12 +270,6 @@ if awk '/^Uid:/ { exit !($2 == 65534 && $3 == 65534) }' "/proc/$rpid/status"; th
 stop_refl
 
 # Bad usage: exit 2, and a message naming the problem.
-usage_error() {
-    local want=$1; shift
-    inns "$BIN/natreflector" "$@" >"$tmp/out" 2>&1
-    local rc=$?
-    if [ "$rc" -eq 2 ] && grep -q -- "$want" "$tmp/out"; then ok; else bad "natreflector $* (exit $rc): want '$want'"; fi
-}
 start_refl
 usage_error "cannot serve UDP 127.0.0.1:3478: Address already in use" --primary 127.0.0.1 --alternate 127.0.0.2
 stop_refl

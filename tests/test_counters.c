@@ -1,4 +1,4 @@
-/* Counters by reason: counted, looked up, printed, and never lost when full. */
+/* Counters by reason: counted, looked up, printed, summed, and never lost when full. */
 #include <stdio.h>
 #include <string.h>
 
@@ -46,11 +46,33 @@ static void test_full_table_loses_nothing(void)
 	CU_ASSERT_EQUAL(total + c.other, COUNTERS_MAX + 3);
 }
 
+/* Workers' counters summed: shared reasons add, each one's own reasons
+ * join, and a full table's overflow still counts. */
+static void test_merge(void)
+{
+	static struct counters a, b;
+
+	counters_add(&a, "answered");
+	counters_add(&a, "rate limited");
+	for (int i = 0; i < 3; i++)
+		counters_add(&b, "answered");
+	counters_add(&b, "truncated");
+	b.other = 2;
+	counters_merge(&a, &b);
+	CU_ASSERT_EQUAL(counters_get(&a, "answered"), 4);
+	CU_ASSERT_EQUAL(counters_get(&a, "rate limited"), 1);
+	CU_ASSERT_EQUAL(counters_get(&a, "truncated"), 1);
+	CU_ASSERT_EQUAL(a.n, 3);
+	CU_ASSERT_EQUAL(a.other, 2);
+	CU_ASSERT_EQUAL(counters_get(&b, "answered"), 3); /* the source unchanged */
+}
+
 int test_counters_register(void)
 {
 	static const struct test_case tests[] = {
 	    {"count, look up, print", test_count_and_print},
 	    {"a full table loses nothing", test_full_table_loses_nothing},
+	    {"workers' counters summed", test_merge},
 	};
 
 	return TEST_SUITE("counters", tests);

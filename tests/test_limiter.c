@@ -1,7 +1,10 @@
 /*
  * The per-source rate limit: a burst, then the rate; each address on its
- * own, its port ignored; a full table still admits new sources.
+ * own, its port ignored; a full table still admits new sources; workers
+ * charging one source at once share its burst exactly.
  */
+#include <pthread.h>
+
 #include <CUnit/CUnit.h>
 
 #include "addr.h"
@@ -90,6 +93,48 @@ static void test_full_table(void)
 	refl_limiter_free(l);
 }
 
+/* natreflector's workers share the table: two threads charging the same
+ * source at the same instant, round after round (a new source each round,
+ * both released by a barrier), get exactly its burst between them. */
+#define ROUNDS 3000
+#define BURST  4
+
+struct racer {
+	refl_limiter_t *l;
+	pthread_barrier_t *start;
+	unsigned allowed;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	char src[32];
+
+	for (unsigned i = 0; i < ROUNDS; i++) {
+		snprintf(src, sizeof(src), "10.1.%u.%u:%u", i >> 8, i & 255, 1000 + i);
+		pthread_barrier_wait(r->start);
+		r->allowed += allowed(r->l, src, BURST, SEC);
+	}
+	return NULL;
+}
+
+static void test_workers_share(void)
+{
+	refl_limiter_t *l = refl_limiter_new(1, BURST, 2 * ROUNDS * 4, 5);
+	pthread_barrier_t start;
+	struct racer r[2] = {{l, &start, 0}, {l, &start, 0}};
+	pthread_t other;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	CU_ASSERT_EQUAL_FATAL(pthread_barrier_init(&start, NULL, 2), 0);
+	CU_ASSERT_EQUAL_FATAL(pthread_create(&other, NULL, race, &r[1]), 0);
+	race(&r[0]);
+	pthread_join(other, NULL);
+	CU_ASSERT_EQUAL(r[0].allowed + r[1].allowed, ROUNDS * BURST);
+	pthread_barrier_destroy(&start);
+	refl_limiter_free(l);
+}
+
 int test_limiter_register(void)
 {
 	static const struct test_case tests[] = {
@@ -97,6 +142,7 @@ int test_limiter_register(void)
 	    {"per address, not per port", test_per_address_not_port},
 	    {"rate 0: no limit", test_no_limit},
 	    {"a full table stays bounded", test_full_table},
+	    {"two workers share one source's burst", test_workers_share},
 	};
 
 	return TEST_SUITE("reflector rate limit", tests);

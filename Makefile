@@ -21,7 +21,7 @@ WARNINGS := -Wall -Wextra -Wpedantic -Wformat=2 -Wshadow -Wstrict-prototypes \
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -MMD -MP -Ilib -Itestbeds -I.
 # What libnatlab.a needs, after it on every link line (lib/stats.c: libm).
-LDLIBS  := -lnettle -lz -lm
+LDLIBS  := -lnettle -ldeflate -lm
 
 ifeq ($(WERROR),1)
 CFLAGS  += -Werror

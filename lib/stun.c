@@ -38,7 +38,7 @@
 #include <nettle/hmac.h>
 #include <nettle/md5.h>
 #include <nettle/memops.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include "wire.h"
 
@@ -593,14 +593,13 @@ enum stun_err stun_check_integrity_sha256(const struct stun_msg *m, const uint8_
 							      : STUN_ERR_INTEGRITY_MISMATCH;
 }
 
-/* RFC 8489 14.7: CRC-32 (ISO 3309, zlib's) of the message up to FINGERPRINT,
- * XORed with 0x5354554e. */
+/* RFC 8489 14.7: CRC-32 (ISO 3309, zlib's polynomial) of the message up to
+ * FINGERPRINT, XORed with 0x5354554e. libdeflate's, not zlib's: on the 30 to
+ * 100 bytes of a STUN message zlib 1.2.13 takes ~130 ns, libdeflate ~25 ns,
+ * and a reflector computes two per answer (the request's, the reply's). */
 static uint32_t fingerprint_of(const uint8_t *msg, size_t len_before_attr)
 {
-	uLong crc = crc32(0L, Z_NULL, 0);
-
-	crc = crc32(crc, msg, (uInt)len_before_attr);
-	return (uint32_t)crc ^ STUN_FINGERPRINT_XOR;
+	return libdeflate_crc32(0, msg, len_before_attr) ^ STUN_FINGERPRINT_XOR;
 }
 
 enum stun_err stun_check_fingerprint(const struct stun_msg *m)

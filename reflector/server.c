@@ -1,9 +1,10 @@
 /*
  * natreflector's sockets and event loop. See server.h.
  *
- * epoll data: the kind of descriptor in the high 32 bits, its index in the
- * low: a UDP socket (family * 4 + role), a TCP listener (the same), or a TCP
- * connection (its slot in the connection table).
+ * The loop polls the UDP sockets and one epoll descriptor for the rest
+ * (struct refl_server's `polled` says why). epoll data: the kind of
+ * descriptor in the high 32 bits, its index in the low: a TCP listener
+ * (family * 4 + role) or a TCP connection (its slot in the connection table).
  */
 #define _GNU_SOURCE /* recvmmsg, sendmmsg, accept4 */
 #include "server.h"
@@ -41,14 +42,13 @@
 #define RDV_TTL_MS   60000 /* a session forgotten a minute after its last registration */
 #define SYN_RING     256   /* the last inbound SYNs seen, with their TTL */
 
-enum kind {
-	KIND_UDP = 1,
-	KIND_LISTEN,
-	KIND_CONN,
-	KIND_CAPTURE,
-	KIND_SIMOPEN,
-	KIND_METRICS,      /* the --metrics listener */
-	KIND_METRICS_CONN, /* a scrape: its request read, then answered and closed */
+enum kind { /* what an epoll event is for (UDP sockets are polled apart) */
+	    KIND_LISTEN = 1,
+	    KIND_CONN,
+	    KIND_CAPTURE,
+	    KIND_SIMOPEN,
+	    KIND_METRICS,      /* the --metrics listener */
+	    KIND_METRICS_CONN, /* a scrape: its request read, then answered and closed */
 };
 
 #define PUBLISH_NS 10000000u /* a worker's counters are read at most 10 ms old */
@@ -141,6 +141,17 @@ struct refl_server {
 	uint64_t publish_ns;
 	bool dirty;
 	int udp[ENDPOINTS], listener[ENDPOINTS];
+	/*
+	 * What the loop waits on: poll() over the epoll descriptor (TCP,
+	 * capture, metrics, ...) and the UDP sockets, which are not in the epoll
+	 * set. An epoll set keeps its wait entry on a socket for good, and then
+	 * every datagram sent from it, once freed, takes the socket's wait-queue
+	 * lock to offer a write wakeup nobody asked for; poll's entries last
+	 * only while it sleeps (perf: that lock was the gap to the bare
+	 * responder). polled[0] is the epoll descriptor; polled[1 + i] udp[i].
+	 */
+	struct pollfd polled[1 + ENDPOINTS];
+	unsigned npolled;
 	int epoll;
 	refl_limiter_t *limiter;
 	struct counters counters;
@@ -261,7 +272,9 @@ static int open_endpoint(struct refl_server *s, int f, int role, int type)
 		goto fail;
 	if (group && s->id == 0 && steer(fd))
 		goto fail;
-	if (watch(s, fd, type == SOCK_STREAM ? KIND_LISTEN : KIND_UDP, (unsigned)(f * 4 + role)))
+	if (type == SOCK_DGRAM)
+		s->polled[s->npolled++] = (struct pollfd){.fd = fd, .events = POLLIN};
+	else if (watch(s, fd, KIND_LISTEN, (unsigned)(f * 4 + role)))
 		goto fail;
 	return fd;
 fail:
@@ -477,6 +490,7 @@ static struct refl_server *open_worker(const struct refl_server_cfg *cfg, unsign
 	for (int i = 0; i < METRICS_CONNS; i++)
 		s->metrics_conn[i] = -1;
 	s->epoll = epoll_create1(EPOLL_CLOEXEC);
+	s->polled[s->npolled++] = (struct pollfd){.fd = s->epoll, .events = POLLIN};
 	if (s->epoll < 0 || alloc_state(s, main ? main->limiter : NULL)) {
 		if (s->epoll < 0)
 			perror("natreflector: epoll_create1");
@@ -1699,13 +1713,41 @@ static void report(struct refl_server *s, FILE *log)
 
 /* ---- the loop ---- */
 
+/* What an epoll event is for. */
+static void dispatch(struct refl_server *s, uint64_t data)
+{
+	unsigned index = (unsigned)data;
+
+	switch ((enum kind)(data >> 32)) {
+	case KIND_LISTEN:
+		accept_conns(s, index);
+		break;
+	case KIND_CONN:
+		if (s->conns[index].fd >= 0)
+			serve_conn(s, index);
+		break;
+	case KIND_CAPTURE:
+		refl_probes_read(s->probes, on_captured, s);
+		break;
+	case KIND_SIMOPEN:
+		simopen_connected(s, index);
+		break;
+	case KIND_METRICS:
+		metrics_accept(s);
+		break;
+	case KIND_METRICS_CONN:
+		metrics_answer(s, index);
+		break;
+	}
+}
+
 static int loop(struct refl_server *s, FILE *log)
 {
 	struct epoll_event ev[32];
 	uint64_t next_sweep = now_ns() + 1000000000u;
 
 	while (!counters_stop) {
-		int n = epoll_wait(s->epoll, ev, 32, sleep_ms(s, now_ns()));
+		int n = poll(s->polled, s->npolled, sleep_ms(s, now_ns()));
 		uint64_t now;
 
 		if (counters_report && s->id == 0) {
@@ -1713,36 +1755,17 @@ static int loop(struct refl_server *s, FILE *log)
 			report(s, log);
 		}
 		if (n < 0 && errno != EINTR) {
-			perror("natreflector: epoll_wait");
+			perror("natreflector: poll");
 			return -1;
 		}
-		for (int i = 0; i < n; i++) {
-			unsigned index = (unsigned)ev[i].data.u64;
+		for (unsigned i = 1; n > 0 && i < s->npolled; i++)
+			if (s->polled[i].revents)
+				serve_udp(s, i - 1);
+		if (n > 0 && s->polled[0].revents) {
+			int m = epoll_wait(s->epoll, ev, 32, 0);
 
-			switch ((enum kind)(ev[i].data.u64 >> 32)) {
-			case KIND_UDP:
-				serve_udp(s, index);
-				break;
-			case KIND_LISTEN:
-				accept_conns(s, index);
-				break;
-			case KIND_CONN:
-				if (s->conns[index].fd >= 0)
-					serve_conn(s, index);
-				break;
-			case KIND_CAPTURE:
-				refl_probes_read(s->probes, on_captured, s);
-				break;
-			case KIND_SIMOPEN:
-				simopen_connected(s, index);
-				break;
-			case KIND_METRICS:
-				metrics_accept(s);
-				break;
-			case KIND_METRICS_CONN:
-				metrics_answer(s, index);
-				break;
-			}
+			for (int i = 0; i < m; i++)
+				dispatch(s, ev[i].data.u64);
 		}
 		now = now_ns();
 		s->dirty |= n > 0 && s->id;

@@ -49,11 +49,31 @@ int upload_read_token(const char *path, char token[UPLOAD_TOKEN_MAX], char *why,
 struct pending {
 	char (*path)[PATH_MAX_LEN];
 	size_t n;
-	bool more; /* past UPLOAD_MAX_FILES */
+	unsigned dropped; /* past UPLOAD_MAX_FILES: left for a later run */
 };
 
 static struct pending *walking;
 static size_t walk_root_len;
+static const char *walk_mine; /* this run's own record's file name: always sent */
+
+/* The oldest UPLOAD_MAX_FILES - 1 are kept (names sort by time: the spool's
+ * YYYY/MM/DD/STAMP-RUN_ID.json), so that a long outage drains oldest first
+ * and this run's own record still has its place. */
+static void keep(struct pending *p, const char *path)
+{
+	size_t newest = 0;
+
+	if (p->n < UPLOAD_MAX_FILES - 1) {
+		snprintf(p->path[p->n++], PATH_MAX_LEN, "%s", path);
+		return;
+	}
+	p->dropped++;
+	for (size_t i = 1; i < p->n; i++)
+		if (strcmp(p->path[i], p->path[newest]) > 0)
+			newest = i;
+	if (strcmp(path, p->path[newest]) < 0)
+		snprintf(p->path[newest], PATH_MAX_LEN, "%s", path);
+}
 
 static int collect(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
@@ -65,13 +85,10 @@ static int collect(const char *path, const struct stat *sb, int type, struct FTW
 	if (type == FTW_D && ftw->level == 1 &&
 	    (!strcmp(base, SENT_DIR) || !strcmp(base, REFUSED_DIR)))
 		return FTW_SKIP_SUBTREE;
-	if (type != FTW_F || base[0] == '.' || n < 5 || strcmp(path + n - 5, ".json") || !*rel)
+	if (type != FTW_F || base[0] == '.' || n < 5 || strcmp(path + n - 5, ".json") || !*rel ||
+	    (walk_mine && !strcmp(base, walk_mine)))
 		return FTW_CONTINUE;
-	if (walking->n == UPLOAD_MAX_FILES) {
-		walking->more = true;
-		return FTW_STOP;
-	}
-	snprintf(walking->path[walking->n++], PATH_MAX_LEN, "%s", path);
+	keep(walking, path);
 	return FTW_CONTINUE;
 }
 
@@ -206,13 +223,18 @@ void upload_spool(const char *dir, const char *url, const char *token, const cha
 	memset(rep, 0, sizeof(*rep));
 	walking = &p;
 	walk_root_len = strlen(dir);
+	if (mine && !*mine)
+		mine = NULL;
+	walk_mine = mine ? (strrchr(mine, '/') ? strrchr(mine, '/') + 1 : mine) : NULL;
 	if (!p.path || nftw(dir, collect, 16, FTW_PHYS | FTW_ACTIONRETVAL) < 0 ||
 	    curl_global_init(CURL_GLOBAL_DEFAULT) || !(curl = curl_easy_init())) {
 		snprintf(rep->why, sizeof(rep->why), "cannot start: %s", strerror(errno));
-		rep->left = (unsigned)p.n;
+		rep->left = (unsigned)p.n + p.dropped + (mine ? 1u : 0u);
 		goto done;
 	}
 	qsort(p.path, p.n, PATH_MAX_LEN, by_name);
+	if (mine) /* the newest: sent last, after what waited longer */
+		snprintf(p.path[p.n++], PATH_MAX_LEN, "%s", mine);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");
@@ -228,7 +250,7 @@ void upload_spool(const char *dir, const char *url, const char *token, const cha
 		if (log && p.n > 1)
 			fprintf(log, "natprobe: --upload: %zu of %zu records done\n", i + 1, p.n);
 	}
-	rep->left = (unsigned)(p.n - i) + (p.more ? 1u : 0u);
+	rep->left = (unsigned)(p.n - i) + p.dropped;
 done:
 	curl_slist_free_all(h);
 	if (curl)

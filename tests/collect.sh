@@ -162,5 +162,23 @@ else
     { echo "pending $pending, sent $sent, cut: $cut"; diff <(echo "$ids_spool") <(echo "$ids_out"); } >"$tmp/out"
     bad "uploads under kills: every record once at the collector, none pending, no cut line"
 fi
+# A long outage: 205 older records wait. One run sends the 199 oldest and its
+# own (UPLOAD_MAX_FILES, 200) and leaves the 6 newest of the old for the next.
+mkdir -p "$tmp/spool/2025/06/01"
+for i in $(seq 300 504); do
+    record "eeeeeeee-dddd-4eee-8fff-000000000$i" >"$tmp/spool/2025/06/01/20250601T000000Z-$i.json"
+done
+: >"$tmp/probe.log"
+touch "$tmp/before"
+probe
+left=$(find "$tmp/spool" -path "$tmp/spool/sent" -prune -o -name '*.json' -print | sed 's/.*-//' | sort | tr '\n' ' ')
+if [ "$left" = "499.json 500.json 501.json 502.json 503.json 504.json " ] &&
+    grep -q "6 left in the spool" "$tmp/probe.log" && [ "$(find "$tmp/spool/sent/2025" -name '*.json' | wc -l)" -eq 199 ] &&
+    [ "$(find "$tmp/spool/sent" -newer "$tmp/before" -name '*.json' | wc -l)" -eq 1 ]; then
+    ok
+else
+    { echo "left: $left"; cat "$tmp/probe.log"; } >"$tmp/out"
+    bad "past 200 waiting: the oldest 199 and this run's own sent, the newest 6 of the old left"
+fi
 stop_collector
 summary

@@ -45,6 +45,7 @@ static const char usage[] =
     "usage: natcollect --tokens FILE --out DIR [--listen HOST[:PORT]]\n"
     "                  [--metrics HOST:PORT] [--max-bytes N] [--rate N]\n"
     "                  [--clickhouse URL [--clickhouse-table NAME]]\n"
+    "                  [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Take natprobe's records over HTTP (POST " PATH_RECORDS ", one record a request,\n"
     "Authorization: Bearer TOKEN), keep each run_id once, and append them to\n"
@@ -56,6 +57,9 @@ static const char usage[] =
     "                   files there give the run_ids already kept, and a line a\n"
     "                   kill cut short is removed\n"
     "  --listen HOST[:PORT]  where to take uploads (default 127.0.0.1:8480)\n"
+    "  --tls-cert FILE  take them over HTTPS (GnuTLS) with this certificate chain\n"
+    "  --tls-key FILE   and its private key, both PEM (read at start; the probes\n"
+    "                   trust it through the system's CAs or natprobe --ca-file)\n"
     "  --metrics HOST:PORT  also serve the counters, Prometheus' text format, at\n"
     "                   GET /metrics there (a local port: they are not secret, but\n"
     "                   not the probes' business)\n"
@@ -107,8 +111,12 @@ static const char *const counter_name[NCOUNTERS] = {
     [C_NOT_FOUND] = "not_found",
 };
 
+#define PEM_MAX 65536 /* a certificate chain or key file, at most */
+
 struct options {
 	const char *tokens, *out, *clickhouse, *table;
+	const char *tls_cert, *tls_key; /* --tls-*: file names */
+	char *cert_pem, *key_pem;       /* their contents, NUL-terminated */
 	struct sockaddr_storage listen, metrics;
 	bool have_metrics;
 	size_t max_bytes;
@@ -475,6 +483,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"clickhouse-table", required_argument, NULL, 'T'},
 	    {"max-bytes", required_argument, NULL, 'b'},
 	    {"rate", required_argument, NULL, 'r'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -520,6 +530,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			o->rate = (unsigned)v;
 			break;
+		case 'C':
+			o->tls_cert = optarg;
+			break;
+		case 'K':
+			o->tls_key = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -532,21 +548,57 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage);
 		return -1;
 	}
+	if (!o->tls_cert != !o->tls_key) {
+		fprintf(stderr, "natcollect: --tls-cert and --tls-key go together\n");
+		return -1;
+	}
 	return 0;
 }
 
+/* A PEM file whole, NUL-terminated: NULL after saying why. */
+static char *read_pem(const char *path, const char *opt)
+{
+	FILE *f = fopen(path, "r");
+	char *text = f ? malloc(PEM_MAX + 2) : NULL;
+	size_t n = text ? fread(text, 1, PEM_MAX + 1, f) : 0;
+	const char *why = !f ? strerror(errno) : !text ? "out of memory" : NULL;
+
+	if (f)
+		fclose(f);
+	if (text)
+		text[n] = '\0';
+	if (!why && (n == 0 || n > PEM_MAX || !strstr(text, "-----BEGIN ")))
+		why = n > PEM_MAX ? "larger than 64 KiB" : "not a PEM file";
+	if (why) {
+		fprintf(stderr, "natcollect: %s %s: %s\n", opt, path, why);
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* The uploads' daemon (with the TLS key and certificate when given) or
+ * the metrics' (plain HTTP on a local port). */
 static struct MHD_Daemon *serve(const struct sockaddr_storage *where, MHD_AccessHandlerCallback h,
-				struct collector *c, bool uploads)
+				struct collector *c, const struct options *tls)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-			 (where->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+			 (where->ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+			 (tls && tls->cert_pem ? MHD_USE_TLS : 0);
+	struct MHD_OptionItem certs[] = {
+	    {MHD_OPTION_HTTPS_MEM_KEY, 0, tls ? tls->key_pem : NULL},
+	    {MHD_OPTION_HTTPS_MEM_CERT, 0, tls ? tls->cert_pem : NULL},
+	    {MHD_OPTION_END, 0, NULL},
+	};
 
-	return MHD_start_daemon(flags, addr_port((const struct sockaddr *)where), NULL, NULL, h, c,
-				MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)where,
-				MHD_OPTION_NOTIFY_COMPLETED, uploads ? on_done : NULL, NULL,
-				MHD_OPTION_CONNECTION_LIMIT, 1024u,
-				MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	if (!(flags & MHD_USE_TLS))
+		certs[0].option = MHD_OPTION_END;
+	return MHD_start_daemon(
+	    flags, addr_port((const struct sockaddr *)where), NULL, NULL, h, c,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)where, MHD_OPTION_NOTIFY_COMPLETED,
+	    tls ? on_done : NULL, NULL, MHD_OPTION_CONNECTION_LIMIT, 1024u,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+	    MHD_OPTION_ARRAY, certs, MHD_OPTION_END);
 }
 
 static void report_counters(FILE *out, struct collector *c)
@@ -574,6 +626,11 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o))
 		return EXIT_USAGE;
+	if (o.tls_cert && (!(o.cert_pem = read_pem(o.tls_cert, "--tls-cert")) ||
+			   !(o.key_pem = read_pem(o.tls_key, "--tls-key")))) {
+		free(o.cert_pem);
+		return EXIT_USAGE;
+	}
 	if (auth_load(&c.auth, o.tokens, why, sizeof(why))) {
 		fprintf(stderr, "natcollect: --tokens %s\n", why);
 		return EXIT_USAGE;
@@ -598,18 +655,18 @@ int main(int argc, char **argv)
 		c.forward = forward_start(o.clickhouse, o.table, &c.forwarded);
 	}
 	if (c.by_token && c.by_network && (!o.clickhouse || c.forward))
-		up = serve(&o.listen, on_request, &c, true);
+		up = serve(&o.listen, on_request, &c, &o);
 	if (up && o.have_metrics)
-		metrics = serve(&o.metrics, on_metrics, &c, false);
+		metrics = serve(&o.metrics, on_metrics, &c, NULL);
 	if (!up || (o.have_metrics && !metrics)) {
 		fprintf(stderr, "natcollect: cannot listen on %s\n",
 			addr_format((const struct sockaddr *)(up ? &o.metrics : &o.listen), where,
 				    sizeof(where)));
 		rc = EXIT_UNAVAILABLE;
 	} else {
-		printf("natcollect ready listen=%s records=%lu repaired=%lu unindexed=%lu\n",
+		printf("natcollect ready listen=%s tls=%s records=%lu repaired=%lu unindexed=%lu\n",
 		       addr_format((const struct sockaddr *)&o.listen, where, sizeof(where)),
-		       st.loaded, st.repaired, st.unreadable);
+		       o.cert_pem ? "on" : "off", st.loaded, st.repaired, st.unreadable);
 		fflush(stdout);
 		sigwait(&set, &sig);
 	}
@@ -625,5 +682,7 @@ int main(int argc, char **argv)
 	store_close(c.store);
 	refl_limiter_free(c.by_token);
 	refl_limiter_free(c.by_network);
+	free(o.cert_pem);
+	free(o.key_pem);
 	return rc;
 }

@@ -52,7 +52,8 @@ static const char usage[] =
     "                [--tests LIST] [--list-tests] [--session ID --key KEY]\n"
     "                [--peer HOST[:PORT]] [--lifetime[=MAX_S]]\n"
     "                [--tcp-lifetime[=MAX_S]] [--keepalive[=HOLD_S]] [--spool DIR]\n"
-    "                [--upload URL --token-file FILE] SERVER[:PORT]\n"
+    "                [--upload URL --token-file FILE [--ca-file FILE]]\n"
+    "                SERVER[:PORT]\n"
     "       natprobe peer [--listen HOST[:PORT]] [--timeout S]   (see peer --help)\n"
     "       natprobe punch --session ID --key KEY ... SERVER      (see punch --help)\n"
     "\n"
@@ -77,6 +78,8 @@ static const char usage[] =
     "                   to DIR/sent/, the rest stay for the next run (at most 200\n"
     "                   a run: the oldest, and this one)\n"
     "  --token-file FILE  the collector's bearer token, its first line\n"
+    "  --ca-file FILE   trust the collector's HTTPS certificate through these CA\n"
+    "                   certificates (PEM) instead of the system's\n"
     "  --label TEXT     a name for this run in the record (a site, a subscriber,\n"
     "                   a lab)\n"
     "  --tag NAME=VALUE  a key for surveys in the record, tags.NAME (an ISP, a\n"
@@ -132,7 +135,7 @@ struct options {
 	struct sockaddr_storage server, peer;
 	bool have_peer;
 	int family; /* -4, -6: AF_INET, AF_INET6; AF_UNSPEC the resolver's first */
-	const char *json, *spool, *upload;
+	const char *json, *spool, *upload, *ca_file;
 	char token[UPLOAD_TOKEN_MAX];
 	struct probe_meta meta;
 	const struct probe_test *tests[32];
@@ -685,6 +688,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"spool", required_argument, NULL, 'S'},
 	    {"upload", required_argument, NULL, 'U'},
 	    {"token-file", required_argument, NULL, 'F'},
+	    {"ca-file", required_argument, NULL, 'A'},
 	    {"peer", required_argument, NULL, 'P'},
 	    {"tag", required_argument, NULL, 'g'},
 	    {"session", required_argument, NULL, 's'},
@@ -717,6 +721,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'F':
 			token_file = optarg;
+			break;
+		case 'A':
+			o->ca_file = optarg;
 			break;
 		case 'L':
 			if (!utf8(optarg, "--label"))
@@ -789,6 +796,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->upload && upload_read_token(token_file, o->token, why, sizeof(why))) {
 		fprintf(stderr, "natprobe: --token-file %s\n", why);
+		return -1;
+	}
+	if (o->ca_file && (!o->upload || access(o->ca_file, R_OK))) {
+		fprintf(stderr, "natprobe: --ca-file %s: %s\n", o->ca_file,
+			o->upload ? strerror(errno) : "goes with --upload");
 		return -1;
 	}
 	if (optind != argc - 1) {
@@ -1023,7 +1035,8 @@ static bool upload(const struct options *o, const char *path)
 {
 	struct upload_report rep;
 
-	upload_spool(o->spool, o->upload, o->token, path, stderr, &rep);
+	upload_spool(&(struct upload_to){o->upload, o->token, o->ca_file}, o->spool, path, stderr,
+		     &rep);
 	if (rep.left || rep.why[0])
 		fprintf(stderr,
 			"natprobe: --upload %s: %u sent, %u refused, %u left in the spool for the "

@@ -211,7 +211,7 @@ static int send_file(CURL *curl, const char *dir, const char *url, struct curl_s
 	return v;
 }
 
-void upload_spool(const char *dir, const char *url, const char *token, const char *mine, FILE *log,
+void upload_spool(const struct upload_to *to, const char *dir, const char *mine, FILE *log,
 		  struct upload_report *rep)
 {
 	struct pending p = {.path = calloc(UPLOAD_MAX_FILES, PATH_MAX_LEN)};
@@ -235,13 +235,15 @@ void upload_spool(const char *dir, const char *url, const char *token, const cha
 	qsort(p.path, p.n, PATH_MAX_LEN, by_name);
 	if (mine) /* the newest: sent last, after what waited longer */
 		snprintf(p.path[p.n++], PATH_MAX_LEN, "%s", mine);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", to->token);
 	h = curl_slist_append(h, auth);
 	h = curl_slist_append(h, "Content-Type: application/json");
 	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, ignore);
+	if (to->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, to->ca_file);
 	for (; i < p.n; i++) {
-		int got = send_file(curl, dir, url, h, p.path[i], rep);
+		int got = send_file(curl, dir, to->url, h, p.path[i], rep);
 
 		if (got == 2 && mine && !strcmp(p.path[i], mine))
 			rep->this_run_sent = true;

@@ -27,9 +27,15 @@ struct upload_report {
 /* Read the token file's first line: 0, or -1 with why. */
 int upload_read_token(const char *path, char token[UPLOAD_TOKEN_MAX], char *why, size_t len);
 
+/* Where records go: the collector's URL, the token, and the CA
+ * certificates (PEM file) an https URL is checked with (NULL: the system's). */
+struct upload_to {
+	const char *url, *token, *ca_file;
+};
+
 /* Send the spool DIR's pending records (this run's, `mine`, among them).
  * Progress lines to `log` (NULL: quiet). */
-void upload_spool(const char *dir, const char *url, const char *token, const char *mine, FILE *log,
+void upload_spool(const struct upload_to *to, const char *dir, const char *mine, FILE *log,
 		  struct upload_report *rep);
 
 #endif

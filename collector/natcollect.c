@@ -140,6 +140,7 @@ struct upload {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool no_memory; /* not the sender's fault: 503, send it again */
 };
 static struct upload rejected;
 
@@ -253,15 +254,15 @@ static void take(struct collector *c, struct upload *u, const char *data, size_t
 {
 	char *more;
 
-	if (u->too_big || u->len + size > c->max_bytes) {
-		u->too_big = true;
+	if (u->too_big || u->no_memory || u->len + size > c->max_bytes) {
+		u->too_big |= !u->no_memory;
 		free(u->body);
 		u->body = NULL;
 		return;
 	}
 	more = realloc(u->body, u->len + size);
 	if (!more) {
-		u->too_big = true;
+		u->no_memory = true;
 		return;
 	}
 	memcpy(more + u->len, data, size);
@@ -318,6 +319,9 @@ static enum MHD_Result finish(struct collector *c, struct MHD_Connection *conn, 
 	if (u->too_big)
 		return refuse(c, conn, C_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE,
 			      "the record is larger than --max-bytes");
+	if (u->no_memory)
+		return refuse(c, conn, C_STORE_FAILED, MHD_HTTP_SERVICE_UNAVAILABLE,
+			      "out of memory: nothing kept, send it again");
 	rec = json_loadb(u->body ? u->body : "", u->len, JSON_REJECT_DUPLICATES, &err);
 	if (!rec) {
 		snprintf(why, sizeof(why), "not JSON: %s (line %d, column %d)", err.text, err.line,

@@ -22,7 +22,10 @@
  * what the errors did to V cannot stop it. Then a Binding over V: answered,
  * from the same mapping, is true; no answer (or the connection reset) in
  * every victim, where the errors went, is false. Victims that disagree, or
- * errors that could not be sent: inconclusive.
+ * errors that could not be sent: inconclusive. The reflector sends errors
+ * only to its requester's address, C's: a NAT that pools addresses
+ * arbitrarily may give V another, and such a victim is replaced by a new
+ * one (SLOTS in all).
  */
 #include <stdio.h>
 #include <string.h>
@@ -43,13 +46,21 @@ enum {
 	TAG_RESULT,
 	TAG_SYN,
 	TAG_WAIT,
+	TAG_CTRL_MAP,   /* C's own mapping: the address errors can go to */
 	TAG_VICTIM = 8, /* + victim */
 	TAG_MAP = 16,   /* + victim: its mapping */
 	TAG_ORDER = 24, /* + victim: ICMP-CONN at it */
 	TAG_ALIVE = 32, /* + victim: the Binding after */
 };
 
-enum victim_fate { V_PENDING, V_ALIVE, V_MOVED, V_DEAD, V_UNKNOWN };
+enum victim_fate {
+	V_PENDING,
+	V_ALIVE,
+	V_MOVED,
+	V_DEAD,
+	V_UNKNOWN,
+	V_ELSEWHERE, /* another public address than C's: replaced, not counted */
+};
 
 struct victim {
 	int conn;
@@ -72,8 +83,10 @@ struct state {
 	uint64_t syn_start_us;
 	struct sockaddr_storage x;
 	/* Connections kept. */
+	struct sockaddr_storage ctrl_mapped; /* family 0: not known, none asked */
+	bool ctrl_mapped_known;
 	struct victim v[SLOTS];
-	unsigned nvictims;
+	unsigned nvictims; /* slots opened, replaced ones too */
 };
 
 static unsigned copies_for(const struct probe_run *r)
@@ -167,13 +180,34 @@ static void victim_over(struct probe_run *r, struct state *s, unsigned i, enum v
 	end_b(r, s);
 }
 
-/* Both C and the victim's mapping are ready: the errors, at that mapping. */
+/* A victim on another public address than C's cannot be the errors'
+ * target: a new connection takes its place while there are slots. */
+static void replace_victim(struct probe_run *r, struct state *s, unsigned i)
+{
+	if (s->nvictims < SLOTS) {
+		unsigned k = s->nvictims++;
+
+		s->v[k] = (struct victim){
+		    .conn = probe_tcp_connect(r, TAG_VICTIM + (int)k, 0, PROBE_PP, NULL)};
+		if (s->v[k].conn < 0)
+			s->v[k].fate = V_UNKNOWN;
+	}
+	victim_over(r, s, i, V_ELSEWHERE);
+}
+
+/* C, its mapping and the victim's are known: the errors, at that mapping. */
 static void order_icmp(struct probe_run *r, struct state *s, unsigned i)
 {
 	struct victim *v = &s->v[i];
 
-	if (v->ordered || !s->ctrl_up || !v->mapped_known)
+	if (v->ordered || !s->ctrl_up || !v->mapped_known || !s->ctrl_mapped_known ||
+	    v->fate != V_PENDING)
 		return;
+	if (s->ctrl_mapped.ss_family && !addr_same_ip((const struct sockaddr *)&v->mapped,
+						      (const struct sockaddr *)&s->ctrl_mapped)) {
+		replace_victim(r, s, i);
+		return;
+	}
 	v->ordered = true;
 	if (probe_tcp_order_copies(r, TAG_ORDER + (int)i, s->ctrl, PROBE_ORDER_ICMP_CONN, PROBE_AP,
 				   addr_port((struct sockaddr *)&v->mapped), s->copies, s->wait_ms,
@@ -216,6 +250,8 @@ static void on_ctrl(struct probe_run *r, struct state *s, enum probe_tcp_event e
 {
 	if (ev == PROBE_TCP_CONNECTED) {
 		s->ctrl_up = true;
+		/* Unasked, C's address is unknown: the victims are ordered as they are. */
+		s->ctrl_mapped_known = probe_tcp_ask(r, TAG_CTRL_MAP, s->ctrl) != 0;
 		arm(r, s);
 		for (unsigned i = 0; i < s->nvictims; i++)
 			order_icmp(r, s, i);
@@ -262,6 +298,13 @@ static void on_answer(struct probe_run *r, void *state, int tag, const struct pr
 	struct state *s = state;
 	unsigned i = (unsigned)(tag % SLOTS);
 
+	if (tag == TAG_CTRL_MAP) {
+		s->ctrl_mapped = a->mapped;
+		s->ctrl_mapped_known = true;
+		for (unsigned k = 0; k < s->nvictims; k++)
+			order_icmp(r, s, k);
+		return;
+	}
 	if (i >= s->nvictims || s->v[i].fate != V_PENDING)
 		return;
 	if (tag >= TAG_MAP && tag < TAG_ORDER) {
@@ -326,7 +369,11 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 	unsigned i = (unsigned)(tag % SLOTS);
 
 	(void)sends;
-	if (tag == TAG_ARM && !s->over_a) {
+	if (tag == TAG_CTRL_MAP) {
+		s->ctrl_mapped_known = true; /* family 0: ordered as they are */
+		for (unsigned k = 0; k < s->nvictims; k++)
+			order_icmp(r, s, k);
+	} else if (tag == TAG_ARM && !s->over_a) {
 		probe_note(r, "the reflector opened no silent port (no ICMP tests there, or none "
 			      "free)");
 		end_a(r, s);
@@ -340,9 +387,19 @@ static void on_silence(struct probe_run *r, void *state, int tag, unsigned sends
 	}
 }
 
+/* The victims that count: not those replaced for their address. */
+static unsigned victims(const struct state *s)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < s->nvictims; i++)
+		n += s->v[i].fate != V_ELSEWHERE;
+	return n;
+}
+
 static enum probe_bool kept(const struct state *s, bool trusted, const char **why)
 {
-	unsigned alive = 0, dead = 0, moved = 0;
+	unsigned alive = 0, dead = 0, moved = 0, n = victims(s);
 
 	for (unsigned i = 0; i < s->nvictims; i++) {
 		alive += s->v[i].fate == V_ALIVE;
@@ -350,19 +407,21 @@ static enum probe_bool kept(const struct state *s, bool trusted, const char **wh
 		moved += s->v[i].fate == V_MOVED;
 	}
 	*why = NULL;
-	if (!s->nvictims) {
-		*why = "no connection was tried";
+	if (!n) {
+		*why = s->nvictims ? "no connection got the control connection's public address "
+				     "(the reflector sends errors only to its requester's address)"
+				   : "no connection was tried";
 		return PROBE_UNKNOWN;
 	}
-	if (alive == s->nvictims)
+	if (alive == n)
 		return PROBE_YES;
-	if (moved + dead == s->nvictims && moved)
+	if (moved + dead == n && moved)
 		return PROBE_NO; /* the mapping was dropped and made anew */
-	if (dead == s->nvictims && trusted)
+	if (dead == n && trusted)
 		return PROBE_NO;
-	*why = dead == s->nvictims ? "too much loss to read unanswered Bindings after the ICMP "
-				     "errors as a dropped connection"
-	       : alive + dead + moved == s->nvictims
+	*why = dead == n ? "too much loss to read unanswered Bindings after the ICMP "
+			   "errors as a dropped connection"
+	       : alive + dead + moved == n
 		   ? "the connections disagree: some kept, some not"
 		   : "the ICMP errors could not be ordered or sent at every connection";
 	return PROBE_UNKNOWN;
@@ -393,7 +452,7 @@ static void finish(struct probe_run *r, void *state, struct probe_result *res)
 			 : s->translated == PROBE_NO
 			     ? "too much loss to read no error as none translated"
 			     : "the reflector never saw our SYN to its silent port");
-	t->icmp_victims = s->nvictims;
+	t->icmp_victims = victims(s);
 	for (unsigned i = 0; i < s->nvictims; i++)
 		t->icmp_victims_kept += s->v[i].fate == V_ALIVE;
 	t->icmp_kept = kept(s, probe_silence_trusted(r), &why);

@@ -258,15 +258,18 @@ stop_refl
 usage_error "--workers wants a number from 1 to 64, not '0'" --primary 127.0.0.1 --alternate 127.0.0.2 --workers 0
 
 # IPv6 beside IPv4: each family answers on its four roles, with its own
-# OTHER-ADDRESS (turnutils_stunclient -f prints it).
-start_refl --primary 2001:db8::10 --alternate 2001:db8::11 --user nobody --rate 0
+# OTHER-ADDRESS (turnutils_stunclient -f prints it); two workers, each with
+# both families' sockets, after the drop of privileges.
+start_refl --primary 2001:db8::10 --alternate 2001:db8::11 --user nobody --rate 0 --workers 2
 for dst in '[2001:db8::10]:3478' '[2001:db8::11]:3479' 127.0.0.2:3479; do
     if load --requests 1000 "$dst" && load --tcp --requests 100 "$dst"; then ok; else bad "answers on $dst"; fi
 done
 inns timeout 10 turnutils_stunclient -f 2001:db8::10 >"$tmp/out" 2>&1
 if grep -q 'Other addr: : 2001:db8::11:3479' "$tmp/out"; then ok; else bad "IPv6 OTHER-ADDRESS"; fi
-# --user: after binding, it runs as nobody.
-if awk '/^Uid:/ { exit !($2 == 65534 && $3 == 65534) }' "/proc/$rpid/status"; then ok; else bad "--user nobody: $(grep Uid: "/proc/$rpid/status")"; fi
+# --user: after binding, it runs as nobody, both workers' threads.
+threads=(/proc/"$rpid"/task/*/status)
+if [ "${#threads[@]}" -eq 2 ] && [ "$(awk '/^Uid:/ && $2 == 65534 && $3 == 65534' "${threads[@]}" | wc -l)" -eq 2 ]; then ok; else
+    bad "--user nobody, two threads: $(grep -h Uid: "${threads[@]}")"; fi
 stop_refl
 
 # Bad usage: exit 2, and a message naming the problem.

@@ -34,9 +34,12 @@
 #include "probe/tests.h"
 #include "wire.h"
 
-#define TRIALS               3 /* translation trials whose SYN the reflector may not see */
-#define VICTIMS              5 /* at most */
-#define SLOTS                8 /* tags per kind of victim question: room for the victims */
+#define TRIALS  3 /* translation trials whose SYN the reflector may not see */
+#define VICTIMS 5 /* at most */
+/* Tags per kind of victim question: room for the victims and their
+ * replacements (on a two-address arbitrary pool, 16 tries all landing on
+ * the other address: 1 in 65,536). */
+#define SLOTS                16
 #define COPIES               20
 #define ASK_SENDS_PER_VICTIM 4 /* TCP sends a Binding about four times in the ask's 2 s */
 
@@ -46,11 +49,11 @@ enum {
 	TAG_RESULT,
 	TAG_SYN,
 	TAG_WAIT,
-	TAG_CTRL_MAP,   /* C's own mapping: the address errors can go to */
-	TAG_VICTIM = 8, /* + victim */
-	TAG_MAP = 16,   /* + victim: its mapping */
-	TAG_ORDER = 24, /* + victim: ICMP-CONN at it */
-	TAG_ALIVE = 32, /* + victim: the Binding after */
+	TAG_CTRL_MAP,          /* C's own mapping: the address errors can go to */
+	TAG_VICTIM = SLOTS,    /* + victim */
+	TAG_MAP = 2 * SLOTS,   /* + victim: its mapping */
+	TAG_ORDER = 3 * SLOTS, /* + victim: ICMP-CONN at it */
+	TAG_ALIVE = 4 * SLOTS, /* + victim: the Binding after */
 };
 
 enum victim_fate {

@@ -467,9 +467,9 @@ static void metrics_answer(struct refl_server *s, unsigned i)
 
 static void close_one(struct refl_server *s);
 
-/* Worker `id`: 0 the whole server, another one UDP alone (`main`: worker 0). */
+/* Worker `id`: 0 the whole server, another one UDP alone (`first`: worker 0). */
 static struct refl_server *open_worker(const struct refl_server_cfg *cfg, unsigned id,
-				       const struct refl_server *main)
+				       const struct refl_server *first)
 {
 	struct refl_server *s = calloc(1, sizeof(*s));
 
@@ -491,7 +491,7 @@ static struct refl_server *open_worker(const struct refl_server_cfg *cfg, unsign
 		s->metrics_conn[i] = -1;
 	s->epoll = epoll_create1(EPOLL_CLOEXEC);
 	s->polled[s->npolled++] = (struct pollfd){.fd = s->epoll, .events = POLLIN};
-	if (s->epoll < 0 || alloc_state(s, main ? main->limiter : NULL)) {
+	if (s->epoll < 0 || alloc_state(s, first ? first->limiter : NULL)) {
 		if (s->epoll < 0)
 			perror("natreflector: epoll_create1");
 		goto fail;

@@ -1886,9 +1886,8 @@ void refl_server_close(refl_server_t *s)
 
 	if (!s)
 		return;
-	c = s->crew;
+	c = s->crew; /* its threads, if any ran, were joined by refl_server_run */
 	if (c) {
-		stop_crew(c);
 		for (unsigned k = 1; k < c->n; k++)
 			close_one(c->w[k]);
 		pthread_mutex_destroy(&c->lock);

@@ -68,6 +68,18 @@ wait_ready() { # LOG WORD: until the log says WORD, 5 s at most
 }
 # held PID: "uid CapEff NoNewPrivs" of a running process.
 held() { awk '/^Uid:/ { u = $2 } /^CapEff:/ { c = $2 } /^NoNewPrivs:/ { n = $2 } END { print u, c, n }' "/proc/$1/status"; }
+# serve_as_unit UNIT CAPS CAPEFF READY: argv started as UNIT's unit runs it;
+# its AmbientCapabilities must be CAPS (setpriv's spelling), its log must say
+# READY, and it must hold uid 65534, exactly CAPEFF, no new privileges.
+# The program's PID in $pid, its log in $tmp/UNIT.log.
+serve_as_unit() {
+    local unit=$1 want=$2 eff=$3 ready=$4 caps
+    caps=$(caps_of "$unit")
+    as_unit "$caps" "$tmp/$unit.log"
+    if [ "$caps" = "$want" ] && wait_ready "$tmp/$unit.log" "$ready"; then ok; else
+        cp "$tmp/$unit.log" "$tmp/out"; bad "$unit as its unit runs it ($caps, want $want): ready"; fi
+    if [ "$(held "$pid")" = "65534 $eff 1" ]; then ok; else bad "$unit holds: $(held "$pid") (want 65534 $eff 1)"; fi
+}
 
 # ---- natreflector ----
 printf 'natlab-service-secret-%s-0123456789\n' "$$" >"$tmp/secret"
@@ -75,13 +87,10 @@ chmod 644 "$tmp/secret"
 key=$("$BIN/natreflector" --session-secret "$tmp/secret" --issue-session svc | awk '{ print $4 }')
 opts="--primary 127.0.0.1 --alternate 127.0.0.2 --port 478 --alt-port 479 --rate 0 --workers 2"
 unit_argv natreflector "$opts --session-secret $tmp/secret --metrics 127.0.0.1:9465"
-caps=$(caps_of natreflector)
-as_unit "$caps" "$tmp/refl"
-refl=$pid
-if [ "$caps" = "+net_raw,+net_bind_service" ] && wait_ready "$tmp/refl" '^natreflector ready .*natlab_tests=on .*workers=2'; then ok; else
-    cp "$tmp/refl" "$tmp/out"; bad "natreflector as its unit runs it ($caps): ready"; fi
 # 0x2400: CAP_NET_RAW (13) and CAP_NET_BIND_SERVICE (10), nothing else.
-if [ "$(held "$refl")" = "65534 0000000000002400 1" ]; then ok; else bad "natreflector holds: $(held "$refl") (want 65534 0000000000002400 1)"; fi
+serve_as_unit natreflector +net_raw,+net_bind_service 0000000000002400 \
+    '^natreflector ready .*natlab_tests=on .*workers=2'
+refl=$pid
 if inns "$BIN/stunload" --requests 2000 --timeout 500 127.0.0.1:478 >"$tmp/out" 2>&1 &&
     inns "$BIN/stunload" --tcp --clients 2 --requests 100 --timeout 500 127.0.0.2:479 >"$tmp/out" 2>&1; then ok; else
     bad "natreflector as a service answers on 478 (UDP) and 479 (TCP)"; fi
@@ -112,12 +121,7 @@ chmod 644 "$tmp/tokens"
 unit_argv natcollect "--listen 127.0.0.1:480"
 argv=("${argv[@]/\/etc\/natlab\/natcollect.tokens/$tmp/tokens}")
 argv=("${argv[@]/\/var\/lib\/natcollect/$tmp/records}")
-caps=$(caps_of natcollect)
-as_unit "$caps" "$tmp/collect"
-collect=$pid
-if [ "$caps" = "+net_bind_service" ] && wait_ready "$tmp/collect" '^natcollect ready '; then ok; else
-    cp "$tmp/collect" "$tmp/out"; bad "natcollect as its unit runs it ($caps): ready"; fi
-if [ "$(held "$collect")" = "65534 0000000000000400 1" ]; then ok; else bad "natcollect holds: $(held "$collect") (want 65534 0000000000000400 1)"; fi
+serve_as_unit natcollect +net_bind_service 0000000000000400 '^natcollect ready '
 record=$(head -n 1 results/reference/labs.jsonl | sed 's/^{"schema":"natlab.result\/1",/&"run_id":"5e7c1ce0-aaaa-4bbb-8ccc-000000000001",/')
 got=$(inns curl -s -o "$tmp/out" -w '%{http_code}' -H "Authorization: Bearer service-token-0123456789" \
     --data-binary "$record" http://127.0.0.1:480/v1/records)

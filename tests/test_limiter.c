@@ -103,17 +103,22 @@ struct racer {
 	refl_limiter_t *l;
 	pthread_barrier_t *start;
 	unsigned allowed;
+	bool bad_address; /* CUnit's asserts are not for threads: checked after */
 };
 
 static void *race(void *arg)
 {
 	struct racer *r = arg;
-	char src[32];
+	struct sockaddr_storage ss;
+	char src[32], err[128];
 
 	for (unsigned i = 0; i < ROUNDS; i++) {
 		snprintf(src, sizeof(src), "10.1.%u.%u:%u", i >> 8, i & 255, 1000 + i);
+		r->bad_address |=
+		    addr_parse(src, ADDR_PORT_REQUIRED, 0, &ss, err, sizeof(err)) != 0;
 		pthread_barrier_wait(r->start);
-		r->allowed += allowed(r->l, src, BURST, SEC);
+		for (unsigned k = 0; k < BURST; k++)
+			r->allowed += refl_limiter_allow(r->l, (struct sockaddr *)&ss, SEC);
 	}
 	return NULL;
 }
@@ -122,7 +127,7 @@ static void test_workers_share(void)
 {
 	refl_limiter_t *l = refl_limiter_new(1, BURST, 2 * ROUNDS * 4, 5);
 	pthread_barrier_t start;
-	struct racer r[2] = {{l, &start, 0}, {l, &start, 0}};
+	struct racer r[2] = {{l, &start, 0, false}, {l, &start, 0, false}};
 	pthread_t other;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
@@ -130,6 +135,7 @@ static void test_workers_share(void)
 	CU_ASSERT_EQUAL_FATAL(pthread_create(&other, NULL, race, &r[1]), 0);
 	race(&r[0]);
 	pthread_join(other, NULL);
+	CU_ASSERT_FALSE(r[0].bad_address || r[1].bad_address);
 	CU_ASSERT_EQUAL(r[0].allowed + r[1].allowed, ROUNDS * BURST);
 	pthread_barrier_destroy(&start);
 	refl_limiter_free(l);
